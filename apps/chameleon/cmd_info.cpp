@@ -1,0 +1,238 @@
+// Commands that inspect without measuring: tasks, targets, compile, devices.
+#include "commands.hpp"
+#include "options.hpp"
+
+#include "chameleon/cuda/device.hpp"
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+#include "chameleon/util/table.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+
+namespace chameleon::app {
+
+namespace {
+
+using util::Table;
+using Align = util::Table::Align;
+
+void run_tasks(const NetworkOptions& opts, bool as_json) {
+  LoadedNetwork loaded = load(opts);
+  nlohmann::json out = {{"network", loaded.net.name},
+                        {"source", loaded.net.source},
+                        {"input", loaded.net.input_shape},
+                        {"tasks", nlohmann::json::array()}};
+  Table table({"task", "workload", "GFLOP", "count", "template", "space"},
+              {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Right});
+  double total_gflop = 0;
+  int conv_layers = 0;
+  std::vector<std::string> declined;
+  for (const auto& t : loaded.tasks) {
+    double gflop = double(t.workload.flops()) / 1e9;
+    total_gflop += gflop * t.count;
+    conv_layers += t.count;
+    nlohmann::json j = {{"index", t.index},
+                        {"workload", task::to_json(t.workload)},
+                        {"shape", t.workload.str()},
+                        {"gflop", gflop},
+                        {"count", t.count},
+                        {"layers", t.layers}};
+    const codegen::Template* tmpl = codegen::template_for(t.workload);
+    if (tmpl != nullptr) {
+      int64_t size = tmpl->make_space(t.workload).size();
+      j["template"] = tmpl->name();
+      j["space_size"] = size;
+      table.add_row({std::to_string(t.index), t.workload.str(), util::fixed(gflop, 3),
+                     std::to_string(t.count), tmpl->name(), util::with_commas(size)});
+    } else {
+      std::string why = codegen::templates().front()->decline_reason(t.workload);
+      j["template"] = nullptr;
+      j["declined"] = why;
+      declined.push_back(std::to_string(t.index));
+      table.add_row({std::to_string(t.index), t.workload.str(), util::fixed(gflop, 3),
+                     std::to_string(t.count), "-", "no template"});
+    }
+    out["tasks"].push_back(j);
+  }
+  out["conv2d_layers"] = conv_layers;
+  out["total_gflop"] = total_gflop;
+  if (as_json) {
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::cout << loaded.net.name << " (" << loaded.net.source << "): input "
+            << network::shape_str(loaded.net.input_shape) << ", " << conv_layers
+            << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
+            << util::fixed(total_gflop, 3) << " GFLOP of conv2d\n";
+  table.print(std::cout);
+  if (!declined.empty()) {
+    std::cout << "tasks " << util::join(declined, ", ")
+              << " have no template yet (grouped/depthwise): tuning skips them\n";
+  }
+}
+
+void run_targets(bool as_json) {
+  std::vector<int> archs = cuda::nvrtc_supported_archs();
+  auto supported = [&](const target::Target& t) {
+    return cuda::nvrtc_arch_problem(t.sm()).empty();
+  };
+  if (as_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : target::presets()) {
+      auto j = target::to_json(t);
+      j["nvrtc_supported"] = supported(t);
+      out.push_back(j);
+    }
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  Table table({"name", "arch", "SMs", "MHz", "FP32 TFLOPS", "smem/block (opt-in)", "L2 MB",
+               "DRAM GB/s", "compile", "description"},
+              {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
+               Align::Right, Align::Right, Align::Left, Align::Left});
+  for (const auto& t : target::presets()) {
+    table.add_row({t.name, t.arch(), std::to_string(t.sm_count), util::fixed(t.clock_mhz, 0),
+                   util::fixed(t.peak_fp32_gflops() / 1000, 1),
+                   std::to_string(t.smem_per_block_optin / 1024) + " KB",
+                   util::fixed(double(t.l2_bytes) / (1 << 20), 1), util::fixed(t.mem_bandwidth_gbs, 0),
+                   supported(t) ? "yes" : "needs CUDA 12", t.description});
+  }
+  table.print(std::cout);
+  std::cout << "NVRTC " << cuda::nvrtc_version() << " compiles for sm_"
+            << util::join_numbers(archs, ", sm_") << "; 'auto' reads GPU 0\n";
+}
+
+struct CompileArgs {
+  NetworkOptions net;
+  int task = 1;
+  std::string config = "random";
+  std::string target = "h100";
+  bool source = false;
+  bool as_json = false;
+  uint64_t seed = 0;
+};
+
+void run_compile(const CompileArgs& a) {
+  LoadedNetwork loaded = load(a.net);
+  TaskContext ctx = task_context(loaded, a.task);
+  target::Target tgt = resolve_target(a.target);
+  space::Config cfg = parse_config(ctx, tgt, a.config, a.seed);
+  if (a.source) {
+    std::cout << ctx.tmpl->render(ctx.task.workload, ctx.space, cfg).code;
+    return;
+  }
+  std::string warning;
+  std::string arch = measure::compile_arch_for(tgt, false, &warning);
+  measure::BuildOptions bopts;
+  bopts.jobs = 1;
+  bopts.isolate = false;
+  measure::Builder builder(tgt, arch, bopts);
+  measure::BuildResult b = builder.build({ctx.tmpl, ctx.task.workload, &ctx.space, cfg});
+  const auto& g = b.features.geometry;
+  nlohmann::json out = {{"task", ctx.task.index},
+                        {"workload", ctx.task.workload.str()},
+                        {"template", ctx.tmpl->name()},
+                        {"target", tgt.name},
+                        {"arch", arch},
+                        {"config", {{"index", cfg.index}, {"entity", ctx.space.entity_json(cfg)}}},
+                        {"grid", g.grid},
+                        {"block", g.block},
+                        {"ok", b.ok()},
+                        {"error_no", int(b.error)},
+                        {"error", measure::error_name(b.error)},
+                        {"message", b.message},
+                        {"resources", measure::to_json(b.resources)},
+                        {"compile_seconds", b.compile_seconds},
+                        {"cubin_bytes", b.cubin.size()}};
+  if (a.as_json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "task " << ctx.task.index << " (" << ctx.task.workload.str() << "), "
+              << ctx.tmpl->name() << ", config " << cfg.index << ":\n  " << ctx.space.str(cfg)
+              << "\n  grid " << util::join_numbers(std::vector<uint32_t>(g.grid.begin(), g.grid.end()), "x")
+              << ", block " << util::join_numbers(std::vector<uint32_t>(g.block.begin(), g.block.end()), "x")
+              << ", target " << tgt.name << " (" << arch << ")\n";
+    if (b.ok()) {
+      const auto& r = b.resources;
+      std::cout << "  compiled in " << util::fixed(b.compile_seconds, 3) << " s: " << r.registers
+                << " registers, " << r.static_smem << " bytes shared memory, " << r.spill_stores
+                << "/" << r.spill_loads << " bytes spill stores/loads, " << b.cubin.size()
+                << " bytes of cubin\n";
+    } else {
+      std::cout << "  " << measure::error_name(b.error) << " (" << int(b.error) << "): " << b.message << "\n";
+    }
+  }
+  if (!b.ok()) throw Error("config " + std::to_string(cfg.index) + " did not build");
+}
+
+void run_devices(bool as_json) {
+  std::string why;
+  if (!measure::gpu_available(&why)) {
+    if (as_json) {
+      std::cout << nlohmann::json({{"devices", nlohmann::json::array()}, {"reason", why}}).dump(2) << "\n";
+    } else {
+      std::cout << "no GPU: " << why << "\n";
+    }
+    return;
+  }
+  auto devices = cuda::list_devices();
+  if (as_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& d : devices) out.push_back(cuda::to_json(d));
+    std::cout << nlohmann::json({{"devices", out}}).dump(2) << "\n";
+    return;
+  }
+  for (const auto& d : devices) {
+    auto j = cuda::to_json(d);
+    std::cout << "GPU " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor << ", "
+              << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1) << " GiB, L2 "
+              << d.l2_bytes / (1 << 20) << " MB, driver " << j["driver_version"].get<std::string>()
+              << "\n";
+  }
+}
+
+} // namespace
+
+void add_info_commands(CLI::App& app) {
+  {
+    auto opts = std::make_shared<NetworkOptions>();
+    auto as_json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("tasks", "List a network's unique conv2d tasks and their design spaces");
+    add_network_options(*cmd, *opts);
+    cmd->add_flag("--json", *as_json, "Print JSON");
+    cmd->callback([opts, as_json] { run_tasks(*opts, *as_json); });
+  }
+  {
+    auto as_json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("targets", "List the GPU targets chameleon knows");
+    cmd->add_flag("--json", *as_json, "Print JSON");
+    cmd->callback([as_json] { run_targets(*as_json); });
+  }
+  {
+    auto a = std::make_shared<CompileArgs>();
+    auto* cmd = app.add_subcommand("compile", "Generate and compile one config of a task with NVRTC (no GPU needed)");
+    add_network_options(*cmd, a->net);
+    cmd->add_option("--task", a->task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
+    cmd->add_option("--config", a->config, "Config: index, entity JSON, or random")->capture_default_str();
+    cmd->add_option("--target", a->target, "Target preset, or auto")->capture_default_str();
+    cmd->add_option("--seed", a->seed, "Seed for --config random")->capture_default_str();
+    cmd->add_flag("--source", a->source, "Print the generated CUDA source instead of compiling");
+    cmd->add_flag("--json", a->as_json, "Print JSON");
+    cmd->callback([a] { run_compile(*a); });
+  }
+  {
+    auto as_json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("devices", "Report the GPUs the CUDA driver sees");
+    cmd->add_flag("--json", *as_json, "Print JSON");
+    cmd->callback([as_json] { run_devices(*as_json); });
+  }
+}
+
+} // namespace chameleon::app

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace chameleon::app {
+
+// `tasks`, `targets`, `compile`, `devices`: what works without measuring anything.
+void add_info_commands(CLI::App& app);
+// `measure`: one config on the GPU or the sim device.
+void add_measure_commands(CLI::App& app);
+
+} // namespace chameleon::app

@@ -1,0 +1,44 @@
+// chameleon: the command line. It parses options and hands them to chameleon_core.
+#include "commands.hpp"
+
+#include "chameleon/measure/worker.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <exception>
+
+int main(int argc, char** argv) {
+  // Compile and measurement workers are this same binary, started with a hidden first argument.
+  if (auto rc = chameleon::measure::run_worker_if_requested(argc, argv)) return *rc;
+
+  auto logger = spdlog::stderr_color_mt("chameleon");
+  logger->set_pattern("%^[%l]%$ %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{"chameleon: an autotuning compiler for CUDA conv2d kernels"};
+  app.set_version_flag("--version", "chameleon " CHAMELEON_VERSION);
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  app.add_flag("-q,--quiet", quiet, "Log only errors");
+  app.parse_complete_callback([&] {
+    spdlog::set_level(verbose ? spdlog::level::debug
+                              : quiet ? spdlog::level::err : spdlog::level::info);
+  });
+  chameleon::app::add_info_commands(app);
+  chameleon::app::add_measure_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::cout.flush();
+    std::fprintf(stderr, "chameleon: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,128 @@
+#include "options.hpp"
+
+#include "chameleon/measure/device.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+
+namespace chameleon::app {
+
+void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
+  cmd.add_option("network", opts.path, "Network description (JSON, see docs/network-format.md)")
+      ->required();
+  cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")
+      ->check(CLI::PositiveNumber);
+}
+
+LoadedNetwork load(const NetworkOptions& opts) {
+  LoadedNetwork out;
+  out.net = network::load_network(opts.path, opts.batch);
+  out.tasks = task::extract_tasks(out.net);
+  return out;
+}
+
+target::Target resolve_target(const std::string& name) {
+  if (name == "auto") return measure::target_from_device(0);
+  return target::find_preset(name);
+}
+
+TaskContext task_context(const LoadedNetwork& loaded, int index) {
+  TaskContext ctx;
+  ctx.task = task::select_tasks(loaded.tasks, {index}).front();
+  ctx.tmpl = codegen::template_for(ctx.task.workload);
+  if (ctx.tmpl == nullptr) {
+    throw Error("task " + std::to_string(index) + " (" + ctx.task.workload.str() +
+                ") has no template: " +
+                codegen::templates().front()->decline_reason(ctx.task.workload));
+  }
+  ctx.space = ctx.tmpl->make_space(ctx.task.workload);
+  return ctx;
+}
+
+space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
+                           const std::string& text, uint64_t seed) {
+  if (text == "random") {
+    std::mt19937_64 rng(seed);
+    for (int attempt = 0; attempt < 100000; ++attempt) {
+      space::Config c = ctx.space.random(rng);
+      if (codegen::check_static(tgt, ctx.tmpl->features(ctx.task.workload, ctx.space, c)).ok) {
+        return c;
+      }
+    }
+    throw Error("no statically valid config found in 100000 random draws");
+  }
+  bool digits = !text.empty();
+  for (char ch : text) digits = digits && std::isdigit(static_cast<unsigned char>(ch));
+  if (digits) return ctx.space.get(std::stoll(text));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error&) {
+    throw Error("--config: '" + text + "' is neither an index, 'random', nor JSON");
+  }
+  if (j.is_object() && j.contains("entity")) return ctx.space.from_entity(j.at("entity"));
+  if (j.is_object() && j.contains("index")) return ctx.space.get(j.at("index").get<int64_t>());
+  return ctx.space.from_entity(j);
+}
+
+} // namespace chameleon::app
+
+namespace chameleon::app {
+
+void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
+  cmd.add_option("--target", opts.target,
+                 "GPU target: a preset ('chameleon targets') or auto (GPU --gpu, else h100)")
+      ->capture_default_str();
+  cmd.add_option("--device", opts.device, "Measure on cuda (a real GPU), sim, or auto")
+      ->check(CLI::IsMember({"cuda", "sim", "auto"}))
+      ->capture_default_str();
+  cmd.add_option("--gpu", opts.gpu, "GPU ordinal for --device cuda")->capture_default_str();
+  auto& m = opts.measure;
+  cmd.add_option("--warmup", m.warmup, "Untimed launches before timing")->capture_default_str();
+  cmd.add_option("--repeat", m.repeat, "Timed rounds (the median is reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--min-repeat-ms", m.min_repeat_ms, "Launches per round grow to last this long")
+      ->capture_default_str();
+  cmd.add_option("--max-number", m.max_number, "Cap on launches per round")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_flag("--flush-l2", m.flush_l2, "Overwrite an L2-sized buffer before every round");
+  cmd.add_flag("!--no-cuda-graph", m.cuda_graph,
+               "Launch each round from the stream instead of replaying a CUDA graph");
+  cmd.add_option("--run-timeout", m.run_timeout_s, "Seconds before a config counts as hung (error 7)")
+      ->capture_default_str();
+  cmd.add_option("--rtol", m.rtol, "Verification: relative tolerance")->capture_default_str();
+  cmd.add_option("--atol", m.atol, "Verification: absolute tolerance, relative to max |reference|")
+      ->capture_default_str();
+  cmd.add_option("--seed", m.seed, "Seed of inputs, weights (and random choices)")->capture_default_str();
+  cmd.add_option("--build-jobs", opts.build.jobs, "Parallel NVRTC compiles (0: one per core)")
+      ->capture_default_str();
+  cmd.add_option("--build-timeout", opts.build.timeout_s, "Seconds before a compile counts as hung (error 6)")
+      ->capture_default_str();
+  cmd.add_flag("--no-cache", opts.no_cache, "Do not read or write the on-disk compile cache");
+}
+
+ResolvedDevice resolve_device(const DeviceOptions& opts) {
+  ResolvedDevice out;
+  std::string why;
+  bool gpu = opts.device != "sim" && measure::gpu_available(&why);
+  if (opts.device == "cuda" && !gpu) throw Error(why);
+  out.device = gpu ? "cuda" : "sim";
+  if (opts.target != "auto") {
+    out.target = target::find_preset(opts.target);
+  } else if (gpu) {
+    out.target = measure::target_from_device(opts.gpu);
+  } else {
+    out.target = target::find_preset("h100");
+    if (opts.device == "auto") spdlog::warn("{}; simulating an h100 (--device sim)", why);
+  }
+  return out;
+}
+
+} // namespace chameleon::app

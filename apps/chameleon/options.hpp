@@ -1,0 +1,71 @@
+#pragma once
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/space/config_space.hpp"
+#include "chameleon/target/target.hpp"
+#include "chameleon/task/task.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace chameleon::app {
+
+// Options shared by the commands that work on one network.
+struct NetworkOptions {
+  std::string path;
+  int batch = 0; // 0 keeps the file's batch
+};
+void add_network_options(CLI::App& cmd, NetworkOptions& opts);
+
+// The network and its tasks, loaded once.
+struct LoadedNetwork {
+  network::Network net;
+  std::vector<task::Task> tasks;
+};
+LoadedNetwork load(const NetworkOptions& opts);
+
+// A preset name, or "auto" for GPU 0 (needs the driver).
+target::Target resolve_target(const std::string& name);
+
+// One task of a network with its template and space, for commands that take --task I.
+struct TaskContext {
+  task::Task task;
+  const codegen::Template* tmpl = nullptr;
+  space::ConfigSpace space;
+};
+TaskContext task_context(const LoadedNetwork& loaded, int index);
+
+// "INDEX", an entity list (JSON), an object with "entity" or "index" (a log record's config), or
+// "random" (a random config that passes the static check, drawn with `seed`).
+space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
+                           const std::string& text, uint64_t seed);
+
+} // namespace chameleon::app
+
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/options.hpp"
+
+namespace chameleon::app {
+
+// Where and how configs are built and measured: shared by measure (and later tune).
+struct DeviceOptions {
+  std::string target = "auto"; // preset name or auto
+  std::string device = "auto"; // cuda, sim or auto
+  int gpu = 0;
+  measure::MeasureOptions measure;
+  measure::BuildOptions build;
+  bool no_cache = false;
+};
+void add_device_options(CLI::App& cmd, DeviceOptions& opts);
+
+// The device to use ("auto" resolved) and the target it stands for.
+struct ResolvedDevice {
+  std::string device; // cuda or sim
+  target::Target target;
+};
+ResolvedDevice resolve_device(const DeviceOptions& opts);
+
+} // namespace chameleon::app

@@ -1,0 +1,89 @@
+#pragma once
+
+#include "chameleon/space/config_space.hpp"
+#include "chameleon/target/target.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace chameleon::codegen {
+
+struct LaunchGeometry {
+  std::array<uint32_t, 3> grid = {1, 1, 1};
+  std::array<uint32_t, 3> block = {1, 1, 1};
+  int dynamic_smem = 0;
+
+  int64_t threads() const { return int64_t(block[0]) * block[1] * block[2]; }
+  int64_t blocks() const { return int64_t(grid[0]) * grid[1] * grid[2]; }
+};
+
+// A complete CUDA C++ translation unit for one config, ready for NVRTC.
+struct KernelSource {
+  std::string entry; // extern "C" kernel name
+  std::string code;
+  LaunchGeometry geometry;
+};
+
+// What a config asks of the hardware and does, known without compiling. The static check, the
+// sim device and the cost model's derived features read it.
+struct KernelFeatures {
+  LaunchGeometry geometry;
+  int64_t static_smem = 0;          // bytes
+  int64_t accumulators = 0;         // outputs each thread keeps in registers
+  int predicted_registers = 0;      // before the launch-bounds cap
+  int64_t fma_per_thread = 0;       // multiply-adds each thread performs
+  int64_t reduction_steps = 0;      // shared-memory stages (two barriers each)
+  int64_t global_loads_per_block = 0; // floats each block reads from global memory
+  double smem_reads_per_fma = 0;    // shared-memory words read per multiply-add
+  // Useful bytes over bytes moved in 32-byte sectors, for the first warp of each access.
+  double input_load_efficiency = 1;
+  double weight_load_efficiency = 1;
+  double store_efficiency = 1;
+  double smem_conflict_ways = 1;    // serialization of the first warp's shared-memory reads
+  int vthreads = 1;
+  int unrolled_loops = 0;           // reduction loops unrolled (0..3)
+  bool unroll_explicit = false;
+};
+
+// Why a config cannot run on a target, or nothing.
+struct Verdict {
+  bool ok = true;
+  std::string reason;
+  static Verdict pass() { return {}; }
+  static Verdict fail(std::string why) { return {false, std::move(why)}; }
+};
+
+// A tunable kernel template: its design space for a workload and the source of any config.
+class Template {
+public:
+  virtual ~Template() = default;
+  virtual std::string name() const = 0;
+  // AutoTVM's task name for records of this template ("conv2d_nchw.cuda").
+  virtual std::string autotvm_task_name() const = 0;
+  // Empty when the template supports the workload, else why not.
+  virtual std::string decline_reason(const task::Conv2dWorkload& wl) const = 0;
+  virtual space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const = 0;
+  virtual KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                              const space::Config& cfg) const = 0;
+  virtual KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                  const space::Config& cfg) const = 0;
+  // Hash of the template source and knob definitions: records made with another are stale.
+  virtual std::string fingerprint() const = 0;
+};
+
+const std::vector<const Template*>& templates();
+const Template& find_template(const std::string& name); // throws chameleon::Error
+// The first registered template that supports the workload, or nullptr.
+const Template* template_for(const task::Conv2dWorkload& wl);
+
+// Rejects what the target would refuse before anything is compiled: block and grid sizes,
+// static shared memory, a register tile that cannot live in registers.
+Verdict check_static(const target::Target& t, const KernelFeatures& f);
+// Rejects what the compiled kernel cannot launch with: registers x threads, shared memory.
+Verdict check_compiled(const target::Target& t, const LaunchGeometry& g, int registers,
+                       int64_t static_smem);
+
+} // namespace chameleon::codegen

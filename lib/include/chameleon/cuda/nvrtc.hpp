@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace chameleon::cuda {
+
+// What NVRTC made of one translation unit, with ptxas' resource report parsed.
+struct CompileOutput {
+  bool ok = false;
+  std::string log;   // NVRTC's log, ptxas report included, trailing NUL stripped
+  std::string cubin; // the device image when ok
+  int registers = 0;
+  int static_smem = 0; // bytes
+  int spill_stores = 0, spill_loads = 0, stack_frame = 0; // bytes
+  double seconds = 0;
+};
+
+// Compiles `code` for `arch` ("sm_90") to a cubin. A compile error is returned in the output, not
+// thrown; an arch this NVRTC cannot target throws chameleon::Error saying which toolkit is needed.
+CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
+                            const std::string& arch, const std::vector<std::string>& extra = {});
+
+// Parses a ptxas "-v" report into the resource fields of `out`.
+void parse_ptxas_report(const std::string& log, CompileOutput& out);
+
+std::string nvrtc_version();            // "13.0"
+std::vector<int> nvrtc_supported_archs(); // e.g. {75, 80, 86, 87, 89, 90, ...}
+// Empty when NVRTC can compile for sm `sm` (e.g. 90), else a message naming what is needed.
+std::string nvrtc_arch_problem(int sm);
+// The supported arch closest to `sm` (the lowest one above it, or the highest below).
+int nvrtc_nearest_arch(int sm);
+
+} // namespace chameleon::cuda

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/measure/compile_cache.hpp"
+#include "chameleon/measure/result.hpp"
+#include "chameleon/space/config_space.hpp"
+#include "chameleon/target/target.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <future>
+#include <memory>
+#include <string>
+
+namespace chameleon::measure {
+
+struct BuildOptions {
+  int jobs = 0;             // parallel compiles; 0 = one per core
+  double timeout_s = 60;    // a compile that takes longer is error 6
+  std::string cache_dir;    // on-disk compile cache; empty = memory only
+  bool isolate = true;      // compile in worker processes (killable on timeout)
+};
+
+// One config to build. The space must outlive the build.
+struct BuildRequest {
+  const codegen::Template* tmpl = nullptr;
+  task::Conv2dWorkload workload;
+  const space::ConfigSpace* space = nullptr;
+  space::Config config;
+};
+
+// Turns configs into cubins on a pool of compile workers: the static check first (error 1, no
+// compile), then the compile cache, then NVRTC (error 3 on a compile error, 6 on a timeout), then
+// the check of the compiled resources against the target (error 1).
+class Builder {
+public:
+  Builder(target::Target target, std::string arch, BuildOptions options);
+  ~Builder();
+  Builder(const Builder&) = delete;
+  Builder& operator=(const Builder&) = delete;
+
+  std::future<BuildResult> submit(BuildRequest request);
+  BuildResult build(BuildRequest request) { return submit(std::move(request)).get(); }
+
+  const std::string& arch() const;
+  const target::Target& target() const;
+  int jobs() const;
+  CompileCache::Stats cache_stats() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The arch to compile for a target. A real device needs its own arch (chameleon::Error naming
+// the toolkit needed otherwise); a simulated target NVRTC cannot compile for is compiled for the
+// nearest arch it can, and `warning` says so.
+std::string compile_arch_for(const target::Target& t, bool simulated, std::string* warning);
+
+// Compiles one kernel in this process (what a compile worker does).
+CompiledKernel compile_kernel(const std::string& source, const std::string& entry,
+                              const std::string& arch);
+
+} // namespace chameleon::measure

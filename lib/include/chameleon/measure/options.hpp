@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace chameleon::measure {
+
+// The measurement protocol. Every field is a command-line flag and is written with each result.
+struct MeasureOptions {
+  int warmup = 2;             // untimed launches after the verified one
+  int repeat = 5;             // timed rounds; the median round is reported
+  double min_repeat_ms = 1.0; // launches per round grow until a round lasts this long
+  int max_number = 10000;     // cap on launches per round
+  bool flush_l2 = false;      // overwrite an L2-sized buffer before every round
+  bool cuda_graph = true;     // replay each round's launches from a CUDA graph
+  double run_timeout_s = 10;  // a config that takes longer is a hang (error 7)
+  double rtol = 1e-4;         // verification: |out - ref| <= atol + rtol*|ref|
+  double atol = 1e-4;         // ... with atol relative to max |ref|
+  uint64_t seed = 0;          // inputs and weights are drawn from it
+};
+
+nlohmann::json to_json(const MeasureOptions& o);
+MeasureOptions measure_options_from_json(const nlohmann::json& j);
+
+} // namespace chameleon::measure

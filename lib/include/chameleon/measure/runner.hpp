@@ -1,0 +1,33 @@
+#pragma once
+
+#include "chameleon/measure/options.hpp"
+#include "chameleon/measure/result.hpp"
+#include "chameleon/target/target.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <memory>
+#include <string>
+
+namespace chameleon::measure {
+
+// Runs built kernels and times them: on a real GPU or on the sim device. A failure is data (an
+// error number in the result), never an exception, except for a device that cannot be used at all.
+class Runner {
+public:
+  virtual ~Runner() = default;
+  virtual std::string device_name() const = 0;
+  virtual bool simulated() const = 0;
+  // Stable description of the device, for records ("NVIDIA H100 80GB HBM3 sm_90 132 SMs ...").
+  virtual std::string fingerprint() const = 0;
+  virtual MeasureResult run(const task::Conv2dWorkload& wl, const BuildResult& build) = 0;
+};
+
+// `device` is "cuda" or "sim" (or "auto": cuda when a driver and GPU are present, else sim).
+// A cuda runner measures on GPU `ordinal`; a sim runner simulates `target`.
+std::unique_ptr<Runner> make_runner(const std::string& device, const target::Target& target,
+                                    const MeasureOptions& options, int ordinal = 0);
+
+// True when a CUDA driver and at least one GPU can be used.
+bool gpu_available(std::string* why = nullptr);
+
+} // namespace chameleon::measure

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace chameleon::network {
+
+// A tensor shape: NCHW for feature maps, NF after flatten/dense.
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& shape); // "1x3x224x224"
+
+// Sliding-window geometry shared by conv2d and the pools. Padding is top, left, bottom, right.
+struct Window {
+  int kernel_h = 1, kernel_w = 1;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int dilation_h = 1, dilation_w = 1;
+};
+
+enum class Op {
+  Conv2d,
+  Activation, // relu, relu6, sigmoid, tanh, silu, gelu, hardswish, hardsigmoid: shape-preserving
+  Identity,   // dropout, identity, softmax, lrn: shape-preserving, no weights
+  BatchNorm,
+  MaxPool,
+  AvgPool,
+  GlobalAvgPool,
+  GlobalMaxPool,
+  AdaptiveAvgPool,
+  Add,
+  Mul,
+  Concat,
+  Flatten,
+  Dense,
+};
+
+struct Layer {
+  std::string name;
+  std::string op_name; // as written in the file ("relu", "max_pool", ...)
+  Op op = Op::Identity;
+  std::vector<std::string> inputs;
+  Window window;        // conv2d, max_pool, avg_pool
+  int out_channels = 0; // conv2d
+  int groups = 1;       // conv2d
+  bool ceil_mode = false;
+  int units = 0;                        // dense
+  int axis = 1;                         // concat
+  int output_h = 1, output_w = 1;       // adaptive_avg_pool
+  Shape shape;                          // inferred output shape
+};
+
+struct Network {
+  std::string name;
+  std::string source; // file the network came from, for messages
+  std::string input_name;
+  Shape input_shape;
+  std::vector<Layer> layers;
+};
+
+// Parses and shape-checks a network description (format: docs/network-format.md). Every problem
+// is a chameleon::Error naming the file, the layer and what is wrong. batch > 0 overrides the
+// batch size of the input shape.
+Network parse_network(const nlohmann::json& doc, const std::string& source, int batch = 0);
+Network load_network(const std::string& path, int batch = 0);
+
+// Runs shape inference over the layers again, e.g. after the input batch was changed.
+void infer_shapes(Network& net);
+
+} // namespace chameleon::network

@@ -1,0 +1,25 @@
+#pragma once
+
+#include "chameleon/network/network.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <string>
+#include <vector>
+
+namespace chameleon::task {
+
+// A unique conv2d workload of a network: what one tuning run optimizes.
+struct Task {
+  int index = 0; // 1-based, in order of first occurrence
+  Conv2dWorkload workload;
+  int count = 0;                   // layers that share the workload
+  std::vector<std::string> layers; // their names
+};
+
+// The unique conv2d workloads of the network, in order of first occurrence.
+std::vector<Task> extract_tasks(const network::Network& net);
+
+// Picks tasks by 1-based index ("--tasks 1,3"); throws chameleon::Error on an index out of range.
+std::vector<Task> select_tasks(const std::vector<Task>& tasks, const std::vector<int>& indices);
+
+} // namespace chameleon::task

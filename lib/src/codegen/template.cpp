@@ -1,0 +1,85 @@
+#include "chameleon/codegen/template.hpp"
+
+#include "chameleon/util/error.hpp"
+
+#include "conv2d_direct.hpp"
+
+namespace chameleon::codegen {
+
+const std::vector<const Template*>& templates() {
+  static const Conv2dDirect direct;
+  static const std::vector<const Template*> all = {&direct};
+  return all;
+}
+
+const Template& find_template(const std::string& name) {
+  std::string known;
+  for (const Template* t : templates()) {
+    if (t->name() == name) return *t;
+    known += (known.empty() ? "" : ", ") + t->name();
+  }
+  throw Error("unknown template '" + name + "' (known: " + known + ")");
+}
+
+const Template* template_for(const task::Conv2dWorkload& wl) {
+  for (const Template* t : templates()) {
+    if (t->decline_reason(wl).empty()) return t;
+  }
+  return nullptr;
+}
+
+Verdict check_static(const target::Target& t, const KernelFeatures& f) {
+  const auto& g = f.geometry;
+  const char* axes = "xyz";
+  if (f.geometry.threads() > t.max_threads_per_block) {
+    return Verdict::fail(std::to_string(g.threads()) + " threads per block exceed the limit of " +
+                         std::to_string(t.max_threads_per_block));
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (int64_t(g.block[size_t(i)]) > t.max_block_dim[i]) {
+      return Verdict::fail(std::string("block ") + axes[i] + " size " + std::to_string(g.block[size_t(i)]) +
+                           " exceeds " + std::to_string(t.max_block_dim[i]));
+    }
+    if (int64_t(g.grid[size_t(i)]) > t.max_grid_dim[i]) {
+      return Verdict::fail(std::string("grid ") + axes[i] + " size " + std::to_string(g.grid[size_t(i)]) +
+                           " exceeds " + std::to_string(t.max_grid_dim[i]));
+    }
+  }
+  if (f.static_smem > t.smem_per_block) {
+    return Verdict::fail(std::to_string(f.static_smem) + " bytes of static shared memory exceed " +
+                         std::to_string(t.smem_per_block) + " per block");
+  }
+  if (g.dynamic_smem + f.static_smem > t.smem_per_block_optin) {
+    return Verdict::fail(std::to_string(g.dynamic_smem + f.static_smem) +
+                         " bytes of shared memory exceed " + std::to_string(t.smem_per_block_optin) +
+                         " per block");
+  }
+  // Beyond a few times the register file of a thread the tile lives in local memory, and the
+  // unrolled code takes NVRTC minutes: nothing worth compiling.
+  if (f.predicted_registers > 4 * t.max_regs_per_thread) {
+    return Verdict::fail("a register tile of " + std::to_string(f.accumulators) +
+                         " outputs per thread cannot live in " +
+                         std::to_string(t.max_regs_per_thread) + " registers");
+  }
+  return Verdict::pass();
+}
+
+Verdict check_compiled(const target::Target& t, const LaunchGeometry& g, int registers,
+                       int64_t static_smem) {
+  // Registers are allocated per warp, in units of 256.
+  const int64_t warps = (g.threads() + t.warp_size - 1) / t.warp_size;
+  const int64_t per_warp = ((int64_t(registers) * t.warp_size + 255) / 256) * 256;
+  if (warps * per_warp > t.regs_per_block) {
+    return Verdict::fail(std::to_string(registers) + " registers x " + std::to_string(g.threads()) +
+                         " threads exceed the " + std::to_string(t.regs_per_block) +
+                         " registers of a block");
+  }
+  if (static_smem + g.dynamic_smem > t.smem_per_block_optin) {
+    return Verdict::fail(std::to_string(static_smem + g.dynamic_smem) +
+                         " bytes of shared memory exceed " +
+                         std::to_string(t.smem_per_block_optin) + " per block");
+  }
+  return Verdict::pass();
+}
+
+} // namespace chameleon::codegen

@@ -1,0 +1,212 @@
+#include "chameleon/measure/builder.hpp"
+
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/worker_process.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+namespace chameleon::measure {
+
+namespace {
+
+// Part of every cache key: bump when the NVRTC options in nvrtc_compile change.
+constexpr const char* kCompileOptionsTag = "std=c++17 default-device ptxas-v v1";
+// NVRTC logs of heavily unrolled kernels can be long; a record keeps the start.
+constexpr size_t kMaxLogChars = 4000;
+
+std::string clip(const std::string& log) {
+  return log.size() <= kMaxLogChars ? log : log.substr(0, kMaxLogChars) + "\n[... log truncated]";
+}
+
+struct Job {
+  BuildRequest request;
+  std::promise<BuildResult> promise;
+};
+
+} // namespace
+
+CompiledKernel compile_kernel(const std::string& source, const std::string& entry,
+                              const std::string& arch) {
+  CompiledKernel k;
+  try {
+    cuda::CompileOutput out = cuda::nvrtc_compile(source, entry, arch);
+    k.ok = out.ok;
+    k.log = out.log;
+    k.cubin = std::move(out.cubin);
+    k.resources.registers = out.registers;
+    k.resources.static_smem = out.static_smem;
+    k.resources.spill_stores = out.spill_stores;
+    k.resources.spill_loads = out.spill_loads;
+    k.resources.stack_frame = out.stack_frame;
+    k.seconds = out.seconds;
+  } catch (const std::exception& e) {
+    k.ok = false;
+    k.log = e.what();
+  }
+  return k;
+}
+
+struct Builder::Impl {
+  target::Target target;
+  std::string arch;
+  BuildOptions options;
+  CompileCache cache;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job> queue;
+  bool stopping = false;
+  std::vector<std::thread> threads;
+
+  Impl(target::Target t, std::string a, BuildOptions o)
+      : target(std::move(t)), arch(std::move(a)), options(std::move(o)), cache(options.cache_dir) {}
+
+  void loop() {
+    std::unique_ptr<util::WorkerProcess> worker;
+    if (options.isolate) worker = std::make_unique<util::WorkerProcess>("compile");
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+      }
+      try {
+        job.promise.set_value(build_one(job.request, worker.get()));
+      } catch (...) {
+        job.promise.set_exception(std::current_exception());
+      }
+    }
+  }
+
+  // Compiles through the worker when there is one; a timeout or a crash becomes the result.
+  BuildResult compile(const std::string& source, const std::string& entry,
+                      util::WorkerProcess* worker, CompiledKernel& kernel) {
+    BuildResult r;
+    if (worker == nullptr) {
+      kernel = compile_kernel(source, entry, arch);
+      return r;
+    }
+    util::Message request{{{"op", "compile"}, {"entry", entry}, {"arch", arch}}, source};
+    auto reply = worker->call(request, options.timeout_s);
+    if (reply.outcome == util::WorkerProcess::Outcome::Timeout) {
+      r.error = ErrorNo::BuildTimeout;
+      r.message = "NVRTC took longer than the build timeout of " +
+                  std::to_string(int(options.timeout_s)) + " s";
+      return r;
+    }
+    if (reply.outcome == util::WorkerProcess::Outcome::Died) {
+      r.error = ErrorNo::CompileDevice;
+      r.message = "NVRTC crashed: " + reply.detail;
+      return r;
+    }
+    const auto& h = reply.message.header;
+    kernel.ok = h.at("ok").get<bool>();
+    kernel.log = h.at("log").get<std::string>();
+    kernel.resources = resources_from_json(h.at("resources"));
+    kernel.seconds = h.at("seconds").get<double>();
+    kernel.cubin = std::move(reply.message.blob);
+    return r;
+  }
+
+  BuildResult build_one(const BuildRequest& req, util::WorkerProcess* worker) {
+    BuildResult r;
+    r.arch = arch;
+    r.features = req.tmpl->features(req.workload, *req.space, req.config);
+    codegen::Verdict verdict = codegen::check_static(target, r.features);
+    if (!verdict.ok) {
+      r.error = ErrorNo::Instantiation;
+      r.message = verdict.reason;
+      return r;
+    }
+    codegen::KernelSource src = req.tmpl->render(req.workload, *req.space, req.config);
+    r.entry = src.entry;
+    r.cache_key = compile_key(src.code, arch, kCompileOptionsTag);
+    CompiledKernel kernel;
+    if (auto hit = cache.get(r.cache_key)) {
+      kernel = std::move(*hit);
+      r.cached = true;
+    } else {
+      BuildResult failed = compile(src.code, src.entry, worker, kernel);
+      if (!failed.ok()) {
+        failed.arch = arch;
+        failed.features = r.features;
+        failed.entry = r.entry;
+        failed.cache_key = r.cache_key;
+        return failed;
+      }
+      cache.put(r.cache_key, kernel);
+      r.compile_seconds = kernel.seconds;
+    }
+    r.resources = kernel.resources;
+    if (!kernel.ok) {
+      r.error = ErrorNo::CompileDevice;
+      r.message = clip(kernel.log);
+      return r;
+    }
+    r.cubin = std::move(kernel.cubin);
+    verdict = codegen::check_compiled(target, r.features.geometry, r.resources.registers,
+                                      r.resources.static_smem);
+    if (!verdict.ok) {
+      r.error = ErrorNo::Instantiation;
+      r.message = verdict.reason;
+    }
+    return r;
+  }
+};
+
+Builder::Builder(target::Target target, std::string arch, BuildOptions options)
+    : impl_(std::make_unique<Impl>(std::move(target), std::move(arch), std::move(options))) {
+  int jobs = impl_->options.jobs > 0 ? impl_->options.jobs
+                                     : int(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->options.jobs = jobs;
+  for (int i = 0; i < jobs; ++i) impl_->threads.emplace_back([this] { impl_->loop(); });
+}
+
+Builder::~Builder() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  for (auto& t : impl_->threads) t.join();
+}
+
+std::future<BuildResult> Builder::submit(BuildRequest request) {
+  if (request.tmpl == nullptr || request.space == nullptr) {
+    throw Error("build request without a template or space");
+  }
+  Job job{std::move(request), {}};
+  auto future = job.promise.get_future();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->queue.push_back(std::move(job));
+  }
+  impl_->cv.notify_one();
+  return future;
+}
+
+const std::string& Builder::arch() const { return impl_->arch; }
+const target::Target& Builder::target() const { return impl_->target; }
+int Builder::jobs() const { return impl_->options.jobs; }
+CompileCache::Stats Builder::cache_stats() const { return impl_->cache.stats(); }
+
+std::string compile_arch_for(const target::Target& t, bool simulated, std::string* warning) {
+  std::string problem = cuda::nvrtc_arch_problem(t.sm());
+  if (problem.empty()) return t.arch();
+  if (!simulated) throw Error("target " + t.name + ": " + problem);
+  int nearest = cuda::nvrtc_nearest_arch(t.sm());
+  if (warning != nullptr) {
+    *warning = problem + "; simulating " + t.name + " with kernels compiled for sm_" +
+               std::to_string(nearest) + " (registers may differ)";
+  }
+  return "sm_" + std::to_string(nearest);
+}
+
+} // namespace chameleon::measure

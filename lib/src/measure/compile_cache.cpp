@@ -1,0 +1,124 @@
+#include "chameleon/measure/compile_cache.hpp"
+
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/util/sha256.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace chameleon::measure {
+
+namespace fs = std::filesystem;
+
+namespace {
+// Bound on kernels held in memory (cubins are tens of KB each).
+constexpr size_t kMaxMemoryEntries = 20000;
+} // namespace
+
+CompileCache::CompileCache(std::string dir) : dir_(std::move(dir)) {}
+
+std::string CompileCache::path_for(const std::string& key) const {
+  return dir_ + "/kernels/" + key.substr(0, 2) + "/" + key + ".bin";
+}
+
+std::optional<CompiledKernel> CompileCache::get(const std::string& key) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = memory_.find(key);
+    if (it != memory_.end()) {
+      ++stats_.memory_hits;
+      return it->second;
+    }
+  }
+  if (!dir_.empty()) {
+    // Format: one JSON line of metadata, then the raw cubin.
+    std::ifstream in(path_for(key), std::ios::binary);
+    std::string meta_line;
+    if (in && std::getline(in, meta_line)) {
+      try {
+        auto meta = nlohmann::json::parse(meta_line);
+        CompiledKernel k;
+        k.ok = meta.at("ok").get<bool>();
+        k.log = meta.at("log").get<std::string>();
+        k.resources = resources_from_json(meta.at("resources"));
+        k.seconds = meta.at("seconds").get<double>();
+        size_t size = meta.at("cubin_bytes").get<size_t>();
+        k.cubin.resize(size);
+        in.read(k.cubin.data(), std::streamsize(size));
+        if (size_t(in.gcount()) == size) {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.disk_hits;
+          if (memory_.size() >= kMaxMemoryEntries) memory_.clear();
+          memory_[key] = k;
+          return k;
+        }
+      } catch (const std::exception&) {
+        // A damaged entry is a miss; the next put replaces it.
+      }
+      spdlog::debug("compile cache: ignoring damaged entry {}", path_for(key));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.misses;
+  return std::nullopt;
+}
+
+void CompileCache::put(const std::string& key, const CompiledKernel& kernel) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (memory_.size() >= kMaxMemoryEntries) memory_.clear();
+    memory_[key] = kernel;
+  }
+  if (dir_.empty()) return;
+  std::string path = path_for(key);
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) {
+    spdlog::warn("compile cache: cannot create {}: {}", fs::path(path).parent_path().string(), ec.message());
+    return;
+  }
+  nlohmann::json meta = {{"ok", kernel.ok},
+                         {"log", kernel.log},
+                         {"resources", to_json(kernel.resources)},
+                         {"seconds", kernel.seconds},
+                         {"cubin_bytes", kernel.cubin.size()}};
+  std::string tmp = path + ".tmp" + std::to_string(::getpid()) + "_" +
+                    std::to_string(std::hash<std::string>{}(key) ^ uintptr_t(&kernel));
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << meta.dump() << "\n";
+    out.write(kernel.cubin.data(), std::streamsize(kernel.cubin.size()));
+    if (!out) {
+      spdlog::warn("compile cache: cannot write {}", tmp);
+      fs::remove(tmp, ec);
+      return;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) fs::remove(tmp, ec);
+}
+
+CompileCache::Stats CompileCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("CHAMELEON_CACHE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/chameleon";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/chameleon";
+  return ".chameleon-cache";
+}
+
+std::string compile_key(const std::string& source, const std::string& arch,
+                        const std::string& options) {
+  return util::sha256_hex("nvrtc " + cuda::nvrtc_version() + "\narch " + arch + "\noptions " +
+                          options + "\n" + source);
+}
+
+} // namespace chameleon::measure

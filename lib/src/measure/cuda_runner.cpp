@@ -1,0 +1,158 @@
+#include "chameleon/measure/cuda_runner.hpp"
+
+#include "chameleon/cuda/driver.hpp"
+#include "chameleon/measure/sim_runner.hpp"
+#include "chameleon/measure/stats.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace chameleon::measure {
+
+namespace {
+// Starting a worker opens the GPU and compiles the helper kernels; setting up a task allocates
+// and fills tensors and runs the reference: both get far more time than one config.
+constexpr double kSetupTimeoutS = 180;
+
+double unix_now() {
+  return double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count()) /
+         1000.0;
+}
+} // namespace
+
+CudaRunner::CudaRunner(int ordinal, MeasureOptions options)
+    : ordinal_(ordinal), options_(options), worker_("cuda") {
+  ensure_worker();
+}
+
+void CudaRunner::ensure_worker() {
+  if (worker_.running() && initialized_start_ == worker_.starts()) return;
+  util::Message init{{{"op", "init"}, {"ordinal", ordinal_}}, ""};
+  auto reply = worker_.call(init, kSetupTimeoutS);
+  if (reply.outcome != util::WorkerProcess::Outcome::Ok) {
+    throw Error("cannot start the GPU measurement worker: " + reply.detail);
+  }
+  const auto& h = reply.message.header;
+  if (!h.value("ok", false)) {
+    worker_.stop();
+    throw Error(h.value("error", std::string("the GPU could not be opened")));
+  }
+  device_ = h.at("device");
+  name_ = device_.at("name").get<std::string>();
+  fingerprint_ = h.at("fingerprint").get<std::string>();
+  initialized_start_ = worker_.starts();
+  task_key_.clear();
+}
+
+std::string CudaRunner::ensure_task(const task::Conv2dWorkload& wl) {
+  ensure_worker();
+  std::string key = wl.key() + "/" + std::to_string(options_.seed);
+  if (task_key_ == key) return "";
+  util::Message msg{{{"op", "task"},
+                     {"workload", task::to_json(wl)},
+                     {"seed", options_.seed},
+                     {"flush_l2", options_.flush_l2}},
+                    ""};
+  auto reply = worker_.call(msg, kSetupTimeoutS);
+  if (reply.outcome != util::WorkerProcess::Outcome::Ok) return "task setup failed: " + reply.detail;
+  if (!reply.message.header.value("ok", false)) {
+    return "task setup failed: " + reply.message.header.value("error", std::string("?"));
+  }
+  task_key_ = key;
+  return "";
+}
+
+MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult& build) {
+  auto start = std::chrono::steady_clock::now();
+  MeasureResult r;
+  r.resources = build.resources;
+  r.compile_seconds = build.compile_seconds;
+  r.settings = to_json(options_);
+  r.settings["device"] = name_;
+  r.timestamp = unix_now();
+  auto finish = [&] {
+    r.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  };
+  if (!build.ok()) {
+    r.error = build.error;
+    r.message = build.message;
+    return finish();
+  }
+  if (std::string why = ensure_task(wl); !why.empty()) {
+    r.error = ErrorNo::RuntimeDevice;
+    r.message = why;
+    return finish();
+  }
+  const auto& g = build.features.geometry;
+  util::Message msg{{{"op", "measure"},
+                     {"entry", build.entry},
+                     {"grid", g.grid},
+                     {"block", g.block},
+                     {"dynamic_smem", g.dynamic_smem},
+                     {"options", to_json(options_)}},
+                    build.cubin};
+  auto reply = worker_.call(msg, options_.run_timeout_s);
+  using Outcome = util::WorkerProcess::Outcome;
+  if (reply.outcome == Outcome::Timeout) {
+    r.error = ErrorNo::RunTimeout;
+    r.message = "the kernel did not finish within the run timeout of " +
+                util::fixed(options_.run_timeout_s, 1) + " s (hang?); " + reply.detail;
+    task_key_.clear();
+    return finish();
+  }
+  if (reply.outcome == Outcome::Died) {
+    r.error = ErrorNo::RuntimeDevice;
+    r.message = "the measurement worker died running this kernel: " + reply.detail;
+    task_key_.clear();
+    return finish();
+  }
+  const auto& h = reply.message.header;
+  r.error = ErrorNo(h.value("error_no", int(ErrorNo::Unknown)));
+  r.message = h.value("message", std::string());
+  r.costs = h.value("costs", std::vector<double>{});
+  r.number = h.value("number", 0);
+  r.repeat = int(r.costs.size());
+  r.settings["cuda_graph_used"] = h.value("cuda_graph_used", false);
+  RoundStats s = summarize(r.costs);
+  r.median = s.median;
+  r.spread = s.spread;
+  if (h.value("fatal", false)) {
+    // The context is lost (sticky error): the next config gets a fresh worker.
+    spdlog::debug("measurement worker lost its context: {}", r.message);
+    worker_.stop();
+    task_key_.clear();
+  }
+  return finish();
+}
+
+std::unique_ptr<Runner> make_runner(const std::string& device, const target::Target& target,
+                                    const MeasureOptions& options, int ordinal) {
+  if (device == "sim") return std::make_unique<SimRunner>(target, options);
+  if (device == "cuda") return std::make_unique<CudaRunner>(ordinal, options);
+  if (device == "auto") {
+    std::string why;
+    if (gpu_available(&why)) return std::make_unique<CudaRunner>(ordinal, options);
+    spdlog::warn("{}; measuring on the sim device", why);
+    return std::make_unique<SimRunner>(target, options);
+  }
+  throw Error("unknown device '" + device + "' (cuda, sim or auto)");
+}
+
+bool gpu_available(std::string* why) {
+  const cuda::DriverApi* api = cuda::try_driver(why);
+  if (api == nullptr) return false;
+  int count = 0;
+  if (api->cuDeviceGetCount(&count) != CUDA_SUCCESS || count == 0) {
+    if (why) *why = "the CUDA driver sees no GPU";
+    return false;
+  }
+  return true;
+}
+
+} // namespace chameleon::measure

@@ -1,0 +1,59 @@
+#include "chameleon/measure/device.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace chameleon::measure {
+
+namespace {
+
+// The preset whose description names this GPU, else the first of the same architecture.
+const target::Target* closest_preset(const cuda::DeviceInfo& d) {
+  std::string name = d.name;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  const target::Target* same_arch = nullptr;
+  for (const auto& t : target::presets()) {
+    if (t.sm_major != d.cc_major || t.sm_minor != d.cc_minor) continue;
+    if (name.find(t.name) != std::string::npos) return &t;
+    if (same_arch == nullptr) same_arch = &t;
+  }
+  return same_arch;
+}
+
+} // namespace
+
+target::Target target_from_device(const cuda::DeviceInfo& d) {
+  target::Target t;
+  if (const target::Target* p = closest_preset(d)) t = *p;
+  t.name = "auto";
+  t.description = d.name + " (GPU " + std::to_string(d.ordinal) + ")";
+  t.sm_major = d.cc_major;
+  t.sm_minor = d.cc_minor;
+  t.sm_count = d.sm_count;
+  t.clock_mhz = d.clock_khz / 1000.0;
+  if (t.fp32_lanes_per_sm == 0) {
+    t.fp32_lanes_per_sm = (d.cc_major == 7 || (d.cc_major == 8 && d.cc_minor == 0)) ? 64 : 128;
+  }
+  t.warp_size = d.warp_size;
+  t.max_threads_per_block = d.max_threads_per_block;
+  std::copy(d.max_block_dim, d.max_block_dim + 3, t.max_block_dim);
+  std::copy(d.max_grid_dim, d.max_grid_dim + 3, t.max_grid_dim);
+  t.smem_per_block = d.smem_per_block;
+  t.smem_per_block_optin = d.smem_per_block_optin;
+  t.smem_per_sm = d.smem_per_sm;
+  t.smem_reserved_per_block = d.smem_reserved_per_block;
+  t.regs_per_block = d.regs_per_block;
+  t.regs_per_sm = d.regs_per_sm;
+  t.max_threads_per_sm = d.max_threads_per_sm;
+  t.max_blocks_per_sm = d.max_blocks_per_sm;
+  t.l2_bytes = d.l2_bytes;
+  if (t.mem_bandwidth_gbs == 0) {
+    // DDR: two transfers per clock.
+    t.mem_bandwidth_gbs = 2.0 * d.memory_clock_khz * 1e3 * (d.memory_bus_bits / 8) / 1e9;
+  }
+  return t;
+}
+
+target::Target target_from_device(int ordinal) { return target_from_device(cuda::query_device(ordinal)); }
+
+} // namespace chameleon::measure

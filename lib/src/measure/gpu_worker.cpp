@@ -1,0 +1,283 @@
+// The GPU side of CudaRunner: a process that owns the CUDA context and measures one kernel per
+// request. It may die with a faulting kernel; its parent then starts another.
+#include "chameleon/codegen/embedded.hpp"
+#include "chameleon/cuda/device.hpp"
+#include "chameleon/cuda/handles.hpp"
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/cuda_runner.hpp"
+#include "chameleon/measure/options.hpp"
+#include "chameleon/measure/reference.hpp"
+#include "chameleon/measure/result.hpp"
+#include "chameleon/measure/stats.hpp"
+#include "chameleon/util/strings.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <cmath>
+#include <memory>
+#include <optional>
+
+namespace chameleon::measure {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr unsigned kPoison = 0x7fc00000u; // a quiet NaN: outputs a kernel never writes fail
+
+std::string describe(CUresult r) {
+  const char* text = nullptr;
+  cuda::driver().cuGetErrorString(r, &text);
+  return cuda::error_name(r) + (text ? std::string(" (") + text + ")" : std::string());
+}
+
+// The buffers of one task, its reference output and the verification counters.
+struct TaskState {
+  task::Conv2dWorkload wl;
+  cuda::DeviceBuffer data, weight, out, ref, counters;
+  float atol_scale = 1; // max |ref|
+};
+
+class GpuWorker {
+public:
+  json init(const json& req) {
+    ordinal_ = req.value("ordinal", 0);
+    ctx_ = std::make_unique<cuda::PrimaryContext>(ordinal_);
+    info_ = cuda::query_device(ordinal_);
+    int sm = info_.cc_major * 10 + info_.cc_minor;
+    std::string problem = cuda::nvrtc_arch_problem(sm);
+    if (!problem.empty()) return {{"ok", false}, {"error", info_.name + ": " + problem}};
+    std::string helpers = std::string(codegen::embedded_file("kernels/conv2d_reference.cu")) + "\n" +
+                          std::string(codegen::embedded_file("kernels/verify.cu"));
+    auto compiled = cuda::nvrtc_compile(helpers, "chameleon_helpers", "sm_" + std::to_string(sm));
+    if (!compiled.ok) return {{"ok", false}, {"error", "helper kernels failed to compile: " + compiled.log}};
+    helpers_ = cuda::Module(compiled.cubin);
+    reference_fn_ = helpers_.function("conv2d_reference");
+    compare_fn_ = helpers_.function("compare_outputs");
+    stream_ = std::make_unique<cuda::Stream>();
+    json device = cuda::to_json(info_);
+    std::string fp = info_.name + " sm_" + std::to_string(sm) + " " + std::to_string(info_.sm_count) +
+                     " SMs driver " + device.at("driver_version").get<std::string>() + " nvrtc " +
+                     cuda::nvrtc_version();
+    return {{"ok", true}, {"device", device}, {"fingerprint", fp}};
+  }
+
+  json set_task(const json& req) {
+    task_.reset();
+    auto t = std::make_unique<TaskState>();
+    t->wl = task::workload_from_json(req.at("workload"));
+    uint64_t seed = req.value("seed", uint64_t(0));
+    auto data = make_tensor(seed, Tensor::Data, t->wl.input_elems());
+    auto weight = make_tensor(seed, Tensor::Weight, t->wl.weight_elems());
+    const size_t out_bytes = size_t(t->wl.output_elems()) * 4;
+    t->data = cuda::DeviceBuffer(data.size() * 4);
+    t->weight = cuda::DeviceBuffer(weight.size() * 4);
+    t->out = cuda::DeviceBuffer(out_bytes);
+    t->ref = cuda::DeviceBuffer(out_bytes);
+    t->counters = cuda::DeviceBuffer(32);
+    t->data.upload(data.data(), data.size() * 4);
+    t->weight.upload(weight.data(), weight.size() * 4);
+    if (req.value("flush_l2", false) && flush_.bytes() == 0) {
+      flush_ = cuda::DeviceBuffer(size_t(std::max<int64_t>(info_.l2_bytes, 1 << 20)) * 2);
+    }
+
+    const auto& w = t->wl;
+    int oh = w.out_h(), ow = w.out_w();
+    CUdeviceptr d = t->data.get(), wt = t->weight.get(), o = t->ref.get();
+    int args_i[] = {w.n, w.c, w.h, w.w, w.k, w.r, w.s, oh, ow, w.stride_h, w.stride_w,
+                    w.pad_top, w.pad_left, w.dilation_h, w.dilation_w, w.groups};
+    void* args[19] = {&d, &wt, &o};
+    for (int i = 0; i < 16; ++i) args[3 + i] = &args_i[i];
+    unsigned blocks = unsigned(std::min<int64_t>((w.output_elems() + 255) / 256, 65535 * 8));
+    CU_CHECK(cuda::driver().cuLaunchKernel(reference_fn_, blocks, 1, 1, 256, 1, 1, 0,
+                                           stream_->get(), args, nullptr));
+    stream_->synchronize();
+    std::vector<float> ref(size_t(w.output_elems()));
+    t->ref.download(ref.data(), out_bytes);
+    float max_abs = 0;
+    for (float v : ref) max_abs = std::max(max_abs, std::fabs(v));
+    t->atol_scale = max_abs > 0 ? max_abs : 1.0f;
+    task_ = std::move(t);
+    return {{"ok", true}, {"max_abs_reference", max_abs}};
+  }
+
+  json measure(const json& req, const std::string& cubin) {
+    if (!task_) return error(ErrorNo::RuntimeDevice, "no task set up", false);
+    const auto& api = cuda::driver();
+    MeasureOptions opt = measure_options_from_json(req.at("options"));
+    auto grid = req.at("grid").get<std::array<unsigned, 3>>();
+    auto block = req.at("block").get<std::array<unsigned, 3>>();
+    unsigned smem = req.value("dynamic_smem", 0u);
+
+    CUmodule raw_mod = nullptr;
+    CUresult r = api.cuModuleLoadData(&raw_mod, cubin.data());
+    if (r != CUDA_SUCCESS) {
+      return error(ErrorNo::RuntimeDevice, "module load failed: " + describe(r), cuda::is_sticky(r));
+    }
+    ModuleGuard guard{raw_mod};
+    CUfunction fn = nullptr;
+    r = api.cuModuleGetFunction(&fn, raw_mod, req.at("entry").get<std::string>().c_str());
+    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no kernel entry: " + describe(r), false);
+    if (smem > 48 * 1024) {
+      r = api.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem));
+      if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "shared memory opt-in: " + describe(r), false);
+    }
+
+    CUdeviceptr d = task_->data.get(), w = task_->weight.get(), o = task_->out.get();
+    void* args[] = {&d, &w, &o};
+    CUstream s = stream_->get();
+    auto launch = [&] {
+      return api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], smem,
+                                s, args, nullptr);
+    };
+
+    // 1. One launch into a poisoned output, then verification.
+    const size_t out_elems = size_t(task_->wl.output_elems());
+    CU_CHECK(api.cuMemsetD32Async(o, kPoison, out_elems, s));
+    r = launch();
+    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "launch failed: " + describe(r), cuda::is_sticky(r));
+    r = api.cuStreamSynchronize(s);
+    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "kernel failed: " + describe(r), true);
+    if (auto wrong = verify(opt)) return error(ErrorNo::WrongAnswer, *wrong, false);
+
+    // 2. Warm-up, then one timed launch to size the rounds.
+    int warmup = opt.warmup, repeat = std::max(1, opt.repeat);
+    cuda::Event e0, e1;
+    for (int i = 0; i < warmup; ++i) CU_CHECK(launch());
+    e0.record(s);
+    CU_CHECK(launch());
+    e1.record(s);
+    const double single_ms = e1.elapsed_since(e0);
+    // A very slow kernel gets fewer rounds, so that it ends well inside the run timeout.
+    const double budget_ms = 0.4 * opt.run_timeout_s * 1000;
+    if (single_ms * (repeat + warmup) > budget_ms) {
+      repeat = std::max(1, std::min(repeat, int(budget_ms / std::max(single_ms, 1e-3))));
+    }
+    const int number = launches_per_round(single_ms, opt.min_repeat_ms, opt.max_number);
+
+    // 3. The rounds, from a CUDA graph when asked (and capturable), else from the stream.
+    cuda::GraphExec graph;
+    if (opt.cuda_graph) graph = capture(launch, number);
+    std::vector<double> costs;
+    for (int round = 0; round < repeat; ++round) {
+      if (opt.flush_l2 && flush_.bytes() > 0) {
+        CU_CHECK(api.cuMemsetD32Async(flush_.get(), unsigned(round + 1), flush_.bytes() / 4, s));
+      }
+      e0.record(s);
+      if (graph) {
+        graph.launch(s);
+      } else {
+        for (int i = 0; i < number; ++i) CU_CHECK(launch());
+      }
+      e1.record(s);
+      costs.push_back(double(e1.elapsed_since(e0)) / 1000.0 / number);
+    }
+    r = api.cuStreamSynchronize(s);
+    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "kernel failed while timed: " + describe(r), true);
+    return {{"error_no", 0},
+            {"message", ""},
+            {"costs", costs},
+            {"number", number},
+            {"cuda_graph_used", bool(graph)},
+            {"fatal", false}};
+  }
+
+private:
+  struct ModuleGuard {
+    CUmodule m;
+    ~ModuleGuard() { cuda::driver().cuModuleUnload(m); }
+  };
+
+  static json error(ErrorNo e, const std::string& message, bool fatal) {
+    return {{"error_no", int(e)}, {"message", message}, {"costs", json::array()}, {"fatal", fatal}};
+  }
+
+  template <class Launch> cuda::GraphExec capture(Launch& launch, int number) {
+    const auto& api = cuda::driver();
+    CUstream s = stream_->get();
+    if (api.cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL) != CUDA_SUCCESS) return {};
+    bool ok = true;
+    for (int i = 0; ok && i < number; ++i) ok = launch() == CUDA_SUCCESS;
+    CUgraph g = nullptr;
+    if (api.cuStreamEndCapture(s, &g) != CUDA_SUCCESS || !ok || g == nullptr) {
+      if (g != nullptr) api.cuGraphDestroy(g);
+      return {};
+    }
+    try {
+      return cuda::GraphExec(g);
+    } catch (const std::exception&) {
+      return {};
+    }
+  }
+
+  // A description of the mismatch, or nothing when the output matches the reference.
+  std::optional<std::string> verify(const MeasureOptions& opt) {
+    const auto& api = cuda::driver();
+    CUstream s = stream_->get();
+    TaskState& t = *task_;
+    unsigned long long init[3] = {0, ~0ull, 0};
+    t.counters.upload(init, sizeof(init));
+    CUdeviceptr out = t.out.get(), ref = t.ref.get();
+    long long n = t.wl.output_elems();
+    float rtol = float(opt.rtol), atol = float(opt.atol) * t.atol_scale;
+    CUdeviceptr bad = t.counters.get(), first = bad + 8, worst = bad + 16;
+    void* args[] = {&out, &ref, &n, &rtol, &atol, &bad, &first, &worst};
+    unsigned blocks = unsigned(std::min<long long>((n + 255) / 256, 4096));
+    CU_CHECK(api.cuLaunchKernel(compare_fn_, blocks, 1, 1, 256, 1, 1, 0, s, args, nullptr));
+    stream_->synchronize();
+    unsigned long long got[3];
+    t.counters.download(got, sizeof(got));
+    if (got[0] == 0) return std::nullopt;
+    float o = 0, rv = 0;
+    CU_CHECK(api.cuMemcpyDtoH(&o, out + got[1] * 4, 4));
+    CU_CHECK(api.cuMemcpyDtoH(&rv, ref + got[1] * 4, 4));
+    float worst_ratio;
+    unsigned worst_bits = unsigned(got[2]);
+    std::memcpy(&worst_ratio, &worst_bits, 4);
+    return std::to_string(got[0]) + " of " + std::to_string(n) +
+           " outputs differ from the reference (first at index " + std::to_string(got[1]) +
+           ": got " + std::to_string(o) + ", expected " + std::to_string(rv) +
+           "; worst error " + util::fixed(worst_ratio, 1) + "x the tolerance)";
+  }
+
+  int ordinal_ = 0;
+  std::unique_ptr<cuda::PrimaryContext> ctx_;
+  cuda::DeviceInfo info_;
+  cuda::Module helpers_;
+  CUfunction reference_fn_ = nullptr, compare_fn_ = nullptr;
+  std::unique_ptr<cuda::Stream> stream_;
+  cuda::DeviceBuffer flush_;
+  std::unique_ptr<TaskState> task_;
+};
+
+} // namespace
+
+int run_gpu_worker(int fd) {
+  GpuWorker worker;
+  while (auto request = util::read_message(fd)) {
+    const json& h = request->header;
+    std::string op = h.value("op", std::string());
+    json reply;
+    try {
+      if (op == "init") {
+        reply = worker.init(h);
+      } else if (op == "task") {
+        reply = worker.set_task(h);
+      } else if (op == "measure") {
+        reply = worker.measure(h, request->blob);
+      } else {
+        reply = {{"ok", false}, {"error", "unknown request '" + op + "'"}};
+      }
+    } catch (const std::exception& e) {
+      // Something outside the kernel failed (allocation, event, copy): report and let the parent
+      // replace this process, whose context may be damaged.
+      reply = {{"ok", false}, {"error", e.what()}, {"error_no", int(ErrorNo::RuntimeDevice)},
+               {"message", e.what()}, {"costs", json::array()}, {"fatal", true}};
+    }
+    if (!util::write_message(fd, {reply, ""})) break;
+  }
+  return 0;
+}
+
+} // namespace chameleon::measure

@@ -1,0 +1,110 @@
+#include "chameleon/target/target.hpp"
+
+#include "chameleon/util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace chameleon::target {
+
+std::string Target::arch() const { return "sm_" + std::to_string(sm()); }
+
+namespace {
+
+struct Row {
+  const char* name;
+  const char* description;
+  int major, minor, sms;
+  double clock_mhz;
+  int lanes;
+  int smem_optin_kb, smem_sm_kb, reserved;
+  int max_threads_sm, max_blocks_sm;
+  double l2_mb, bandwidth;
+};
+
+// Figures from NVIDIA's CUDA programming guide (compute capability tables) and product sheets.
+constexpr Row kRows[] = {
+    {"titanxp", "NVIDIA TITAN Xp (Pascal)", 6, 1, 30, 1582, 128, 48, 96, 0, 2048, 32, 3, 547.7},
+    {"1080ti", "NVIDIA GeForce GTX 1080 Ti (Pascal)", 6, 1, 28, 1582, 128, 48, 96, 0, 2048, 32, 2.75, 484},
+    {"v100", "NVIDIA Tesla V100 SXM2 (Volta)", 7, 0, 80, 1530, 64, 96, 96, 0, 2048, 32, 6, 900},
+    {"t4", "NVIDIA T4 (Turing)", 7, 5, 40, 1590, 64, 64, 64, 0, 1024, 16, 4, 320},
+    {"a100", "NVIDIA A100 SXM4 80GB (Ampere)", 8, 0, 108, 1410, 64, 163, 164, 1, 2048, 32, 40, 2039},
+    {"a10", "NVIDIA A10 (Ampere)", 8, 6, 72, 1695, 128, 99, 100, 1, 1536, 16, 6, 600},
+    {"l4", "NVIDIA L4 (Ada)", 8, 9, 58, 2040, 128, 99, 100, 1, 1536, 24, 48, 300},
+    {"rtx4090", "NVIDIA GeForce RTX 4090 (Ada)", 8, 9, 128, 2520, 128, 99, 100, 1, 1536, 24, 72, 1008},
+    {"h100", "NVIDIA H100 SXM5 80GB (Hopper)", 9, 0, 132, 1980, 128, 227, 228, 1, 2048, 32, 50, 3350},
+    {"h200", "NVIDIA H200 SXM 141GB (Hopper)", 9, 0, 132, 1980, 128, 227, 228, 1, 2048, 32, 50, 4800},
+};
+
+Target from_row(const Row& r) {
+  Target t;
+  t.name = r.name;
+  t.description = r.description;
+  t.sm_major = r.major;
+  t.sm_minor = r.minor;
+  t.sm_count = r.sms;
+  t.clock_mhz = r.clock_mhz;
+  t.fp32_lanes_per_sm = r.lanes;
+  t.smem_per_block_optin = r.smem_optin_kb * 1024;
+  t.smem_per_sm = r.smem_sm_kb * 1024;
+  t.smem_reserved_per_block = r.reserved * 1024;
+  t.max_threads_per_sm = r.max_threads_sm;
+  t.max_blocks_per_sm = r.max_blocks_sm;
+  t.l2_bytes = int64_t(r.l2_mb * 1024 * 1024);
+  t.mem_bandwidth_gbs = r.bandwidth;
+  return t;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+} // namespace
+
+const std::vector<Target>& presets() {
+  static const std::vector<Target> all = [] {
+    std::vector<Target> out;
+    for (const Row& r : kRows) out.push_back(from_row(r));
+    return out;
+  }();
+  return all;
+}
+
+Target find_preset(const std::string& name) {
+  std::string want = lower(name);
+  std::string known;
+  for (const Target& t : presets()) {
+    if (t.name == want) return t;
+    known += (known.empty() ? "" : ", ") + t.name;
+  }
+  throw Error("unknown target '" + name + "' (known: " + known +
+              ", or 'auto' to read GPU 0); 'chameleon targets' lists them");
+}
+
+nlohmann::json to_json(const Target& t) {
+  return {{"name", t.name},
+          {"description", t.description},
+          {"arch", t.arch()},
+          {"sm_count", t.sm_count},
+          {"clock_mhz", t.clock_mhz},
+          {"fp32_lanes_per_sm", t.fp32_lanes_per_sm},
+          {"peak_fp32_gflops", t.peak_fp32_gflops()},
+          {"max_threads_per_block", t.max_threads_per_block},
+          {"max_block_dim", {t.max_block_dim[0], t.max_block_dim[1], t.max_block_dim[2]}},
+          {"max_grid_dim", {t.max_grid_dim[0], t.max_grid_dim[1], t.max_grid_dim[2]}},
+          {"smem_per_block", t.smem_per_block},
+          {"smem_per_block_optin", t.smem_per_block_optin},
+          {"smem_per_sm", t.smem_per_sm},
+          {"regs_per_sm", t.regs_per_sm},
+          {"regs_per_block", t.regs_per_block},
+          {"max_regs_per_thread", t.max_regs_per_thread},
+          {"max_threads_per_sm", t.max_threads_per_sm},
+          {"max_blocks_per_sm", t.max_blocks_per_sm},
+          {"l2_bytes", t.l2_bytes},
+          {"mem_bandwidth_gbs", t.mem_bandwidth_gbs}};
+}
+
+} // namespace chameleon::target
