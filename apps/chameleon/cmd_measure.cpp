@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 
 namespace chameleon::app {
@@ -24,62 +25,115 @@ struct MeasureArgs {
   DeviceOptions dev;
   int task = 1;
   std::string config = "random";
+  int count = 1;
   bool as_json = false;
 };
+
+void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::BuildResult& b,
+               const measure::MeasureResult& r, const measure::Runner& runner,
+               const target::Target& tgt) {
+  const double flops = double(ctx.task.workload.flops());
+  std::cout << "task " << ctx.task.index << " (" << ctx.task.workload.str() << "), config "
+            << cfg.index << " on " << runner.device_name() << (r.simulated ? " [simulated]" : "")
+            << ":\n  " << ctx.space.str(cfg) << "\n";
+  if (r.ok()) {
+    double gflops = flops / r.median / 1e9;
+    std::cout << "  " << util::fixed(r.median * 1e6, 3) << " us (median of " << r.repeat
+              << " rounds x " << r.number << " launches, spread " << util::fixed(r.spread * 100, 1)
+              << "%), " << util::fixed(gflops, 1) << " GFLOPS ("
+              << util::fixed(100 * gflops / tgt.peak_fp32_gflops(), 1) << "% of the FP32 peak)\n";
+  } else {
+    std::cout << "  " << measure::error_name(r.error) << " (" << int(r.error) << "): " << r.message
+              << "\n";
+  }
+  const auto& res = r.resources;
+  std::cout << "  " << res.registers << " registers, " << res.static_smem
+            << " bytes shared memory, " << res.spill_stores + res.spill_loads
+            << " bytes spilled; compile " << (b.cached ? "cached" : util::fixed(b.compile_seconds, 3) + " s")
+            << ", run " << util::fixed(r.run_seconds, 3) << " s\n";
+}
+
+nlohmann::json one_json(const TaskContext& ctx, const space::Config& cfg,
+                        const measure::BuildResult& b, const measure::MeasureResult& r) {
+  nlohmann::json out = {{"config", {{"index", cfg.index}, {"entity", ctx.space.entity_json(cfg)}}},
+                        {"cached_build", b.cached},
+                        {"result", measure::to_json(r)}};
+  if (r.ok()) out["gflops"] = double(ctx.task.workload.flops()) / r.median / 1e9;
+  return out;
+}
 
 void run_measure(const MeasureArgs& a) {
   LoadedNetwork loaded = load(a.net);
   TaskContext ctx = task_context(loaded, a.task);
   ResolvedDevice rd = resolve_device(a.dev);
-  space::Config cfg = parse_config(ctx, rd.target, a.config, a.dev.measure.seed);
+  if (a.count > 1 && a.config != "random") throw Error("--count needs --config random");
+  std::vector<space::Config> configs;
+  for (int i = 0; i < a.count; ++i) {
+    configs.push_back(parse_config(ctx, rd.target, a.config, a.dev.measure.seed + uint64_t(i)));
+  }
 
   std::string warning;
   std::string arch = measure::compile_arch_for(rd.target, rd.device == "sim", &warning);
   if (!warning.empty()) spdlog::warn("{}", warning);
   measure::BuildOptions bopts = a.dev.build;
   bopts.cache_dir = a.dev.no_cache ? "" : measure::default_cache_dir();
-  bopts.jobs = 1;
   auto start = std::chrono::steady_clock::now();
   measure::Builder builder(rd.target, arch, bopts);
   auto runner = measure::make_runner(rd.device, rd.target, a.dev.measure, a.dev.gpu);
-  measure::BuildResult b = builder.build({ctx.tmpl, ctx.task.workload, &ctx.space, cfg});
-  measure::MeasureResult r = runner->run(ctx.task.workload, b);
-  r.all_cost = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // All builds are queued at once: compiling the next configs overlaps measuring this one.
+  std::vector<std::future<measure::BuildResult>> builds;
+  for (const auto& c : configs) builds.push_back(builder.submit({ctx.tmpl, ctx.task.workload, &ctx.space, c}));
 
+  nlohmann::json results = nlohmann::json::array();
+  int failed = 0;
+  std::map<std::string, int> by_error;
+  double best = 0;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    auto config_start = std::chrono::steady_clock::now();
+    measure::BuildResult b = builds[i].get();
+    measure::MeasureResult r = runner->run(ctx.task.workload, b);
+    r.all_cost = std::chrono::duration<double>(std::chrono::steady_clock::now() - config_start).count() +
+                 b.compile_seconds;
+    if (!r.ok()) {
+      ++failed;
+      ++by_error[measure::error_name(r.error)];
+    } else if (best == 0 || r.median < best) {
+      best = r.median;
+    }
+    if (a.as_json) {
+      results.push_back(one_json(ctx, configs[i], b, r));
+    } else {
+      print_one(ctx, configs[i], b, r, *runner, rd.target);
+    }
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double flops = double(ctx.task.workload.flops());
   if (a.as_json) {
     nlohmann::json out = {{"task", ctx.task.index},
                           {"workload", task::to_json(ctx.task.workload)},
                           {"template", ctx.tmpl->name()},
-                          {"config", {{"index", cfg.index}, {"entity", ctx.space.entity_json(cfg)}}},
                           {"target", rd.target.name},
                           {"device", runner->device_name()},
                           {"device_fingerprint", runner->fingerprint()},
-                          {"cached_build", b.cached},
-                          {"result", measure::to_json(r)}};
-    if (r.ok()) out["gflops"] = flops / r.median / 1e9;
+                          {"simulated", runner->simulated()},
+                          {"wall_seconds", wall},
+                          {"configs_per_second", double(configs.size()) / wall},
+                          {"failed", failed},
+                          {"results", results}};
+    if (best > 0) out["best_gflops"] = flops / best / 1e9;
     std::cout << out.dump(2) << "\n";
-  } else {
-    std::cout << "task " << ctx.task.index << " (" << ctx.task.workload.str() << "), config "
-              << cfg.index << " on " << runner->device_name()
-              << (r.simulated ? " [simulated]" : "") << ":\n  " << ctx.space.str(cfg) << "\n";
-    if (r.ok()) {
-      double gflops = flops / r.median / 1e9;
-      std::cout << "  " << util::fixed(r.median * 1e6, 3) << " us (median of " << r.repeat
-                << " rounds x " << r.number << " launches, spread "
-                << util::fixed(r.spread * 100, 1) << "%), " << util::fixed(gflops, 1) << " GFLOPS ("
-                << util::fixed(100 * gflops / rd.target.peak_fp32_gflops(), 1)
-                << "% of the FP32 peak)\n";
-    } else {
-      std::cout << "  " << measure::error_name(r.error) << " (" << int(r.error) << "): " << r.message << "\n";
-    }
-    const auto& res = r.resources;
-    std::cout << "  " << res.registers << " registers, " << res.static_smem << " bytes shared memory, "
-              << res.spill_stores + res.spill_loads << " bytes spilled; compile "
-              << (b.cached ? "cached" : util::fixed(b.compile_seconds, 3) + " s") << ", run "
-              << util::fixed(r.run_seconds, 3) << " s, all " << util::fixed(r.all_cost, 3) << " s\n";
+  } else if (configs.size() > 1) {
+    std::cout << configs.size() << " configs in " << util::fixed(wall, 2) << " s ("
+              << util::fixed(double(configs.size()) / wall, 1) << " configs/s, compile included, "
+              << builder.jobs() << " compile jobs); " << configs.size() - size_t(failed) << " ok";
+    for (const auto& [name, n] : by_error) std::cout << ", " << n << " " << name;
+    if (best > 0) std::cout << "; best " << util::fixed(best * 1e6, 3) << " us (" << util::fixed(flops / best / 1e9, 1) << " GFLOPS)";
+    std::cout << "\n";
   }
-  if (!r.ok()) throw Error("config " + std::to_string(cfg.index) + ": " + measure::error_name(r.error));
+  if (failed > 0) {
+    throw Error(std::to_string(failed) + " of " + std::to_string(configs.size()) +
+                " configs failed to build or measure");
+  }
 }
 
 } // namespace
@@ -90,6 +144,8 @@ void add_measure_commands(CLI::App& app) {
   add_network_options(*cmd, a->net);
   cmd->add_option("--task", a->task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
   cmd->add_option("--config", a->config, "Config: index, entity JSON, or random")->capture_default_str();
+  cmd->add_option("--count", a->count, "With --config random: measure this many random valid configs")
+      ->check(CLI::PositiveNumber);
   add_device_options(*cmd, a->dev);
   cmd->add_flag("--json", a->as_json, "Print JSON");
   cmd->callback([a] { run_measure(*a); });

@@ -79,14 +79,16 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   const double gload = double(f.global_loads_per_block) / steps * 4.0 / load_eff / kL2ToSmBytesPerCycle;
   const double ilp = std::min(acc, 4.0);
 
-  // A wave with b blocks per SM: blocks hide each other's load latency; latency hiding within
-  // the SM needs about 16 independent warp instructions in flight (4 schedulers x 4 cycles).
+  // A wave with b blocks per SM. The blocks share the SM's throughput, and hide each other's
+  // latencies: the SM needs about 16 independent warp instructions in flight (4 schedulers x
+  // 4 cycles). One block alone is bound by its own load latency and dependency chains.
+  const double work = std::max({issue, fma, lds, gload});
+  auto hiding = [&](int64_t b) { return std::min(1.0, double(b * warps) * ilp / 16.0); };
   auto wave_cycles = [&](int64_t b) {
-    const double hiding = std::min(1.0, double(b * warps) * ilp / 16.0);
-    const double c = std::max({issue, fma, lds, gload}) / hiding;
-    const double step = std::max(double(b) * c, kStepLatencyCycles + c);
+    const double shared = double(b) * work / hiding(b);
+    const double alone = kStepLatencyCycles + work / hiding(1);
     const double epilogue = 500.0 + double(warps * b) * acc / 4.0;
-    return steps * step + epilogue;
+    return steps * std::max(shared, alone) + epilogue;
   };
   const int64_t full_waves = blocks / slots;
   const int64_t rest = blocks % slots;

@@ -40,6 +40,7 @@ public:
 
   Reply call(const Message& request, double timeout_s);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int starts() const { return starts_; } // how many processes were started so far
   void stop();                          // kills the child, if any
 

@@ -1,0 +1,221 @@
+#include <catch2/catch.hpp>
+
+#include "chameleon/codegen/embedded.hpp"
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/handles.hpp"
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/cuda_runner.hpp"
+#include "chameleon/measure/device.hpp"
+#include "chameleon/measure/reference.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/task/task.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+using namespace chameleon;
+
+namespace {
+
+const codegen::Template& direct() { return codegen::find_template("conv2d_direct"); }
+
+target::Target gpu_target() {
+  static const target::Target t = measure::target_from_device(0);
+  return t;
+}
+
+std::vector<task::Task> tasks_of(const std::string& name) {
+  return task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json"));
+}
+
+std::vector<space::Config> valid_configs(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                         int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<space::Config> out;
+  while (int(out.size()) < count) {
+    auto c = sp.random(rng);
+    if (codegen::check_static(gpu_target(), direct().features(wl, sp, c)).ok) out.push_back(c);
+  }
+  return out;
+}
+
+measure::BuildOptions quick_build() {
+  measure::BuildOptions o;
+  o.isolate = false;
+  return o;
+}
+
+// A hand-written kernel with the template's signature, built like a template's output.
+measure::BuildResult custom_kernel(const std::string& body, std::array<uint32_t, 3> block = {64, 1, 1}) {
+  std::string src = "extern \"C\" __global__ void conv2d_direct(const float* data, const float* weight, "
+                    "float* out) {" + body + "}";
+  auto compiled = cuda::nvrtc_compile(src, "conv2d_direct", gpu_target().arch());
+  INFO(compiled.log);
+  REQUIRE(compiled.ok);
+  measure::BuildResult b;
+  b.cubin = compiled.cubin;
+  b.entry = "conv2d_direct";
+  b.arch = gpu_target().arch();
+  b.features.geometry.grid = {64, 1, 1};
+  b.features.geometry.block = block;
+  b.cache_key = body;
+  return b;
+}
+
+task::Conv2dWorkload small_workload() {
+  task::Conv2dWorkload wl;
+  wl.c = 16;
+  wl.h = wl.w = 14;
+  wl.k = 32;
+  wl.r = wl.s = 3;
+  wl.pad_top = wl.pad_left = wl.pad_bottom = wl.pad_right = 1;
+  return wl;
+}
+
+} // namespace
+
+TEST_CASE("the reference kernel agrees with the CPU reference", "[gpu]") {
+  cuda::PrimaryContext ctx(0);
+  std::string src(codegen::embedded_file("kernels/conv2d_reference.cu"));
+  auto compiled = cuda::nvrtc_compile(src, "reference", gpu_target().arch());
+  REQUIRE(compiled.ok);
+  cuda::Module mod(compiled.cubin);
+  CUfunction fn = mod.function("conv2d_reference");
+  std::vector<task::Conv2dWorkload> shapes;
+  auto base = small_workload();
+  shapes.push_back(base);
+  auto odd = base; // prime channels, non-square input, batch 2, stride 2 on odd sizes
+  odd.n = 2, odd.c = 7, odd.h = 13, odd.w = 9, odd.k = 11, odd.stride_h = odd.stride_w = 2;
+  shapes.push_back(odd);
+  auto dil = base; // dilation, asymmetric kernel and padding, groups
+  dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3,
+  dil.pad_right = 4, dil.groups = 4;
+  shapes.push_back(dil);
+  for (const auto& wl : shapes) {
+    INFO(wl.str());
+    auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
+    auto weight = measure::make_tensor(3, measure::Tensor::Weight, wl.weight_elems());
+    auto expect = measure::conv2d_cpu(wl, data, weight);
+    cuda::DeviceBuffer d(data.size() * 4), w(weight.size() * 4), o(expect.size() * 4);
+    d.upload(data.data(), data.size() * 4);
+    w.upload(weight.data(), weight.size() * 4);
+    CUdeviceptr dp = d.get(), wp = w.get(), op = o.get();
+    int ints[] = {wl.n, wl.c, wl.h, wl.w, wl.k, wl.r, wl.s, wl.out_h(), wl.out_w(), wl.stride_h,
+                  wl.stride_w, wl.pad_top, wl.pad_left, wl.dilation_h, wl.dilation_w, wl.groups};
+    void* args[19] = {&dp, &wp, &op};
+    for (int i = 0; i < 16; ++i) args[3 + i] = &ints[i];
+    CU_CHECK(cuda::driver().cuLaunchKernel(fn, 8, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr));
+    CU_CHECK(cuda::driver().cuCtxSynchronize());
+    std::vector<float> got(expect.size());
+    o.download(got.data(), got.size() * 4);
+    for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Approx(expect[i]).margin(1e-5));
+  }
+}
+
+TEST_CASE("200 random valid configs of ResNet-18, VGG-16 and AlexNet verify correct", "[gpu]") {
+  measure::MeasureOptions mopts;
+  mopts.warmup = 0;
+  mopts.repeat = 2;
+  mopts.min_repeat_ms = 0.2;
+  measure::CudaRunner runner(0, mopts);
+  measure::Builder builder(gpu_target(), gpu_target().arch(), {});
+  int measured = 0, ok = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (const char* net : {"resnet18", "vgg16", "alexnet"}) {
+    for (const auto& t : tasks_of(net)) {
+      auto sp = direct().make_space(t.workload);
+      std::vector<std::future<measure::BuildResult>> builds;
+      auto configs = valid_configs(t.workload, sp, 8, 1000 + t.index);
+      for (const auto& c : configs) builds.push_back(builder.submit({&direct(), t.workload, &sp, c}));
+      for (size_t i = 0; i < configs.size(); ++i) {
+        auto b = builds[i].get();
+        auto r = runner.run(t.workload, b);
+        ++measured;
+        INFO(net << " task " << t.index << " config " << configs[i].index << ": "
+                 << measure::error_name(r.error) << " " << r.message);
+        CHECK(r.ok());
+        ok += r.ok();
+      }
+    }
+  }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[gpu] %d configs measured, %d verified correct, %.1f configs/s (compile included, "
+              "%d compile jobs, no cache)\n",
+              measured, ok, measured / wall, builder.jobs());
+  CHECK(measured >= 200);
+}
+
+TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config measures", "[gpu]") {
+  measure::MeasureOptions mopts;
+  mopts.run_timeout_s = 3;
+  measure::CudaRunner runner(0, mopts);
+  auto wl = small_workload();
+  auto sp = direct().make_space(wl);
+  measure::Builder builder(gpu_target(), gpu_target().arch(), quick_build());
+  auto good = builder.build({&direct(), wl, &sp, valid_configs(wl, sp, 1, 5)[0]});
+  REQUIRE(good.ok());
+  REQUIRE(runner.run(wl, good).ok());
+
+  auto fault = runner.run(wl, custom_kernel("out[(1ull << 40) + threadIdx.x] = 1.0f;"));
+  CHECK(fault.error == measure::ErrorNo::RuntimeDevice);
+  CHECK(fault.message.find("CUDA_ERROR") != std::string::npos);
+  INFO(fault.message);
+  CHECK(runner.run(wl, good).ok());
+
+  auto hang = runner.run(wl, custom_kernel("volatile int spin = 1; while (spin) {}"));
+  CHECK(hang.error == measure::ErrorNo::RunTimeout);
+  CHECK(runner.run(wl, good).ok());
+
+  auto wrong = runner.run(wl, custom_kernel(
+      "for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < 32 * 14 * 14; i += 4096) out[i] = 0.5f;"));
+  CHECK(wrong.error == measure::ErrorNo::WrongAnswer);
+  CHECK(wrong.message.find("outputs differ") != std::string::npos);
+
+  auto too_big = runner.run(wl, custom_kernel("", {2048, 1, 1}));
+  CHECK(too_big.error == measure::ErrorNo::RuntimeDevice);
+  CHECK(too_big.message.find("launch failed") != std::string::npos);
+  CHECK(runner.run(wl, good).ok());
+  CHECK(runner.worker_starts() >= 3); // restarted after the fault and the hang
+}
+
+TEST_CASE("the same config measured 5 times agrees within 3%", "[gpu]") {
+  auto t = tasks_of("resnet18")[3]; // 128->128 3x3 at 28
+  auto sp = direct().make_space(t.workload);
+  measure::Builder builder(gpu_target(), gpu_target().arch(), {});
+  measure::MeasureOptions mopts;
+  measure::CudaRunner runner(0, mopts);
+  // The fastest of a few random configs: a kernel a tuner would care about.
+  measure::BuildResult best_build;
+  double best = 1e9;
+  for (const auto& c : valid_configs(t.workload, sp, 16, 77)) {
+    auto b = builder.build({&direct(), t.workload, &sp, c});
+    auto r = runner.run(t.workload, b);
+    if (r.ok() && r.median < best) {
+      best = r.median;
+      best_build = b;
+    }
+  }
+  REQUIRE(best < 1e9);
+  for (bool graph : {true, false}) {
+    mopts.cuda_graph = graph;
+    measure::CudaRunner timed(0, mopts);
+    std::vector<double> medians;
+    for (int i = 0; i < 5; ++i) {
+      auto r = timed.run(t.workload, best_build);
+      REQUIRE(r.ok());
+      medians.push_back(r.median);
+    }
+    double lo = *std::min_element(medians.begin(), medians.end());
+    double hi = *std::max_element(medians.begin(), medians.end());
+    std::printf("[gpu] repeatability (%s): %.3f..%.3f us, spread %.2f%%\n",
+                graph ? "CUDA graph" : "stream", lo * 1e6, hi * 1e6, 100 * (hi - lo) / lo);
+    CHECK((hi - lo) / lo <= 0.03);
+  }
+  mopts.flush_l2 = true;
+  measure::CudaRunner flushed(0, mopts);
+  CHECK(flushed.run(t.workload, best_build).ok());
+}

@@ -1,0 +1,173 @@
+#include <catch2/catch.hpp>
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/reference.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/target/target.hpp"
+#include "chameleon/task/task.hpp"
+
+#include <random>
+
+using namespace chameleon;
+
+namespace {
+std::vector<task::Task> resnet18() {
+  return task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
+}
+
+// Random configs that pass the static check for the target.
+std::vector<space::Config> valid_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                                         const space::ConfigSpace& sp, const target::Target& t,
+                                         int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<space::Config> out;
+  while (int(out.size()) < count) {
+    auto c = sp.random(rng);
+    if (codegen::check_static(t, tmpl.features(wl, sp, c)).ok) out.push_back(c);
+  }
+  return out;
+}
+} // namespace
+
+TEST_CASE("ptxas reports are parsed", "[codegen]") {
+  cuda::CompileOutput out;
+  cuda::parse_ptxas_report(
+      "ptxas info    : Function properties for k\n"
+      "    16 bytes stack frame, 12 bytes spill stores, 8 bytes spill loads\n"
+      "ptxas info    : Used 96 registers, used 1 barriers, 8036 bytes smem, 384 bytes cmem[0]\n",
+      out);
+  CHECK(out.registers == 96);
+  CHECK(out.static_smem == 8036);
+  CHECK(out.spill_stores == 12);
+  CHECK(out.spill_loads == 8);
+  CHECK(out.stack_frame == 16);
+}
+
+TEST_CASE("NVRTC arch support is reported plainly", "[codegen]") {
+  auto archs = cuda::nvrtc_supported_archs();
+  REQUIRE(!archs.empty());
+  CHECK(cuda::nvrtc_arch_problem(archs.back()).empty());
+  CHECK(cuda::nvrtc_arch_problem(archs.front() - 1).find("cannot compile") != std::string::npos);
+  CHECK(cuda::nvrtc_nearest_arch(1) == archs.front());
+}
+
+TEST_CASE("the static check rejects what a GPU would refuse", "[codegen]") {
+  const auto& tmpl = codegen::find_template("conv2d_direct");
+  auto wl = resnet18()[1].workload; // 64->64 3x3 at 56
+  auto sp = tmpl.make_space(wl);
+  auto h100 = target::find_preset("h100");
+  // Every split at its first choice: one thread per block, the whole problem in one block's
+  // register tile... which is far too large.
+  auto all_outer = sp.get(0);
+  CHECK(codegen::check_static(h100, tmpl.features(wl, sp, all_outer)).ok);
+  // tile_f = [1, 1, 64, 1], tile_y = [1, 1, 56, 1]: 3584 threads per block.
+  int f = sp.knob_index("tile_f"), y = sp.knob_index("tile_y");
+  auto choice = all_outer.choice;
+  for (size_t i = 0; i < sp.knobs()[size_t(f)].choices.size(); ++i) {
+    if (sp.knobs()[size_t(f)].choices[i] == std::vector<int>{1, 1, 64, 1}) choice[size_t(f)] = int(i);
+  }
+  for (size_t i = 0; i < sp.knobs()[size_t(y)].choices.size(); ++i) {
+    if (sp.knobs()[size_t(y)].choices[i] == std::vector<int>{1, 1, 56, 1}) choice[size_t(y)] = int(i);
+  }
+  auto v = codegen::check_static(h100, tmpl.features(wl, sp, sp.from_choices(choice)));
+  CHECK_FALSE(v.ok);
+  CHECK(v.reason.find("threads per block") != std::string::npos);
+}
+
+TEST_CASE("the generated source carries the config and compiles", "[codegen]") {
+  const auto& tmpl = codegen::find_template("conv2d_direct");
+  auto wl = resnet18()[0].workload;
+  auto sp = tmpl.make_space(wl);
+  auto cfg = sp.get(43253325);
+  auto src = tmpl.render(wl, sp, cfg);
+  CHECK(src.entry == "conv2d_direct");
+  CHECK(src.code.find("static constexpr int F2 = 8;") != std::string::npos);
+  CHECK(src.geometry.grid == std::array<uint32_t, 3>{1, 112, 1});
+  CHECK(src.geometry.block == std::array<uint32_t, 3>{16, 1, 8});
+  auto out = cuda::nvrtc_compile(src.code, src.entry, "sm_90");
+  INFO(out.log);
+  REQUIRE(out.ok);
+  CHECK(out.registers > 0);
+  CHECK(out.static_smem == tmpl.features(wl, sp, cfg).static_smem);
+}
+
+TEST_CASE("20 random valid configs of every ResNet-18 task compile for sm_80 and sm_90",
+          "[codegen][slow]") {
+  const auto& tmpl = codegen::find_template("conv2d_direct");
+  auto tasks = resnet18();
+  for (const char* name : {"a100", "h100"}) {
+    auto tgt = target::find_preset(name);
+    measure::BuildOptions opts;
+    opts.jobs = 2;
+    opts.isolate = false;
+    measure::Builder builder(tgt, tgt.arch(), opts);
+    std::vector<space::ConfigSpace> spaces;
+    for (const auto& t : tasks) spaces.push_back(tmpl.make_space(t.workload));
+    std::vector<std::future<measure::BuildResult>> futures;
+    std::vector<std::string> labels;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      for (const auto& c : valid_configs(tmpl, tasks[i].workload, spaces[i], tgt, 20, 17 + i)) {
+        futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
+        labels.push_back(std::string(name) + " task " + std::to_string(tasks[i].index) + " config " +
+                         std::to_string(c.index));
+      }
+    }
+    for (size_t i = 0; i < futures.size(); ++i) {
+      auto r = futures[i].get();
+      INFO(labels[i] << ": " << r.message);
+      CHECK(r.ok());
+      CHECK(r.resources.registers > 0);
+    }
+  }
+}
+
+TEST_CASE("the CPU reference agrees with the definition of conv2d", "[reference]") {
+  task::Conv2dWorkload wl;
+  wl.n = 2;
+  wl.c = 4;
+  wl.h = 5;
+  wl.w = 6;
+  wl.k = 6;
+  wl.r = 3;
+  wl.s = 2;
+  wl.stride_h = 2;
+  wl.pad_top = 1;
+  wl.pad_left = 0;
+  wl.pad_bottom = 2;
+  wl.pad_right = 1;
+  wl.dilation_w = 2;
+  wl.groups = 2;
+  auto data = measure::make_tensor(1, measure::Tensor::Data, wl.input_elems());
+  auto weight = measure::make_tensor(1, measure::Tensor::Weight, wl.weight_elems());
+  auto out = measure::conv2d_cpu(wl, data, weight);
+  REQUIRE(int64_t(out.size()) == wl.output_elems());
+  // Direct definition: out[n,k,y,x] = sum over the group's channels and taps inside the input.
+  auto at = [&](int n, int k, int y, int x) {
+    double acc = 0;
+    int cg = wl.c / wl.groups, g = k / (wl.k / wl.groups);
+    for (int c = 0; c < cg; ++c)
+      for (int r = 0; r < wl.r; ++r)
+        for (int s = 0; s < wl.s; ++s) {
+          int iy = y * wl.stride_h + r * wl.dilation_h - wl.pad_top;
+          int ix = x * wl.stride_w + s * wl.dilation_w - wl.pad_left;
+          if (iy >= 0 && iy < wl.h && ix >= 0 && ix < wl.w) {
+            acc += double(data[size_t(((n * wl.c + g * cg + c) * wl.h + iy) * wl.w + ix)]) *
+                   double(weight[size_t(((k * cg + c) * wl.r + r) * wl.s + s)]);
+          }
+        }
+    return acc;
+  };
+  for (int n = 0; n < wl.n; ++n)
+    for (int k = 0; k < wl.k; ++k)
+      for (int y = 0; y < wl.out_h(); ++y)
+        for (int x = 0; x < wl.out_w(); ++x) {
+          CHECK(out[size_t(((n * wl.k + k) * wl.out_h() + y) * wl.out_w() + x)] ==
+                Approx(at(n, k, y, x)).margin(1e-6));
+        }
+  // Inputs are deterministic and in [-1, 1).
+  CHECK(measure::input_value(1, measure::Tensor::Data, 5) == data[5]);
+  for (float v : data) CHECK((v >= -1.0f && v < 1.0f));
+}

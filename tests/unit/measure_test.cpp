@@ -1,0 +1,263 @@
+#include <catch2/catch.hpp>
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/measure/sim_runner.hpp"
+#include "chameleon/measure/stats.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/task/task.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/worker_process.hpp"
+
+#include <filesystem>
+#include <random>
+#include <signal.h>
+
+using namespace chameleon;
+
+namespace {
+
+struct Fixture {
+  const codegen::Template& tmpl = codegen::find_template("conv2d_direct");
+  task::Conv2dWorkload wl;
+  space::ConfigSpace space;
+  target::Target h100 = target::find_preset("h100");
+
+  explicit Fixture(int task_index = 4) {
+    auto tasks = task::extract_tasks(
+        network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
+    wl = tasks[size_t(task_index - 1)].workload;
+    space = tmpl.make_space(wl);
+  }
+  std::vector<space::Config> valid(int count, uint64_t seed) const {
+    std::mt19937_64 rng(seed);
+    std::vector<space::Config> out;
+    while (int(out.size()) < count) {
+      auto c = space.random(rng);
+      if (codegen::check_static(h100, tmpl.features(wl, space, c)).ok) out.push_back(c);
+    }
+    return out;
+  }
+  space::Config invalid() const {
+    std::mt19937_64 rng(1);
+    for (;;) {
+      auto c = space.random(rng);
+      if (!codegen::check_static(h100, tmpl.features(wl, space, c)).ok) return c;
+    }
+  }
+  measure::BuildRequest request(const space::Config& c) const { return {&tmpl, wl, &space, c}; }
+};
+
+std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("chameleon-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+} // namespace
+
+TEST_CASE("round statistics", "[measure]") {
+  auto s = measure::summarize({3.0, 1.0, 2.0});
+  CHECK(s.median == 2.0);
+  CHECK(s.spread == Approx(1.0));
+  CHECK(measure::summarize({4.0, 1.0, 2.0, 3.0}).median == 2.5);
+  CHECK(measure::summarize({}).median == 0);
+  CHECK(measure::launches_per_round(0.01, 1.0, 10000) == 100);
+  CHECK(measure::launches_per_round(5.0, 1.0, 10000) == 1);
+  CHECK(measure::launches_per_round(1e-9, 1.0, 500) == 500);
+  CHECK(measure::launches_per_round(0.0, 1.0, 7) == 7);
+}
+
+TEST_CASE("error numbers and names follow AutoTVM", "[measure]") {
+  CHECK(int(measure::ErrorNo::Instantiation) == 1);
+  CHECK(int(measure::ErrorNo::CompileDevice) == 3);
+  CHECK(int(measure::ErrorNo::RuntimeDevice) == 4);
+  CHECK(int(measure::ErrorNo::WrongAnswer) == 5);
+  CHECK(int(measure::ErrorNo::BuildTimeout) == 6);
+  CHECK(int(measure::ErrorNo::RunTimeout) == 7);
+  CHECK(std::string(measure::error_name(measure::ErrorNo::WrongAnswer)) == "WRONG_ANSWER");
+  CHECK(std::string(measure::error_name(measure::ErrorNo::RunTimeout)) == "RUN_TIMEOUT");
+}
+
+TEST_CASE("an invalid config is error 1 and never compiled", "[measure][builder]") {
+  Fixture fx;
+  measure::BuildOptions opts;
+  opts.isolate = false;
+  measure::Builder builder(fx.h100, "sm_90", opts);
+  auto r = builder.build(fx.request(fx.invalid()));
+  CHECK(r.error == measure::ErrorNo::Instantiation);
+  CHECK(!r.message.empty());
+  CHECK(r.cubin.empty());
+  CHECK(builder.cache_stats().misses == 0);
+}
+
+TEST_CASE("the compile cache: memory, disk, and never twice", "[measure][builder]") {
+  Fixture fx;
+  auto cfg = fx.valid(1, 5)[0];
+  measure::BuildOptions opts;
+  opts.isolate = false;
+  opts.cache_dir = temp_dir("cache");
+  {
+    measure::Builder builder(fx.h100, "sm_90", opts);
+    auto first = builder.build(fx.request(cfg));
+    REQUIRE(first.ok());
+    CHECK_FALSE(first.cached);
+    CHECK(first.compile_seconds > 0);
+    auto second = builder.build(fx.request(cfg));
+    CHECK(second.cached);
+    CHECK(second.compile_seconds == 0);
+    CHECK(second.cubin == first.cubin);
+    CHECK(builder.cache_stats().memory_hits == 1);
+  }
+  measure::Builder fresh(fx.h100, "sm_90", opts);
+  auto third = fresh.build(fx.request(cfg));
+  CHECK(third.cached);
+  CHECK(fresh.cache_stats().disk_hits == 1);
+  CHECK(third.resources.registers > 0);
+  // Another arch is another kernel.
+  measure::Builder other(target::find_preset("a100"), "sm_80", opts);
+  CHECK_FALSE(other.build(fx.request(cfg)).cached);
+  std::filesystem::remove_all(opts.cache_dir);
+}
+
+TEST_CASE("a damaged cache entry is a miss, not a failure", "[measure][builder]") {
+  measure::CompileCache cache(temp_dir("damaged"));
+  measure::CompiledKernel k;
+  k.ok = true;
+  k.cubin = std::string(1000, 'x');
+  cache.put("abcdef", k);
+  std::string path = cache.dir() + "/kernels/ab/abcdef.bin";
+  std::filesystem::resize_file(path, 50);
+  measure::CompileCache reopened(cache.dir());
+  CHECK_FALSE(reopened.get("abcdef").has_value());
+  std::filesystem::remove_all(cache.dir());
+}
+
+TEST_CASE("parallel compile in worker processes", "[measure][builder]") {
+  Fixture fx(7);
+  measure::BuildOptions opts;
+  opts.jobs = 2;
+  opts.isolate = true;
+  measure::Builder builder(fx.h100, "sm_90", opts);
+  std::vector<std::future<measure::BuildResult>> futures;
+  for (const auto& c : fx.valid(6, 11)) futures.push_back(builder.submit(fx.request(c)));
+  for (auto& f : futures) {
+    auto r = f.get();
+    INFO(r.message);
+    CHECK(r.ok());
+    CHECK(!r.cubin.empty());
+  }
+}
+
+TEST_CASE("a compile past the build timeout is error 6 and the builder goes on", "[measure][builder]") {
+  Fixture fx;
+  auto configs = fx.valid(2, 23);
+  measure::BuildOptions opts;
+  opts.jobs = 1;
+  opts.timeout_s = 0.001;
+  measure::Builder hasty(fx.h100, "sm_90", opts);
+  auto r = hasty.build(fx.request(configs[0]));
+  CHECK(r.error == measure::ErrorNo::BuildTimeout);
+  opts.timeout_s = 120;
+  measure::Builder patient(fx.h100, "sm_90", opts);
+  CHECK(patient.build(fx.request(configs[1])).ok());
+}
+
+TEST_CASE("a worker that dies is reported and replaced", "[measure][worker]") {
+  util::WorkerProcess worker("compile");
+  util::Message bad_source{{{"op", "compile"}, {"entry", "k"}, {"arch", "sm_90"}}, "this is not CUDA"};
+  auto reply = worker.call(bad_source, 60);
+  REQUIRE(reply.outcome == util::WorkerProcess::Outcome::Ok);
+  CHECK_FALSE(reply.message.header.at("ok").get<bool>());
+  CHECK(reply.message.header.at("log").get<std::string>().find("error") != std::string::npos);
+  ::kill(worker.pid(), SIGKILL);
+  auto dead = worker.call(bad_source, 60);
+  CHECK(dead.outcome == util::WorkerProcess::Outcome::Died);
+  CHECK(dead.detail.find("signal 9") != std::string::npos);
+  auto again = worker.call(bad_source, 60);
+  CHECK(again.outcome == util::WorkerProcess::Outcome::Ok);
+  CHECK(worker.starts() == 2);
+}
+
+TEST_CASE("compile arch: a real device needs its own, the sim falls back", "[measure]") {
+  auto titanxp = target::find_preset("titanxp");
+  std::string warning;
+  std::string arch = measure::compile_arch_for(titanxp, true, &warning);
+  CHECK(arch != "sm_61");
+  CHECK(warning.find("simulating titanxp") != std::string::npos);
+  CHECK_THROWS_WITH(measure::compile_arch_for(titanxp, false, nullptr), Catch::Contains("CUDA 12"));
+  CHECK(measure::compile_arch_for(target::find_preset("h100"), false, nullptr) == "sm_90");
+}
+
+TEST_CASE("the sim device is deterministic and marks its results", "[measure][sim]") {
+  Fixture fx;
+  measure::BuildOptions opts;
+  opts.isolate = false;
+  measure::Builder builder(fx.h100, "sm_90", opts);
+  measure::SimRunner sim(fx.h100, {});
+  auto configs = fx.valid(4, 3);
+  std::vector<double> medians;
+  for (const auto& c : configs) {
+    auto b = builder.build(fx.request(c));
+    REQUIRE(b.ok());
+    auto r1 = sim.run(fx.wl, b);
+    auto r2 = sim.run(fx.wl, b);
+    REQUIRE(r1.ok());
+    CHECK(r1.simulated);
+    CHECK(r1.median == r2.median);
+    CHECK(r1.costs == r2.costs);
+    CHECK(r1.median > 1e-6);
+    CHECK(r1.spread < 0.03);
+    medians.push_back(r1.median);
+  }
+  std::sort(medians.begin(), medians.end());
+  CHECK(medians.back() > 1.2 * medians.front()); // configs differ
+  auto bad = builder.build(fx.request(fx.invalid()));
+  CHECK(sim.run(fx.wl, bad).error == measure::ErrorNo::Instantiation);
+}
+
+TEST_CASE("the sim model is monotone where it must be", "[measure][sim]") {
+  Fixture fx;
+  for (const auto& c : fx.valid(30, 99)) {
+    auto f = fx.tmpl.features(fx.wl, fx.space, c);
+    measure::Resources res;
+    res.registers = std::min(255, f.predicted_registers);
+    res.static_smem = int(f.static_smem);
+    auto base = measure::simulate(fx.h100, fx.wl, f, res, 1);
+    if (!base.launchable) continue;
+    auto spilled = res;
+    spilled.spill_stores = spilled.spill_loads = 64;
+    CHECK(measure::simulate(fx.h100, fx.wl, f, spilled, 1).seconds >= base.seconds);
+    auto smaller = fx.h100;
+    smaller.sm_count = fx.h100.sm_count / 4;
+    CHECK(measure::simulate(smaller, fx.wl, f, res, 1).seconds >= base.seconds);
+    auto more_regs = res;
+    more_regs.registers = 255;
+    CHECK(measure::simulate(fx.h100, fx.wl, f, more_regs, 1).blocks_per_sm <= base.blocks_per_sm);
+  }
+}
+
+TEST_CASE("the sim rejects launches the hardware would reject", "[measure][sim]") {
+  Fixture fx;
+  auto c = fx.valid(1, 8)[0];
+  auto f = fx.tmpl.features(fx.wl, fx.space, c);
+  f.geometry.block = {32, 32, 1}; // 1024 threads
+  measure::Resources res;
+  res.registers = 128; // 128 x 1024 > 65536 registers per block
+  auto e = measure::simulate(fx.h100, fx.wl, f, res, 1);
+  CHECK_FALSE(e.launchable);
+  CHECK(e.reason.find("too many resources") != std::string::npos);
+}
+
+TEST_CASE("without a GPU, the cuda device says so", "[measure]") {
+  std::string why;
+  if (measure::gpu_available(&why)) return; // a GPU machine tests the real path in [gpu] tests
+  CHECK(!why.empty());
+  CHECK_THROWS_AS(measure::make_runner("cuda", target::find_preset("h100"), {}), Error);
+  auto runner = measure::make_runner("auto", target::find_preset("h100"), {});
+  CHECK(runner->simulated());
+  CHECK_THROWS_WITH(measure::make_runner("tpu", target::find_preset("h100"), {}),
+                    Catch::Contains("unknown device"));
+}

@@ -1,0 +1,134 @@
+#include <catch2/catch.hpp>
+
+#include "chameleon/network/network.hpp"
+#include "chameleon/task/task.hpp"
+#include "chameleon/util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+using namespace chameleon;
+using nlohmann::json;
+
+namespace {
+std::string net_path(const std::string& name) {
+  return std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json";
+}
+
+std::vector<task::Task> tasks_of(const std::string& name, int batch = 0) {
+  return task::extract_tasks(network::load_network(net_path(name), batch));
+}
+
+json small_net(json layers) {
+  return {{"name", "t"}, {"input", {{"name", "data"}, {"shape", {1, 3, 32, 32}}}}, {"layers", layers}};
+}
+
+void require_error(const json& doc, const std::string& fragment) {
+  try {
+    network::parse_network(doc, "t.json");
+    FAIL("no error for " << doc.dump());
+  } catch (const Error& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find(fragment) != std::string::npos);
+    CHECK(std::string(e.what()).find("t.json") != std::string::npos);
+  }
+}
+} // namespace
+
+TEST_CASE("shipped networks have the expected unique conv2d tasks", "[network]") {
+  CHECK(tasks_of("resnet18").size() == 11);
+  CHECK(tasks_of("vgg16").size() == 9);
+  CHECK(tasks_of("alexnet").size() == 5);
+  CHECK(tasks_of("resnet50").size() == 23);
+  CHECK(tasks_of("inception_v3").size() >= 20);
+}
+
+TEST_CASE("ResNet-18 tasks: shapes, counts and FLOPs", "[network]") {
+  auto tasks = tasks_of("resnet18");
+  int layers = 0;
+  for (const auto& t : tasks) layers += t.count;
+  CHECK(layers == 20);
+  const auto& first = tasks[0].workload;
+  CHECK(first.str() == "N1 C3 H224 W224 K64 R7 S7 s2 p3 d1");
+  CHECK(first.flops() == 2LL * 64 * 112 * 112 * 3 * 7 * 7);
+  CHECK(tasks[1].count == 4); // the four 64->64 3x3 convolutions of layer1
+  CHECK(tasks[1].layers.front() == "layer1_0_conv1");
+}
+
+TEST_CASE("a batch override reaches every task", "[network]") {
+  for (const auto& t : tasks_of("resnet18", 8)) CHECK(t.workload.n == 8);
+}
+
+TEST_CASE("Inception-v3 keeps asymmetric kernels, padding and odd sizes", "[network]") {
+  bool seen_1x7 = false, seen_7x1 = false, seen_odd = false;
+  for (const auto& t : tasks_of("inception_v3")) {
+    const auto& w = t.workload;
+    if (w.r == 1 && w.s == 7) seen_1x7 = w.pad_left == 3 && w.pad_top == 0;
+    if (w.r == 7 && w.s == 1) seen_7x1 = w.pad_top == 3 && w.pad_left == 0;
+    if (w.h == 149 || w.h == 147 || w.h == 17) seen_odd = true;
+  }
+  CHECK(seen_1x7);
+  CHECK(seen_7x1);
+  CHECK(seen_odd);
+}
+
+TEST_CASE("grouped convolutions are tasks too", "[network]") {
+  int grouped = 0;
+  for (const auto& t : tasks_of("mobilenet_v2")) grouped += t.workload.groups > 1;
+  CHECK(grouped > 0);
+}
+
+TEST_CASE("shape inference follows the layers", "[network]") {
+  auto net = network::parse_network(
+      small_net({{{"name", "c1"}, {"op", "conv2d"}, {"out_channels", 8}, {"kernel", {3, 5}},
+                  {"stride", 2}, {"padding", {1, 2}}, {"dilation", {1, 1}}},
+                 {{"name", "p"}, {"op", "max_pool"}, {"kernel", 3}, {"stride", 2}, {"ceil_mode", true}},
+                 {{"name", "c2"}, {"op", "conv2d"}, {"out_channels", 6}, {"kernel", 3}, {"dilation", 2},
+                  {"padding", 2}, {"inputs", {"p"}}},
+                 {{"name", "cat"}, {"op", "concat"}, {"inputs", {"p", "c2"}}},
+                 {{"name", "g"}, {"op", "global_avg_pool"}},
+                 {{"name", "f"}, {"op", "flatten"}},
+                 {{"name", "d"}, {"op", "dense"}, {"units", 10}}}),
+      "t.json");
+  CHECK(net.layers[0].shape == network::Shape{1, 8, 16, 16});
+  CHECK(net.layers[1].shape == network::Shape{1, 8, 8, 8}); // ceil((16-3)/2)+1 = 8
+  CHECK(net.layers[2].shape == network::Shape{1, 6, 8, 8});
+  CHECK(net.layers[3].shape == network::Shape{1, 14, 8, 8});
+  CHECK(net.layers.back().shape == network::Shape{1, 10});
+}
+
+TEST_CASE("a wrong network file gets an error naming the layer and the problem", "[network]") {
+  require_error(small_net({{{"name", "x"}, {"op", "conv3d"}}}), "unknown op 'conv3d'");
+  require_error(small_net({{{"name", "x"}, {"op", "relu"}, {"inputs", {"nope"}}}}), "input 'nope'");
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3}},
+                           {{"name", "b"}, {"op", "add"}, {"inputs", {"data", "a"}}}}),
+                "shape mismatch");
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 40}}}),
+                "layer 'a'");
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3},
+                            {"stride", 0}}}),
+                "stride");
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"kernel", 3}}}), "out_channels");
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3},
+                            {"groups", 2}}}),
+                "groups");
+  require_error(small_net({{{"name", "a"}, {"op", "relu"}}, {{"name", "a"}, {"op", "relu"}}}),
+                "used twice");
+  require_error(small_net({{{"name", "a"}, {"op", "relu"}, {"kernal", 3}}}), "unknown field 'kernal'");
+  require_error(small_net({{{"name", "d"}, {"op", "dense"}, {"units", 4}}}), "flatten");
+  require_error(small_net(json::array()), "layers");
+  require_error(json::array(), "JSON object");
+}
+
+TEST_CASE("load_network reports unreadable and malformed files", "[network]") {
+  CHECK_THROWS_WITH(network::load_network("/nonexistent/net.json"), Catch::Contains("cannot open"));
+  std::string path = std::string(CHAMELEON_SOURCE_DIR) + "/tests/unit/data/truncated.json";
+  CHECK_THROWS_WITH(network::load_network(path), Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("select_tasks checks indices", "[network]") {
+  auto tasks = tasks_of("alexnet");
+  CHECK(task::select_tasks(tasks, {1, 3}).size() == 2);
+  CHECK_THROWS_WITH(task::select_tasks(tasks, {6}), Catch::Contains("has 5 tasks"));
+}
