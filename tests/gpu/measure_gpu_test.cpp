@@ -166,7 +166,9 @@ TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config 
   INFO(fault.message);
   CHECK(runner.run(wl, good).ok());
 
-  auto hang = runner.run(wl, custom_kernel("volatile int spin = 1; while (spin) {}"));
+  // Spins on an input that never changes; the volatile global read cannot be optimized away.
+  auto hang = runner.run(wl, custom_kernel(
+      "const volatile float* p = data; while (p[threadIdx.x] < 2.0f) {} out[0] = p[0];"));
   CHECK(hang.error == measure::ErrorNo::RunTimeout);
   CHECK(runner.run(wl, good).ok());
 

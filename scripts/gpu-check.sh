@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The one command to check chameleon's real measurement path on a GPU host with the project built:
+# the [gpu] tests, then a smoke measurement of random configs of a few tasks per shipped network,
+# then measurement throughput. Prints a short summary; exits non-zero on any failure.
+# Usage: scripts/gpu-check.sh [BUILD_DIR]   (default: build)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+exe="$build/apps/chameleon"
+[ -x "$exe" ] || { echo "gpu-check: $exe not found; build the project first" >&2; exit 2; }
+log=$(mktemp -d)
+failures=0
+step() { # name, command...
+  local name=$1; shift
+  echo "== $name: $*"
+  if "$@" >"$log/step.out" 2>&1; then
+    tail -n 3 "$log/step.out"; echo "   ok"
+  else
+    cat "$log/step.out"; echo "   FAILED"; failures=$((failures + 1))
+  fi
+}
+
+gpu=$("$exe" devices 2>&1 | head -n 1)
+echo "gpu-check on: $gpu"
+case "$gpu" in GPU*) ;; *) echo "gpu-check: no usable GPU"; exit 2 ;; esac
+
+step "gpu tests" ctest --test-dir "$build" -L gpu --output-on-failure
+grep -h '^\[gpu\]' "$build"/Testing/Temporary/LastTest.log 2>/dev/null | sed 's/^/   /'
+
+for net in resnet18 vgg16 alexnet; do
+  for task in 1 2 3; do
+    step "$net task $task" "$exe" measure "networks/$net.json" --task "$task" --device cuda \
+      --count 4 --seed "$task" --target auto
+  done
+done
+
+# Throughput: random configs, nothing cached, compile included.
+export CHAMELEON_CACHE_DIR="$log/cache"
+for task in 2 4 7; do
+  step "throughput resnet18 task $task" "$exe" measure networks/resnet18.json --task "$task" \
+    --device cuda --count 64 --seed 99 --no-cache --target auto
+done
+
+echo "gpu-check summary: $gpu; $failures failed step(s)"
+rm -rf "$log"
+[ "$failures" -eq 0 ]
