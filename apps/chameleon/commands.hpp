@@ -8,5 +8,7 @@ namespace chameleon::app {
 void add_info_commands(CLI::App& app);
 // `measure`: one config on the GPU or the sim device.
 void add_measure_commands(CLI::App& app);
+// `tune`: search and log. `quiet` (the global -q) turns text progress off.
+void add_tune_commands(CLI::App& app, const bool& quiet);
 
 } // namespace chameleon::app

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   CLI::App app{"chameleon: an autotuning compiler for CUDA conv2d kernels"};
   app.set_version_flag("--version", "chameleon " CHAMELEON_VERSION);
   app.require_subcommand(1);
+  app.fallthrough(); // global flags (-v, -q) also after the command
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.add_flag("-q,--quiet", quiet, "Log only errors");
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   });
   chameleon::app::add_info_commands(app);
   chameleon::app::add_measure_commands(app);
+  chameleon::app::add_tune_commands(app, quiet);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

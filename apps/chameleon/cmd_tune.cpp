@@ -1,0 +1,208 @@
+// `chameleon tune`: search each task's design space and log every measurement.
+#include "commands.hpp"
+#include "options.hpp"
+
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/compile_cache.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/tune/tuner.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+#include "chameleon/util/table.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+
+namespace chameleon::app {
+
+namespace {
+
+struct TuneArgs {
+  NetworkOptions net;
+  DeviceOptions dev;
+  tune::TuneOptions tune;
+  std::string tasks;
+  std::string log;
+  std::vector<std::string> history;
+  std::string progress = "text";
+  bool as_json = false;
+};
+
+std::string default_log_path(const std::string& network, const ResolvedDevice& rd) {
+  return network + "-" + rd.target.name + (rd.device == "sim" ? "-sim" : "") + ".jsonl";
+}
+
+nlohmann::json outcome_json(const tune::TaskOutcome& o) {
+  nlohmann::json j = {{"task", o.task.index},     {"workload", o.task.workload.str()},
+                      {"count", o.task.count},     {"template", o.template_name},
+                      {"skipped", o.skipped},      {"trials", o.trials},
+                      {"new_trials", o.new_trials}, {"invalid", o.invalid},
+                      {"failed", o.failed},        {"stop_reason", o.stop_reason},
+                      {"wall_s", o.wall_s},        {"build_wait_s", o.build_wait_s},
+                      {"measure_s", o.measure_s},  {"explore_s", o.explore_s},
+                      {"fit_s", o.fit_s},          {"sample_s", o.sample_s}};
+  if (o.best) {
+    j["best"] = {{"seconds", o.best->seconds()},
+                 {"gflops", double(o.task.workload.flops()) / o.best->seconds() / 1e9},
+                 {"config", {{"index", o.best->index}, {"entity", o.best->entity}}},
+                 {"trial", o.best_trial}};
+  }
+  return j;
+}
+
+void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedNetwork& loaded,
+                   const measure::Runner& runner, const target::Target& tgt, const TuneArgs& a,
+                   double wall) {
+  using Align = util::Table::Align;
+  util::Table table({"task", "workload", "count", "trials", "new", "best us", "GFLOPS", "% peak",
+                     "invalid", "failed", "config"},
+                    {Align::Right, Align::Left, Align::Right, Align::Right, Align::Right,
+                     Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right});
+  double total = 0, measure_s = 0, build_s = 0, explore_s = 0, fit_s = 0;
+  int new_trials = 0;
+  std::vector<std::string> missing;
+  for (const auto& o : outcomes) {
+    measure_s += o.measure_s;
+    build_s += o.build_wait_s;
+    explore_s += o.explore_s + o.sample_s;
+    fit_s += o.fit_s;
+    new_trials += o.new_trials;
+    if (!o.best) {
+      missing.push_back(std::to_string(o.task.index));
+      table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
+                     std::to_string(o.trials), std::to_string(o.new_trials),
+                     o.skipped.empty() ? "-" : "skipped", "-", "-", std::to_string(o.invalid),
+                     std::to_string(o.failed), "-"});
+      continue;
+    }
+    const double s = o.best->seconds();
+    const double gflops = double(o.task.workload.flops()) / s / 1e9;
+    total += s * o.task.count;
+    table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
+                   std::to_string(o.trials), std::to_string(o.new_trials), util::fixed(s * 1e6, 2),
+                   util::fixed(gflops, 0), util::fixed(100 * gflops / tgt.peak_fp32_gflops(), 1),
+                   std::to_string(o.invalid), std::to_string(o.failed), std::to_string(o.best->index)});
+  }
+  auto share = [&](double v) { return util::fixed(wall > 0 ? 100 * v / wall : 0, 0) + "%"; };
+  std::cout << "tuned " << loaded.net.name << " on " << runner.device_name()
+            << (runner.simulated() ? " [simulated]" : "") << " with " << a.tune.tuner << ": "
+            << outcomes.size() << " tasks, " << new_trials << " new measurements in "
+            << util::fixed(wall, 1) << " s (measuring " << share(measure_s) << ", waiting for builds "
+            << share(build_s) << ", exploring " << share(explore_s) << ", fitting " << share(fit_s)
+            << ")\n";
+  table.print(std::cout);
+  std::cout << "conv2d total, weighted by layer counts: " << util::fixed(total * 1e6, 2) << " us";
+  if (!missing.empty()) std::cout << " (without tasks " << util::join(missing, ", ") << ")";
+  std::cout << "\n";
+}
+
+void run_tune(TuneArgs a, bool quiet) {
+  LoadedNetwork loaded = load(a.net);
+  std::vector<task::Task> tasks = loaded.tasks;
+  if (!a.tasks.empty()) tasks = task::select_tasks(tasks, util::parse_int_list(a.tasks, "--tasks"));
+  ResolvedDevice rd = resolve_device(a.dev);
+  a.tune.seed = a.dev.measure.seed;
+  tune::make_tuner(a.tune); // reject an unknown tuner before any work
+
+  std::string warning;
+  std::string arch = measure::compile_arch_for(rd.target, rd.device == "sim", &warning);
+  if (!warning.empty()) spdlog::warn("{}", warning);
+  measure::BuildOptions bopts = a.dev.build;
+  bopts.cache_dir = a.dev.no_cache ? "" : measure::default_cache_dir();
+  measure::Builder builder(rd.target, arch, bopts);
+  auto runner = measure::make_runner(rd.device, rd.target, a.dev.measure, a.dev.gpu);
+  if (runner->simulated()) spdlog::warn("tuning on the sim device: times are simulated, not measured");
+
+  std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
+  tune::TuningLog log(log_path);
+  std::vector<tune::Record> history;
+  for (const auto& h : a.history) {
+    auto contents = tune::read_log(h);
+    spdlog::info("history {}: {} records", h, contents.records.size());
+    history.insert(history.end(), contents.records.begin(), contents.records.end());
+  }
+  std::string progress_mode = quiet && a.progress == "text" ? "none" : a.progress;
+  auto progress = tune::make_progress(progress_mode);
+  spdlog::info("tuning {} tasks of {} with {} on {} ({}), log {}", tasks.size(), loaded.net.name,
+               a.tune.tuner, runner->device_name(), rd.target.name, log_path);
+
+  tune::TuneEnv env{rd.target, builder, *runner, log, history, *progress};
+  auto start = std::chrono::steady_clock::now();
+  auto outcomes = tune::tune_tasks(tasks, a.tune, env);
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (a.as_json) {
+    nlohmann::json out = {{"network", loaded.net.name},
+                          {"device", runner->device_name()},
+                          {"simulated", runner->simulated()},
+                          {"target", rd.target.name},
+                          {"tuner", a.tune.tuner},
+                          {"log", log_path},
+                          {"wall_s", wall},
+                          {"options", tune::to_json(a.tune)},
+                          {"tasks", nlohmann::json::array()}};
+    double total = 0;
+    for (const auto& o : outcomes) {
+      out["tasks"].push_back(outcome_json(o));
+      if (o.best) total += o.best->seconds() * o.task.count;
+    }
+    out["weighted_total_seconds"] = total;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    print_summary(outcomes, loaded, *runner, rd.target, a, wall);
+    std::cout << "log: " << log_path << "\n";
+  }
+}
+
+} // namespace
+
+void add_tune_commands(CLI::App& app, const bool& quiet) {
+  auto a = std::make_shared<TuneArgs>();
+  auto* cmd = app.add_subcommand("tune", "Tune a network's conv2d tasks and log every measurement");
+  add_network_options(*cmd, a->net);
+  auto& t = a->tune;
+  cmd->add_option("--tuner", t.tuner, "Search method: autotvm (annealing + greedy), random")
+      ->capture_default_str();
+  cmd->add_option("--trials", t.trials, "Measurements per task (resumed ones count)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--early-stopping", t.early_stopping, "Stop a task after this many trials without improvement (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--tasks", a->tasks, "Tasks to tune, e.g. 1,3,5-7 (default: all)");
+  cmd->add_option("--log", a->log, "Tuning log (JSON lines; default NETWORK-TARGET[-sim].jsonl)");
+  cmd->add_flag("!--no-resume", t.resume, "Measure again what the log already holds for this device");
+  cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
+  cmd->add_flag("!--no-transfer", t.transfer, "Do not learn from other tasks' records");
+  cmd->add_option("--plan-size", t.batch, "Configs measured per iteration")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")
+      ->capture_default_str();
+  cmd->add_option("--progress", a->progress, "Progress: text (stderr), json (lines on stdout), none")
+      ->check(CLI::IsMember({"text", "json", "none"}))
+      ->capture_default_str();
+  cmd->add_flag("--json", a->as_json, "Print the summary as JSON");
+  auto& m = t.model;
+  cmd->add_option("--model-loss", m.loss, "Cost model objective: reg or rank")
+      ->check(CLI::IsMember({"reg", "rank"}))
+      ->capture_default_str();
+  cmd->add_option("--xgb-max-depth", m.max_depth, "XGBoost max_depth")->capture_default_str();
+  cmd->add_option("--xgb-eta", m.eta, "XGBoost eta")->capture_default_str();
+  cmd->add_option("--xgb-gamma", m.gamma, "XGBoost gamma")->capture_default_str();
+  cmd->add_option("--xgb-min-child-weight", m.min_child_weight, "XGBoost min_child_weight")->capture_default_str();
+  cmd->add_option("--xgb-max-rounds", m.max_rounds, "XGBoost boosting rounds at most")->capture_default_str();
+  cmd->add_option("--xgb-early-stopping", m.early_stopping, "Rounds without a better top-k recall")->capture_default_str();
+  auto& sa = t.annealing;
+  cmd->add_option("--sa-parallel", sa.parallel, "Annealing: parallel chains")->capture_default_str();
+  cmd->add_option("--sa-steps", sa.steps, "Annealing: steps at most")->capture_default_str();
+  cmd->add_option("--sa-early-stop", sa.early_stop, "Annealing: steps without a change of the top set")->capture_default_str();
+  cmd->add_flag("!--no-sa-persistent", sa.persistent, "Annealing: restart the chains every iteration");
+  add_device_options(*cmd, a->dev);
+  cmd->callback([a, &quiet] { run_tune(*a, quiet); });
+}
+
+} // namespace chameleon::app

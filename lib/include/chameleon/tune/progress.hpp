@@ -1,0 +1,53 @@
+#pragma once
+
+#include "chameleon/task/task.hpp"
+#include "chameleon/tune/record.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace chameleon::tune {
+
+// The result of tuning one task.
+struct TaskOutcome {
+  task::Task task;
+  std::string template_name;
+  std::string skipped; // why the task was not tuned, or empty
+  int trials = 0;      // records of this task on this device, resumed ones included
+  int new_trials = 0;  // measured by this run
+  int invalid = 0;     // error 1 (after compiling: registers or shared memory)
+  int failed = 0;      // errors 2..8
+  std::optional<Record> best;
+  int best_trial = 0; // the trial that found the best
+  std::string stop_reason;
+  double wall_s = 0, build_wait_s = 0, measure_s = 0, explore_s = 0, fit_s = 0, sample_s = 0;
+};
+
+// The state after one iteration of a task, for progress reports.
+struct Progress {
+  int position = 0, count = 0; // this task's place among the tasks being tuned
+  int task_index = 0;
+  std::string workload;
+  int iteration = 0;
+  int batch = 0;
+  int trials = 0, target_trials = 0, new_trials = 0;
+  double best_seconds = 0, best_gflops = 0;
+  int invalid = 0, failed = 0;
+  double elapsed_s = 0;   // this task
+  double task_left_s = 0; // estimate
+  double explore_s = 0, fit_s = 0, sample_s = 0; // CPU time of this iteration
+};
+
+class ProgressSink {
+public:
+  virtual ~ProgressSink() = default;
+  virtual void task_start(const task::Task& t, int position, int count, int resumed) = 0;
+  virtual void iteration(const Progress& p) = 0;
+  virtual void task_end(const TaskOutcome& o, int position, int count) = 0;
+};
+
+// Human-readable lines on stderr; JSON lines on stdout (one object per event); or nothing.
+std::unique_ptr<ProgressSink> make_progress(const std::string& mode);
+
+} // namespace chameleon::tune

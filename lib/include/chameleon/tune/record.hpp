@@ -1,0 +1,41 @@
+#pragma once
+
+#include "chameleon/measure/result.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace chameleon::tune {
+
+// One measurement as a log line: AutoTVM's v0.2 record for `conv2d_nchw.cuda` (input, config
+// {index, code_hash, entity}, result [costs, error_no, all_cost, timestamp], version) with
+// chameleon's own fields under "chameleon". See docs/log-format.md.
+struct Record {
+  task::Conv2dWorkload workload;
+  std::string template_name = "conv2d_direct";
+  std::string template_fingerprint;
+  std::string target; // preset name ("h100") or "auto"
+  std::string arch;   // "sm_90"
+  int64_t index = 0;
+  nlohmann::json entity = nlohmann::json::array();
+  measure::MeasureResult result;
+  std::string device;             // "NVIDIA H100 80GB HBM3" or "sim:h100"
+  std::string device_fingerprint;
+  std::string tuner;
+  int iteration = 0;
+  bool foreign = false; // read from an AutoTVM log: no chameleon fields
+
+  bool ok() const { return result.error == measure::ErrorNo::None; }
+  double seconds() const { return result.median; } // per launch, valid when ok()
+};
+
+// Keys in AutoTVM's order (input, config, result, version), chameleon's fields last.
+nlohmann::ordered_json to_json(const Record& r);
+// Throws chameleon::Error saying what is missing or wrong. A record of another AutoTVM task
+// ("dense_small_batch.cuda", ...) throws too; readers skip those by checking autotvm_task_name.
+Record record_from_json(const nlohmann::json& j);
+std::string autotvm_task_name(const nlohmann::json& j);
+
+} // namespace chameleon::tune

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "chameleon/explore/annealing.hpp"
+#include "chameleon/explore/explorer.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/model/cost_model.hpp"
+#include "chameleon/sample/sampler.hpp"
+#include "chameleon/task/task.hpp"
+#include "chameleon/tune/progress.hpp"
+#include "chameleon/tune/tuning_log.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chameleon::tune {
+
+struct TuneOptions {
+  std::string tuner = "autotvm"; // see tuner_names()
+  int trials = 1000;             // per task, resumed records included
+  int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
+  int batch = 64;                // configs per iteration (AutoTVM's plan_size)
+  uint64_t seed = 0;
+  double epsilon = 0.05; // greedy sampling: share of random configs per batch
+  bool resume = true;    // records of the log measured on this device are not measured again
+  bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
+  model::ModelOptions model;
+  explore::AnnealingOptions annealing;
+};
+nlohmann::json to_json(const TuneOptions& o);
+
+// An explorer and a sampler, chosen by the tuner's name: autotvm = annealing + greedy; random =
+// uniform random valid configs, no model.
+struct TunerParts {
+  std::unique_ptr<explore::Explorer> explorer; // null: no model-guided exploration
+  std::unique_ptr<sample::Sampler> sampler;
+};
+TunerParts make_tuner(const TuneOptions& o);
+const std::vector<std::string>& tuner_names();
+
+// Where tuning happens and where its results go.
+struct TuneEnv {
+  target::Target target;
+  measure::Builder& builder;
+  measure::Runner& runner;
+  TuningLog& log;
+  std::vector<Record> history; // extra records (--history logs) for transfer
+  ProgressSink& progress;
+};
+
+// Tunes one task (resuming from the log), appending every measurement to the log.
+TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count);
+// Tunes the tasks in order; tasks without a template are reported as skipped.
+std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
+                                    TuneEnv& env);
+
+} // namespace chameleon::tune

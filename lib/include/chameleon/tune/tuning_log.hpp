@@ -1,0 +1,42 @@
+#pragma once
+
+#include "chameleon/tune/record.hpp"
+
+#include <string>
+#include <vector>
+
+namespace chameleon::tune {
+
+struct LogContents {
+  std::vector<Record> records;
+  int skipped = 0;       // records of other AutoTVM tasks, comment and blank lines
+  bool repaired = false; // a cut-off last line was dropped
+};
+
+// Reads a log. A last line cut off by a killed process is dropped (and, with `repair`, removed
+// from the file); any other bad line is a chameleon::Error naming the file and line.
+LogContents read_log(const std::string& path, bool repair = false);
+
+// The append-only tuning log (JSON lines). Each record is written with a single write() as soon
+// as it is measured, so a tune killed at any moment loses at most the record being written.
+class TuningLog {
+public:
+  // Reads `path` when it exists (repairing a cut-off last line) and opens it for appending.
+  explicit TuningLog(std::string path);
+  ~TuningLog();
+  TuningLog(const TuningLog&) = delete;
+  TuningLog& operator=(const TuningLog&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::vector<Record>& records() const { return records_; }
+  bool repaired() const { return repaired_; }
+  void append(const Record& r);
+
+private:
+  std::string path_;
+  std::vector<Record> records_;
+  bool repaired_ = false;
+  int fd_ = -1;
+};
+
+} // namespace chameleon::tune

@@ -1,0 +1,89 @@
+#include "chameleon/model/features.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace chameleon::model {
+
+namespace {
+constexpr int kDerived = 18;
+
+float lg(double v) { return float(std::log2(std::max(v, 0.0) + 1.0)); }
+} // namespace
+
+FeatureExtractor::FeatureExtractor(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                                   const space::ConfigSpace& space, const target::Target& target)
+    : tmpl_(tmpl), wl_(wl), space_(space), target_(target) {
+  for (const auto& k : space_.knobs()) size_ += k.kind == space::KnobKind::Split ? k.parts : 1;
+  size_ += kDerived;
+}
+
+std::vector<std::string> FeatureExtractor::names() const {
+  std::vector<std::string> out;
+  for (const auto& k : space_.knobs()) {
+    if (k.kind == space::KnobKind::Split) {
+      for (int p = 0; p < k.parts; ++p) out.push_back(k.name + "." + std::to_string(p));
+    } else {
+      out.push_back(k.name);
+    }
+  }
+  for (const char* n : {"threads", "blocks", "waves", "blocks_per_sm", "smem_bytes", "registers",
+                        "vthreads", "accumulators", "fma_per_thread", "reduction_steps",
+                        "smem_reads_per_fma", "input_load_eff", "weight_load_eff", "store_eff",
+                        "smem_conflict_ways", "unrolled_loops", "unroll_explicit", "spills"}) {
+    out.push_back(n);
+  }
+  return out;
+}
+
+void FeatureExtractor::extract(const space::Config& c, const measure::Resources* compiled,
+                               float* out) const {
+  int i = 0;
+  for (size_t k = 0; k < space_.knobs().size(); ++k) {
+    for (int v : space_.value(c, k)) out[i++] = lg(v);
+  }
+  const codegen::KernelFeatures f = tmpl_.features(wl_, space_, c);
+  const auto& t = target_;
+  const double threads = double(f.geometry.threads());
+  const double blocks = double(f.geometry.blocks());
+  const int regs = compiled != nullptr && compiled->registers > 0
+                       ? compiled->registers
+                       : std::min(f.predicted_registers, t.max_regs_per_thread);
+  // Occupancy as the hardware would allocate it; at least one block so that waves stay finite.
+  const double warps = std::ceil(threads / t.warp_size);
+  const double regs_per_warp = std::ceil(regs * double(t.warp_size) / 256.0) * 256.0;
+  double bps = t.max_blocks_per_sm;
+  bps = std::min(bps, std::floor(t.max_threads_per_sm / (warps * t.warp_size)));
+  bps = std::min(bps, std::floor(t.regs_per_sm / (regs_per_warp * warps)));
+  const double smem = double(f.static_smem + f.geometry.dynamic_smem + t.smem_reserved_per_block);
+  if (smem > 0) bps = std::min(bps, std::floor(t.smem_per_sm / smem));
+  bps = std::max(bps, 1.0);
+  const double spills = compiled != nullptr ? compiled->spill_loads + compiled->spill_stores
+                                            : std::max(0, f.predicted_registers - t.max_regs_per_thread) * 8;
+  out[i++] = lg(threads);
+  out[i++] = lg(blocks);
+  out[i++] = float(blocks / (bps * t.sm_count));
+  out[i++] = float(bps);
+  out[i++] = lg(smem);
+  out[i++] = float(regs) / float(t.max_regs_per_thread);
+  out[i++] = lg(f.vthreads);
+  out[i++] = lg(double(f.accumulators));
+  out[i++] = lg(double(f.fma_per_thread));
+  out[i++] = lg(double(f.reduction_steps));
+  out[i++] = float(f.smem_reads_per_fma);
+  out[i++] = float(f.input_load_efficiency);
+  out[i++] = float(f.weight_load_efficiency);
+  out[i++] = float(f.store_efficiency);
+  out[i++] = float(f.smem_conflict_ways);
+  out[i++] = float(f.unrolled_loops);
+  out[i++] = f.unroll_explicit ? 1.0f : 0.0f;
+  out[i++] = lg(spills);
+}
+
+std::vector<float> FeatureExtractor::matrix(const std::vector<space::Config>& configs) const {
+  std::vector<float> out(configs.size() * size_t(size_));
+  for (size_t r = 0; r < configs.size(); ++r) extract(configs[r], nullptr, out.data() + r * size_t(size_));
+  return out;
+}
+
+} // namespace chameleon::model

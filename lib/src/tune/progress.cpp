@@ -1,0 +1,91 @@
+#include "chameleon/tune/progress.hpp"
+
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace chameleon::tune {
+
+namespace {
+
+std::string duration(double s) {
+  if (s < 90) return util::fixed(s, 0) + " s";
+  if (s < 5400) return util::fixed(s / 60, 1) + " min";
+  return util::fixed(s / 3600, 1) + " h";
+}
+
+class TextProgress final : public ProgressSink {
+public:
+  void task_start(const task::Task& t, int position, int count, int resumed) override {
+    std::fprintf(stderr, "[task %d/%d] #%d %s (x%d)%s\n", position, count, t.index,
+                 t.workload.str().c_str(), t.count,
+                 resumed > 0 ? (", resuming from " + std::to_string(resumed) + " records").c_str() : "");
+  }
+  void iteration(const Progress& p) override {
+    std::string best = p.best_seconds > 0 ? util::fixed(p.best_seconds * 1e6, 2) + " us (" +
+                                                util::fixed(p.best_gflops, 0) + " GFLOPS)"
+                                          : "none yet";
+    std::fprintf(stderr,
+                 "[task %d/%d] iter %d: %d/%d trials, best %s, %d invalid, %d failed, %s elapsed, ~%s "
+                 "left; explore %.2f s, fit %.2f s\n",
+                 p.position, p.count, p.iteration, p.trials, p.target_trials, best.c_str(), p.invalid,
+                 p.failed, duration(p.elapsed_s).c_str(), duration(p.task_left_s).c_str(), p.explore_s,
+                 p.fit_s);
+  }
+  void task_end(const TaskOutcome& o, int position, int count) override {
+    if (!o.skipped.empty()) {
+      std::fprintf(stderr, "[task %d/%d] #%d skipped: %s\n", position, count, o.task.index, o.skipped.c_str());
+      return;
+    }
+    std::fprintf(stderr, "[task %d/%d] done: %d trials (%d new), %s in %s\n", position, count,
+                 o.trials, o.new_trials, o.stop_reason.c_str(), duration(o.wall_s).c_str());
+  }
+};
+
+class JsonProgress final : public ProgressSink {
+public:
+  void task_start(const task::Task& t, int position, int count, int resumed) override {
+    emit({{"event", "task_start"}, {"position", position}, {"count", count}, {"task", t.index},
+          {"workload", t.workload.str()}, {"resumed", resumed}});
+  }
+  void iteration(const Progress& p) override {
+    emit({{"event", "iteration"}, {"position", p.position}, {"count", p.count}, {"task", p.task_index},
+          {"iteration", p.iteration}, {"batch", p.batch}, {"trials", p.trials},
+          {"target_trials", p.target_trials}, {"best_seconds", p.best_seconds},
+          {"best_gflops", p.best_gflops}, {"invalid", p.invalid}, {"failed", p.failed},
+          {"elapsed_s", p.elapsed_s}, {"task_left_s", p.task_left_s}, {"explore_s", p.explore_s},
+          {"fit_s", p.fit_s}, {"sample_s", p.sample_s}});
+  }
+  void task_end(const TaskOutcome& o, int position, int count) override {
+    nlohmann::json j = {{"event", "task_end"}, {"position", position}, {"count", count},
+                        {"task", o.task.index}, {"trials", o.trials}, {"new_trials", o.new_trials},
+                        {"skipped", o.skipped}, {"stop_reason", o.stop_reason}, {"wall_s", o.wall_s}};
+    if (o.best) j["best_seconds"] = o.best->seconds();
+    emit(j);
+  }
+
+private:
+  static void emit(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+};
+
+class NoProgress final : public ProgressSink {
+public:
+  void task_start(const task::Task&, int, int, int) override {}
+  void iteration(const Progress&) override {}
+  void task_end(const TaskOutcome&, int, int) override {}
+};
+
+} // namespace
+
+std::unique_ptr<ProgressSink> make_progress(const std::string& mode) {
+  if (mode == "text") return std::make_unique<TextProgress>();
+  if (mode == "json") return std::make_unique<JsonProgress>();
+  if (mode == "none") return std::make_unique<NoProgress>();
+  throw Error("unknown progress mode '" + mode + "' (text, json or none)");
+}
+
+} // namespace chameleon::tune

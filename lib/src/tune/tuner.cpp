@@ -1,0 +1,321 @@
+#include "chameleon/tune/tuner.hpp"
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/model/features.hpp"
+#include "chameleon/util/error.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <unordered_set>
+
+namespace chameleon::tune {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Transfer rows lose weight as the task's own records accumulate (AutoTVM discounts its base
+// model by 1/2^(n/64)) and are dropped below this weight.
+constexpr double kMinTransferWeight = 0.05;
+
+// The cost model's training data for one task: the task's own records plus, for transfer, the
+// records of other workloads of the same template, each labelled relative to its own workload's
+// best throughput.
+class TrainingSet {
+public:
+  explicit TrainingSet(int cols) : cols_(cols) {}
+
+  void add_own(const float* features, double throughput) {
+    own_x_.insert(own_x_.end(), features, features + cols_);
+    own_tp_.push_back(throughput);
+  }
+  void add_transfer(const std::string& group, std::vector<float> features, double throughput) {
+    auto& g = transfer_[group];
+    g.x.insert(g.x.end(), features.begin(), features.end());
+    g.tp.push_back(throughput);
+  }
+  size_t own_rows() const { return own_tp_.size(); }
+
+  // False when there is nothing to learn from (no successful measurement anywhere).
+  bool fit(model::CostModel& m) const {
+    std::vector<float> x, y, w;
+    const double transfer_weight = std::pow(0.5, double(own_tp_.size()) / 64.0);
+    double best = 0;
+    for (double v : own_tp_) best = std::max(best, v);
+    bool learnable = best > 0;
+    if (best > 0) {
+      x = own_x_;
+      for (double v : own_tp_) {
+        y.push_back(float(v / best));
+        w.push_back(1.0f);
+      }
+    }
+    if (transfer_weight >= kMinTransferWeight) {
+      for (const auto& [name, g] : transfer_) {
+        double gbest = 0;
+        for (double v : g.tp) gbest = std::max(gbest, v);
+        if (gbest <= 0) continue;
+        learnable = true;
+        x.insert(x.end(), g.x.begin(), g.x.end());
+        for (double v : g.tp) {
+          y.push_back(float(v / gbest));
+          w.push_back(float(transfer_weight));
+        }
+      }
+    }
+    if (!learnable) return false;
+    m.fit(x, int(y.size()), cols_, y, w);
+    return true;
+  }
+
+private:
+  struct Group {
+    std::vector<float> x;
+    std::vector<double> tp;
+  };
+  int cols_;
+  std::vector<float> own_x_;
+  std::vector<double> own_tp_;
+  std::map<std::string, Group> transfer_;
+};
+
+double throughput(const Record& r) {
+  return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
+}
+
+bool same_device(const Record& r, const TuneEnv& env) {
+  return !r.foreign && r.device == env.runner.device_name() && r.target == env.target.name &&
+         r.result.simulated == env.runner.simulated();
+}
+
+} // namespace
+
+nlohmann::json to_json(const TuneOptions& o) {
+  return {{"tuner", o.tuner},
+          {"trials", o.trials},
+          {"early_stopping", o.early_stopping},
+          {"batch", o.batch},
+          {"seed", o.seed},
+          {"epsilon", o.epsilon},
+          {"resume", o.resume},
+          {"transfer", o.transfer},
+          {"model", model::to_json(o.model)},
+          {"annealing", explore::to_json(o.annealing)}};
+}
+
+const std::vector<std::string>& tuner_names() {
+  static const std::vector<std::string> names = {"autotvm", "random"};
+  return names;
+}
+
+TunerParts make_tuner(const TuneOptions& o) {
+  TunerParts parts;
+  if (o.tuner == "autotvm") {
+    parts.explorer = std::make_unique<explore::SimulatedAnnealing>(o.annealing);
+    parts.sampler = std::make_unique<sample::GreedySampler>(o.epsilon);
+  } else if (o.tuner == "random") {
+    parts.sampler = std::make_unique<sample::GreedySampler>(o.epsilon);
+  } else {
+    std::string known;
+    for (const auto& n : tuner_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error("unknown tuner '" + o.tuner + "' (known: " + known + ")");
+  }
+  return parts;
+}
+
+TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count) {
+  const auto start = Clock::now();
+  TaskOutcome out;
+  out.task = t;
+  const codegen::Template* tmpl = codegen::template_for(t.workload);
+  if (tmpl == nullptr) {
+    out.skipped = codegen::templates().front()->decline_reason(t.workload);
+    spdlog::warn("task {} ({}) skipped: {}", t.index, t.workload.str(), out.skipped);
+    env.progress.task_end(out, position, count);
+    return out;
+  }
+  out.template_name = tmpl->name();
+  const space::ConfigSpace space = tmpl->make_space(t.workload);
+  const model::FeatureExtractor fx(*tmpl, t.workload, space, env.target);
+  auto valid = [&](const space::Config& c) {
+    return codegen::check_static(env.target, tmpl->features(t.workload, space, c)).ok;
+  };
+  std::mt19937_64 rng(o.seed ^ std::hash<std::string>{}(t.workload.key()));
+  TunerParts parts = make_tuner(o);
+  model::CostModel cost_model(o.model);
+  TrainingSet training(fx.size());
+  std::unordered_set<int64_t> visited;
+  std::vector<float> row(size_t(fx.size()));
+
+  auto consider = [&](const Record& r, const space::Config& c) {
+    ++out.trials;
+    if (r.result.error == measure::ErrorNo::Instantiation) ++out.invalid;
+    else if (!r.ok()) ++out.failed;
+    if (r.ok() && (!out.best || r.seconds() < out.best->seconds())) {
+      out.best = r;
+      out.best_trial = out.trials;
+    }
+    fx.extract(c, &r.result.resources, row.data());
+    training.add_own(row.data(), throughput(r));
+  };
+
+  // Resume: this task's records measured on this device are done; other records teach the model
+  // (transfer): other tasks of the template, and this task on other devices or from AutoTVM.
+  std::map<std::string, std::pair<space::ConfigSpace, std::unique_ptr<model::FeatureExtractor>>> others;
+  auto transfer = [&](const Record& r) {
+    if (!o.transfer || r.template_name != tmpl->name()) return;
+    const std::string key = r.workload.key();
+    auto it = others.find(key);
+    if (it == others.end()) {
+      it = others.emplace(key, std::make_pair(tmpl->make_space(r.workload), nullptr)).first;
+      it->second.second =
+          std::make_unique<model::FeatureExtractor>(*tmpl, r.workload, it->second.first, env.target);
+    }
+    try {
+      space::Config c = it->second.first.from_entity(r.entity);
+      std::vector<float> f(size_t(fx.size()));
+      it->second.second->extract(c, r.foreign ? nullptr : &r.result.resources, f.data());
+      // Labels are relative to the best of the same workload on the same device.
+      training.add_transfer(key + "@" + r.device, std::move(f), throughput(r));
+    } catch (const Error&) {
+      // A record whose config does not fit this template's space teaches nothing.
+    }
+  };
+  int resumed = 0;
+  for (const Record& r : env.log.records()) {
+    const bool mine = r.workload == t.workload && r.template_name == tmpl->name() && same_device(r, env);
+    if (!mine) {
+      transfer(r);
+      continue;
+    }
+    if (!o.resume) continue;
+    try {
+      space::Config c = space.from_entity(r.entity);
+      if (!visited.insert(c.index).second) continue;
+      consider(r, c);
+      ++resumed;
+    } catch (const Error& e) {
+      spdlog::warn("{}: ignoring a record of task {}: {}", env.log.path(), t.index, e.what());
+    }
+  }
+  for (const Record& r : env.history) transfer(r);
+  env.progress.task_start(t, position, count, resumed);
+
+  const double flops = double(t.workload.flops());
+  auto predict = [&](const std::vector<space::Config>& configs) {
+    return cost_model.predict(fx.matrix(configs), int(configs.size()), fx.size());
+  };
+  auto refit = [&]() {
+    if (!parts.explorer) return 0.0;
+    auto fit_start = Clock::now();
+    training.fit(cost_model);
+    return since(fit_start);
+  };
+  double fit_s = refit();
+  out.fit_s += fit_s;
+
+  int iteration = 0;
+  out.stop_reason = "trial budget reached";
+  while (out.trials < o.trials) {
+    if (o.early_stopping > 0 && out.best && out.trials - out.best_trial >= o.early_stopping) {
+      out.stop_reason = "early stopping (" + std::to_string(o.early_stopping) + " trials without improvement)";
+      break;
+    }
+    ++iteration;
+    const int want = std::min(o.batch, o.trials - out.trials);
+
+    auto explore_start = Clock::now();
+    std::vector<explore::Candidate> candidates;
+    if (parts.explorer && cost_model.trained()) {
+      std::vector<space::Config> best_known;
+      if (out.best) best_known.push_back(space.from_entity(out.best->entity));
+      explore::ExploreContext ctx{space, predict, valid, visited, rng, o.batch, best_known};
+      candidates = parts.explorer->explore(ctx);
+    }
+    const double explore_s = since(explore_start);
+    auto sample_start = Clock::now();
+    sample::SampleContext sctx{space, valid, visited, rng};
+    std::vector<space::Config> batch = parts.sampler->sample(candidates, want, sctx);
+    const double sample_s = since(sample_start);
+    if (batch.empty()) {
+      out.stop_reason = "design space exhausted";
+      break;
+    }
+
+    // All builds are queued at once: compiling the rest overlaps measuring each config.
+    std::vector<std::future<measure::BuildResult>> builds;
+    for (const auto& c : batch) builds.push_back(env.builder.submit({tmpl, t.workload, &space, c}));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto wait_start = Clock::now();
+      measure::BuildResult b = builds[i].get();
+      out.build_wait_s += since(wait_start);
+      auto run_start = Clock::now();
+      Record r;
+      r.result = env.runner.run(t.workload, b);
+      out.measure_s += since(run_start);
+      r.result.all_cost = b.compile_seconds + r.result.run_seconds;
+      r.workload = t.workload;
+      r.template_name = tmpl->name();
+      r.template_fingerprint = tmpl->fingerprint();
+      r.target = env.target.name;
+      r.arch = env.builder.arch();
+      r.index = batch[i].index;
+      r.entity = space.entity_json(batch[i]);
+      r.device = env.runner.device_name();
+      r.device_fingerprint = env.runner.fingerprint();
+      r.tuner = o.tuner;
+      r.iteration = iteration;
+      r.result.settings["tune"] = {{"tuner", o.tuner}, {"batch", o.batch}, {"seed", o.seed}};
+      env.log.append(r);
+      visited.insert(batch[i].index);
+      ++out.new_trials;
+      consider(r, batch[i]);
+    }
+    fit_s = refit();
+    out.explore_s += explore_s;
+    out.sample_s += sample_s;
+    out.fit_s += fit_s;
+
+    Progress p;
+    p.position = position;
+    p.count = count;
+    p.task_index = t.index;
+    p.workload = t.workload.str();
+    p.iteration = iteration;
+    p.batch = int(batch.size());
+    p.trials = out.trials;
+    p.target_trials = o.trials;
+    p.new_trials = out.new_trials;
+    if (out.best) {
+      p.best_seconds = out.best->seconds();
+      p.best_gflops = flops / p.best_seconds / 1e9;
+    }
+    p.invalid = out.invalid;
+    p.failed = out.failed;
+    p.elapsed_s = since(start);
+    p.task_left_s = p.elapsed_s / std::max(1, out.new_trials) * (o.trials - out.trials);
+    p.explore_s = explore_s;
+    p.fit_s = fit_s;
+    p.sample_s = sample_s;
+    env.progress.iteration(p);
+  }
+  out.wall_s = since(start);
+  env.progress.task_end(out, position, count);
+  return out;
+}
+
+std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
+                                    TuneEnv& env) {
+  std::vector<TaskOutcome> out;
+  int position = 0;
+  for (const auto& t : tasks) out.push_back(tune_task(t, o, env, ++position, int(tasks.size())));
+  return out;
+}
+
+} // namespace chameleon::tune

@@ -1,0 +1,97 @@
+#include "chameleon/tune/tuning_log.hpp"
+
+#include "chameleon/util/error.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace chameleon::tune {
+
+LogContents read_log(const std::string& path, bool repair) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open tuning log '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+
+  LogContents out;
+  size_t pos = 0, line_no = 0, good_end = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    const bool last = nl == std::string::npos;
+    std::string line = text.substr(pos, last ? std::string::npos : nl - pos);
+    ++line_no;
+    const size_t next = last ? text.size() : nl + 1;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') {
+      ++out.skipped;
+      pos = good_end = next;
+      continue;
+    }
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      if (last) { // a line cut short by a killed writer
+        out.repaired = true;
+        spdlog::warn("{}:{}: dropping a cut-off last record ({} bytes)", path, line_no, line.size());
+        break;
+      }
+      throw Error(path + ":" + std::to_string(line_no) + ": not a JSON record: " + e.what());
+    }
+    std::string task = autotvm_task_name(j);
+    if (!task.empty() && task != "conv2d_nchw.cuda") {
+      ++out.skipped; // another operator's record in an AutoTVM log
+    } else {
+      try {
+        out.records.push_back(record_from_json(j));
+      } catch (const Error& e) {
+        throw Error(path + ":" + std::to_string(line_no) + ": " + e.what());
+      }
+    }
+    pos = good_end = next;
+  }
+  if (out.repaired && repair) std::filesystem::resize_file(path, good_end);
+  if (!out.repaired && !text.empty() && text.back() != '\n' && repair) {
+    // A complete last record without its newline: add it so that the next append starts a line.
+    std::ofstream(path, std::ios::app) << '\n';
+  }
+  return out;
+}
+
+TuningLog::TuningLog(std::string path) : path_(std::move(path)) {
+  if (std::filesystem::exists(path_)) {
+    LogContents contents = read_log(path_, true);
+    records_ = std::move(contents.records);
+    repaired_ = contents.repaired;
+  } else if (auto parent = std::filesystem::path(path_).parent_path(); !parent.empty()) {
+    std::filesystem::create_directories(parent);
+  }
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error("cannot open tuning log '" + path_ + "' for writing: " + std::strerror(errno));
+}
+
+TuningLog::~TuningLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TuningLog::append(const Record& r) {
+  std::string line = to_json(r).dump() + "\n";
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error("cannot write to tuning log '" + path_ + "': " + std::strerror(errno));
+    done += size_t(n);
+  }
+  records_.push_back(r);
+}
+
+} // namespace chameleon::tune
