@@ -72,13 +72,9 @@ void run_measure(const MeasureArgs& a) {
     configs.push_back(parse_config(ctx, rd.target, a.config, a.dev.measure.seed + uint64_t(i)));
   }
 
-  std::string warning;
-  std::string arch = measure::compile_arch_for(rd.target, rd.device == "sim", &warning);
-  if (!warning.empty()) spdlog::warn("{}", warning);
-  measure::BuildOptions bopts = a.dev.build;
-  bopts.cache_dir = a.dev.no_cache ? "" : measure::default_cache_dir();
   auto start = std::chrono::steady_clock::now();
-  measure::Builder builder(rd.target, arch, bopts);
+  auto builder_ptr = make_builder(a.dev, rd);
+  measure::Builder& builder = *builder_ptr;
   auto runner = measure::make_runner(rd.device, rd.target, a.dev.measure, a.dev.gpu);
   // All builds are queued at once: compiling the next configs overlaps measuring this one.
   std::vector<std::future<measure::BuildResult>> builds;

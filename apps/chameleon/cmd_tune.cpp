@@ -108,12 +108,8 @@ void run_tune(TuneArgs a, bool quiet) {
   a.tune.seed = a.dev.measure.seed;
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
 
-  std::string warning;
-  std::string arch = measure::compile_arch_for(rd.target, rd.device == "sim", &warning);
-  if (!warning.empty()) spdlog::warn("{}", warning);
-  measure::BuildOptions bopts = a.dev.build;
-  bopts.cache_dir = a.dev.no_cache ? "" : measure::default_cache_dir();
-  measure::Builder builder(rd.target, arch, bopts);
+  auto builder_ptr = make_builder(a.dev, rd);
+  measure::Builder& builder = *builder_ptr;
   auto runner = measure::make_runner(rd.device, rd.target, a.dev.measure, a.dev.gpu);
   if (runner->simulated()) spdlog::warn("tuning on the sim device: times are simulated, not measured");
 

@@ -106,6 +106,8 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--build-timeout", opts.build.timeout_s, "Seconds before a compile counts as hung (error 6)")
       ->capture_default_str();
   cmd.add_flag("--no-cache", opts.no_cache, "Do not read or write the on-disk compile cache");
+  cmd.add_flag("--sim-estimate", opts.sim_estimate,
+               "Sim device only: estimate registers instead of compiling (fast tuner studies)");
 }
 
 ResolvedDevice resolve_device(const DeviceOptions& opts) {
@@ -114,6 +116,7 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
   bool gpu = opts.device != "sim" && measure::gpu_available(&why);
   if (opts.device == "cuda" && !gpu) throw Error(why);
   out.device = gpu ? "cuda" : "sim";
+  if (opts.sim_estimate && out.device != "sim") throw Error("--sim-estimate needs --device sim");
   if (opts.target != "auto") {
     out.target = target::find_preset(opts.target);
   } else if (gpu) {
@@ -123,6 +126,16 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
     if (opts.device == "auto") spdlog::warn("{}; simulating an h100 (--device sim)", why);
   }
   return out;
+}
+
+std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const ResolvedDevice& rd) {
+  std::string warning;
+  std::string arch = measure::compile_arch_for(rd.target, rd.device == "sim", &warning);
+  if (!warning.empty()) spdlog::warn("{}", warning);
+  measure::BuildOptions bopts = opts.build;
+  bopts.cache_dir = opts.no_cache ? "" : measure::default_cache_dir();
+  bopts.compile = !opts.sim_estimate;
+  return std::make_unique<measure::Builder>(rd.target, arch, bopts);
 }
 
 } // namespace chameleon::app

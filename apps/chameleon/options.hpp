@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct DeviceOptions {
   measure::MeasureOptions measure;
   measure::BuildOptions build;
   bool no_cache = false;
+  bool sim_estimate = false; // --sim-estimate: the sim without NVRTC
 };
 void add_device_options(CLI::App& cmd, DeviceOptions& opts);
 
@@ -67,5 +69,9 @@ struct ResolvedDevice {
   target::Target target;
 };
 ResolvedDevice resolve_device(const DeviceOptions& opts);
+
+// The builder for the resolved device: the target's arch (the nearest one NVRTC supports on the
+// sim, with a warning), the compile cache unless --no-cache, no NVRTC with --sim-estimate.
+std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const ResolvedDevice& rd);
 
 } // namespace chameleon::app

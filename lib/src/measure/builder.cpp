@@ -125,6 +125,12 @@ struct Builder::Impl {
       r.message = verdict.reason;
       return r;
     }
+    if (!options.compile) {
+      r.resources = estimate_resources(target, r.features);
+      r.estimated = true;
+      r.cache_key = std::to_string(req.config.index) + "@" + req.workload.key();
+      return r;
+    }
     codegen::KernelSource src = req.tmpl->render(req.workload, *req.space, req.config);
     r.entry = src.entry;
     r.cache_key = compile_key(src.code, arch, kCompileOptionsTag);
@@ -196,6 +202,19 @@ const std::string& Builder::arch() const { return impl_->arch; }
 const target::Target& Builder::target() const { return impl_->target; }
 int Builder::jobs() const { return impl_->options.jobs; }
 CompileCache::Stats Builder::cache_stats() const { return impl_->cache.stats(); }
+
+Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f) {
+  // ptxas fits a block's registers in the register file: threads rounded up to whole warps,
+  // registers per thread rounded down to a multiple of 8.
+  const int64_t threads = ((f.geometry.threads() + t.warp_size - 1) / t.warp_size) * t.warp_size;
+  const int cap = int(std::min<int64_t>(t.max_regs_per_thread, (t.regs_per_block / threads) / 8 * 8));
+  Resources r;
+  r.registers = std::min(f.predicted_registers, cap);
+  r.static_smem = int(f.static_smem);
+  // About 8 bytes of spill code per register that does not fit (seen with ptxas on sm_90).
+  r.spill_stores = r.spill_loads = std::max(0, f.predicted_registers - cap) * 8;
+  return r;
+}
 
 std::string compile_arch_for(const target::Target& t, bool simulated, std::string* warning) {
   std::string problem = cuda::nvrtc_arch_problem(t.sm());

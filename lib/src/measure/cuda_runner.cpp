@@ -84,6 +84,11 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
     r.message = build.message;
     return finish();
   }
+  if (build.cubin.empty()) {
+    r.error = ErrorNo::CompileHost;
+    r.message = "no cubin to run (resources were only estimated)";
+    return finish();
+  }
   if (std::string why = ensure_task(wl); !why.empty()) {
     r.error = ErrorNo::RuntimeDevice;
     r.message = why;

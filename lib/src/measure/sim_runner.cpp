@@ -140,6 +140,7 @@ MeasureResult SimRunner::run(const task::Conv2dWorkload& wl, const BuildResult& 
     r.message = build.message;
     return r;
   }
+  if (build.estimated) r.settings["resources"] = "estimated without compiling";
   uint64_t key = std::hash<std::string>{}(build.cache_key + wl.key()) ^ (options_.seed * 0x9e37ull);
   SimEstimate est = simulate(target_, wl, build.features, build.resources, key);
   if (!est.launchable) {

@@ -18,6 +18,9 @@ struct BuildOptions {
   double timeout_s = 60;    // a compile that takes longer is error 6
   std::string cache_dir;    // on-disk compile cache; empty = memory only
   bool isolate = true;      // compile in worker processes (killable on timeout)
+  // false: skip NVRTC and estimate the resources from the template's prediction (fast tuner
+  // studies on the sim device; no cubin, so a real GPU cannot run the result).
+  bool compile = true;
 };
 
 // One config to build. The space must outlive the build.
@@ -55,6 +58,10 @@ private:
 // the toolkit needed otherwise); a simulated target NVRTC cannot compile for is compiled for the
 // nearest arch it can, and `warning` says so.
 std::string compile_arch_for(const target::Target& t, bool simulated, std::string* warning);
+
+// The compile-free estimate of a kernel's resources: the template's predicted registers, capped
+// as __launch_bounds__ caps them (the excess becomes spills), and its static shared memory.
+Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f);
 
 // Compiles one kernel in this process (what a compile worker does).
 CompiledKernel compile_kernel(const std::string& source, const std::string& entry,

@@ -42,6 +42,7 @@ struct BuildResult {
   Resources resources;
   double compile_seconds = 0; // NVRTC time spent for this result (0 when cached)
   bool cached = false;
+  bool estimated = false; // resources predicted, nothing compiled (BuildOptions::compile off)
   std::string cache_key;
 
   bool ok() const { return error == ErrorNo::None; }

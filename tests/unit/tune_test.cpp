@@ -1,0 +1,305 @@
+#include <catch2/catch.hpp>
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/explore/annealing.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/sim_runner.hpp"
+#include "chameleon/model/cost_model.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/sample/sampler.hpp"
+#include "chameleon/task/task.hpp"
+#include "chameleon/tune/record.hpp"
+#include "chameleon/tune/tuner.hpp"
+#include "chameleon/tune/tuning_log.hpp"
+#include "chameleon/util/error.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace chameleon;
+
+namespace {
+
+const char* kTopHubV02 =
+    R"({"input": ["cuda -model=1080ti", "conv2d_nchw.cuda", [["TENSOR", [1, 3, 224, 224], "float32"], )"
+    R"(["TENSOR", [64, 3, 7, 7], "float32"], [2, 2], [3, 3, 3, 3], [1, 1], "float32"], {}], )"
+    R"("config": {"index": 43253325, "code_hash": null, "entity": [["tile_f", "sp", [-1, 4, 8, 2]], )"
+    R"(["tile_y", "sp", [-1, 1, 1, 1]], ["tile_x", "sp", [-1, 7, 16, 1]], ["tile_rc", "sp", [-1, 1]], )"
+    R"(["tile_rx", "sp", [-1, 1]], ["tile_ry", "sp", [-1, 7]], ["auto_unroll_max_step", "ot", 0], )"
+    R"(["unroll_explicit", "ot", 1]]}, "result": [[4.13e-05], 0, 1.39, 1535361338.13], )"
+    R"("version": 0.2, "tvm_version": "0.7.dev0"})";
+
+std::vector<task::Task> resnet18() {
+  return task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
+}
+
+std::string temp_path(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("chameleon-tune-" + name + "-" + std::to_string(::getpid()) + ".jsonl");
+  std::filesystem::remove(p);
+  return p.string();
+}
+
+tune::Record sample_record(int64_t index = 7) {
+  tune::Record r;
+  r.workload = resnet18()[3].workload;
+  r.target = "h100";
+  r.arch = "sm_90";
+  r.index = index;
+  auto sp = codegen::find_template("conv2d_direct").make_space(r.workload);
+  r.entity = sp.entity_json(sp.get(index));
+  r.device = "sim:h100";
+  r.tuner = "autotvm";
+  r.iteration = 2;
+  r.result.costs = {2e-5, 2.1e-5, 1.9e-5};
+  r.result.median = 2e-5;
+  r.result.simulated = true;
+  r.result.resources.registers = 64;
+  return r;
+}
+
+struct NoProgress : tune::ProgressSink {
+  void task_start(const task::Task&, int, int, int) override {}
+  void iteration(const tune::Progress&) override {}
+  void task_end(const tune::TaskOutcome&, int, int) override {}
+};
+
+} // namespace
+
+TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
+  auto r = sample_record();
+  auto back = tune::record_from_json(nlohmann::json::parse(tune::to_json(r).dump()));
+  CHECK(back.workload == r.workload);
+  CHECK(back.index == r.index);
+  CHECK(back.entity == r.entity);
+  CHECK(back.result.costs == r.result.costs);
+  CHECK(back.result.median == r.result.median);
+  CHECK(back.result.simulated);
+  CHECK(back.result.resources.registers == 64);
+  CHECK(back.device == "sim:h100");
+  CHECK_FALSE(back.foreign);
+
+  r.result.error = measure::ErrorNo::RunTimeout;
+  auto failed = tune::to_json(r);
+  CHECK(failed["result"][0] == nlohmann::ordered_json::array({1e9}));
+  CHECK(failed["result"][1] == 7);
+
+  auto foreign = tune::record_from_json(nlohmann::json::parse(kTopHubV02));
+  CHECK(foreign.foreign);
+  CHECK(foreign.workload.str() == "N1 C3 H224 W224 K64 R7 S7 s2 p3 d1");
+  auto sp = codegen::find_template("conv2d_direct").make_space(foreign.workload);
+  CHECK(sp.from_entity(foreign.entity).index == 43253325); // tile_rx/tile_ry in v0.2's order
+  CHECK(foreign.result.median == Approx(4.13e-05));
+
+  CHECK_THROWS_WITH(tune::record_from_json(nlohmann::json::parse(R"({"i": [], "r": [], "v": 0.1})")),
+                    Catch::Contains("v0.1"));
+}
+
+TEST_CASE("the log survives a cut-off last line and names a corrupt one", "[tune][log]") {
+  std::string path = temp_path("log");
+  {
+    tune::TuningLog log(path);
+    log.append(sample_record(1));
+    log.append(sample_record(2));
+  }
+  std::string full = tune::to_json(sample_record(3)).dump();
+  std::ofstream(path, std::ios::app) << full.substr(0, full.size() / 2); // killed mid-write
+  {
+    tune::TuningLog log(path);
+    CHECK(log.repaired());
+    CHECK(log.records().size() == 2);
+    log.append(sample_record(4));
+  }
+  auto contents = tune::read_log(path);
+  CHECK_FALSE(contents.repaired);
+  REQUIRE(contents.records.size() == 3);
+  CHECK(contents.records[2].index == 4);
+
+  // A complete last record without its newline is kept, and the next append starts a new line.
+  std::ofstream(path, std::ios::app) << tune::to_json(sample_record(5)).dump();
+  {
+    tune::TuningLog log(path);
+    CHECK(log.records().size() == 4);
+    log.append(sample_record(6));
+  }
+  CHECK(tune::read_log(path).records.size() == 5);
+
+  std::ofstream(path, std::ios::app) << "{not json}\n" << tune::to_json(sample_record(8)).dump() << "\n";
+  CHECK_THROWS_WITH(tune::read_log(path), Catch::Contains(":6: not a JSON record"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a-recall@k", "[tune][model]") {
+  std::vector<float> label = {0.1f, 0.9f, 0.5f, 0.3f};
+  CHECK(model::average_recall(label, label, 4) == Approx(1.0));
+  std::vector<float> reversed = {0.9f, 0.1f, 0.3f, 0.5f};
+  CHECK(model::average_recall(reversed, label, 2) < 0.3);
+}
+
+TEST_CASE("the cost model learns a ranking", "[tune][model]") {
+  // y depends on two of five features; the model must rank held-out rows well.
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<float> u(0, 1);
+  auto make = [&](int rows, std::vector<float>& x, std::vector<float>& y) {
+    for (int i = 0; i < rows; ++i) {
+      float f[5];
+      for (float& v : f) v = u(rng);
+      x.insert(x.end(), f, f + 5);
+      y.push_back(std::max(0.0f, 1.0f - std::abs(f[0] - 0.7f) - 0.5f * std::abs(f[3] - 0.2f)));
+    }
+  };
+  std::vector<float> x, y, tx, ty;
+  make(400, x, y);
+  make(200, tx, ty);
+  for (const char* loss : {"reg", "rank"}) {
+    model::ModelOptions opts;
+    opts.loss = loss;
+    model::CostModel m(opts);
+    CHECK_FALSE(m.trained());
+    m.fit(x, 400, 5, y);
+    CHECK(m.trained());
+    CHECK(m.rounds() > 0);
+    auto pred = m.predict(tx, 200, 5);
+    INFO(loss);
+    CHECK(model::average_recall(pred, ty, 20) > 0.5);
+  }
+  CHECK_THROWS_AS(model::CostModel({"hinge"}), Error);
+}
+
+TEST_CASE("annealing proposes unvisited valid configs, best first", "[tune][explore]") {
+  auto wl = resnet18()[6].workload;
+  const auto& tmpl = codegen::find_template("conv2d_direct");
+  auto sp = tmpl.make_space(wl);
+  auto h100 = target::find_preset("h100");
+  std::mt19937_64 rng(1);
+  auto goal = sp.random(rng);
+  // Score: closeness to a goal config, so the walk has somewhere to go.
+  auto predict = [&](const std::vector<space::Config>& cs) {
+    std::vector<float> out;
+    for (const auto& c : cs) {
+      float d = 0;
+      for (size_t k = 0; k < c.choice.size(); ++k) d += float(std::abs(c.choice[k] - goal.choice[k]));
+      out.push_back(-d);
+    }
+    return out;
+  };
+  auto valid = [&](const space::Config& c) { return codegen::check_static(h100, tmpl.features(wl, sp, c)).ok; };
+  std::unordered_set<int64_t> visited = {goal.index};
+  explore::ExploreContext ctx{sp, predict, valid, visited, rng, 64, {}};
+  explore::SimulatedAnnealing sa({});
+  auto cands = sa.explore(ctx);
+  REQUIRE(cands.size() > 10);
+  std::unordered_set<int64_t> seen;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    CHECK(valid(cands[i].config));
+    CHECK(visited.count(cands[i].config.index) == 0);
+    CHECK(seen.insert(cands[i].config.index).second);
+    if (i > 0) CHECK(cands[i - 1].score >= cands[i].score);
+  }
+  // Better than chance: the best candidate beats the best of as many random configs.
+  float random_best = -1e9f;
+  for (int i = 0; i < 64; ++i) random_best = std::max(random_best, predict({sp.random(rng)})[0]);
+  CHECK(cands.front().score > random_best);
+}
+
+TEST_CASE("greedy sampling: best first, epsilon random, never visited", "[tune][sample]") {
+  auto wl = resnet18()[6].workload;
+  const auto& tmpl = codegen::find_template("conv2d_direct");
+  auto sp = tmpl.make_space(wl);
+  auto h100 = target::find_preset("h100");
+  auto valid = [&](const space::Config& c) { return codegen::check_static(h100, tmpl.features(wl, sp, c)).ok; };
+  std::mt19937_64 rng(2);
+  std::vector<explore::Candidate> cands;
+  std::unordered_set<int64_t> visited;
+  while (cands.size() < 100) {
+    auto c = sp.random(rng);
+    if (valid(c)) cands.push_back({c, float(100 - cands.size())});
+  }
+  visited.insert(cands[0].config.index);
+  sample::SampleContext ctx{sp, valid, visited, rng};
+  sample::GreedySampler greedy(0.05);
+  auto batch = greedy.sample(cands, 64, ctx);
+  REQUIRE(batch.size() == 64);
+  CHECK(batch[0].index == cands[1].config.index); // the best unvisited
+  std::unordered_set<int64_t> from_cands;
+  for (size_t i = 1; i < 62; ++i) from_cands.insert(cands[i].config.index);
+  int random_picks = 0;
+  for (const auto& c : batch) {
+    CHECK(visited.count(c.index) == 0);
+    random_picks += from_cands.count(c.index) == 0;
+  }
+  CHECK(random_picks == 3); // int(0.05 * 64)
+  auto first = greedy.sample({}, 16, ctx);
+  CHECK(first.size() == 16);
+}
+
+TEST_CASE("tune_task logs every trial, resumes without measuring again, stops early", "[tune]") {
+  auto t = resnet18()[9]; // 512@7 3x3, a small space
+  auto h100 = target::find_preset("h100");
+  measure::BuildOptions bopts;
+  bopts.compile = false; // the sim with estimated resources: fast
+  measure::Builder builder(h100, "sm_90", bopts);
+  measure::SimRunner runner(h100, {});
+  NoProgress progress;
+  std::string path = temp_path("task");
+  tune::TuneOptions o;
+  o.trials = 48;
+  o.batch = 16;
+  {
+    tune::TuningLog log(path);
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+    auto out = tune::tune_task(t, o, env, 1, 1);
+    CHECK(out.trials == 48);
+    CHECK(out.new_trials == 48);
+    REQUIRE(out.best.has_value());
+    CHECK(log.records().size() == 48);
+  }
+  std::unordered_set<int64_t> indices;
+  for (const auto& r : tune::read_log(path).records) indices.insert(r.index);
+  CHECK(indices.size() == 48); // never the same config twice
+  {
+    tune::TuningLog log(path);
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+    auto again = tune::tune_task(t, o, env, 1, 1);
+    CHECK(again.trials == 48);
+    CHECK(again.new_trials == 0);
+    o.trials = 64;
+    auto more = tune::tune_task(t, o, env, 1, 1);
+    CHECK(more.new_trials == 16);
+  }
+  {
+    tune::TuningLog log(temp_path("early"));
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+    o.trials = 400;
+    o.batch = 8;
+    o.early_stopping = 8;
+    auto early = tune::tune_task(t, o, env, 1, 1);
+    CHECK(early.new_trials < 400);
+    CHECK(early.stop_reason.find("early stopping") != std::string::npos);
+    std::filesystem::remove(log.path());
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("grouped convolutions are skipped with a reason", "[tune]") {
+  auto tasks = task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
+  auto grouped = std::find_if(tasks.begin(), tasks.end(), [](const auto& t) { return t.workload.groups > 1; });
+  REQUIRE(grouped != tasks.end());
+  auto h100 = target::find_preset("h100");
+  measure::BuildOptions bopts;
+  bopts.compile = false;
+  measure::Builder builder(h100, "sm_90", bopts);
+  measure::SimRunner runner(h100, {});
+  NoProgress progress;
+  tune::TuningLog log(temp_path("grouped"));
+  tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+  auto out = tune::tune_task(*grouped, {}, env, 1, 1);
+  CHECK(out.skipped.find("no template") != std::string::npos);
+  CHECK(out.trials == 0);
+  std::filesystem::remove(log.path());
+  CHECK_THROWS_WITH(tune::make_tuner([] { tune::TuneOptions o; o.tuner = "bogus"; return o; }()),
+                    Catch::Contains("unknown tuner"));
+}
