@@ -161,7 +161,9 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   auto* cmd = app.add_subcommand("tune", "Tune a network's conv2d tasks and log every measurement");
   add_network_options(*cmd, a->net);
   auto& t = a->tune;
-  cmd->add_option("--tuner", t.tuner, "Search method: autotvm (annealing + greedy), random")
+  cmd->add_option("--tuner", t.tuner,
+                  "Search method: chameleon (PPO + adaptive sampling), ae (PPO + greedy), sa-as "
+                  "(annealing + adaptive sampling), autotvm (annealing + greedy), random")
       ->capture_default_str();
   cmd->add_option("--trials", t.trials, "Measurements per task (resumed ones count)")
       ->check(CLI::PositiveNumber)
@@ -197,6 +199,30 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--sa-steps", sa.steps, "Annealing: steps at most")->capture_default_str();
   cmd->add_option("--sa-early-stop", sa.early_stop, "Annealing: steps without a change of the top set")->capture_default_str();
   cmd->add_flag("!--no-sa-persistent", sa.persistent, "Annealing: restart the chains every iteration");
+  auto& p = t.ppo;
+  cmd->add_option("--ppo-episodes", p.episodes, "PPO: episodes per exploration")->capture_default_str();
+  cmd->add_option("--ppo-steps", p.steps, "PPO: steps per episode at most")->capture_default_str();
+  cmd->add_option("--ppo-lr", p.lr, "PPO: Adam learning rate")->capture_default_str();
+  cmd->add_option("--ppo-gamma", p.gamma, "PPO: discount")->capture_default_str();
+  cmd->add_option("--ppo-lambda", p.lambda, "PPO: GAE parameter")->capture_default_str();
+  cmd->add_option("--ppo-epochs", p.epochs, "PPO: epochs per exploration")->capture_default_str();
+  cmd->add_option("--ppo-clip", p.clip, "PPO: surrogate clip")->capture_default_str();
+  cmd->add_option("--ppo-value-coef", p.value_coef, "PPO: value loss coefficient")->capture_default_str();
+  cmd->add_option("--ppo-entropy-coef", p.entropy_coef, "PPO: entropy bonus coefficient")->capture_default_str();
+  cmd->add_option("--ppo-hidden", p.hidden, "PPO: units per layer")->capture_default_str();
+  cmd->add_option("--ppo-minibatch", p.minibatch, "PPO: transitions per gradient step")->capture_default_str();
+  cmd->add_option("--ppo-stay-fraction", p.stay_fraction, "PPO: an episode ends when this share of knobs stays")
+      ->capture_default_str();
+  cmd->add_option("--ppo-best-starts", p.best_starts, "PPO: share of episodes starting from the best measured configs")
+      ->capture_default_str();
+  cmd->add_option("--ppo-candidates", p.candidates, "PPO: size of the candidate set handed to the sampler")
+      ->capture_default_str();
+  cmd->add_flag("!--no-ppo-keep-agent", p.keep_agent, "PPO: start every task with a fresh agent");
+  auto& ad = t.adaptive;
+  cmd->add_option("--kmeans-min", ad.k_min, "Adaptive sampling: smallest k")->capture_default_str();
+  cmd->add_option("--kmeans-max", ad.k_max, "Adaptive sampling: largest k")->capture_default_str();
+  cmd->add_option("--kmeans-step", ad.k_step, "Adaptive sampling: step of k")->capture_default_str();
+  cmd->add_option("--kmeans-threshold", ad.threshold, "Adaptive sampling: knee threshold")->capture_default_str();
   add_device_options(*cmd, a->dev);
   cmd->callback([a, &quiet] { run_tune(*a, quiet); });
 }

@@ -13,20 +13,21 @@ args=(-q tune "$net" --device sim --sim-estimate --tasks 4 --trials 300 --plan-s
 "$exe" "${args[@]}" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 400); do
-  [ -f "$log" ] && [ "$(wc -l <"$log")" -ge 24 ] && break
+  [ -f "$log" ] && [ "$(grep -c '^{' "$log")" -ge 24 ] && break
   sleep 0.02
 done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 before=$(wc -l <"$log")
 head -n "$before" "$log" >"$dir/before.jsonl" # complete lines written before the kill
-echo "killed after $before complete records"
-[ "$before" -ge 1 ] && [ "$before" -lt 300 ] || { echo "the tune was not killed mid-way"; exit 1; }
+records_before=$(grep -c '^{' "$dir/before.jsonl")
+echo "killed after $records_before complete records"
+[ "$records_before" -ge 1 ] && [ "$records_before" -lt 300 ] || { echo "the tune was not killed mid-way"; exit 1; }
 
 "$exe" "${args[@]}" >/dev/null
-after=$(wc -l <"$log")
+after=$(grep -c '^{' "$log")
 cmp -n "$(stat -c %s "$dir/before.jsonl")" "$dir/before.jsonl" "$log" || { echo "records before the kill changed"; exit 1; }
 [ "$after" -eq 300 ] || { echo "expected 300 records after resume, got $after"; exit 1; }
 unique=$(grep -o '"config":{"index":[0-9]*' "$log" | sort -u | wc -l)
 [ "$unique" -eq 300 ] || { echo "a config was measured twice ($unique unique of 300)"; exit 1; }
-echo "resume kept all $before records and finished with $after unique configs"
+echo "resume kept all $records_before records and finished with $after unique configs"

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace chameleon::tune {
@@ -23,6 +25,8 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 // Transfer rows lose weight as the task's own records accumulate (AutoTVM discounts its base
 // model by 1/2^(n/64)) and are dropped below this weight.
 constexpr double kMinTransferWeight = 0.05;
+// Bound on the validity and score caches of one task.
+constexpr size_t kMaxCached = 2'000'000;
 
 // The cost model's training data for one task: the task's own records plus, for transfer, the
 // records of other workloads of the same template, each labelled relative to its own workload's
@@ -94,7 +98,35 @@ bool same_device(const Record& r, const TuneEnv& env) {
          r.result.simulated == env.runner.simulated();
 }
 
+// The fastest measured configs of the task on this device, best first: where episodes start.
+std::vector<space::Config> best_configs(const std::vector<Record>& records, const task::Task& t,
+                                        const codegen::Template& tmpl, const space::ConfigSpace& space,
+                                        const TuneEnv& env, size_t count) {
+  std::vector<const Record*> mine;
+  for (const Record& r : records) {
+    if (r.ok() && r.workload == t.workload && r.template_name == tmpl.name() && same_device(r, env)) {
+      mine.push_back(&r);
+    }
+  }
+  std::sort(mine.begin(), mine.end(), [](const Record* a, const Record* b) { return a->seconds() < b->seconds(); });
+  std::vector<space::Config> out;
+  for (const Record* r : mine) {
+    if (out.size() >= count) break;
+    try {
+      out.push_back(space.from_entity(r->entity));
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
+
 } // namespace
+
+std::string run_id(const TuneOptions& o) {
+  // One per process and options: the start time of the first call and the tuner.
+  static const auto started = std::chrono::system_clock::now().time_since_epoch().count();
+  return o.tuner + "-" + std::to_string(started);
+}
 
 nlohmann::json to_json(const TuneOptions& o) {
   return {{"tuner", o.tuner},
@@ -106,17 +138,28 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"resume", o.resume},
           {"transfer", o.transfer},
           {"model", model::to_json(o.model)},
-          {"annealing", explore::to_json(o.annealing)}};
+          {"annealing", explore::to_json(o.annealing)},
+          {"ppo", explore::to_json(o.ppo)},
+          {"adaptive", sample::to_json(o.adaptive)}};
 }
 
 const std::vector<std::string>& tuner_names() {
-  static const std::vector<std::string> names = {"autotvm", "random"};
+  static const std::vector<std::string> names = {"chameleon", "ae", "sa-as", "autotvm", "random"};
   return names;
 }
 
 TunerParts make_tuner(const TuneOptions& o) {
   TunerParts parts;
-  if (o.tuner == "autotvm") {
+  if (o.tuner == "chameleon") {
+    parts.explorer = std::make_unique<explore::PpoExplorer>(o.ppo);
+    parts.sampler = std::make_unique<sample::AdaptiveSampler>(o.adaptive);
+  } else if (o.tuner == "ae") {
+    parts.explorer = std::make_unique<explore::PpoExplorer>(o.ppo);
+    parts.sampler = std::make_unique<sample::GreedySampler>(o.epsilon);
+  } else if (o.tuner == "sa-as") {
+    parts.explorer = std::make_unique<explore::SimulatedAnnealing>(o.annealing);
+    parts.sampler = std::make_unique<sample::AdaptiveSampler>(o.adaptive);
+  } else if (o.tuner == "autotvm") {
     parts.explorer = std::make_unique<explore::SimulatedAnnealing>(o.annealing);
     parts.sampler = std::make_unique<sample::GreedySampler>(o.epsilon);
   } else if (o.tuner == "random") {
@@ -130,6 +173,12 @@ TunerParts make_tuner(const TuneOptions& o) {
 }
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count) {
+  TunerParts parts = make_tuner(o);
+  return tune_task(t, o, env, parts, position, count);
+}
+
+TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
+                      int position, int count) {
   const auto start = Clock::now();
   TaskOutcome out;
   out.task = t;
@@ -143,11 +192,19 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
   out.template_name = tmpl->name();
   const space::ConfigSpace space = tmpl->make_space(t.workload);
   const model::FeatureExtractor fx(*tmpl, t.workload, space, env.target);
+  // Explorers ask about the same configs again and again: validity is cached for the task, scores
+  // until the model is refitted.
+  std::unordered_map<int64_t, bool> valid_cache;
   auto valid = [&](const space::Config& c) {
-    return codegen::check_static(env.target, tmpl->features(t.workload, space, c)).ok;
+    auto it = valid_cache.find(c.index);
+    if (it != valid_cache.end()) return it->second;
+    if (valid_cache.size() > kMaxCached) valid_cache.clear();
+    bool ok = codegen::check_static(env.target, tmpl->features(t.workload, space, c)).ok;
+    valid_cache.emplace(c.index, ok);
+    return ok;
   };
   std::mt19937_64 rng(o.seed ^ std::hash<std::string>{}(t.workload.key()));
-  TunerParts parts = make_tuner(o);
+  if (parts.explorer) parts.explorer->begin_task(space);
   model::CostModel cost_model(o.model);
   TrainingSet training(fx.size());
   std::unordered_set<int64_t> visited;
@@ -208,18 +265,35 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
   env.progress.task_start(t, position, count, resumed);
 
   const double flops = double(t.workload.flops());
+  std::unordered_map<int64_t, float> score_cache;
   auto predict = [&](const std::vector<space::Config>& configs) {
-    return cost_model.predict(fx.matrix(configs), int(configs.size()), fx.size());
+    std::vector<space::Config> fresh;
+    std::unordered_set<int64_t> queued;
+    for (const auto& c : configs) {
+      if (!score_cache.count(c.index) && queued.insert(c.index).second) fresh.push_back(c);
+    }
+    if (!fresh.empty()) {
+      if (score_cache.size() > kMaxCached) score_cache.clear();
+      std::vector<float> scores = cost_model.predict(fx.matrix(fresh), int(fresh.size()), fx.size());
+      for (size_t i = 0; i < fresh.size(); ++i) score_cache[fresh[i].index] = scores[i];
+    }
+    std::vector<float> out;
+    out.reserve(configs.size());
+    for (const auto& c : configs) out.push_back(score_cache.at(c.index));
+    return out;
   };
   auto refit = [&]() {
     if (!parts.explorer) return 0.0;
     auto fit_start = Clock::now();
     training.fit(cost_model);
+    score_cache.clear();
     return since(fit_start);
   };
   double fit_s = refit();
   out.fit_s += fit_s;
 
+  // Every record names its run; the run's header line in the log holds all hyperparameters.
+  const nlohmann::json tune_settings = {{"tuner", o.tuner}, {"run", run_id(o)}};
   int iteration = 0;
   out.stop_reason = "trial budget reached";
   while (out.trials < o.trials) {
@@ -233,8 +307,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
     auto explore_start = Clock::now();
     std::vector<explore::Candidate> candidates;
     if (parts.explorer && cost_model.trained()) {
-      std::vector<space::Config> best_known;
-      if (out.best) best_known.push_back(space.from_entity(out.best->entity));
+      std::vector<space::Config> best_known = best_configs(env.log.records(), t, *tmpl, space, env, 32);
       explore::ExploreContext ctx{space, predict, valid, visited, rng, o.batch, best_known};
       candidates = parts.explorer->explore(ctx);
     }
@@ -271,7 +344,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
       r.device_fingerprint = env.runner.fingerprint();
       r.tuner = o.tuner;
       r.iteration = iteration;
-      r.result.settings["tune"] = {{"tuner", o.tuner}, {"batch", o.batch}, {"seed", o.seed}};
+      r.result.settings["tune"] = tune_settings;
       env.log.append(r);
       visited.insert(batch[i].index);
       ++out.new_trials;
@@ -313,8 +386,13 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env) {
   std::vector<TaskOutcome> out;
+  TunerParts parts = make_tuner(o);
+  nlohmann::json header = {{"run", run_id(o)}, {"settings", to_json(o)}};
+  header["settings"]["explorer"] = parts.explorer ? parts.explorer->settings() : nlohmann::json();
+  header["settings"]["sampler"] = parts.sampler->settings();
+  env.log.append_comment("chameleon-run " + header.dump());
   int position = 0;
-  for (const auto& t : tasks) out.push_back(tune_task(t, o, env, ++position, int(tasks.size())));
+  for (const auto& t : tasks) out.push_back(tune_task(t, o, env, parts, ++position, int(tasks.size())));
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -83,7 +84,17 @@ TuningLog::~TuningLog() {
 }
 
 void TuningLog::append(const Record& r) {
-  std::string line = to_json(r).dump() + "\n";
+  write_line(to_json(r).dump() + "\n");
+  records_.push_back(r);
+}
+
+void TuningLog::append_comment(const std::string& text) {
+  std::string line = "# " + text;
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  write_line(line + "\n");
+}
+
+void TuningLog::write_line(const std::string& line) {
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -91,7 +102,6 @@ void TuningLog::append(const Record& r) {
     if (n <= 0) throw Error("cannot write to tuning log '" + path_ + "': " + std::strerror(errno));
     done += size_t(n);
   }
-  records_.push_back(r);
 }
 
 } // namespace chameleon::tune

@@ -22,6 +22,7 @@ class SimulatedAnnealing final : public Explorer {
 public:
   explicit SimulatedAnnealing(AnnealingOptions options) : options_(options) {}
   std::string name() const override { return "annealing"; }
+  void begin_task(const space::ConfigSpace&) override { chains_.clear(); }
   std::vector<Candidate> explore(ExploreContext& ctx) override;
   nlohmann::json settings() const override { return to_json(options_); }
 

@@ -31,12 +31,15 @@ struct ExploreContext {
   std::vector<space::Config> best_known; // measured configs, best first (starting points)
 };
 
-// Walks the design space guided by the cost model and returns unvisited, statically valid
-// candidates, best predicted first.
+// Walks the design space guided by the cost model and returns statically valid candidates, best
+// predicted first, unique. Whether measured configs may be among them is the explorer's choice
+// (samplers never pick a measured config).
 class Explorer {
 public:
   virtual ~Explorer() = default;
   virtual std::string name() const = 0;
+  // Called when tuning moves to another task (another space): state tied to the old space goes.
+  virtual void begin_task(const space::ConfigSpace& space) = 0;
   virtual std::vector<Candidate> explore(ExploreContext& ctx) = 0;
   virtual nlohmann::json settings() const = 0;
 };

@@ -2,9 +2,11 @@
 
 #include "chameleon/explore/annealing.hpp"
 #include "chameleon/explore/explorer.hpp"
+#include "chameleon/explore/ppo.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/runner.hpp"
 #include "chameleon/model/cost_model.hpp"
+#include "chameleon/sample/adaptive.hpp"
 #include "chameleon/sample/sampler.hpp"
 #include "chameleon/task/task.hpp"
 #include "chameleon/tune/progress.hpp"
@@ -18,7 +20,7 @@
 namespace chameleon::tune {
 
 struct TuneOptions {
-  std::string tuner = "autotvm"; // see tuner_names()
+  std::string tuner = "chameleon"; // see tuner_names()
   int trials = 1000;             // per task, resumed records included
   int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
   int batch = 64;                // configs per iteration (AutoTVM's plan_size)
@@ -28,11 +30,20 @@ struct TuneOptions {
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
   model::ModelOptions model;
   explore::AnnealingOptions annealing;
+  explore::PpoOptions ppo;
+  sample::AdaptiveOptions adaptive;
 };
 nlohmann::json to_json(const TuneOptions& o);
+// Names a tuning run: records carry it, and the run's "# chameleon-run {...}" header line in the
+// log holds all its settings.
+std::string run_id(const TuneOptions& o);
 
-// An explorer and a sampler, chosen by the tuner's name: autotvm = annealing + greedy; random =
-// uniform random valid configs, no model.
+// An explorer and a sampler, chosen by the tuner's name:
+//   chameleon = PPO exploration + adaptive sampling (the paper's method, the default)
+//   ae        = PPO exploration + greedy sampling
+//   sa-as     = simulated annealing + adaptive sampling
+//   autotvm   = simulated annealing + greedy sampling (AutoTVM's XGBTuner)
+//   random    = uniform random valid configs, no model
 struct TunerParts {
   std::unique_ptr<explore::Explorer> explorer; // null: no model-guided exploration
   std::unique_ptr<sample::Sampler> sampler;
@@ -50,7 +61,10 @@ struct TuneEnv {
   ProgressSink& progress;
 };
 
-// Tunes one task (resuming from the log), appending every measurement to the log.
+// Tunes one task (resuming from the log), appending every measurement to the log. The parts
+// (explorer, sampler) carry over from task to task: the PPO agent keeps what it learned.
+TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
+                      int position, int count);
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count);
 // Tunes the tasks in order; tasks without a template are reported as skipped.
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,

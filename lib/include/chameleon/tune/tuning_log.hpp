@@ -31,8 +31,12 @@ public:
   const std::vector<Record>& records() const { return records_; }
   bool repaired() const { return repaired_; }
   void append(const Record& r);
+  // A "# ..." line: readers of AutoTVM logs skip those. Used for the settings of a tuning run.
+  void append_comment(const std::string& text);
 
 private:
+  void write_line(const std::string& line);
+
   std::string path_;
   std::vector<Record> records_;
   bool repaired_ = false;

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "chameleon/sample/kmeans.hpp"
+#include "chameleon/sample/sampler.hpp"
+
+namespace chameleon::sample {
+
+// Chameleon's adaptive sampling; defaults are the paper's values. Every field is a flag.
+struct AdaptiveOptions {
+  int k_min = 8, k_max = 64, k_step = 8; // k = 8, 16, ..., 64
+  double threshold = 2.5;                // knee: threshold x loss(k) >= loss(previous k)
+};
+nlohmann::json to_json(const AdaptiveOptions& o);
+
+// k-means over the candidates in normalized knob space for k = 8, 16, ..., 64, stopping at the
+// knee of the loss curve; each centroid is snapped to the nearest candidate (duplicates dropped).
+// Sample synthesis: a chosen config already measured is replaced by the configuration of each
+// knob's most frequent value among the candidates, or, if that was measured too, the next most
+// frequent combination. The batch adapts to how clustered the candidates are (8 to 64).
+class AdaptiveSampler final : public Sampler {
+public:
+  explicit AdaptiveSampler(AdaptiveOptions options = {}) : options_(options) {}
+  std::string name() const override { return "adaptive"; }
+  std::vector<space::Config> sample(const std::vector<explore::Candidate>& candidates,
+                                    int max_batch, SampleContext& ctx) override;
+  nlohmann::json settings() const override { return to_json(options_); }
+  int last_k() const { return last_k_; }
+
+private:
+  AdaptiveOptions options_;
+  int last_k_ = 0;
+};
+
+// Sample synthesis: the most frequent combination of knob values among `configs` that is valid,
+// unvisited and not in `taken`, trying combinations in order of their rank sum; nullopt when none
+// is found within a bounded search.
+std::optional<space::Config> synthesize(const std::vector<space::Config>& configs,
+                                        SampleContext& ctx,
+                                        const std::unordered_set<int64_t>& taken);
+
+} // namespace chameleon::sample

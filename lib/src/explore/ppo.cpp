@@ -1,0 +1,245 @@
+// The only translation unit that includes LibTorch (it takes ~30 s to compile).
+#include "chameleon/explore/ppo.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+namespace chameleon::explore {
+
+nlohmann::json to_json(const PpoOptions& o) {
+  return {{"episodes", o.episodes},         {"steps", o.steps},
+          {"lr", o.lr},                     {"gamma", o.gamma},
+          {"lambda", o.lambda},             {"epochs", o.epochs},
+          {"clip", o.clip},                 {"value_coef", o.value_coef},
+          {"entropy_coef", o.entropy_coef}, {"hidden", o.hidden},
+          {"minibatch", o.minibatch},       {"stay_fraction", o.stay_fraction},
+          {"best_starts", o.best_starts},   {"candidates", o.candidates},
+          {"keep_agent", o.keep_agent}};
+}
+
+namespace {
+
+// Policy and value heads over one shared first layer.
+struct ActorCriticImpl : torch::nn::Module {
+  ActorCriticImpl(int knobs, int hidden)
+      : knobs_(knobs),
+        shared_(register_module("shared", torch::nn::Linear(knobs, hidden))),
+        policy_hidden_(register_module("policy_hidden", torch::nn::Linear(hidden, hidden))),
+        policy_out_(register_module("policy_out", torch::nn::Linear(hidden, 3 * knobs))),
+        value_hidden_(register_module("value_hidden", torch::nn::Linear(hidden, hidden))),
+        value_out_(register_module("value_out", torch::nn::Linear(hidden, 1))) {}
+
+  // Logits [batch, knobs, 3] (decrement, stay, increment) and values [batch].
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& obs) {
+    auto h = torch::tanh(shared_->forward(obs));
+    auto logits = policy_out_->forward(torch::tanh(policy_hidden_->forward(h))).view({-1, knobs_, 3});
+    auto value = value_out_->forward(torch::tanh(value_hidden_->forward(h))).squeeze(-1);
+    return {logits, value};
+  }
+
+  int knobs_;
+  torch::nn::Linear shared_, policy_hidden_, policy_out_, value_hidden_, value_out_;
+};
+TORCH_MODULE(ActorCritic);
+
+} // namespace
+
+struct PpoExplorer::Agent {
+  Agent(int knobs, const PpoOptions& o)
+      : knobs(knobs), net(knobs, o.hidden),
+        optimizer(net->parameters(), torch::optim::AdamOptions(o.lr).eps(1e-5)) {}
+  int knobs;
+  ActorCritic net;
+  torch::optim::Adam optimizer;
+};
+
+PpoExplorer::PpoExplorer(PpoOptions options) : options_(options) {
+  // The networks are tiny: more intra-op threads only add overhead.
+  torch::set_num_threads(1);
+}
+
+PpoExplorer::~PpoExplorer() = default;
+
+void PpoExplorer::begin_task(const space::ConfigSpace& space) {
+  if (!options_.keep_agent || (agent_ && agent_->knobs != int(space.knobs().size()))) agent_.reset();
+}
+
+std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
+  const auto& space = ctx.space;
+  const int knobs = int(space.knobs().size());
+  if (!agent_) agent_ = std::make_unique<Agent>(knobs, options_);
+  torch::manual_seed(ctx.rng());
+  ActorCritic& net = agent_->net;
+  const int episodes = std::max(1, options_.episodes);
+
+  // Starting points: the best measured configs, then random ones.
+  std::vector<space::Config> state;
+  const int from_best = std::min<int>(int(ctx.best_known.size()), int(options_.best_starts * episodes));
+  for (int e = 0; e < episodes; ++e) {
+    state.push_back(e < from_best ? ctx.best_known[size_t(e)] : space.random(ctx.rng));
+  }
+  auto observe = [&](const std::vector<space::Config>& configs) {
+    auto obs = torch::zeros({int64_t(configs.size()), knobs});
+    auto acc = obs.accessor<float, 2>();
+    for (size_t e = 0; e < configs.size(); ++e) {
+      for (int k = 0; k < knobs; ++k) {
+        const int64_t n = space.knobs()[size_t(k)].size();
+        acc[int64_t(e)][k] = n > 1 ? float(configs[e].choice[size_t(k)]) / float(n - 1) : 0.0f;
+      }
+    }
+    return obs;
+  };
+  // Scores of everything the episodes visit: the candidates.
+  std::unordered_map<int64_t, Candidate> explored;
+  auto reward_of = [&](const std::vector<space::Config>& configs) {
+    std::vector<float> scores = ctx.predict(configs);
+    for (size_t i = 0; i < configs.size(); ++i) {
+      if (!ctx.valid(configs[i])) {
+        scores[i] = 0.0f;
+        continue;
+      }
+      explored.emplace(configs[i].index, Candidate{configs[i], scores[i]});
+    }
+    return scores;
+  };
+  reward_of(state);
+
+  // Roll out all episodes together. Per step, rows of the episodes still running.
+  struct Step {
+    std::vector<int> rows;
+    torch::Tensor obs, actions, logp, value;
+    std::vector<float> reward;
+    std::vector<bool> done;
+  };
+  std::vector<Step> steps;
+  std::vector<int> alive(static_cast<size_t>(episodes));
+  for (int e = 0; e < episodes; ++e) alive[size_t(e)] = e;
+  std::vector<float> final_score(static_cast<size_t>(episodes), 0.0f);
+  for (int t = 0; t < options_.steps && !alive.empty(); ++t) {
+    std::vector<space::Config> current;
+    for (int e : alive) current.push_back(state[size_t(e)]);
+    Step s;
+    s.rows = alive;
+    s.obs = observe(current);
+    {
+      torch::NoGradGuard no_grad;
+      auto [logits, value] = net->forward(s.obs);
+      auto probs = torch::softmax(logits, -1).view({-1, 3});
+      s.actions = torch::multinomial(probs, 1).view({-1, knobs});
+      s.logp = torch::log_softmax(logits, -1).gather(2, s.actions.unsqueeze(-1)).squeeze(-1);
+      s.value = value;
+    }
+    auto act = s.actions.accessor<int64_t, 2>();
+    std::vector<space::Config> next;
+    std::vector<int> stays;
+    for (size_t i = 0; i < current.size(); ++i) {
+      std::vector<int> deltas(static_cast<size_t>(knobs));
+      int stay = 0;
+      for (int k = 0; k < knobs; ++k) {
+        deltas[size_t(k)] = int(act[int64_t(i)][k]) - 1;
+        stay += deltas[size_t(k)] == 0;
+      }
+      stays.push_back(stay);
+      next.push_back(space.step(current[i], deltas));
+    }
+    s.reward = reward_of(next);
+    std::vector<int> still;
+    for (size_t i = 0; i < next.size(); ++i) {
+      const int e = alive[i];
+      const bool stalled = next[i].index == current[i].index;
+      const bool mostly_stays = stays[i] >= int(std::ceil(options_.stay_fraction * knobs));
+      const bool done = stalled || mostly_stays || t + 1 == options_.steps;
+      s.done.push_back(done);
+      state[size_t(e)] = next[i];
+      final_score[size_t(e)] = s.reward[i];
+      if (!done) still.push_back(e);
+    }
+    steps.push_back(std::move(s));
+    alive = std::move(still);
+  }
+
+  // GAE over each episode's transitions, walking the steps backwards.
+  std::vector<float> next_value(static_cast<size_t>(episodes), 0.0f);
+  std::vector<float> next_adv(static_cast<size_t>(episodes), 0.0f);
+  std::vector<torch::Tensor> obs_all, act_all, logp_all;
+  std::vector<float> adv_all, ret_all;
+  double reward_sum = 0;
+  for (size_t t = steps.size(); t-- > 0;) {
+    const Step& s = steps[t];
+    auto value = s.value.accessor<float, 1>();
+    for (size_t i = 0; i < s.rows.size(); ++i) {
+      const size_t e = size_t(s.rows[i]);
+      const float v = value[int64_t(i)];
+      const float bootstrap = s.done[i] ? 0.0f : next_value[e];
+      const float carry = s.done[i] ? 0.0f : next_adv[e];
+      const float delta = s.reward[i] + float(options_.gamma) * bootstrap - v;
+      const float adv = delta + float(options_.gamma * options_.lambda) * carry;
+      next_value[e] = v;
+      next_adv[e] = adv;
+      adv_all.push_back(adv);
+      ret_all.push_back(adv + v);
+      reward_sum += s.reward[i];
+    }
+    obs_all.push_back(s.obs);
+    act_all.push_back(s.actions);
+    logp_all.push_back(s.logp);
+  }
+  // The tensors were collected backwards too, so rows line up with adv_all and ret_all.
+  stats_ = PpoStats{};
+  stats_.transitions = int64_t(adv_all.size());
+  stats_.mean_reward = adv_all.empty() ? 0 : reward_sum / double(adv_all.size());
+  double final_sum = 0;
+  for (float f : final_score) final_sum += f;
+  stats_.mean_final_score = final_sum / episodes;
+
+  if (!adv_all.empty()) {
+    auto obs = torch::cat(obs_all);
+    auto actions = torch::cat(act_all);
+    auto old_logp = torch::cat(logp_all);
+    auto adv = torch::tensor(adv_all);
+    auto ret = torch::tensor(ret_all);
+    auto centered = adv - adv.mean();
+    adv = centered / (torch::sqrt((centered * centered).mean()) + 1e-8);
+    const int64_t n = obs.size(0);
+    const int64_t mb = std::max<int64_t>(1, options_.minibatch);
+    for (int epoch = 0; epoch < options_.epochs; ++epoch) {
+      auto order = torch::randperm(n, torch::kLong);
+      for (int64_t begin = 0; begin < n; begin += mb) {
+        auto idx = order.slice(0, begin, std::min(n, begin + mb));
+        auto [logits, value] = net->forward(obs.index_select(0, idx));
+        auto log_probs = torch::log_softmax(logits, -1);
+        auto a = actions.index_select(0, idx);
+        auto logp = log_probs.gather(2, a.unsqueeze(-1)).squeeze(-1);        // [b, knobs]
+        auto ratio = torch::exp(logp - old_logp.index_select(0, idx));       // per knob
+        auto advantage = adv.index_select(0, idx).unsqueeze(-1);
+        auto surrogate = torch::min(ratio * advantage,
+                                    torch::clamp(ratio, 1 - options_.clip, 1 + options_.clip) * advantage);
+        auto entropy = -(log_probs.exp() * log_probs).sum(-1);              // [b, knobs]
+        auto policy_loss = -surrogate.sum(-1).mean();
+        auto value_loss = torch::mse_loss(value, ret.index_select(0, idx));
+        auto entropy_term = entropy.sum(-1).mean();
+        auto loss = policy_loss + options_.value_coef * value_loss - options_.entropy_coef * entropy_term;
+        agent_->optimizer.zero_grad();
+        loss.backward();
+        agent_->optimizer.step();
+        stats_.policy_loss = policy_loss.item<double>();
+        stats_.value_loss = value_loss.item<double>();
+        stats_.entropy = entropy_term.item<double>();
+      }
+    }
+  }
+
+  std::vector<Candidate> out;
+  out.reserve(explored.size());
+  for (auto& [index, cand] : explored) out.push_back(std::move(cand));
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.config.index < b.config.index;
+  });
+  if (int(out.size()) > options_.candidates) out.resize(size_t(options_.candidates));
+  return out;
+}
+
+} // namespace chameleon::explore
