@@ -119,6 +119,14 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
   if (opts.sim_estimate && out.device != "sim") throw Error("--sim-estimate needs --device sim");
   if (opts.target != "auto") {
     out.target = target::find_preset(opts.target);
+    if (gpu) {
+      target::Target real = measure::target_from_device(opts.gpu);
+      if (real.sm() != out.target.sm()) {
+        throw Error("target " + out.target.name + " (" + out.target.arch() + ") is not GPU " +
+                    std::to_string(opts.gpu) + " (" + real.description + ", " + real.arch() +
+                    "): use --target auto, or --device sim to simulate " + out.target.name);
+      }
+    }
   } else if (gpu) {
     out.target = measure::target_from_device(opts.gpu);
   } else {
