@@ -19,6 +19,8 @@ def best_curve(log_path, flops_by_workload, trials):
     """Best GFLOPS after each measurement, in log order."""
     curve, best = [], 0.0
     for line in Path(log_path).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue  # run headers
         rec = json.loads(line)
         cham = rec["chameleon"]
         if rec["result"][1] == 0:
