@@ -122,9 +122,11 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
     if (gpu) {
       target::Target real = measure::target_from_device(opts.gpu);
       if (real.sm() != out.target.sm()) {
-        throw Error("target " + out.target.name + " (" + out.target.arch() + ") is not GPU " +
-                    std::to_string(opts.gpu) + " (" + real.description + ", " + real.arch() +
-                    "): use --target auto, or --device sim to simulate " + out.target.name);
+        std::string why = "target " + out.target.name + " (" + out.target.arch() + ") is not GPU " +
+                          std::to_string(opts.gpu) + " (" + real.description + ", " + real.arch() + ")";
+        if (opts.device == "cuda") throw Error(why + ": use --target auto, or --device sim");
+        spdlog::warn("{}: simulating {} (--device sim)", why, out.target.name);
+        out.device = "sim";
       }
     }
   } else if (gpu) {
