@@ -126,7 +126,7 @@ void run_tune(TuneArgs a, bool quiet) {
   spdlog::info("tuning {} tasks of {} with {} on {} ({}), log {}", tasks.size(), loaded.net.name,
                a.tune.tuner, runner->device_name(), rd.target.name, log_path);
 
-  tune::TuneEnv env{rd.target, builder, *runner, log, history, *progress};
+  tune::TuneEnv env{rd.target, builder, *runner, log, history, *progress, loaded.net.name};
   auto start = std::chrono::steady_clock::now();
   auto outcomes = tune::tune_tasks(tasks, a.tune, env);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

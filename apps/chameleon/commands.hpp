@@ -10,5 +10,7 @@ void add_info_commands(CLI::App& app);
 void add_measure_commands(CLI::App& app);
 // `tune`: search and log. `quiet` (the global -q) turns text progress off.
 void add_tune_commands(CLI::App& app, const bool& quiet);
+// `replay`, `bench`, `report`.
+void add_emit_commands(CLI::App& app);
 
 } // namespace chameleon::app

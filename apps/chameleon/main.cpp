@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   chameleon::app::add_info_commands(app);
   chameleon::app::add_measure_commands(app);
   chameleon::app::add_tune_commands(app, quiet);
+  chameleon::app::add_emit_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/cudnn.hpp"
 #include "chameleon/cuda/handles.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/builder.hpp"
@@ -220,4 +221,24 @@ TEST_CASE("the same config measured 5 times agrees within 3%", "[gpu]") {
   mopts.flush_l2 = true;
   measure::CudaRunner flushed(0, mopts);
   CHECK(flushed.run(t.workload, best_build).ok());
+}
+
+TEST_CASE("cuDNN's fastest algorithm is verified and timed like our kernels", "[gpu]") {
+  std::string why;
+  if (cuda::load_cudnn(&why) == nullptr) {
+    WARN("no cuDNN here: " << why);
+    return;
+  }
+  measure::CudaRunner runner(0, {});
+  auto t = tasks_of("resnet18")[3];
+  auto r = runner.run_cudnn(t.workload);
+  INFO(r.message);
+  REQUIRE(r.ok());
+  CHECK(r.median > 0);
+  CHECK(r.message.find("cuDNN") != std::string::npos);
+  std::printf("[gpu] cuDNN fp32 on %s: %.2f us (%s)\n", t.workload.str().c_str(), r.median * 1e6,
+              r.message.c_str());
+  auto asym = small_workload();
+  asym.pad_bottom = 0; // cuDNN has no asymmetric padding
+  CHECK(runner.run_cudnn(asym).error == measure::ErrorNo::Instantiation);
 }

@@ -249,7 +249,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
   o.batch = 16;
   {
     tune::TuningLog log(path);
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
     auto out = tune::tune_task(t, o, env, 1, 1);
     CHECK(out.trials == 48);
     CHECK(out.new_trials == 48);
@@ -261,7 +261,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
   CHECK(indices.size() == 48); // never the same config twice
   {
     tune::TuningLog log(path);
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
     auto again = tune::tune_task(t, o, env, 1, 1);
     CHECK(again.trials == 48);
     CHECK(again.new_trials == 0);
@@ -271,7 +271,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
   }
   {
     tune::TuningLog log(temp_path("early"));
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
     o.trials = 400;
     o.batch = 8;
     o.early_stopping = 8;
@@ -295,7 +295,7 @@ TEST_CASE("grouped convolutions are skipped with a reason", "[tune]") {
   measure::SimRunner runner(h100, {});
   NoProgress progress;
   tune::TuningLog log(temp_path("grouped"));
-  tune::TuneEnv env{h100, builder, runner, log, {}, progress};
+  tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
   auto out = tune::tune_task(*grouped, {}, env, 1, 1);
   CHECK(out.skipped.find("no template") != std::string::npos);
   CHECK(out.trials == 0);

@@ -86,8 +86,9 @@ int nvrtc_nearest_arch(int sm) {
 
 CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
                             const std::string& arch, const std::vector<std::string>& extra) {
-  if (arch.rfind("sm_", 0) != 0) throw Error("bad arch '" + arch + "' (expected sm_XY)");
-  std::string problem = nvrtc_arch_problem(std::stoi(arch.substr(3)));
+  const bool ptx = arch.rfind("compute_", 0) == 0;
+  if (arch.rfind("sm_", 0) != 0 && !ptx) throw Error("bad arch '" + arch + "' (expected sm_XY or compute_XY)");
+  std::string problem = nvrtc_arch_problem(std::stoi(arch.substr(ptx ? 8 : 3)));
   if (!problem.empty()) throw Error(problem);
 
   auto start = std::chrono::steady_clock::now();
@@ -98,7 +99,8 @@ CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
 
   // -default-device: lambdas and constexpr helpers in templates are device code.
   std::vector<std::string> options = {"--gpu-architecture=" + arch, "-std=c++17", "-default-device",
-                                      "--ptxas-options=-v", "-diag-suppress=177"};
+                                      "-diag-suppress=177"};
+  if (!ptx) options.push_back("--ptxas-options=-v");
   options.insert(options.end(), extra.begin(), extra.end());
   std::vector<const char*> argv;
   for (const auto& o : options) argv.push_back(o.c_str());
@@ -111,7 +113,14 @@ CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
   if (log_size > 0) nvrtcGetProgramLog(prog.get(), out.log.data());
   while (!out.log.empty() && (out.log.back() == '\0' || out.log.back() == '\n')) out.log.pop_back();
 
-  if (result == NVRTC_SUCCESS) {
+  if (result == NVRTC_SUCCESS && ptx) {
+    size_t size = 0;
+    check_nvrtc(nvrtcGetPTXSize(prog.get(), &size), "PTX size query");
+    out.ptx.resize(size);
+    check_nvrtc(nvrtcGetPTX(prog.get(), out.ptx.data()), "PTX query");
+    while (!out.ptx.empty() && out.ptx.back() == '\0') out.ptx.pop_back();
+    out.ok = true;
+  } else if (result == NVRTC_SUCCESS) {
     size_t cubin_size = 0;
     check_nvrtc(nvrtcGetCUBINSize(prog.get(), &cubin_size), "cubin size query");
     out.cubin.resize(cubin_size);

@@ -68,31 +68,20 @@ std::string CudaRunner::ensure_task(const task::Conv2dWorkload& wl) {
 }
 
 MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult& build) {
-  auto start = std::chrono::steady_clock::now();
   MeasureResult r;
   r.resources = build.resources;
   r.compile_seconds = build.compile_seconds;
-  r.settings = to_json(options_);
-  r.settings["device"] = name_;
-  r.timestamp = unix_now();
-  auto finish = [&] {
-    r.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return r;
-  };
   if (!build.ok()) {
     r.error = build.error;
     r.message = build.message;
-    return finish();
+    r.timestamp = unix_now();
+    r.settings = to_json(options_);
+    return r;
   }
   if (build.cubin.empty()) {
     r.error = ErrorNo::CompileHost;
     r.message = "no cubin to run (resources were only estimated)";
-    return finish();
-  }
-  if (std::string why = ensure_task(wl); !why.empty()) {
-    r.error = ErrorNo::RuntimeDevice;
-    r.message = why;
-    return finish();
+    return r;
   }
   const auto& g = build.features.geometry;
   util::Message msg{{{"op", "measure"},
@@ -102,6 +91,30 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
                      {"dynamic_smem", g.dynamic_smem},
                      {"options", to_json(options_)}},
                     build.cubin};
+  return timed_call(wl, std::move(msg), std::move(r));
+}
+
+MeasureResult CudaRunner::run_cudnn(const task::Conv2dWorkload& wl, bool allow_tf32) {
+  util::Message msg{{{"op", "cudnn"}, {"allow_tf32", allow_tf32}, {"options", to_json(options_)}}, ""};
+  MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{});
+  r.settings["allow_tf32"] = allow_tf32;
+  return r;
+}
+
+MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Message msg, MeasureResult r) {
+  auto start = std::chrono::steady_clock::now();
+  r.settings = to_json(options_);
+  r.settings["device"] = name_;
+  r.timestamp = unix_now();
+  auto finish = [&] {
+    r.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  };
+  if (std::string why = ensure_task(wl); !why.empty()) {
+    r.error = ErrorNo::RuntimeDevice;
+    r.message = why;
+    return finish();
+  }
   auto reply = worker_.call(msg, options_.run_timeout_s);
   using Outcome = util::WorkerProcess::Outcome;
   if (reply.outcome == Outcome::Timeout) {
@@ -120,6 +133,11 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
   const auto& h = reply.message.header;
   r.error = ErrorNo(h.value("error_no", int(ErrorNo::Unknown)));
   r.message = h.value("message", std::string());
+  if (h.contains("algorithm")) {
+    r.message = "cuDNN " + h.value("cudnn_version", std::string()) + " " +
+                h.at("algorithm").get<std::string>() + ", workspace " +
+                std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes";
+  }
   r.costs = h.value("costs", std::vector<double>{});
   r.number = h.value("number", 0);
   r.repeat = int(r.costs.size());

@@ -1,6 +1,7 @@
 // The GPU side of CudaRunner: a process that owns the CUDA context and measures one kernel per
 // request. It may die with a faulting kernel; its parent then starts another.
 #include "chameleon/codegen/embedded.hpp"
+#include "chameleon/cuda/cudnn.hpp"
 #include "chameleon/cuda/device.hpp"
 #include "chameleon/cuda/handles.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
@@ -9,6 +10,7 @@
 #include "chameleon/measure/reference.hpp"
 #include "chameleon/measure/result.hpp"
 #include "chameleon/measure/stats.hpp"
+#include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <algorithm>
@@ -127,21 +129,106 @@ public:
     CUdeviceptr d = task_->data.get(), w = task_->weight.get(), o = task_->out.get();
     void* args[] = {&d, &w, &o};
     CUstream s = stream_->get();
-    auto launch = [&] {
-      return api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], smem,
-                                s, args, nullptr);
-    };
+    return verify_and_time(
+        [&] {
+          return api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+                                    smem, s, args, nullptr);
+        },
+        opt);
+  }
 
-    // 1. One launch into a poisoned output, then verification.
+  // cuDNN's fastest forward algorithm for the task, verified and timed like a kernel.
+  json cudnn(const json& req) {
+    if (!task_) return error(ErrorNo::RuntimeDevice, "no task set up", false);
+    std::string why;
+    const cuda::Cudnn* dnn = cuda::load_cudnn(&why);
+    if (dnn == nullptr) return error(ErrorNo::Unknown, why, false);
+    MeasureOptions opt = measure_options_from_json(req.at("options"));
+    const bool tf32 = req.value("allow_tf32", false);
+    const auto& w = task_->wl;
+    if (w.pad_top != w.pad_bottom || w.pad_left != w.pad_right) {
+      return error(ErrorNo::Instantiation, "cuDNN supports symmetric padding only", false);
+    }
+    auto check = [&](int status, const char* what) {
+      if (status != cuda::Cudnn::kSuccess) {
+        throw Error(std::string("cuDNN ") + what + ": " + dnn->cudnnGetErrorString(status));
+      }
+    };
+    if (dnn_handle_ == nullptr) {
+      check(dnn->cudnnCreate(&dnn_handle_), "create");
+      check(dnn->cudnnSetStream(dnn_handle_, stream_->get()), "set stream");
+    }
+    DnnDescriptors desc(*dnn);
+    check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.c, w.h, w.w), "input");
+    check(dnn->cudnnSetFilter4dDescriptor(desc.w, cuda::Cudnn::kFloat, cuda::Cudnn::kNchw, w.k, w.c / w.groups, w.r, w.s), "filter");
+    check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.k, w.out_h(), w.out_w()), "output");
+    check(dnn->cudnnSetConvolution2dDescriptor(desc.conv, w.pad_top, w.pad_left, w.stride_h, w.stride_w,
+                                               w.dilation_h, w.dilation_w, cuda::Cudnn::kCrossCorrelation,
+                                               cuda::Cudnn::kFloat), "convolution");
+    check(dnn->cudnnSetConvolutionGroupCount(desc.conv, w.groups), "groups");
+    // fp32 means no TF32 tensor cores unless asked for.
+    check(dnn->cudnnSetConvolutionMathType(desc.conv, tf32 ? cuda::Cudnn::kDefaultMath : cuda::Cudnn::kFmaMath), "math type");
+    cuda::Cudnn::AlgoPerf perf[16];
+    int returned = 0;
+    check(dnn->cudnnFindConvolutionForwardAlgorithm(dnn_handle_, desc.x, desc.w, desc.conv, desc.y, 16, &returned, perf), "find");
+    int algo = -1;
+    for (int i = 0; i < returned && algo < 0; ++i) {
+      if (perf[i].status == cuda::Cudnn::kSuccess) algo = perf[i].algo;
+    }
+    if (algo < 0) return error(ErrorNo::RuntimeDevice, "cuDNN found no usable algorithm", false);
+    size_t ws_bytes = 0;
+    check(dnn->cudnnGetConvolutionForwardWorkspaceSize(dnn_handle_, desc.x, desc.w, desc.conv, desc.y, algo, &ws_bytes), "workspace");
+    cuda::DeviceBuffer workspace(std::max<size_t>(ws_bytes, 4));
+    const float alpha = 1.0f, beta = 0.0f;
+    void* x = reinterpret_cast<void*>(task_->data.get());
+    void* wt = reinterpret_cast<void*>(task_->weight.get());
+    void* y = reinterpret_cast<void*>(task_->out.get());
+    void* ws = reinterpret_cast<void*>(workspace.get());
+    json out = verify_and_time(
+        [&] {
+          int st = dnn->cudnnConvolutionForward(dnn_handle_, &alpha, desc.x, x, desc.w, wt, desc.conv,
+                                                algo, ws, ws_bytes, &beta, desc.y, y);
+          return st == cuda::Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN;
+        },
+        opt);
+    out["algorithm"] = cuda::cudnn_algo_name(algo);
+    out["workspace_bytes"] = ws_bytes;
+    out["cudnn_version"] = cuda::cudnn_version(*dnn);
+    return out;
+  }
+
+private:
+  // cuDNN descriptors of one call, destroyed with it.
+  struct DnnDescriptors {
+    explicit DnnDescriptors(const cuda::Cudnn& api) : api_(api) {
+      api.cudnnCreateTensorDescriptor(&x);
+      api.cudnnCreateTensorDescriptor(&y);
+      api.cudnnCreateFilterDescriptor(&w);
+      api.cudnnCreateConvolutionDescriptor(&conv);
+    }
+    ~DnnDescriptors() {
+      api_.cudnnDestroyTensorDescriptor(x);
+      api_.cudnnDestroyTensorDescriptor(y);
+      api_.cudnnDestroyFilterDescriptor(w);
+      api_.cudnnDestroyConvolutionDescriptor(conv);
+    }
+    const cuda::Cudnn& api_;
+    cuda::Cudnn::Desc x = nullptr, y = nullptr, w = nullptr, conv = nullptr;
+  };
+
+  // One launch into a NaN-poisoned output, verification against the reference, warm-up, then the
+  // timed rounds (from a CUDA graph when asked and capturable).
+  template <class Launch> json verify_and_time(Launch launch, const MeasureOptions& opt) {
+    const auto& api = cuda::driver();
+    CUstream s = stream_->get();
     const size_t out_elems = size_t(task_->wl.output_elems());
-    CU_CHECK(api.cuMemsetD32Async(o, kPoison, out_elems, s));
-    r = launch();
+    CU_CHECK(api.cuMemsetD32Async(task_->out.get(), kPoison, out_elems, s));
+    CUresult r = launch();
     if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "launch failed: " + describe(r), cuda::is_sticky(r));
     r = api.cuStreamSynchronize(s);
     if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "kernel failed: " + describe(r), true);
     if (auto wrong = verify(opt)) return error(ErrorNo::WrongAnswer, *wrong, false);
 
-    // 2. Warm-up, then one timed launch to size the rounds.
     int warmup = opt.warmup, repeat = std::max(1, opt.repeat);
     cuda::Event e0, e1;
     for (int i = 0; i < warmup; ++i) CU_CHECK(launch());
@@ -155,8 +242,6 @@ public:
       repeat = std::max(1, std::min(repeat, int(budget_ms / std::max(single_ms, 1e-3))));
     }
     const int number = launches_per_round(single_ms, opt.min_repeat_ms, opt.max_number);
-
-    // 3. The rounds, from a CUDA graph when asked (and capturable), else from the stream.
     cuda::GraphExec graph;
     if (opt.cuda_graph) graph = capture(launch, number);
     std::vector<double> costs;
@@ -183,7 +268,6 @@ public:
             {"fatal", false}};
   }
 
-private:
   struct ModuleGuard {
     CUmodule m;
     ~ModuleGuard() { cuda::driver().cuModuleUnload(m); }
@@ -249,6 +333,7 @@ private:
   std::unique_ptr<cuda::Stream> stream_;
   cuda::DeviceBuffer flush_;
   std::unique_ptr<TaskState> task_;
+  cuda::Cudnn::Handle dnn_handle_ = nullptr;
 };
 
 } // namespace
@@ -266,6 +351,8 @@ int run_gpu_worker(int fd) {
         reply = worker.set_task(h);
       } else if (op == "measure") {
         reply = worker.measure(h, request->blob);
+      } else if (op == "cudnn") {
+        reply = worker.cudnn(h);
       } else {
         reply = {{"ok", false}, {"error", "unknown request '" + op + "'"}};
       }

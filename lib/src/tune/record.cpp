@@ -68,6 +68,9 @@ nlohmann::ordered_json to_json(const Record& r) {
                {"simulated", m.simulated},
                {"tuner", r.tuner},
                {"iteration", r.iteration},
+               {"network", r.network},
+               {"task", r.task_index},
+               {"layer_count", r.layer_count},
                {"workload", ordered(task::to_json(r.workload))},
                {"median", m.median},
                {"spread", m.spread},
@@ -132,6 +135,9 @@ Record record_from_json(const json& j) {
       r.device_fingerprint = c.value("device_fingerprint", std::string());
       r.tuner = c.value("tuner", std::string());
       r.iteration = c.value("iteration", 0);
+      r.network = c.value("network", std::string());
+      r.task_index = c.value("task", 0);
+      r.layer_count = c.value("layer_count", 0);
       m.simulated = c.value("simulated", false);
       if (c.contains("median") && m.error == measure::ErrorNo::None) m.median = c.at("median").get<double>();
       m.spread = c.value("spread", m.spread);

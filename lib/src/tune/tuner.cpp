@@ -344,6 +344,9 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       r.device_fingerprint = env.runner.fingerprint();
       r.tuner = o.tuner;
       r.iteration = iteration;
+      r.network = env.network;
+      r.task_index = t.index;
+      r.layer_count = t.count;
       r.result.settings["tune"] = tune_settings;
       env.log.append(r);
       visited.insert(batch[i].index);
@@ -351,6 +354,12 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       consider(r, batch[i]);
     }
     fit_s = refit();
+    env.log.append_comment("chameleon-iteration " +
+                           nlohmann::json({{"run", run_id(o)}, {"task", t.index},
+                                           {"workload", t.workload.key()}, {"iteration", iteration},
+                                           {"batch", batch.size()}, {"explore_s", explore_s},
+                                           {"sample_s", sample_s}, {"fit_s", fit_s}})
+                               .dump());
     out.explore_s += explore_s;
     out.sample_s += sample_s;
     out.fit_s += fit_s;

@@ -32,6 +32,10 @@ LogContents read_log(const std::string& path, bool repair) {
     const size_t next = last ? text.size() : nl + 1;
     size_t first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') {
+      if (first != std::string::npos) {
+        size_t text = line.find_first_not_of(" \t", first + 1);
+        out.comments.push_back(text == std::string::npos ? "" : line.substr(text));
+      }
       ++out.skipped;
       pos = good_end = next;
       continue;
@@ -53,6 +57,7 @@ LogContents read_log(const std::string& path, bool repair) {
     } else {
       try {
         out.records.push_back(record_from_json(j));
+        out.records.back().line = int(line_no);
       } catch (const Error& e) {
         throw Error(path + ":" + std::to_string(line_no) + ": " + e.what());
       }

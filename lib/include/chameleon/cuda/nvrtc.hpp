@@ -9,14 +9,16 @@ namespace chameleon::cuda {
 struct CompileOutput {
   bool ok = false;
   std::string log;   // NVRTC's log, ptxas report included, trailing NUL stripped
-  std::string cubin; // the device image when ok
+  std::string cubin; // the device image when ok (arch sm_XY)
+  std::string ptx;   // the PTX when ok (arch compute_XY)
   int registers = 0;
   int static_smem = 0; // bytes
   int spill_stores = 0, spill_loads = 0, stack_frame = 0; // bytes
   double seconds = 0;
 };
 
-// Compiles `code` for `arch` ("sm_90") to a cubin. A compile error is returned in the output, not
+// Compiles `code` for `arch`: "sm_90" gives a cubin (with the ptxas resource report), "compute_90"
+// PTX that the driver can JIT for newer GPUs. A compile error is returned in the output, not
 // thrown; an arch this NVRTC cannot target throws chameleon::Error saying which toolkit is needed.
 CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
                             const std::string& arch, const std::vector<std::string>& extra = {});

@@ -25,7 +25,11 @@ struct Record {
   std::string device_fingerprint;
   std::string tuner;
   int iteration = 0;
+  std::string network; // where the task came from, when known
+  int task_index = 0;  // 1-based index in that network
+  int layer_count = 0; // layers of the network that share the workload
   bool foreign = false; // read from an AutoTVM log: no chameleon fields
+  int line = 0;         // where read_log found it (1-based), 0 otherwise
 
   bool ok() const { return result.error == measure::ErrorNo::None; }
   double seconds() const { return result.median; } // per launch, valid when ok()

@@ -59,6 +59,7 @@ struct TuneEnv {
   TuningLog& log;
   std::vector<Record> history; // extra records (--history logs) for transfer
   ProgressSink& progress;
+  std::string network; // name written with every record
 };
 
 // Tunes one task (resuming from the log), appending every measurement to the log. The parts

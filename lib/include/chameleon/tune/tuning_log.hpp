@@ -10,6 +10,7 @@ namespace chameleon::tune {
 struct LogContents {
   std::vector<Record> records;
   int skipped = 0;       // records of other AutoTVM tasks, comment and blank lines
+  std::vector<std::string> comments; // "# ..." lines without the "# " (run headers, iterations)
   bool repaired = false; // a cut-off last line was dropped
 };
 

@@ -1,0 +1,193 @@
+// `replay`, `bench` and `report`: from a tuning log to deployable kernels, their speed against
+// cuDNN, and figures.
+#include "commands.hpp"
+#include "options.hpp"
+
+#include "chameleon/emit/replay.hpp"
+#include "chameleon/emit/report.hpp"
+#include "chameleon/measure/cuda_runner.hpp"
+#include "chameleon/measure/device.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+#include "chameleon/util/table.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+
+namespace chameleon::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string default_kernels_dir(const std::string& log) {
+  fs::path p(log);
+  return (p.parent_path() / (p.stem().string() + "-kernels")).string();
+}
+
+void run_replay(const std::string& log, std::string out, const std::string& device, bool as_json) {
+  if (out.empty()) out = default_kernels_dir(log);
+  auto result = emit::replay(log, out, device);
+  const auto& sel = result.selection;
+  if (as_json) {
+    std::cout << result.manifest.dump(2) << "\n";
+  } else {
+    std::cout << "replayed " << log << " (" << sel.device << ") into " << out << ": "
+              << sel.best.size() << " kernels\n";
+    using Align = util::Table::Align;
+    util::Table table({"kernel", "workload", "count", "us", "GFLOPS", "config", "registers"},
+                      {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right});
+    for (const auto& k : result.manifest.at("kernels")) {
+      table.add_row({k.at("name").get<std::string>(), k.at("shape").get<std::string>(),
+                     std::to_string(k.at("count").get<int>()),
+                     util::fixed(k.at("measured").at("seconds").get<double>() * 1e6, 2),
+                     util::fixed(k.at("measured").at("gflops").get<double>(), 0),
+                     std::to_string(k.at("config").at("index").get<int64_t>()),
+                     std::to_string(k.at("resources").at("registers").get<int>())});
+    }
+    table.print(std::cout);
+    if (result.manifest.value("simulated", false)) {
+      std::cout << "note: the times are from the sim device, not a GPU\n";
+    }
+    if (sel.devices.size() > 1) {
+      std::cout << "the log also has records of: " << util::join(sel.devices, ", ") << " (--device to pick)\n";
+    }
+  }
+  for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
+}
+
+struct BenchArgs {
+  std::string input; // kernels folder or log
+  std::string device_name;
+  DeviceOptions dev;
+  bool allow_tf32 = false;
+  bool as_json = false;
+};
+
+void run_bench(BenchArgs a) {
+  fs::path dir = a.input;
+  if (!fs::is_directory(dir)) {
+    dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
+    spdlog::info("replaying {} into {}", a.input, dir.string());
+    emit::replay(a.input, dir.string(), a.device_name);
+  }
+  std::ifstream in(dir / "manifest.json");
+  if (!in) throw Error("no manifest.json in " + dir.string() + " (run chameleon replay first)");
+  nlohmann::json manifest = nlohmann::json::parse(in);
+  std::string why;
+  if (!measure::gpu_available(&why)) throw Error("bench times kernels on a GPU: " + why);
+  measure::CudaRunner runner(a.dev.gpu, a.dev.measure);
+  target::Target gpu = measure::target_from_device(a.dev.gpu);
+  const bool use_ptx = manifest.value("arch", std::string()) != gpu.arch();
+  if (use_ptx) {
+    spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", manifest.value("arch", std::string("?")),
+                 gpu.arch());
+  }
+  using Align = util::Table::Align;
+  util::Table table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS", "% peak", "cuDNN algorithm"},
+                    {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
+                     Align::Right, Align::Right, Align::Left});
+  nlohmann::json rows = nlohmann::json::array();
+  double ours_total = 0, dnn_total = 0;
+  bool dnn_complete = true;
+  for (const auto& k : manifest.at("kernels")) {
+    task::Conv2dWorkload wl = task::workload_from_json(k.at("workload"));
+    measure::BuildResult b;
+    std::ifstream image(dir / k.at("files").at(use_ptx ? "ptx" : "cubin").get<std::string>(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << image.rdbuf();
+    b.cubin = bytes.str();
+    if (use_ptx) b.cubin.push_back('\0');
+    b.entry = k.at("entry").get<std::string>();
+    b.features.geometry.grid = k.at("grid").get<std::array<uint32_t, 3>>();
+    b.features.geometry.block = k.at("block").get<std::array<uint32_t, 3>>();
+    b.features.geometry.dynamic_smem = k.at("dynamic_smem").get<int>();
+    b.resources = measure::resources_from_json(k.at("resources"));
+    const int count = k.value("count", 1);
+    measure::MeasureResult ours = runner.run(wl, b);
+    measure::MeasureResult dnn = runner.run_cudnn(wl, a.allow_tf32);
+    const double flops = double(wl.flops());
+    nlohmann::json row = {{"kernel", k.at("name")}, {"workload", wl.str()}, {"count", count},
+                          {"ours", measure::to_json(ours)}, {"cudnn", measure::to_json(dnn)}};
+    std::string ours_us = ours.ok() ? util::fixed(ours.median * 1e6, 2) : measure::error_name(ours.error);
+    std::string dnn_us = dnn.ok() ? util::fixed(dnn.median * 1e6, 2) : "n/a";
+    std::string speedup = ours.ok() && dnn.ok() ? util::fixed(dnn.median / ours.median, 2) + "x" : "-";
+    std::string gflops = ours.ok() ? util::fixed(flops / ours.median / 1e9, 0) : "-";
+    std::string peak = ours.ok() ? util::fixed(100 * flops / ours.median / 1e9 / gpu.peak_fp32_gflops(), 1) : "-";
+    if (ours.ok()) ours_total += ours.median * count;
+    if (dnn.ok()) dnn_total += dnn.median * count; else dnn_complete = false;
+    if (!ours.ok()) spdlog::warn("{}: {}", k.at("name").get<std::string>(), ours.message);
+    table.add_row({k.at("name").get<std::string>(), wl.str(), std::to_string(count), ours_us, dnn_us, speedup,
+                   gflops, peak, dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
+    rows.push_back(row);
+  }
+  if (a.as_json) {
+    std::cout << nlohmann::json({{"device", runner.device_name()}, {"manifest", manifest.value("log", "")},
+                                 {"allow_tf32", a.allow_tf32}, {"kernels", rows},
+                                 {"total_ours_seconds", ours_total}, {"total_cudnn_seconds", dnn_total},
+                                 {"cudnn_complete", dnn_complete}})
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << "bench on " << runner.device_name() << " (" << gpu.arch() << "), cuDNN "
+            << (a.allow_tf32 ? "with TF32 allowed" : "fp32 (TF32 off)")
+            << ", same tensors and protocol for both; times per launch\n";
+  table.print(std::cout);
+  std::cout << "total weighted by layer counts: ours " << util::fixed(ours_total * 1e6, 2) << " us, cuDNN "
+            << (dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
+}
+
+} // namespace
+
+void add_emit_commands(CLI::App& app) {
+  {
+    auto log = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    auto device = std::make_shared<std::string>();
+    auto as_json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("replay", "Emit the best kernel of every task of a log: sources, cubins, PTX, manifest, header");
+    cmd->add_option("log", *log, "Tuning log")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--out", *out, "Output folder (default: LOG-kernels next to the log)");
+    cmd->add_option("--device", *device, "Records of this device (default: the log's last)");
+    cmd->add_flag("--json", *as_json, "Print the manifest");
+    cmd->callback([=] { run_replay(*log, *out, *device, *as_json); });
+  }
+  {
+    auto a = std::make_shared<BenchArgs>();
+    auto* cmd = app.add_subcommand("bench", "Re-time emitted kernels on the GPU, verified, against cuDNN");
+    cmd->add_option("input", a->input, "A kernels folder (chameleon replay) or a tuning log")->required();
+    cmd->add_option("--log-device", a->device_name, "With a log: records of this device");
+    cmd->add_flag("--allow-tf32", a->allow_tf32, "Let cuDNN use TF32 tensor cores");
+    cmd->add_flag("--json", a->as_json, "Print JSON");
+    auto& m = a->dev.measure;
+    cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();
+    cmd->add_option("--warmup", m.warmup, "Untimed launches before timing")->capture_default_str();
+    cmd->add_option("--repeat", m.repeat, "Timed rounds")->capture_default_str();
+    cmd->add_option("--min-repeat-ms", m.min_repeat_ms, "Launches per round grow to last this long")->capture_default_str();
+    cmd->add_flag("--flush-l2", m.flush_l2, "Overwrite an L2-sized buffer before every round");
+    cmd->add_flag("!--no-cuda-graph", m.cuda_graph, "Launch rounds from the stream");
+    cmd->add_option("--seed", m.seed, "Seed of inputs and weights")->capture_default_str();
+    cmd->callback([a] { run_bench(*a); });
+  }
+  {
+    auto logs = std::make_shared<std::vector<std::string>>();
+    auto out = std::make_shared<std::string>("report");
+    auto* cmd = app.add_subcommand("report", "Tuning curves (SVG) and a summary (markdown) of one or more logs");
+    cmd->add_option("logs", *logs, "Tuning logs (several: side by side)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--out", *out, "Output folder")->capture_default_str();
+    cmd->callback([=] {
+      auto r = emit::report(*logs, *out);
+      std::cout << "report in " << *out << ": " << util::join(r.files, ", ") << "\n";
+    });
+  }
+}
+
+} // namespace chameleon::app

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cuda.h>
+
+#include <cstddef>
+#include <string>
+
+namespace chameleon::cuda {
+
+// The part of cuDNN's (legacy, v7-v9) convolution API that bench uses to time cuDNN's fastest
+// forward algorithm, declared here and loaded at run time: GPU hosts often have libcudnn without
+// its headers, and chameleon must run without cuDNN at all.
+struct Cudnn {
+  using Handle = void*;
+  using Desc = void*;
+  enum : int { kSuccess = 0, kNchw = 0, kFloat = 0, kCrossCorrelation = 1 };
+  enum Math : int { kDefaultMath = 0, kTensorOpMath = 1, kFmaMath = 3 };
+  struct AlgoPerf { // cudnnConvolutionFwdAlgoPerf_t
+    int algo;
+    int status;
+    float time;
+    size_t memory;
+    int determinism;
+    int math_type;
+    int reserved[3];
+  };
+
+  size_t (*cudnnGetVersion)();
+  const char* (*cudnnGetErrorString)(int);
+  int (*cudnnCreate)(Handle*);
+  int (*cudnnDestroy)(Handle);
+  int (*cudnnSetStream)(Handle, CUstream);
+  int (*cudnnCreateTensorDescriptor)(Desc*);
+  int (*cudnnSetTensor4dDescriptor)(Desc, int format, int dtype, int n, int c, int h, int w);
+  int (*cudnnDestroyTensorDescriptor)(Desc);
+  int (*cudnnCreateFilterDescriptor)(Desc*);
+  int (*cudnnSetFilter4dDescriptor)(Desc, int dtype, int format, int k, int c, int h, int w);
+  int (*cudnnDestroyFilterDescriptor)(Desc);
+  int (*cudnnCreateConvolutionDescriptor)(Desc*);
+  int (*cudnnSetConvolution2dDescriptor)(Desc, int pad_h, int pad_w, int u, int v, int dil_h,
+                                         int dil_w, int mode, int compute_type);
+  int (*cudnnSetConvolutionGroupCount)(Desc, int);
+  int (*cudnnSetConvolutionMathType)(Desc, int);
+  int (*cudnnDestroyConvolutionDescriptor)(Desc);
+  int (*cudnnFindConvolutionForwardAlgorithm)(Handle, Desc x, Desc w, Desc conv, Desc y,
+                                              int requested, int* returned, AlgoPerf* results);
+  int (*cudnnGetConvolutionForwardWorkspaceSize)(Handle, Desc x, Desc w, Desc conv, Desc y,
+                                                 int algo, size_t* bytes);
+  int (*cudnnConvolutionForward)(Handle, const void* alpha, Desc x, const void* xp, Desc w,
+                                 const void* wp, Desc conv, int algo, void* workspace,
+                                 size_t workspace_bytes, const void* beta, Desc y, void* yp);
+};
+
+// The loaded library, or nullptr with the reason (not installed, too old).
+const Cudnn* load_cudnn(std::string* why);
+// "IMPLICIT_PRECOMP_GEMM", ...
+std::string cudnn_algo_name(int algo);
+// "9.19.0"
+std::string cudnn_version(const Cudnn& api);
+
+} // namespace chameleon::cuda

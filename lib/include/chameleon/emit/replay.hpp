@@ -1,0 +1,40 @@
+#pragma once
+
+#include "chameleon/tune/record.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace chameleon::emit {
+
+// The best verified record of every workload a log holds for one device.
+struct Selection {
+  std::string device;               // the device chosen
+  std::vector<std::string> devices; // every device the log has records of
+  std::vector<tune::Record> best;   // one per workload with a valid record
+  // Workloads with records on the device but none valid, with why ("64 records, all failed").
+  std::vector<std::pair<task::Conv2dWorkload, std::string>> missing;
+};
+
+// `device` empty: the device of the log's last record. Ties are broken by the lower spread.
+// Ordered by task index, then by first appearance.
+Selection select_best(const std::vector<tune::Record>& records, const std::string& device = "");
+
+struct ReplayResult {
+  Selection selection;
+  nlohmann::json manifest; // also written to DIR/manifest.json
+};
+
+// Regenerates the source of every selected kernel, compiles it with NVRTC for the record's arch
+// (cubin) and as PTX (forward compatibility), and writes to `dir`: per task NAME.cu, NAME.cubin,
+// NAME.ptx; manifest.json (docs/deploy.md); kernels.hpp with a launch function per task. Works
+// without a GPU. The same log gives the same bytes. Throws chameleon::Error when a kernel does not
+// build any more (another toolkit or template).
+ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device = "");
+
+// The C++ header of a manifest (what replay writes as kernels.hpp).
+std::string kernels_header(const nlohmann::json& manifest);
+
+} // namespace chameleon::emit

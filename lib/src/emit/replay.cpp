@@ -1,0 +1,235 @@
+#include "chameleon/emit/replay.hpp"
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/tune/tuning_log.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace chameleon::emit {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Selection select_best(const std::vector<tune::Record>& records, const std::string& device) {
+  Selection sel;
+  std::set<std::string> devices;
+  for (const auto& r : records) devices.insert(r.device);
+  sel.devices.assign(devices.begin(), devices.end());
+  sel.device = !device.empty() ? device : (records.empty() ? "" : records.back().device);
+  if (!device.empty() && !devices.count(device)) {
+    throw Error("the log has no records of device '" + device + "' (it has: " + util::join(sel.devices, ", ") + ")");
+  }
+  struct Group {
+    std::optional<tune::Record> best;
+    int records = 0;
+    size_t first = 0;
+    task::Conv2dWorkload wl;
+  };
+  std::map<std::string, Group> groups;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    if (r.device != sel.device) continue;
+    auto [it, inserted] = groups.try_emplace(r.workload.key());
+    Group& g = it->second;
+    if (inserted) {
+      g.first = i;
+      g.wl = r.workload;
+    }
+    ++g.records;
+    if (!r.ok()) continue;
+    if (!g.best || r.seconds() < g.best->seconds() ||
+        (r.seconds() == g.best->seconds() && r.result.spread < g.best->result.spread)) {
+      g.best = r;
+    }
+  }
+  std::vector<const Group*> order;
+  for (const auto& [key, g] : groups) order.push_back(&g);
+  std::sort(order.begin(), order.end(), [](const Group* a, const Group* b) {
+    int ta = a->best ? a->best->task_index : 0, tb = b->best ? b->best->task_index : 0;
+    return ta != tb ? ta < tb : a->first < b->first;
+  });
+  for (const Group* g : order) {
+    if (g->best) {
+      sel.best.push_back(*g->best);
+    } else {
+      sel.missing.emplace_back(g->wl, std::to_string(g->records) + " records, none measured without error");
+    }
+  }
+  return sel;
+}
+
+namespace {
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  if (!out) throw Error("cannot write " + path.string());
+}
+
+std::string kernel_name(const tune::Record& r, size_t position, const std::set<int>& duplicate_tasks) {
+  char buf[32];
+  if (r.task_index > 0 && !duplicate_tasks.count(r.task_index)) {
+    std::snprintf(buf, sizeof(buf), "task_%02d", r.task_index);
+  } else {
+    std::snprintf(buf, sizeof(buf), "kernel_%02zu", position + 1);
+  }
+  return buf;
+}
+
+} // namespace
+
+ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device) {
+  tune::LogContents contents = tune::read_log(log_path);
+  ReplayResult result;
+  result.selection = select_best(contents.records, device);
+  const Selection& sel = result.selection;
+  if (sel.best.empty() && sel.missing.empty()) throw Error(log_path + ": no tuning records");
+  fs::create_directories(dir);
+
+  std::set<int> seen_tasks, duplicate_tasks;
+  for (const auto& r : sel.best) {
+    if (r.task_index > 0 && !seen_tasks.insert(r.task_index).second) duplicate_tasks.insert(r.task_index);
+  }
+  json kernels = json::array();
+  std::string arch, network, target, fingerprint;
+  bool simulated = false;
+  for (size_t i = 0; i < sel.best.size(); ++i) {
+    const tune::Record& r = sel.best[i];
+    const codegen::Template& tmpl = codegen::find_template(r.template_name);
+    space::ConfigSpace sp = tmpl.make_space(r.workload);
+    space::Config cfg = sp.from_entity(r.entity);
+    codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
+    const std::string name = kernel_name(r, i, duplicate_tasks);
+    // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
+    // its kernels were compiled for, which the record also holds.
+    const std::string kernel_arch = r.arch.empty() ? "sm_90" : r.arch;
+    auto cubin = cuda::nvrtc_compile(src.code, src.entry, kernel_arch);
+    if (!cubin.ok) throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
+    auto ptx = cuda::nvrtc_compile(src.code, src.entry, "compute_" + kernel_arch.substr(3));
+    if (!ptx.ok) throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
+    write_file(fs::path(dir) / (name + ".cu"), src.code);
+    write_file(fs::path(dir) / (name + ".cubin"), cubin.cubin);
+    write_file(fs::path(dir) / (name + ".ptx"), ptx.ptx);
+
+    const auto& g = src.geometry;
+    const double flops = double(r.workload.flops());
+    kernels.push_back({{"name", name},
+                       {"task", r.task_index},
+                       {"count", std::max(1, r.layer_count)},
+                       {"workload", task::to_json(r.workload)},
+                       {"shape", r.workload.str()},
+                       {"out_shape", {r.workload.n, r.workload.k, r.workload.out_h(), r.workload.out_w()}},
+                       {"flops", r.workload.flops()},
+                       {"template", r.template_name},
+                       {"template_fingerprint", tmpl.fingerprint()},
+                       {"config", {{"index", cfg.index}, {"entity", sp.entity_json(cfg)}}},
+                       {"entry", src.entry},
+                       {"grid", g.grid},
+                       {"block", g.block},
+                       {"dynamic_smem", g.dynamic_smem},
+                       {"arch", kernel_arch},
+                       {"resources",
+                        {{"registers", cubin.registers},
+                         {"static_smem", cubin.static_smem},
+                         {"spill_stores", cubin.spill_stores},
+                         {"spill_loads", cubin.spill_loads}}},
+                       {"measured",
+                        {{"seconds", r.seconds()},
+                         {"spread", r.result.spread},
+                         {"gflops", flops / r.seconds() / 1e9},
+                         {"simulated", r.result.simulated}}},
+                       {"record", {{"line", r.line}, {"timestamp", r.result.timestamp}, {"tuner", r.tuner}}},
+                       {"files", {{"source", name + ".cu"}, {"cubin", name + ".cubin"}, {"ptx", name + ".ptx"}}}});
+    arch = kernel_arch;
+    if (network.empty()) network = r.network;
+    target = r.target;
+    fingerprint = r.device_fingerprint;
+    simulated = simulated || r.result.simulated;
+  }
+  json missing = json::array();
+  for (const auto& [wl, why] : sel.missing) {
+    missing.push_back({{"workload", task::to_json(wl)}, {"shape", wl.str()}, {"reason", why}});
+  }
+  result.manifest = {{"schema", "chameleon-manifest/1"},
+                     {"log", fs::path(log_path).filename().string()},
+                     {"network", network},
+                     {"device", sel.device},
+                     {"device_fingerprint", fingerprint},
+                     {"simulated", simulated},
+                     {"target", target},
+                     {"arch", arch},
+                     {"nvrtc", cuda::nvrtc_version()},
+                     {"layout", "data NCHW, weight KCRS (C/groups), out NKOHOW; float32; no bias"},
+                     {"kernels", kernels},
+                     {"missing", missing}};
+  write_file(fs::path(dir) / "manifest.json", result.manifest.dump(2) + "\n");
+  write_file(fs::path(dir) / "kernels.hpp", kernels_header(result.manifest));
+  return result;
+}
+
+std::string kernels_header(const json& manifest) {
+  std::ostringstream h;
+  h << "// Generated by `chameleon replay` from " << manifest.value("log", std::string("a log"))
+    << "; do not edit.\n"
+    << "// Best kernels of " << manifest.value("network", std::string("?")) << " for "
+    << manifest.value("device", std::string("?")) << " (" << manifest.value("arch", std::string("?"))
+    << ", NVRTC " << manifest.value("nvrtc", std::string("?")) << ")"
+    << (manifest.value("simulated", false) ? ", timed on the SIM device" : "") << ".\n"
+    << "// conv2d, float32: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW]; no bias.\n"
+    << "// Load NAME.cubin (or NAME.ptx on a newer GPU) with cuModuleLoad, get `entry` with\n"
+    << "// cuModuleGetFunction, then call launch(kKernels[i], ...). See docs/deploy.md.\n"
+    << "#pragma once\n\n#include <cuda.h>\n\nnamespace chameleon_kernels {\n\n"
+    << "struct Conv2dKernel {\n"
+    << "  const char* name;\n  const char* cubin;\n  const char* ptx;\n  const char* entry;\n"
+    << "  unsigned grid[3];\n  unsigned block[3];\n  unsigned dynamic_smem;\n"
+    << "  int n, c, h, w, k, r, s;\n  int stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right;\n"
+    << "  int dilation_h, dilation_w, out_h, out_w;\n  double measured_us;\n};\n\n"
+    << "inline constexpr Conv2dKernel kKernels[] = {\n";
+  const auto& kernels = manifest.at("kernels");
+  for (const auto& k : kernels) {
+    const auto& w = k.at("workload");
+    auto v = [&](const char* key) { return w.at(key).get<int>(); };
+    auto pad = w.at("padding");
+    auto stride = w.at("stride");
+    auto dil = w.at("dilation");
+    auto files = k.at("files");
+    h << "    {\"" << k.at("name").get<std::string>() << "\", \"" << files.at("cubin").get<std::string>()
+      << "\", \"" << files.at("ptx").get<std::string>() << "\", \"" << k.at("entry").get<std::string>()
+      << "\", {" << util::join_numbers(k.at("grid").get<std::vector<unsigned>>(), ", ") << "}, {"
+      << util::join_numbers(k.at("block").get<std::vector<unsigned>>(), ", ") << "}, "
+      << k.at("dynamic_smem").get<int>() << ", " << v("N") << ", " << v("C") << ", " << v("H")
+      << ", " << v("W") << ", " << v("K") << ", " << v("R") << ", " << v("S") << ", " << stride[0]
+      << ", " << stride[1] << ", " << pad[0] << ", " << pad[1] << ", " << pad[2] << ", " << pad[3]
+      << ", " << dil[0] << ", " << dil[1] << ", " << k.at("out_shape")[2] << ", " << k.at("out_shape")[3]
+      << ", " << util::fixed(k.at("measured").at("seconds").get<double>() * 1e6, 3) << "},\n";
+  }
+  h << "};\n\ninline constexpr int kKernelCount = " << kernels.size() << ";\n\n"
+    << "// Launches one kernel: out = conv2d(data, weight), all device pointers to float32 tensors of\n"
+    << "// the kernel's shapes. Returns the driver's status (the launch is asynchronous on `stream`).\n"
+    << "inline CUresult launch(const Conv2dKernel& k, CUfunction f, CUstream stream, CUdeviceptr data,\n"
+    << "                       CUdeviceptr weight, CUdeviceptr out) {\n"
+    << "  void* args[] = {&data, &weight, &out};\n"
+    << "  return cuLaunchKernel(f, k.grid[0], k.grid[1], k.grid[2], k.block[0], k.block[1], k.block[2],\n"
+    << "                        k.dynamic_smem, stream, args, nullptr);\n}\n\n";
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const auto& k = kernels[i];
+    h << "// " << k.at("shape").get<std::string>() << "\n"
+      << "inline CUresult launch_" << k.at("name").get<std::string>()
+      << "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out) {\n"
+      << "  return launch(kKernels[" << i << "], f, stream, data, weight, out);\n}\n\n";
+  }
+  h << "} // namespace chameleon_kernels\n";
+  return h.str();
+}
+
+} // namespace chameleon::emit

@@ -1,0 +1,203 @@
+#include "chameleon/emit/report.hpp"
+
+#include "chameleon/emit/svg.hpp"
+#include "chameleon/tune/tuning_log.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace chameleon::emit {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// One task's history in one log.
+struct Curve {
+  task::Conv2dWorkload wl;
+  int task_index = 0;
+  std::vector<double> best_gflops; // after each measurement
+  std::vector<double> seconds;     // since the task's first measurement
+  double best_s = 0;
+  int64_t best_index = -1;
+  int invalid = 0, failed = 0;
+  double compile_s = 0, measure_s = 0, explore_s = 0;
+};
+
+struct LogView {
+  std::string label;
+  std::string device;
+  bool simulated = false;
+  std::vector<std::string> order; // workload keys in first-appearance order
+  std::map<std::string, Curve> curves;
+};
+
+LogView view_of(const std::string& path) {
+  tune::LogContents contents = tune::read_log(path);
+  LogView v;
+  if (contents.records.empty()) throw Error(path + ": no tuning records");
+  v.device = contents.records.back().device;
+  std::set<std::string> tuners;
+  std::map<std::string, double> first_time;
+  for (const auto& r : contents.records) {
+    if (r.device != v.device) continue;
+    tuners.insert(r.tuner);
+    v.simulated = v.simulated || r.result.simulated;
+    const std::string key = r.workload.key();
+    auto [it, fresh] = v.curves.try_emplace(key);
+    Curve& c = it->second;
+    if (fresh) {
+      v.order.push_back(key);
+      c.wl = r.workload;
+      c.task_index = r.task_index;
+      first_time[key] = r.result.timestamp - r.result.all_cost;
+    }
+    double best = c.best_gflops.empty() ? 0 : c.best_gflops.back();
+    if (r.ok() && r.seconds() > 0) {
+      double g = double(r.workload.flops()) / r.seconds() / 1e9;
+      if (g > best) {
+        best = g;
+        c.best_s = r.seconds();
+        c.best_index = r.index;
+      }
+    } else if (r.result.error == measure::ErrorNo::Instantiation) {
+      ++c.invalid;
+    } else if (!r.ok()) {
+      ++c.failed;
+    }
+    c.best_gflops.push_back(best);
+    c.seconds.push_back(r.result.timestamp - first_time[key]);
+    c.compile_s += r.result.compile_seconds;
+    c.measure_s += r.result.run_seconds;
+  }
+  // Exploration and fitting time from the iteration lines the tuner writes.
+  const std::string tag = "chameleon-iteration ";
+  for (const auto& line : contents.comments) {
+    if (line.rfind(tag, 0) != 0) continue;
+    try {
+      auto j = nlohmann::json::parse(line.substr(tag.size()));
+      auto it = v.curves.find(j.value("workload", std::string()));
+      if (it != v.curves.end()) {
+        it->second.explore_s += j.value("explore_s", 0.0) + j.value("fit_s", 0.0) + j.value("sample_s", 0.0);
+      }
+    } catch (const nlohmann::json::exception&) {
+      // A comment that is not ours.
+    }
+  }
+  v.label = fs::path(path).stem().string() + " (" + util::join({tuners.begin(), tuners.end()}, "+") + ")";
+  return v;
+}
+
+void write(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw Error("cannot write " + path.string());
+}
+
+} // namespace
+
+ReportResult report(const std::vector<std::string>& logs, const std::string& dir) {
+  if (logs.empty()) throw Error("report needs at least one log");
+  std::vector<LogView> views;
+  for (const auto& l : logs) views.push_back(view_of(l));
+  fs::create_directories(dir);
+
+  // Tasks: every workload of any log, in the first log's order.
+  std::vector<std::string> keys;
+  std::map<std::string, std::pair<task::Conv2dWorkload, int>> info;
+  for (const auto& v : views) {
+    for (const auto& k : v.order) {
+      if (info.emplace(k, std::make_pair(v.curves.at(k).wl, v.curves.at(k).task_index)).second) keys.push_back(k);
+    }
+  }
+  ReportResult result;
+  std::ostringstream md;
+  md << "# Tuning report\n\n";
+  for (const auto& v : views) {
+    md << "- **" << v.label << "**: " << v.device << (v.simulated ? " (simulated)" : "") << "\n";
+  }
+  md << "\n";
+
+  std::vector<Series> overview(views.size());
+  for (size_t i = 0; i < views.size(); ++i) overview[i].name = views[i].label;
+  std::vector<std::vector<double>> relative(views.size()); // per log, sum over tasks per trial
+  std::vector<std::vector<int>> present(views.size());
+  for (size_t t = 0; t < keys.size(); ++t) {
+    const auto& [wl, task_index] = info.at(keys[t]);
+    char name[32];
+    std::snprintf(name, sizeof(name), "task_%02d", task_index > 0 ? task_index : int(t + 1));
+    LineChart by_trial{std::string(name) + ": " + wl.str(), "measurements", "best GFLOPS", {}};
+    LineChart by_time{std::string(name) + ": " + wl.str(), "seconds since the task's first measurement",
+                      "best GFLOPS", {}};
+    double best_all = 0;
+    for (const auto& v : views) {
+      auto it = v.curves.find(keys[t]);
+      if (it != v.curves.end() && !it->second.best_gflops.empty()) best_all = std::max(best_all, it->second.best_gflops.back());
+    }
+    for (size_t i = 0; i < views.size(); ++i) {
+      auto it = views[i].curves.find(keys[t]);
+      if (it == views[i].curves.end()) continue;
+      const Curve& c = it->second;
+      Series a{views[i].label, {}}, b{views[i].label, {}};
+      for (size_t k = 0; k < c.best_gflops.size(); ++k) {
+        a.points.emplace_back(double(k + 1), c.best_gflops[k]);
+        b.points.emplace_back(c.seconds[k], c.best_gflops[k]);
+        if (best_all > 0) {
+          if (relative[i].size() <= k) relative[i].resize(k + 1, 0.0), present[i].resize(k + 1, 0);
+          relative[i][k] += c.best_gflops[k] / best_all;
+          ++present[i][k];
+        }
+      }
+      by_trial.series.push_back(std::move(a));
+      by_time.series.push_back(std::move(b));
+    }
+    write(fs::path(dir) / (std::string(name) + "_trials.svg"), by_trial.svg());
+    write(fs::path(dir) / (std::string(name) + "_time.svg"), by_time.svg());
+    result.files.push_back(std::string(name) + "_trials.svg");
+    result.files.push_back(std::string(name) + "_time.svg");
+  }
+  for (size_t i = 0; i < views.size(); ++i) {
+    for (size_t k = 0; k < relative[i].size(); ++k) {
+      if (present[i][k] > 0) overview[i].points.emplace_back(double(k + 1), 100.0 * relative[i][k] / present[i][k]);
+    }
+  }
+  LineChart over{"All tasks: best so far, % of the best found", "measurements per task",
+                 "% of the best (mean over tasks)", overview};
+  write(fs::path(dir) / "overview.svg", over.svg());
+  result.files.insert(result.files.begin(), "overview.svg");
+
+  for (const auto& v : views) {
+    md << "## " << v.label << "\n\n"
+       << "| task | workload | trials | best us | GFLOPS | config | invalid | failed | compile s | measure s | explore s |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& k : v.order) {
+      const Curve& c = v.curves.at(k);
+      md << "| " << c.task_index << " | " << c.wl.str() << " | " << c.best_gflops.size() << " | "
+         << (c.best_s > 0 ? util::fixed(c.best_s * 1e6, 2) : "-") << " | "
+         << (c.best_s > 0 ? util::fixed(c.best_gflops.back(), 0) : "-") << " | "
+         << (c.best_index >= 0 ? std::to_string(c.best_index) : "-") << " | " << c.invalid << " | "
+         << c.failed << " | " << util::fixed(c.compile_s, 1) << " | " << util::fixed(c.measure_s, 1)
+         << " | " << util::fixed(c.explore_s, 1) << " |\n";
+    }
+    md << "\n";
+  }
+  md << "## Figures\n\n![overview](overview.svg)\n\n";
+  for (size_t i = 1; i < result.files.size(); i += 2) {
+    md << "![" << result.files[i] << "](" << result.files[i] << ") ![" << result.files[i + 1] << "]("
+       << result.files[i + 1] << ")\n\n";
+  }
+  result.markdown = md.str();
+  write(fs::path(dir) / "report.md", result.markdown);
+  result.files.push_back("report.md");
+  return result;
+}
+
+} // namespace chameleon::emit
