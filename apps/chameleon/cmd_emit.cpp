@@ -5,6 +5,7 @@
 
 #include "chameleon/emit/replay.hpp"
 #include "chameleon/emit/report.hpp"
+#include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/cuda_runner.hpp"
 #include "chameleon/measure/device.hpp"
 #include "chameleon/util/error.hpp"
@@ -34,7 +35,7 @@ std::string default_kernels_dir(const std::string& log) {
 
 void run_replay(const std::string& log, std::string out, const std::string& device, bool as_json) {
   if (out.empty()) out = default_kernels_dir(log);
-  auto result = emit::replay(log, out, device);
+  auto result = emit::replay(log, out, device, measure::default_cache_dir());
   const auto& sel = result.selection;
   if (as_json) {
     std::cout << result.manifest.dump(2) << "\n";
@@ -76,7 +77,7 @@ void run_bench(BenchArgs a) {
   if (!fs::is_directory(dir)) {
     dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
     spdlog::info("replaying {} into {}", a.input, dir.string());
-    emit::replay(a.input, dir.string(), a.device_name);
+    emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir());
   }
   std::ifstream in(dir / "manifest.json");
   if (!in) throw Error("no manifest.json in " + dir.string() + " (run chameleon replay first)");

@@ -2,6 +2,7 @@
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
@@ -88,7 +89,9 @@ std::string kernel_name(const tune::Record& r, size_t position, const std::set<i
 
 } // namespace
 
-ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device) {
+ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device,
+                    const std::string& cache_dir) {
+  measure::CompileCache cache(cache_dir);
   tune::LogContents contents = tune::read_log(log_path);
   ReplayResult result;
   result.selection = select_best(contents.records, device);
@@ -113,8 +116,10 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
     // its kernels were compiled for, which the record also holds.
     const std::string kernel_arch = r.arch.empty() ? "sm_90" : r.arch;
-    auto cubin = cuda::nvrtc_compile(src.code, src.entry, kernel_arch);
+    measure::CompiledKernel cubin = measure::compile_cached(cache, src.code, src.entry, kernel_arch);
     if (!cubin.ok) throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
+    // Registers as ptxas reported them now, else as the record has them.
+    measure::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
     auto ptx = cuda::nvrtc_compile(src.code, src.entry, "compute_" + kernel_arch.substr(3));
     if (!ptx.ok) throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
     write_file(fs::path(dir) / (name + ".cu"), src.code);
@@ -138,11 +143,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                        {"block", g.block},
                        {"dynamic_smem", g.dynamic_smem},
                        {"arch", kernel_arch},
-                       {"resources",
-                        {{"registers", cubin.registers},
-                         {"static_smem", cubin.static_smem},
-                         {"spill_stores", cubin.spill_stores},
-                         {"spill_loads", cubin.spill_loads}}},
+                       {"resources", measure::to_json(res)},
                        {"measured",
                         {{"seconds", r.seconds()},
                          {"spread", r.result.spread},

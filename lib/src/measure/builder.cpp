@@ -14,8 +14,6 @@ namespace chameleon::measure {
 
 namespace {
 
-// Part of every cache key: bump when the NVRTC options in nvrtc_compile change.
-constexpr const char* kCompileOptionsTag = "std=c++17 default-device ptxas-v v1";
 // NVRTC logs of heavily unrolled kernels can be long; a record keeps the start.
 constexpr size_t kMaxLogChars = 4000;
 
@@ -133,7 +131,7 @@ struct Builder::Impl {
     }
     codegen::KernelSource src = req.tmpl->render(req.workload, *req.space, req.config);
     r.entry = src.entry;
-    r.cache_key = compile_key(src.code, arch, kCompileOptionsTag);
+    r.cache_key = compile_key(src.code, arch);
     CompiledKernel kernel;
     if (auto hit = cache.get(r.cache_key)) {
       kernel = std::move(*hit);

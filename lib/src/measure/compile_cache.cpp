@@ -1,6 +1,7 @@
 #include "chameleon/measure/compile_cache.hpp"
 
 #include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/builder.hpp"
 #include "chameleon/util/sha256.hpp"
 
 #include <spdlog/spdlog.h>
@@ -18,6 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 // Bound on kernels held in memory (cubins are tens of KB each).
 constexpr size_t kMaxMemoryEntries = 20000;
+// Part of every cache key: bump when the NVRTC options in nvrtc_compile change.
+constexpr const char* kCompileOptionsTag = "std=c++17 default-device ptxas-v v1";
 } // namespace
 
 CompileCache::CompileCache(std::string dir) : dir_(std::move(dir)) {}
@@ -115,10 +118,22 @@ std::string default_cache_dir() {
   return ".chameleon-cache";
 }
 
-std::string compile_key(const std::string& source, const std::string& arch,
-                        const std::string& options) {
+std::string compile_key(const std::string& source, const std::string& arch) {
   return util::sha256_hex("nvrtc " + cuda::nvrtc_version() + "\narch " + arch + "\noptions " +
-                          options + "\n" + source);
+                          kCompileOptionsTag + "\n" + source);
+}
+
+CompiledKernel compile_cached(CompileCache& cache, const std::string& source,
+                              const std::string& entry, const std::string& arch, bool* hit) {
+  const std::string key = compile_key(source, arch);
+  if (auto cached = cache.get(key)) {
+    if (hit) *hit = true;
+    return *cached;
+  }
+  if (hit) *hit = false;
+  CompiledKernel k = compile_kernel(source, entry, arch);
+  cache.put(key, k);
+  return k;
 }
 
 } // namespace chameleon::measure

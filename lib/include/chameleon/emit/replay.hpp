@@ -28,11 +28,13 @@ struct ReplayResult {
 };
 
 // Regenerates the source of every selected kernel, compiles it with NVRTC for the record's arch
-// (cubin) and as PTX (forward compatibility), and writes to `dir`: per task NAME.cu, NAME.cubin,
+// (cubin; from the compile cache in `cache_dir` when tuning compiled it already) and as PTX
+// (forward compatibility), and writes to `dir`: per task NAME.cu, NAME.cubin,
 // NAME.ptx; manifest.json (docs/deploy.md); kernels.hpp with a launch function per task. Works
 // without a GPU. The same log gives the same bytes. Throws chameleon::Error when a kernel does not
 // build any more (another toolkit or template).
-ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device = "");
+ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device = "",
+                    const std::string& cache_dir = "");
 
 // The C++ header of a manifest (what replay writes as kernels.hpp).
 std::string kernels_header(const nlohmann::json& manifest);

@@ -47,8 +47,12 @@ private:
 // $CHAMELEON_CACHE_DIR, else $XDG_CACHE_HOME/chameleon, else ~/.cache/chameleon.
 std::string default_cache_dir();
 
-// The cache key of a compile.
-std::string compile_key(const std::string& source, const std::string& arch,
-                        const std::string& options);
+// The cache key of a compile: source, arch, NVRTC version and chameleon's NVRTC options.
+std::string compile_key(const std::string& source, const std::string& arch);
+
+// Compiles in this process unless the cache holds the kernel; caches what it compiles. `hit`
+// says which.
+CompiledKernel compile_cached(CompileCache& cache, const std::string& source,
+                              const std::string& entry, const std::string& arch, bool* hit = nullptr);
 
 } // namespace chameleon::measure
