@@ -3,8 +3,10 @@
 # CUDA toolkit. Usage: scripts/setup.sh
 set -euo pipefail
 
+# The C++ dependencies, then the tools the tests use (python3 for the CLI checks, yamllint for the
+# CI workflow).
 packages=(cmake g++ make libtorch-dev libxgboost-dev xgboost libeigen3-dev libcli11-dev
-          nlohmann-json3-dev libspdlog-dev catch2)
+          nlohmann-json3-dev libspdlog-dev catch2 python3 yamllint)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/runner.hpp"
+#include "chameleon/tune/status.hpp"
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
@@ -14,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -29,8 +31,22 @@ struct TuneArgs {
   std::string log;
   std::vector<std::string> history;
   std::string progress = "text";
+  std::string devices; // --devices 0,1,...
+  std::string shard;   // --shard I/N
   bool as_json = false;
 };
+
+// "I/N" -> (I, N) with 0 <= I < N.
+std::pair<int, int> parse_shard(const std::string& text) {
+  auto slash = text.find('/');
+  auto parts = slash == std::string::npos ? std::vector<int>{}
+                                          : std::vector<int>{util::parse_int_list(text.substr(0, slash), "--shard")[0],
+                                                             util::parse_int_list(text.substr(slash + 1), "--shard")[0]};
+  if (parts.size() != 2 || parts[1] < 1 || parts[0] < 0 || parts[0] >= parts[1]) {
+    throw Error("--shard takes I/N with 0 <= I < N (e.g. 0/4), got '" + text + "'");
+  }
+  return {parts[0], parts[1]};
+}
 
 std::string default_log_path(const std::string& network, const ResolvedDevice& rd) {
   return network + "-" + rd.target.name + (rd.device == "sim" ? "-sim" : "") + ".jsonl";
@@ -104,13 +120,33 @@ void run_tune(TuneArgs a, bool quiet) {
   LoadedNetwork loaded = load(a.net);
   std::vector<task::Task> tasks = loaded.tasks;
   if (!a.tasks.empty()) tasks = task::select_tasks(tasks, util::parse_int_list(a.tasks, "--tasks"));
+  if (!a.shard.empty()) {
+    auto [index, count] = parse_shard(a.shard);
+    tasks = task::shard_tasks(tasks, index, count);
+    spdlog::info("shard {}/{}: tasks {}", index, count, [&] {
+      std::vector<int> ids;
+      for (const auto& t : tasks) ids.push_back(t.index);
+      return util::join_numbers(ids, ",");
+    }());
+  }
   ResolvedDevice rd = resolve_device(a.dev);
   a.tune.seed = a.dev.measure.seed;
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
 
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
-  auto runner = measure::make_runner(rd.device, rd.target, a.dev.measure, a.dev.gpu);
+  // One runner per device; several GPUs tune different tasks at the same time.
+  std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
+  std::vector<std::unique_ptr<measure::Runner>> runners;
+  for (int ordinal : ordinals) runners.push_back(measure::make_runner(rd.device, rd.target, a.dev.measure, ordinal));
+  for (size_t i = 1; i < runners.size(); ++i) {
+    if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
+      throw Error("--devices: GPU " + std::to_string(ordinals[i]) + " (" + runners[i]->fingerprint() +
+                  ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
+                  "): tune different GPUs into different logs");
+    }
+  }
+  measure::Runner* runner = runners.front().get();
   if (runner->simulated()) spdlog::warn("tuning on the sim device: times are simulated, not measured");
 
   std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
@@ -126,9 +162,13 @@ void run_tune(TuneArgs a, bool quiet) {
   spdlog::info("tuning {} tasks of {} with {} on {} ({}), log {}", tasks.size(), loaded.net.name,
                a.tune.tuner, runner->device_name(), rd.target.name, log_path);
 
-  tune::TuneEnv env{rd.target, builder, *runner, log, history, *progress, loaded.net.name};
+  std::vector<tune::TuneEnv> envs;
+  envs.reserve(runners.size());
+  for (auto& r : runners) envs.push_back({rd.target, builder, *r, log, history, *progress, loaded.net.name});
+  std::vector<tune::TuneEnv*> env_ptrs;
+  for (auto& e : envs) env_ptrs.push_back(&e);
   auto start = std::chrono::steady_clock::now();
-  auto outcomes = tune::tune_tasks(tasks, a.tune, env);
+  auto outcomes = tune::tune_tasks(tasks, a.tune, env_ptrs);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (a.as_json) {
@@ -154,9 +194,91 @@ void run_tune(TuneArgs a, bool quiet) {
   }
 }
 
+struct StatusArgs {
+  NetworkOptions net;
+  DeviceOptions dev;
+  std::string log;
+  bool as_json = false;
+};
+
+void run_status(const StatusArgs& a) {
+  LoadedNetwork loaded = load(a.net);
+  ResolvedDevice rd = resolve_device(a.dev);
+  const std::string fingerprint = measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
+  std::vector<tune::Record> records;
+  if (std::filesystem::exists(a.log)) records = tune::read_log(a.log).records;
+  auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint);
+  int stale = 0, missing = 0;
+  nlohmann::json rows = nlohmann::json::array();
+  using Align = util::Table::Align;
+  util::Table table({"task", "workload", "state", "records", "best us", "why"},
+                    {Align::Right, Align::Left, Align::Left, Align::Right, Align::Right, Align::Left});
+  for (const auto& s : statuses) {
+    stale += s.state == tune::TaskState::Stale;
+    missing += s.state == tune::TaskState::Missing;
+    std::string best = s.best ? util::fixed(s.best->seconds() * 1e6, 2) : "-";
+    table.add_row({std::to_string(s.task.index), s.task.workload.str(), tune::state_name(s.state),
+                   std::to_string(s.current) + (s.outdated ? " (+" + std::to_string(s.outdated) + " old)" : ""),
+                   best, s.reason});
+    nlohmann::json j = {{"task", s.task.index}, {"workload", s.task.workload.str()},
+                        {"state", tune::state_name(s.state)}, {"records", s.current},
+                        {"outdated_records", s.outdated}, {"reason", s.reason}};
+    if (s.best) j["best_seconds"] = s.best->seconds();
+    rows.push_back(j);
+  }
+  if (a.as_json) {
+    std::cout << nlohmann::json({{"network", loaded.net.name}, {"log", a.log}, {"target", rd.target.name},
+                                 {"device_fingerprint", fingerprint}, {"tasks", rows},
+                                 {"stale", stale}, {"missing", missing}})
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << loaded.net.name << " in " << a.log << " for " << rd.target.name << " on " << fingerprint << ":\n";
+    table.print(std::cout);
+    std::cout << (stale + missing == 0 ? "all tasks up to date" : std::to_string(stale) + " stale, " +
+                                                                      std::to_string(missing) + " missing")
+              << "\n";
+  }
+  // Non-zero for CI gates: something needs tuning.
+  if (stale + missing > 0) throw CLI::RuntimeError(1);
+}
+
 } // namespace
 
 void add_tune_commands(CLI::App& app, const bool& quiet) {
+  {
+    auto a = std::make_shared<StatusArgs>();
+    auto* cmd = app.add_subcommand("status", "Per task: up to date, stale (why) or missing in a log; exit 1 unless all are up to date");
+    add_network_options(*cmd, a->net);
+    cmd->add_option("--log", a->log, "Tuning log (default NETWORK-TARGET[-sim].jsonl)");
+    cmd->add_option("--target", a->dev.target, "GPU target: a preset, or auto")->capture_default_str();
+    cmd->add_option("--device", a->dev.device, "cuda, sim or auto")
+        ->check(CLI::IsMember({"cuda", "sim", "auto"}))
+        ->capture_default_str();
+    cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();
+    cmd->add_flag("--json", a->as_json, "Print JSON");
+    cmd->callback([a] {
+      StatusArgs args = *a;
+      if (args.log.empty()) {
+        LoadedNetwork loaded = load(args.net);
+        args.log = default_log_path(loaded.net.name, resolve_device(args.dev));
+      }
+      run_status(args);
+    });
+  }
+  {
+    auto logs = std::make_shared<std::vector<std::string>>();
+    auto out = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("merge", "Combine tuning logs (e.g. shards) without duplicates or loss");
+    cmd->add_option("logs", *logs, "Logs to merge")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--out", *out, "Merged log (may be one of the inputs)")->required();
+    cmd->callback([=] {
+      auto stats = tune::merge_logs(*logs, *out);
+      std::cout << "merged " << logs->size() << " logs into " << *out << ": " << stats.records
+                << " records (" << stats.duplicates << " duplicates dropped), " << stats.comments
+                << " run lines\n";
+    });
+  }
   auto a = std::make_shared<TuneArgs>();
   auto* cmd = app.add_subcommand("tune", "Tune a network's conv2d tasks and log every measurement");
   add_network_options(*cmd, a->net);
@@ -172,7 +294,10 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
       ->capture_default_str();
   cmd->add_option("--tasks", a->tasks, "Tasks to tune, e.g. 1,3,5-7 (default: all)");
   cmd->add_option("--log", a->log, "Tuning log (JSON lines; default NETWORK-TARGET[-sim].jsonl)");
-  cmd->add_flag("!--no-resume", t.resume, "Measure again what the log already holds for this device");
+  cmd->add_flag("!--force,!--no-resume", t.resume,
+                "Retune every task even when the log is up to date (its records seed the model)");
+  cmd->add_option("--devices", a->devices, "GPUs to tune on in parallel, one task each, e.g. 0,1,2,3");
+  cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
   cmd->add_flag("!--no-transfer", t.transfer, "Do not learn from other tasks' records");
   cmd->add_option("--plan-size", t.batch, "Configs measured per iteration")

@@ -109,7 +109,7 @@ TEST_CASE("the log survives a cut-off last line and names a corrupt one", "[tune
   {
     tune::TuningLog log(path);
     CHECK(log.repaired());
-    CHECK(log.records().size() == 2);
+    CHECK(log.size() == 2);
     log.append(sample_record(4));
   }
   auto contents = tune::read_log(path);
@@ -121,7 +121,7 @@ TEST_CASE("the log survives a cut-off last line and names a corrupt one", "[tune
   std::ofstream(path, std::ios::app) << tune::to_json(sample_record(5)).dump();
   {
     tune::TuningLog log(path);
-    CHECK(log.records().size() == 4);
+    CHECK(log.size() == 4);
     log.append(sample_record(6));
   }
   CHECK(tune::read_log(path).records.size() == 5);
@@ -254,7 +254,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
     CHECK(out.trials == 48);
     CHECK(out.new_trials == 48);
     REQUIRE(out.best.has_value());
-    CHECK(log.records().size() == 48);
+    CHECK(log.size() == 48);
   }
   std::unordered_set<int64_t> indices;
   for (const auto& r : tune::read_log(path).records) indices.insert(r.index);

@@ -1,6 +1,7 @@
 #include "chameleon/measure/cuda_runner.hpp"
 
 #include "chameleon/cuda/driver.hpp"
+#include "chameleon/measure/device.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/measure/stats.hpp"
 #include "chameleon/util/error.hpp"
@@ -165,6 +166,11 @@ std::unique_ptr<Runner> make_runner(const std::string& device, const target::Tar
     return std::make_unique<SimRunner>(target, options);
   }
   throw Error("unknown device '" + device + "' (cuda, sim or auto)");
+}
+
+std::string runner_fingerprint(const std::string& device, const target::Target& target, int ordinal) {
+  if (device == "sim") return SimRunner(target, {}).fingerprint();
+  return device_fingerprint(cuda::query_device(ordinal));
 }
 
 bool gpu_available(std::string* why) {

@@ -1,6 +1,9 @@
 #include "chameleon/measure/device.hpp"
 
+#include "chameleon/cuda/nvrtc.hpp"
+
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 
 namespace chameleon::measure {
@@ -55,5 +58,14 @@ target::Target target_from_device(const cuda::DeviceInfo& d) {
 }
 
 target::Target target_from_device(int ordinal) { return target_from_device(cuda::query_device(ordinal)); }
+
+std::string device_fingerprint(const cuda::DeviceInfo& d) {
+  char memory[32];
+  std::snprintf(memory, sizeof(memory), "%.1f GiB", double(d.total_memory) / double(1 << 30));
+  return d.name + " | sm_" + std::to_string(d.cc_major) + std::to_string(d.cc_minor) + " | " +
+         std::to_string(d.sm_count) + " SMs | " + memory + " | " + std::to_string(d.clock_khz / 1000) +
+         " MHz | driver " + std::to_string(d.driver_version / 1000) + "." +
+         std::to_string((d.driver_version % 1000) / 10) + " | nvrtc " + cuda::nvrtc_version();
+}
 
 } // namespace chameleon::measure

@@ -6,6 +6,7 @@
 #include "chameleon/cuda/handles.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/cuda_runner.hpp"
+#include "chameleon/measure/device.hpp"
 #include "chameleon/measure/options.hpp"
 #include "chameleon/measure/reference.hpp"
 #include "chameleon/measure/result.hpp"
@@ -59,10 +60,7 @@ public:
     compare_fn_ = helpers_.function("compare_outputs");
     stream_ = std::make_unique<cuda::Stream>();
     json device = cuda::to_json(info_);
-    std::string fp = info_.name + " sm_" + std::to_string(sm) + " " + std::to_string(info_.sm_count) +
-                     " SMs driver " + device.at("driver_version").get<std::string>() + " nvrtc " +
-                     cuda::nvrtc_version();
-    return {{"ok", true}, {"device", device}, {"fingerprint", fp}};
+    return {{"ok", true}, {"device", device}, {"fingerprint", device_fingerprint(info_)}};
   }
 
   json set_task(const json& req) {

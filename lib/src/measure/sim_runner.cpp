@@ -118,8 +118,8 @@ SimRunner::SimRunner(target::Target target, MeasureOptions options)
 std::string SimRunner::device_name() const { return "sim:" + target_.name; }
 
 std::string SimRunner::fingerprint() const {
-  return std::string(kModelVersion) + " " + target_.name + " " + target_.arch() + " " +
-         std::to_string(target_.sm_count) + " SMs";
+  return "sim:" + target_.name + " | " + target_.arch() + " | " + std::to_string(target_.sm_count) +
+         " SMs | model " + kModelVersion;
 }
 
 MeasureResult SimRunner::run(const task::Conv2dWorkload& wl, const BuildResult& build) {

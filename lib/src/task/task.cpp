@@ -58,4 +58,13 @@ std::vector<Task> select_tasks(const std::vector<Task>& tasks, const std::vector
   return out;
 }
 
+std::vector<Task> shard_tasks(const std::vector<Task>& tasks, int index, int count) {
+  if (count < 1 || index < 0 || index >= count) {
+    throw Error("shard " + std::to_string(index) + "/" + std::to_string(count) + " does not exist");
+  }
+  std::vector<Task> out;
+  for (size_t i = size_t(index); i < tasks.size(); i += size_t(count)) out.push_back(tasks[i]);
+  return out;
+}
+
 } // namespace chameleon::task

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
 namespace chameleon::tune {
 
@@ -18,6 +19,7 @@ std::string duration(double s) {
   return util::fixed(s / 3600, 1) + " h";
 }
 
+// One fprintf per line: stdio locks the stream, so lines from several threads do not mix.
 class TextProgress final : public ProgressSink {
 public:
   void task_start(const task::Task& t, int position, int count, int resumed) override {
@@ -69,7 +71,12 @@ public:
   }
 
 private:
-  static void emit(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+  // Tasks tuned on several GPUs report from several threads: one line at a time.
+  void emit(const nlohmann::json& j) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::cout << j.dump() << std::endl;
+  }
+  std::mutex mu_;
 };
 
 class NoProgress final : public ProgressSink {

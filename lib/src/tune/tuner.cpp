@@ -10,7 +10,10 @@
 #include <cmath>
 #include <functional>
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -93,30 +96,21 @@ double throughput(const Record& r) {
   return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
 }
 
-bool same_device(const Record& r, const TuneEnv& env) {
-  return !r.foreign && r.device == env.runner.device_name() && r.target == env.target.name &&
-         r.result.simulated == env.runner.simulated();
+} // namespace
+
+bool is_current(const Record& r, const codegen::Template& tmpl, const std::string& target,
+                const std::string& device_fingerprint) {
+  return !r.foreign && r.template_name == tmpl.name() && r.template_fingerprint == tmpl.fingerprint() &&
+         r.target == target && r.device_fingerprint == device_fingerprint;
 }
 
-// The fastest measured configs of the task on this device, best first: where episodes start.
-std::vector<space::Config> best_configs(const std::vector<Record>& records, const task::Task& t,
-                                        const codegen::Template& tmpl, const space::ConfigSpace& space,
-                                        const TuneEnv& env, size_t count) {
-  std::vector<const Record*> mine;
-  for (const Record& r : records) {
-    if (r.ok() && r.workload == t.workload && r.template_name == tmpl.name() && same_device(r, env)) {
-      mine.push_back(&r);
-    }
-  }
-  std::sort(mine.begin(), mine.end(), [](const Record* a, const Record* b) { return a->seconds() < b->seconds(); });
+namespace {
+
+// The fastest configs, best first: where PPO episodes start.
+std::vector<space::Config> best_first(std::vector<std::pair<double, space::Config>> measured, size_t count) {
+  std::sort(measured.begin(), measured.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<space::Config> out;
-  for (const Record* r : mine) {
-    if (out.size() >= count) break;
-    try {
-      out.push_back(space.from_entity(r->entity));
-    } catch (const Error&) {
-    }
-  }
+  for (size_t i = 0; i < measured.size() && i < count; ++i) out.push_back(measured[i].second);
   return out;
 }
 
@@ -210,8 +204,10 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   std::unordered_set<int64_t> visited;
   std::vector<float> row(size_t(fx.size()));
 
+  std::vector<std::pair<double, space::Config>> measured_ok;
   auto consider = [&](const Record& r, const space::Config& c) {
     ++out.trials;
+    if (r.ok()) measured_ok.emplace_back(r.seconds(), c);
     if (r.result.error == measure::ErrorNo::Instantiation) ++out.invalid;
     else if (!r.ok()) ++out.failed;
     if (r.ok() && (!out.best || r.seconds() < out.best->seconds())) {
@@ -245,13 +241,15 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     }
   };
   int resumed = 0;
-  for (const Record& r : env.log.records()) {
-    const bool mine = r.workload == t.workload && r.template_name == tmpl->name() && same_device(r, env);
-    if (!mine) {
+  const std::string fingerprint = env.runner.fingerprint();
+  for (const Record& r : env.log.snapshot()) {
+    // Records of this task made with this device, toolkit and template are done (unless --force);
+    // every other record of the template seeds the cost model.
+    const bool mine = r.workload == t.workload && is_current(r, *tmpl, env.target.name, fingerprint);
+    if (!mine || !o.resume) {
       transfer(r);
       continue;
     }
-    if (!o.resume) continue;
     try {
       space::Config c = space.from_entity(r.entity);
       if (!visited.insert(c.index).second) continue;
@@ -307,7 +305,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     auto explore_start = Clock::now();
     std::vector<explore::Candidate> candidates;
     if (parts.explorer && cost_model.trained()) {
-      std::vector<space::Config> best_known = best_configs(env.log.records(), t, *tmpl, space, env, 32);
+      std::vector<space::Config> best_known = best_first(measured_ok, 32);
       explore::ExploreContext ctx{space, predict, valid, visited, rng, o.batch, best_known};
       candidates = parts.explorer->explore(ctx);
     }
@@ -341,7 +339,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       r.index = batch[i].index;
       r.entity = space.entity_json(batch[i]);
       r.device = env.runner.device_name();
-      r.device_fingerprint = env.runner.fingerprint();
+      r.device_fingerprint = fingerprint;
       r.tuner = o.tuner;
       r.iteration = iteration;
       r.network = env.network;
@@ -394,14 +392,46 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
 
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env) {
-  std::vector<TaskOutcome> out;
-  TunerParts parts = make_tuner(o);
-  nlohmann::json header = {{"run", run_id(o)}, {"settings", to_json(o)}};
-  header["settings"]["explorer"] = parts.explorer ? parts.explorer->settings() : nlohmann::json();
-  header["settings"]["sampler"] = parts.sampler->settings();
-  env.log.append_comment("chameleon-run " + header.dump());
-  int position = 0;
-  for (const auto& t : tasks) out.push_back(tune_task(t, o, env, parts, ++position, int(tasks.size())));
+  std::vector<TuneEnv*> envs = {&env};
+  return tune_tasks(tasks, o, envs);
+}
+
+std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
+                                    const std::vector<TuneEnv*>& envs) {
+  if (envs.empty()) throw Error("tune_tasks needs at least one device");
+  {
+    TunerParts parts = make_tuner(o);
+    nlohmann::json header = {{"run", run_id(o)}, {"settings", to_json(o)}, {"devices", envs.size()}};
+    header["settings"]["explorer"] = parts.explorer ? parts.explorer->settings() : nlohmann::json();
+    header["settings"]["sampler"] = parts.sampler->settings();
+    envs.front()->log.append_comment("chameleon-run " + header.dump());
+  }
+  std::vector<TaskOutcome> out(tasks.size());
+  std::atomic<size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  // One worker per device: each takes the next task, with its own explorer and sampler (a PPO
+  // agent carries over between the tasks one device tunes).
+  auto work = [&](TuneEnv* env) {
+    try {
+      TunerParts parts = make_tuner(o);
+      for (size_t i = next++; i < tasks.size(); i = next++) {
+        out[i] = tune_task(tasks[i], o, *env, parts, int(i) + 1, int(tasks.size()));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      next = tasks.size();
+    }
+  };
+  if (envs.size() == 1) {
+    work(envs.front());
+  } else {
+    std::vector<std::thread> threads;
+    for (TuneEnv* env : envs) threads.emplace_back(work, env);
+    for (auto& th : threads) th.join();
+  }
+  if (error) std::rethrow_exception(error);
   return out;
 }
 

@@ -89,13 +89,26 @@ TuningLog::~TuningLog() {
 }
 
 void TuningLog::append(const Record& r) {
-  write_line(to_json(r).dump() + "\n");
+  const std::string line = to_json(r).dump() + "\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  write_line(line);
   records_.push_back(r);
+}
+
+std::vector<Record> TuningLog::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return records_;
+}
+
+size_t TuningLog::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return records_.size();
 }
 
 void TuningLog::append_comment(const std::string& text) {
   std::string line = "# " + text;
   std::replace(line.begin(), line.end(), '\n', ' ');
+  std::lock_guard<std::mutex> lock(mu_);
   write_line(line + "\n");
 }
 

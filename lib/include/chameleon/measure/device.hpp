@@ -10,4 +10,9 @@ namespace chameleon::measure {
 target::Target target_from_device(const cuda::DeviceInfo& d);
 target::Target target_from_device(int ordinal);
 
+// What makes measurements of one GPU comparable: name, arch, SMs, memory, clock, driver and NVRTC
+// versions, as " | "-separated parts ("NVIDIA H100 80GB HBM3 | sm_90 | 132 SMs | 79.2 GiB |
+// 1980 MHz | driver 13.0 | nvrtc 13.0"). Records of another fingerprint are stale.
+std::string device_fingerprint(const cuda::DeviceInfo& d);
+
 } // namespace chameleon::measure

@@ -27,6 +27,9 @@ public:
 std::unique_ptr<Runner> make_runner(const std::string& device, const target::Target& target,
                                     const MeasureOptions& options, int ordinal = 0);
 
+// The fingerprint a runner of `device` ("cuda" or "sim") would write, without starting one.
+std::string runner_fingerprint(const std::string& device, const target::Target& target, int ordinal = 0);
+
 // True when a CUDA driver and at least one GPU can be used.
 bool gpu_available(std::string* why = nullptr);
 

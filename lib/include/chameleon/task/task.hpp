@@ -22,4 +22,8 @@ std::vector<Task> extract_tasks(const network::Network& net);
 // Picks tasks by 1-based index ("--tasks 1,3"); throws chameleon::Error on an index out of range.
 std::vector<Task> select_tasks(const std::vector<Task>& tasks, const std::vector<int>& indices);
 
+// Share `index` of `count` (0 <= index < count): tasks whose position in `tasks` is index mod
+// count. Every task lands in exactly one share, whatever the count.
+std::vector<Task> shard_tasks(const std::vector<Task>& tasks, int index, int count);
+
 } // namespace chameleon::task

@@ -26,7 +26,8 @@ struct TuneOptions {
   int batch = 64;                // configs per iteration (AutoTVM's plan_size)
   uint64_t seed = 0;
   double epsilon = 0.05; // greedy sampling: share of random configs per batch
-  bool resume = true;    // records of the log measured on this device are not measured again
+  bool resume = true;    // current records (this device, toolkit, template) are not measured again;
+                         // false (--force): every task is tuned anew, old records seed the model
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
   model::ModelOptions model;
   explore::AnnealingOptions annealing;
@@ -70,5 +71,14 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 // Tunes the tasks in order; tasks without a template are reported as skipped.
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env);
+// Several devices (one env each, sharing builder, log and progress): each device tunes the next
+// task not yet taken, in parallel. Outcomes are in task order.
+std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
+                                    const std::vector<TuneEnv*>& envs);
+
+// True when a record was made for this target with this device fingerprint and this version of
+// the template: such records are up to date; any other is stale (it only seeds the cost model).
+bool is_current(const Record& r, const codegen::Template& tmpl, const std::string& target,
+                const std::string& device_fingerprint);
 
 } // namespace chameleon::tune

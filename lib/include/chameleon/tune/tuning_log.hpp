@@ -2,6 +2,7 @@
 
 #include "chameleon/tune/record.hpp"
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,7 @@ struct LogContents {
 // from the file); any other bad line is a chameleon::Error naming the file and line.
 LogContents read_log(const std::string& path, bool repair = false);
 
-// The append-only tuning log (JSON lines). Each record is written with a single write() as soon
+// The append-only tuning log (JSON lines), safe to append to from several threads. Each record is written with a single write() as soon
 // as it is measured, so a tune killed at any moment loses at most the record being written.
 class TuningLog {
 public:
@@ -29,7 +30,9 @@ public:
   TuningLog& operator=(const TuningLog&) = delete;
 
   const std::string& path() const { return path_; }
-  const std::vector<Record>& records() const { return records_; }
+  // The records so far (a copy: other threads may be appending).
+  std::vector<Record> snapshot() const;
+  size_t size() const;
   bool repaired() const { return repaired_; }
   void append(const Record& r);
   // A "# ..." line: readers of AutoTVM logs skip those. Used for the settings of a tuning run.
@@ -39,6 +42,7 @@ private:
   void write_line(const std::string& line);
 
   std::string path_;
+  mutable std::mutex mu_; // appends come from several tuning threads
   std::vector<Record> records_;
   bool repaired_ = false;
   int fd_ = -1;

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "chameleon/task/task.hpp"
+#include "chameleon/tune/record.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chameleon::tune {
+
+enum class TaskState { UpToDate, Stale, Missing, NoTemplate };
+const char* state_name(TaskState s); // "up to date", "stale", "missing", "no template"
+
+struct TaskStatus {
+  task::Task task;
+  TaskState state = TaskState::Missing;
+  int current = 0;     // records made with this device, toolkit and template
+  int outdated = 0;    // records of this task made otherwise
+  std::string reason;  // for stale: what changed
+  std::optional<Record> best; // the best current record
+};
+
+// Where every task of a network stands in a log, for this target and device fingerprint.
+std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
+                                    const std::vector<Record>& records, const std::string& target,
+                                    const std::string& device_fingerprint);
+
+// What differs between two device fingerprints ("driver 12.4 -> 13.0"), part by part.
+std::string fingerprint_change(const std::string& before, const std::string& now);
+
+struct MergeStats {
+  int records = 0;    // written
+  int duplicates = 0; // dropped: the same measurement in several logs
+  int comments = 0;   // run and iteration lines written
+};
+
+// Merges logs (e.g. the shards of one network) into `out`: every distinct record once, in order
+// of first appearance, lines kept verbatim. `out` may be one of the inputs. Throws on an
+// unreadable log before writing anything.
+MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& out);
+
+} // namespace chameleon::tune

@@ -1,0 +1,150 @@
+#include "chameleon/tune/status.hpp"
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/tune/tuner.hpp"
+#include "chameleon/tune/tuning_log.hpp"
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace chameleon::tune {
+
+namespace fs = std::filesystem;
+
+const char* state_name(TaskState s) {
+  switch (s) {
+  case TaskState::UpToDate: return "up to date";
+  case TaskState::Stale: return "stale";
+  case TaskState::Missing: return "missing";
+  case TaskState::NoTemplate: return "no template";
+  }
+  return "?";
+}
+
+namespace {
+std::vector<std::string> parts_of(const std::string& fp) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t bar = fp.find(" | ", start);
+    out.push_back(fp.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 3;
+  }
+  return out;
+}
+} // namespace
+
+std::string fingerprint_change(const std::string& before, const std::string& now) {
+  auto a = parts_of(before), b = parts_of(now);
+  if (a.size() != b.size()) return "device '" + before + "' -> '" + now + "'";
+  std::vector<std::string> changes;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) changes.push_back(a[i] + " -> " + b[i]);
+  }
+  return changes.empty() ? "" : util::join(changes, "; ");
+}
+
+std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
+                                    const std::vector<Record>& records, const std::string& target,
+                                    const std::string& device_fingerprint) {
+  std::vector<TaskStatus> out;
+  for (const auto& t : tasks) {
+    TaskStatus s;
+    s.task = t;
+    const codegen::Template* tmpl = codegen::template_for(t.workload);
+    if (tmpl == nullptr) {
+      s.state = TaskState::NoTemplate;
+      s.reason = codegen::templates().front()->decline_reason(t.workload);
+      out.push_back(s);
+      continue;
+    }
+    const Record* latest_other = nullptr;
+    for (const auto& r : records) {
+      if (r.workload != t.workload || r.template_name != tmpl->name()) continue;
+      if (is_current(r, *tmpl, target, device_fingerprint)) {
+        ++s.current;
+        if (r.ok() && (!s.best || r.seconds() < s.best->seconds())) s.best = r;
+      } else {
+        ++s.outdated;
+        latest_other = &r;
+      }
+    }
+    if (s.current > 0) {
+      s.state = TaskState::UpToDate;
+    } else if (latest_other != nullptr) {
+      s.state = TaskState::Stale;
+      std::vector<std::string> why;
+      if (latest_other->target != target) why.push_back("target " + latest_other->target + " -> " + target);
+      if (latest_other->device_fingerprint != device_fingerprint) {
+        std::string change = fingerprint_change(latest_other->device_fingerprint, device_fingerprint);
+        why.push_back(latest_other->foreign ? "records from AutoTVM (" + latest_other->device + ")"
+                                            : change.empty() ? "another device" : change);
+      }
+      if (latest_other->template_fingerprint != tmpl->fingerprint() && !latest_other->foreign) {
+        why.push_back("template " + tmpl->name() + " changed (" + latest_other->template_fingerprint +
+                      " -> " + tmpl->fingerprint() + ")");
+      }
+      s.reason = util::join(why, "; ");
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& out) {
+  MergeStats stats;
+  std::set<std::string> seen;
+  std::string merged;
+  for (const auto& path : logs) {
+    read_log(path); // validates: a bad line stops the merge before anything is written
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      std::string key;
+      const bool comment = line[line.find_first_not_of(" \t")] == '#';
+      if (comment) {
+        key = line;
+      } else {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::parse_error&) {
+          continue; // the cut-off last line read_log already reported
+        }
+        try {
+          Record r = record_from_json(j);
+          key = r.workload.key() + "|" + r.template_name + "|" + r.template_fingerprint + "|" +
+                r.device_fingerprint + "|" + r.device + "|" + std::to_string(r.index) + "|" +
+                util::fixed(r.result.timestamp, 6) + "|" + std::to_string(int(r.result.error));
+        } catch (const Error&) {
+          key = j.dump(); // another operator's record: kept as it is
+        }
+      }
+      if (!seen.insert(key).second) {
+        if (!comment) ++stats.duplicates;
+        continue;
+      }
+      (comment ? stats.comments : stats.records) += 1;
+      merged += line + "\n";
+    }
+  }
+  const fs::path target(out);
+  if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
+  const fs::path tmp = target.string() + ".merge" + std::to_string(::getpid());
+  {
+    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+    o << merged;
+    if (!o) throw Error("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, target);
+  return stats;
+}
+
+} // namespace chameleon::tune

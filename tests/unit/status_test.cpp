@@ -1,0 +1,129 @@
+// Retuning when the hardware changes: staleness, shards, merge.
+#include <catch2/catch.hpp>
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/task/task.hpp"
+#include "chameleon/tune/status.hpp"
+#include "chameleon/tune/tuning_log.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <unistd.h>
+
+using namespace chameleon;
+
+namespace {
+
+const std::string kFingerprint = "NVIDIA H100 80GB HBM3 | sm_90 | 132 SMs | 79.2 GiB | 1980 MHz | driver 13.0 | nvrtc 13.0";
+
+std::vector<task::Task> tasks_of(const std::string& name) {
+  return task::extract_tasks(network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json"));
+}
+
+tune::Record current(const task::Task& t, int64_t index, const std::string& fp = kFingerprint) {
+  const auto& tmpl = codegen::find_template("conv2d_direct");
+  auto sp = tmpl.make_space(t.workload);
+  tune::Record r;
+  r.workload = t.workload;
+  r.template_fingerprint = tmpl.fingerprint();
+  r.target = "h100";
+  r.arch = "sm_90";
+  r.index = index;
+  r.entity = sp.entity_json(sp.get(index));
+  r.device = "NVIDIA H100 80GB HBM3";
+  r.device_fingerprint = fp;
+  r.result.median = 1e-5 * double(index + 1);
+  r.result.timestamp = 1.0e9 + double(index);
+  return r;
+}
+
+std::string temp(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("chameleon-status-" + name + "-" + std::to_string(::getpid()) + ".jsonl");
+  std::filesystem::remove(p);
+  return p.string();
+}
+
+} // namespace
+
+TEST_CASE("shards cover every task exactly once", "[ci]") {
+  auto tasks = tasks_of("resnet50");
+  for (int n = 1; n <= 5; ++n) {
+    std::map<int, int> seen;
+    for (int i = 0; i < n; ++i) {
+      for (const auto& t : task::shard_tasks(tasks, i, n)) ++seen[t.index];
+    }
+    INFO("N = " << n);
+    CHECK(seen.size() == tasks.size());
+    for (const auto& [index, times] : seen) CHECK(times == 1);
+  }
+  CHECK_THROWS(task::shard_tasks(tasks, 2, 2));
+  CHECK_THROWS(task::shard_tasks(tasks, -1, 2));
+}
+
+TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[ci]") {
+  auto tasks = tasks_of("alexnet");
+  std::vector<tune::Record> records = {current(tasks[0], 1), current(tasks[0], 2)};
+  // Task 2: tuned under another driver and NVRTC.
+  std::string old_fp = kFingerprint;
+  old_fp.replace(old_fp.find("driver 13.0"), 11, "driver 12.4");
+  old_fp.replace(old_fp.find("nvrtc 13.0"), 10, "nvrtc 12.4");
+  records.push_back(current(tasks[1], 3, old_fp));
+  // Task 3: an earlier template.
+  auto old_template = current(tasks[2], 4);
+  old_template.template_fingerprint = "0000000000000000";
+  records.push_back(old_template);
+  // Task 4: another GPU.
+  records.push_back(current(tasks[3], 5, "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0"));
+
+  auto s = tune::task_status(tasks, records, "h100", kFingerprint);
+  REQUIRE(s.size() == 5);
+  CHECK(s[0].state == tune::TaskState::UpToDate);
+  CHECK(s[0].current == 2);
+  REQUIRE(s[0].best);
+  CHECK(s[0].best->index == 1);
+  CHECK(s[1].state == tune::TaskState::Stale);
+  CHECK(s[1].reason == "driver 12.4 -> driver 13.0; nvrtc 12.4 -> nvrtc 13.0");
+  CHECK(s[2].state == tune::TaskState::Stale);
+  CHECK(s[2].reason.find("template conv2d_direct changed") != std::string::npos);
+  CHECK(s[3].state == tune::TaskState::Stale);
+  CHECK(s[3].reason.find("NVIDIA A100-SXM4-80GB -> NVIDIA H100 80GB HBM3") != std::string::npos);
+  CHECK(s[4].state == tune::TaskState::Missing);
+  // Another target preset with the same GPU is another tuning.
+  auto other = tune::task_status(tasks, records, "h200", kFingerprint);
+  CHECK(other[0].state == tune::TaskState::Stale);
+}
+
+TEST_CASE("merging overlapping logs loses nothing and duplicates nothing", "[ci]") {
+  auto tasks = tasks_of("alexnet");
+  std::string a = temp("a"), b = temp("b"), out = temp("out");
+  {
+    tune::TuningLog log(a);
+    log.append_comment("chameleon-run {\"run\":\"x\"}");
+    log.append(current(tasks[0], 1));
+    log.append(current(tasks[0], 2));
+  }
+  {
+    tune::TuningLog log(b);
+    log.append_comment("chameleon-run {\"run\":\"x\"}");
+    log.append(current(tasks[0], 2)); // also in a
+    log.append(current(tasks[1], 3));
+    auto again = current(tasks[1], 3);
+    again.result.timestamp += 60; // measured again later: a distinct record
+    log.append(again);
+  }
+  auto stats = tune::merge_logs({a, b}, out);
+  CHECK(stats.records == 4);
+  CHECK(stats.duplicates == 1);
+  CHECK(stats.comments == 1);
+  auto merged = tune::read_log(out).records;
+  REQUIRE(merged.size() == 4);
+  CHECK(merged[0].index == 1);
+  CHECK(merged[3].index == 3);
+  // Merging into one of the inputs, twice, changes nothing more.
+  auto again = tune::merge_logs({out, a, b}, out);
+  CHECK(again.records == 4);
+  CHECK(again.duplicates == 5);
+  for (const auto& p : {a, b, out}) std::filesystem::remove(p);
+}
