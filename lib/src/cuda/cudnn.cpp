@@ -1,5 +1,7 @@
 #include "chameleon/cuda/cudnn.hpp"
 
+#include "dl_bind.hpp"
+
 #include <dlfcn.h>
 
 namespace chameleon::cuda {
@@ -10,11 +12,6 @@ struct Loaded {
   Cudnn api{};
   std::string error;
 };
-
-template <class Fn> void bind(void* lib, Fn& fn, const char* symbol, std::string& error) {
-  fn = reinterpret_cast<Fn>(dlsym(lib, symbol));
-  if (fn == nullptr && error.empty()) error = std::string("cuDNN lacks ") + symbol;
-}
 
 Loaded load() {
   Loaded out;
@@ -28,25 +25,26 @@ Loaded load() {
   }
   Cudnn& a = out.api;
   std::string& e = out.error;
-  bind(lib, a.cudnnGetVersion, "cudnnGetVersion", e);
-  bind(lib, a.cudnnGetErrorString, "cudnnGetErrorString", e);
-  bind(lib, a.cudnnCreate, "cudnnCreate", e);
-  bind(lib, a.cudnnDestroy, "cudnnDestroy", e);
-  bind(lib, a.cudnnSetStream, "cudnnSetStream", e);
-  bind(lib, a.cudnnCreateTensorDescriptor, "cudnnCreateTensorDescriptor", e);
-  bind(lib, a.cudnnSetTensor4dDescriptor, "cudnnSetTensor4dDescriptor", e);
-  bind(lib, a.cudnnDestroyTensorDescriptor, "cudnnDestroyTensorDescriptor", e);
-  bind(lib, a.cudnnCreateFilterDescriptor, "cudnnCreateFilterDescriptor", e);
-  bind(lib, a.cudnnSetFilter4dDescriptor, "cudnnSetFilter4dDescriptor", e);
-  bind(lib, a.cudnnDestroyFilterDescriptor, "cudnnDestroyFilterDescriptor", e);
-  bind(lib, a.cudnnCreateConvolutionDescriptor, "cudnnCreateConvolutionDescriptor", e);
-  bind(lib, a.cudnnSetConvolution2dDescriptor, "cudnnSetConvolution2dDescriptor", e);
-  bind(lib, a.cudnnSetConvolutionGroupCount, "cudnnSetConvolutionGroupCount", e);
-  bind(lib, a.cudnnSetConvolutionMathType, "cudnnSetConvolutionMathType", e);
-  bind(lib, a.cudnnDestroyConvolutionDescriptor, "cudnnDestroyConvolutionDescriptor", e);
-  bind(lib, a.cudnnFindConvolutionForwardAlgorithm, "cudnnFindConvolutionForwardAlgorithm", e);
-  bind(lib, a.cudnnGetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize", e);
-  bind(lib, a.cudnnConvolutionForward, "cudnnConvolutionForward", e);
+  auto bind = [&](auto& fn, const char* symbol) { bind_symbol(lib, fn, symbol, "cuDNN", e); };
+  bind(a.cudnnGetVersion, "cudnnGetVersion");
+  bind(a.cudnnGetErrorString, "cudnnGetErrorString");
+  bind(a.cudnnCreate, "cudnnCreate");
+  bind(a.cudnnDestroy, "cudnnDestroy");
+  bind(a.cudnnSetStream, "cudnnSetStream");
+  bind(a.cudnnCreateTensorDescriptor, "cudnnCreateTensorDescriptor");
+  bind(a.cudnnSetTensor4dDescriptor, "cudnnSetTensor4dDescriptor");
+  bind(a.cudnnDestroyTensorDescriptor, "cudnnDestroyTensorDescriptor");
+  bind(a.cudnnCreateFilterDescriptor, "cudnnCreateFilterDescriptor");
+  bind(a.cudnnSetFilter4dDescriptor, "cudnnSetFilter4dDescriptor");
+  bind(a.cudnnDestroyFilterDescriptor, "cudnnDestroyFilterDescriptor");
+  bind(a.cudnnCreateConvolutionDescriptor, "cudnnCreateConvolutionDescriptor");
+  bind(a.cudnnSetConvolution2dDescriptor, "cudnnSetConvolution2dDescriptor");
+  bind(a.cudnnSetConvolutionGroupCount, "cudnnSetConvolutionGroupCount");
+  bind(a.cudnnSetConvolutionMathType, "cudnnSetConvolutionMathType");
+  bind(a.cudnnDestroyConvolutionDescriptor, "cudnnDestroyConvolutionDescriptor");
+  bind(a.cudnnFindConvolutionForwardAlgorithm, "cudnnFindConvolutionForwardAlgorithm");
+  bind(a.cudnnGetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize");
+  bind(a.cudnnConvolutionForward, "cudnnConvolutionForward");
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "chameleon/cuda/driver.hpp"
 
+#include "dl_bind.hpp"
+
 #include <dlfcn.h>
 
 #include <mutex>
@@ -13,14 +15,6 @@ struct Loaded {
   std::string error; // empty when usable
 };
 
-template <class Fn> bool bind(void* lib, Fn& fn, const char* symbol, std::string& error) {
-  fn = reinterpret_cast<Fn>(dlsym(lib, symbol));
-  if (fn == nullptr && error.empty()) {
-    error = std::string("the CUDA driver lacks ") + symbol + " (driver too old?)";
-  }
-  return fn != nullptr;
-}
-
 Loaded load() {
   Loaded out;
   void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -32,45 +26,46 @@ Loaded load() {
   }
   DriverApi& a = out.api;
   std::string& e = out.error;
-  bind(lib, a.cuInit, "cuInit", e);
-  bind(lib, a.cuDriverGetVersion, "cuDriverGetVersion", e);
-  bind(lib, a.cuGetErrorName, "cuGetErrorName", e);
-  bind(lib, a.cuGetErrorString, "cuGetErrorString", e);
-  bind(lib, a.cuDeviceGetCount, "cuDeviceGetCount", e);
-  bind(lib, a.cuDeviceGet, "cuDeviceGet", e);
-  bind(lib, a.cuDeviceGetName, "cuDeviceGetName", e);
-  bind(lib, a.cuDeviceGetAttribute, "cuDeviceGetAttribute", e);
-  bind(lib, a.cuDeviceTotalMem, "cuDeviceTotalMem_v2", e);
-  bind(lib, a.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", e);
-  bind(lib, a.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", e);
-  bind(lib, a.cuCtxSetCurrent, "cuCtxSetCurrent", e);
-  bind(lib, a.cuCtxSynchronize, "cuCtxSynchronize", e);
-  bind(lib, a.cuModuleLoadData, "cuModuleLoadData", e);
-  bind(lib, a.cuModuleUnload, "cuModuleUnload", e);
-  bind(lib, a.cuModuleGetFunction, "cuModuleGetFunction", e);
-  bind(lib, a.cuFuncGetAttribute, "cuFuncGetAttribute", e);
-  bind(lib, a.cuFuncSetAttribute, "cuFuncSetAttribute", e);
-  bind(lib, a.cuLaunchKernel, "cuLaunchKernel", e);
-  bind(lib, a.cuMemAlloc, "cuMemAlloc_v2", e);
-  bind(lib, a.cuMemFree, "cuMemFree_v2", e);
-  bind(lib, a.cuMemcpyHtoD, "cuMemcpyHtoD_v2", e);
-  bind(lib, a.cuMemcpyDtoH, "cuMemcpyDtoH_v2", e);
-  bind(lib, a.cuMemcpyDtoD, "cuMemcpyDtoD_v2", e);
-  bind(lib, a.cuMemsetD32Async, "cuMemsetD32Async", e);
-  bind(lib, a.cuStreamCreate, "cuStreamCreate", e);
-  bind(lib, a.cuStreamDestroy, "cuStreamDestroy_v2", e);
-  bind(lib, a.cuStreamSynchronize, "cuStreamSynchronize", e);
-  bind(lib, a.cuEventCreate, "cuEventCreate", e);
-  bind(lib, a.cuEventDestroy, "cuEventDestroy_v2", e);
-  bind(lib, a.cuEventRecord, "cuEventRecord", e);
-  bind(lib, a.cuEventSynchronize, "cuEventSynchronize", e);
-  bind(lib, a.cuEventElapsedTime, "cuEventElapsedTime", e);
-  bind(lib, a.cuStreamBeginCapture, "cuStreamBeginCapture_v2", e);
-  bind(lib, a.cuStreamEndCapture, "cuStreamEndCapture", e);
-  bind(lib, a.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", e);
-  bind(lib, a.cuGraphLaunch, "cuGraphLaunch", e);
-  bind(lib, a.cuGraphExecDestroy, "cuGraphExecDestroy", e);
-  bind(lib, a.cuGraphDestroy, "cuGraphDestroy", e);
+  auto bind = [&](auto& fn, const char* symbol) { bind_symbol(lib, fn, symbol, "the CUDA driver", e); };
+  bind(a.cuInit, "cuInit");
+  bind(a.cuDriverGetVersion, "cuDriverGetVersion");
+  bind(a.cuGetErrorName, "cuGetErrorName");
+  bind(a.cuGetErrorString, "cuGetErrorString");
+  bind(a.cuDeviceGetCount, "cuDeviceGetCount");
+  bind(a.cuDeviceGet, "cuDeviceGet");
+  bind(a.cuDeviceGetName, "cuDeviceGetName");
+  bind(a.cuDeviceGetAttribute, "cuDeviceGetAttribute");
+  bind(a.cuDeviceTotalMem, "cuDeviceTotalMem_v2");
+  bind(a.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  bind(a.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2");
+  bind(a.cuCtxSetCurrent, "cuCtxSetCurrent");
+  bind(a.cuCtxSynchronize, "cuCtxSynchronize");
+  bind(a.cuModuleLoadData, "cuModuleLoadData");
+  bind(a.cuModuleUnload, "cuModuleUnload");
+  bind(a.cuModuleGetFunction, "cuModuleGetFunction");
+  bind(a.cuFuncGetAttribute, "cuFuncGetAttribute");
+  bind(a.cuFuncSetAttribute, "cuFuncSetAttribute");
+  bind(a.cuLaunchKernel, "cuLaunchKernel");
+  bind(a.cuMemAlloc, "cuMemAlloc_v2");
+  bind(a.cuMemFree, "cuMemFree_v2");
+  bind(a.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
+  bind(a.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
+  bind(a.cuMemcpyDtoD, "cuMemcpyDtoD_v2");
+  bind(a.cuMemsetD32Async, "cuMemsetD32Async");
+  bind(a.cuStreamCreate, "cuStreamCreate");
+  bind(a.cuStreamDestroy, "cuStreamDestroy_v2");
+  bind(a.cuStreamSynchronize, "cuStreamSynchronize");
+  bind(a.cuEventCreate, "cuEventCreate");
+  bind(a.cuEventDestroy, "cuEventDestroy_v2");
+  bind(a.cuEventRecord, "cuEventRecord");
+  bind(a.cuEventSynchronize, "cuEventSynchronize");
+  bind(a.cuEventElapsedTime, "cuEventElapsedTime");
+  bind(a.cuStreamBeginCapture, "cuStreamBeginCapture_v2");
+  bind(a.cuStreamEndCapture, "cuStreamEndCapture");
+  bind(a.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
+  bind(a.cuGraphLaunch, "cuGraphLaunch");
+  bind(a.cuGraphExecDestroy, "cuGraphExecDestroy");
+  bind(a.cuGraphDestroy, "cuGraphDestroy");
   if (!e.empty()) return out;
   CUresult r = a.cuInit(0);
   if (r != CUDA_SUCCESS) {

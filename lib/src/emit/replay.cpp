@@ -5,6 +5,7 @@
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/files.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <algorithm>
@@ -71,12 +72,6 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
 
 namespace {
 
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  if (!out) throw Error("cannot write " + path.string());
-}
-
 std::string kernel_name(const tune::Record& r, size_t position, const std::set<int>& duplicate_tasks) {
   char buf[32];
   if (r.task_index > 0 && !duplicate_tasks.count(r.task_index)) {
@@ -122,9 +117,9 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     measure::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
     auto ptx = cuda::nvrtc_compile(src.code, src.entry, "compute_" + kernel_arch.substr(3));
     if (!ptx.ok) throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
-    write_file(fs::path(dir) / (name + ".cu"), src.code);
-    write_file(fs::path(dir) / (name + ".cubin"), cubin.cubin);
-    write_file(fs::path(dir) / (name + ".ptx"), ptx.ptx);
+    util::write_file((fs::path(dir) / (name + ".cu")).string(), src.code);
+    util::write_file((fs::path(dir) / (name + ".cubin")).string(), cubin.cubin);
+    util::write_file((fs::path(dir) / (name + ".ptx")).string(), ptx.ptx);
 
     const auto& g = src.geometry;
     const double flops = double(r.workload.flops());
@@ -173,8 +168,8 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                      {"layout", "data NCHW, weight KCRS (C/groups), out NKOHOW; float32; no bias"},
                      {"kernels", kernels},
                      {"missing", missing}};
-  write_file(fs::path(dir) / "manifest.json", result.manifest.dump(2) + "\n");
-  write_file(fs::path(dir) / "kernels.hpp", kernels_header(result.manifest));
+  util::write_file((fs::path(dir) / "manifest.json").string(), result.manifest.dump(2) + "\n");
+  util::write_file((fs::path(dir) / "kernels.hpp").string(), kernels_header(result.manifest));
   return result;
 }
 

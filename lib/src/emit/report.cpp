@@ -3,6 +3,7 @@
 #include "chameleon/emit/svg.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/files.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <nlohmann/json.hpp>
@@ -96,11 +97,7 @@ LogView view_of(const std::string& path) {
   return v;
 }
 
-void write(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw Error("cannot write " + path.string());
-}
+void write(const fs::path& path, const std::string& text) { util::write_file(path.string(), text); }
 
 } // namespace
 
