@@ -2,6 +2,8 @@
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/model/features.hpp"
+
+#include "training_set.hpp"
 #include "chameleon/util/error.hpp"
 
 #include <spdlog/spdlog.h>
@@ -25,72 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Transfer rows lose weight as the task's own records accumulate (AutoTVM discounts its base
-// model by 1/2^(n/64)) and are dropped below this weight.
-constexpr double kMinTransferWeight = 0.05;
 // Bound on the validity and score caches of one task.
 constexpr size_t kMaxCached = 2'000'000;
-
-// The cost model's training data for one task: the task's own records plus, for transfer, the
-// records of other workloads of the same template, each labelled relative to its own workload's
-// best throughput.
-class TrainingSet {
-public:
-  explicit TrainingSet(int cols) : cols_(cols) {}
-
-  void add_own(const float* features, double throughput) {
-    own_x_.insert(own_x_.end(), features, features + cols_);
-    own_tp_.push_back(throughput);
-  }
-  void add_transfer(const std::string& group, std::vector<float> features, double throughput) {
-    auto& g = transfer_[group];
-    g.x.insert(g.x.end(), features.begin(), features.end());
-    g.tp.push_back(throughput);
-  }
-  size_t own_rows() const { return own_tp_.size(); }
-
-  // False when there is nothing to learn from (no successful measurement anywhere).
-  bool fit(model::CostModel& m) const {
-    std::vector<float> x, y, w;
-    const double transfer_weight = std::pow(0.5, double(own_tp_.size()) / 64.0);
-    double best = 0;
-    for (double v : own_tp_) best = std::max(best, v);
-    bool learnable = best > 0;
-    if (best > 0) {
-      x = own_x_;
-      for (double v : own_tp_) {
-        y.push_back(float(v / best));
-        w.push_back(1.0f);
-      }
-    }
-    if (transfer_weight >= kMinTransferWeight) {
-      for (const auto& [name, g] : transfer_) {
-        double gbest = 0;
-        for (double v : g.tp) gbest = std::max(gbest, v);
-        if (gbest <= 0) continue;
-        learnable = true;
-        x.insert(x.end(), g.x.begin(), g.x.end());
-        for (double v : g.tp) {
-          y.push_back(float(v / gbest));
-          w.push_back(float(transfer_weight));
-        }
-      }
-    }
-    if (!learnable) return false;
-    m.fit(x, int(y.size()), cols_, y, w);
-    return true;
-  }
-
-private:
-  struct Group {
-    std::vector<float> x;
-    std::vector<double> tp;
-  };
-  int cols_;
-  std::vector<float> own_x_;
-  std::vector<double> own_tp_;
-  std::map<std::string, Group> transfer_;
-};
 
 double throughput(const Record& r) {
   return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
@@ -265,13 +203,13 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   const double flops = double(t.workload.flops());
   std::unordered_map<int64_t, float> score_cache;
   auto predict = [&](const std::vector<space::Config>& configs) {
+    if (score_cache.size() > kMaxCached) score_cache.clear();
     std::vector<space::Config> fresh;
     std::unordered_set<int64_t> queued;
     for (const auto& c : configs) {
       if (!score_cache.count(c.index) && queued.insert(c.index).second) fresh.push_back(c);
     }
     if (!fresh.empty()) {
-      if (score_cache.size() > kMaxCached) score_cache.clear();
       std::vector<float> scores = cost_model.predict(fx.matrix(fresh), int(fresh.size()), fx.size());
       for (size_t i = 0; i < fresh.size(); ++i) score_cache[fresh[i].index] = scores[i];
     }
