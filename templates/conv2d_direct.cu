@@ -1,10 +1,14 @@
 // conv2d_direct: AutoTVM's direct NCHW conv2d schedule for CUDA (task "conv2d_nchw.cuda"),
-// knob for knob. chameleon prepends a prelude of compile-time constants:
+// knob for knob, and its split-K variant (conv2d_direct_splitk). chameleon prepends a prelude of
+// compile-time constants:
 //   workload  N C H W K R S OH OW SH SW PT PL DH DW
 //   knobs     F0..F3 (tile_f), Y0..Y3 (tile_y), X0..X3 (tile_x), RC0 RC1, RY0 RY1, RX0 RX1,
-//             MAX_UNROLL (auto_unroll_max_step), UNROLL_EXPLICIT (unroll_explicit)
+//             MAX_UNROLL (auto_unroll_max_step), UNROLL_EXPLICIT (unroll_explicit),
+//             SPLIT_K: blocks that share the input channels of one output tile (1: the direct
+//             schedule). With SPLIT_K > 1 each block reduces C / SPLIT_K channels and adds its
+//             partial sums to an output the launcher has zeroed (atomicAdd).
 // Layout: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW], float32.
-// Schedule: grid (X0, Y0, N*F0), block (X2, Y2, F2); parts [1] are virtual threads and parts [3]
+// Schedule: grid (X0, Y0, N*F0*SPLIT_K), block (X2, Y2, F2); parts [1] are virtual threads and parts [3]
 // inner register tiles; every thread accumulates F1*F3 x Y1*Y3 x X1*X3 outputs in registers. Each
 // reduction step stages RC1 channels x RY1 x RX1 taps of the input and the weights in shared memory.
 
@@ -63,8 +67,10 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 
   const int tx = threadIdx.x, ty = threadIdx.y, tz = threadIdx.z;
   const int tid = (tz * Y2 + ty) * X2 + tx;
-  const int n = blockIdx.z / F0;
+  const int n = blockIdx.z / (F0 * SPLIT_K);
   const int f_base = (blockIdx.z % F0) * FB;
+  // This block's share of the input channels: RC0 chunks of RC1, contiguous.
+  const int c_base = ((blockIdx.z / F0) % SPLIT_K) * (RC0 * RC1);
   const int y_base = blockIdx.y * YB;
   const int x_base = blockIdx.x * XB;
 
@@ -85,7 +91,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
           const int w = i % AW;
           const int gy = row0 + h, gx = col0 + w;
           AA[i] = (gy >= 0 && gy < H && gx >= 0 && gx < W)
-                      ? data[((size_t(n) * C + rco * RC1 + c) * H + gy) * W + gx]
+                      ? data[((size_t(n) * C + c_base + rco * RC1 + c) * H + gy) * W + gx]
                       : 0.0f;
         }
         for (int i = tid; i < W_SIZE; i += THREADS) {
@@ -93,7 +99,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
           const int c = (i / (RY1 * RX1)) % RC1;
           const int ry = (i / RX1) % RY1;
           const int rx = i % RX1;
-          WW[i] = weight[((size_t(f_base + f) * C + rco * RC1 + c) * R + ryo * RY1 + ry) * S +
+          WW[i] = weight[((size_t(f_base + f) * C + c_base + rco * RC1 + c) * R + ryo * RY1 + ry) * S +
                          rxo * RX1 + rx];
         }
         __syncthreads();
@@ -145,7 +151,12 @@ extern "C" __global__ void __launch_bounds__(THREADS)
               const int f = f_base + (vf * F2 + tz) * F3 + fi;
               const int y = y_base + (vy * Y2 + ty) * Y3 + yi;
               const int x = x_base + (vx * X2 + tx) * X3 + xi;
-              out[((size_t(n) * K + f) * OH + y) * OW + x] =
-                  acc[(((vf * F3 + fi) * Y1 + vy) * Y3 + yi) * (X1 * X3) + vx * X3 + xi];
+              const float v = acc[(((vf * F3 + fi) * Y1 + vy) * Y3 + yi) * (X1 * X3) + vx * X3 + xi];
+              float* dst = &out[((size_t(n) * K + f) * OH + y) * OW + x];
+              if constexpr (SPLIT_K > 1) {
+                atomicAdd(dst, v);
+              } else {
+                *dst = v;
+              }
             }
 }

@@ -110,6 +110,7 @@ void run_bench(BenchArgs a) {
     b.features.geometry.grid = k.at("grid").get<std::array<uint32_t, 3>>();
     b.features.geometry.block = k.at("block").get<std::array<uint32_t, 3>>();
     b.features.geometry.dynamic_smem = k.at("dynamic_smem").get<int>();
+    b.features.geometry.zero_output = k.value("zero_output", false);
     b.resources = measure::resources_from_json(k.at("resources"));
     const int count = k.value("count", 1);
     measure::MeasureResult ours = runner.run(wl, b);

@@ -112,6 +112,7 @@ void run_targets(bool as_json) {
 struct CompileArgs {
   NetworkOptions net;
   int task = 1;
+  std::string tmpl; // --template
   std::string config = "random";
   std::string target = "h100";
   bool source = false;
@@ -121,7 +122,7 @@ struct CompileArgs {
 
 void run_compile(const CompileArgs& a) {
   LoadedNetwork loaded = load(a.net);
-  TaskContext ctx = task_context(loaded, a.task);
+  TaskContext ctx = task_context(loaded, a.task, a.tmpl);
   target::Target tgt = resolve_target(a.target);
   space::Config cfg = parse_config(ctx, tgt, a.config, a.seed);
   if (a.source) {
@@ -221,6 +222,7 @@ void add_info_commands(CLI::App& app) {
     add_network_options(*cmd, a->net);
     cmd->add_option("--task", a->task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
     cmd->add_option("--config", a->config, "Config: index, entity JSON, or random")->capture_default_str();
+    cmd->add_option("--template", a->tmpl, "Template (default: the first that supports the task)");
     cmd->add_option("--target", a->target, "Target preset, or auto")->capture_default_str();
     cmd->add_option("--seed", a->seed, "Seed for --config random")->capture_default_str();
     cmd->add_flag("--source", a->source, "Print the generated CUDA source instead of compiling");

@@ -24,6 +24,7 @@ struct MeasureArgs {
   NetworkOptions net;
   DeviceOptions dev;
   int task = 1;
+  std::string tmpl; // --template
   std::string config = "random";
   int count = 1;
   bool as_json = false;
@@ -64,7 +65,7 @@ nlohmann::json one_json(const TaskContext& ctx, const space::Config& cfg,
 
 void run_measure(const MeasureArgs& a) {
   LoadedNetwork loaded = load(a.net);
-  TaskContext ctx = task_context(loaded, a.task);
+  TaskContext ctx = task_context(loaded, a.task, a.tmpl);
   ResolvedDevice rd = resolve_device(a.dev);
   if (a.count > 1 && a.config != "random") throw Error("--count needs --config random");
   std::vector<space::Config> configs;
@@ -140,6 +141,7 @@ void add_measure_commands(CLI::App& app) {
   add_network_options(*cmd, a->net);
   cmd->add_option("--task", a->task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
   cmd->add_option("--config", a->config, "Config: index, entity JSON, or random")->capture_default_str();
+  cmd->add_option("--template", a->tmpl, "Template (default: the first that supports the task)");
   cmd->add_option("--count", a->count, "With --config random: measure this many random valid configs")
       ->check(CLI::PositiveNumber);
   add_device_options(*cmd, a->dev);

@@ -32,6 +32,7 @@ struct TuneArgs {
   std::vector<std::string> history;
   std::string progress = "text";
   std::string devices; // --devices 0,1,...
+  std::string templates; // --templates a,b
   std::string shard;   // --shard I/N
   bool as_json = false;
 };
@@ -46,6 +47,21 @@ std::pair<int, int> parse_shard(const std::string& text) {
     throw Error("--shard takes I/N with 0 <= I < N (e.g. 0/4), got '" + text + "'");
   }
   return {parts[0], parts[1]};
+}
+
+// "a,b" -> {"a", "b"}, each checked against the registry.
+std::vector<std::string> split_names(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t comma = list.find(',', start);
+    std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    codegen::find_template(name); // throws, naming the known ones
+    out.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 std::string default_log_path(const std::string& network, const ResolvedDevice& rd) {
@@ -131,6 +147,7 @@ void run_tune(TuneArgs a, bool quiet) {
   }
   ResolvedDevice rd = resolve_device(a.dev);
   a.tune.seed = a.dev.measure.seed;
+  a.tune.templates = split_names(a.templates);
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
 
   auto builder_ptr = make_builder(a.dev, rd);
@@ -195,6 +212,7 @@ void run_tune(TuneArgs a, bool quiet) {
 }
 
 struct StatusArgs {
+  std::string templates;
   NetworkOptions net;
   DeviceOptions dev;
   std::string log;
@@ -207,7 +225,7 @@ void run_status(const StatusArgs& a) {
   const std::string fingerprint = measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
   std::vector<tune::Record> records;
   if (std::filesystem::exists(a.log)) records = tune::read_log(a.log).records;
-  auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint);
+  auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint, split_names(a.templates));
   int stale = 0, missing = 0;
   nlohmann::json rows = nlohmann::json::array();
   using Align = util::Table::Align;
@@ -256,6 +274,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
         ->check(CLI::IsMember({"cuda", "sim", "auto"}))
         ->capture_default_str();
     cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();
+    cmd->add_option("--templates", a->templates, "Templates the tasks are tuned over (default: all)");
     cmd->add_flag("--json", a->as_json, "Print JSON");
     cmd->callback([a] {
       StatusArgs args = *a;
@@ -296,6 +315,8 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--log", a->log, "Tuning log (JSON lines; default NETWORK-TARGET[-sim].jsonl)");
   cmd->add_flag("!--force,!--no-resume", t.resume,
                 "Retune every task even when the log is up to date (its records seed the model)");
+  cmd->add_option("--templates", a->templates,
+                  "Templates to tune over, sharing each task's trials (default: all that support it)");
   cmd->add_option("--devices", a->devices, "GPUs to tune on in parallel, one task each, e.g. 0,1,2,3");
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");

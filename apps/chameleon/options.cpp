@@ -31,10 +31,16 @@ target::Target resolve_target(const std::string& name) {
   return target::find_preset(name);
 }
 
-TaskContext task_context(const LoadedNetwork& loaded, int index) {
+TaskContext task_context(const LoadedNetwork& loaded, int index, const std::string& tmpl) {
   TaskContext ctx;
   ctx.task = task::select_tasks(loaded.tasks, {index}).front();
-  ctx.tmpl = codegen::template_for(ctx.task.workload);
+  if (!tmpl.empty()) {
+    ctx.tmpl = &codegen::find_template(tmpl);
+    std::string why = ctx.tmpl->decline_reason(ctx.task.workload);
+    if (!why.empty()) throw Error("template " + tmpl + " does not support task " + std::to_string(index) + ": " + why);
+  } else {
+    ctx.tmpl = codegen::template_for(ctx.task.workload);
+  }
   if (ctx.tmpl == nullptr) {
     throw Error("task " + std::to_string(index) + " (" + ctx.task.workload.str() +
                 ") has no template: " +

@@ -37,7 +37,8 @@ struct TaskContext {
   const codegen::Template* tmpl = nullptr;
   space::ConfigSpace space;
 };
-TaskContext task_context(const LoadedNetwork& loaded, int index);
+// `tmpl` empty: the first template that supports the task.
+TaskContext task_context(const LoadedNetwork& loaded, int index, const std::string& tmpl = "");
 
 // "INDEX", an entity list (JSON), an object with "entity" or "index" (a log record's config), or
 // "random" (a random config that passes the static check, drawn with `seed`).

@@ -242,3 +242,45 @@ TEST_CASE("cuDNN's fastest algorithm is verified and timed like our kernels", "[
   asym.pad_bottom = 0; // cuDNN has no asymmetric padding
   CHECK(runner.run_cudnn(asym).error == measure::ErrorNo::Instantiation);
 }
+
+TEST_CASE("split-K kernels verify on every shipped network's tasks and on awkward shapes", "[gpu]") {
+  const auto& splitk = codegen::find_template("conv2d_direct_splitk");
+  measure::MeasureOptions mopts;
+  mopts.warmup = 0;
+  mopts.repeat = 2;
+  mopts.min_repeat_ms = 0.2;
+  measure::CudaRunner runner(0, mopts);
+  measure::Builder builder(gpu_target(), gpu_target().arch(), {});
+  std::vector<task::Conv2dWorkload> shapes;
+  for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3"}) {
+    for (const auto& t : tasks_of(net)) shapes.push_back(t.workload);
+  }
+  auto odd = small_workload(); // prime channels, non-square, batch 2, stride 2 on odd sizes
+  odd.n = 2, odd.c = 7, odd.h = 13, odd.w = 9, odd.k = 11, odd.stride_h = odd.stride_w = 2;
+  shapes.push_back(odd);
+  auto dil = small_workload(); // dilation, asymmetric kernel and padding
+  dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3, dil.pad_right = 4;
+  shapes.push_back(dil);
+  int measured = 0, ok = 0;
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    for (const codegen::Template* tmpl : codegen::templates_for(shapes[s])) {
+      auto sp = tmpl->make_space(shapes[s]);
+      std::mt19937_64 rng(500 + s);
+      std::vector<space::Config> configs;
+      for (int tries = 0; tries < 100000 && configs.size() < 3; ++tries) {
+        auto c = sp.random(rng);
+        // Favour real splits for the split-K template.
+        if (tmpl == &splitk && sp.value(c, 3)[1] == 1) continue;
+        if (codegen::check_static(gpu_target(), tmpl->features(shapes[s], sp, c)).ok) configs.push_back(c);
+      }
+      for (const auto& c : configs) {
+        auto r = runner.run(shapes[s], builder.build({tmpl, shapes[s], &sp, c}));
+        ++measured;
+        INFO(tmpl->name() << " " << shapes[s].str() << " config " << c.index << ": " << r.message);
+        CHECK(r.ok());
+        ok += r.ok();
+      }
+    }
+  }
+  std::printf("[gpu] templates on all shipped shapes and awkward ones: %d of %d configs verified\n", ok, measured);
+}

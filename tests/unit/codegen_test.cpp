@@ -171,3 +171,48 @@ TEST_CASE("the CPU reference agrees with the definition of conv2d", "[reference]
   CHECK(measure::input_value(1, measure::Tensor::Data, 5) == data[5]);
   for (float v : data) CHECK((v >= -1.0f && v < 1.0f));
 }
+
+TEST_CASE("the split-K template: space, geometry, and random valid configs compile", "[codegen][slow]") {
+  const auto& splitk = codegen::find_template("conv2d_direct_splitk");
+  auto tasks = resnet18();
+  auto h100 = target::find_preset("h100");
+  // tile_rc splits C in three: [RC0, SPLIT_K, RC1].
+  auto sp = splitk.make_space(tasks[9].workload); // C = 512 = 2^9: C(11, 2) = 55 splits
+  CHECK(sp.knobs()[3].size() == 55);
+  CHECK(sp.size() == codegen::find_template("conv2d_direct").make_space(tasks[9].workload).size() / 10 * 55);
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 200; ++i) {
+    auto c = sp.random(rng);
+    auto f = splitk.features(tasks[9].workload, sp, c);
+    const int split = sp.value(c, 3)[1];
+    CHECK(f.split_k == split);
+    CHECK(f.geometry.zero_output == (split > 1));
+    CHECK(int64_t(f.geometry.grid[2]) == int64_t(sp.value(c, 0)[0]) * split);
+  }
+  measure::BuildOptions opts;
+  opts.jobs = 2;
+  opts.isolate = false;
+  measure::Builder builder(h100, "sm_90", opts);
+  std::vector<space::ConfigSpace> spaces;
+  for (const auto& t : tasks) spaces.push_back(splitk.make_space(t.workload));
+  std::vector<std::future<measure::BuildResult>> futures;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (const auto& c : valid_configs(splitk, tasks[i].workload, spaces[i], h100, 8, 70 + i)) {
+      futures.push_back(builder.submit({&splitk, tasks[i].workload, &spaces[i], c}));
+    }
+  }
+  for (auto& f : futures) {
+    auto r = f.get();
+    INFO(r.message);
+    CHECK(r.ok());
+  }
+}
+
+TEST_CASE("templates for a task", "[codegen]") {
+  auto wl = resnet18()[3].workload;
+  CHECK(codegen::templates_for(wl).size() == 2);
+  CHECK(codegen::templates_for(wl, {"conv2d_direct_splitk"}).size() == 1);
+  wl.groups = 2;
+  CHECK(codegen::templates_for(wl).empty());
+  CHECK_THROWS_WITH(codegen::find_template("winograd"), Catch::Contains("conv2d_direct_splitk"));
+}

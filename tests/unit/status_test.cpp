@@ -77,7 +77,7 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   // Task 4: another GPU.
   records.push_back(current(tasks[3], 5, "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0"));
 
-  auto s = tune::task_status(tasks, records, "h100", kFingerprint);
+  auto s = tune::task_status(tasks, records, "h100", kFingerprint, {"conv2d_direct"});
   REQUIRE(s.size() == 5);
   CHECK(s[0].state == tune::TaskState::UpToDate);
   CHECK(s[0].current == 2);
@@ -91,8 +91,13 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   CHECK(s[3].reason.find("NVIDIA A100-SXM4-80GB -> NVIDIA H100 80GB HBM3") != std::string::npos);
   CHECK(s[4].state == tune::TaskState::Missing);
   // Another target preset with the same GPU is another tuning.
-  auto other = tune::task_status(tasks, records, "h200", kFingerprint);
+  auto other = tune::task_status(tasks, records, "h200", kFingerprint, {"conv2d_direct"});
   CHECK(other[0].state == tune::TaskState::Stale);
+  // Tuned over every template, task 1 still lacks split-K records.
+  auto all = tune::task_status(tasks, records, "h100", kFingerprint);
+  CHECK(all[0].state == tune::TaskState::Stale);
+  CHECK(all[0].reason == "no records of conv2d_direct_splitk");
+  CHECK(all[4].state == tune::TaskState::Missing);
 }
 
 TEST_CASE("merging overlapping logs loses nothing and duplicates nothing", "[ci]") {

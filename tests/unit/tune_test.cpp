@@ -61,7 +61,7 @@ tune::Record sample_record(int64_t index = 7) {
 }
 
 struct NoProgress : tune::ProgressSink {
-  void task_start(const task::Task&, int, int, int) override {}
+  void task_start(const task::Task&, const std::string&, int, int, int) override {}
   void iteration(const tune::Progress&) override {}
   void task_end(const tune::TaskOutcome&, int, int) override {}
 };

@@ -21,6 +21,7 @@ struct Tiles {
   std::array<int, 2> rc, ry, rx;
   int max_unroll = 0;
   int unroll_explicit = 0;
+  int split_k = 1; // blocks sharing the input channels (conv2d_direct_splitk)
 
   int fb() const { return f[1] * f[2] * f[3]; }
   int yb() const { return y[1] * y[2] * y[3]; }
@@ -41,7 +42,13 @@ Tiles decode(const space::ConfigSpace& sp, const space::Config& cfg) {
   part4(0, t.f);
   part4(1, t.y);
   part4(2, t.x);
-  part2(3, t.rc);
+  if (const auto& rc = sp.value(cfg, 3); rc.size() == 3) {
+    // conv2d_direct_splitk: tile_rc = [RC0, SPLIT_K, RC1]
+    t.rc = {rc[0], rc[2]};
+    t.split_k = rc[1];
+  } else {
+    part2(3, t.rc);
+  }
   part2(4, t.ry);
   part2(5, t.rx);
   t.max_unroll = sp.value(cfg, 6)[0];
@@ -92,7 +99,7 @@ space::ConfigSpace Conv2dDirect::make_space(const task::Conv2dWorkload& wl) cons
       space::split_knob("tile_f", wl.k, 4),
       space::split_knob("tile_y", wl.out_h(), 4),
       space::split_knob("tile_x", wl.out_w(), 4),
-      space::split_knob("tile_rc", wl.c, 2),
+      space::split_knob("tile_rc", wl.c, split_k_ ? 3 : 2),
       space::split_knob("tile_ry", wl.r, 2),
       space::split_knob("tile_rx", wl.s, 2),
       space::other_knob("auto_unroll_max_step", kMaxUnrollChoices),
@@ -140,10 +147,11 @@ KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::C
   def("RX1", t.rx[1]);
   def("MAX_UNROLL", t.max_unroll);
   def("UNROLL_EXPLICIT", t.unroll_explicit);
+  def("SPLIT_K", t.split_k);
   src << "#line 1 \"" << kSourcePath << "\"\n" << embedded_file(kSourcePath);
 
   KernelSource out;
-  out.entry = "conv2d_direct";
+  out.entry = "conv2d_direct"; // one entry name for both variants: the header launches either
   out.code = src.str();
   out.geometry = features(wl, sp, cfg).geometry;
   return out;
@@ -153,7 +161,9 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
                                       const space::Config& cfg) const {
   Tiles t = decode(sp, cfg);
   KernelFeatures f;
-  f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]), uint32_t(int64_t(wl.n) * t.f[0])};
+  f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]), uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
+  f.geometry.zero_output = t.split_k > 1;
+  f.split_k = t.split_k;
   f.geometry.block = {uint32_t(t.x[2]), uint32_t(t.y[2]), uint32_t(t.f[2])};
   const int ah = input_tile_h(wl, t), aw = input_tile_w(wl, t);
   const int64_t a_size = int64_t(t.rc[1]) * ah * aw;
@@ -164,7 +174,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   // register per output-channel row and per input column, and addressing.
   f.predicted_registers = int(std::min<int64_t>(
       f.accumulators + int64_t(t.f[1]) * t.f[3] + int64_t(t.x[1]) * t.x[3] + 32, 1 << 20));
-  f.fma_per_thread = f.accumulators * wl.c * wl.r * wl.s;
+  f.fma_per_thread = f.accumulators * (wl.c / t.split_k) * wl.r * wl.s;
   f.reduction_steps = int64_t(t.rc[0]) * t.ry[0] * t.rx[0];
   f.global_loads_per_block = f.reduction_steps * (a_size + w_size);
   const double operands = double(t.f[1] * t.f[3]) + double(t.y[1] * t.y[3]) * (t.x[1] * t.x[3]);
@@ -205,8 +215,8 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
 }
 
 std::string Conv2dDirect::fingerprint() const {
-  std::string knobs = "tile_f:4 tile_y:4 tile_x:4 tile_rc:2 tile_ry:2 tile_rx:2 "
-                      "auto_unroll_max_step:0,512,1500 unroll_explicit:0,1";
+  std::string knobs = std::string("tile_f:4 tile_y:4 tile_x:4 tile_rc:") + (split_k_ ? "3" : "2") +
+                      " tile_ry:2 tile_rx:2 auto_unroll_max_step:0,512,1500 unroll_explicit:0,1";
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + knobs).substr(0, 16);
 }
 

@@ -4,11 +4,14 @@
 
 #include "conv2d_direct.hpp"
 
+#include <algorithm>
+
 namespace chameleon::codegen {
 
 const std::vector<const Template*>& templates() {
-  static const Conv2dDirect direct;
-  static const std::vector<const Template*> all = {&direct};
+  static const Conv2dDirect direct(false);
+  static const Conv2dDirect splitk(true);
+  static const std::vector<const Template*> all = {&direct, &splitk};
   return all;
 }
 
@@ -19,6 +22,16 @@ const Template& find_template(const std::string& name) {
     known += (known.empty() ? "" : ", ") + t->name();
   }
   throw Error("unknown template '" + name + "' (known: " + known + ")");
+}
+
+std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
+                                          const std::vector<std::string>& names) {
+  std::vector<const Template*> out;
+  for (const Template* t : templates()) {
+    bool wanted = names.empty() || std::find(names.begin(), names.end(), t->name()) != names.end();
+    if (wanted && t->decline_reason(wl).empty()) out.push_back(t);
+  }
+  return out;
 }
 
 const Template* template_for(const task::Conv2dWorkload& wl) {

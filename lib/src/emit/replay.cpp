@@ -137,6 +137,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                        {"grid", g.grid},
                        {"block", g.block},
                        {"dynamic_smem", g.dynamic_smem},
+                       {"zero_output", g.zero_output},
                        {"arch", kernel_arch},
                        {"resources", measure::to_json(res)},
                        {"measured",
@@ -184,10 +185,11 @@ std::string kernels_header(const json& manifest) {
     << "// conv2d, float32: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW]; no bias.\n"
     << "// Load NAME.cubin (or NAME.ptx on a newer GPU) with cuModuleLoad, get `entry` with\n"
     << "// cuModuleGetFunction, then call launch(kKernels[i], ...). See docs/deploy.md.\n"
-    << "#pragma once\n\n#include <cuda.h>\n\nnamespace chameleon_kernels {\n\n"
+    << "#pragma once\n\n#include <cuda.h>\n\n#include <cstddef>\n\nnamespace chameleon_kernels {\n\n"
     << "struct Conv2dKernel {\n"
     << "  const char* name;\n  const char* cubin;\n  const char* ptx;\n  const char* entry;\n"
     << "  unsigned grid[3];\n  unsigned block[3];\n  unsigned dynamic_smem;\n"
+    << "  bool zero_output; // split-K: the output is zeroed before the kernel adds into it\n"
     << "  int n, c, h, w, k, r, s;\n  int stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right;\n"
     << "  int dilation_h, dilation_w, out_h, out_w;\n  double measured_us;\n};\n\n"
     << "inline constexpr Conv2dKernel kKernels[] = {\n";
@@ -203,7 +205,8 @@ std::string kernels_header(const json& manifest) {
       << "\", \"" << files.at("ptx").get<std::string>() << "\", \"" << k.at("entry").get<std::string>()
       << "\", {" << util::join_numbers(k.at("grid").get<std::vector<unsigned>>(), ", ") << "}, {"
       << util::join_numbers(k.at("block").get<std::vector<unsigned>>(), ", ") << "}, "
-      << k.at("dynamic_smem").get<int>() << ", " << v("N") << ", " << v("C") << ", " << v("H")
+      << k.at("dynamic_smem").get<int>() << ", " << (k.value("zero_output", false) ? "true" : "false")
+      << ", " << v("N") << ", " << v("C") << ", " << v("H")
       << ", " << v("W") << ", " << v("K") << ", " << v("R") << ", " << v("S") << ", " << stride[0]
       << ", " << stride[1] << ", " << pad[0] << ", " << pad[1] << ", " << pad[2] << ", " << pad[3]
       << ", " << dil[0] << ", " << dil[1] << ", " << k.at("out_shape")[2] << ", " << k.at("out_shape")[3]
@@ -214,6 +217,10 @@ std::string kernels_header(const json& manifest) {
     << "// the kernel's shapes. Returns the driver's status (the launch is asynchronous on `stream`).\n"
     << "inline CUresult launch(const Conv2dKernel& k, CUfunction f, CUstream stream, CUdeviceptr data,\n"
     << "                       CUdeviceptr weight, CUdeviceptr out) {\n"
+    << "  if (k.zero_output) {\n"
+    << "    const size_t elems = size_t(k.n) * k.k * k.out_h * k.out_w;\n"
+    << "    if (CUresult r = cuMemsetD32Async(out, 0, elems, stream)) return r;\n"
+    << "  }\n"
     << "  void* args[] = {&data, &weight, &out};\n"
     << "  return cuLaunchKernel(f, k.grid[0], k.grid[1], k.grid[2], k.block[0], k.block[1], k.block[2],\n"
     << "                        k.dynamic_smem, stream, args, nullptr);\n}\n\n";

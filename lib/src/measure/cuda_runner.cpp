@@ -90,6 +90,7 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
                      {"grid", g.grid},
                      {"block", g.block},
                      {"dynamic_smem", g.dynamic_smem},
+                     {"zero_output", g.zero_output},
                      {"options", to_json(options_)}},
                     build.cubin};
   return timed_call(wl, std::move(msg), std::move(r));

@@ -109,6 +109,7 @@ public:
     auto grid = req.at("grid").get<std::array<unsigned, 3>>();
     auto block = req.at("block").get<std::array<unsigned, 3>>();
     unsigned smem = req.value("dynamic_smem", 0u);
+    const bool zero_output = req.value("zero_output", false);
 
     CUmodule raw_mod = nullptr;
     CUresult r = api.cuModuleLoadData(&raw_mod, cubin.data());
@@ -127,8 +128,14 @@ public:
     CUdeviceptr d = task_->data.get(), w = task_->weight.get(), o = task_->out.get();
     void* args[] = {&d, &w, &o};
     CUstream s = stream_->get();
+    const size_t out_elems = size_t(task_->wl.output_elems());
     return verify_and_time(
         [&] {
+          // Split-K kernels add into the output: zeroing it is part of every launch (and timed).
+          if (zero_output) {
+            CUresult r = api.cuMemsetD32Async(o, 0, out_elems, s);
+            if (r != CUDA_SUCCESS) return r;
+          }
           return api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
                                     smem, s, args, nullptr);
         },

@@ -12,7 +12,7 @@ namespace chameleon::measure {
 namespace {
 
 // Bump when the model changes: results of another model version are not comparable.
-constexpr const char* kModelVersion = "sim-v1";
+constexpr const char* kModelVersion = "sim-v2";
 constexpr double kLaunchOverheadS = 2e-6;   // kernel launch inside a graph, end to end
 constexpr double kStepLatencyCycles = 800;  // global load latency + two barriers per stage
 constexpr double kL2ToSmBytesPerCycle = 64; // per SM
@@ -100,15 +100,21 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   // few active SMs cannot pull the full bandwidth.
   const double active = double(e.active_sms) / double(t.sm_count);
   const double dram_bytes = 4.0 * double(wl.input_elems() + wl.weight_elems() + wl.output_elems());
+  // Split-K blocks add into the output: every one of them reads and writes it through L2.
+  const double out_passes = f.split_k > 1 ? 2.0 * f.split_k : 1.0;
   const double l2_bytes = double(blocks) * double(f.global_loads_per_block) * 4.0 / load_eff +
-                          4.0 * double(wl.output_elems()) / std::max(0.05, f.store_efficiency) +
+                          out_passes * 4.0 * double(wl.output_elems()) / std::max(0.05, f.store_efficiency) +
                           double(res.spill_loads + res.spill_stores) * double(threads * blocks) * steps;
   const double dram_bw = t.mem_bandwidth_gbs * 1e9 * std::min(1.0, 2.0 * active);
   const double l2_bw = kL2OverDram * t.mem_bandwidth_gbs * 1e9 * active;
   e.memory_s = std::max(dram_bytes / dram_bw, l2_bytes / l2_bw);
 
   const double noise = 1.0 + kNoise * (2.0 * unit_hash(noise_key) - 1.0);
-  e.seconds = (std::max(e.compute_s, e.memory_s) + kLaunchOverheadS) * noise;
+  // Zeroing the output first is another launch, bound by DRAM bandwidth.
+  const double zeroing = g.zero_output ? kLaunchOverheadS + 4.0 * double(wl.output_elems()) /
+                                                                (t.mem_bandwidth_gbs * 1e9)
+                                       : 0.0;
+  e.seconds = (std::max(e.compute_s, e.memory_s) + kLaunchOverheadS + zeroing) * noise;
   return e;
 }
 

@@ -6,7 +6,7 @@
 namespace chameleon::model {
 
 namespace {
-constexpr int kDerived = 18;
+constexpr int kDerived = 19;
 
 float lg(double v) { return float(std::log2(std::max(v, 0.0) + 1.0)); }
 } // namespace
@@ -30,7 +30,7 @@ std::vector<std::string> FeatureExtractor::names() const {
   for (const char* n : {"threads", "blocks", "waves", "blocks_per_sm", "smem_bytes", "registers",
                         "vthreads", "accumulators", "fma_per_thread", "reduction_steps",
                         "smem_reads_per_fma", "input_load_eff", "weight_load_eff", "store_eff",
-                        "smem_conflict_ways", "unrolled_loops", "unroll_explicit", "spills"}) {
+                        "smem_conflict_ways", "unrolled_loops", "unroll_explicit", "spills", "split_k"}) {
     out.push_back(n);
   }
   return out;
@@ -78,6 +78,7 @@ void FeatureExtractor::extract(const space::Config& c, const measure::Resources*
   out[i++] = float(f.unrolled_loops);
   out[i++] = f.unroll_explicit ? 1.0f : 0.0f;
   out[i++] = lg(spills);
+  out[i++] = lg(f.split_k);
 }
 
 std::vector<float> FeatureExtractor::matrix(const std::vector<space::Config>& configs) const {

@@ -22,9 +22,10 @@ std::string duration(double s) {
 // One fprintf per line: stdio locks the stream, so lines from several threads do not mix.
 class TextProgress final : public ProgressSink {
 public:
-  void task_start(const task::Task& t, int position, int count, int resumed) override {
-    std::fprintf(stderr, "[task %d/%d] #%d %s (x%d)%s\n", position, count, t.index,
-                 t.workload.str().c_str(), t.count,
+  void task_start(const task::Task& t, const std::string& tmpl, int position, int count,
+                  int resumed) override {
+    std::fprintf(stderr, "[task %d/%d] #%d %s (x%d), %s%s\n", position, count, t.index,
+                 t.workload.str().c_str(), t.count, tmpl.c_str(),
                  resumed > 0 ? (", resuming from " + std::to_string(resumed) + " records").c_str() : "");
   }
   void iteration(const Progress& p) override {
@@ -50,8 +51,10 @@ public:
 
 class JsonProgress final : public ProgressSink {
 public:
-  void task_start(const task::Task& t, int position, int count, int resumed) override {
+  void task_start(const task::Task& t, const std::string& tmpl, int position, int count,
+                  int resumed) override {
     emit({{"event", "task_start"}, {"position", position}, {"count", count}, {"task", t.index},
+          {"template", tmpl},
           {"workload", t.workload.str()}, {"resumed", resumed}});
   }
   void iteration(const Progress& p) override {
@@ -81,7 +84,7 @@ private:
 
 class NoProgress final : public ProgressSink {
 public:
-  void task_start(const task::Task&, int, int, int) override {}
+  void task_start(const task::Task&, const std::string&, int, int, int) override {}
   void iteration(const Progress&) override {}
   void task_end(const TaskOutcome&, int, int) override {}
 };

@@ -1,5 +1,6 @@
 #include "chameleon/tune/record.hpp"
 
+#include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/stats.hpp"
 #include "chameleon/util/error.hpp"
 
@@ -19,6 +20,14 @@ json autotvm_args(const task::Conv2dWorkload& w) {
                       {w.pad_top, w.pad_left, w.pad_bottom, w.pad_right},
                       {w.dilation_h, w.dilation_w},
                       "float32"});
+}
+
+// AutoTVM's task name for records of a template (chameleon-only templates have their own).
+std::string task_name_of(const std::string& template_name) {
+  for (const codegen::Template* t : codegen::templates()) {
+    if (t->name() == template_name) return t->autotvm_task_name();
+  }
+  return kTaskName;
 }
 
 // nlohmann's two JSON types do not convert into each other; values keep their sorted keys.
@@ -82,7 +91,7 @@ nlohmann::ordered_json to_json(const Record& r) {
                {"settings", ordered(m.settings)}};
   if (!m.message.empty()) ours["message"] = m.message;
   ojson out;
-  out["input"] = ojson::array({"cuda -model=" + r.target + " -arch=" + r.arch, kTaskName,
+  out["input"] = ojson::array({"cuda -model=" + r.target + " -arch=" + r.arch, task_name_of(r.template_name),
                                ordered(autotvm_args(r.workload)), ojson::object()});
   out["config"] = {{"index", r.index}, {"code_hash", nullptr}, {"entity", ordered(r.entity)}};
   out["result"] = ojson::array({ordered(costs), int(m.error), m.all_cost, m.timestamp});
@@ -108,7 +117,9 @@ Record record_from_json(const json& j) {
     throw Error("not a tuning record (needs input, config and result)");
   }
   std::string task_name = autotvm_task_name(j);
-  if (task_name != kTaskName) throw Error("a record of task '" + task_name + "', not " + kTaskName);
+  if (task_name != kTaskName && !j.contains("chameleon")) {
+    throw Error("a record of task '" + task_name + "', not " + kTaskName);
+  }
   try {
     Record r;
     const json& input = j.at("input");

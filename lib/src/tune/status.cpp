@@ -52,45 +52,64 @@ std::string fingerprint_change(const std::string& before, const std::string& now
 
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
-                                    const std::string& device_fingerprint) {
+                                    const std::string& device_fingerprint,
+                                    const std::vector<std::string>& templates) {
   std::vector<TaskStatus> out;
   for (const auto& t : tasks) {
     TaskStatus s;
     s.task = t;
-    const codegen::Template* tmpl = codegen::template_for(t.workload);
-    if (tmpl == nullptr) {
+    const auto tmpls = codegen::templates_for(t.workload, templates);
+    if (tmpls.empty()) {
       s.state = TaskState::NoTemplate;
       s.reason = codegen::templates().front()->decline_reason(t.workload);
       out.push_back(s);
       continue;
     }
-    const Record* latest_other = nullptr;
-    for (const auto& r : records) {
-      if (r.workload != t.workload || r.template_name != tmpl->name()) continue;
-      if (is_current(r, *tmpl, target, device_fingerprint)) {
-        ++s.current;
-        if (r.ok() && (!s.best || r.seconds() < s.best->seconds())) s.best = r;
-      } else {
-        ++s.outdated;
-        latest_other = &r;
+    // Every template the task is tuned over must be current.
+    std::vector<std::string> why, missing;
+    bool any_record = false;
+    for (const codegen::Template* tmpl : tmpls) {
+      const Record* latest_other = nullptr;
+      int current = 0;
+      for (const auto& r : records) {
+        if (r.workload != t.workload || r.template_name != tmpl->name()) continue;
+        if (is_current(r, *tmpl, target, device_fingerprint)) {
+          ++current;
+          if (r.ok() && (!s.best || r.seconds() < s.best->seconds())) s.best = r;
+        } else {
+          ++s.outdated;
+          latest_other = &r;
+        }
       }
-    }
-    if (s.current > 0) {
-      s.state = TaskState::UpToDate;
-    } else if (latest_other != nullptr) {
-      s.state = TaskState::Stale;
-      std::vector<std::string> why;
-      if (latest_other->target != target) why.push_back("target " + latest_other->target + " -> " + target);
+      s.current += current;
+      any_record = any_record || current > 0 || latest_other != nullptr;
+      if (current > 0) continue;
+      if (latest_other == nullptr) {
+        missing.push_back(tmpl->name());
+        continue;
+      }
+      std::vector<std::string> change;
+      if (latest_other->target != target) change.push_back("target " + latest_other->target + " -> " + target);
       if (latest_other->device_fingerprint != device_fingerprint) {
-        std::string change = fingerprint_change(latest_other->device_fingerprint, device_fingerprint);
-        why.push_back(latest_other->foreign ? "records from AutoTVM (" + latest_other->device + ")"
-                                            : change.empty() ? "another device" : change);
+        std::string diff = fingerprint_change(latest_other->device_fingerprint, device_fingerprint);
+        change.push_back(latest_other->foreign ? "records from AutoTVM (" + latest_other->device + ")"
+                                               : diff.empty() ? "another device" : diff);
       }
       if (latest_other->template_fingerprint != tmpl->fingerprint() && !latest_other->foreign) {
-        why.push_back("template " + tmpl->name() + " changed (" + latest_other->template_fingerprint +
-                      " -> " + tmpl->fingerprint() + ")");
+        change.push_back("template " + tmpl->name() + " changed (" + latest_other->template_fingerprint +
+                         " -> " + tmpl->fingerprint() + ")");
       }
+      why.push_back(util::join(change, "; "));
+    }
+    if (why.empty() && missing.empty()) {
+      s.state = TaskState::UpToDate;
+    } else if (!why.empty()) {
+      s.state = TaskState::Stale;
+      if (!missing.empty()) why.push_back("no records of " + util::join(missing, ", "));
       s.reason = util::join(why, "; ");
+    } else {
+      s.state = any_record ? TaskState::Stale : TaskState::Missing;
+      if (any_record) s.reason = "no records of " + util::join(missing, ", ");
     }
     out.push_back(s);
   }

@@ -5,6 +5,7 @@
 
 #include "training_set.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -62,6 +63,7 @@ std::string run_id(const TuneOptions& o) {
 
 nlohmann::json to_json(const TuneOptions& o) {
   return {{"tuner", o.tuner},
+          {"templates", o.templates},
           {"trials", o.trials},
           {"early_stopping", o.early_stopping},
           {"batch", o.batch},
@@ -111,16 +113,55 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count) {
-  const auto start = Clock::now();
-  TaskOutcome out;
-  out.task = t;
-  const codegen::Template* tmpl = codegen::template_for(t.workload);
-  if (tmpl == nullptr) {
-    out.skipped = codegen::templates().front()->decline_reason(t.workload);
+  const auto tmpls = codegen::templates_for(t.workload, o.templates);
+  if (tmpls.empty()) {
+    TaskOutcome out;
+    out.task = t;
+    out.skipped = o.templates.empty() ? codegen::templates().front()->decline_reason(t.workload)
+                                      : "none of the templates " + util::join(o.templates, ", ") +
+                                            " supports it";
     spdlog::warn("task {} ({}) skipped: {}", t.index, t.workload.str(), out.skipped);
     env.progress.task_end(out, position, count);
     return out;
   }
+  // The trial budget is shared evenly; what one template leaves unused (its space exhausted, or
+  // stopped early) goes to the next.
+  TaskOutcome total;
+  total.task = t;
+  int left = o.trials;
+  std::vector<std::string> reasons;
+  for (size_t i = 0; i < tmpls.size(); ++i) {
+    TuneOptions share = o;
+    share.trials = left / int(tmpls.size() - i);
+    TaskOutcome part = tune_template(t, *tmpls[i], share, env, parts, position, count);
+    left -= part.trials;
+    total.trials += part.trials;
+    total.new_trials += part.new_trials;
+    total.invalid += part.invalid;
+    total.failed += part.failed;
+    total.wall_s += part.wall_s;
+    total.build_wait_s += part.build_wait_s;
+    total.measure_s += part.measure_s;
+    total.explore_s += part.explore_s;
+    total.fit_s += part.fit_s;
+    total.sample_s += part.sample_s;
+    if (part.best && (!total.best || part.best->seconds() < total.best->seconds())) {
+      total.best = part.best;
+      total.template_name = part.template_name;
+    }
+    if (total.template_name.empty()) total.template_name = part.template_name;
+    reasons.push_back(tmpls.size() > 1 ? part.template_name + ": " + part.stop_reason : part.stop_reason);
+  }
+  total.stop_reason = util::join(reasons, "; ");
+  return total;
+}
+
+TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref, const TuneOptions& o,
+                          TuneEnv& env, TunerParts& parts, int position, int count) {
+  const auto start = Clock::now();
+  TaskOutcome out;
+  out.task = t;
+  const codegen::Template* tmpl = &tmpl_ref;
   out.template_name = tmpl->name();
   const space::ConfigSpace space = tmpl->make_space(t.workload);
   const model::FeatureExtractor fx(*tmpl, t.workload, space, env.target);
@@ -198,7 +239,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     }
   }
   for (const Record& r : env.history) transfer(r);
-  env.progress.task_start(t, position, count, resumed);
+  env.progress.task_start(t, tmpl->name(), position, count, resumed);
 
   const double flops = double(t.workload.flops());
   std::unordered_map<int64_t, float> score_cache;

@@ -15,6 +15,7 @@ struct LaunchGeometry {
   std::array<uint32_t, 3> grid = {1, 1, 1};
   std::array<uint32_t, 3> block = {1, 1, 1};
   int dynamic_smem = 0;
+  bool zero_output = false; // the output must be zeroed before every launch (split-K atomics)
 
   int64_t threads() const { return int64_t(block[0]) * block[1] * block[2]; }
   int64_t blocks() const { return int64_t(grid[0]) * grid[1] * grid[2]; }
@@ -46,6 +47,7 @@ struct KernelFeatures {
   int vthreads = 1;
   int unrolled_loops = 0;           // reduction loops unrolled (0..3)
   bool unroll_explicit = false;
+  int split_k = 1;                  // blocks adding into each output (atomics when > 1)
 };
 
 // Why a config cannot run on a target, or nothing.
@@ -78,6 +80,9 @@ const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
+// Every registered template that supports the workload, limited to `names` unless empty.
+std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
+                                          const std::vector<std::string>& names = {});
 
 // Rejects what the target would refuse before anything is compiled: block and grid sizes,
 // static shared memory, a register tile that cannot live in registers.

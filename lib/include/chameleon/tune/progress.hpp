@@ -42,7 +42,8 @@ struct Progress {
 class ProgressSink {
 public:
   virtual ~ProgressSink() = default;
-  virtual void task_start(const task::Task& t, int position, int count, int resumed) = 0;
+  virtual void task_start(const task::Task& t, const std::string& tmpl, int position, int count,
+                          int resumed) = 0;
   virtual void iteration(const Progress& p) = 0;
   virtual void task_end(const TaskOutcome& o, int position, int count) = 0;
 };

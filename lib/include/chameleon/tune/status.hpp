@@ -21,10 +21,13 @@ struct TaskStatus {
   std::optional<Record> best; // the best current record
 };
 
-// Where every task of a network stands in a log, for this target and device fingerprint.
+// Where every task of a network stands in a log, for this target and device fingerprint: up to
+// date when every template it is tuned over (`templates`, empty: all that support it) has
+// current records.
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
-                                    const std::string& device_fingerprint);
+                                    const std::string& device_fingerprint,
+                                    const std::vector<std::string>& templates = {});
 
 // What differs between two device fingerprints ("driver 12.4 -> 13.0"), part by part.
 std::string fingerprint_change(const std::string& before, const std::string& now);

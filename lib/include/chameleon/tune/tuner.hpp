@@ -21,6 +21,7 @@ namespace chameleon::tune {
 
 struct TuneOptions {
   std::string tuner = "chameleon"; // see tuner_names()
+  std::vector<std::string> templates; // templates to tune over; empty: every one supporting a task
   int trials = 1000;             // per task, resumed records included
   int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
   int batch = 64;                // configs per iteration (AutoTVM's plan_size)
@@ -68,6 +69,9 @@ struct TuneEnv {
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count);
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count);
+// One template's share of a task (o.trials is the share).
+TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
+                          TuneEnv& env, TunerParts& parts, int position, int count);
 // Tunes the tasks in order; tasks without a template are reported as skipped.
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env);
