@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command to check chameleon's real measurement path on a GPU host with the project built:
-# the [gpu] tests, then a smoke measurement of random configs of a few tasks per shipped network,
-# then measurement throughput. Prints a short summary; exits non-zero on any failure.
+# the [gpu] tests, a smoke measurement of random configs of a few tasks per shipped network, a
+# short tune with replay and bench against cuDNN, then measurement throughput. Prints a short summary; exits non-zero on any failure.
 # Usage: scripts/gpu-check.sh [BUILD_DIR]   (default: build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,12 @@ for net in resnet18 vgg16 alexnet; do
       --count 4 --seed "$task" --target auto
   done
 done
+
+# A short tune, then the emitted kernels against cuDNN.
+step "short tune" "$exe" -q tune networks/resnet18.json --tasks 7,10 --trials 64 --device cuda \
+  --target auto --log "$log/tune.jsonl"
+step "replay" "$exe" replay "$log/tune.jsonl" --out "$log/kernels"
+step "bench against cuDNN" "$exe" bench "$log/kernels"
 
 # Throughput: random configs, nothing cached, compile included.
 export CHAMELEON_CACHE_DIR="$log/cache"
