@@ -91,9 +91,9 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
                    double wall) {
   using Align = util::Table::Align;
   util::Table table({"task", "workload", "count", "trials", "new", "best us", "GFLOPS", "% peak",
-                     "invalid", "failed", "config"},
-                    {Align::Right, Align::Left, Align::Right, Align::Right, Align::Right,
-                     Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right});
+                     "invalid", "failed", "template", "config"},
+                    {Align::Right, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
+                     Align::Right, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right});
   double total = 0, measure_s = 0, build_s = 0, explore_s = 0, fit_s = 0;
   int new_trials = 0;
   std::vector<std::string> missing;
@@ -108,7 +108,7 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
       table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
                      std::to_string(o.trials), std::to_string(o.new_trials),
                      o.skipped.empty() ? "-" : "skipped", "-", "-", std::to_string(o.invalid),
-                     std::to_string(o.failed), "-"});
+                     std::to_string(o.failed), "-", "-"});
       continue;
     }
     const double s = o.best->seconds();
@@ -117,7 +117,8 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
     table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
                    std::to_string(o.trials), std::to_string(o.new_trials), util::fixed(s * 1e6, 2),
                    util::fixed(gflops, 0), util::fixed(100 * gflops / tgt.peak_fp32_gflops(), 1),
-                   std::to_string(o.invalid), std::to_string(o.failed), std::to_string(o.best->index)});
+                   std::to_string(o.invalid), std::to_string(o.failed), o.best->template_name,
+                   std::to_string(o.best->index)});
   }
   auto share = [&](double v) { return util::fixed(wall > 0 ? 100 * v / wall : 0, 0) + "%"; };
   std::cout << "tuned " << loaded.net.name << " on " << runner.device_name()

@@ -133,8 +133,8 @@ public:
         [&] {
           // Split-K kernels add into the output: zeroing it is part of every launch (and timed).
           if (zero_output) {
-            CUresult r = api.cuMemsetD32Async(o, 0, out_elems, s);
-            if (r != CUDA_SUCCESS) return r;
+            CUresult zeroed = api.cuMemsetD32Async(o, 0, out_elems, s);
+            if (zeroed != CUDA_SUCCESS) return zeroed;
           }
           return api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
                                     smem, s, args, nullptr);
