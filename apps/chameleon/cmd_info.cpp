@@ -220,9 +220,7 @@ void add_info_commands(CLI::App& app) {
     auto a = std::make_shared<CompileArgs>();
     auto* cmd = app.add_subcommand("compile", "Generate and compile one config of a task with NVRTC (no GPU needed)");
     add_network_options(*cmd, a->net);
-    cmd->add_option("--task", a->task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
-    cmd->add_option("--config", a->config, "Config: index, entity JSON, or random")->capture_default_str();
-    cmd->add_option("--template", a->tmpl, "Template (default: the first that supports the task)");
+    add_config_options(*cmd, a->task, a->tmpl, a->config);
     cmd->add_option("--target", a->target, "Target preset, or auto")->capture_default_str();
     cmd->add_option("--seed", a->seed, "Seed for --config random")->capture_default_str();
     cmd->add_flag("--source", a->source, "Print the generated CUDA source instead of compiling");

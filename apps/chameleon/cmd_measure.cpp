@@ -139,9 +139,7 @@ void add_measure_commands(CLI::App& app) {
   auto a = std::make_shared<MeasureArgs>();
   auto* cmd = app.add_subcommand("measure", "Build, verify and time one config of a task");
   add_network_options(*cmd, a->net);
-  cmd->add_option("--task", a->task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
-  cmd->add_option("--config", a->config, "Config: index, entity JSON, or random")->capture_default_str();
-  cmd->add_option("--template", a->tmpl, "Template (default: the first that supports the task)");
+  add_config_options(*cmd, a->task, a->tmpl, a->config);
   cmd->add_option("--count", a->count, "With --config random: measure this many random valid configs")
       ->check(CLI::PositiveNumber);
   add_device_options(*cmd, a->dev);

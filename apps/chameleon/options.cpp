@@ -19,6 +19,12 @@ void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
       ->check(CLI::PositiveNumber);
 }
 
+void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string& config) {
+  cmd.add_option("--task", task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
+  cmd.add_option("--template", tmpl, "Template (default: the first that supports the task)");
+  cmd.add_option("--config", config, "Config: index, entity JSON, or random")->capture_default_str();
+}
+
 LoadedNetwork load(const NetworkOptions& opts) {
   LoadedNetwork out;
   out.net = network::load_network(opts.path, opts.batch);

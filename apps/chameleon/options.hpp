@@ -37,6 +37,9 @@ struct TaskContext {
   const codegen::Template* tmpl = nullptr;
   space::ConfigSpace space;
 };
+// --task, --template and --config: which config of which task.
+void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string& config);
+
 // `tmpl` empty: the first template that supports the task.
 TaskContext task_context(const LoadedNetwork& loaded, int index, const std::string& tmpl = "");
 

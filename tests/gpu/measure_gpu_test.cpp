@@ -44,6 +44,15 @@ std::vector<space::Config> valid_configs(const task::Conv2dWorkload& wl, const s
   return out;
 }
 
+// Correctness runs: fewer, shorter rounds.
+measure::MeasureOptions quick_timing() {
+  measure::MeasureOptions o;
+  o.warmup = 0;
+  o.repeat = 2;
+  o.min_repeat_ms = 0.2;
+  return o;
+}
+
 measure::BuildOptions quick_build() {
   measure::BuildOptions o;
   o.isolate = false;
@@ -118,11 +127,7 @@ TEST_CASE("the reference kernel agrees with the CPU reference", "[gpu]") {
 }
 
 TEST_CASE("200 random valid configs of ResNet-18, VGG-16 and AlexNet verify correct", "[gpu]") {
-  measure::MeasureOptions mopts;
-  mopts.warmup = 0;
-  mopts.repeat = 2;
-  mopts.min_repeat_ms = 0.2;
-  measure::CudaRunner runner(0, mopts);
+  measure::CudaRunner runner(0, quick_timing());
   measure::Builder builder(gpu_target(), gpu_target().arch(), {});
   int measured = 0, ok = 0;
   auto start = std::chrono::steady_clock::now();
@@ -245,11 +250,7 @@ TEST_CASE("cuDNN's fastest algorithm is verified and timed like our kernels", "[
 
 TEST_CASE("split-K kernels verify on every shipped network's tasks and on awkward shapes", "[gpu]") {
   const auto& splitk = codegen::find_template("conv2d_direct_splitk");
-  measure::MeasureOptions mopts;
-  mopts.warmup = 0;
-  mopts.repeat = 2;
-  mopts.min_repeat_ms = 0.2;
-  measure::CudaRunner runner(0, mopts);
+  measure::CudaRunner runner(0, quick_timing());
   measure::Builder builder(gpu_target(), gpu_target().arch(), {});
   std::vector<task::Conv2dWorkload> shapes;
   for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3"}) {
