@@ -29,8 +29,8 @@ void run_tasks(const NetworkOptions& opts, bool as_json) {
                         {"source", loaded.net.source},
                         {"input", loaded.net.input_shape},
                         {"tasks", nlohmann::json::array()}};
-  Table table({"task", "workload", "GFLOP", "count", "template", "space"},
-              {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Right});
+  Table table({"task", "workload", "GFLOP", "count", "templates", "spaces"},
+              {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Left});
   double total_gflop = 0;
   int conv_layers = 0;
   std::vector<std::string> declined;
@@ -44,13 +44,22 @@ void run_tasks(const NetworkOptions& opts, bool as_json) {
                         {"gflop", gflop},
                         {"count", t.count},
                         {"layers", t.layers}};
-    const codegen::Template* tmpl = codegen::template_for(t.workload);
-    if (tmpl != nullptr) {
-      int64_t size = tmpl->make_space(t.workload).size();
-      j["template"] = tmpl->name();
-      j["space_size"] = size;
+    const auto tmpls = codegen::templates_for(t.workload);
+    if (!tmpls.empty()) {
+      // Every template the task can be tuned over, with its design space.
+      std::vector<std::string> names, sizes;
+      nlohmann::json all = nlohmann::json::array();
+      for (const codegen::Template* tmpl : tmpls) {
+        int64_t size = tmpl->make_space(t.workload).size();
+        names.push_back(tmpl->name());
+        sizes.push_back(util::with_commas(size));
+        all.push_back({{"name", tmpl->name()}, {"space_size", size}});
+      }
+      j["template"] = tmpls.front()->name();
+      j["space_size"] = all.front().at("space_size");
+      j["templates"] = all;
       table.add_row({std::to_string(t.index), t.workload.str(), util::fixed(gflop, 3),
-                     std::to_string(t.count), tmpl->name(), util::with_commas(size)});
+                     std::to_string(t.count), util::join(names, " / "), util::join(sizes, " / ")});
     } else {
       std::string why = codegen::templates().front()->decline_reason(t.workload);
       j["template"] = nullptr;
