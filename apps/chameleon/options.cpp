@@ -60,13 +60,9 @@ space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
                            const std::string& text, uint64_t seed) {
   if (text == "random") {
     std::mt19937_64 rng(seed);
-    for (int attempt = 0; attempt < 100000; ++attempt) {
-      space::Config c = ctx.space.random(rng);
-      if (codegen::check_static(tgt, ctx.tmpl->features(ctx.task.workload, ctx.space, c)).ok) {
-        return c;
-      }
-    }
-    throw Error("no statically valid config found in 100000 random draws");
+    auto found = codegen::random_valid_configs(*ctx.tmpl, ctx.task.workload, ctx.space, tgt, 1, rng);
+    if (found.empty()) throw Error("no statically valid config found in 100000 random draws");
+    return found.front();
   }
   bool digits = !text.empty();
   for (char ch : text) digits = digits && std::isdigit(static_cast<unsigned char>(ch));

@@ -36,11 +36,8 @@ std::vector<task::Task> tasks_of(const std::string& name) {
 std::vector<space::Config> valid_configs(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                                          int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<space::Config> out;
-  while (int(out.size()) < count) {
-    auto c = sp.random(rng);
-    if (codegen::check_static(gpu_target(), direct().features(wl, sp, c)).ok) out.push_back(c);
-  }
+  auto out = codegen::random_valid_configs(direct(), wl, sp, gpu_target(), count, rng);
+  REQUIRE(int(out.size()) == count);
   return out;
 }
 

@@ -23,11 +23,8 @@ std::vector<space::Config> valid_configs(const codegen::Template& tmpl, const ta
                                          const space::ConfigSpace& sp, const target::Target& t,
                                          int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<space::Config> out;
-  while (int(out.size()) < count) {
-    auto c = sp.random(rng);
-    if (codegen::check_static(t, tmpl.features(wl, sp, c)).ok) out.push_back(c);
-  }
+  auto out = codegen::random_valid_configs(tmpl, wl, sp, t, count, rng);
+  REQUIRE(int(out.size()) == count);
   return out;
 }
 } // namespace

@@ -32,11 +32,8 @@ struct Fixture {
   }
   std::vector<space::Config> valid(int count, uint64_t seed) const {
     std::mt19937_64 rng(seed);
-    std::vector<space::Config> out;
-    while (int(out.size()) < count) {
-      auto c = space.random(rng);
-      if (codegen::check_static(h100, tmpl.features(wl, space, c)).ok) out.push_back(c);
-    }
+    auto out = codegen::random_valid_configs(tmpl, wl, space, h100, count, rng);
+    REQUIRE(int(out.size()) == count);
     return out;
   }
   space::Config invalid() const {

@@ -77,6 +77,17 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   return Verdict::pass();
 }
 
+std::vector<space::Config> random_valid_configs(const Template& tmpl, const task::Conv2dWorkload& wl,
+                                                const space::ConfigSpace& sp, const target::Target& t,
+                                                int count, std::mt19937_64& rng, int64_t max_draws) {
+  std::vector<space::Config> out;
+  for (int64_t draw = 0; draw < max_draws && int(out.size()) < count; ++draw) {
+    space::Config c = sp.random(rng);
+    if (check_static(t, tmpl.features(wl, sp, c)).ok) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Verdict check_compiled(const target::Target& t, const LaunchGeometry& g, int registers,
                        int64_t static_smem) {
   // Registers are allocated per warp, in units of 256.

@@ -5,6 +5,7 @@
 #include "chameleon/task/workload.hpp"
 
 #include <array>
+#include <random>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -87,6 +88,13 @@ std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
 // Rejects what the target would refuse before anything is compiled: block and grid sizes,
 // static shared memory, a register tile that cannot live in registers.
 Verdict check_static(const target::Target& t, const KernelFeatures& f);
+// Up to `count` random configs that pass the static check for `t`, in the order `rng` draws them;
+// fewer only when `max_draws` draws do not find them.
+std::vector<space::Config> random_valid_configs(const Template& tmpl, const task::Conv2dWorkload& wl,
+                                                const space::ConfigSpace& sp, const target::Target& t,
+                                                int count, std::mt19937_64& rng,
+                                                int64_t max_draws = 100000);
+
 // Rejects what the compiled kernel cannot launch with: registers x threads, shared memory.
 Verdict check_compiled(const target::Target& t, const LaunchGeometry& g, int registers,
                        int64_t static_smem);
