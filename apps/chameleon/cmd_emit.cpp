@@ -33,9 +33,10 @@ std::string default_kernels_dir(const std::string& log) {
   return (p.parent_path() / (p.stem().string() + "-kernels")).string();
 }
 
-void run_replay(const std::string& log, std::string out, const std::string& device, bool as_json) {
+void run_replay(const std::string& log, std::string out, const std::string& device, bool allow_tf32,
+                bool as_json) {
   if (out.empty()) out = default_kernels_dir(log);
-  auto result = emit::replay(log, out, device, measure::default_cache_dir());
+  auto result = emit::replay(log, out, device, measure::default_cache_dir(), allow_tf32);
   const auto& sel = result.selection;
   if (as_json) {
     std::cout << result.manifest.dump(2) << "\n";
@@ -62,6 +63,9 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
     }
   }
   for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
+  if (sel.tf32_skipped > 0) {
+    spdlog::info("{} TF32 records left out (--allow-tf32 lets them compete)", sel.tf32_skipped);
+  }
 }
 
 struct BenchArgs {
@@ -77,7 +81,7 @@ void run_bench(BenchArgs a) {
   if (!fs::is_directory(dir)) {
     dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
     spdlog::info("replaying {} into {}", a.input, dir.string());
-    emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir());
+    emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir(), a.allow_tf32);
   }
   std::ifstream in(dir / "manifest.json");
   if (!in) throw Error("no manifest.json in " + dir.string() + " (run chameleon replay first)");
@@ -87,6 +91,12 @@ void run_bench(BenchArgs a) {
   measure::CudaRunner runner(a.dev.gpu, a.dev.measure);
   target::Target gpu = measure::target_from_device(a.dev.gpu);
   const bool use_ptx = manifest.value("arch", std::string()) != gpu.arch();
+  int tf32_kernels = 0;
+  for (const auto& k : manifest.at("kernels")) tf32_kernels += k.value("tf32", false) ? 1 : 0;
+  if (tf32_kernels > 0 && !a.allow_tf32) {
+    spdlog::warn("{} of our kernels compute in TF32 while cuDNN is held to fp32: pass --allow-tf32 to "
+                 "compare like with like", tf32_kernels);
+  }
   if (use_ptx) {
     spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", manifest.value("arch", std::string("?")),
                  gpu.arch());
@@ -111,6 +121,7 @@ void run_bench(BenchArgs a) {
     b.features.geometry.block = k.at("block").get<std::array<uint32_t, 3>>();
     b.features.geometry.dynamic_smem = k.at("dynamic_smem").get<int>();
     b.features.geometry.zero_output = k.value("zero_output", false);
+    b.features.tf32 = k.value("tf32", false);
     b.resources = measure::resources_from_json(k.at("resources"));
     const int count = k.value("count", 1);
     measure::MeasureResult ours = runner.run(wl, b);
@@ -155,19 +166,22 @@ void add_emit_commands(CLI::App& app) {
     auto out = std::make_shared<std::string>();
     auto device = std::make_shared<std::string>();
     auto as_json = std::make_shared<bool>(false);
+    auto allow_tf32 = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("replay", "Emit the best kernel of every task of a log: sources, cubins, PTX, manifest, header");
     cmd->add_option("log", *log, "Tuning log")->required()->check(CLI::ExistingFile);
     cmd->add_option("--out", *out, "Output folder (default: LOG-kernels next to the log)");
     cmd->add_option("--device", *device, "Records of this device (default: the log's last)");
+    cmd->add_flag("--allow-tf32", *allow_tf32, "Let the log's TF32 kernels compete (left out by default)");
     cmd->add_flag("--json", *as_json, "Print the manifest");
-    cmd->callback([=] { run_replay(*log, *out, *device, *as_json); });
+    cmd->callback([=] { run_replay(*log, *out, *device, *allow_tf32, *as_json); });
   }
   {
     auto a = std::make_shared<BenchArgs>();
     auto* cmd = app.add_subcommand("bench", "Re-time emitted kernels on the GPU, verified, against cuDNN");
     cmd->add_option("input", a->input, "A kernels folder (chameleon replay) or a tuning log")->required();
     cmd->add_option("--log-device", a->device_name, "With a log: records of this device");
-    cmd->add_flag("--allow-tf32", a->allow_tf32, "Let cuDNN use TF32 tensor cores");
+    cmd->add_flag("--allow-tf32", a->allow_tf32,
+                  "Let cuDNN use TF32 tensor cores and, with a log, our TF32 kernels compete");
     cmd->add_flag("--json", a->as_json, "Print JSON");
     auto& m = a->dev.measure;
     cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();

@@ -214,6 +214,7 @@ void run_tune(TuneArgs a, bool quiet) {
 
 struct StatusArgs {
   std::string templates;
+  bool allow_tf32 = false;
   NetworkOptions net;
   DeviceOptions dev;
   std::string log;
@@ -226,7 +227,8 @@ void run_status(const StatusArgs& a) {
   const std::string fingerprint = measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
   std::vector<tune::Record> records;
   if (std::filesystem::exists(a.log)) records = tune::read_log(a.log).records;
-  auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint, split_names(a.templates));
+  auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint, split_names(a.templates),
+                                     a.allow_tf32);
   int stale = 0, missing = 0;
   nlohmann::json rows = nlohmann::json::array();
   using Align = util::Table::Align;
@@ -276,6 +278,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
         ->capture_default_str();
     cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();
     cmd->add_option("--templates", a->templates, "Templates the tasks are tuned over (default: all)");
+    cmd->add_flag("--allow-tf32", a->allow_tf32, "The tasks are also tuned over the TF32 templates");
     cmd->add_flag("--json", a->as_json, "Print JSON");
     cmd->callback([a] {
       StatusArgs args = *a;
@@ -318,6 +321,9 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                 "Retune every task even when the log is up to date (its records seed the model)");
   cmd->add_option("--templates", a->templates,
                   "Templates to tune over, sharing each task's trials (default: all that support it)");
+  cmd->add_flag("--allow-tf32", t.allow_tf32,
+                "Also tune TF32 tensor-core templates: faster, but the inputs are rounded to 10 "
+                "mantissa bits (verified to 5e-3 instead of 1e-4); off by default, as fp32 promises");
   cmd->add_option("--devices", a->devices, "GPUs to tune on in parallel, one task each, e.g. 0,1,2,3");
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");

@@ -207,8 +207,12 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
 
 TEST_CASE("templates for a task", "[codegen]") {
   auto wl = resnet18()[3].workload;
-  CHECK(codegen::templates_for(wl).size() == 2);
+  // TF32 only when allowed, and naming it without the permission is an error.
+  CHECK(codegen::templates_for(wl).size() == 3);
+  CHECK(codegen::templates_for(wl, {}, true).size() == 4);
   CHECK(codegen::templates_for(wl, {"conv2d_direct_splitk"}).size() == 1);
+  CHECK_THROWS_WITH(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}), Catch::Contains("--allow-tf32"));
+  CHECK(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}, true).size() == 1);
   wl.groups = 2;
   CHECK(codegen::templates_for(wl).empty());
   CHECK_THROWS_WITH(codegen::find_template("winograd"), Catch::Contains("conv2d_direct_splitk"));

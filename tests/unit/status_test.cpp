@@ -93,10 +93,13 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   // Another target preset with the same GPU is another tuning.
   auto other = tune::task_status(tasks, records, "h200", kFingerprint, {"conv2d_direct"});
   CHECK(other[0].state == tune::TaskState::Stale);
-  // Tuned over every template, task 1 still lacks split-K records.
+  // Tuned over every template, task 1 still lacks split-K and implicit GEMM records (TF32 ones
+  // only when allowed).
   auto all = tune::task_status(tasks, records, "h100", kFingerprint);
   CHECK(all[0].state == tune::TaskState::Stale);
-  CHECK(all[0].reason == "no records of conv2d_direct_splitk");
+  CHECK(all[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
+  auto tf32 = tune::task_status(tasks, records, "h100", kFingerprint, {}, true);
+  CHECK(tf32[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm, conv2d_implicit_gemm_tf32");
   CHECK(all[4].state == tune::TaskState::Missing);
 }
 

@@ -1,10 +1,11 @@
 #include "conv2d_direct.hpp"
 
+#include "access.hpp"
+
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/util/sha256.hpp"
 
 #include <algorithm>
-#include <set>
 #include <sstream>
 
 namespace chameleon::codegen {
@@ -61,27 +62,6 @@ int input_tile_h(const task::Conv2dWorkload& wl, const Tiles& t) {
 }
 int input_tile_w(const task::Conv2dWorkload& wl, const Tiles& t) {
   return (t.xb() - 1) * wl.stride_w + (t.rx[1] - 1) * wl.dilation_w + 1;
-}
-
-// Fraction of the bytes moved that are used, for a warp whose lane i reads element offsets[i],
-// counting 32-byte sectors (8 floats).
-double sector_efficiency(const std::vector<int64_t>& offsets) {
-  if (offsets.empty()) return 1.0;
-  std::set<int64_t> sectors, words;
-  for (int64_t o : offsets) {
-    sectors.insert(o >= 0 ? o / 8 : (o - 7) / 8);
-    words.insert(o);
-  }
-  return double(words.size()) / double(8 * sectors.size());
-}
-
-// The worst number of distinct addresses that fall into one of the 32 shared-memory banks.
-double bank_conflict_ways(const std::vector<int64_t>& addresses) {
-  std::array<std::set<int64_t>, 32> banks;
-  for (int64_t a : addresses) banks[size_t(((a % 32) + 32) % 32)].insert(a);
-  size_t worst = 1;
-  for (const auto& b : banks) worst = std::max(worst, b.size());
-  return double(worst);
 }
 
 } // namespace

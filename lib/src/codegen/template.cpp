@@ -3,6 +3,7 @@
 #include "chameleon/util/error.hpp"
 
 #include "conv2d_direct.hpp"
+#include "conv2d_implicit_gemm.hpp"
 
 #include <algorithm>
 
@@ -11,7 +12,9 @@ namespace chameleon::codegen {
 const std::vector<const Template*>& templates() {
   static const Conv2dDirect direct(false);
   static const Conv2dDirect splitk(true);
-  static const std::vector<const Template*> all = {&direct, &splitk};
+  static const ImplicitGemm gemm(false);
+  static const ImplicitGemm gemm_tf32(true);
+  static const std::vector<const Template*> all = {&direct, &splitk, &gemm, &gemm_tf32};
   return all;
 }
 
@@ -25,10 +28,15 @@ const Template& find_template(const std::string& name) {
 }
 
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
-                                          const std::vector<std::string>& names) {
+                                          const std::vector<std::string>& names, bool allow_tf32) {
   std::vector<const Template*> out;
   for (const Template* t : templates()) {
-    bool wanted = names.empty() || std::find(names.begin(), names.end(), t->name()) != names.end();
+    const bool named = std::find(names.begin(), names.end(), t->name()) != names.end();
+    if (named && t->tf32() && !allow_tf32) {
+      throw Error("template '" + t->name() + "' computes in TF32 (10-bit mantissa inputs): pass " +
+                  "--allow-tf32 to use it");
+    }
+    const bool wanted = names.empty() ? allow_tf32 || !t->tf32() : named;
     if (wanted && t->decline_reason(wl).empty()) out.push_back(t);
   }
   return out;
@@ -43,6 +51,10 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
 
 Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   const auto& g = f.geometry;
+  if (!f.invalid.empty()) return Verdict::fail(f.invalid);
+  if (t.sm() < f.min_sm) {
+    return Verdict::fail("needs sm_" + std::to_string(f.min_sm) + " or newer (target is " + t.arch() + ")");
+  }
   const char* axes = "xyz";
   if (f.geometry.threads() > t.max_threads_per_block) {
     return Verdict::fail(std::to_string(g.threads()) + " threads per block exceed the limit of " +

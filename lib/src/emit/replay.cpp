@@ -22,7 +22,12 @@ namespace chameleon::emit {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Selection select_best(const std::vector<tune::Record>& records, const std::string& device) {
+Selection select_best(const std::vector<tune::Record>& records, const std::string& device,
+                      bool allow_tf32) {
+  std::set<std::string> tf32_templates;
+  for (const codegen::Template* t : codegen::templates()) {
+    if (t->tf32()) tf32_templates.insert(t->name());
+  }
   Selection sel;
   std::set<std::string> devices;
   for (const auto& r : records) devices.insert(r.device);
@@ -49,6 +54,10 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
     }
     ++g.records;
     if (!r.ok()) continue;
+    if (!allow_tf32 && tf32_templates.count(r.template_name)) {
+      ++sel.tf32_skipped;
+      continue;
+    }
     if (!g.best || r.seconds() < g.best->seconds() ||
         (r.seconds() == g.best->seconds() && r.result.spread < g.best->result.spread)) {
       g.best = r;
@@ -85,11 +94,11 @@ std::string kernel_name(const tune::Record& r, size_t position, const std::set<i
 } // namespace
 
 ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device,
-                    const std::string& cache_dir) {
+                    const std::string& cache_dir, bool allow_tf32) {
   measure::CompileCache cache(cache_dir);
   tune::LogContents contents = tune::read_log(log_path);
   ReplayResult result;
-  result.selection = select_best(contents.records, device);
+  result.selection = select_best(contents.records, device, allow_tf32);
   const Selection& sel = result.selection;
   if (sel.best.empty() && sel.missing.empty()) throw Error(log_path + ": no tuning records");
   fs::create_directories(dir);
@@ -138,6 +147,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                        {"block", g.block},
                        {"dynamic_smem", g.dynamic_smem},
                        {"zero_output", g.zero_output},
+                       {"tf32", tmpl.tf32()},
                        {"arch", kernel_arch},
                        {"resources", measure::to_json(res)},
                        {"measured",
@@ -220,6 +230,10 @@ std::string kernels_header(const json& manifest) {
     << "  if (k.zero_output) {\n"
     << "    const size_t elems = size_t(k.n) * k.k * k.out_h * k.out_w;\n"
     << "    if (CUresult r = cuMemsetD32Async(out, 0, elems, stream)) return r;\n"
+    << "  }\n"
+    << "  if (k.dynamic_smem > 48 * 1024) {\n"
+    << "    CUresult r = cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(k.dynamic_smem));\n"
+    << "    if (r != CUDA_SUCCESS) return r;\n"
     << "  }\n"
     << "  void* args[] = {&data, &weight, &out};\n"
     << "  return cuLaunchKernel(f, k.grid[0], k.grid[1], k.grid[2], k.block[0], k.block[1], k.block[2],\n"

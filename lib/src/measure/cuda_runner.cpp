@@ -91,7 +91,7 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
                      {"block", g.block},
                      {"dynamic_smem", g.dynamic_smem},
                      {"zero_output", g.zero_output},
-                     {"options", to_json(options_)}},
+                     {"options", to_json(verification_options(options_, build.features))}},
                     build.cubin};
   return timed_call(wl, std::move(msg), std::move(r));
 }

@@ -1,5 +1,7 @@
 #include "chameleon/measure/options.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace chameleon::measure {
@@ -25,6 +27,14 @@ MeasureOptions measure_options_from_json(const nlohmann::json& j) {
   o.rtol = j.value("rtol", d.rtol);
   o.atol = j.value("atol", d.atol);
   o.seed = j.value("seed", d.seed);
+  return o;
+}
+
+MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f) {
+  if (f.tf32) {
+    o.rtol = std::max(o.rtol, kTf32Tolerance);
+    o.atol = std::max(o.atol, kTf32Tolerance);
+  }
   return o;
 }
 

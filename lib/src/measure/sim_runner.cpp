@@ -72,8 +72,11 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   const double operands = f.smem_reads_per_fma * acc;
   const double loop_overhead = f.unrolled_loops >= 3 ? 0.5 : (f.unrolled_loops > 0 ? 1.5 : 3.0);
   const double spill_words = double(res.spill_loads + res.spill_stores) / 4.0;
-  const double issue = double(warps) * iters * (acc + operands + loop_overhead + spill_words) / 4.0;
-  const double fma = double(threads) * iters * acc / double(t.fp32_lanes_per_sm);
+  // TF32 tensor cores: one mma.sync per 32 multiply-adds of a lane, about 8x the FP32 FMA rate.
+  const double math_issue = f.tf32 ? acc / 32.0 : acc;
+  const double math_rate = f.tf32 ? 8.0 : 1.0;
+  const double issue = double(warps) * iters * (math_issue + operands + loop_overhead + spill_words) / 4.0;
+  const double fma = double(threads) * iters * acc / double(t.fp32_lanes_per_sm) / math_rate;
   const double lds = double(warps) * iters * operands * f.smem_conflict_ways;
   const double load_eff = std::max(0.05, 0.5 * (f.input_load_efficiency + f.weight_load_efficiency));
   const double gload = double(f.global_loads_per_block) / steps * 4.0 / load_eff / kL2ToSmBytesPerCycle;

@@ -53,12 +53,12 @@ std::string fingerprint_change(const std::string& before, const std::string& now
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
                                     const std::string& device_fingerprint,
-                                    const std::vector<std::string>& templates) {
+                                    const std::vector<std::string>& templates, bool allow_tf32) {
   std::vector<TaskStatus> out;
   for (const auto& t : tasks) {
     TaskStatus s;
     s.task = t;
-    const auto tmpls = codegen::templates_for(t.workload, templates);
+    const auto tmpls = codegen::templates_for(t.workload, templates, allow_tf32);
     if (tmpls.empty()) {
       s.state = TaskState::NoTemplate;
       s.reason = codegen::templates().front()->decline_reason(t.workload);

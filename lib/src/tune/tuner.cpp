@@ -64,6 +64,7 @@ std::string run_id(const TuneOptions& o) {
 nlohmann::json to_json(const TuneOptions& o) {
   return {{"tuner", o.tuner},
           {"templates", o.templates},
+          {"allow_tf32", o.allow_tf32},
           {"trials", o.trials},
           {"early_stopping", o.early_stopping},
           {"batch", o.batch},
@@ -113,7 +114,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count) {
-  const auto tmpls = codegen::templates_for(t.workload, o.templates);
+  const auto tmpls = codegen::templates_for(t.workload, o.templates, o.allow_tf32);
   if (tmpls.empty()) {
     TaskOutcome out;
     out.task = t;

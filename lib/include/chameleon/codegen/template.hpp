@@ -49,6 +49,9 @@ struct KernelFeatures {
   int unrolled_loops = 0;           // reduction loops unrolled (0..3)
   bool unroll_explicit = false;
   int split_k = 1;                  // blocks adding into each output (atomics when > 1)
+  bool tf32 = false;                // tensor cores with TF32 inputs (verified with a looser tolerance)
+  int min_sm = 0;                   // oldest architecture that can run it (sm_80: 80)
+  std::string invalid;              // why the template itself rules the config out, or empty
 };
 
 // Why a config cannot run on a target, or nothing.
@@ -75,15 +78,19 @@ public:
                                   const space::Config& cfg) const = 0;
   // Hash of the template source and knob definitions: records made with another are stale.
   virtual std::string fingerprint() const = 0;
+  // TF32 tensor-core templates round the inputs to 10 mantissa bits: used only when allowed.
+  virtual bool tf32() const { return false; }
 };
 
 const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
-// Every registered template that supports the workload, limited to `names` unless empty.
+// Every registered template that supports the workload, limited to `names` unless empty. TF32
+// templates only with allow_tf32 (naming one without it throws chameleon::Error).
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
-                                          const std::vector<std::string>& names = {});
+                                          const std::vector<std::string>& names = {},
+                                          bool allow_tf32 = false);
 
 // Rejects what the target would refuse before anything is compiled: block and grid sizes,
 // static shared memory, a register tile that cannot live in registers.

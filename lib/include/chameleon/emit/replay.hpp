@@ -16,11 +16,14 @@ struct Selection {
   std::vector<tune::Record> best;   // one per workload with a valid record
   // Workloads with records on the device but none valid, with why ("64 records, all failed").
   std::vector<std::pair<task::Conv2dWorkload, std::string>> missing;
+  int tf32_skipped = 0; // valid records of TF32 templates left out (not allowed)
 };
 
 // `device` empty: the device of the log's last record. Ties are broken by the lower spread.
-// Ordered by task index, then by first appearance.
-Selection select_best(const std::vector<tune::Record>& records, const std::string& device = "");
+// Ordered by task index, then by first appearance. Records of TF32 templates compete only with
+// allow_tf32.
+Selection select_best(const std::vector<tune::Record>& records, const std::string& device = "",
+                      bool allow_tf32 = false);
 
 struct ReplayResult {
   Selection selection;
@@ -34,7 +37,7 @@ struct ReplayResult {
 // without a GPU. The same log gives the same bytes. Throws chameleon::Error when a kernel does not
 // build any more (another toolkit or template).
 ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device = "",
-                    const std::string& cache_dir = "");
+                    const std::string& cache_dir = "", bool allow_tf32 = false);
 
 // The C++ header of a manifest (what replay writes as kernels.hpp).
 std::string kernels_header(const nlohmann::json& manifest);

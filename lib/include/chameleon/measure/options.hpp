@@ -1,5 +1,7 @@
 #pragma once
 
+#include "chameleon/codegen/template.hpp"
+
 #include <cstdint>
 
 #include <nlohmann/json_fwd.hpp>
@@ -21,6 +23,11 @@ struct MeasureOptions {
 };
 
 nlohmann::json to_json(const MeasureOptions& o);
+
+// TF32 rounds every input to 10 mantissa bits (relative error 2^-11 per operand): its kernels are
+// verified against the exact reference with at least this tolerance, fp32 ones with the options'.
+constexpr double kTf32Tolerance = 5e-3;
+MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f);
 MeasureOptions measure_options_from_json(const nlohmann::json& j);
 
 } // namespace chameleon::measure

@@ -27,7 +27,8 @@ struct TaskStatus {
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
                                     const std::string& device_fingerprint,
-                                    const std::vector<std::string>& templates = {});
+                                    const std::vector<std::string>& templates = {},
+                                    bool allow_tf32 = false);
 
 // What differs between two device fingerprints ("driver 12.4 -> 13.0"), part by part.
 std::string fingerprint_change(const std::string& before, const std::string& now);

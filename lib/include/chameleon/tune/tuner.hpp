@@ -22,6 +22,7 @@ namespace chameleon::tune {
 struct TuneOptions {
   std::string tuner = "chameleon"; // see tuner_names()
   std::vector<std::string> templates; // templates to tune over; empty: every one supporting a task
+  bool allow_tf32 = false;       // also tune the TF32 tensor-core templates (inputs rounded to TF32)
   int trials = 1000;             // per task, resumed records included
   int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
   int batch = 64;                // configs per iteration (AutoTVM's plan_size)

@@ -1,0 +1,253 @@
+#include "conv2d_implicit_gemm.hpp"
+
+#include "access.hpp"
+
+#include "chameleon/codegen/embedded.hpp"
+#include "chameleon/util/sha256.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace chameleon::codegen {
+
+namespace {
+
+constexpr const char* kSourcePath = "templates/conv2d_implicit_gemm.cu";
+constexpr int kMaxBlockTile = 256; // rows or columns of a block tile
+
+// The knobs, in space order. The FP32 variant tiles a warp with lanes x thread tiles, the TF32
+// variant with 16 x 8 mma tiles.
+struct KnobDef {
+  const char* name;
+  std::vector<int> values;
+};
+const std::vector<KnobDef>& knob_defs(bool tf32) {
+  static const std::vector<KnobDef> fp32 = {
+      {"tile_k", {8, 16, 32}},           {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
+      {"lanes_n", {1, 2, 4, 8, 16, 32}}, {"warps_m", {1, 2, 4}},     {"warps_n", {1, 2, 4}},
+      {"split_k", {1, 2, 4, 8, 16, 32}},
+  };
+  static const std::vector<KnobDef> tf = {
+      {"tile_k", {8, 16, 32}}, {"mma_m", {1, 2, 4}},  {"mma_n", {1, 2, 4, 8}},
+      {"warps_m", {1, 2, 4}},  {"warps_n", {1, 2, 4}}, {"split_k", {1, 2, 4, 8, 16, 32}},
+  };
+  return tf32 ? tf : fp32;
+}
+
+// One config, decoded, with the sizes the kernel derives from it.
+struct Gemm {
+  bool tf32 = false;
+  int bk = 8, tm = 1, tn = 1, lanes_n = 32, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1;
+  int64_t gm = 0, gn = 0, gk = 0;
+
+  int bm() const { return tf32 ? warps_m * 16 * mi : warps_m * (32 / lanes_n) * tm; }
+  int bn() const { return tf32 ? warps_n * 8 * ni : warps_n * lanes_n * tn; }
+  int threads() const { return 32 * warps_m * warps_n; }
+  int64_t k_tiles() const { return (gk + bk - 1) / bk; }
+  int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
+  int64_t accumulators() const { return tf32 ? int64_t(4) * mi * ni : int64_t(tm) * tn; }
+  int64_t smem_floats() const { return 2 * (int64_t(bm()) * (bk + 4) + int64_t(bk) * (bn() + 8)); }
+};
+
+Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+            const space::Config& cfg) {
+  Gemm g;
+  g.tf32 = tf32;
+  auto v = [&](size_t k) { return sp.value(cfg, k)[0]; };
+  g.bk = v(0);
+  if (tf32) {
+    g.mi = v(1);
+    g.ni = v(2);
+    g.warps_m = v(3);
+    g.warps_n = v(4);
+    g.split_k = v(5);
+  } else {
+    g.tm = v(1);
+    g.tn = v(2);
+    g.lanes_n = v(3);
+    g.warps_m = v(4);
+    g.warps_n = v(5);
+    g.split_k = v(6);
+  }
+  g.gm = wl.k;
+  g.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
+  g.gk = int64_t(wl.c) * wl.r * wl.s;
+  return g;
+}
+
+int64_t pow2_at_least(int64_t v) {
+  int64_t p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
+bool weights_vectorized(const Gemm& g) { return g.gk % 4 == 0; }
+bool input_vectorized(const task::Conv2dWorkload& wl, const Gemm& g) {
+  return wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
+         wl.pad_left == 0 && wl.out_h() == wl.h && wl.out_w() == wl.w &&
+         (int64_t(wl.out_h()) * wl.out_w()) % 4 == 0 && g.bn() % 4 == 0;
+}
+
+} // namespace
+
+std::string ImplicitGemm::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (wl.groups != 1) {
+    return "grouped/depthwise convolution (groups=" + std::to_string(wl.groups) +
+           "): no template yet";
+  }
+  if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
+      int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
+    return "GEMM sizes beyond 32-bit indexing";
+  }
+  return "";
+}
+
+space::ConfigSpace ImplicitGemm::make_space(const task::Conv2dWorkload&) const {
+  std::vector<space::Knob> knobs;
+  for (const auto& k : knob_defs(tf32_)) knobs.push_back(space::other_knob(k.name, k.values));
+  return space::ConfigSpace(std::move(knobs));
+}
+
+KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                  const space::Config& cfg) const {
+  const Gemm g = decode(tf32_, wl, sp, cfg);
+  std::ostringstream src;
+  src << "// chameleon " << name() << " for " << wl.str() << "\n"
+      << "// config " << cfg.index << ": " << sp.str(cfg) << "\n";
+  auto def = [&](const char* key, int64_t value) {
+    src << "static constexpr int " << key << " = " << value << ";\n";
+  };
+  def("N", wl.n);
+  def("C", wl.c);
+  def("H", wl.h);
+  def("W", wl.w);
+  def("K", wl.k);
+  def("R", wl.r);
+  def("S", wl.s);
+  def("OH", wl.out_h());
+  def("OW", wl.out_w());
+  def("SH", wl.stride_h);
+  def("SW", wl.stride_w);
+  def("PT", wl.pad_top);
+  def("PL", wl.pad_left);
+  def("DH", wl.dilation_h);
+  def("DW", wl.dilation_w);
+  src << "#define MMA " << (tf32_ ? 1 : 0) << "\n";
+  def("BK", g.bk);
+  def("WARPS_M", g.warps_m);
+  def("WARPS_N", g.warps_n);
+  def("TM", g.tm);
+  def("TN", g.tn);
+  def("LANES_N", g.lanes_n);
+  def("MI", g.mi);
+  def("NI", g.ni);
+  def("SPLIT_K", g.split_k);
+  src << "#line 1 \"" << kSourcePath << "\"\n" << embedded_file(kSourcePath);
+
+  KernelSource out;
+  out.entry = "conv2d_implicit_gemm";
+  out.code = src.str();
+  out.geometry = features(wl, sp, cfg).geometry;
+  return out;
+}
+
+KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                      const space::Config& cfg) const {
+  const Gemm g = decode(tf32_, wl, sp, cfg);
+  const int bm = g.bm(), bn = g.bn();
+  KernelFeatures f;
+  f.geometry.grid = {uint32_t((g.gn + bn - 1) / bn), uint32_t((g.gm + bm - 1) / bm), uint32_t(g.split_k)};
+  f.geometry.block = {uint32_t(g.threads()), 1, 1};
+  f.geometry.dynamic_smem = int(4 * g.smem_floats());
+  f.geometry.zero_output = g.split_k > 1;
+  f.split_k = g.split_k;
+  f.tf32 = tf32_;
+  f.min_sm = tf32_ ? 80 : 0;
+  f.accumulators = g.accumulators();
+  f.predicted_registers = int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 40);
+  f.reduction_steps = g.k_tiles_per_split();
+  // Both variants: each accumulator takes BK multiply-adds per reduction tile.
+  f.fma_per_thread = f.accumulators * f.reduction_steps * g.bk;
+  f.global_loads_per_block = f.reduction_steps * (int64_t(bm) * g.bk + int64_t(g.bk) * bn);
+  f.smem_reads_per_fma = tf32_ ? double(4 * g.mi + 2 * g.ni) / double(32 * g.mi * g.ni)
+                               : double(g.tm + g.tn) / double(g.tm * g.tn);
+  f.vthreads = 1;
+  f.unrolled_loops = 3;
+  f.unroll_explicit = false;
+
+  // The template's own limits: tiles far beyond the problem only waste threads, and every split
+  // must own at least one reduction tile.
+  const int64_t m_cap = std::max<int64_t>(16, pow2_at_least(g.gm));
+  const int64_t n_cap = std::max<int64_t>(16, pow2_at_least(g.gn));
+  if (bm > kMaxBlockTile || bn > kMaxBlockTile) {
+    f.invalid = "block tile " + std::to_string(bm) + "x" + std::to_string(bn) + " exceeds " +
+                std::to_string(kMaxBlockTile) + " on a side";
+  } else if (bm > m_cap) {
+    f.invalid = "block tile of " + std::to_string(bm) + " output channels for " +
+                std::to_string(g.gm) + " channels";
+  } else if (bn > n_cap) {
+    f.invalid = "block tile of " + std::to_string(bn) + " pixels for " + std::to_string(g.gn) + " pixels";
+  } else if (int64_t(g.split_k - 1) * g.k_tiles_per_split() >= g.k_tiles()) {
+    f.invalid = "split_k " + std::to_string(g.split_k) + " leaves a split without reduction tiles (" +
+                std::to_string(g.k_tiles()) + " tiles of " + std::to_string(g.bk) + ")";
+  }
+
+  // The first warp of each access: weight copies, input copies, output stores, operand reads.
+  const int pq = wl.out_h() * wl.out_w();
+  std::vector<int64_t> a_loads, b_loads, stores, a_reads;
+  const bool a_vec = weights_vectorized(g), b_vec = input_vectorized(wl, g);
+  for (int lane = 0; lane < 32; ++lane) {
+    if (a_vec) {
+      const int row = lane / (g.bk / 4), col = (lane % (g.bk / 4)) * 4;
+      if (row < bm && row < g.gm) {
+        for (int i = 0; i < 4; ++i) a_loads.push_back(int64_t(row) * g.gk + col + i);
+      }
+    } else {
+      const int row = lane / g.bk, col = lane % g.bk;
+      if (row < bm && row < g.gm && col < g.gk) a_loads.push_back(int64_t(row) * g.gk + col);
+    }
+    if (b_vec) {
+      const int row = lane / (bn / 4), col = (lane % (bn / 4)) * 4;
+      if (row < g.bk && row < wl.c) {
+        for (int i = 0; i < 4 && col + i < g.gn; ++i) b_loads.push_back(int64_t(row) * pq + col + i);
+      }
+    } else {
+      const int row = lane / bn, p = lane % bn;
+      const int c = row / (wl.r * wl.s), rs = row % (wl.r * wl.s);
+      const int oh = (p % pq) / wl.out_w(), ow = p % wl.out_w();
+      const int ih = oh * wl.stride_h - wl.pad_top + (rs / wl.s) * wl.dilation_h;
+      const int iw = ow * wl.stride_w - wl.pad_left + (rs % wl.s) * wl.dilation_w;
+      if (row < g.bk && row < g.gk && p < g.gn && ih >= 0 && ih < wl.h && iw >= 0 && iw < wl.w) {
+        b_loads.push_back(((int64_t(p / pq) * wl.c + c) * wl.h + ih) * wl.w + iw);
+      }
+    }
+    int m, p;
+    if (tf32_) {
+      m = lane / 4;
+      p = 2 * (lane % 4);
+      a_reads.push_back(int64_t(lane / 4) * (g.bk + 4) + lane % 4);
+    } else {
+      const int lane_m = lane / g.lanes_n;
+      m = lane_m;
+      p = lane % g.lanes_n;
+      a_reads.push_back(int64_t(lane_m) * (g.bk + 4));
+    }
+    if (m < g.gm && p < g.gn) stores.push_back((int64_t(p / pq) * wl.k + m) * pq + p % pq);
+  }
+  f.weight_load_efficiency = sector_efficiency(a_loads);
+  f.input_load_efficiency = sector_efficiency(b_loads);
+  f.store_efficiency = sector_efficiency(stores);
+  f.smem_conflict_ways = bank_conflict_ways(a_reads);
+  return f;
+}
+
+std::string ImplicitGemm::fingerprint() const {
+  std::string knobs;
+  for (const auto& k : knob_defs(tf32_)) {
+    knobs += std::string(" ") + k.name + ":";
+    for (int v : k.values) knobs += std::to_string(v) + ",";
+  }
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs).substr(0, 16);
+}
+
+} // namespace chameleon::codegen

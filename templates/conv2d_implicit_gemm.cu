@@ -1,0 +1,279 @@
+// conv2d_implicit_gemm: conv2d as a GEMM that never materializes im2col.
+//   out[m][p] = sum_j weight[m][j] * im2col[j][p]
+//   m: output channel (GM = K rows), p: output pixel n*OH*OW + oh*OW + ow (GN columns),
+//   j: reduction index c*R*S + r*S + s (GK).
+// chameleon prepends a prelude of compile-time constants:
+//   workload  N C H W K R S OH OW SH SW PT PL DH DW
+//   knobs     MMA (0: fp32 FMA per thread; 1: TF32 tensor cores, mma.sync m16n8k8),
+//             BK (reduction slice per stage), WARPS_M WARPS_N (warps of a block),
+//             MMA 0: TM TN (thread tile), LANES_N (lanes of a warp along the pixels; 32 / LANES_N
+//                    along the channels): a warp covers (32/LANES_N)*TM x LANES_N*TN outputs;
+//             MMA 1: MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
+//             SPLIT_K: blocks that share the reduction of one output tile (atomicAdd into an output
+//             the launcher has zeroed).
+// Layout: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW], float32.
+// Every size is handled by bounds checks (the tiles need not divide anything), so prime channel
+// counts, odd sizes, dilation and batch > 1 are computed, not declined.
+//
+// Pipeline: two shared-memory stages. Tile t+1 is copied from global memory (cp.async on sm_80
+// and newer: the copies run while the block computes tile t; 16-byte copies where the alignment
+// allows) while tile t is consumed. Shared memory is dynamic: [2][BM][BK+4] weights (channel
+// major, so that 16-byte copies land in rows) then [2][BK][BN+8] input columns.
+
+static constexpr int GM = K;
+static constexpr int GN = N * OH * OW;
+static constexpr int GK = C * R * S;
+static constexpr int PQ = OH * OW;
+static constexpr int RS = R * S;
+static constexpr int BM = MMA ? WARPS_M * 16 * MI : WARPS_M * (32 / LANES_N) * TM;
+static constexpr int BN = MMA ? WARPS_N * 8 * NI : WARPS_N * LANES_N * TN;
+static constexpr int THREADS = 32 * WARPS_M * WARPS_N;
+static constexpr int A_LD = BK + 4; // row stride of the weight tile (16-byte rows, few conflicts)
+static constexpr int B_LD = BN + 8; // row stride of the input tile
+static constexpr int A_STAGE = BM * A_LD;
+static constexpr int B_STAGE = BK * B_LD;
+static constexpr int KT = (GK + BK - 1) / BK;            // reduction tiles
+static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
+// 16-byte copies: weight rows are 16-byte aligned when GK % 4 == 0; input columns when the
+// convolution is a pointwise one over whole images (1x1, stride 1, no padding, OH*OW % 4 == 0).
+static constexpr bool A_VEC = GK % 4 == 0;
+static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
+                              OH == H && OW == W && PQ % 4 == 0 && BN % 4 == 0;
+
+#if defined(CHM_EMULATE)
+// The host emulator provides cp_async4, cp_async16, cp_async_commit, cp_async_wait<N>,
+// to_tf32, mma_tf32 and CHM_DYNAMIC_SMEM.
+#else
+#define CHM_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
+#if __CUDA_ARCH__ >= 800
+// Asynchronous copies; src_bytes 0 writes zeros without reading (padding, edges).
+__device__ __forceinline__ void cp_async4(float* dst, const float* src, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async16(float* dst, const float* src, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int Pending> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
+}
+#else
+__device__ __forceinline__ void cp_async4(float* dst, const float* src, bool valid) {
+  *dst = valid ? __ldg(src) : 0.0f;
+}
+__device__ __forceinline__ void cp_async16(float* dst, const float* src, bool valid) {
+  *reinterpret_cast<float4*>(dst) =
+      valid ? __ldg(reinterpret_cast<const float4*>(src)) : make_float4(0.f, 0.f, 0.f, 0.f);
+}
+__device__ __forceinline__ void cp_async_commit() {}
+template <int Pending> __device__ __forceinline__ void cp_async_wait() {}
+#endif
+#if MMA
+__device__ __forceinline__ unsigned to_tf32(float x) {
+  unsigned r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+}
+// d = a * b + d for one 16x8x8 tile: a 4 registers (16x8, row major), b 2 (8x8, column major),
+// d 4 floats, in the fragment layout of the PTX ISA.
+__device__ __forceinline__ void mma_tf32(float* d, const unsigned* a, const unsigned* b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif
+#endif
+
+// Issues the copies of reduction tile `kt` into one stage.
+__device__ __forceinline__ void load_tile(const float* __restrict__ data,
+                                          const float* __restrict__ weight, float* As, float* Bs,
+                                          int m0, int n0, int kt, int tid) {
+  const int k0 = kt * BK;
+  // Weights: BM rows of BK consecutive reduction indices.
+  if constexpr (A_VEC) {
+    constexpr int CHUNKS = BM * BK / 4;
+#pragma unroll
+    for (int e0 = 0; e0 < CHUNKS; e0 += THREADS) {
+      const int e = e0 + tid;
+      if (CHUNKS % THREADS == 0 || e < CHUNKS) {
+        const int row = e / (BK / 4), col = (e % (BK / 4)) * 4;
+        const int gm = m0 + row, gk = k0 + col;
+        const bool valid = gm < GM && gk < GK;
+        cp_async16(&As[row * A_LD + col], valid ? weight + (size_t(gm) * GK + gk) : weight, valid);
+      }
+    }
+  } else {
+    constexpr int ELEMS = BM * BK;
+#pragma unroll 4
+    for (int e0 = 0; e0 < ELEMS; e0 += THREADS) {
+      const int e = e0 + tid;
+      if (ELEMS % THREADS == 0 || e < ELEMS) {
+        const int row = e / BK, col = e % BK;
+        const int gm = m0 + row, gk = k0 + col;
+        const bool valid = gm < GM && gk < GK;
+        cp_async4(&As[row * A_LD + col], valid ? weight + (size_t(gm) * GK + gk) : weight, valid);
+      }
+    }
+  }
+  // Input: BK reduction indices x BN pixels, gathered (zeros for padding and edges).
+  if constexpr (B_VEC) {
+    constexpr int CHUNKS = BK * BN / 4;
+#pragma unroll
+    for (int e0 = 0; e0 < CHUNKS; e0 += THREADS) {
+      const int e = e0 + tid;
+      if (CHUNKS % THREADS == 0 || e < CHUNKS) {
+        const int row = e / (BN / 4), col = (e % (BN / 4)) * 4;
+        const int c = k0 + row, p = n0 + col;
+        const bool valid = c < C && p < GN;
+        const int img = p / PQ, q = p % PQ;
+        cp_async16(&Bs[row * B_LD + col], valid ? data + ((size_t(img) * C + c) * PQ + q) : data, valid);
+      }
+    }
+  } else {
+    constexpr int ELEMS = BK * BN;
+#pragma unroll 4
+    for (int e0 = 0; e0 < ELEMS; e0 += THREADS) {
+      const int e = e0 + tid;
+      if (ELEMS % THREADS == 0 || e < ELEMS) {
+        const int row = e / BN, col = e % BN;
+        const int j = k0 + row, p = n0 + col;
+        const int c = j / RS, rs = j % RS, r = rs / S, s = rs % S;
+        const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
+        const int ih = oh * SH - PT + r * DH, iw = ow * SW - PL + s * DW;
+        const bool valid = j < GK && p < GN && ih >= 0 && ih < H && iw >= 0 && iw < W;
+        cp_async4(&Bs[row * B_LD + col],
+                  valid ? data + (((size_t(img) * C + c) * H + ih) * W + iw) : data, valid);
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ void store_out(float* __restrict__ out, int m, int p, float v) {
+  if (m < GM && p < GN) {
+    const int img = p / PQ, q = p % PQ;
+    float* dst = &out[(size_t(img) * K + m) * PQ + q];
+    if constexpr (SPLIT_K > 1) {
+      atomicAdd(dst, v);
+    } else {
+      *dst = v;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+    conv2d_implicit_gemm(const float* __restrict__ data, const float* __restrict__ weight,
+                         float* __restrict__ out) {
+  CHM_DYNAMIC_SMEM(float, smem);
+  float* const As = smem;                // [2][BM][A_LD]
+  float* const Bs = smem + 2 * A_STAGE;  // [2][BK][B_LD]
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  const int warp_m = warp / WARPS_N, warp_n = warp % WARPS_N;
+  const int n0 = blockIdx.x * BN;
+  const int m0 = blockIdx.y * BM;
+  const int kt_begin = blockIdx.z * KT_PER_SPLIT;
+  const int kt_end = kt_begin + KT_PER_SPLIT < KT ? kt_begin + KT_PER_SPLIT : KT;
+
+#if MMA
+  // Fragment coordinates: group g = lane / 4 (rows of A and columns of B), t = lane % 4.
+  const int g = lane / 4, t = lane % 4;
+  const int wm0 = warp_m * 16 * MI, wn0 = warp_n * 8 * NI;
+  float acc[MI][NI][4];
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NI; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0f;
+#else
+  // Lanes along the pixels vary fastest: coalesced stores and conflict-free input reads.
+  constexpr int LANES_M = 32 / LANES_N;
+  const int lane_n = lane % LANES_N, lane_m = lane / LANES_N;
+  const int wm0 = warp_m * LANES_M * TM, wn0 = warp_n * LANES_N * TN;
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+#endif
+
+  if (kt_begin < kt_end) {
+    load_tile(data, weight, As, Bs, m0, n0, kt_begin, tid);
+    cp_async_commit();
+  }
+  for (int kt = kt_begin; kt < kt_end; ++kt) {
+    const int stage = (kt - kt_begin) & 1;
+    if (kt + 1 < kt_end) {
+      load_tile(data, weight, As + (stage ^ 1) * A_STAGE, Bs + (stage ^ 1) * B_STAGE, m0, n0, kt + 1, tid);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const float* a_tile = As + stage * A_STAGE;
+    const float* b_tile = Bs + stage * B_STAGE;
+#if MMA
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 8) {
+      unsigned af[MI][4], bf[NI][2];
+#pragma unroll
+      for (int i = 0; i < MI; ++i) {
+        const float* a = a_tile + (wm0 + i * 16 + g) * A_LD + kk + t;
+        af[i][0] = to_tf32(a[0]);
+        af[i][1] = to_tf32(a[8 * A_LD]);
+        af[i][2] = to_tf32(a[4]);
+        af[i][3] = to_tf32(a[8 * A_LD + 4]);
+      }
+#pragma unroll
+      for (int j = 0; j < NI; ++j) {
+        const float* b = b_tile + (kk + t) * B_LD + wn0 + j * 8 + g;
+        bf[j][0] = to_tf32(b[0]);
+        bf[j][1] = to_tf32(b[4 * B_LD]);
+      }
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+#pragma unroll
+        for (int j = 0; j < NI; ++j) mma_tf32(acc[i][j], af[i], bf[j]);
+    }
+#else
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int i = 0; i < TM; ++i) a[i] = a_tile[(wm0 + i * LANES_M + lane_m) * A_LD + kk];
+#pragma unroll
+      for (int j = 0; j < TN; ++j) b[j] = b_tile[kk * B_LD + wn0 + j * LANES_N + lane_n];
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+#endif
+    __syncthreads(); // the stage is overwritten by the copies issued in the next iteration
+  }
+
+#if MMA
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NI; ++j) {
+      const int m = m0 + wm0 + i * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
+      store_out(out, m, p, acc[i][j][0]);
+      store_out(out, m, p + 1, acc[i][j][1]);
+      store_out(out, m + 8, p, acc[i][j][2]);
+      store_out(out, m + 8, p + 1, acc[i][j][3]);
+    }
+#else
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j)
+      store_out(out, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + j * LANES_N + lane_n, acc[i][j]);
+#endif
+}

@@ -1,0 +1,288 @@
+// cuda_emu.hpp: runs chameleon's CUDA kernel templates on the host, so that their index math,
+// bounds checks, pipelines and split-K reductions are verified on machines without a GPU.
+//
+// The rendered kernel source is compiled with the host compiler after this header, with
+// CHM_EMULATE defined. Every CUDA thread of a block is a fiber (ucontext); __syncthreads() parks
+// the fiber until every thread of the block has arrived; warp-wide mma.sync parks it until the 32
+// lanes of its warp have arrived. At each barrier the fibers resume in a fresh random order, so
+// that a missing barrier shows as a wrong answer rather than hiding behind a fixed schedule.
+// A cp.async copy happens, at random, when issued or only at the cp.async.wait_group that must
+// see it: both are what the hardware may do; dynamic shared memory is filled with NaN before every block. Blocks run one after
+// another, so __shared__ variables can be function statics and atomics plain additions.
+#pragma once
+
+#include <ucontext.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) alignas(n)
+
+struct uint3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+
+namespace chm_emu {
+
+enum class FiberState { Runnable, AtBarrier, AtWarpOp, Done };
+
+struct Copy {
+  void* dst;
+  const void* src;
+  int bytes;     // written to shared memory
+  int src_bytes; // read from global memory, the rest zero-filled
+};
+
+struct Fiber {
+  ucontext_t ctx{};
+  std::vector<char> stack;
+  FiberState state = FiberState::Runnable;
+  uint3 tid;
+  int linear = 0;
+  std::vector<Copy> open;                // cp.async copies not yet committed
+  std::deque<std::vector<Copy>> groups;  // committed groups, oldest first
+};
+
+// One warp-wide mma.sync m16n8k8 TF32: each lane's fragments, then its result.
+struct WarpMma {
+  unsigned a[32][4];
+  unsigned b[32][2];
+  float c[32][4];
+  float d[32][4];
+};
+
+struct State {
+  uint3 block_idx, block_dim, grid_dim;
+  Fiber* cur = nullptr;
+  ucontext_t main{};
+  std::vector<Fiber> fibers;
+  std::vector<WarpMma> warps;
+  std::vector<float> dyn_smem;
+  std::function<void()> kernel;
+  std::mt19937 rng;
+};
+
+inline State& st() {
+  static State s;
+  return s;
+}
+
+inline void park(FiberState why) {
+  State& s = st();
+  Fiber* f = s.cur;
+  f->state = why;
+  swapcontext(&f->ctx, &s.main);
+}
+
+inline void complete(const std::vector<Copy>& group) {
+  for (const Copy& c : group) {
+    std::memset(c.dst, 0, size_t(c.bytes));
+    if (c.src_bytes > 0) std::memcpy(c.dst, c.src, size_t(c.src_bytes));
+  }
+}
+
+inline float bits_to_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// D = A x B + C for one warp, with the PTX ISA's fragment layout (g = lane / 4, t = lane % 4):
+// a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4); b0 (t, g), b1 (t+4, g);
+// c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1).
+inline void resolve_mma(WarpMma& w) {
+  float A[16][8], B[8][8], Cm[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    A[g][t] = bits_to_float(w.a[lane][0]);
+    A[g + 8][t] = bits_to_float(w.a[lane][1]);
+    A[g][t + 4] = bits_to_float(w.a[lane][2]);
+    A[g + 8][t + 4] = bits_to_float(w.a[lane][3]);
+    B[t][g] = bits_to_float(w.b[lane][0]);
+    B[t + 4][g] = bits_to_float(w.b[lane][1]);
+    Cm[g][2 * t] = w.c[lane][0];
+    Cm[g][2 * t + 1] = w.c[lane][1];
+    Cm[g + 8][2 * t] = w.c[lane][2];
+    Cm[g + 8][2 * t + 1] = w.c[lane][3];
+  }
+  auto dot = [&](int row, int col) {
+    float acc = Cm[row][col];
+    for (int k = 0; k < 8; ++k) acc += A[row][k] * B[k][col];
+    return acc;
+  };
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    w.d[lane][0] = dot(g, 2 * t);
+    w.d[lane][1] = dot(g, 2 * t + 1);
+    w.d[lane][2] = dot(g + 8, 2 * t);
+    w.d[lane][3] = dot(g + 8, 2 * t + 1);
+  }
+}
+
+inline void trampoline() {
+  State& s = st();
+  s.kernel();
+  s.cur->state = FiberState::Done;
+  // uc_link returns to the scheduler.
+}
+
+inline void run_block(std::mt19937& rng) {
+  State& s = st();
+  const size_t n = s.fibers.size();
+  for (size_t i = 0; i < n; ++i) {
+    Fiber& f = s.fibers[i];
+    f.state = FiberState::Runnable;
+    f.open.clear();
+    f.groups.clear();
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack.data();
+    f.ctx.uc_stack.ss_size = f.stack.size();
+    f.ctx.uc_link = &s.main;
+    makecontext(&f.ctx, trampoline, 0);
+  }
+  std::fill(s.dyn_smem.begin(), s.dyn_smem.end(), std::numeric_limits<float>::quiet_NaN());
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  for (;;) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t i : order) {
+      Fiber& f = s.fibers[i];
+      if (f.state != FiberState::Runnable) continue;
+      s.cur = &f;
+      swapcontext(&s.main, &f.ctx);
+    }
+    size_t done = 0, barrier = 0, warp_op = 0;
+    for (const Fiber& f : s.fibers) {
+      done += f.state == FiberState::Done;
+      barrier += f.state == FiberState::AtBarrier;
+      warp_op += f.state == FiberState::AtWarpOp;
+    }
+    if (done == n) return;
+    if (warp_op > 0) {
+      for (size_t w = 0; w * 32 < n; ++w) {
+        size_t at = 0;
+        for (size_t l = w * 32; l < std::min(n, w * 32 + 32); ++l) at += s.fibers[l].state == FiberState::AtWarpOp;
+        if (at == 0) continue;
+        if (at != 32) throw std::runtime_error("emulator: a warp-wide mma with only some lanes of a warp");
+        resolve_mma(s.warps[w]);
+        for (size_t l = w * 32; l < w * 32 + 32; ++l) s.fibers[l].state = FiberState::Runnable;
+      }
+    } else if (barrier == n) {
+      for (Fiber& f : s.fibers) f.state = FiberState::Runnable;
+    } else {
+      throw std::runtime_error("emulator: __syncthreads() while " + std::to_string(done) +
+                               " threads of the block have exited (a GPU would hang or misbehave)");
+    }
+  }
+}
+
+// Runs kernel() for every thread of every block.
+inline void launch(const unsigned* grid, const unsigned* block, unsigned dyn_smem_bytes, unsigned seed,
+                   std::function<void()> kernel) {
+  State& s = st();
+  const size_t threads = size_t(block[0]) * block[1] * block[2];
+  s.kernel = std::move(kernel);
+  s.block_dim = {block[0], block[1], block[2]};
+  s.grid_dim = {grid[0], grid[1], grid[2]};
+  s.fibers.assign(threads, Fiber{});
+  s.warps.assign((threads + 31) / 32, WarpMma{});
+  s.dyn_smem.assign((dyn_smem_bytes + 3) / 4, 0.0f);
+  for (size_t i = 0; i < threads; ++i) {
+    Fiber& f = s.fibers[i];
+    f.stack.resize(64 * 1024);
+    f.linear = int(i);
+    f.tid = {unsigned(i % block[0]), unsigned((i / block[0]) % block[1]), unsigned(i / (size_t(block[0]) * block[1]))};
+  }
+  s.rng.seed(seed);
+  std::mt19937& rng = s.rng;
+  for (unsigned z = 0; z < grid[2]; ++z)
+    for (unsigned y = 0; y < grid[1]; ++y)
+      for (unsigned x = 0; x < grid[0]; ++x) {
+        s.block_idx = {x, y, z};
+        run_block(rng);
+      }
+  s.fibers.clear();
+}
+
+} // namespace chm_emu
+
+#define threadIdx (chm_emu::st().cur->tid)
+#define blockIdx (chm_emu::st().block_idx)
+#define blockDim (chm_emu::st().block_dim)
+#define gridDim (chm_emu::st().grid_dim)
+
+inline void __syncthreads() { chm_emu::park(chm_emu::FiberState::AtBarrier); }
+inline float atomicAdd(float* p, float v) {
+  const float old = *p;
+  *p = old + v;
+  return old;
+}
+
+#define CHM_DYNAMIC_SMEM(type, name) type* name = reinterpret_cast<type*>(chm_emu::st().dyn_smem.data())
+
+namespace chm_emu {
+inline void issue_copy(const Copy& c) {
+  State& s = st();
+  if (s.rng() & 1u) {
+    complete({c});
+  } else {
+    s.cur->open.push_back(c);
+  }
+}
+} // namespace chm_emu
+
+inline void cp_async4(float* dst, const float* src, bool valid) {
+  chm_emu::issue_copy({dst, src, 4, valid ? 4 : 0});
+}
+inline void cp_async16(float* dst, const float* src, bool valid) {
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || (valid && reinterpret_cast<uintptr_t>(src) % 16 != 0)) {
+    throw std::runtime_error("emulator: misaligned 16-byte cp.async");
+  }
+  chm_emu::issue_copy({dst, src, 16, valid ? 16 : 0});
+}
+inline void cp_async_commit() {
+  chm_emu::Fiber* f = chm_emu::st().cur;
+  f->groups.push_back(std::move(f->open));
+  f->open.clear();
+}
+template <int Pending> inline void cp_async_wait() {
+  chm_emu::Fiber* f = chm_emu::st().cur;
+  while (f->groups.size() > size_t(Pending)) {
+    chm_emu::complete(f->groups.front());
+    f->groups.pop_front();
+  }
+}
+
+// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero.
+inline unsigned to_tf32(float x) {
+  unsigned u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) != 0x7f800000u) u += 0x1000u;
+  return u & 0xffffe000u;
+}
+inline void mma_tf32(float* d, const unsigned* a, const unsigned* b) {
+  chm_emu::State& s = chm_emu::st();
+  const int lane = s.cur->linear % 32;
+  chm_emu::WarpMma& w = s.warps[size_t(s.cur->linear / 32)];
+  std::memcpy(w.a[lane], a, sizeof(w.a[lane]));
+  std::memcpy(w.b[lane], b, sizeof(w.b[lane]));
+  std::memcpy(w.c[lane], d, sizeof(w.c[lane]));
+  chm_emu::park(chm_emu::FiberState::AtWarpOp);
+  std::memcpy(d, w.d[lane], sizeof(w.d[lane]));
+}

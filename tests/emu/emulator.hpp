@@ -1,0 +1,26 @@
+#pragma once
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <string>
+#include <vector>
+
+namespace chameleon::emu {
+
+// Runs a rendered kernel on the host (tests/emu/cuda_emu.hpp): compiles it with the host C++
+// compiler into a shared library (cached by source hash under `cache_dir`) and launches it over
+// the config's grid. Throws std::runtime_error when the compiler or the emulated kernel fails.
+std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv2dWorkload& wl,
+                              const std::vector<float>& data, const std::vector<float>& weight,
+                              unsigned schedule_seed, const std::string& cache_dir);
+
+// How the emulated output compares with the exact conv2d: mismatches under the GPU runner's rule
+// |out - ref| <= atol * max|ref| + rtol * |ref|, and a description of the first.
+struct Comparison {
+  int64_t bad = 0;
+  std::string first;
+};
+Comparison compare(const std::vector<float>& out, const std::vector<float>& ref, double rtol, double atol);
+
+} // namespace chameleon::emu
