@@ -33,6 +33,8 @@ static constexpr int B_LD = BN + 8; // row stride of the input tile
 static constexpr int A_STAGE = BM * A_LD;
 static constexpr int B_STAGE = BK * B_LD;
 static constexpr int KT = (GK + BK - 1) / BK;            // reduction tiles
+static constexpr int LANES_M = 32 / LANES_N;
+static constexpr int NV = TN >= 4 ? 4 : 1; // adjacent pixels of a thread (FP32 variant)
 static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 // 16-byte copies: weight rows are 16-byte aligned when GK % 4 == 0; input columns when the
 // convolution is a pointwise one over whole images (1x1, stride 1, no padding, OH*OW % 4 == 0).
@@ -41,10 +43,11 @@ static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 
                               OH == H && OW == W && PQ % 4 == 0 && BN % 4 == 0;
 
 #if defined(CHM_EMULATE)
-// The host emulator provides cp_async4, cp_async16, cp_async_commit, cp_async_wait<N>,
+// The host emulator provides cp_async4, cp_async16, cp_async_commit, cp_async_wait<N>, lds4,
 // to_tf32, mma_tf32 and CHM_DYNAMIC_SMEM.
 #else
 #define CHM_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
+__device__ __forceinline__ float4 lds4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 #if __CUDA_ARCH__ >= 800
 // Asynchronous copies; src_bytes 0 writes zeros without reading (padding, edges).
 __device__ __forceinline__ void cp_async4(float* dst, const float* src, bool valid) {
@@ -152,6 +155,11 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
   }
 }
 
+// The warp-relative pixel of a thread's column j (FP32 variant).
+__device__ __forceinline__ int pixel_of(int j, int lane_n) {
+  return NV == 4 ? (j / 4) * (LANES_N * 4) + lane_n * 4 + j % 4 : j * LANES_N + lane_n;
+}
+
 __device__ __forceinline__ void store_out(float* __restrict__ out, int m, int p, float v) {
   if (m < GM && p < GN) {
     const int img = p / PQ, q = p % PQ;
@@ -191,8 +199,9 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int v = 0; v < 4; ++v) acc[i][j][v] = 0.0f;
 #else
-  // Lanes along the pixels vary fastest: coalesced stores and conflict-free input reads.
-  constexpr int LANES_M = 32 / LANES_N;
+  // Lanes along the pixels vary fastest: coalesced stores and conflict-free input reads. A thread
+  // owns rows lane_m + i*LANES_M and, with TN >= 4, groups of 4 adjacent pixels (16-byte
+  // shared-memory reads), else single pixels LANES_N apart (see pixel_of).
   const int lane_n = lane % LANES_N, lane_m = lane / LANES_N;
   const int wm0 = warp_m * LANES_M * TM, wn0 = warp_n * LANES_N * TN;
   float acc[TM][TN];
@@ -242,17 +251,38 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         for (int j = 0; j < NI; ++j) mma_tf32(acc[i][j], af[i], bf[j]);
     }
 #else
+    // Each step reads 4 reduction indices of the thread's weight rows at once (16 bytes each).
 #pragma unroll
-    for (int kk = 0; kk < BK; ++kk) {
-      float a[TM], b[TN];
+    for (int kk = 0; kk < BK; kk += 4) {
+      float4 a4[TM];
 #pragma unroll
-      for (int i = 0; i < TM; ++i) a[i] = a_tile[(wm0 + i * LANES_M + lane_m) * A_LD + kk];
+      for (int i = 0; i < TM; ++i) {
+        a4[i] = lds4(&a_tile[(wm0 + i * LANES_M + lane_m) * A_LD + kk]);
+      }
 #pragma unroll
-      for (int j = 0; j < TN; ++j) b[j] = b_tile[kk * B_LD + wn0 + j * LANES_N + lane_n];
+      for (int k4 = 0; k4 < 4; ++k4) {
+        float b[TN];
+        const float* b_row = b_tile + (kk + k4) * B_LD + wn0;
+        if constexpr (NV == 4) {
 #pragma unroll
-      for (int i = 0; i < TM; ++i)
+          for (int jv = 0; jv < TN / 4; ++jv) {
+            const float4 v = lds4(&b_row[jv * LANES_N * 4 + lane_n * 4]);
+            b[jv * 4] = v.x;
+            b[jv * 4 + 1] = v.y;
+            b[jv * 4 + 2] = v.z;
+            b[jv * 4 + 3] = v.w;
+          }
+        } else {
 #pragma unroll
-        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+          for (int j = 0; j < TN; ++j) b[j] = b_row[j * LANES_N + lane_n];
+        }
+#pragma unroll
+        for (int i = 0; i < TM; ++i) {
+          const float a = k4 == 0 ? a4[i].x : k4 == 1 ? a4[i].y : k4 == 2 ? a4[i].z : a4[i].w;
+#pragma unroll
+          for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a, b[j], acc[i][j]);
+        }
+      }
     }
 #endif
     __syncthreads(); // the stage is overwritten by the copies issued in the next iteration
@@ -274,6 +304,6 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < TN; ++j)
-      store_out(out, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + j * LANES_N + lane_n, acc[i][j]);
+      store_out(out, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + pixel_of(j, lane_n), acc[i][j]);
 #endif
 }

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 
+#include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/runner.hpp"
@@ -149,6 +150,7 @@ void run_tune(TuneArgs a, bool quiet) {
   ResolvedDevice rd = resolve_device(a.dev);
   a.tune.seed = a.dev.measure.seed;
   a.tune.templates = split_names(a.templates);
+  codegen::check_template_names(a.tune.templates, a.tune.allow_tf32);
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
 
   auto builder_ptr = make_builder(a.dev, rd);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <random>
@@ -36,6 +37,9 @@
 
 struct uint3 {
   unsigned x = 0, y = 0, z = 0;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
 };
 
 namespace chm_emu {
@@ -76,6 +80,7 @@ struct State {
   std::vector<float> dyn_smem;
   std::function<void()> kernel;
   std::mt19937 rng;
+  std::exception_ptr error; // what a thread threw; the launch rethrows it
 };
 
 inline State& st() {
@@ -137,7 +142,11 @@ inline void resolve_mma(WarpMma& w) {
 
 inline void trampoline() {
   State& s = st();
-  s.kernel();
+  try {
+    s.kernel();
+  } catch (...) {
+    s.error = std::current_exception();
+  }
   s.cur->state = FiberState::Done;
   // uc_link returns to the scheduler.
 }
@@ -166,6 +175,12 @@ inline void run_block(std::mt19937& rng) {
       if (f.state != FiberState::Runnable) continue;
       s.cur = &f;
       swapcontext(&s.main, &f.ctx);
+      if (s.error) {
+        // The other threads' stacks are abandoned mid-kernel; they own nothing.
+        std::exception_ptr e = s.error;
+        s.error = nullptr;
+        std::rethrow_exception(e);
+      }
     }
     size_t done = 0, barrier = 0, warp_op = 0;
     for (const Fiber& f : s.fibers) {
@@ -255,6 +270,12 @@ inline void cp_async16(float* dst, const float* src, bool valid) {
     throw std::runtime_error("emulator: misaligned 16-byte cp.async");
   }
   chm_emu::issue_copy({dst, src, 16, valid ? 16 : 0});
+}
+inline float4 lds4(const float* p) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) throw std::runtime_error("emulator: misaligned 16-byte shared-memory read");
+  float4 v;
+  std::memcpy(&v, p, 16);
+  return v;
 }
 inline void cp_async_commit() {
   chm_emu::Fiber* f = chm_emu::st().cur;

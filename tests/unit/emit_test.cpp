@@ -82,6 +82,18 @@ TEST_CASE("replay picks the best verified record per task and device", "[emit]")
   REQUIRE(gpu.best.size() == 1);
   CHECK(gpu.best[0].index == 5);
   CHECK_THROWS_WITH(emit::select_best(records, "TPU"), Catch::Contains("no records of device"));
+
+  // A faster TF32 kernel competes only when TF32 is allowed.
+  auto tf32 = record(a, 8, 1e-6, 0.0);
+  tf32.template_name = "conv2d_implicit_gemm_tf32";
+  records.push_back(tf32);
+  auto fp32_only = emit::select_best(records);
+  REQUIRE(fp32_only.best.size() == 2);
+  CHECK(fp32_only.best[0].index == 3);
+  CHECK(fp32_only.tf32_skipped == 1);
+  auto allowed = emit::select_best(records, "", /*allow_tf32=*/true);
+  CHECK(allowed.best[0].index == 8);
+  CHECK(allowed.tf32_skipped == 0);
 }
 
 TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") {

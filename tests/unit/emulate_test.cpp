@@ -125,8 +125,8 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   const auto wl = shape(1, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1);
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   const auto sp = tmpl.make_space(wl);
-  // tile_k=8 thread_m=2 thread_n=2 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles.
-  const auto cfg = sp.from_choices({0, 1, 1, 3, 1, 1, 0});
+  // tile_k=8 thread_m=2 thread_n=4 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles.
+  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0});
   const auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
   const auto weight = measure::make_tensor(3, measure::Tensor::Weight, wl.weight_elems());
   const auto ref = measure::conv2d_cpu(wl, data, weight);
@@ -141,4 +141,6 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   CHECK(run("", "") == 0);
   CHECK(run("cp_async_wait<1>();", "") > 0);
   CHECK(run("__syncthreads(); // the stage", "// the stage") > 0);
+  // A misaligned 16-byte access is an error, as on the GPU.
+  CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
 }

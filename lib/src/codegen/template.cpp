@@ -27,15 +27,21 @@ const Template& find_template(const std::string& name) {
   throw Error("unknown template '" + name + "' (known: " + known + ")");
 }
 
+void check_template_names(const std::vector<std::string>& names, bool allow_tf32) {
+  for (const auto& name : names) {
+    if (find_template(name).tf32() && !allow_tf32) {
+      throw Error("template '" + name + "' computes in TF32 (10-bit mantissa inputs): pass " +
+                  "--allow-tf32 to use it");
+    }
+  }
+}
+
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
                                           const std::vector<std::string>& names, bool allow_tf32) {
+  check_template_names(names, allow_tf32);
   std::vector<const Template*> out;
   for (const Template* t : templates()) {
     const bool named = std::find(names.begin(), names.end(), t->name()) != names.end();
-    if (named && t->tf32() && !allow_tf32) {
-      throw Error("template '" + t->name() + "' computes in TF32 (10-bit mantissa inputs): pass " +
-                  "--allow-tf32 to use it");
-    }
     const bool wanted = names.empty() ? allow_tf32 || !t->tf32() : named;
     if (wanted && t->decline_reason(wl).empty()) out.push_back(t);
   }

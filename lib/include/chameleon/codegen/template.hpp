@@ -86,6 +86,8 @@ const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
+// Throws chameleon::Error for an unknown name, or a TF32 template without allow_tf32.
+void check_template_names(const std::vector<std::string>& names, bool allow_tf32);
 // Every registered template that supports the workload, limited to `names` unless empty. TF32
 // templates only with allow_tf32 (naming one without it throws chameleon::Error).
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
