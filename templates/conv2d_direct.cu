@@ -6,7 +6,9 @@
 //             MAX_UNROLL (auto_unroll_max_step), UNROLL_EXPLICIT (unroll_explicit),
 //             SPLIT_K: blocks that share the input channels of one output tile (1: the direct
 //             schedule). With SPLIT_K > 1 each block reduces C / SPLIT_K channels and adds its
-//             partial sums to an output the launcher has zeroed (atomicAdd).
+//             partial sums to an output the launcher has zeroed (atomicAdd), or, with
+//             SPLIT_WORKSPACE, stores them to slice `split` of a workspace [SPLIT_K][N][K][OH][OW]
+//             (passed as `out`) that splitk_reduce then sums.
 // Layout: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW], float32.
 // Schedule: grid (X0, Y0, N*F0*SPLIT_K), block (X2, Y2, F2); parts [1] are virtual threads and parts [3]
 // inner register tiles; every thread accumulates F1*F3 x Y1*Y3 x X1*X3 outputs in registers. Each
@@ -21,6 +23,7 @@ static constexpr int AW = (XB - 1) * SW + (RX1 - 1) * DW + 1; // input tile colu
 static constexpr int A_SIZE = RC1 * AH * AW;
 static constexpr int W_SIZE = FB * RC1 * RY1 * RX1;
 static constexpr int TILE = F1 * F3 * Y1 * Y3 * X1 * X3; // accumulators per thread
+static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
 
 // How a reduction loop is unrolled, following TVM's unroll pass: loops are considered innermost
 // first; a loop is unrolled when every loop inside it is and extent x body <= auto_unroll_max_step.
@@ -70,7 +73,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const int n = blockIdx.z / (F0 * SPLIT_K);
   const int f_base = (blockIdx.z % F0) * FB;
   // This block's share of the input channels: RC0 chunks of RC1, contiguous.
-  const int c_base = ((blockIdx.z / F0) % SPLIT_K) * (RC0 * RC1);
+  const int split = (blockIdx.z / F0) % SPLIT_K;
+  const int c_base = split * (RC0 * RC1);
   const int y_base = blockIdx.y * YB;
   const int x_base = blockIdx.x * XB;
 
@@ -153,7 +157,9 @@ extern "C" __global__ void __launch_bounds__(THREADS)
               const int x = x_base + (vx * X2 + tx) * X3 + xi;
               const float v = acc[(((vf * F3 + fi) * Y1 + vy) * Y3 + yi) * (X1 * X3) + vx * X3 + xi];
               float* dst = &out[((size_t(n) * K + f) * OH + y) * OW + x];
-              if constexpr (SPLIT_K > 1) {
+              if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
+                dst[split * OUT_TOTAL] = v;
+              } else if constexpr (SPLIT_K > 1) {
                 atomicAdd(dst, v);
               } else {
                 *dst = v;

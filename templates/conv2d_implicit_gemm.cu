@@ -9,8 +9,9 @@
 //             MMA 0: TM TN (thread tile), LANES_N (lanes of a warp along the pixels; 32 / LANES_N
 //                    along the channels): a warp covers (32/LANES_N)*TM x LANES_N*TN outputs;
 //             MMA 1: MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
-//             SPLIT_K: blocks that share the reduction of one output tile (atomicAdd into an output
-//             the launcher has zeroed).
+//             SPLIT_K: blocks that share the reduction of one output tile: atomicAdd into an output
+//             the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice blockIdx.z of a
+//             workspace [SPLIT_K][N][K][OH][OW] (passed as `out`) that splitk_reduce then sums.
 // Layout: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW], float32.
 // Every size is handled by bounds checks (the tiles need not divide anything), so prime channel
 // counts, odd sizes, dilation and batch > 1 are computed, not declined.
@@ -164,7 +165,9 @@ __device__ __forceinline__ void store_out(float* __restrict__ out, int m, int p,
   if (m < GM && p < GN) {
     const int img = p / PQ, q = p % PQ;
     float* dst = &out[(size_t(img) * K + m) * PQ + q];
-    if constexpr (SPLIT_K > 1) {
+    if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
+      dst[blockIdx.z * (long long)GM * GN] = v;
+    } else if constexpr (SPLIT_K > 1) {
       atomicAdd(dst, v);
     } else {
       *dst = v;
@@ -252,7 +255,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     }
 #else
     // Each step reads 4 reduction indices of the thread's weight rows at once (16 bytes each).
-#pragma unroll
+    // (No `#pragma unroll` here: with it NVRTC 13.0 emits different PTX from run to run.)
     for (int kk = 0; kk < BK; kk += 4) {
       float4 a4[TM];
 #pragma unroll

@@ -30,7 +30,8 @@ assert m["simulated"] is True
 assert len(m["kernels"]) == 3
 for k in m["kernels"]:
     for key in ["name", "task", "count", "workload", "config", "entry", "grid", "block", "dynamic_smem",
-                "resources", "measured", "record", "files", "template", "template_fingerprint", "arch"]:
+                "resources", "measured", "record", "files", "template", "template_fingerprint", "arch",
+                "zero_output", "workspace_splits", "reduce_entry", "reduce_grid", "reduce_block", "tf32"]:
         assert key in k, key
     assert k["resources"]["registers"] > 0
     assert k["record"]["line"] > 0

@@ -20,21 +20,34 @@ namespace {
 
 using RunFn = void (*)(const unsigned*, const unsigned*, unsigned, unsigned, const float*, const float*,
                        float*);
+using ReduceFn = void (*)(const unsigned*, const unsigned*, unsigned, const float*, float*);
+
+struct Loaded {
+  RunFn run = nullptr;
+  ReduceFn reduce = nullptr; // workspace split-K configs only
+};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-RunFn load(const codegen::KernelSource& src, const std::string& cache_dir) {
+Loaded load(const codegen::KernelSource& src, const std::string& cache_dir) {
   static std::mutex mu;
-  static std::map<std::string, RunFn> loaded;
+  static std::map<std::string, Loaded> loaded;
   std::lock_guard<std::mutex> lock(mu);
-  const std::string code = "#define CHM_EMULATE 1\n#include \"cuda_emu.hpp\"\n" + src.code +
-                           "\nextern \"C\" void chm_emu_run(const unsigned* grid, const unsigned* block, "
-                           "unsigned smem, unsigned seed, const float* d, const float* w, float* o) {\n"
-                           "  chm_emu::launch(grid, block, smem, seed, [&] { " +
-                           src.entry + "(d, w, o); });\n}\n";
+  const bool reduce = src.geometry.workspace_splits > 0;
+  std::string code = "#define CHM_EMULATE 1\n#include \"cuda_emu.hpp\"\n" + src.code +
+                     "\nextern \"C\" void chm_emu_run(const unsigned* grid, const unsigned* block, "
+                     "unsigned smem, unsigned seed, const float* d, const float* w, float* o) {\n"
+                     "  chm_emu::launch(grid, block, smem, seed, [&] { " +
+                     src.entry + "(d, w, o); });\n}\n";
+  if (reduce) {
+    code += std::string("extern \"C\" void chm_emu_reduce(const unsigned* grid, const unsigned* block, "
+                        "unsigned seed, const float* ws, float* o) {\n"
+                        "  chm_emu::launch(grid, block, 0, seed, [&] { ") +
+            codegen::kSplitkReduceEntry + "(ws, o); });\n}\n";
+  }
   const std::string key = util::sha256_hex(code + CHM_HOST_CXX).substr(0, 20);
   if (auto it = loaded.find(key); it != loaded.end()) return it->second;
 
@@ -55,10 +68,15 @@ RunFn load(const codegen::KernelSource& src, const std::string& cache_dir) {
   }
   void* handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-  auto fn = reinterpret_cast<RunFn>(dlsym(handle, "chm_emu_run"));
-  if (fn == nullptr) throw std::runtime_error("no chm_emu_run in " + so);
-  loaded[key] = fn;
-  return fn;
+  Loaded fns;
+  fns.run = reinterpret_cast<RunFn>(dlsym(handle, "chm_emu_run"));
+  if (fns.run == nullptr) throw std::runtime_error("no chm_emu_run in " + so);
+  if (reduce) {
+    fns.reduce = reinterpret_cast<ReduceFn>(dlsym(handle, "chm_emu_reduce"));
+    if (fns.reduce == nullptr) throw std::runtime_error("no chm_emu_reduce in " + so);
+  }
+  loaded[key] = fns;
+  return fns;
 }
 
 } // namespace
@@ -66,7 +84,7 @@ RunFn load(const codegen::KernelSource& src, const std::string& cache_dir) {
 std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv2dWorkload& wl,
                               const std::vector<float>& data, const std::vector<float>& weight,
                               unsigned schedule_seed, const std::string& cache_dir) {
-  RunFn fn = load(src, cache_dir);
+  const Loaded fns = load(src, cache_dir);
   const auto& g = src.geometry;
   // Split-K kernels add into a zeroed output; every other output starts as NaN, so that an output
   // the kernel never writes cannot pass.
@@ -74,7 +92,16 @@ std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv
                          g.zero_output ? 0.0f : std::numeric_limits<float>::quiet_NaN());
   const unsigned grid[3] = {g.grid[0], g.grid[1], g.grid[2]};
   const unsigned block[3] = {g.block[0], g.block[1], g.block[2]};
-  fn(grid, block, unsigned(g.dynamic_smem), schedule_seed, data.data(), weight.data(), out.data());
+  if (g.workspace_splits > 0) {
+    // The kernel writes its partial outputs to a NaN-filled workspace; the reduction sums them.
+    std::vector<float> ws(out.size() * size_t(g.workspace_splits), std::numeric_limits<float>::quiet_NaN());
+    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, data.data(), weight.data(), ws.data());
+    const unsigned rgrid[3] = {g.reduce_grid[0], g.reduce_grid[1], g.reduce_grid[2]};
+    const unsigned rblock[3] = {g.reduce_block[0], g.reduce_block[1], g.reduce_block[2]};
+    fns.reduce(rgrid, rblock, schedule_seed, ws.data(), out.data());
+  } else {
+    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, data.data(), weight.data(), out.data());
+  }
   return out;
 }
 

@@ -38,6 +38,17 @@ TEST_CASE("ptxas reports are parsed", "[codegen]") {
       out);
   CHECK(out.registers == 96);
   CHECK(out.static_smem == 8036);
+  // Two entries: the one asked for.
+  const std::string two =
+      "ptxas info    : Compiling entry function 'main_k' for 'sm_90'\n"
+      "ptxas info    : Used 77 registers, used 1 barriers, 380 bytes cmem[0]\n"
+      "ptxas info    : Compiling entry function 'splitk_reduce' for 'sm_90'\n"
+      "ptxas info    : Used 12 registers, 372 bytes cmem[0]\n";
+  cuda::CompileOutput main_k, reduce;
+  cuda::parse_ptxas_report(two, main_k, "main_k");
+  cuda::parse_ptxas_report(two, reduce, "splitk_reduce");
+  CHECK(main_k.registers == 77);
+  CHECK(reduce.registers == 12);
   CHECK(out.spill_stores == 12);
   CHECK(out.spill_loads == 8);
   CHECK(out.stack_frame == 16);
@@ -176,14 +187,17 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
   // tile_rc splits C in three: [RC0, SPLIT_K, RC1].
   auto sp = splitk.make_space(tasks[9].workload); // C = 512 = 2^9: C(11, 2) = 55 splits
   CHECK(sp.knobs()[3].size() == 55);
-  CHECK(sp.size() == codegen::find_template("conv2d_direct").make_space(tasks[9].workload).size() / 10 * 55);
+  // ... and splitk_reduce (atomics or workspace) doubles the space.
+  CHECK(sp.size() == codegen::find_template("conv2d_direct").make_space(tasks[9].workload).size() / 10 * 55 * 2);
   std::mt19937_64 rng(4);
   for (int i = 0; i < 200; ++i) {
     auto c = sp.random(rng);
     auto f = splitk.features(tasks[9].workload, sp, c);
     const int split = sp.value(c, 3)[1];
     CHECK(f.split_k == split);
-    CHECK(f.geometry.zero_output == (split > 1));
+    const bool workspace = sp.value(c, 8)[0] == codegen::kReduceWorkspace;
+    CHECK(f.geometry.zero_output == (split > 1 && !workspace));
+    CHECK(f.geometry.workspace_splits == (split > 1 && workspace ? split : 0));
     CHECK(int64_t(f.geometry.grid[2]) == int64_t(sp.value(c, 0)[0]) * split);
   }
   measure::BuildOptions opts;
@@ -202,6 +216,24 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
     auto r = f.get();
     INFO(r.message);
     CHECK(r.ok());
+  }
+}
+
+TEST_CASE("NVRTC turns every template's source into the same PTX every time", "[codegen]") {
+  // Replay promises the same bytes from the same log; NVRTC 13.0 broke that for a fully unrolled
+  // loop of the implicit GEMM once.
+  const auto wl = resnet18()[3].workload;
+  const auto h100 = target::find_preset("h100");
+  for (const codegen::Template* tmpl : codegen::templates_for(wl, {}, true)) {
+    const auto sp = tmpl->make_space(wl);
+    for (const auto& c : valid_configs(*tmpl, wl, sp, h100, 3, 21)) {
+      const auto src = tmpl->render(wl, sp, c);
+      const auto a = cuda::nvrtc_compile(src.code, src.entry, "compute_90");
+      const auto b = cuda::nvrtc_compile(src.code, src.entry, "compute_90");
+      INFO(tmpl->name() << " " << sp.str(c));
+      REQUIRE(a.ok);
+      CHECK(a.ptx == b.ptx);
+    }
   }
 }
 

@@ -126,7 +126,7 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   const auto sp = tmpl.make_space(wl);
   // tile_k=8 thread_m=2 thread_n=4 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles.
-  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0});
+  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0});
   const auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
   const auto weight = measure::make_tensor(3, measure::Tensor::Weight, wl.weight_elems());
   const auto ref = measure::conv2d_cpu(wl, data, weight);
@@ -143,4 +143,38 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   CHECK(run("__syncthreads(); // the stage", "// the stage") > 0);
   // A misaligned 16-byte access is an error, as on the GPU.
   CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
+}
+
+TEST_CASE("split-K configs are exact with atomics and with a workspace and its reduction (host emulation)",
+          "[emu]") {
+  const target::Target t = target::find_preset("h100");
+  const auto wl = shape(2, 37, 9, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1); // prime C and K, batch 2
+  const auto data = measure::make_tensor(5, measure::Tensor::Data, wl.input_elems());
+  const auto weight = measure::make_tensor(5, measure::Tensor::Weight, wl.weight_elems());
+  const auto ref = measure::conv2d_cpu(wl, data, weight);
+  for (const char* name : {"conv2d_direct_splitk", "conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"}) {
+    const auto& tmpl = codegen::find_template(name);
+    const auto sp = tmpl.make_space(wl);
+    for (bool workspace : {false, true}) {
+      std::mt19937_64 rng(11);
+      int found = 0;
+      for (int draw = 0; draw < 200000 && found < 2; ++draw) {
+        const auto cfg = sp.random(rng);
+        const auto f = tmpl.features(wl, sp, cfg);
+        if (f.split_k < 2 || (f.geometry.workspace_splits > 0) != workspace || !codegen::check_static(t, f).ok) {
+          continue;
+        }
+        ++found;
+        CHECK(f.geometry.zero_output == !workspace);
+        const auto src = tmpl.render(wl, sp, cfg);
+        CHECK((src.code.find("splitk_reduce(") != std::string::npos) == workspace);
+        const auto out = emu::run_kernel(src, wl, data, weight, 3, emu_cache());
+        const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
+        const auto cmp = emu::compare(out, ref, tol, tol);
+        INFO(name << " " << sp.str(cfg) << ": " << cmp.bad << " wrong, first at " << cmp.first);
+        CHECK(cmp.bad == 0);
+      }
+      CHECK(found == 2);
+    }
+  }
 }

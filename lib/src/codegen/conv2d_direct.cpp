@@ -23,6 +23,7 @@ struct Tiles {
   int max_unroll = 0;
   int unroll_explicit = 0;
   int split_k = 1; // blocks sharing the input channels (conv2d_direct_splitk)
+  int reduce = kReduceAtomic; // how the splits' partial sums meet (conv2d_direct_splitk)
 
   int fb() const { return f[1] * f[2] * f[3]; }
   int yb() const { return y[1] * y[2] * y[3]; }
@@ -47,6 +48,7 @@ Tiles decode(const space::ConfigSpace& sp, const space::Config& cfg) {
     // conv2d_direct_splitk: tile_rc = [RC0, SPLIT_K, RC1]
     t.rc = {rc[0], rc[2]};
     t.split_k = rc[1];
+    t.reduce = sp.value(cfg, 8)[0];
   } else {
     part2(3, t.rc);
   }
@@ -75,7 +77,7 @@ std::string Conv2dDirect::decline_reason(const task::Conv2dWorkload& wl) const {
 }
 
 space::ConfigSpace Conv2dDirect::make_space(const task::Conv2dWorkload& wl) const {
-  return space::ConfigSpace({
+  std::vector<space::Knob> knobs = {
       space::split_knob("tile_f", wl.k, 4),
       space::split_knob("tile_y", wl.out_h(), 4),
       space::split_knob("tile_x", wl.out_w(), 4),
@@ -84,7 +86,9 @@ space::ConfigSpace Conv2dDirect::make_space(const task::Conv2dWorkload& wl) cons
       space::split_knob("tile_rx", wl.s, 2),
       space::other_knob("auto_unroll_max_step", kMaxUnrollChoices),
       space::other_knob("unroll_explicit", kUnrollExplicitChoices),
-  });
+  };
+  if (split_k_) knobs.push_back(splitk_reduce_knob());
+  return space::ConfigSpace(std::move(knobs));
 }
 
 KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -128,7 +132,9 @@ KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::C
   def("MAX_UNROLL", t.max_unroll);
   def("UNROLL_EXPLICIT", t.unroll_explicit);
   def("SPLIT_K", t.split_k);
+  def("SPLIT_WORKSPACE", t.reduce == kReduceWorkspace ? 1 : 0);
   src << "#line 1 \"" << kSourcePath << "\"\n" << embedded_file(kSourcePath);
+  if (t.split_k > 1 && t.reduce == kReduceWorkspace) src << splitk_reduce_source();
 
   KernelSource out;
   out.entry = "conv2d_direct"; // one entry name for both variants: the header launches either
@@ -142,7 +148,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   Tiles t = decode(sp, cfg);
   KernelFeatures f;
   f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]), uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
-  f.geometry.zero_output = t.split_k > 1;
+  set_split_k(f.geometry, wl, t.split_k, t.reduce);
   f.split_k = t.split_k;
   f.geometry.block = {uint32_t(t.x[2]), uint32_t(t.y[2]), uint32_t(t.f[2])};
   const int ah = input_tile_h(wl, t), aw = input_tile_w(wl, t);
@@ -196,8 +202,11 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
 
 std::string Conv2dDirect::fingerprint() const {
   std::string knobs = std::string("tile_f:4 tile_y:4 tile_x:4 tile_rc:") + (split_k_ ? "3" : "2") +
-                      " tile_ry:2 tile_rx:2 auto_unroll_max_step:0,512,1500 unroll_explicit:0,1";
-  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + knobs).substr(0, 16);
+                      " tile_ry:2 tile_rx:2 auto_unroll_max_step:0,512,1500 unroll_explicit:0,1" +
+                      (split_k_ ? " splitk_reduce:0,1" : "");
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + knobs +
+                          (split_k_ ? splitk_reduce_source() : std::string()))
+      .substr(0, 16);
 }
 
 } // namespace chameleon::codegen

@@ -25,11 +25,12 @@ const std::vector<KnobDef>& knob_defs(bool tf32) {
   static const std::vector<KnobDef> fp32 = {
       {"tile_k", {8, 16, 32}},           {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
       {"lanes_n", {1, 2, 4, 8, 16, 32}}, {"warps_m", {1, 2, 4}},     {"warps_n", {1, 2, 4}},
-      {"split_k", {1, 2, 4, 8, 16, 32}},
+      {"split_k", {1, 2, 4, 8, 16, 32}}, {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
   };
   static const std::vector<KnobDef> tf = {
       {"tile_k", {8, 16, 32}}, {"mma_m", {1, 2, 4}},  {"mma_n", {1, 2, 4, 8}},
       {"warps_m", {1, 2, 4}},  {"warps_n", {1, 2, 4}}, {"split_k", {1, 2, 4, 8, 16, 32}},
+      {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
   };
   return tf32 ? tf : fp32;
 }
@@ -38,6 +39,7 @@ const std::vector<KnobDef>& knob_defs(bool tf32) {
 struct Gemm {
   bool tf32 = false;
   int bk = 8, tm = 1, tn = 1, lanes_n = 32, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1;
+  int reduce = kReduceAtomic;
   int64_t gm = 0, gn = 0, gk = 0;
 
   int bm() const { return tf32 ? warps_m * 16 * mi : warps_m * (32 / lanes_n) * tm; }
@@ -61,6 +63,7 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.warps_m = v(3);
     g.warps_n = v(4);
     g.split_k = v(5);
+    g.reduce = v(6);
   } else {
     g.tm = v(1);
     g.tn = v(2);
@@ -68,6 +71,7 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.warps_m = v(4);
     g.warps_n = v(5);
     g.split_k = v(6);
+    g.reduce = v(7);
   }
   g.gm = wl.k;
   g.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
@@ -142,7 +146,9 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   def("MI", g.mi);
   def("NI", g.ni);
   def("SPLIT_K", g.split_k);
+  def("SPLIT_WORKSPACE", g.reduce == kReduceWorkspace ? 1 : 0);
   src << "#line 1 \"" << kSourcePath << "\"\n" << embedded_file(kSourcePath);
+  if (g.split_k > 1 && g.reduce == kReduceWorkspace) src << splitk_reduce_source();
 
   KernelSource out;
   out.entry = "conv2d_implicit_gemm";
@@ -159,7 +165,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.geometry.grid = {uint32_t((g.gn + bn - 1) / bn), uint32_t((g.gm + bm - 1) / bm), uint32_t(g.split_k)};
   f.geometry.block = {uint32_t(g.threads()), 1, 1};
   f.geometry.dynamic_smem = int(4 * g.smem_floats());
-  f.geometry.zero_output = g.split_k > 1;
+  set_split_k(f.geometry, wl, g.split_k, g.reduce);
   f.split_k = g.split_k;
   f.tf32 = tf32_;
   f.min_sm = tf32_ ? 80 : 0;
@@ -247,7 +253,9 @@ std::string ImplicitGemm::fingerprint() const {
     knobs += std::string(" ") + k.name + ":";
     for (int v : k.values) knobs += std::to_string(v) + ",";
   }
-  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs).substr(0, 16);
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
+                          splitk_reduce_source())
+      .substr(0, 16);
 }
 
 } // namespace chameleon::codegen

@@ -1,5 +1,6 @@
 #include "chameleon/codegen/template.hpp"
 
+#include "chameleon/codegen/embedded.hpp"
 #include "chameleon/util/error.hpp"
 
 #include "conv2d_direct.hpp"
@@ -8,6 +9,24 @@
 #include <algorithm>
 
 namespace chameleon::codegen {
+
+space::Knob splitk_reduce_knob() {
+  return space::other_knob("splitk_reduce", {kReduceAtomic, kReduceWorkspace});
+}
+
+void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, int mode) {
+  g.zero_output = splits > 1 && mode == kReduceAtomic;
+  g.workspace_splits = splits > 1 && mode == kReduceWorkspace ? splits : 0;
+  if (g.workspace_splits > 0) {
+    const int64_t blocks = std::min<int64_t>((wl.output_elems() + 255) / 256, 4096);
+    g.reduce_grid = {uint32_t(blocks), 1, 1};
+    g.reduce_block = {256, 1, 1};
+  }
+}
+
+std::string splitk_reduce_source() {
+  return std::string("#line 1 \"templates/splitk_reduce.cu\"\n") + std::string(embedded_file("templates/splitk_reduce.cu"));
+}
 
 const std::vector<const Template*>& templates() {
   static const Conv2dDirect direct(false);

@@ -34,7 +34,14 @@ int last_int(const std::string& log, const std::regex& re) {
 
 } // namespace
 
-void parse_ptxas_report(const std::string& log, CompileOutput& out) {
+void parse_ptxas_report(const std::string& full_log, CompileOutput& out, const std::string& entry) {
+  std::string log = full_log;
+  const std::string marker = "Compiling entry function '";
+  if (size_t at = entry.empty() ? std::string::npos : full_log.find(marker + entry + "'");
+      at != std::string::npos) {
+    const size_t next = full_log.find(marker, at + marker.size());
+    log = full_log.substr(at, next == std::string::npos ? std::string::npos : next - at);
+  }
   static const std::regex kRegs(R"(Used (\d+) registers)");
   static const std::regex kSmem(R"((\d+) bytes smem)");
   static const std::regex kStack(R"((\d+) bytes stack frame)");
@@ -126,7 +133,7 @@ CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
     out.cubin.resize(cubin_size);
     check_nvrtc(nvrtcGetCUBIN(prog.get(), out.cubin.data()), "cubin query");
     out.ok = true;
-    parse_ptxas_report(out.log, out);
+    parse_ptxas_report(out.log, out, name);
   } else if (out.log.empty()) {
     out.log = nvrtcGetErrorString(result);
   }

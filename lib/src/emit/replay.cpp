@@ -147,6 +147,10 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                        {"block", g.block},
                        {"dynamic_smem", g.dynamic_smem},
                        {"zero_output", g.zero_output},
+                       {"workspace_splits", g.workspace_splits},
+                       {"reduce_entry", g.workspace_splits > 0 ? codegen::kSplitkReduceEntry : ""},
+                       {"reduce_grid", g.reduce_grid},
+                       {"reduce_block", g.reduce_block},
                        {"tf32", tmpl.tf32()},
                        {"arch", kernel_arch},
                        {"resources", measure::to_json(res)},
@@ -194,12 +198,17 @@ std::string kernels_header(const json& manifest) {
     << (manifest.value("simulated", false) ? ", timed on the SIM device" : "") << ".\n"
     << "// conv2d, float32: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW]; no bias.\n"
     << "// Load NAME.cubin (or NAME.ptx on a newer GPU) with cuModuleLoad, get `entry` with\n"
-    << "// cuModuleGetFunction, then call launch(kKernels[i], ...). See docs/deploy.md.\n"
+    << "// cuModuleGetFunction, then call launch(kKernels[i], ...). A kernel with workspace_splits > 0\n"
+    << "// also needs its module's `reduce_entry` and a workspace of workspace_bytes(k) bytes.\n"
+    << "// See docs/deploy.md.\n"
     << "#pragma once\n\n#include <cuda.h>\n\n#include <cstddef>\n\nnamespace chameleon_kernels {\n\n"
     << "struct Conv2dKernel {\n"
     << "  const char* name;\n  const char* cubin;\n  const char* ptx;\n  const char* entry;\n"
     << "  unsigned grid[3];\n  unsigned block[3];\n  unsigned dynamic_smem;\n"
     << "  bool zero_output; // split-K: the output is zeroed before the kernel adds into it\n"
+    << "  // split-K through a workspace: the kernel writes workspace_splits partial outputs there, and\n"
+    << "  // reduce_entry (same module) sums them into the output\n"
+    << "  unsigned workspace_splits;\n  const char* reduce_entry;\n  unsigned reduce_grid[3];\n  unsigned reduce_block[3];\n"
     << "  int n, c, h, w, k, r, s;\n  int stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right;\n"
     << "  int dilation_h, dilation_w, out_h, out_w;\n  double measured_us;\n};\n\n"
     << "inline constexpr Conv2dKernel kKernels[] = {\n";
@@ -216,6 +225,9 @@ std::string kernels_header(const json& manifest) {
       << "\", {" << util::join_numbers(k.at("grid").get<std::vector<unsigned>>(), ", ") << "}, {"
       << util::join_numbers(k.at("block").get<std::vector<unsigned>>(), ", ") << "}, "
       << k.at("dynamic_smem").get<int>() << ", " << (k.value("zero_output", false) ? "true" : "false")
+      << ", " << k.value("workspace_splits", 0) << ", \"" << k.value("reduce_entry", std::string()) << "\", {"
+      << util::join_numbers(k.value("reduce_grid", std::vector<unsigned>{1, 1, 1}), ", ") << "}, {"
+      << util::join_numbers(k.value("reduce_block", std::vector<unsigned>{1, 1, 1}), ", ") << "}"
       << ", " << v("N") << ", " << v("C") << ", " << v("H")
       << ", " << v("W") << ", " << v("K") << ", " << v("R") << ", " << v("S") << ", " << stride[0]
       << ", " << stride[1] << ", " << pad[0] << ", " << pad[1] << ", " << pad[2] << ", " << pad[3]
@@ -223,10 +235,16 @@ std::string kernels_header(const json& manifest) {
       << ", " << util::fixed(k.at("measured").at("seconds").get<double>() * 1e6, 3) << "},\n";
   }
   h << "};\n\ninline constexpr int kKernelCount = " << kernels.size() << ";\n\n"
+    << "// Bytes of workspace a kernel needs (0: none).\n"
+    << "inline size_t workspace_bytes(const Conv2dKernel& k) {\n"
+    << "  return size_t(k.workspace_splits) * k.n * k.k * k.out_h * k.out_w * sizeof(float);\n}\n\n"
     << "// Launches one kernel: out = conv2d(data, weight), all device pointers to float32 tensors of\n"
-    << "// the kernel's shapes. Returns the driver's status (the launch is asynchronous on `stream`).\n"
+    << "// the kernel's shapes; `reduce` and `workspace` only for kernels with workspace_splits > 0.\n"
+    << "// Returns the driver's status (the launches are asynchronous on `stream`).\n"
     << "inline CUresult launch(const Conv2dKernel& k, CUfunction f, CUstream stream, CUdeviceptr data,\n"
-    << "                       CUdeviceptr weight, CUdeviceptr out) {\n"
+    << "                       CUdeviceptr weight, CUdeviceptr out, CUfunction reduce = nullptr,\n"
+    << "                       CUdeviceptr workspace = 0) {\n"
+    << "  if (k.workspace_splits > 0 && (reduce == nullptr || workspace == 0)) return CUDA_ERROR_INVALID_VALUE;\n"
     << "  if (k.zero_output) {\n"
     << "    const size_t elems = size_t(k.n) * k.k * k.out_h * k.out_w;\n"
     << "    if (CUresult r = cuMemsetD32Async(out, 0, elems, stream)) return r;\n"
@@ -235,15 +253,21 @@ std::string kernels_header(const json& manifest) {
     << "    CUresult r = cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(k.dynamic_smem));\n"
     << "    if (r != CUDA_SUCCESS) return r;\n"
     << "  }\n"
-    << "  void* args[] = {&data, &weight, &out};\n"
-    << "  return cuLaunchKernel(f, k.grid[0], k.grid[1], k.grid[2], k.block[0], k.block[1], k.block[2],\n"
-    << "                        k.dynamic_smem, stream, args, nullptr);\n}\n\n";
+    << "  CUdeviceptr kernel_out = k.workspace_splits > 0 ? workspace : out;\n"
+    << "  void* args[] = {&data, &weight, &kernel_out};\n"
+    << "  CUresult r = cuLaunchKernel(f, k.grid[0], k.grid[1], k.grid[2], k.block[0], k.block[1], k.block[2],\n"
+    << "                              k.dynamic_smem, stream, args, nullptr);\n"
+    << "  if (r != CUDA_SUCCESS || k.workspace_splits == 0) return r;\n"
+    << "  void* reduce_args[] = {&workspace, &out};\n"
+    << "  return cuLaunchKernel(reduce, k.reduce_grid[0], k.reduce_grid[1], k.reduce_grid[2], k.reduce_block[0],\n"
+    << "                        k.reduce_block[1], k.reduce_block[2], 0, stream, reduce_args, nullptr);\n}\n\n";
   for (size_t i = 0; i < kernels.size(); ++i) {
     const auto& k = kernels[i];
     h << "// " << k.at("shape").get<std::string>() << "\n"
       << "inline CUresult launch_" << k.at("name").get<std::string>()
-      << "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out) {\n"
-      << "  return launch(kKernels[" << i << "], f, stream, data, weight, out);\n}\n\n";
+      << "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out,\n"
+      << "    CUfunction reduce = nullptr, CUdeviceptr workspace = 0) {\n"
+      << "  return launch(kKernels[" << i << "], f, stream, data, weight, out, reduce, workspace);\n}\n\n";
   }
   h << "} // namespace chameleon_kernels\n";
   return h.str();

@@ -91,6 +91,9 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
                      {"block", g.block},
                      {"dynamic_smem", g.dynamic_smem},
                      {"zero_output", g.zero_output},
+                     {"workspace_splits", g.workspace_splits},
+                     {"reduce_grid", g.reduce_grid},
+                     {"reduce_block", g.reduce_block},
                      {"options", to_json(verification_options(options_, build.features))}},
                     build.cubin};
   return timed_call(wl, std::move(msg), std::move(r));

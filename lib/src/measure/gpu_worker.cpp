@@ -39,6 +39,7 @@ std::string describe(CUresult r) {
 struct TaskState {
   task::Conv2dWorkload wl;
   cuda::DeviceBuffer data, weight, out, ref, counters;
+  cuda::DeviceBuffer workspace; // split-K partial outputs, grown on demand
   float atol_scale = 1; // max |ref|
 };
 
@@ -110,6 +111,9 @@ public:
     auto block = req.at("block").get<std::array<unsigned, 3>>();
     unsigned smem = req.value("dynamic_smem", 0u);
     const bool zero_output = req.value("zero_output", false);
+    const int workspace_splits = req.value("workspace_splits", 0);
+    auto reduce_grid = req.value("reduce_grid", std::array<unsigned, 3>{1, 1, 1});
+    auto reduce_block = req.value("reduce_block", std::array<unsigned, 3>{1, 1, 1});
 
     CUmodule raw_mod = nullptr;
     CUresult r = api.cuModuleLoadData(&raw_mod, cubin.data());
@@ -126,9 +130,25 @@ public:
     }
 
     CUdeviceptr d = task_->data.get(), w = task_->weight.get(), o = task_->out.get();
-    void* args[] = {&d, &w, &o};
-    CUstream s = stream_->get();
     const size_t out_elems = size_t(task_->wl.output_elems());
+    // Workspace split-K: the kernel writes its partial outputs to the workspace, and the module's
+    // reduction kernel sums them into the output; both launches are timed.
+    CUfunction reduce_fn = nullptr;
+    CUdeviceptr ws = 0;
+    if (workspace_splits > 0) {
+      r = api.cuModuleGetFunction(&reduce_fn, raw_mod, codegen::kSplitkReduceEntry);
+      if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no split-K reduction entry: " + describe(r), false);
+      const size_t ws_bytes = out_elems * 4 * size_t(workspace_splits);
+      if (task_->workspace.bytes() < ws_bytes) task_->workspace = cuda::DeviceBuffer(ws_bytes);
+      ws = task_->workspace.get();
+      // NaN, like the output: a partial sum the kernel never writes cannot pass verification.
+      r = api.cuMemsetD32Async(ws, kPoison, ws_bytes / 4, stream_->get());
+      if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "workspace reset: " + describe(r), cuda::is_sticky(r));
+    }
+    CUdeviceptr kernel_out = workspace_splits > 0 ? ws : o;
+    void* args[] = {&d, &w, &kernel_out};
+    void* reduce_args[] = {&ws, &o};
+    CUstream s = stream_->get();
     return verify_and_time(
         [&] {
           // Split-K kernels add into the output: zeroing it is part of every launch (and timed).
@@ -136,8 +156,12 @@ public:
             CUresult zeroed = api.cuMemsetD32Async(o, 0, out_elems, s);
             if (zeroed != CUDA_SUCCESS) return zeroed;
           }
-          return api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-                                    smem, s, args, nullptr);
+          CUresult launched = api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1],
+                                                 block[2], smem, s, args, nullptr);
+          if (launched != CUDA_SUCCESS || reduce_fn == nullptr) return launched;
+          return api.cuLaunchKernel(reduce_fn, reduce_grid[0], reduce_grid[1], reduce_grid[2],
+                                    reduce_block[0], reduce_block[1], reduce_block[2], 0, s,
+                                    reduce_args, nullptr);
         },
         opt);
   }

@@ -103,8 +103,9 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   // few active SMs cannot pull the full bandwidth.
   const double active = double(e.active_sms) / double(t.sm_count);
   const double dram_bytes = 4.0 * double(wl.input_elems() + wl.weight_elems() + wl.output_elems());
-  // Split-K blocks add into the output: every one of them reads and writes it through L2.
-  const double out_passes = f.split_k > 1 ? 2.0 * f.split_k : 1.0;
+  // Split-K blocks add into the output: every one of them reads and writes it through L2 (with a
+  // workspace, each writes its own slice).
+  const double out_passes = f.split_k <= 1 ? 1.0 : (g.workspace_splits > 0 ? 1.0 : 2.0) * f.split_k;
   const double l2_bytes = double(blocks) * double(f.global_loads_per_block) * 4.0 / load_eff +
                           out_passes * 4.0 * double(wl.output_elems()) / std::max(0.05, f.store_efficiency) +
                           double(res.spill_loads + res.spill_stores) * double(threads * blocks) * steps;
@@ -113,11 +114,14 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   e.memory_s = std::max(dram_bytes / dram_bw, l2_bytes / l2_bw);
 
   const double noise = 1.0 + kNoise * (2.0 * unit_hash(noise_key) - 1.0);
-  // Zeroing the output first is another launch, bound by DRAM bandwidth.
-  const double zeroing = g.zero_output ? kLaunchOverheadS + 4.0 * double(wl.output_elems()) /
-                                                                (t.mem_bandwidth_gbs * 1e9)
-                                       : 0.0;
-  e.seconds = (std::max(e.compute_s, e.memory_s) + kLaunchOverheadS + zeroing) * noise;
+  // Zeroing the output first is another launch, bound by DRAM bandwidth; so is the reduction of
+  // a workspace split-K (it reads every split's partial output and writes the output).
+  const double out_bytes = 4.0 * double(wl.output_elems());
+  const double bandwidth = t.mem_bandwidth_gbs * 1e9;
+  double extra = 0.0;
+  if (g.zero_output) extra += kLaunchOverheadS + out_bytes / bandwidth;
+  if (g.workspace_splits > 0) extra += kLaunchOverheadS + double(g.workspace_splits + 1) * out_bytes / bandwidth;
+  e.seconds = (std::max(e.compute_s, e.memory_s) + kLaunchOverheadS + extra) * noise;
   return e;
 }
 

@@ -17,6 +17,13 @@ struct LaunchGeometry {
   std::array<uint32_t, 3> block = {1, 1, 1};
   int dynamic_smem = 0;
   bool zero_output = false; // the output must be zeroed before every launch (split-K atomics)
+  // Split-K through a workspace (> 0): the kernel writes its `workspace_splits` partial outputs to
+  // a workspace of workspace_splits x output floats, passed as its `out`; then the module's
+  // `splitk_reduce` entry, (const float* ws, float* out), launched with reduce_grid x
+  // reduce_block, sums them into the output. No zeroing, no atomics, deterministic.
+  int workspace_splits = 0;
+  std::array<uint32_t, 3> reduce_grid = {1, 1, 1};
+  std::array<uint32_t, 3> reduce_block = {1, 1, 1};
 
   int64_t threads() const { return int64_t(block[0]) * block[1] * block[2]; }
   int64_t blocks() const { return int64_t(grid[0]) * grid[1] * grid[2]; }
@@ -81,6 +88,17 @@ public:
   // TF32 tensor-core templates round the inputs to 10 mantissa bits: used only when allowed.
   virtual bool tf32() const { return false; }
 };
+
+// Entry of the reduction kernel of workspace split-K configs.
+constexpr const char* kSplitkReduceEntry = "splitk_reduce";
+// Split-K knob values: how the partial sums of the splits meet.
+enum SplitkReduce { kReduceAtomic = 0, kReduceWorkspace = 1 };
+// The knob itself ("splitk_reduce": 0 atomics into a zeroed output, 1 workspace + second kernel).
+space::Knob splitk_reduce_knob();
+// Sets the split-K fields of `g` for `splits` blocks per output (1: none) reduced by `mode`.
+void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, int mode);
+// The reduction kernel's source, appended to a template's rendering when mode is workspace.
+std::string splitk_reduce_source();
 
 const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error

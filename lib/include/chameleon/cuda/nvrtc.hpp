@@ -23,8 +23,9 @@ struct CompileOutput {
 CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
                             const std::string& arch, const std::vector<std::string>& extra = {});
 
-// Parses a ptxas "-v" report into the resource fields of `out`.
-void parse_ptxas_report(const std::string& log, CompileOutput& out);
+// Parses a ptxas "-v" report into the resource fields of `out`: those of the entry function
+// `entry` when the report has several (a split-K kernel and its reduction), else the last.
+void parse_ptxas_report(const std::string& log, CompileOutput& out, const std::string& entry = "");
 
 std::string nvrtc_version();            // "13.0"
 std::vector<int> nvrtc_supported_archs(); // e.g. {75, 80, 86, 87, 89, 90, ...}
