@@ -124,11 +124,14 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     if (!cubin.ok) throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
     // Registers as ptxas reported them now, else as the record has them.
     measure::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
-    auto ptx = cuda::nvrtc_compile(src.code, src.entry, "compute_" + kernel_arch.substr(3));
+    // PTX through the cache too: NVRTC 13.0 may number the PTX registers of some implicit GEMM
+    // configs differently from one compile to the next, and a replay must give the same bytes.
+    measure::CompiledKernel ptx =
+        measure::compile_cached(cache, src.code, src.entry, "compute_" + kernel_arch.substr(3));
     if (!ptx.ok) throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
     util::write_file((fs::path(dir) / (name + ".cu")).string(), src.code);
     util::write_file((fs::path(dir) / (name + ".cubin")).string(), cubin.cubin);
-    util::write_file((fs::path(dir) / (name + ".ptx")).string(), ptx.ptx);
+    util::write_file((fs::path(dir) / (name + ".ptx")).string(), ptx.cubin);
 
     const auto& g = src.geometry;
     const double flops = double(r.workload.flops());

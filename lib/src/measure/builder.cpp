@@ -35,7 +35,8 @@ CompiledKernel compile_kernel(const std::string& source, const std::string& entr
     cuda::CompileOutput out = cuda::nvrtc_compile(source, entry, arch);
     k.ok = out.ok;
     k.log = out.log;
-    k.cubin = std::move(out.cubin);
+    // A compute_XY arch gives PTX, kept in the same field.
+    k.cubin = out.cubin.empty() ? std::move(out.ptx) : std::move(out.cubin);
     k.resources.registers = out.registers;
     k.resources.static_smem = out.static_smem;
     k.resources.spill_stores = out.spill_stores;

@@ -14,7 +14,7 @@ namespace chameleon::measure {
 struct CompiledKernel {
   bool ok = false;
   std::string log;
-  std::string cubin;
+  std::string cubin; // the cubin, or the PTX text for a compute_XY arch
   Resources resources;
   double seconds = 0;
 };
