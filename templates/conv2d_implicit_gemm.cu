@@ -255,7 +255,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     }
 #else
     // Each step reads 4 reduction indices of the thread's weight rows at once (16 bytes each).
-    // (No `#pragma unroll` here: with it NVRTC 13.0 emits different PTX from run to run.)
+#pragma unroll
     for (int kk = 0; kk < BK; kk += 4) {
       float4 a4[TM];
 #pragma unroll
