@@ -12,6 +12,8 @@
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/task.hpp"
 
+#include <chrono>
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -175,6 +177,26 @@ TEST_CASE("split-K configs are exact with atomics and with a workspace and its r
         CHECK(cmp.bad == 0);
       }
       CHECK(found == 2);
+    }
+  }
+}
+
+// Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the
+// result is recorded in docs/benchmarks.md. One random valid config of every template that has
+// not been verified on a GPU yet, on every task of every shipped network.
+TEST_CASE("every task of every shipped network, new templates (host emulation)", "[.emu-all]") {
+  for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50"}) {
+    const auto tasks = task::extract_tasks(
+        network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
+    for (const auto& t : tasks) {
+      for (const codegen::Template* tmpl : codegen::templates_for(t.workload, {}, true)) {
+        if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmarks.md)
+        const auto start = std::chrono::steady_clock::now();
+        check_template(*tmpl, t.workload, 1, 7000 + uint64_t(t.index));
+        std::printf("[emu] %s task %d %s: %.1f s\n", net, t.index, tmpl->name().c_str(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        std::fflush(stdout);
+      }
     }
   }
 }

@@ -1,6 +1,6 @@
 #include "conv2d_direct.hpp"
 
-#include "access.hpp"
+#include "render_util.hpp"
 
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/util/sha256.hpp"
@@ -95,26 +95,8 @@ KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::C
                                   const space::Config& cfg) const {
   Tiles t = decode(sp, cfg);
   std::ostringstream src;
-  src << "// chameleon " << name() << " for " << wl.str() << "\n"
-      << "// config " << cfg.index << ": " << sp.str(cfg) << "\n";
-  auto def = [&](const char* key, int64_t value) {
-    src << "static constexpr int " << key << " = " << value << ";\n";
-  };
-  def("N", wl.n);
-  def("C", wl.c);
-  def("H", wl.h);
-  def("W", wl.w);
-  def("K", wl.k);
-  def("R", wl.r);
-  def("S", wl.s);
-  def("OH", wl.out_h());
-  def("OW", wl.out_w());
-  def("SH", wl.stride_h);
-  def("SW", wl.stride_w);
-  def("PT", wl.pad_top);
-  def("PL", wl.pad_left);
-  def("DH", wl.dilation_h);
-  def("DW", wl.dilation_w);
+  render_prelude(src, name(), wl, sp, cfg);
+  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
   const char* fnames[] = {"F0", "F1", "F2", "F3"};
   const char* ynames[] = {"Y0", "Y1", "Y2", "Y3"};
   const char* xnames[] = {"X0", "X1", "X2", "X3"};

@@ -1,6 +1,6 @@
 #include "conv2d_implicit_gemm.hpp"
 
-#include "access.hpp"
+#include "render_util.hpp"
 
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/util/sha256.hpp"
@@ -116,26 +116,8 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
                                   const space::Config& cfg) const {
   const Gemm g = decode(tf32_, wl, sp, cfg);
   std::ostringstream src;
-  src << "// chameleon " << name() << " for " << wl.str() << "\n"
-      << "// config " << cfg.index << ": " << sp.str(cfg) << "\n";
-  auto def = [&](const char* key, int64_t value) {
-    src << "static constexpr int " << key << " = " << value << ";\n";
-  };
-  def("N", wl.n);
-  def("C", wl.c);
-  def("H", wl.h);
-  def("W", wl.w);
-  def("K", wl.k);
-  def("R", wl.r);
-  def("S", wl.s);
-  def("OH", wl.out_h());
-  def("OW", wl.out_w());
-  def("SH", wl.stride_h);
-  def("SW", wl.stride_w);
-  def("PT", wl.pad_top);
-  def("PL", wl.pad_left);
-  def("DH", wl.dilation_h);
-  def("DW", wl.dilation_w);
+  render_prelude(src, name(), wl, sp, cfg);
+  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
   src << "#define MMA " << (tf32_ ? 1 : 0) << "\n";
   def("BK", g.bk);
   def("WARPS_M", g.warps_m);

@@ -1,0 +1,44 @@
+#include "render_util.hpp"
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+namespace chameleon::codegen {
+
+void define_constant(std::ostream& src, const char* key, int64_t value) {
+  src << "static constexpr int " << key << " = " << value << ";\n";
+}
+
+void render_prelude(std::ostream& src, const std::string& template_name, const task::Conv2dWorkload& wl,
+                    const space::ConfigSpace& sp, const space::Config& cfg) {
+  src << "// chameleon " << template_name << " for " << wl.str() << "\n"
+      << "// config " << cfg.index << ": " << sp.str(cfg) << "\n";
+  const std::pair<const char*, int> values[] = {
+      {"N", wl.n},          {"C", wl.c},         {"H", wl.h},           {"W", wl.w},
+      {"K", wl.k},          {"R", wl.r},         {"S", wl.s},           {"OH", wl.out_h()},
+      {"OW", wl.out_w()},   {"SH", wl.stride_h}, {"SW", wl.stride_w},   {"PT", wl.pad_top},
+      {"PL", wl.pad_left},  {"DH", wl.dilation_h}, {"DW", wl.dilation_w},
+  };
+  for (const auto& [key, value] : values) define_constant(src, key, value);
+}
+
+double sector_efficiency(const std::vector<int64_t>& offsets) {
+  if (offsets.empty()) return 1.0;
+  std::set<int64_t> sectors, words;
+  for (int64_t o : offsets) {
+    sectors.insert(o >= 0 ? o / 8 : (o - 7) / 8);
+    words.insert(o);
+  }
+  return double(words.size()) / double(8 * sectors.size());
+}
+
+double bank_conflict_ways(const std::vector<int64_t>& addresses) {
+  std::array<std::set<int64_t>, 32> banks;
+  for (int64_t a : addresses) banks[size_t(((a % 32) + 32) % 32)].insert(a);
+  size_t worst = 1;
+  for (const auto& b : banks) worst = std::max(worst, b.size());
+  return double(worst);
+}
+
+} // namespace chameleon::codegen

@@ -1,0 +1,28 @@
+#pragma once
+
+#include "chameleon/space/config_space.hpp"
+#include "chameleon/task/workload.hpp"
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace chameleon::codegen {
+
+// What every template's rendering starts with: a comment naming the template, workload and
+// config, then the workload as compile-time constants (N C H W K R S OH OW SH SW PT PL DH DW).
+void render_prelude(std::ostream& src, const std::string& template_name, const task::Conv2dWorkload& wl,
+                    const space::ConfigSpace& sp, const space::Config& cfg);
+// `static constexpr int KEY = VALUE;`
+void define_constant(std::ostream& src, const char* key, int64_t value);
+
+// Fraction of the bytes moved that are used, for a warp whose lane i reads float offsets[i]
+// (any number of floats per lane), counting 32-byte sectors (8 floats).
+double sector_efficiency(const std::vector<int64_t>& offsets);
+
+// The worst number of distinct addresses (in floats) that fall into one of the 32 shared-memory
+// banks: the serialization of one warp-wide access.
+double bank_conflict_ways(const std::vector<int64_t>& addresses);
+
+} // namespace chameleon::codegen
