@@ -39,12 +39,23 @@ step "short tune" "$exe" -q tune networks/resnet18.json --tasks 7,10 --trials 64
   --target auto --log "$log/tune.jsonl"
 step "replay" "$exe" replay "$log/tune.jsonl" --out "$log/kernels"
 step "bench against cuDNN" "$exe" bench "$log/kernels"
+# Retuning (docs/ci.md): the same tune again measures nothing new, and status says up to date.
+step "second tune measures nothing new" bash -c "\"$exe\" -q tune networks/resnet18.json --tasks 7,10 \
+  --trials 64 --device cuda --target auto --log \"$log/tune.jsonl\" | grep -q ' 0 new measurements'"
+step "status: tasks 7 and 10 up to date" bash -c "\"$exe\" status networks/resnet18.json --device cuda \
+  --target auto --log \"$log/tune.jsonl\" | grep -cE '^ +(7|10) .* up to date' | grep -qx 2"
+# TF32: the tensor-core template, benched against cuDNN's TF32 kernels.
+step "tf32 tune" "$exe" -q tune networks/resnet18.json --tasks 7,10 --trials 32 --device cuda \
+  --target auto --allow-tf32 --templates conv2d_implicit_gemm_tf32 --log "$log/tf32.jsonl"
+step "tf32 bench" "$exe" bench "$log/tf32.jsonl" --allow-tf32
 
 # Throughput: random configs, nothing cached, compile included.
 export CHAMELEON_CACHE_DIR="$log/cache"
 for task in 2 4 7; do
-  step "throughput resnet18 task $task" "$exe" measure networks/resnet18.json --task "$task" \
-    --device cuda --count 64 --seed 99 --no-cache --target auto
+  for tmpl in conv2d_direct conv2d_implicit_gemm; do
+    step "throughput resnet18 task $task $tmpl" "$exe" measure networks/resnet18.json --task "$task" \
+      --template "$tmpl" --device cuda --count 64 --seed 99 --no-cache --target auto
+  done
 done
 
 echo "gpu-check summary: $gpu; $failures failed step(s)"
