@@ -107,6 +107,25 @@ TunerParts make_tuner(const TuneOptions& o) {
   return parts;
 }
 
+namespace {
+// A finished build not taken yet, the lowest index first; waits while none is ready.
+size_t next_ready(std::vector<std::future<measure::BuildResult>>& builds, std::vector<char>& taken) {
+  for (;;) {
+    size_t first_pending = builds.size();
+    for (size_t i = 0; i < builds.size(); ++i) {
+      if (taken[i]) continue;
+      if (first_pending == builds.size()) first_pending = i;
+      if (builds[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        taken[i] = 1;
+        return i;
+      }
+    }
+    if (first_pending == builds.size()) throw Error("internal: no build left to measure");
+    builds[first_pending].wait_for(std::chrono::milliseconds(2));
+  }
+}
+} // namespace
+
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count) {
   TunerParts parts = make_tuner(o);
   return tune_task(t, o, env, parts, position, count);
@@ -299,11 +318,17 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       break;
     }
 
-    // All builds are queued at once: compiling the rest overlaps measuring each config.
+    // All builds are queued at once: compiling the rest overlaps measuring each config, and
+    // configs are measured as their builds finish (a slow compile does not hold the GPU idle).
+    // Records go to the log at once; the tuner takes them in batch order, so that the search
+    // does not depend on compile timing.
     std::vector<std::future<measure::BuildResult>> builds;
     for (const auto& c : batch) builds.push_back(env.builder.submit({tmpl, t.workload, &space, c}));
-    for (size_t i = 0; i < batch.size(); ++i) {
+    std::vector<char> taken(batch.size(), 0);
+    std::vector<Record> measured(batch.size());
+    for (size_t n = 0; n < batch.size(); ++n) {
       auto wait_start = Clock::now();
+      const size_t i = next_ready(builds, taken);
       measure::BuildResult b = builds[i].get();
       out.build_wait_s += since(wait_start);
       auto run_start = Clock::now();
@@ -327,9 +352,12 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       r.layer_count = t.count;
       r.result.settings["tune"] = tune_settings;
       env.log.append(r);
+      measured[i] = std::move(r);
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
       visited.insert(batch[i].index);
       ++out.new_trials;
-      consider(r, batch[i]);
+      consider(measured[i], batch[i]);
     }
     fit_s = refit();
     env.log.append_comment("chameleon-iteration " +
