@@ -230,7 +230,7 @@ void run_status(const StatusArgs& a) {
   std::vector<tune::Record> records;
   if (std::filesystem::exists(a.log)) records = tune::read_log(a.log).records;
   auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint, split_names(a.templates),
-                                     a.allow_tf32);
+                                     a.allow_tf32, rd.target.sm());
   int stale = 0, missing = 0;
   nlohmann::json rows = nlohmann::json::array();
   using Align = util::Table::Align;

@@ -61,7 +61,12 @@ space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
   if (text == "random") {
     std::mt19937_64 rng(seed);
     auto found = codegen::random_valid_configs(*ctx.tmpl, ctx.task.workload, ctx.space, tgt, 1, rng);
-    if (found.empty()) throw Error("no statically valid config found in 100000 random draws");
+    if (found.empty()) {
+      // Say why, from one config: a template that cannot run on the target at all says so.
+      const auto why = codegen::check_static(tgt, ctx.tmpl->features(ctx.task.workload, ctx.space, ctx.space.get(0)));
+      throw Error("no statically valid config of " + ctx.tmpl->name() + " found in 100000 random draws for " +
+                  tgt.name + (why.ok ? std::string() : " (e.g. " + why.reason + ")"));
+    }
     return found.front();
   }
   bool digits = !text.empty();

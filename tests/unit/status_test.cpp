@@ -100,6 +100,9 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   CHECK(all[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
   auto tf32 = tune::task_status(tasks, records, "h100", kFingerprint, {}, true);
   CHECK(tf32[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm, conv2d_implicit_gemm_tf32");
+  // ... but not on a GPU without TF32 tensor cores, where tune skips that template.
+  auto turing = tune::task_status(tasks, records, "h100", kFingerprint, {}, true, 75);
+  CHECK(turing[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
   CHECK(all[4].state == tune::TaskState::Missing);
 }
 

@@ -150,7 +150,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   set_split_k(f.geometry, wl, g.split_k, g.reduce);
   f.split_k = g.split_k;
   f.tf32 = tf32_;
-  f.min_sm = tf32_ ? 80 : 0;
+  f.min_sm = min_sm();
   f.accumulators = g.accumulators();
   f.predicted_registers = int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 40);
   f.reduction_steps = g.k_tiles_per_split();

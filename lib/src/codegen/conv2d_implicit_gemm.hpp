@@ -24,6 +24,7 @@ public:
                           const space::Config& cfg) const override;
   std::string fingerprint() const override;
   bool tf32() const override { return tf32_; }
+  int min_sm() const override { return tf32_ ? 80 : 0; }
 
 private:
   bool tf32_;

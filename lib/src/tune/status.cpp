@@ -6,6 +6,7 @@
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -53,12 +54,16 @@ std::string fingerprint_change(const std::string& before, const std::string& now
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
                                     const std::string& device_fingerprint,
-                                    const std::vector<std::string>& templates, bool allow_tf32) {
+                                    const std::vector<std::string>& templates, bool allow_tf32,
+                                    int target_sm) {
   std::vector<TaskStatus> out;
   for (const auto& t : tasks) {
     TaskStatus s;
     s.task = t;
-    const auto tmpls = codegen::templates_for(t.workload, templates, allow_tf32);
+    auto tmpls = codegen::templates_for(t.workload, templates, allow_tf32);
+    tmpls.erase(std::remove_if(tmpls.begin(), tmpls.end(),
+                               [&](const codegen::Template* x) { return target_sm > 0 && x->min_sm() > target_sm; }),
+                tmpls.end());
     if (tmpls.empty()) {
       s.state = TaskState::NoTemplate;
       s.reason = codegen::templates().front()->decline_reason(t.workload);

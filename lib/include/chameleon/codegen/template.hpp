@@ -87,6 +87,8 @@ public:
   virtual std::string fingerprint() const = 0;
   // TF32 tensor-core templates round the inputs to 10 mantissa bits: used only when allowed.
   virtual bool tf32() const { return false; }
+  // The oldest architecture any of its configs runs on (80 for sm_80); 0: any.
+  virtual int min_sm() const { return 0; }
 };
 
 // Entry of the reduction kernel of workspace split-K configs.

@@ -23,12 +23,13 @@ struct TaskStatus {
 
 // Where every task of a network stands in a log, for this target and device fingerprint: up to
 // date when every template it is tuned over (`templates`, empty: all that support it) has
-// current records.
+// current records. Templates that need a newer architecture than `target_sm` (when above 0) are
+// not counted, as tune skips them.
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
                                     const std::string& device_fingerprint,
                                     const std::vector<std::string>& templates = {},
-                                    bool allow_tf32 = false);
+                                    bool allow_tf32 = false, int target_sm = 0);
 
 // What differs between two device fingerprints ("driver 12.4 -> 13.0"), part by part.
 std::string fingerprint_change(const std::string& before, const std::string& now);
