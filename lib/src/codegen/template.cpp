@@ -17,6 +17,7 @@ space::Knob splitk_reduce_knob() {
 void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, int mode) {
   g.zero_output = splits > 1 && mode == kReduceAtomic;
   g.workspace_splits = splits > 1 && mode == kReduceWorkspace ? splits : 0;
+  g.workspace_bytes = int64_t(g.workspace_splits) * wl.output_elems() * 4;
   if (g.workspace_splits > 0) {
     const int64_t blocks = std::min<int64_t>((wl.output_elems() + 255) / 256, 4096);
     g.reduce_grid = {uint32_t(blocks), 1, 1};
@@ -77,6 +78,10 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
 Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   const auto& g = f.geometry;
   if (!f.invalid.empty()) return Verdict::fail(f.invalid);
+  if (g.workspace_bytes > kMaxWorkspaceBytes) {
+    return Verdict::fail("a split-K workspace of " + std::to_string(g.workspace_bytes >> 20) + " MB exceeds " +
+                         std::to_string(kMaxWorkspaceBytes >> 20) + " MB");
+  }
   if (t.sm() < f.min_sm) {
     return Verdict::fail("needs sm_" + std::to_string(f.min_sm) + " or newer (target is " + t.arch() + ")");
   }

@@ -139,7 +139,14 @@ public:
       r = api.cuModuleGetFunction(&reduce_fn, raw_mod, codegen::kSplitkReduceEntry);
       if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no split-K reduction entry: " + describe(r), false);
       const size_t ws_bytes = out_elems * 4 * size_t(workspace_splits);
-      if (task_->workspace.bytes() < ws_bytes) task_->workspace = cuda::DeviceBuffer(ws_bytes);
+      if (task_->workspace.bytes() < ws_bytes) {
+        try {
+          task_->workspace = cuda::DeviceBuffer();
+          task_->workspace = cuda::DeviceBuffer(ws_bytes);
+        } catch (const std::exception& e) {
+          return error(ErrorNo::RuntimeDevice, std::string("split-K workspace: ") + e.what(), false);
+        }
+      }
       ws = task_->workspace.get();
       // NaN, like the output: a partial sum the kernel never writes cannot pass verification.
       r = api.cuMemsetD32Async(ws, kPoison, ws_bytes / 4, stream_->get());

@@ -22,6 +22,7 @@ struct LaunchGeometry {
   // `splitk_reduce` entry, (const float* ws, float* out), launched with reduce_grid x
   // reduce_block, sums them into the output. No zeroing, no atomics, deterministic.
   int workspace_splits = 0;
+  int64_t workspace_bytes = 0;
   std::array<uint32_t, 3> reduce_grid = {1, 1, 1};
   std::array<uint32_t, 3> reduce_block = {1, 1, 1};
 
@@ -91,6 +92,8 @@ public:
   virtual int min_sm() const { return 0; }
 };
 
+// The largest split-K workspace a config may ask for (the static check rejects more).
+constexpr int64_t kMaxWorkspaceBytes = int64_t(1) << 30;
 // Entry of the reduction kernel of workspace split-K configs.
 constexpr const char* kSplitkReduceEntry = "splitk_reduce";
 // Split-K knob values: how the partial sums of the splits meet.
