@@ -23,7 +23,7 @@ namespace {
 using util::Table;
 using Align = util::Table::Align;
 
-void run_tasks(const NetworkOptions& opts, bool as_json) {
+void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
   LoadedNetwork loaded = load(opts);
   nlohmann::json out = {{"network", loaded.net.name},
                         {"source", loaded.net.source},
@@ -44,7 +44,7 @@ void run_tasks(const NetworkOptions& opts, bool as_json) {
                         {"gflop", gflop},
                         {"count", t.count},
                         {"layers", t.layers}};
-    const auto tmpls = codegen::templates_for(t.workload);
+    const auto tmpls = codegen::templates_for(t.workload, {}, allow_tf32);
     if (!tmpls.empty()) {
       // Every template the task can be tuned over, with its design space.
       std::vector<std::string> names, sizes;
@@ -216,8 +216,10 @@ void add_info_commands(CLI::App& app) {
     auto as_json = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("tasks", "List a network's unique conv2d tasks and their design spaces");
     add_network_options(*cmd, *opts);
+    auto allow_tf32 = std::make_shared<bool>(false);
+    cmd->add_flag("--allow-tf32", *allow_tf32, "Also list the TF32 templates");
     cmd->add_flag("--json", *as_json, "Print JSON");
-    cmd->callback([opts, as_json] { run_tasks(*opts, *as_json); });
+    cmd->callback([opts, allow_tf32, as_json] { run_tasks(*opts, *allow_tf32, *as_json); });
   }
   {
     auto as_json = std::make_shared<bool>(false);
