@@ -117,14 +117,8 @@ void run_bench(BenchArgs a) {
     b.cubin = bytes.str();
     if (use_ptx) b.cubin.push_back('\0');
     b.entry = k.at("entry").get<std::string>();
-    b.features.geometry.grid = k.at("grid").get<std::array<uint32_t, 3>>();
-    b.features.geometry.block = k.at("block").get<std::array<uint32_t, 3>>();
-    b.features.geometry.dynamic_smem = k.at("dynamic_smem").get<int>();
-    b.features.geometry.zero_output = k.value("zero_output", false);
+    b.features.geometry = codegen::geometry_from_json(k);
     b.features.tf32 = k.value("tf32", false);
-    b.features.geometry.workspace_splits = k.value("workspace_splits", 0);
-    b.features.geometry.reduce_grid = k.value("reduce_grid", std::array<uint32_t, 3>{1, 1, 1});
-    b.features.geometry.reduce_block = k.value("reduce_block", std::array<uint32_t, 3>{1, 1, 1});
     b.resources = measure::resources_from_json(k.at("resources"));
     const int count = k.value("count", 1);
     measure::MeasureResult ours = runner.run(wl, b);

@@ -8,6 +8,8 @@
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/task.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <random>
 
 using namespace chameleon;
@@ -217,6 +219,25 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
     INFO(r.message);
     CHECK(r.ok());
   }
+}
+
+TEST_CASE("launch geometry survives the JSON of worker messages and manifests", "[codegen]") {
+  codegen::LaunchGeometry g;
+  g.grid = {7, 3, 16};
+  g.block = {128, 1, 1};
+  g.dynamic_smem = 70000;
+  g.workspace_splits = 16;
+  g.reduce_grid = {196, 1, 1};
+  g.reduce_block = {256, 1, 1};
+  const auto back = codegen::geometry_from_json(codegen::to_json(g));
+  CHECK(back.grid == g.grid);
+  CHECK(back.block == g.block);
+  CHECK(back.dynamic_smem == g.dynamic_smem);
+  CHECK(back.zero_output == g.zero_output);
+  CHECK(back.workspace_splits == g.workspace_splits);
+  CHECK(back.reduce_grid == g.reduce_grid);
+  CHECK(back.reduce_block == g.reduce_block);
+  CHECK_THROWS_WITH(codegen::geometry_from_json(nlohmann::json{{"grid", {1, 1, 1}}}), Catch::Contains("'block'"));
 }
 
 TEST_CASE("templates for a task", "[codegen]") {

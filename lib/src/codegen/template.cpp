@@ -8,7 +8,34 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace chameleon::codegen {
+
+nlohmann::json to_json(const LaunchGeometry& g) {
+  return {{"grid", g.grid},
+          {"block", g.block},
+          {"dynamic_smem", g.dynamic_smem},
+          {"zero_output", g.zero_output},
+          {"workspace_splits", g.workspace_splits},
+          {"reduce_grid", g.reduce_grid},
+          {"reduce_block", g.reduce_block}};
+}
+
+LaunchGeometry geometry_from_json(const nlohmann::json& j) {
+  LaunchGeometry g;
+  for (const char* key : {"grid", "block"}) {
+    if (!j.contains(key)) throw Error(std::string("launch geometry without '") + key + "'");
+  }
+  g.grid = j.at("grid").get<std::array<uint32_t, 3>>();
+  g.block = j.at("block").get<std::array<uint32_t, 3>>();
+  g.dynamic_smem = j.value("dynamic_smem", 0);
+  g.zero_output = j.value("zero_output", false);
+  g.workspace_splits = j.value("workspace_splits", 0);
+  g.reduce_grid = j.value("reduce_grid", g.reduce_grid);
+  g.reduce_block = j.value("reduce_block", g.reduce_block);
+  return g;
+}
 
 space::Knob splitk_reduce_knob() {
   return space::other_knob("splitk_reduce", {kReduceAtomic, kReduceWorkspace});

@@ -135,7 +135,8 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
 
     const auto& g = src.geometry;
     const double flops = double(r.workload.flops());
-    kernels.push_back({{"name", name},
+    json kernel = codegen::to_json(g);
+    kernel.update({{"name", name},
                        {"task", r.task_index},
                        {"count", std::max(1, r.layer_count)},
                        {"workload", task::to_json(r.workload)},
@@ -146,14 +147,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                        {"template_fingerprint", tmpl.fingerprint()},
                        {"config", {{"index", cfg.index}, {"entity", sp.entity_json(cfg)}}},
                        {"entry", src.entry},
-                       {"grid", g.grid},
-                       {"block", g.block},
-                       {"dynamic_smem", g.dynamic_smem},
-                       {"zero_output", g.zero_output},
-                       {"workspace_splits", g.workspace_splits},
                        {"reduce_entry", g.workspace_splits > 0 ? codegen::kSplitkReduceEntry : ""},
-                       {"reduce_grid", g.reduce_grid},
-                       {"reduce_block", g.reduce_block},
                        {"tf32", tmpl.tf32()},
                        {"arch", kernel_arch},
                        {"resources", measure::to_json(res)},
@@ -164,6 +158,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                          {"simulated", r.result.simulated}}},
                        {"record", {{"line", r.line}, {"timestamp", r.result.timestamp}, {"tuner", r.tuner}}},
                        {"files", {{"source", name + ".cu"}, {"cubin", name + ".cubin"}, {"ptx", name + ".ptx"}}}});
+    kernels.push_back(std::move(kernel));
     arch = kernel_arch;
     if (network.empty()) network = r.network;
     target = r.target;

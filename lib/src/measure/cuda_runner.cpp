@@ -84,18 +84,11 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
     r.message = "no cubin to run (resources were only estimated)";
     return r;
   }
-  const auto& g = build.features.geometry;
-  util::Message msg{{{"op", "measure"},
-                     {"entry", build.entry},
-                     {"grid", g.grid},
-                     {"block", g.block},
-                     {"dynamic_smem", g.dynamic_smem},
-                     {"zero_output", g.zero_output},
-                     {"workspace_splits", g.workspace_splits},
-                     {"reduce_grid", g.reduce_grid},
-                     {"reduce_block", g.reduce_block},
-                     {"options", to_json(verification_options(options_, build.features))}},
-                    build.cubin};
+  nlohmann::json header = codegen::to_json(build.features.geometry);
+  header.update({{"op", "measure"},
+                 {"entry", build.entry},
+                 {"options", to_json(verification_options(options_, build.features))}});
+  util::Message msg{std::move(header), build.cubin};
   return timed_call(wl, std::move(msg), std::move(r));
 }
 

@@ -107,13 +107,8 @@ public:
     if (!task_) return error(ErrorNo::RuntimeDevice, "no task set up", false);
     const auto& api = cuda::driver();
     MeasureOptions opt = measure_options_from_json(req.at("options"));
-    auto grid = req.at("grid").get<std::array<unsigned, 3>>();
-    auto block = req.at("block").get<std::array<unsigned, 3>>();
-    unsigned smem = req.value("dynamic_smem", 0u);
-    const bool zero_output = req.value("zero_output", false);
-    const int workspace_splits = req.value("workspace_splits", 0);
-    auto reduce_grid = req.value("reduce_grid", std::array<unsigned, 3>{1, 1, 1});
-    auto reduce_block = req.value("reduce_block", std::array<unsigned, 3>{1, 1, 1});
+    const codegen::LaunchGeometry g = codegen::geometry_from_json(req);
+    const unsigned smem = unsigned(g.dynamic_smem);
 
     CUmodule raw_mod = nullptr;
     CUresult r = api.cuModuleLoadData(&raw_mod, cubin.data());
@@ -135,10 +130,10 @@ public:
     // reduction kernel sums them into the output; both launches are timed.
     CUfunction reduce_fn = nullptr;
     CUdeviceptr ws = 0;
-    if (workspace_splits > 0) {
+    if (g.workspace_splits > 0) {
       r = api.cuModuleGetFunction(&reduce_fn, raw_mod, codegen::kSplitkReduceEntry);
       if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no split-K reduction entry: " + describe(r), false);
-      const size_t ws_bytes = out_elems * 4 * size_t(workspace_splits);
+      const size_t ws_bytes = out_elems * 4 * size_t(g.workspace_splits);
       if (task_->workspace.bytes() < ws_bytes) {
         try {
           task_->workspace = cuda::DeviceBuffer();
@@ -152,22 +147,22 @@ public:
       r = api.cuMemsetD32Async(ws, kPoison, ws_bytes / 4, stream_->get());
       if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "workspace reset: " + describe(r), cuda::is_sticky(r));
     }
-    CUdeviceptr kernel_out = workspace_splits > 0 ? ws : o;
+    CUdeviceptr kernel_out = g.workspace_splits > 0 ? ws : o;
     void* args[] = {&d, &w, &kernel_out};
     void* reduce_args[] = {&ws, &o};
     CUstream s = stream_->get();
     return verify_and_time(
         [&] {
           // Split-K kernels add into the output: zeroing it is part of every launch (and timed).
-          if (zero_output) {
+          if (g.zero_output) {
             CUresult zeroed = api.cuMemsetD32Async(o, 0, out_elems, s);
             if (zeroed != CUDA_SUCCESS) return zeroed;
           }
-          CUresult launched = api.cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1],
-                                                 block[2], smem, s, args, nullptr);
+          CUresult launched = api.cuLaunchKernel(fn, g.grid[0], g.grid[1], g.grid[2], g.block[0], g.block[1],
+                                                 g.block[2], smem, s, args, nullptr);
           if (launched != CUDA_SUCCESS || reduce_fn == nullptr) return launched;
-          return api.cuLaunchKernel(reduce_fn, reduce_grid[0], reduce_grid[1], reduce_grid[2],
-                                    reduce_block[0], reduce_block[1], reduce_block[2], 0, s,
+          return api.cuLaunchKernel(reduce_fn, g.reduce_grid[0], g.reduce_grid[1], g.reduce_grid[2],
+                                    g.reduce_block[0], g.reduce_block[1], g.reduce_block[2], 0, s,
                                     reduce_args, nullptr);
         },
         opt);

@@ -4,6 +4,8 @@
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/workload.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <array>
 #include <random>
 #include <cstdint>
@@ -29,6 +31,13 @@ struct LaunchGeometry {
   int64_t threads() const { return int64_t(block[0]) * block[1] * block[2]; }
   int64_t blocks() const { return int64_t(grid[0]) * grid[1] * grid[2]; }
 };
+
+// The launch fields as the GPU worker's messages and the replay manifest carry them: grid, block,
+// dynamic_smem, zero_output, workspace_splits, reduce_grid, reduce_block (workspace_bytes is not
+// carried: it follows from the workload).
+nlohmann::json to_json(const LaunchGeometry& g);
+// Reads those fields; grid and block are required (chameleon::Error names a missing one).
+LaunchGeometry geometry_from_json(const nlohmann::json& j);
 
 // A complete CUDA C++ translation unit for one config, ready for NVRTC.
 struct KernelSource {
