@@ -84,13 +84,15 @@ void check_template_names(const std::vector<std::string>& names, bool allow_tf32
 }
 
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
-                                          const std::vector<std::string>& names, bool allow_tf32) {
+                                          const std::vector<std::string>& names, bool allow_tf32,
+                                          int target_sm) {
   check_template_names(names, allow_tf32);
   std::vector<const Template*> out;
   for (const Template* t : templates()) {
     const bool named = std::find(names.begin(), names.end(), t->name()) != names.end();
     const bool wanted = names.empty() ? allow_tf32 || !t->tf32() : named;
-    if (wanted && t->decline_reason(wl).empty()) out.push_back(t);
+    const bool runs = target_sm <= 0 || t->min_sm() <= target_sm;
+    if (wanted && runs && t->decline_reason(wl).empty()) out.push_back(t);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/files.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <algorithm>
@@ -60,10 +61,7 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
   for (const auto& t : tasks) {
     TaskStatus s;
     s.task = t;
-    auto tmpls = codegen::templates_for(t.workload, templates, allow_tf32);
-    tmpls.erase(std::remove_if(tmpls.begin(), tmpls.end(),
-                               [&](const codegen::Template* x) { return target_sm > 0 && x->min_sm() > target_sm; }),
-                tmpls.end());
+    const auto tmpls = codegen::templates_for(t.workload, templates, allow_tf32, target_sm);
     if (tmpls.empty()) {
       s.state = TaskState::NoTemplate;
       s.reason = codegen::templates().front()->decline_reason(t.workload);
@@ -162,11 +160,7 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
   const fs::path target(out);
   if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
   const fs::path tmp = target.string() + ".merge" + std::to_string(::getpid());
-  {
-    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
-    o << merged;
-    if (!o) throw Error("cannot write " + tmp.string());
-  }
+  util::write_file(tmp.string(), merged);
   fs::rename(tmp, target);
   return stats;
 }

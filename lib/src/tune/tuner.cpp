@@ -133,15 +133,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count) {
-  std::vector<const codegen::Template*> tmpls;
-  for (const codegen::Template* tmpl : codegen::templates_for(t.workload, o.templates, o.allow_tf32)) {
-    if (tmpl->min_sm() > env.target.sm()) {
-      spdlog::info("task {}: {} needs sm_{} or newer; {} is {}", t.index, tmpl->name(), tmpl->min_sm(),
-                   env.target.name, env.target.arch());
-      continue;
-    }
-    tmpls.push_back(tmpl);
-  }
+  const auto tmpls = codegen::templates_for(t.workload, o.templates, o.allow_tf32, env.target.sm());
   if (tmpls.empty()) {
     TaskOutcome out;
     out.task = t;

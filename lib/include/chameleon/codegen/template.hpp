@@ -121,10 +121,11 @@ const Template* template_for(const task::Conv2dWorkload& wl);
 // Throws chameleon::Error for an unknown name, or a TF32 template without allow_tf32.
 void check_template_names(const std::vector<std::string>& names, bool allow_tf32);
 // Every registered template that supports the workload, limited to `names` unless empty. TF32
-// templates only with allow_tf32 (naming one without it throws chameleon::Error).
+// templates only with allow_tf32 (naming one without it throws chameleon::Error). With
+// target_sm above 0, only templates that can run there (min_sm).
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
                                           const std::vector<std::string>& names = {},
-                                          bool allow_tf32 = false);
+                                          bool allow_tf32 = false, int target_sm = 0);
 
 // Rejects what the target would refuse before anything is compiled: block and grid sizes,
 // static shared memory, a register tile that cannot live in registers.
