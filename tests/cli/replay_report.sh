@@ -53,4 +53,12 @@ md = (d / "report.md").read_text()
 assert "chameleon (chameleon)" in md and "autotvm (autotvm)" in md
 print("report ok:", len(svgs), "figures")
 PY
+# TF32 records compete only with --allow-tf32.
+"$exe" -q tune "$net" --device sim --sim-estimate --tasks 10 --trials 16 --plan-size 8 --progress none \
+  --allow-tf32 --templates conv2d_implicit_gemm,conv2d_implicit_gemm_tf32 --log "$dir/tf32.jsonl" >/dev/null
+"$exe" replay "$dir/tf32.jsonl" --out "$dir/fp32" > "$dir/fp32.txt" 2>&1
+grep -q "TF32 records left out (--allow-tf32 lets them compete)" "$dir/fp32.txt" || { cat "$dir/fp32.txt"; echo "TF32 records not left out"; exit 1; }
+grep -q '"tf32": true' "$dir/fp32/manifest.json" && { echo "a TF32 kernel without --allow-tf32"; exit 1; }
+"$exe" replay "$dir/tf32.jsonl" --allow-tf32 --out "$dir/tf32" > "$dir/tf32.txt" 2>&1
+grep -q "left out" "$dir/tf32.txt" && { echo "TF32 records left out with --allow-tf32"; exit 1; }
 echo "replay and report ok"
