@@ -61,6 +61,11 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 
 void DeviceBuffer::upload(const void* src, size_t bytes) {
   CU_CHECK(driver().cuMemcpyHtoD(ptr_, src, bytes));
+  // From pageable memory, cuMemcpyHtoD may return before its DMA has landed, and it runs on the
+  // legacy stream, which our non-blocking streams do not wait for: without this, a kernel launched
+  // next on such a stream (the reference conv2d) could read a half-uploaded tensor. Seen on an H200:
+  // a reference computed from partly uploaded weights failed our kernel and cuDNN alike.
+  CU_CHECK(driver().cuCtxSynchronize());
 }
 
 void DeviceBuffer::download(void* dst, size_t bytes) const {
