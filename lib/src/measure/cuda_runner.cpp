@@ -93,7 +93,9 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
 }
 
 MeasureResult CudaRunner::run_cudnn(const task::Conv2dWorkload& wl, bool allow_tf32) {
-  util::Message msg{{{"op", "cudnn"}, {"allow_tf32", allow_tf32}, {"options", to_json(options_)}}, ""};
+  util::Message msg{{{"op", "cudnn"}, {"allow_tf32", allow_tf32},
+                        {"options", to_json(verification_options(options_, allow_tf32))}},
+                    ""};
   MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{});
   r.settings["allow_tf32"] = allow_tf32;
   return r;
@@ -132,9 +134,11 @@ MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Messa
   r.error = ErrorNo(h.value("error_no", int(ErrorNo::Unknown)));
   r.message = h.value("message", std::string());
   if (h.contains("algorithm")) {
-    r.message = "cuDNN " + h.value("cudnn_version", std::string()) + " " +
-                h.at("algorithm").get<std::string>() + ", workspace " +
-                std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes";
+    // cuDNN's algorithm names the result; a failure keeps its reason first.
+    const std::string algorithm = "cuDNN " + h.value("cudnn_version", std::string()) + " " +
+                                  h.at("algorithm").get<std::string>() + ", workspace " +
+                                  std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes";
+    r.message = r.error == ErrorNo::None ? algorithm : r.message + " (" + algorithm + ")";
   }
   r.costs = h.value("costs", std::vector<double>{});
   r.number = h.value("number", 0);

@@ -31,7 +31,11 @@ MeasureOptions measure_options_from_json(const nlohmann::json& j) {
 }
 
 MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f) {
-  if (f.tf32) {
+  return verification_options(o, f.tf32);
+}
+
+MeasureOptions verification_options(MeasureOptions o, bool tf32) {
+  if (tf32) {
     o.rtol = std::max(o.rtol, kTf32Tolerance);
     o.atol = std::max(o.atol, kTf32Tolerance);
   }

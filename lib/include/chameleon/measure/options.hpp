@@ -26,8 +26,10 @@ nlohmann::json to_json(const MeasureOptions& o);
 
 // TF32 rounds every input to 10 mantissa bits (relative error 2^-11 per operand): its kernels are
 // verified against the exact reference with at least this tolerance, fp32 ones with the options'.
+// cuDNN with TF32 allowed is held to the same tolerance.
 constexpr double kTf32Tolerance = 5e-3;
 MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f);
+MeasureOptions verification_options(MeasureOptions o, bool tf32);
 MeasureOptions measure_options_from_json(const nlohmann::json& j);
 
 } // namespace chameleon::measure
