@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <future>
+#include <memory>
 #include <random>
 
 using namespace chameleon;
@@ -180,6 +182,15 @@ TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config 
   CHECK(wrong.error == measure::ErrorNo::WrongAnswer);
   CHECK(wrong.message.find("outputs differ") != std::string::npos);
 
+  // Writes its output right, and also into its input: caught, and the next config still measures
+  // against the original inputs.
+  auto stray = runner.run(wl, custom_kernel(
+      "if (blockIdx.x == 0 && threadIdx.x == 0) const_cast<float*>(data)[5] += 1.0f;"));
+  CHECK(stray.error == measure::ErrorNo::WrongAnswer);
+  CHECK(stray.message.find("wrote outside its output") != std::string::npos);
+  INFO(stray.message);
+  CHECK(runner.run(wl, good).ok());
+
   auto too_big = runner.run(wl, custom_kernel("", {2048, 1, 1}));
   CHECK(too_big.error == measure::ErrorNo::RuntimeDevice);
   CHECK(too_big.message.find("launch failed") != std::string::npos);
@@ -259,27 +270,40 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   auto dil = small_workload(); // dilation, asymmetric kernel and padding
   dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3, dil.pad_right = 4;
   shapes.push_back(dil);
-  int measured = 0, ok = 0;
+  // Every build is submitted first, so that NVRTC compiles on all cores while the GPU verifies.
+  struct Job {
+    const codegen::Template* tmpl;
+    size_t shape;
+    std::shared_ptr<space::ConfigSpace> space;
+    space::Config config;
+    std::future<measure::BuildResult> build;
+  };
+  std::vector<Job> jobs;
   for (size_t s = 0; s < shapes.size(); ++s) {
     for (const codegen::Template* tmpl : codegen::templates_for(shapes[s], {}, /*allow_tf32=*/true)) {
-      auto sp = tmpl->make_space(shapes[s]);
+      auto sp = std::make_shared<space::ConfigSpace>(tmpl->make_space(shapes[s]));
       std::mt19937_64 rng(500 + s);
       std::vector<space::Config> configs;
       for (int tries = 0; tries < 100000 && configs.size() < 2; ++tries) {
-        auto c = sp.random(rng);
-        const auto f = tmpl->features(shapes[s], sp, c);
+        auto c = sp->random(rng);
+        const auto f = tmpl->features(shapes[s], *sp, c);
         // Favour real splits for the split-K template.
         if (tmpl == &splitk && f.split_k == 1) continue;
         if (codegen::check_static(gpu_target(), f).ok) configs.push_back(c);
       }
       for (const auto& c : configs) {
-        auto r = runner.run(shapes[s], builder.build({tmpl, shapes[s], &sp, c}));
-        ++measured;
-        INFO(tmpl->name() << " " << shapes[s].str() << " config " << c.index << ": " << r.message);
-        CHECK(r.ok());
-        ok += r.ok();
+        jobs.push_back({tmpl, s, sp, c, builder.submit({tmpl, shapes[s], sp.get(), c})});
       }
     }
+  }
+  int measured = 0, ok = 0;
+  for (auto& job : jobs) {
+    auto r = runner.run(shapes[job.shape], job.build.get());
+    ++measured;
+    INFO(job.tmpl->name() << " " << shapes[job.shape].str() << " config " << job.config.index << ": "
+                          << r.message);
+    CHECK(r.ok());
+    ok += r.ok();
   }
   std::printf("[gpu] templates on all shipped shapes and awkward ones: %d of %d configs verified\n", ok, measured);
 }

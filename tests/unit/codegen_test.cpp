@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "chameleon/codegen/embedded.hpp"
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/builder.hpp"
@@ -102,6 +103,17 @@ TEST_CASE("the generated source carries the config and compiles", "[codegen]") {
   REQUIRE(out.ok);
   CHECK(out.registers > 0);
   CHECK(out.static_smem == tmpl.features(wl, sp, cfg).static_smem);
+}
+
+TEST_CASE("the measurement worker's helper kernels compile, as the worker builds them", "[codegen]") {
+  // The worker compiles these on the GPU host at start-up; a mistake would show only there.
+  const std::string helpers = std::string(codegen::embedded_file("kernels/conv2d_reference.cu")) + "\n" +
+                              std::string(codegen::embedded_file("kernels/verify.cu"));
+  for (const char* arch : {"sm_75", "sm_90"}) {
+    auto out = cuda::nvrtc_compile(helpers, "chameleon_helpers", arch);
+    INFO(arch << ": " << out.log);
+    REQUIRE(out.ok);
+  }
 }
 
 TEST_CASE("20 random valid configs of every ResNet-18 task compile for sm_80 and sm_90",

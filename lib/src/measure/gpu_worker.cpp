@@ -39,6 +39,7 @@ std::string describe(CUresult r) {
 struct TaskState {
   task::Conv2dWorkload wl;
   cuda::DeviceBuffer data, weight, out, ref, counters;
+  unsigned long long inputs_sum = 0; // checksum of data, weight and ref as set up
   cuda::DeviceBuffer workspace; // split-K partial outputs, grown on demand
   float atol_scale = 1; // max |ref|
 };
@@ -59,6 +60,7 @@ public:
     helpers_ = cuda::Module(compiled.cubin);
     reference_fn_ = helpers_.function("conv2d_reference");
     compare_fn_ = helpers_.function("compare_outputs");
+    checksum_fn_ = helpers_.function("checksum_words");
     stream_ = std::make_unique<cuda::Stream>();
     json device = cuda::to_json(info_);
     return {{"ok", true}, {"device", device}, {"fingerprint", device_fingerprint(info_)}};
@@ -66,6 +68,7 @@ public:
 
   json set_task(const json& req) {
     task_.reset();
+    task_request_ = req;
     auto t = std::make_unique<TaskState>();
     t->wl = task::workload_from_json(req.at("workload"));
     uint64_t seed = req.value("seed", uint64_t(0));
@@ -76,7 +79,6 @@ public:
     t->weight = cuda::DeviceBuffer(weight.size() * 4);
     t->out = cuda::DeviceBuffer(out_bytes);
     t->ref = cuda::DeviceBuffer(out_bytes);
-    t->counters = cuda::DeviceBuffer(32);
     t->data.upload(data.data(), data.size() * 4);
     t->weight.upload(weight.data(), weight.size() * 4);
     if (req.value("flush_l2", false) && flush_.bytes() == 0) {
@@ -99,6 +101,8 @@ public:
     float max_abs = 0;
     for (float v : ref) max_abs = std::max(max_abs, std::fabs(v));
     t->atol_scale = max_abs > 0 ? max_abs : 1.0f;
+    t->counters = cuda::DeviceBuffer(32);
+    t->inputs_sum = inputs_checksum(*t);
     task_ = std::move(t);
     return {{"ok", true}, {"max_abs_reference", max_abs}};
   }
@@ -258,7 +262,17 @@ private:
     if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "launch failed: " + describe(r), cuda::is_sticky(r));
     r = api.cuStreamSynchronize(s);
     if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "kernel failed: " + describe(r), true);
-    if (auto wrong = verify(opt)) return error(ErrorNo::WrongAnswer, *wrong, false);
+    std::optional<std::string> wrong = verify(opt);
+    if (inputs_checksum(*task_) != task_->inputs_sum) {
+      // The kernel wrote outside its output: set the task up again, so that the configs measured
+      // next are not failed by damaged inputs or a damaged reference.
+      std::string what = "the kernel wrote outside its output (the inputs or the reference changed)";
+      if (wrong) what += "; its output is wrong too: " + *wrong;
+      json again = set_task(task_request_);
+      if (!again.value("ok", false)) return error(ErrorNo::WrongAnswer, what + "; resetting the task failed", true);
+      return error(ErrorNo::WrongAnswer, what, false);
+    }
+    if (wrong) return error(ErrorNo::WrongAnswer, *wrong, false);
 
     int warmup = opt.warmup, repeat = std::max(1, opt.repeat);
     cuda::Event e0, e1;
@@ -326,17 +340,38 @@ private:
     }
   }
 
+  // The checksum of a task's data, weights and reference (checksum_words in kernels/verify.cu).
+  unsigned long long inputs_checksum(TaskState& t) {
+    const auto& api = cuda::driver();
+    CUstream s = stream_->get();
+    CUdeviceptr sum = t.counters.get() + 24;
+    CU_CHECK(api.cuMemsetD32Async(sum, 0, 2, s));
+    for (const cuda::DeviceBuffer* b : {&t.data, &t.weight, &t.ref}) {
+      CUdeviceptr p = b->get();
+      long long n = (long long)(b->bytes() / 4);
+      void* args[] = {&p, &n, &sum};
+      unsigned blocks = unsigned(std::min<long long>((n + 255) / 256, 1024));
+      CU_CHECK(api.cuLaunchKernel(checksum_fn_, blocks, 1, 1, 256, 1, 1, 0, s, args, nullptr));
+    }
+    stream_->synchronize();
+    unsigned long long got = 0;
+    CU_CHECK(api.cuMemcpyDtoH(&got, sum, sizeof(got)));
+    return got;
+  }
+
   // A description of the mismatch, or nothing when the output matches the reference.
   std::optional<std::string> verify(const MeasureOptions& opt) {
     const auto& api = cuda::driver();
     CUstream s = stream_->get();
     TaskState& t = *task_;
-    unsigned long long init[3] = {0, ~0ull, 0};
-    t.counters.upload(init, sizeof(init));
     CUdeviceptr out = t.out.get(), ref = t.ref.get();
     long long n = t.wl.output_elems();
     float rtol = float(opt.rtol), atol = float(opt.atol) * t.atol_scale;
     CUdeviceptr bad = t.counters.get(), first = bad + 8, worst = bad + 16;
+    // The counters are reset on the stream itself, ordered before the comparison.
+    CU_CHECK(api.cuMemsetD32Async(bad, 0, 2, s));
+    CU_CHECK(api.cuMemsetD32Async(first, ~0u, 2, s));
+    CU_CHECK(api.cuMemsetD32Async(worst, 0, 2, s));
     void* args[] = {&out, &ref, &n, &rtol, &atol, &bad, &first, &worst};
     unsigned blocks = unsigned(std::min<long long>((n + 255) / 256, 4096));
     CU_CHECK(api.cuLaunchKernel(compare_fn_, blocks, 1, 1, 256, 1, 1, 0, s, args, nullptr));
@@ -360,7 +395,8 @@ private:
   std::unique_ptr<cuda::PrimaryContext> ctx_;
   cuda::DeviceInfo info_;
   cuda::Module helpers_;
-  CUfunction reference_fn_ = nullptr, compare_fn_ = nullptr;
+  CUfunction reference_fn_ = nullptr, compare_fn_ = nullptr, checksum_fn_ = nullptr;
+  json task_request_; // the last set_task, to set the task up again after a kernel damaged it
   std::unique_ptr<cuda::Stream> stream_;
   cuda::DeviceBuffer flush_;
   std::unique_ptr<TaskState> task_;
