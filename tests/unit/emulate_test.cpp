@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -198,5 +199,33 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
         std::fflush(stdout);
       }
     }
+  }
+}
+
+// By hand, to look into one config that a GPU run flagged:
+//   CHM_EMU_NET=resnet18 CHM_EMU_TASK=6 CHM_EMU_TEMPLATE=conv2d_implicit_gemm CHM_EMU_CONFIG=9382
+//   chameleon_unit_tests "[.emu-one]"
+TEST_CASE("one config of one task, named by the environment (host emulation)", "[.emu-one]") {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) FAIL("set " << name);
+    return std::string(v);
+  };
+  const auto tasks = task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + env("CHM_EMU_NET") + ".json"));
+  const auto& t = tasks.at(size_t(std::stoi(env("CHM_EMU_TASK")) - 1));
+  const auto& tmpl = codegen::find_template(env("CHM_EMU_TEMPLATE"));
+  const auto sp = tmpl.make_space(t.workload);
+  const auto cfg = sp.get(std::stoll(env("CHM_EMU_CONFIG")));
+  const auto data = measure::make_tensor(7, measure::Tensor::Data, t.workload.input_elems());
+  const auto weight = measure::make_tensor(7, measure::Tensor::Weight, t.workload.weight_elems());
+  const auto ref = measure::conv2d_cpu(t.workload, data, weight);
+  const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
+  for (unsigned seed : {1u, 2u, 3u}) {
+    const auto out = emu::run_kernel(tmpl.render(t.workload, sp, cfg), t.workload, data, weight, seed, emu_cache());
+    const auto cmp = emu::compare(out, ref, tol, tol);
+    INFO(tmpl.name() << " on " << t.workload.str() << ", " << sp.str(cfg) << ", schedule seed " << seed << ": "
+                     << cmp.bad << " of " << out.size() << " wrong, first at " << cmp.first);
+    CHECK(cmp.bad == 0);
   }
 }
