@@ -35,6 +35,7 @@ struct TuneArgs {
   std::vector<std::string> history;
   std::string progress = "text";
   std::string devices; // --devices 0,1,...
+  int lanes = 1;       // --lanes: tasks tuned at once per device
   std::string templates; // --templates a,b
   std::string shard;   // --shard I/N
   bool as_json = false;
@@ -91,7 +92,7 @@ nlohmann::json outcome_json(const tune::TaskOutcome& o) {
 
 void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedNetwork& loaded,
                    const measure::Runner& runner, const target::Target& tgt, const TuneArgs& a,
-                   double wall) {
+                   double wall, int loops) {
   using Align = util::Table::Align;
   util::Table table({"task", "workload", "count", "trials", "new", "best us", "GFLOPS", "% peak",
                      "invalid", "failed", "template", "config"},
@@ -123,13 +124,15 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
                    std::to_string(o.invalid), std::to_string(o.failed), o.best->template_name,
                    std::to_string(o.best->index)});
   }
-  auto share = [&](double v) { return util::fixed(wall > 0 ? 100 * v / wall : 0, 0) + "%"; };
+  // Shares of the tuning loops' time: with several devices or lanes, loops run side by side.
+  auto share = [&](double v) { return util::fixed(wall > 0 ? 100 * v / (wall * loops) : 0, 0) + "%"; };
   std::cout << "tuned " << loaded.net.name << " on " << runner.device_name()
             << (runner.simulated() ? " [simulated]" : "") << " with " << a.tune.tuner << ": "
             << outcomes.size() << " tasks, " << new_trials << " new measurements in "
-            << util::fixed(wall, 1) << " s (measuring " << share(measure_s) << ", waiting for builds "
-            << share(build_s) << ", exploring " << share(explore_s) << ", fitting " << share(fit_s)
-            << ")\n";
+            << util::fixed(wall, 1) << " s, " << util::fixed(wall > 0 ? new_trials / wall : 0, 1)
+            << " configs/s (" << (loops > 1 ? std::to_string(loops) + " loops: " : "") << "measuring "
+            << share(measure_s) << ", waiting for builds " << share(build_s) << ", exploring "
+            << share(explore_s) << ", fitting " << share(fit_s) << ")\n";
   table.print(std::cout);
   std::cout << "conv2d total, weighted by layer counts: " << util::fixed(total * 1e6, 2) << " us";
   if (!missing.empty()) std::cout << " (without tasks " << util::join(missing, ", ") << ")";
@@ -166,13 +169,21 @@ void run_tune(TuneArgs a, bool quiet) {
 
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
-  // One runner per device; several GPUs tune different tasks at the same time.
+  // One runner per device and lane; several GPUs tune different tasks at the same time, and the
+  // lanes of one GPU tune different tasks whose measurements take turns on it.
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
   std::vector<std::unique_ptr<measure::Runner>> runners;
-  for (int ordinal : ordinals) runners.push_back(measure::make_runner(rd.device, rd.target, a.dev.measure, ordinal));
+  for (int ordinal : ordinals) {
+    auto turn = std::make_shared<std::mutex>();
+    for (int lane = 0; lane < a.lanes; ++lane) {
+      auto r = measure::make_runner(rd.device, rd.target, a.dev.measure, ordinal);
+      runners.push_back(a.lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
+    }
+  }
   for (size_t i = 1; i < runners.size(); ++i) {
     if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
-      throw Error("--devices: GPU " + std::to_string(ordinals[i]) + " (" + runners[i]->fingerprint() +
+      const int o = ordinals[i / size_t(a.lanes)];
+      throw Error("--devices: GPU " + std::to_string(o) + " (" + runners[i]->fingerprint() +
                   ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
                   "): tune different GPUs into different logs");
     }
@@ -220,7 +231,7 @@ void run_tune(TuneArgs a, bool quiet) {
     out["weighted_total_seconds"] = total;
     std::cout << out.dump(2) << "\n";
   } else {
-    print_summary(outcomes, loaded, *runner, rd.target, a, wall);
+    print_summary(outcomes, loaded, *runner, rd.target, a, wall, int(runners.size()));
     std::cout << "log: " << log_path << "\n";
   }
 }
@@ -338,6 +349,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                 "Also tune TF32 tensor-core templates: faster, but the inputs are rounded to 10 "
                 "mantissa bits (verified to 5e-3 instead of 1e-4); off by default, as fp32 promises");
   cmd->add_option("--devices", a->devices, "GPUs to tune on in parallel, one task each, e.g. 0,1,2,3");
+  cmd->add_option("--lanes", a->lanes,
+                  "Tasks tuned at once on each device: one explores and compiles while another "
+                  "measures (measurements take turns, so timings are not disturbed)")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
   cmd->add_flag("!--no-transfer", t.transfer, "Do not learn from other tasks' records");

@@ -11,6 +11,10 @@
 #include "chameleon/util/worker_process.hpp"
 
 #include <filesystem>
+#include <thread>
+#include <mutex>
+#include <chrono>
+#include <atomic>
 #include <random>
 #include <signal.h>
 
@@ -257,4 +261,56 @@ TEST_CASE("without a GPU, the cuda device says so", "[measure]") {
   CHECK(runner->simulated());
   CHECK_THROWS_WITH(measure::make_runner("tpu", target::find_preset("h100"), {}),
                     Catch::Contains("unknown device"));
+}
+
+namespace {
+// Counts how many measurements run at the same time.
+class ConcurrencyProbe : public measure::Runner {
+public:
+  explicit ConcurrencyProbe(std::atomic<int>& now, std::atomic<int>& most) : now_(now), most_(most) {}
+  std::string device_name() const override { return "probe"; }
+  bool simulated() const override { return true; }
+  std::string fingerprint() const override { return "probe"; }
+  measure::MeasureResult run(const task::Conv2dWorkload&, const measure::BuildResult&) override {
+    const int n = ++now_;
+    int seen = most_.load();
+    while (n > seen && !most_.compare_exchange_weak(seen, n)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    --now_;
+    return {};
+  }
+
+private:
+  std::atomic<int>& now_;
+  std::atomic<int>& most_;
+};
+} // namespace
+
+TEST_CASE("lanes that share a device take turns measuring", "[measure]") {
+  std::atomic<int> now{0}, most{0};
+  auto turn = std::make_shared<std::mutex>();
+  std::vector<std::unique_ptr<measure::Runner>> lanes;
+  for (int i = 0; i < 4; ++i) lanes.push_back(measure::take_turns(std::make_unique<ConcurrencyProbe>(now, most), turn));
+  std::vector<std::thread> threads;
+  for (auto& lane : lanes) {
+    threads.emplace_back([&lane] {
+      for (int i = 0; i < 5; ++i) lane->run(task::Conv2dWorkload{}, measure::BuildResult{});
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(most.load() == 1);
+  CHECK(lanes.front()->device_name() == "probe");
+
+  // Without turns, the same probes overlap (the check above is not vacuous).
+  std::atomic<int> now2{0}, most2{0};
+  std::vector<std::thread> free_threads;
+  std::vector<ConcurrencyProbe> probes(4, ConcurrencyProbe(now2, most2));
+  for (auto& p : probes) {
+    free_threads.emplace_back([&p] {
+      for (int i = 0; i < 5; ++i) p.run(task::Conv2dWorkload{}, measure::BuildResult{});
+    });
+  }
+  for (auto& t : free_threads) t.join();
+  CHECK(most2.load() > 1);
 }

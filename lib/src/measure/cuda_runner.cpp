@@ -169,6 +169,29 @@ std::unique_ptr<Runner> make_runner(const std::string& device, const target::Tar
   throw Error("unknown device '" + device + "' (cuda, sim or auto)");
 }
 
+namespace {
+class TurnTakingRunner : public Runner {
+public:
+  TurnTakingRunner(std::unique_ptr<Runner> inner, std::shared_ptr<std::mutex> turn)
+      : inner_(std::move(inner)), turn_(std::move(turn)) {}
+  std::string device_name() const override { return inner_->device_name(); }
+  bool simulated() const override { return inner_->simulated(); }
+  std::string fingerprint() const override { return inner_->fingerprint(); }
+  MeasureResult run(const task::Conv2dWorkload& wl, const BuildResult& build) override {
+    std::lock_guard<std::mutex> lock(*turn_);
+    return inner_->run(wl, build);
+  }
+
+private:
+  std::unique_ptr<Runner> inner_;
+  std::shared_ptr<std::mutex> turn_;
+};
+} // namespace
+
+std::unique_ptr<Runner> take_turns(std::unique_ptr<Runner> inner, std::shared_ptr<std::mutex> turn) {
+  return std::make_unique<TurnTakingRunner>(std::move(inner), std::move(turn));
+}
+
 std::string runner_fingerprint(const std::string& device, const target::Target& target, int ordinal) {
   if (device == "sim") return SimRunner(target, {}).fingerprint();
   return device_fingerprint(cuda::query_device(ordinal));

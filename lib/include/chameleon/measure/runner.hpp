@@ -6,6 +6,7 @@
 #include "chameleon/task/workload.hpp"
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace chameleon::measure {
@@ -26,6 +27,11 @@ public:
 // A cuda runner measures on GPU `ordinal`; a sim runner simulates `target`.
 std::unique_ptr<Runner> make_runner(const std::string& device, const target::Target& target,
                                     const MeasureOptions& options, int ordinal = 0);
+
+// A runner whose measurements take turns with those of the other runners that hold the same
+// `turn` mutex: several tuning lanes share one GPU, and only one lane times a kernel at a time
+// while the others explore and compile.
+std::unique_ptr<Runner> take_turns(std::unique_ptr<Runner> inner, std::shared_ptr<std::mutex> turn);
 
 // The fingerprint a runner of `device` ("cuda" or "sim") would write, without starting one.
 std::string runner_fingerprint(const std::string& device, const target::Target& target, int ordinal = 0);
