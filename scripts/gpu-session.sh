@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
+# the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
+# own time limit, skipping what no longer fits the budget:
+#   smoke (a few random configs of every template on two ResNet-18 tasks), ResNet-18 fp32 tune +
+#   replay + bench against cuDNN, the [gpu] tests, VGG-16 fp32 tune + replay + bench, ResNet-18
+#   TF32 tune + bench against cuDNN TF32, and compile-included throughput.
+# Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
+# re-packed after every phase, so a run cut short still returns what it measured.
+# Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
+# SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
+# order above; also gpu-tests-templates, and bench-prev to re-bench PREV's ResNet-18 kernels);
+# RESNET_TRIALS/RESNET_LIMIT and VGG_TRIALS/VGG_LIMIT size the tunes; LANES sets tune --lanes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$1
+budget=${2:-500}
+build=${3:-build-gpu}
+t0=$(date +%s)
+res=/tmp/gpu-session
+rm -rf "$res"
+mkdir -p "$res" "$out"
+exec > >(tee -a "$out/session.log") 2>&1
+
+elapsed() { echo $(( $(date +%s) - t0 )); }
+pack() {
+  tar czf "$out/results.tmp" -C "$res" --exclude=./cache . && mv "$out/results.tmp" "$out/results.tar.gz"
+}
+phase() { # name, limit in seconds, command...
+  local name=$1 limit=$2
+  shift 2
+  local left=$(( budget - $(elapsed) ))
+  if [ "$left" -lt 15 ]; then
+    echo "== $name: skipped, $left s of the budget left"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name (at $(elapsed) s, limit $limit s)"
+  local start=$(date +%s)
+  PHASE_LIMIT=$limit timeout -k 5 "$limit" bash -c '"$@"' phase "$@"
+  echo "== $name: exit $? in $(( $(date +%s) - start )) s"
+  pack
+}
+
+build_all() {
+  if [ -n "${SKIP_BUILD:-}" ]; then return 0; fi
+  if [ -d .deps ]; then # the carried Debian packages (../shared/device/fetch-debs.sh)
+    mkdir -p /tmp/deps
+    for f in .deps/*.deb; do dpkg -x "$f" /tmp/deps; done
+  fi
+  local torch_prefix
+  torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
+    -DCMAKE_PREFIX_PATH="/tmp/deps/usr;/tmp/deps/usr/share/eigen3/cmake;$torch_prefix" \
+    > "$res/configure.log" 2>&1 || { tail -40 "$res/configure.log"; return 1; }
+  cmake --build "$build" -j"$(nproc)" --target chameleon chameleon_gpu_tests > "$res/build.log" 2>&1 \
+    || { grep -m20 -E 'error|Error' "$res/build.log"; return 1; }
+}
+export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export CHAMELEON_CACHE_DIR="$res/cache"
+exe="$build/apps/chameleon"
+device=${DEVICE:-cuda} # DEVICE=sim tries the script without a GPU
+
+smoke() {
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit --format=csv
+  "$exe" devices
+  for task in 7 1; do
+    for tmpl in conv2d_direct conv2d_direct_splitk conv2d_implicit_gemm conv2d_implicit_gemm_tf32; do
+      echo "-- resnet18 task $task $tmpl"
+      "$exe" measure networks/resnet18.json --task "$task" --template "$tmpl" --device "$device" \
+        --target auto --count 6 --seed 3 2>&1 | grep -E 'configs in|error|us \(|failed' | tail -n 8
+    done
+  done
+}
+
+tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
+  # The tune stops at its limit (the log keeps every measurement), so replay and bench still run.
+  local name=$1 net=$2 trials=$3 plan=$4 templates=$5 tune_limit=$6
+  shift 6
+  local cap=$(( ${PHASE_LIMIT:-100000} - 45 ))
+  [ "$tune_limit" -gt "$cap" ] && tune_limit=$cap
+  [ "$tune_limit" -lt 10 ] && tune_limit=10
+  timeout -k 5 "$tune_limit" "$exe" tune "networks/$net.json" --device "$device" --target auto --trials "$trials" \
+    --plan-size "$plan" --lanes "${LANES:-1}" \
+    --templates "$templates" "$@" --log "$res/$name.jsonl" > "$res/$name-tune.txt" 2> "$res/$name-progress.txt"
+  echo "tune exit $?"
+  cat "$res/$name-tune.txt"
+  grep -E 'done:|tuned ' "$res/$name-progress.txt" | tail -n 30
+  "$exe" replay "$res/$name.jsonl" "$@" --out "$res/$name-kernels" > "$res/$name-replay.txt" 2>&1
+  tail -n 15 "$res/$name-replay.txt"
+  "$exe" bench "$res/$name-kernels" "$@" 2>&1 | tee "$res/$name-bench.txt"
+}
+
+throughput() {
+  for task in 2 7; do
+    for tmpl in conv2d_implicit_gemm conv2d_direct_splitk; do
+      echo "-- throughput resnet18 task $task $tmpl"
+      "$exe" measure networks/resnet18.json --task "$task" --template "$tmpl" --device "$device" --target auto \
+        --count 64 --seed 99 --no-cache 2>&1 | tail -n 1
+    done
+  done
+}
+
+export res build exe device
+export -f build_all smoke tune_bench throughput
+# PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
+if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
+phase build 200 build_all || true
+[ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
+for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 throughput}; do
+  case $name in
+    smoke) phase smoke 60 smoke ;;
+    resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
+      ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm $(( ${RESNET_LIMIT:-200} - 45 )) ;;
+    gpu-tests) phase gpu-tests 120 "$build/tests/chameleon_gpu_tests" --durations yes ;;
+    gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
+      "every template verifies*" ;;
+    bench-prev) phase bench-prev 40 "$exe" bench "$PREV/resnet18-fp32-kernels" ;;
+    vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
+      conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
+    resnet18-tf32) phase resnet18-tf32 90 tune_bench resnet18-tf32 resnet18 64 32 conv2d_implicit_gemm_tf32 \
+      50 --allow-tf32 ;;
+    throughput) phase throughput 40 throughput ;;
+    *) echo "gpu-session: unknown phase $name" ;;
+  esac
+done
+echo "gpu-session: done in $(elapsed) s"
+pack
