@@ -14,6 +14,7 @@
 #include "chameleon/util/error.hpp"
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <unistd.h>
 
@@ -281,6 +282,44 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
     std::filesystem::remove(log.path());
   }
   std::filesystem::remove(path);
+}
+
+TEST_CASE("a task's trials go first evenly to its templates, then to the fastest", "[tune]") {
+  auto t = resnet18()[6]; // 256@14 3x3
+  auto h100 = target::find_preset("h100");
+  measure::BuildOptions bopts;
+  bopts.compile = false;
+  measure::Builder builder(h100, "sm_90", bopts);
+  measure::SimRunner runner(h100, {});
+  NoProgress progress;
+  tune::TuneOptions o;
+  o.trials = 64;
+  o.batch = 8;
+  o.templates = {"conv2d_direct_splitk", "conv2d_implicit_gemm"};
+  for (bool resume : {true, false}) { // --force too: this tune's own records count
+    o.resume = resume;
+    tune::TuningLog log(temp_path(resume ? "split" : "split-force"));
+    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
+    auto out = tune::tune_task(t, o, env, 1, 1);
+    CHECK(out.trials == 64);
+    CHECK(out.new_trials == 64);
+    std::map<std::string, int> per_template;
+    std::map<std::string, double> best;
+    for (const auto& r : tune::read_log(log.path()).records) {
+      ++per_template[r.template_name];
+      if (r.ok() && (!best.count(r.template_name) || r.seconds() < best[r.template_name])) {
+        best[r.template_name] = r.seconds();
+      }
+    }
+    REQUIRE(per_template.size() == 2);
+    REQUIRE(out.best.has_value());
+    const std::string winner = out.best->template_name;
+    const std::string other = winner == "conv2d_implicit_gemm" ? "conv2d_direct_splitk" : "conv2d_implicit_gemm";
+    CHECK(per_template[other] == 16);  // half of an even share
+    CHECK(per_template[winner] == 48); // the rest
+    CHECK(best[winner] <= best[other]);
+    std::filesystem::remove(log.path());
+  }
 }
 
 TEST_CASE("grouped convolutions are skipped with a reason", "[tune]") {

@@ -144,40 +144,78 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     env.progress.task_end(out, position, count);
     return out;
   }
-  // The trial budget is shared evenly; what one template leaves unused (its space exhausted, or
-  // stopped early) goes to the next.
+  // The trial budget goes where it pays: first every template gets half of an even share (at
+  // least one trial), then the rest goes to the template with the fastest kernel so far; what it
+  // cannot use (space exhausted, early stop) goes to the next fastest.
+  const size_t n = tmpls.size();
+  std::vector<TaskOutcome> latest(n); // each template's outcome, counts as of its last call
+  std::vector<char> ran(n, 0);
   TaskOutcome total;
   total.task = t;
-  int left = o.trials;
-  std::vector<std::string> reasons;
-  for (size_t i = 0; i < tmpls.size(); ++i) {
-    TuneOptions share = o;
-    share.trials = left / int(tmpls.size() - i);
-    TaskOutcome part = tune_template(t, *tmpls[i], share, env, parts, position, count);
-    left -= part.trials;
-    total.trials += part.trials;
+  std::vector<std::vector<Record>> measured(n); // this tune's records per template
+  auto run = [&](size_t i, int share) {
+    TuneOptions part_options = o;
+    part_options.trials = share;
+    TaskOutcome part = tune_template(t, *tmpls[i], part_options, env, parts, position, count, &measured[i]);
+    measured[i].insert(measured[i].end(), std::make_move_iterator(part.new_records.begin()),
+                       std::make_move_iterator(part.new_records.end()));
+    part.new_records.clear();
+    // Counts of a later call include the earlier ones (resumed); times and new trials add up.
     total.new_trials += part.new_trials;
-    total.invalid += part.invalid;
-    total.failed += part.failed;
     total.wall_s += part.wall_s;
     total.build_wait_s += part.build_wait_s;
     total.measure_s += part.measure_s;
     total.explore_s += part.explore_s;
     total.fit_s += part.fit_s;
     total.sample_s += part.sample_s;
+    latest[i] = std::move(part);
+    ran[i] = 1;
+  };
+  auto used = [&] {
+    int sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += ran[i] ? latest[i].trials : 0;
+    return sum;
+  };
+  if (n == 1) {
+    run(0, o.trials);
+  } else {
+    const int first = std::max(1, o.trials / int(2 * n));
+    for (size_t i = 0; i < n; ++i) run(i, first);
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const auto& x = latest[a].best;
+      const auto& y = latest[b].best;
+      if (x && y) return x->seconds() < y->seconds();
+      return bool(x) && !y;
+    });
+    for (size_t i : order) {
+      const int left = o.trials - used();
+      if (left <= 0) break;
+      if (latest[i].stop_reason != "trial budget reached") continue; // exhausted or stopped early
+      run(i, latest[i].trials + left);
+    }
+  }
+  std::vector<std::string> reasons;
+  for (size_t i = 0; i < n; ++i) {
+    const TaskOutcome& part = latest[i];
+    total.trials += part.trials;
+    total.invalid += part.invalid;
+    total.failed += part.failed;
     if (part.best && (!total.best || part.best->seconds() < total.best->seconds())) {
       total.best = part.best;
       total.template_name = part.template_name;
     }
     if (total.template_name.empty()) total.template_name = part.template_name;
-    reasons.push_back(tmpls.size() > 1 ? part.template_name + ": " + part.stop_reason : part.stop_reason);
+    reasons.push_back(n > 1 ? part.template_name + ": " + part.stop_reason : part.stop_reason);
   }
   total.stop_reason = util::join(reasons, "; ");
   return total;
 }
 
 TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref, const TuneOptions& o,
-                          TuneEnv& env, TunerParts& parts, int position, int count) {
+                          TuneEnv& env, TunerParts& parts, int position, int count,
+                          const std::vector<Record>* earlier) {
   const auto start = Clock::now();
   TaskOutcome out;
   out.task = t;
@@ -256,6 +294,14 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       ++resumed;
     } catch (const Error& e) {
       spdlog::warn("{}: ignoring a record of task {}: {}", env.log.path(), t.index, e.what());
+    }
+  }
+  if (earlier != nullptr) {
+    for (const Record& r : *earlier) {
+      space::Config c = space.from_entity(r.entity);
+      if (!visited.insert(c.index).second) continue; // resumed from the log already
+      consider(r, c);
+      ++resumed;
     }
   }
   for (const Record& r : env.history) transfer(r);
@@ -352,6 +398,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       r.layer_count = t.count;
       r.result.settings["tune"] = tune_settings;
       env.log.append(r);
+      out.new_records.push_back(r);
       measured[i] = std::move(r);
     }
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chameleon::tune {
 
@@ -22,6 +23,7 @@ struct TaskOutcome {
   int best_trial = 0; // the trial that found the best
   std::string stop_reason;
   double wall_s = 0, build_wait_s = 0, measure_s = 0, explore_s = 0, fit_s = 0, sample_s = 0;
+  std::vector<Record> new_records; // measured by this call (a later call on the template resumes them)
 };
 
 // The state after one iteration of a task, for progress reports.

@@ -70,9 +70,11 @@ struct TuneEnv {
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count);
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count);
-// One template's share of a task (o.trials is the share).
+// One template's share of a task (o.trials is the share). `earlier`: records of this template
+// and task measured by an earlier call of the same tune, counted as done even with --force.
 TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
-                          TuneEnv& env, TunerParts& parts, int position, int count);
+                          TuneEnv& env, TunerParts& parts, int position, int count,
+                          const std::vector<Record>* earlier = nullptr);
 // Tunes the tasks in order; tasks without a template are reported as skipped.
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env);
