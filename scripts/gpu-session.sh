@@ -9,7 +9,8 @@
 # re-packed after every phase, so a run cut short still returns what it measured.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
-# order above; also gpu-tests-templates, and bench-prev to re-bench PREV's ResNet-18 kernels);
+# order above; also gpu-tests-templates, bench-prev to re-bench PREV's ResNet-18 kernels, and lanes
+# to compare tune throughput with 1 and 2 lanes);
 # RESNET_TRIALS/RESNET_LIMIT and VGG_TRIALS/VGG_LIMIT size the tunes; LANES sets tune --lanes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -91,6 +92,14 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   "$exe" bench "$res/$name-kernels" "$@" 2>&1 | tee "$res/$name-bench.txt"
 }
 
+lanes() { # tune throughput with 1 and 2 lanes, side by side, nothing cached
+  for n in 1 2; do
+    echo "-- resnet18 tasks 2-7, 64 trials, --lanes $n"
+    "$exe" -q tune networks/resnet18.json --device "$device" --target auto --tasks 2-7 --trials 64 \
+      --plan-size 32 --lanes "$n" --no-cache --no-resume --log "$res/lanes-$n.jsonl" | grep -E 'tuned|total'
+  done
+}
+
 throughput() {
   for task in 2 7; do
     for tmpl in conv2d_implicit_gemm conv2d_direct_splitk; do
@@ -102,7 +111,7 @@ throughput() {
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput
+export -f build_all smoke tune_bench throughput lanes
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 phase build 200 build_all || true
@@ -121,6 +130,7 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
     resnet18-tf32) phase resnet18-tf32 90 tune_bench resnet18-tf32 resnet18 64 32 conv2d_implicit_gemm_tf32 \
       50 --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
+    lanes) phase lanes 200 lanes ;;
     *) echo "gpu-session: unknown phase $name" ;;
   esac
 done
