@@ -236,21 +236,29 @@ TEST_CASE("greedy sampling: best first, epsilon random, never visited", "[tune][
   CHECK(first.size() == 16);
 }
 
+// The sim with estimated resources (no compiling: fast), for tune_task tests.
+struct SimRig {
+  target::Target h100 = target::find_preset("h100");
+  measure::Builder builder{h100, "sm_90", [] {
+                             measure::BuildOptions b;
+                             b.compile = false;
+                             return b;
+                           }()};
+  measure::SimRunner runner{h100, {}};
+  NoProgress progress;
+  tune::TuneEnv env(tune::TuningLog& log) { return {h100, builder, runner, log, {}, progress, "test"}; }
+};
+
 TEST_CASE("tune_task logs every trial, resumes without measuring again, stops early", "[tune]") {
   auto t = resnet18()[9]; // 512@7 3x3, a small space
-  auto h100 = target::find_preset("h100");
-  measure::BuildOptions bopts;
-  bopts.compile = false; // the sim with estimated resources: fast
-  measure::Builder builder(h100, "sm_90", bopts);
-  measure::SimRunner runner(h100, {});
-  NoProgress progress;
+  SimRig rig;
   std::string path = temp_path("task");
   tune::TuneOptions o;
   o.trials = 48;
   o.batch = 16;
   {
     tune::TuningLog log(path);
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
+    tune::TuneEnv env = rig.env(log);
     auto out = tune::tune_task(t, o, env, 1, 1);
     CHECK(out.trials == 48);
     CHECK(out.new_trials == 48);
@@ -262,7 +270,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
   CHECK(indices.size() == 48); // never the same config twice
   {
     tune::TuningLog log(path);
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
+    tune::TuneEnv env = rig.env(log);
     auto again = tune::tune_task(t, o, env, 1, 1);
     CHECK(again.trials == 48);
     CHECK(again.new_trials == 0);
@@ -272,7 +280,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
   }
   {
     tune::TuningLog log(temp_path("early"));
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
+    tune::TuneEnv env = rig.env(log);
     o.trials = 400;
     o.batch = 8;
     o.early_stopping = 8;
@@ -286,12 +294,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
 
 TEST_CASE("a task's trials go first evenly to its templates, then to the fastest", "[tune]") {
   auto t = resnet18()[6]; // 256@14 3x3
-  auto h100 = target::find_preset("h100");
-  measure::BuildOptions bopts;
-  bopts.compile = false;
-  measure::Builder builder(h100, "sm_90", bopts);
-  measure::SimRunner runner(h100, {});
-  NoProgress progress;
+  SimRig rig;
   tune::TuneOptions o;
   o.trials = 64;
   o.batch = 8;
@@ -299,7 +302,7 @@ TEST_CASE("a task's trials go first evenly to its templates, then to the fastest
   for (bool resume : {true, false}) { // --force too: this tune's own records count
     o.resume = resume;
     tune::TuningLog log(temp_path(resume ? "split" : "split-force"));
-    tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
+    tune::TuneEnv env = rig.env(log);
     auto out = tune::tune_task(t, o, env, 1, 1);
     CHECK(out.trials == 64);
     CHECK(out.new_trials == 64);
@@ -327,14 +330,9 @@ TEST_CASE("grouped convolutions are skipped with a reason", "[tune]") {
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
   auto grouped = std::find_if(tasks.begin(), tasks.end(), [](const auto& t) { return t.workload.groups > 1; });
   REQUIRE(grouped != tasks.end());
-  auto h100 = target::find_preset("h100");
-  measure::BuildOptions bopts;
-  bopts.compile = false;
-  measure::Builder builder(h100, "sm_90", bopts);
-  measure::SimRunner runner(h100, {});
-  NoProgress progress;
+  SimRig rig;
   tune::TuningLog log(temp_path("grouped"));
-  tune::TuneEnv env{h100, builder, runner, log, {}, progress, "test"};
+  tune::TuneEnv env = rig.env(log);
   auto out = tune::tune_task(*grouped, {}, env, 1, 1);
   CHECK(out.skipped.find("no template") != std::string::npos);
   CHECK(out.trials == 0);
