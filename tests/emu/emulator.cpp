@@ -6,6 +6,9 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -79,6 +82,54 @@ Loaded load(const codegen::KernelSource& src, const std::string& cache_dir) {
   return fns;
 }
 
+// A buffer between two guard zones of a known NaN pattern: a kernel that writes past either end
+// of the buffer changes a guard, which `check` reports. The buffers of the kernel under test all
+// live in such an allocation.
+class Guarded {
+public:
+  static constexpr size_t kGuard = 4096; // floats on each side
+  Guarded(const std::string& name, size_t n, float fill) : name_(name), n_(n), mem_(n + 2 * kGuard, guard()) {
+    std::fill(begin(), begin() + n, fill);
+  }
+  Guarded(const std::string& name, const std::vector<float>& v) : Guarded(name, v.size(), 0.0f) {
+    std::copy(v.begin(), v.end(), begin());
+  }
+  float* begin() { return mem_.data() + kGuard; }
+  std::vector<float> values() const { return {mem_.begin() + kGuard, mem_.begin() + kGuard + long(n_)}; }
+  // Throws when a guard changed, or when the contents differ from `unchanged` (for inputs).
+  void check(const std::vector<float>* unchanged = nullptr) const {
+    size_t before = 0, after = 0;
+    for (size_t i = 0; i < kGuard; ++i) {
+      before += !same_bits(mem_[i], guard());
+      after += !same_bits(mem_[kGuard + n_ + i], guard());
+    }
+    if (before + after > 0) {
+      throw std::runtime_error("the kernel wrote outside its buffers: " + std::to_string(before) +
+                               " floats before and " + std::to_string(after) + " after " + name_);
+    }
+    if (unchanged != nullptr) {
+      for (size_t i = 0; i < n_; ++i) {
+        if (!same_bits(mem_[kGuard + i], (*unchanged)[i])) {
+          throw std::runtime_error("the kernel changed its input " + name_ + " (first at index " +
+                                   std::to_string(i) + ")");
+        }
+      }
+    }
+  }
+
+private:
+  static float guard() {
+    const uint32_t bits = 0x7fa5a5a5u; // a NaN no kernel computes
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  static bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
+  std::string name_;
+  size_t n_;
+  std::vector<float> mem_;
+};
+
 } // namespace
 
 std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv2dWorkload& wl,
@@ -88,21 +139,27 @@ std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv
   const auto& g = src.geometry;
   // Split-K kernels add into a zeroed output; every other output starts as NaN, so that an output
   // the kernel never writes cannot pass.
-  std::vector<float> out(size_t(wl.output_elems()),
-                         g.zero_output ? 0.0f : std::numeric_limits<float>::quiet_NaN());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Guarded in("data", data), w("weight", weight);
+  Guarded out("out", size_t(wl.output_elems()), g.zero_output ? 0.0f : nan);
   const unsigned grid[3] = {g.grid[0], g.grid[1], g.grid[2]};
   const unsigned block[3] = {g.block[0], g.block[1], g.block[2]};
   if (g.workspace_splits > 0) {
     // The kernel writes its partial outputs to a NaN-filled workspace; the reduction sums them.
-    std::vector<float> ws(out.size() * size_t(g.workspace_splits), std::numeric_limits<float>::quiet_NaN());
-    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, data.data(), weight.data(), ws.data());
+    Guarded ws("workspace", size_t(wl.output_elems()) * size_t(g.workspace_splits), nan);
+    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, in.begin(), w.begin(), ws.begin());
+    ws.check();
     const unsigned rgrid[3] = {g.reduce_grid[0], g.reduce_grid[1], g.reduce_grid[2]};
     const unsigned rblock[3] = {g.reduce_block[0], g.reduce_block[1], g.reduce_block[2]};
-    fns.reduce(rgrid, rblock, schedule_seed, ws.data(), out.data());
+    fns.reduce(rgrid, rblock, schedule_seed, ws.begin(), out.begin());
+    ws.check();
   } else {
-    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, data.data(), weight.data(), out.data());
+    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, in.begin(), w.begin(), out.begin());
   }
-  return out;
+  in.check(&data);
+  w.check(&weight);
+  out.check();
+  return out.values();
 }
 
 Comparison compare(const std::vector<float>& out, const std::vector<float>& ref, double rtol, double atol) {

@@ -148,6 +148,32 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
 }
 
+TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]") {
+  // K=13 under a 16-row block tile: the last tile overhangs, and only the bounds check keeps its
+  // extra rows from writing past the end of the output.
+  const auto wl = shape(1, 16, 9, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1);
+  const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
+  const auto sp = tmpl.make_space(wl);
+  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0}); // a 16 x 32 block tile
+  const auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
+  const auto weight = measure::make_tensor(3, measure::Tensor::Weight, wl.weight_elems());
+  const auto ref = measure::conv2d_cpu(wl, data, weight);
+  auto run = [&](const std::string& from, const std::string& to) {
+    auto src = tmpl.render(wl, sp, cfg);
+    if (!from.empty()) {
+      const size_t at = src.code.find(from);
+      REQUIRE(at != std::string::npos);
+      src.code.replace(at, from.size(), to);
+    }
+    return emu::compare(emu::run_kernel(src, wl, data, weight, 1, emu_cache()), ref, 1e-4, 1e-4).bad;
+  };
+  CHECK(run("", "") == 0);
+  CHECK_THROWS_WITH(run("if (m < GM && p < GN)", "if (m <= GM && p < GN)"), Catch::Contains("after out"));
+  CHECK_THROWS_WITH(run("const int tid = threadIdx.x;",
+                        "const int tid = threadIdx.x; if (tid == 0) const_cast<float*>(data)[3] += 1.0f;"),
+                    Catch::Contains("changed its input data"));
+}
+
 TEST_CASE("split-K configs are exact with atomics and with a workspace and its reduction (host emulation)",
           "[emu]") {
   const target::Target t = target::find_preset("h100");
