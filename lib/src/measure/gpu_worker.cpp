@@ -268,7 +268,8 @@ private:
       // next are not failed by damaged inputs or a damaged reference.
       std::string what = "the kernel wrote outside its output (the inputs or the reference changed)";
       if (wrong) what += "; its output is wrong too: " + *wrong;
-      json again = set_task(task_request_);
+      const json request = task_request_; // set_task overwrites task_request_
+      json again = set_task(request);
       if (!again.value("ok", false)) return error(ErrorNo::WrongAnswer, what + "; resetting the task failed", true);
       return error(ErrorNo::WrongAnswer, what, false);
     }
