@@ -61,13 +61,34 @@ PpoExplorer::PpoExplorer(PpoOptions options) : options_(options) {
   torch::set_num_threads(1);
 }
 
-PpoExplorer::~PpoExplorer() = default;
+struct PpoExplorer::Batch {
+  torch::Tensor obs, actions, old_logp, adv, ret;
+};
+
+PpoExplorer::~PpoExplorer() {
+  try {
+    finish_training();
+  } catch (...) {
+    // Nothing to report to from a destructor; the agent is discarded with it.
+  }
+}
+
+void PpoExplorer::finish_training() const {
+  if (training_.valid()) training_.get(); // rethrows what the training threw
+}
+
+const PpoStats& PpoExplorer::last_stats() const {
+  finish_training();
+  return stats_;
+}
 
 void PpoExplorer::begin_task(const space::ConfigSpace& space) {
+  finish_training();
   if (!options_.keep_agent || (agent_ && agent_->knobs != int(space.knobs().size()))) agent_.reset();
 }
 
 std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
+  finish_training();
   const auto& space = ctx.space;
   const int knobs = int(space.knobs().size());
   if (!agent_) agent_ = std::make_unique<Agent>(knobs, options_);
@@ -196,40 +217,15 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   stats_.mean_final_score = final_sum / episodes;
 
   if (!adv_all.empty()) {
-    auto obs = torch::cat(obs_all);
-    auto actions = torch::cat(act_all);
-    auto old_logp = torch::cat(logp_all);
+    auto batch = std::make_shared<Batch>();
+    batch->obs = torch::cat(obs_all);
+    batch->actions = torch::cat(act_all);
+    batch->old_logp = torch::cat(logp_all);
+    batch->ret = torch::tensor(ret_all);
     auto adv = torch::tensor(adv_all);
-    auto ret = torch::tensor(ret_all);
     auto centered = adv - adv.mean();
-    adv = centered / (torch::sqrt((centered * centered).mean()) + 1e-8);
-    const int64_t n = obs.size(0);
-    const int64_t mb = std::max<int64_t>(1, options_.minibatch);
-    for (int epoch = 0; epoch < options_.epochs; ++epoch) {
-      auto order = torch::randperm(n, torch::kLong);
-      for (int64_t begin = 0; begin < n; begin += mb) {
-        auto idx = order.slice(0, begin, std::min(n, begin + mb));
-        auto [logits, value] = net->forward(obs.index_select(0, idx));
-        auto log_probs = torch::log_softmax(logits, -1);
-        auto a = actions.index_select(0, idx);
-        auto logp = log_probs.gather(2, a.unsqueeze(-1)).squeeze(-1);        // [b, knobs]
-        auto ratio = torch::exp(logp - old_logp.index_select(0, idx));       // per knob
-        auto advantage = adv.index_select(0, idx).unsqueeze(-1);
-        auto surrogate = torch::min(ratio * advantage,
-                                    torch::clamp(ratio, 1 - options_.clip, 1 + options_.clip) * advantage);
-        auto entropy = -(log_probs.exp() * log_probs).sum(-1);              // [b, knobs]
-        auto policy_loss = -surrogate.sum(-1).mean();
-        auto value_loss = torch::mse_loss(value, ret.index_select(0, idx));
-        auto entropy_term = entropy.sum(-1).mean();
-        auto loss = policy_loss + options_.value_coef * value_loss - options_.entropy_coef * entropy_term;
-        agent_->optimizer.zero_grad();
-        loss.backward();
-        agent_->optimizer.step();
-        stats_.policy_loss = policy_loss.item<double>();
-        stats_.value_loss = value_loss.item<double>();
-        stats_.entropy = entropy_term.item<double>();
-      }
-    }
+    batch->adv = centered / (torch::sqrt((centered * centered).mean()) + 1e-8);
+    training_ = std::async(std::launch::async, [this, batch] { train(*batch); });
   }
 
   std::vector<Candidate> out;
@@ -240,6 +236,37 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   });
   if (int(out.size()) > options_.candidates) out.resize(size_t(options_.candidates));
   return out;
+}
+
+void PpoExplorer::train(const Batch& b) {
+  ActorCritic& net = agent_->net;
+  const int64_t n = b.obs.size(0);
+  const int64_t mb = std::max<int64_t>(1, options_.minibatch);
+  for (int epoch = 0; epoch < options_.epochs; ++epoch) {
+    auto order = torch::randperm(n, torch::kLong);
+    for (int64_t begin = 0; begin < n; begin += mb) {
+      auto idx = order.slice(0, begin, std::min(n, begin + mb));
+      auto [logits, value] = net->forward(b.obs.index_select(0, idx));
+      auto log_probs = torch::log_softmax(logits, -1);
+      auto a = b.actions.index_select(0, idx);
+      auto logp = log_probs.gather(2, a.unsqueeze(-1)).squeeze(-1);      // [b, knobs]
+      auto ratio = torch::exp(logp - b.old_logp.index_select(0, idx));   // per knob
+      auto advantage = b.adv.index_select(0, idx).unsqueeze(-1);
+      auto surrogate = torch::min(ratio * advantage,
+                                  torch::clamp(ratio, 1 - options_.clip, 1 + options_.clip) * advantage);
+      auto entropy = -(log_probs.exp() * log_probs).sum(-1);            // [b, knobs]
+      auto policy_loss = -surrogate.sum(-1).mean();
+      auto value_loss = torch::mse_loss(value, b.ret.index_select(0, idx));
+      auto entropy_term = entropy.sum(-1).mean();
+      auto loss = policy_loss + options_.value_coef * value_loss - options_.entropy_coef * entropy_term;
+      agent_->optimizer.zero_grad();
+      loss.backward();
+      agent_->optimizer.step();
+      stats_.policy_loss = policy_loss.item<double>();
+      stats_.value_loss = value_loss.item<double>();
+      stats_.entropy = entropy_term.item<double>();
+    }
+  }
 }
 
 } // namespace chameleon::explore

@@ -2,6 +2,7 @@
 
 #include "chameleon/explore/explorer.hpp"
 
+#include <future>
 #include <memory>
 
 namespace chameleon::explore {
@@ -49,13 +50,22 @@ public:
   void begin_task(const space::ConfigSpace& space) override;
   std::vector<Candidate> explore(ExploreContext& ctx) override;
   nlohmann::json settings() const override { return to_json(options_); }
-  const PpoStats& last_stats() const { return stats_; }
+  // Waits for the last exploration's training (below).
+  const PpoStats& last_stats() const;
 
 private:
   struct Agent;
+  struct Batch; // one exploration's transitions (LibTorch tensors)
+  void train(const Batch& batch);
+  void finish_training() const;
   PpoOptions options_;
   std::unique_ptr<Agent> agent_;
   PpoStats stats_;
+  // The PPO update that closes an exploration trains the agent for the next one; the candidates
+  // do not depend on it. It runs in the background while the tuner compiles and measures the
+  // batch, and the next exploration (or begin_task, last_stats, the destructor) waits for it: the
+  // same computation in the same order, so the same results, with its time hidden.
+  mutable std::future<void> training_;
 };
 
 } // namespace chameleon::explore
