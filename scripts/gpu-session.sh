@@ -9,7 +9,7 @@
 # re-packed after every phase, so a run cut short still returns what it measured.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
-# order above; also gpu-tests-templates, bench-prev to re-bench PREV's ResNet-18 kernels, and lanes
+# order above; also gpu-tests-templates, gpu-tests-new (the fault and every-template tests), bench-prev to re-bench PREV's ResNet-18 kernels, and lanes
 # to compare tune throughput with 1 and 2 lanes);
 # RESNET_TRIALS/RESNET_LIMIT and VGG_TRIALS/VGG_LIMIT size the tunes; LANES sets tune --lanes.
 set -uo pipefail
@@ -121,9 +121,11 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
       ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm $(( ${RESNET_LIMIT:-200} - 45 )) ;;
-    gpu-tests) phase gpu-tests 120 "$build/tests/chameleon_gpu_tests" --durations yes ;;
+    gpu-tests) phase gpu-tests 180 "$build/tests/chameleon_gpu_tests" --durations yes ;;
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
+    gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
+      "faulting, hanging*,every template verifies*" ;;
     bench-prev) phase bench-prev 40 "$exe" bench "$PREV/resnet18-fp32-kernels" ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
       conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
