@@ -11,7 +11,7 @@
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
 # order above; also gpu-tests-templates, gpu-tests-new (the fault and every-template tests), bench-prev to re-bench PREV's ResNet-18 kernels, and lanes
 # to compare tune throughput with 1 and 2 lanes);
-# RESNET_TRIALS/RESNET_LIMIT and VGG_TRIALS/VGG_LIMIT size the tunes; LANES sets tune --lanes.
+# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$1
@@ -129,8 +129,8 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
     bench-prev) phase bench-prev 40 "$exe" bench "$PREV/resnet18-fp32-kernels" ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
       conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
-    resnet18-tf32) phase resnet18-tf32 90 tune_bench resnet18-tf32 resnet18 64 32 conv2d_implicit_gemm_tf32 \
-      50 --allow-tf32 ;;
+    resnet18-tf32) phase resnet18-tf32 ${TF32_LIMIT:-130} tune_bench resnet18-tf32 resnet18 64 32 \
+      conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
     lanes) phase lanes 200 lanes ;;
     *) echo "gpu-session: unknown phase $name" ;;
