@@ -113,10 +113,7 @@ KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::C
   def("RX1", t.rx[1]);
   def("MAX_UNROLL", t.max_unroll);
   def("UNROLL_EXPLICIT", t.unroll_explicit);
-  def("SPLIT_K", t.split_k);
-  def("SPLIT_WORKSPACE", t.reduce == kReduceWorkspace ? 1 : 0);
-  src << "#line 1 \"" << kSourcePath << "\"\n" << embedded_file(kSourcePath);
-  if (t.split_k > 1 && t.reduce == kReduceWorkspace) src << splitk_reduce_source();
+  render_body(src, kSourcePath, t.split_k, t.reduce);
 
   KernelSource out;
   out.entry = "conv2d_direct"; // one entry name for both variants: the header launches either

@@ -127,10 +127,7 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   def("LANES_N", g.lanes_n);
   def("MI", g.mi);
   def("NI", g.ni);
-  def("SPLIT_K", g.split_k);
-  def("SPLIT_WORKSPACE", g.reduce == kReduceWorkspace ? 1 : 0);
-  src << "#line 1 \"" << kSourcePath << "\"\n" << embedded_file(kSourcePath);
-  if (g.split_k > 1 && g.reduce == kReduceWorkspace) src << splitk_reduce_source();
+  render_body(src, kSourcePath, g.split_k, g.reduce);
 
   KernelSource out;
   out.entry = "conv2d_implicit_gemm";

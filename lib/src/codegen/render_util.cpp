@@ -1,5 +1,8 @@
 #include "render_util.hpp"
 
+#include "chameleon/codegen/embedded.hpp"
+#include "chameleon/codegen/template.hpp"
+
 #include <algorithm>
 #include <array>
 #include <set>
@@ -8,6 +11,13 @@ namespace chameleon::codegen {
 
 void define_constant(std::ostream& src, const char* key, int64_t value) {
   src << "static constexpr int " << key << " = " << value << ";\n";
+}
+
+void render_body(std::ostream& src, const char* source_path, int64_t split_k, int reduce) {
+  define_constant(src, "SPLIT_K", split_k);
+  define_constant(src, "SPLIT_WORKSPACE", reduce == kReduceWorkspace ? 1 : 0);
+  src << "#line 1 \"" << source_path << "\"\n" << embedded_file(source_path);
+  if (split_k > 1 && reduce == kReduceWorkspace) src << splitk_reduce_source();
 }
 
 void render_prelude(std::ostream& src, const std::string& template_name, const task::Conv2dWorkload& wl,

@@ -16,6 +16,10 @@ void render_prelude(std::ostream& src, const std::string& template_name, const t
                     const space::ConfigSpace& sp, const space::Config& cfg);
 // `static constexpr int KEY = VALUE;`
 void define_constant(std::ostream& src, const char* key, int64_t value);
+// What every template's rendering ends with: the split-K knobs as SPLIT_K and SPLIT_WORKSPACE,
+// the template's source (`source_path`, embedded), and, for a workspace split-K, the reduction
+// kernel.
+void render_body(std::ostream& src, const char* source_path, int64_t split_k, int reduce);
 
 // Fraction of the bytes moved that are used, for a warp whose lane i reads float offsets[i]
 // (any number of floats per lane), counting 32-byte sectors (8 floats).
