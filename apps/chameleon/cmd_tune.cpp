@@ -15,8 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -158,10 +156,7 @@ void run_tune(TuneArgs a, bool quiet) {
   codegen::check_template_names(a.tune.templates, a.tune.allow_tf32);
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
   for (const codegen::Template* tmpl : codegen::templates()) {
-    const auto& names = a.tune.templates;
-    const bool wanted = names.empty() ? a.tune.allow_tf32 || !tmpl->tf32()
-                                      : std::find(names.begin(), names.end(), tmpl->name()) != names.end();
-    if (wanted && tmpl->min_sm() > rd.target.sm()) {
+    if (codegen::template_wanted(*tmpl, a.tune.templates, a.tune.allow_tf32) && tmpl->min_sm() > rd.target.sm()) {
       spdlog::warn("{} needs sm_{} or newer; {} is {}: it is not tuned", tmpl->name(), tmpl->min_sm(),
                    rd.target.name, rd.target.arch());
     }

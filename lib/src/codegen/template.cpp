@@ -74,6 +74,11 @@ const Template& find_template(const std::string& name) {
   throw Error("unknown template '" + name + "' (known: " + known + ")");
 }
 
+bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32) {
+  if (names.empty()) return allow_tf32 || !t.tf32();
+  return std::find(names.begin(), names.end(), t.name()) != names.end();
+}
+
 void check_template_names(const std::vector<std::string>& names, bool allow_tf32) {
   for (const auto& name : names) {
     if (find_template(name).tf32() && !allow_tf32) {
@@ -89,10 +94,8 @@ std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
   check_template_names(names, allow_tf32);
   std::vector<const Template*> out;
   for (const Template* t : templates()) {
-    const bool named = std::find(names.begin(), names.end(), t->name()) != names.end();
-    const bool wanted = names.empty() ? allow_tf32 || !t->tf32() : named;
     const bool runs = target_sm <= 0 || t->min_sm() <= target_sm;
-    if (wanted && runs && t->decline_reason(wl).empty()) out.push_back(t);
+    if (template_wanted(*t, names, allow_tf32) && runs && t->decline_reason(wl).empty()) out.push_back(t);
   }
   return out;
 }

@@ -118,6 +118,9 @@ const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
+// Whether a template takes part: named in `names`, or, when names is empty, any template but
+// the TF32 ones unless allow_tf32.
+bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32);
 // Throws chameleon::Error for an unknown name, or a TF32 template without allow_tf32.
 void check_template_names(const std::vector<std::string>& names, bool allow_tf32);
 // Every registered template that supports the workload, limited to `names` unless empty. TF32
