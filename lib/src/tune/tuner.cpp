@@ -149,7 +149,6 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   // cannot use (space exhausted, early stop) goes to the next fastest.
   const size_t n = tmpls.size();
   std::vector<TaskOutcome> latest(n); // each template's outcome, counts as of its last call
-  std::vector<char> ran(n, 0);
   TaskOutcome total;
   total.task = t;
   std::vector<std::vector<Record>> measured(n); // this tune's records per template
@@ -169,11 +168,10 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     total.fit_s += part.fit_s;
     total.sample_s += part.sample_s;
     latest[i] = std::move(part);
-    ran[i] = 1;
   };
   auto used = [&] {
     int sum = 0;
-    for (size_t i = 0; i < n; ++i) sum += ran[i] ? latest[i].trials : 0;
+    for (const TaskOutcome& part : latest) sum += part.trials; // 0 for a template not run yet
     return sum;
   };
   if (n == 1) {
@@ -398,13 +396,13 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       r.layer_count = t.count;
       r.result.settings["tune"] = tune_settings;
       env.log.append(r);
-      out.new_records.push_back(r);
       measured[i] = std::move(r);
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       visited.insert(batch[i].index);
       ++out.new_trials;
       consider(measured[i], batch[i]);
+      out.new_records.push_back(std::move(measured[i]));
     }
     fit_s = refit();
     env.log.append_comment("chameleon-iteration " +
