@@ -63,6 +63,15 @@ std::vector<task::Conv2dWorkload> awkward_shapes() {
   };
 }
 
+// Inputs drawn from `seed` and the exact conv2d: what every emulated run is compared with.
+struct Problem {
+  Problem(const task::Conv2dWorkload& wl, uint64_t seed)
+      : data(measure::make_tensor(seed, measure::Tensor::Data, wl.input_elems())),
+        weight(measure::make_tensor(seed, measure::Tensor::Weight, wl.weight_elems())),
+        ref(measure::conv2d_cpu(wl, data, weight)) {}
+  std::vector<float> data, weight, ref;
+};
+
 // Emulates `count` random valid configs of the template on the workload; returns mismatching runs.
 void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, int count, uint64_t seed) {
   const target::Target t = target::find_preset("h100");
@@ -70,18 +79,30 @@ void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& w
   std::mt19937_64 rng(seed);
   const auto configs = codegen::random_valid_configs(tmpl, wl, sp, t, count, rng);
   REQUIRE(int(configs.size()) == count);
-  const auto data = measure::make_tensor(7, measure::Tensor::Data, wl.input_elems());
-  const auto weight = measure::make_tensor(7, measure::Tensor::Weight, wl.weight_elems());
-  const auto ref = measure::conv2d_cpu(wl, data, weight);
+  const Problem p(wl, 7);
   const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
   for (const auto& cfg : configs) {
     const auto src = tmpl.render(wl, sp, cfg);
-    const auto out = emu::run_kernel(src, wl, data, weight, unsigned(cfg.index), emu_cache());
-    const auto cmp = emu::compare(out, ref, tol, tol);
+    const auto out = emu::run_kernel(src, wl, p.data, p.weight, unsigned(cfg.index), emu_cache());
+    const auto cmp = emu::compare(out, p.ref, tol, tol);
     INFO(tmpl.name() << " on " << wl.str() << ", " << sp.str(cfg) << ": " << cmp.bad << " of "
                      << out.size() << " wrong, first at " << cmp.first);
     CHECK(cmp.bad == 0);
   }
+}
+
+// Mismatches of the config's kernel (1e-4) with every occurrence of `from` in its source replaced
+// by `to`; `from` empty: as rendered.
+int64_t mutated_mismatches(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                           const space::ConfigSpace& sp, const space::Config& cfg, const Problem& p,
+                           const std::string& from, const std::string& to) {
+  auto src = tmpl.render(wl, sp, cfg);
+  if (!from.empty()) {
+    size_t at = src.code.find(from);
+    REQUIRE(at != std::string::npos);
+    for (; at != std::string::npos; at = src.code.find(from, at + to.size())) src.code.replace(at, from.size(), to);
+  }
+  return emu::compare(emu::run_kernel(src, wl, p.data, p.weight, 1, emu_cache()), p.ref, 1e-4, 1e-4).bad;
 }
 
 } // namespace
@@ -130,16 +151,9 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   const auto sp = tmpl.make_space(wl);
   // tile_k=8 thread_m=2 thread_n=4 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles.
   const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0});
-  const auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
-  const auto weight = measure::make_tensor(3, measure::Tensor::Weight, wl.weight_elems());
-  const auto ref = measure::conv2d_cpu(wl, data, weight);
+  const Problem p(wl, 3);
   auto run = [&](const std::string& from, const std::string& to) {
-    auto src = tmpl.render(wl, sp, cfg);
-    for (size_t at = from.empty() ? std::string::npos : src.code.find(from); at != std::string::npos;
-         at = src.code.find(from, at + to.size())) {
-      src.code.replace(at, from.size(), to);
-    }
-    return emu::compare(emu::run_kernel(src, wl, data, weight, 1, emu_cache()), ref, 1e-4, 1e-4).bad;
+    return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
   };
   CHECK(run("", "") == 0);
   CHECK(run("cp_async_wait<1>();", "") > 0);
@@ -155,17 +169,9 @@ TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   const auto sp = tmpl.make_space(wl);
   const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0}); // a 16 x 32 block tile
-  const auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
-  const auto weight = measure::make_tensor(3, measure::Tensor::Weight, wl.weight_elems());
-  const auto ref = measure::conv2d_cpu(wl, data, weight);
+  const Problem p(wl, 3);
   auto run = [&](const std::string& from, const std::string& to) {
-    auto src = tmpl.render(wl, sp, cfg);
-    if (!from.empty()) {
-      const size_t at = src.code.find(from);
-      REQUIRE(at != std::string::npos);
-      src.code.replace(at, from.size(), to);
-    }
-    return emu::compare(emu::run_kernel(src, wl, data, weight, 1, emu_cache()), ref, 1e-4, 1e-4).bad;
+    return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
   };
   CHECK(run("", "") == 0);
   CHECK_THROWS_WITH(run("if (m < GM && p < GN)", "if (m <= GM && p < GN)"), Catch::Contains("after out"));
@@ -178,9 +184,7 @@ TEST_CASE("split-K configs are exact with atomics and with a workspace and its r
           "[emu]") {
   const target::Target t = target::find_preset("h100");
   const auto wl = shape(2, 37, 9, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1); // prime C and K, batch 2
-  const auto data = measure::make_tensor(5, measure::Tensor::Data, wl.input_elems());
-  const auto weight = measure::make_tensor(5, measure::Tensor::Weight, wl.weight_elems());
-  const auto ref = measure::conv2d_cpu(wl, data, weight);
+  const Problem p(wl, 5);
   for (const char* name : {"conv2d_direct_splitk", "conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"}) {
     const auto& tmpl = codegen::find_template(name);
     const auto sp = tmpl.make_space(wl);
@@ -197,9 +201,9 @@ TEST_CASE("split-K configs are exact with atomics and with a workspace and its r
         CHECK(f.geometry.zero_output == !workspace);
         const auto src = tmpl.render(wl, sp, cfg);
         CHECK((src.code.find("splitk_reduce(") != std::string::npos) == workspace);
-        const auto out = emu::run_kernel(src, wl, data, weight, 3, emu_cache());
+        const auto out = emu::run_kernel(src, wl, p.data, p.weight, 3, emu_cache());
         const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
-        const auto cmp = emu::compare(out, ref, tol, tol);
+        const auto cmp = emu::compare(out, p.ref, tol, tol);
         INFO(name << " " << sp.str(cfg) << ": " << cmp.bad << " wrong, first at " << cmp.first);
         CHECK(cmp.bad == 0);
       }
@@ -243,13 +247,11 @@ TEST_CASE("one config of one task, named by the environment (host emulation)", "
   const auto& tmpl = codegen::find_template(env("CHM_EMU_TEMPLATE"));
   const auto sp = tmpl.make_space(t.workload);
   const auto cfg = sp.get(std::stoll(env("CHM_EMU_CONFIG")));
-  const auto data = measure::make_tensor(7, measure::Tensor::Data, t.workload.input_elems());
-  const auto weight = measure::make_tensor(7, measure::Tensor::Weight, t.workload.weight_elems());
-  const auto ref = measure::conv2d_cpu(t.workload, data, weight);
+  const Problem p(t.workload, 7);
   const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
   for (unsigned seed : {1u, 2u, 3u}) {
-    const auto out = emu::run_kernel(tmpl.render(t.workload, sp, cfg), t.workload, data, weight, seed, emu_cache());
-    const auto cmp = emu::compare(out, ref, tol, tol);
+    const auto out = emu::run_kernel(tmpl.render(t.workload, sp, cfg), t.workload, p.data, p.weight, seed, emu_cache());
+    const auto cmp = emu::compare(out, p.ref, tol, tol);
     INFO(tmpl.name() << " on " << t.workload.str() << ", " << sp.str(cfg) << ", schedule seed " << seed << ": "
                      << cmp.bad << " of " << out.size() << " wrong, first at " << cmp.first);
     CHECK(cmp.bad == 0);
