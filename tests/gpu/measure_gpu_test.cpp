@@ -182,8 +182,8 @@ TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config 
   CHECK(wrong.error == measure::ErrorNo::WrongAnswer);
   CHECK(wrong.message.find("outputs differ") != std::string::npos);
 
-  // Writes its output right, and also into its input: caught, and the next config still measures
-  // against the original inputs.
+  // Writes into its input (and leaves its output unwritten): caught as a write outside the output,
+  // and the next config still measures against the original inputs.
   auto stray = runner.run(wl, custom_kernel(
       "if (blockIdx.x == 0 && threadIdx.x == 0) const_cast<float*>(data)[5] += 1.0f;"));
   CHECK(stray.error == measure::ErrorNo::WrongAnswer);
