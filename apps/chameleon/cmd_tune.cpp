@@ -15,10 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 namespace chameleon::app {
 
@@ -182,6 +185,11 @@ void run_tune(TuneArgs a, bool quiet) {
                   ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
                   "): tune different GPUs into different logs");
     }
+  }
+  // Every loop fits its own cost model: loops side by side share the cores instead of each
+  // starting a team of one thread per core.
+  if (a.tune.model.threads == 0 && runners.size() > 1) {
+    a.tune.model.threads = std::max(1, int(std::thread::hardware_concurrency()) / int(runners.size()));
   }
   measure::Runner* runner = runners.front().get();
   if (runner->simulated()) spdlog::warn("tuning on the sim device: times are simulated, not measured");

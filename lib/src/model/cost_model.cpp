@@ -20,11 +20,11 @@ void xgb_check(int rc, const char* what) {
   if (rc != 0) throw Error(std::string("XGBoost ") + what + " failed: " + XGBGetLastError());
 }
 
-// Owns a DMatrix.
+// Owns a DMatrix, built on `threads` OpenMP threads.
 class Matrix {
 public:
-  Matrix(const std::vector<float>& x, int rows, int cols) {
-    xgb_check(XGDMatrixCreateFromMat(x.data(), bst_ulong(rows), bst_ulong(cols), NAN, &h_),
+  Matrix(const std::vector<float>& x, int rows, int cols, int threads) {
+    xgb_check(XGDMatrixCreateFromMat_omp(x.data(), bst_ulong(rows), bst_ulong(cols), NAN, &h_, threads),
               "matrix creation");
   }
   ~Matrix() { XGDMatrixFree(h_); }
@@ -92,7 +92,8 @@ CostModel::~CostModel() {
 void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::vector<float>& y,
                     const std::vector<float>& weights) {
   if (rows == 0) return;
-  Matrix train(x, rows, cols);
+  int threads = options_.threads > 0 ? options_.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  Matrix train(x, rows, cols, threads);
   xgb_check(XGDMatrixSetFloatInfo(train.get(), "label", y.data(), bst_ulong(rows)), "labels");
   if (!weights.empty()) {
     xgb_check(XGDMatrixSetFloatInfo(train.get(), "weight", weights.data(), bst_ulong(rows)), "weights");
@@ -107,7 +108,6 @@ void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::
   std::unique_ptr<void, int (*)(BoosterHandle)> owner(raw, XGBoosterFree);
   BoosterHandle b = owner.get();
   auto set = [&](const char* k, const std::string& v) { xgb_check(XGBoosterSetParam(b, k, v.c_str()), k); };
-  int threads = options_.threads > 0 ? options_.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   set("objective", options_.loss == "rank" ? "rank:pairwise" : "reg:squarederror");
   set("max_depth", std::to_string(options_.max_depth));
   set("eta", std::to_string(options_.eta));
@@ -132,6 +132,10 @@ void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::
       break;
     }
   }
+  // Predictions come in small batches (one per PPO or annealing step, 128 rows): on one thread,
+  // they cost less than waking a team, whose threads would then spin between steps and take the
+  // cores from the compiler.
+  set("nthread", "1");
   if (booster_ != nullptr) XGBoosterFree(booster_);
   booster_ = owner.release();
   best_rounds_ = best_round;
@@ -139,7 +143,7 @@ void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::
 
 std::vector<float> CostModel::predict(const std::vector<float>& x, int rows, int cols) const {
   if (booster_ == nullptr || rows == 0) return std::vector<float>(size_t(rows), 0.0f);
-  Matrix m(x, rows, cols);
+  Matrix m(x, rows, cols, 1);
   return predict_raw(booster_, m, best_rounds_, size_t(rows));
 }
 
