@@ -4,7 +4,8 @@
 Usage: scripts/bench_tuners.py [--exe build/apps/chameleon] [--network networks/resnet18.json]
            [--tasks 4,7,10] [--tuners autotvm,random] [--seeds 5] [--trials 512] [--compile]
 Without --compile the sim estimates registers instead of running NVRTC (fast; see
-docs/measurement.md). Prints a markdown table per task and the mean over tasks.
+docs/measurement.md). Prints a markdown table per task and the mean over tasks, with the mean wall
+time of one tune (the tuner's own CPU cost, when registers are estimated).
 """
 import argparse
 import json
@@ -12,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -53,6 +55,7 @@ def main():
     flops_by_workload = {json.dumps(t["workload"], sort_keys=True): flops(t["workload"]) for t in tasks}
     checkpoints = [c for c in (32, 64, 128, 256, 512, 1000, 2000) if c <= args.trials]
     results = {}  # (tuner, task) -> [curve per seed]
+    seconds = {}  # tuner -> [wall seconds per tune]
     with tempfile.TemporaryDirectory() as tmp:
         for tuner in args.tuners.split(","):
             for task in args.tasks.split(","):
@@ -63,7 +66,9 @@ def main():
                            "--seed", str(seed), "--log", str(log), "--progress", "none", "--json"]
                     if not args.compile:
                         cmd.append("--sim-estimate")
+                    start = time.monotonic()
                     subprocess.run(cmd, check=True, capture_output=True, text=True)
+                    seconds.setdefault(tuner, []).append(time.monotonic() - start)
                     results.setdefault((tuner, task), []).append(best_curve(log, flops_by_workload, args.trials))
                     print(f"done {tuner} task {task} seed {seed}", file=sys.stderr)
 
@@ -88,7 +93,8 @@ def main():
             per_tuner = {t: statistics.mean(c[min(final, len(c)) - 1] for c in results[(t, task)])
                          for t in args.tuners.split(",")}
             rel.append(per_tuner[tuner] / max(per_tuner.values()))
-        print(f"{tuner}: mean best at N={final} is {100 * statistics.mean(rel):.1f}% of the best tuner's")
+        print(f"{tuner}: mean best at N={final} is {100 * statistics.mean(rel):.1f}% of the best tuner's; "
+              f"{statistics.mean(seconds[tuner]):.1f} s per tune on average")
 
 
 if __name__ == "__main__":

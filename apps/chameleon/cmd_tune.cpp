@@ -395,7 +395,13 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--ppo-value-coef", p.value_coef, "PPO: value loss coefficient")->capture_default_str();
   cmd->add_option("--ppo-entropy-coef", p.entropy_coef, "PPO: entropy bonus coefficient")->capture_default_str();
   cmd->add_option("--ppo-hidden", p.hidden, "PPO: units per layer")->capture_default_str();
-  cmd->add_option("--ppo-minibatch", p.minibatch, "PPO: transitions per gradient step")->capture_default_str();
+  cmd->add_option("--ppo-minibatch", p.minibatch, "PPO: transitions per gradient step (drawn with replacement)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--ppo-minibatches", p.minibatches,
+                  "PPO: gradient steps per epoch (0: one per episode, as Chameleon's code updates per trajectory)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--ppo-stay-fraction", p.stay_fraction, "PPO: an episode ends when this share of knobs stays")
       ->capture_default_str();
   cmd->add_option("--ppo-best-starts", p.best_starts, "PPO: share of episodes starting from the best measured configs")

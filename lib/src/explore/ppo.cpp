@@ -1,9 +1,11 @@
 // The only translation unit that includes LibTorch (it takes ~30 s to compile).
 #include "chameleon/explore/ppo.hpp"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <unordered_map>
 
@@ -15,7 +17,8 @@ nlohmann::json to_json(const PpoOptions& o) {
           {"lambda", o.lambda},             {"epochs", o.epochs},
           {"clip", o.clip},                 {"value_coef", o.value_coef},
           {"entropy_coef", o.entropy_coef}, {"hidden", o.hidden},
-          {"minibatch", o.minibatch},       {"stay_fraction", o.stay_fraction},
+          {"minibatch", o.minibatch},       {"minibatches", o.minibatches},
+          {"stay_fraction", o.stay_fraction},
           {"best_starts", o.best_starts},   {"candidates", o.candidates},
           {"keep_agent", o.keep_agent}};
 }
@@ -63,7 +66,14 @@ PpoExplorer::PpoExplorer(PpoOptions options) : options_(options) {
 
 struct PpoExplorer::Batch {
   torch::Tensor obs, actions, old_logp, adv, ret;
+  int64_t episodes = 0;
 };
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+} // namespace
 
 PpoExplorer::~PpoExplorer() {
   try {
@@ -89,6 +99,7 @@ void PpoExplorer::begin_task(const space::ConfigSpace& space) {
 
 std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   finish_training();
+  const auto start = std::chrono::steady_clock::now();
   const auto& space = ctx.space;
   const int knobs = int(space.knobs().size());
   if (!agent_) agent_ = std::make_unique<Agent>(knobs, options_);
@@ -215,6 +226,7 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   double final_sum = 0;
   for (float f : final_score) final_sum += f;
   stats_.mean_final_score = final_sum / episodes;
+  stats_.rollout_seconds = seconds_since(start);
 
   if (!adv_all.empty()) {
     auto batch = std::make_shared<Batch>();
@@ -225,6 +237,7 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
     auto adv = torch::tensor(adv_all);
     auto centered = adv - adv.mean();
     batch->adv = centered / (torch::sqrt((centered * centered).mean()) + 1e-8);
+    batch->episodes = episodes;
     training_ = std::async(std::launch::async, [this, batch] { train(*batch); });
   }
 
@@ -239,13 +252,18 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
 }
 
 void PpoExplorer::train(const Batch& b) {
+  // OpenMP settings are per thread: this one, too, runs the tiny networks on one thread.
+  torch::set_num_threads(1);
+  const auto start = std::chrono::steady_clock::now();
   ActorCritic& net = agent_->net;
   const int64_t n = b.obs.size(0);
   const int64_t mb = std::max<int64_t>(1, options_.minibatch);
+  // Chameleon's code updates after every trajectory, one minibatch drawn with replacement per
+  // epoch: per exploration, as many minibatches per epoch as there are episodes.
+  const int64_t steps = options_.minibatches > 0 ? options_.minibatches : b.episodes;
   for (int epoch = 0; epoch < options_.epochs; ++epoch) {
-    auto order = torch::randperm(n, torch::kLong);
-    for (int64_t begin = 0; begin < n; begin += mb) {
-      auto idx = order.slice(0, begin, std::min(n, begin + mb));
+    for (int64_t step = 0; step < steps; ++step) {
+      auto idx = torch::randint(n, {mb}, torch::kLong);
       auto [logits, value] = net->forward(b.obs.index_select(0, idx));
       auto log_probs = torch::log_softmax(logits, -1);
       auto a = b.actions.index_select(0, idx);
@@ -267,6 +285,9 @@ void PpoExplorer::train(const Batch& b) {
       stats_.entropy = entropy_term.item<double>();
     }
   }
+  stats_.train_seconds = seconds_since(start);
+  spdlog::debug("PPO: {} transitions, rollout {:.3f} s, update {:.3f} s ({} x {} minibatches of {})",
+                stats_.transitions, stats_.rollout_seconds, stats_.train_seconds, options_.epochs, steps, mb);
 }
 
 } // namespace chameleon::explore

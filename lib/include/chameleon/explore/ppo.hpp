@@ -19,7 +19,9 @@ struct PpoOptions {
   double value_coef = 1.0;
   double entropy_coef = 0.1;
   int hidden = 64;             // units of the shared layer and of each head
-  int minibatch = 64;          // transitions per gradient step (Chameleon used 32)
+  int minibatch = 32;          // transitions per gradient step, drawn with replacement
+  int minibatches = 0;         // gradient steps per epoch; 0: one per episode (Chameleon's code
+                               // updates once per trajectory, one minibatch per epoch)
   double stay_fraction = 0.75; // an episode ends when at least this share of knobs stays
   double best_starts = 0.25;   // share of episodes starting from the best measured configs
   int candidates = 256;        // size of the candidate set S handed to the sampler
@@ -33,6 +35,8 @@ struct PpoStats {
   double mean_reward = 0;      // over all transitions
   double mean_final_score = 0; // score of the configs the episodes ended in
   double policy_loss = 0, value_loss = 0, entropy = 0;
+  double rollout_seconds = 0; // the episodes, predictions included
+  double train_seconds = 0;   // the PPO update (in the background)
 };
 
 // An actor-critic agent (LibTorch) whose first layer is shared by the policy and the value
