@@ -9,8 +9,10 @@
 # re-packed after every phase, so a run cut short still returns what it measured.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
-# order above; also gpu-tests-templates, gpu-tests-new (the fault and every-template tests), bench-prev to re-bench PREV's ResNet-18 kernels, and lanes
-# to compare tune throughput with 1 and 2 lanes);
+# order above; also gpu-tests-templates, gpu-tests-new (the fault and every-template tests),
+# bench-prev to re-bench PREV's ResNet-18 kernels, lanes to compare tune throughput with the lane
+# counts of LANES_LIST (default "1 2", limit LANES_LIMIT), and sanitize to run Inception-v3's
+# suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck);
 # RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -92,11 +94,27 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   "$exe" bench "$res/$name-kernels" "$@" 2>&1 | tee "$res/$name-bench.txt"
 }
 
-lanes() { # tune throughput with 1 and 2 lanes, side by side, nothing cached
-  for n in 1 2; do
+lanes() { # tune throughput with 1, 2, ... lanes (LANES_LIST), side by side, nothing cached
+  for n in ${LANES_LIST:-1 2}; do
     echo "-- resnet18 tasks 2-7, 64 trials, --lanes $n"
     "$exe" -q tune networks/resnet18.json --device "$device" --target auto --tasks 2-7 --trials 64 \
       --plan-size 32 --lanes "$n" --no-cache --no-resume --log "$res/lanes-$n.jsonl" | grep -E 'tuned|total'
+  done
+}
+
+sanitize() { # Inception-v3 task 42's conv2d_direct_splitk config 647298 (docs/benchmarks.md)
+  local args=(networks/inception_v3.json --task 42 --template conv2d_direct_splitk --config 647298
+              --device "$device" --target auto --warmup 0 --repeat 1 --min-repeat-ms 0 --no-cuda-graph)
+  echo "-- alone, no sanitizer"
+  "$exe" measure "${args[@]}" 2>&1 | tail -n 5
+  local cs=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
+  [ -x "$cs" ] || cs=$(command -v compute-sanitizer) || { echo "no compute-sanitizer"; return 1; }
+  for tool in memcheck racecheck; do
+    echo "-- compute-sanitizer --tool $tool"
+    "$cs" --tool "$tool" --target-processes all --print-limit 20 "$exe" measure "${args[@]}" --run-timeout 60 \
+      > "$res/sanitize-$tool.txt" 2>&1
+    echo "exit $?"
+    grep -v '^=========     ' "$res/sanitize-$tool.txt" | tail -n 25
   done
 }
 
@@ -111,7 +129,7 @@ throughput() {
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes
+export -f build_all smoke tune_bench throughput lanes sanitize
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 phase build 200 build_all || true
@@ -132,7 +150,8 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
     resnet18-tf32) phase resnet18-tf32 ${TF32_LIMIT:-130} tune_bench resnet18-tf32 resnet18 64 32 \
       conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
-    lanes) phase lanes 200 lanes ;;
+    lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
+    sanitize) phase sanitize 90 sanitize ;;
     *) echo "gpu-session: unknown phase $name" ;;
   esac
 done
