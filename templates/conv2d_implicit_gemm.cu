@@ -1,18 +1,20 @@
 // conv2d_implicit_gemm: conv2d as a GEMM that never materializes im2col.
 //   out[m][p] = sum_j weight[m][j] * im2col[j][p]
-//   m: output channel (GM = K rows), p: output pixel n*OH*OW + oh*OW + ow (GN columns),
-//   j: reduction index c*R*S + r*S + s (GK).
+//   m: output channel (GM = K / G rows), p: output pixel n*OH*OW + oh*OW + ow (GN columns),
+//   j: reduction index c*R*S + r*S + s (GK = C / G * R * S); one GEMM per group.
 // chameleon prepends a prelude of compile-time constants:
-//   workload  N C H W K R S OH OW SH SW PT PL DH DW
+//   workload  N C H W K R S OH OW SH SW PT PL DH DW, G (groups; C / G input and K / G output
+//             channels each, depthwise when C / G is 1)
 //   knobs     MMA (0: fp32 FMA per thread; 1: TF32 tensor cores, mma.sync m16n8k8),
 //             BK (reduction slice per stage), WARPS_M WARPS_N (warps of a block),
 //             MMA 0: TM TN (thread tile), LANES_N (lanes of a warp along the pixels; 32 / LANES_N
 //                    along the channels): a warp covers (32/LANES_N)*TM x LANES_N*TN outputs;
 //             MMA 1: MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
 //             SPLIT_K: blocks that share the reduction of one output tile: atomicAdd into an output
-//             the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice blockIdx.z of a
+//             the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice `split` of a
 //             workspace [SPLIT_K][N][K][OH][OW] (passed as `out`) that splitk_reduce then sums.
-// Layout: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW], float32.
+// Grid: (pixel tiles, channel tiles, G * SPLIT_K); blockIdx.z = group * SPLIT_K + split.
+// Layout: data [N][C][H][W], weight [K][C/G][R][S], out [N][K][OH][OW], float32.
 // Every size is handled by bounds checks (the tiles need not divide anything), so prime channel
 // counts, odd sizes, dilation and batch > 1 are computed, not declined.
 //
@@ -21,9 +23,11 @@
 // allows) while tile t is consumed. Shared memory is dynamic: [2][BM][BK+4] weights (channel
 // major, so that 16-byte copies land in rows) then [2][BK][BN+8] input columns.
 
-static constexpr int GM = K;
+static constexpr int CG = C / G; // input channels of a group
+static constexpr int GM = K / G;
 static constexpr int GN = N * OH * OW;
-static constexpr int GK = C * R * S;
+static constexpr int GK = CG * R * S;
+static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
 static constexpr int PQ = OH * OW;
 static constexpr int RS = R * S;
 static constexpr int BM = MMA ? WARPS_M * 16 * MI : WARPS_M * (32 / LANES_N) * TM;
@@ -132,7 +136,7 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
       if (CHUNKS % THREADS == 0 || e < CHUNKS) {
         const int row = e / (BN / 4), col = (e % (BN / 4)) * 4;
         const int c = k0 + row, p = n0 + col;
-        const bool valid = c < C && p < GN;
+        const bool valid = c < CG && p < GN;
         const int img = p / PQ, q = p % PQ;
         cp_async16(&Bs[row * B_LD + col], valid ? data + ((size_t(img) * C + c) * PQ + q) : data, valid);
       }
@@ -161,12 +165,13 @@ __device__ __forceinline__ int pixel_of(int j, int lane_n) {
   return NV == 4 ? (j / 4) * (LANES_N * 4) + lane_n * 4 + j % 4 : j * LANES_N + lane_n;
 }
 
-__device__ __forceinline__ void store_out(float* __restrict__ out, int m, int p, float v) {
+// `out` and `m` are the group's (its first output channel and a channel within it).
+__device__ __forceinline__ void store_out(float* __restrict__ out, int m, int p, int split, float v) {
   if (m < GM && p < GN) {
     const int img = p / PQ, q = p % PQ;
     float* dst = &out[(size_t(img) * K + m) * PQ + q];
     if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
-      dst[blockIdx.z * (long long)GM * GN] = v;
+      dst[split * OUT_TOTAL] = v;
     } else if constexpr (SPLIT_K > 1) {
       atomicAdd(dst, v);
     } else {
@@ -187,7 +192,13 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const int warp_m = warp / WARPS_N, warp_n = warp % WARPS_N;
   const int n0 = blockIdx.x * BN;
   const int m0 = blockIdx.y * BM;
-  const int kt_begin = blockIdx.z * KT_PER_SPLIT;
+  const int split = blockIdx.z % SPLIT_K, group = blockIdx.z / SPLIT_K;
+  // From here on, data, weight and out are the group's: its first input channel, weight row and
+  // output channel (the full C and K stay the image strides).
+  data += size_t(group) * CG * H * W;
+  weight += size_t(group) * GM * GK;
+  out += size_t(group) * GM * PQ;
+  const int kt_begin = split * KT_PER_SPLIT;
   const int kt_end = kt_begin + KT_PER_SPLIT < KT ? kt_begin + KT_PER_SPLIT : KT;
 
 #if MMA
@@ -297,16 +308,16 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
     for (int j = 0; j < NI; ++j) {
       const int m = m0 + wm0 + i * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
-      store_out(out, m, p, acc[i][j][0]);
-      store_out(out, m, p + 1, acc[i][j][1]);
-      store_out(out, m + 8, p, acc[i][j][2]);
-      store_out(out, m + 8, p + 1, acc[i][j][3]);
+      store_out(out, m, p, split, acc[i][j][0]);
+      store_out(out, m, p + 1, split, acc[i][j][1]);
+      store_out(out, m + 8, p, split, acc[i][j][2]);
+      store_out(out, m + 8, p + 1, split, acc[i][j][3]);
     }
 #else
 #pragma unroll
   for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < TN; ++j)
-      store_out(out, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + pixel_of(j, lane_n), acc[i][j]);
+      store_out(out, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + pixel_of(j, lane_n), split, acc[i][j]);
 #endif
 }

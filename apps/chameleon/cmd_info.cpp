@@ -83,7 +83,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
   table.print(std::cout);
   if (!declined.empty()) {
     std::cout << "tasks " << util::join(declined, ", ")
-              << " have no template yet (grouped/depthwise): tuning skips them\n";
+              << " have no template that supports them (`chameleon compile --task N` says why): tuning skips them\n";
   }
 }
 

@@ -48,9 +48,8 @@ TaskContext task_context(const LoadedNetwork& loaded, int index, const std::stri
     ctx.tmpl = codegen::template_for(ctx.task.workload);
   }
   if (ctx.tmpl == nullptr) {
-    throw Error("task " + std::to_string(index) + " (" + ctx.task.workload.str() +
-                ") has no template: " +
-                codegen::templates().front()->decline_reason(ctx.task.workload));
+    throw Error("task " + std::to_string(index) + " (" + ctx.task.workload.str() + "): " +
+                codegen::decline_reasons(ctx.task.workload));
   }
   ctx.space = ctx.tmpl->make_space(ctx.task.workload);
   return ctx;

@@ -63,6 +63,23 @@ std::vector<task::Conv2dWorkload> awkward_shapes() {
   };
 }
 
+task::Conv2dWorkload grouped(task::Conv2dWorkload wl, int groups) {
+  wl.groups = groups;
+  task::validate(wl);
+  return wl;
+}
+
+// Grouped and depthwise shapes, which only the implicit GEMM templates take (one GEMM per group).
+std::vector<task::Conv2dWorkload> grouped_shapes() {
+  return {
+      grouped(shape(2, 13, 9, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1), 13),   // depthwise, prime, batch 2
+      grouped(shape(1, 6, 15, 15, 12, 3, 3, 2, 2, 1, 1, 1, 1), 6),    // depthwise x2, stride 2 on odd
+      grouped(shape(1, 12, 6, 6, 18, 1, 1, 1, 1, 0, 0, 0, 0), 3),     // grouped pointwise (16-byte copies)
+      grouped(shape(1, 16, 12, 10, 8, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2), 4), // grouped, dilation 2
+      grouped(shape(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1), 32),    // ResNeXt-like, 2 channels a group
+  };
+}
+
 // Inputs drawn from `seed` and the exact conv2d: what every emulated run is compared with.
 struct Problem {
   Problem(const task::Conv2dWorkload& wl, uint64_t seed)
@@ -180,12 +197,12 @@ TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]
                     Catch::Contains("changed its input data"));
 }
 
-TEST_CASE("split-K configs are exact with atomics and with a workspace and its reduction (host emulation)",
-          "[emu]") {
+namespace {
+// Two split-K configs of each template with atomics and two with a workspace, emulated.
+void check_split_k(const task::Conv2dWorkload& wl, const std::vector<const char*>& names) {
   const target::Target t = target::find_preset("h100");
-  const auto wl = shape(2, 37, 9, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1); // prime C and K, batch 2
   const Problem p(wl, 5);
-  for (const char* name : {"conv2d_direct_splitk", "conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"}) {
+  for (const char* name : names) {
     const auto& tmpl = codegen::find_template(name);
     const auto sp = tmpl.make_space(wl);
     for (bool workspace : {false, true}) {
@@ -211,12 +228,35 @@ TEST_CASE("split-K configs are exact with atomics and with a workspace and its r
     }
   }
 }
+} // namespace
+
+TEST_CASE("split-K configs are exact with atomics and with a workspace and its reduction (host emulation)",
+          "[emu]") {
+  // Prime C and K, batch 2.
+  check_split_k(shape(2, 37, 9, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1),
+                {"conv2d_direct_splitk", "conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"});
+}
+
+TEST_CASE("the implicit GEMM templates compute grouped and depthwise conv2d exactly (host emulation)", "[emu]") {
+  uint64_t seed = 300;
+  for (const auto& wl : grouped_shapes()) {
+    for (const char* name : {"conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"}) {
+      const auto& tmpl = codegen::find_template(name);
+      REQUIRE(tmpl.decline_reason(wl).empty());
+      check_template(tmpl, wl, 3, seed++);
+    }
+    CHECK_FALSE(codegen::find_template("conv2d_direct").decline_reason(wl).empty());
+  }
+  // Each group's splits: the workspace slice is the split's, not blockIdx.z's.
+  check_split_k(grouped(shape(2, 24, 7, 5, 12, 3, 3, 1, 1, 1, 1, 1, 1), 2),
+                {"conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"});
+}
 
 // Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the
 // result is recorded in docs/benchmarks.md. One random valid config of every template that has
 // not been verified on a GPU yet, on every task of every shipped network.
 TEST_CASE("every task of every shipped network, new templates (host emulation)", "[.emu-all]") {
-  for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50"}) {
+  for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50", "mobilenet_v2"}) {
     const auto tasks = task::extract_tasks(
         network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
     for (const auto& t : tasks) {

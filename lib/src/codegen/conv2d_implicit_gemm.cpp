@@ -73,9 +73,10 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.split_k = v(6);
     g.reduce = v(7);
   }
-  g.gm = wl.k;
+  // One GEMM per group.
+  g.gm = wl.k / wl.groups;
   g.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
-  g.gk = int64_t(wl.c) * wl.r * wl.s;
+  g.gk = int64_t(wl.c / wl.groups) * wl.r * wl.s;
   return g;
 }
 
@@ -95,10 +96,6 @@ bool input_vectorized(const task::Conv2dWorkload& wl, const Gemm& g) {
 } // namespace
 
 std::string ImplicitGemm::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (wl.groups != 1) {
-    return "grouped/depthwise convolution (groups=" + std::to_string(wl.groups) +
-           "): no template yet";
-  }
   if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
       int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
     return "GEMM sizes beyond 32-bit indexing";
@@ -119,6 +116,7 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   render_prelude(src, name(), wl, sp, cfg);
   auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
   src << "#define MMA " << (tf32_ ? 1 : 0) << "\n";
+  def("G", wl.groups);
   def("BK", g.bk);
   def("WARPS_M", g.warps_m);
   def("WARPS_N", g.warps_n);
@@ -141,7 +139,8 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   const Gemm g = decode(tf32_, wl, sp, cfg);
   const int bm = g.bm(), bn = g.bn();
   KernelFeatures f;
-  f.geometry.grid = {uint32_t((g.gn + bn - 1) / bn), uint32_t((g.gm + bm - 1) / bm), uint32_t(g.split_k)};
+  f.geometry.grid = {uint32_t((g.gn + bn - 1) / bn), uint32_t((g.gm + bm - 1) / bm),
+                     uint32_t(int64_t(g.split_k) * wl.groups)};
   f.geometry.block = {uint32_t(g.threads()), 1, 1};
   f.geometry.dynamic_smem = int(4 * g.smem_floats());
   set_split_k(f.geometry, wl, g.split_k, g.reduce);

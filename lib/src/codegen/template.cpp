@@ -2,6 +2,7 @@
 
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
 
 #include "conv2d_direct.hpp"
 #include "conv2d_implicit_gemm.hpp"
@@ -105,6 +106,20 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
     if (t->decline_reason(wl).empty()) return t;
   }
   return nullptr;
+}
+
+std::string decline_reasons(const task::Conv2dWorkload& wl) {
+  std::vector<std::string> reasons;
+  for (const Template* t : templates()) {
+    const std::string why = t->decline_reason(wl);
+    if (why.empty()) continue;
+    const std::string line = t->name() + ": " + why;
+    // Variants of one template (split-K, TF32) decline for the same reason: name the first.
+    bool said = false;
+    for (const auto& r : reasons) said = said || r.find(": " + why) != std::string::npos;
+    if (!said) reasons.push_back(line);
+  }
+  return "no template supports it (" + util::join(reasons, "; ") + ")";
 }
 
 Verdict check_static(const target::Target& t, const KernelFeatures& f) {

@@ -137,7 +137,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   if (tmpls.empty()) {
     TaskOutcome out;
     out.task = t;
-    out.skipped = o.templates.empty() ? codegen::templates().front()->decline_reason(t.workload)
+    out.skipped = o.templates.empty() ? codegen::decline_reasons(t.workload)
                                       : "none of the templates " + util::join(o.templates, ", ") +
                                             " supports it";
     spdlog::warn("task {} ({}) skipped: {}", t.index, t.workload.str(), out.skipped);

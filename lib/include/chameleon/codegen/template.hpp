@@ -118,6 +118,8 @@ const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
+// Why no template supports the workload: every template's reason, each said once.
+std::string decline_reasons(const task::Conv2dWorkload& wl);
 // Whether a template takes part: named in `names`, or, when names is empty, any template but
 // the TF32 ones unless allow_tf32.
 bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32);
