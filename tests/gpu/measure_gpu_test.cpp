@@ -104,6 +104,9 @@ TEST_CASE("the reference kernel agrees with the CPU reference", "[gpu]") {
   dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3,
   dil.pad_right = 4, dil.groups = 4;
   shapes.push_back(dil);
+  auto grouped = odd; // grouped: 3 groups of 3 input and 5 output channels
+  grouped.c = 9, grouped.k = 15, grouped.groups = 3;
+  shapes.push_back(grouped);
   for (const auto& wl : shapes) {
     INFO(wl.str());
     auto data = measure::make_tensor(3, measure::Tensor::Data, wl.input_elems());
@@ -264,12 +267,18 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3"}) {
     for (const auto& t : tasks_of(net)) shapes.push_back(t.workload);
   }
+  for (const auto& t : tasks_of("mobilenet_v2")) { // its depthwise layers (implicit GEMM only)
+    if (t.workload.groups > 1) shapes.push_back(t.workload);
+  }
   auto odd = small_workload(); // prime channels, non-square, batch 2, stride 2 on odd sizes
   odd.n = 2, odd.c = 7, odd.h = 13, odd.w = 9, odd.k = 11, odd.stride_h = odd.stride_w = 2;
   shapes.push_back(odd);
   auto dil = small_workload(); // dilation, asymmetric kernel and padding
   dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3, dil.pad_right = 4;
   shapes.push_back(dil);
+  auto grouped = odd; // grouped: 3 groups of 3 input and 5 output channels
+  grouped.c = 9, grouped.k = 15, grouped.groups = 3;
+  shapes.push_back(grouped);
   // Every build is submitted first, so that NVRTC compiles on all cores while the GPU verifies.
   struct Job {
     const codegen::Template* tmpl;
