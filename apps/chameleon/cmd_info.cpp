@@ -172,7 +172,7 @@ void run_compile(const CompileArgs& a) {
     if (b.ok()) {
       const auto& r = b.resources;
       std::cout << "  compiled in " << util::fixed(b.compile_seconds, 3) << " s: " << r.registers
-                << " registers, " << r.static_smem << " bytes shared memory, " << r.spill_stores
+                << " registers, " << shared_memory_text(b) << ", " << r.spill_stores
                 << "/" << r.spill_loads << " bytes spill stores/loads, " << b.cubin.size()
                 << " bytes of cubin\n";
     } else {

@@ -48,8 +48,8 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
               << "\n";
   }
   const auto& res = r.resources;
-  std::cout << "  " << res.registers << " registers, " << res.static_smem
-            << " bytes shared memory, " << res.spill_stores + res.spill_loads
+  std::cout << "  " << res.registers << " registers, " << shared_memory_text(b) << ", "
+            << res.spill_stores + res.spill_loads
             << " bytes spilled; compile " << (b.cached ? "cached" : util::fixed(b.compile_seconds, 3) + " s")
             << ", run " << util::fixed(r.run_seconds, 3) << " s\n";
 }

@@ -160,4 +160,10 @@ std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const 
   return std::make_unique<measure::Builder>(rd.target, arch, bopts);
 }
 
+std::string shared_memory_text(const measure::BuildResult& b) {
+  const int64_t dynamic = b.features.geometry.dynamic_smem;
+  return std::to_string(b.resources.static_smem + dynamic) + " bytes shared memory" +
+         (dynamic > 0 ? " (" + std::to_string(dynamic) + " dynamic)" : "");
+}
+
 } // namespace chameleon::app

@@ -78,4 +78,7 @@ ResolvedDevice resolve_device(const DeviceOptions& opts);
 // sim, with a warning), the compile cache unless --no-cache, no NVRTC with --sim-estimate.
 std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const ResolvedDevice& rd);
 
+// "N bytes shared memory" of a build: static plus dynamic, the dynamic part named when there is one.
+std::string shared_memory_text(const measure::BuildResult& b);
+
 } // namespace chameleon::app
