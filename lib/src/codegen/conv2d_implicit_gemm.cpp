@@ -160,8 +160,9 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.unroll_explicit = false;
 
   // The template's own limits: tiles far beyond the problem only waste threads, and every split
-  // must own at least one reduction tile.
-  const int64_t m_cap = std::max<int64_t>(16, pow2_at_least(g.gm));
+  // must own at least one reduction tile. Channel tiles go down to one row for the FP32 variant
+  // (a depthwise layer's GEMM has one row per group), to one 16-row mma tile for TF32.
+  const int64_t m_cap = std::max<int64_t>(tf32_ ? 16 : 1, pow2_at_least(g.gm));
   const int64_t n_cap = std::max<int64_t>(16, pow2_at_least(g.gn));
   if (bm > kMaxBlockTile || bn > kMaxBlockTile) {
     f.invalid = "block tile " + std::to_string(bm) + "x" + std::to_string(bn) + " exceeds " +
