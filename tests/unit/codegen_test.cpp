@@ -260,7 +260,17 @@ TEST_CASE("templates for a task", "[codegen]") {
   CHECK(codegen::templates_for(wl, {"conv2d_direct_splitk"}).size() == 1);
   CHECK_THROWS_WITH(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}), Catch::Contains("--allow-tf32"));
   CHECK(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}, true).size() == 1);
+  // Grouped: the implicit GEMMs only; a task no template takes says each template's reason once.
   wl.groups = 2;
-  CHECK(codegen::templates_for(wl).empty());
+  const auto grouped = codegen::templates_for(wl, {}, true);
+  REQUIRE(grouped.size() == 2);
+  CHECK(grouped[0]->name() == "conv2d_implicit_gemm");
+  CHECK(codegen::decline_reasons(wl).find("conv2d_implicit_gemm:") == std::string::npos);
+  wl.h = wl.w = 40000; // N*OH*OW beyond the GEMM's 32-bit indexing
+  CHECK(codegen::templates_for(wl, {}, true).empty());
+  const std::string why = codegen::decline_reasons(wl);
+  CHECK(why.find("conv2d_direct: grouped") != std::string::npos);
+  CHECK(why.find("conv2d_implicit_gemm: GEMM sizes beyond 32-bit indexing") != std::string::npos);
+  CHECK(why.find("conv2d_direct_splitk") == std::string::npos); // the same reason as conv2d_direct
   CHECK_THROWS_WITH(codegen::find_template("winograd"), Catch::Contains("conv2d_direct_splitk"));
 }

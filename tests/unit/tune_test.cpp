@@ -325,7 +325,7 @@ TEST_CASE("a task's trials go first evenly to its templates, then to the fastest
   }
 }
 
-TEST_CASE("depthwise convolutions are tuned by the implicit GEMM; a task no template takes is skipped with a reason",
+TEST_CASE("depthwise convolutions are tuned by the implicit GEMM, and a task no template takes is skipped with a reason",
           "[tune]") {
   auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
