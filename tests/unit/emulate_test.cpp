@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <sstream>
 #include <string>
 
 using namespace chameleon;
@@ -254,9 +255,16 @@ TEST_CASE("the implicit GEMM templates compute grouped and depthwise conv2d exac
 
 // Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the
 // result is recorded in docs/benchmarks.md. One random valid config of every template that has
-// not been verified on a GPU yet, on every task of every shipped network.
+// not been verified on a GPU yet, on every task of every shipped network (CHM_EMU_NETS, e.g.
+// "mobilenet_v2,alexnet", picks some).
 TEST_CASE("every task of every shipped network, new templates (host emulation)", "[.emu-all]") {
-  for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50", "mobilenet_v2"}) {
+  std::vector<std::string> nets = {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50", "mobilenet_v2"};
+  if (const char* pick = std::getenv("CHM_EMU_NETS"); pick != nullptr && *pick != 0) {
+    nets.clear();
+    std::istringstream names(pick);
+    for (std::string name; std::getline(names, name, ',');) nets.push_back(name);
+  }
+  for (const std::string& net : nets) {
     const auto tasks = task::extract_tasks(
         network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
     for (const auto& t : tasks) {
@@ -264,7 +272,7 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
         if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmarks.md)
         const auto start = std::chrono::steady_clock::now();
         check_template(*tmpl, t.workload, 1, 7000 + uint64_t(t.index));
-        std::printf("[emu] %s task %d %s: %.1f s\n", net, t.index, tmpl->name().c_str(),
+        std::printf("[emu] %s task %d %s: %.1f s\n", net.c_str(), t.index, tmpl->name().c_str(),
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         std::fflush(stdout);
       }
