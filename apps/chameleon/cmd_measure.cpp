@@ -143,6 +143,8 @@ void add_measure_commands(CLI::App& app) {
   cmd->add_option("--count", a->count, "With --config random: measure this many random valid configs")
       ->check(CLI::PositiveNumber);
   add_device_options(*cmd, a->dev);
+  cmd->add_flag("!--no-static-checks", a->dev.build.static_checks,
+                "Build and run a config that the static checks rule out (to look into it)");
   cmd->add_flag("--json", a->as_json, "Print JSON");
   cmd->callback([a] { run_measure(*a); });
 }

@@ -119,7 +119,7 @@ struct Builder::Impl {
     r.arch = arch;
     r.features = req.tmpl->features(req.workload, *req.space, req.config);
     codegen::Verdict verdict = codegen::check_static(target, r.features);
-    if (!verdict.ok) {
+    if (!verdict.ok && options.static_checks) {
       r.error = ErrorNo::Instantiation;
       r.message = verdict.reason;
       return r;

@@ -21,6 +21,9 @@ struct BuildOptions {
   // false: skip NVRTC and estimate the resources from the template's prediction (fast tuner
   // studies on the sim device; no cubin, so a real GPU cannot run the result).
   bool compile = true;
+  // false: build what the template's static checks rule out (error 1), to look into such a
+  // config (`measure --no-static-checks`); the GPU still rejects what it cannot launch.
+  bool static_checks = true;
 };
 
 // One config to build. The space must outlive the build.
