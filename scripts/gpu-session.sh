@@ -15,7 +15,8 @@
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task, depthwise ones included, on the implicit GEMM, 32 trials
 # each, against cuDNN; MOBILENET_LIMIT));
-# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes.
+# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes
+# (default auto).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$1
@@ -86,7 +87,7 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   [ "$tune_limit" -gt "$cap" ] && tune_limit=$cap
   [ "$tune_limit" -lt 10 ] && tune_limit=10
   timeout -k 5 "$tune_limit" "$exe" tune "networks/$net.json" --device "$device" --target auto --trials "$trials" \
-    --plan-size "$plan" --lanes "${LANES:-1}" \
+    --plan-size "$plan" --lanes "${LANES:-auto}" \
     --templates "$templates" "$@" --log "$res/$name.jsonl" > "$res/$name-tune.txt" 2> "$res/$name-progress.txt"
   echo "tune exit $?"
   cat "$res/$name-tune.txt"

@@ -36,11 +36,32 @@ struct TuneArgs {
   std::vector<std::string> history;
   std::string progress = "text";
   std::string devices; // --devices 0,1,...
-  int lanes = 1;       // --lanes: tasks tuned at once per device
+  std::string lanes = "auto"; // --lanes: tasks tuned at once per device (auto or 1..16)
   std::string templates; // --templates a,b
   std::string shard;   // --shard I/N
   bool as_json = false;
 };
+
+// --lanes: a number from 1 to 16, or auto: two lanes on one real GPU with tasks to share and
+// cores to compile for them (a single lane there leaves the cores idle while it explores, fits
+// and measures), else one (the sim stays reproducible run to run).
+int resolve_lanes(const std::string& text, const ResolvedDevice& rd, size_t devices, size_t tasks) {
+  if (text == "auto") {
+    const bool busy_enough = rd.device == "cuda" && devices == 1 && tasks >= 2 &&
+                             std::thread::hardware_concurrency() >= 8;
+    return busy_enough ? 2 : 1;
+  }
+  int n = 0;
+  try {
+    size_t used = 0;
+    n = std::stoi(text, &used);
+    if (used != text.size()) n = 0;
+  } catch (const std::exception&) {
+    n = 0;
+  }
+  if (n < 1 || n > 16) throw Error("--lanes: expected auto or a number from 1 to 16, got '" + text + "'");
+  return n;
+}
 
 // "I/N" -> (I, N) with 0 <= I < N.
 std::pair<int, int> parse_shard(const std::string& text) {
@@ -170,17 +191,18 @@ void run_tune(TuneArgs a, bool quiet) {
   // One runner per device and lane; several GPUs tune different tasks at the same time, and the
   // lanes of one GPU tune different tasks whose measurements take turns on it.
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
+  const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size());
   std::vector<std::unique_ptr<measure::Runner>> runners;
   for (int ordinal : ordinals) {
     auto turn = std::make_shared<std::mutex>();
-    for (int lane = 0; lane < a.lanes; ++lane) {
+    for (int lane = 0; lane < lanes; ++lane) {
       auto r = measure::make_runner(rd.device, rd.target, a.dev.measure, ordinal);
-      runners.push_back(a.lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
+      runners.push_back(lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
     }
   }
   for (size_t i = 1; i < runners.size(); ++i) {
     if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
-      const int o = ordinals[i / size_t(a.lanes)];
+      const int o = ordinals[i / size_t(lanes)];
       throw Error("--devices: GPU " + std::to_string(o) + " (" + runners[i]->fingerprint() +
                   ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
                   "): tune different GPUs into different logs");
@@ -204,8 +226,9 @@ void run_tune(TuneArgs a, bool quiet) {
   }
   std::string progress_mode = quiet && a.progress == "text" ? "none" : a.progress;
   auto progress = tune::make_progress(progress_mode);
-  spdlog::info("tuning {} tasks of {} with {} on {} ({}), log {}", tasks.size(), loaded.net.name,
-               a.tune.tuner, runner->device_name(), rd.target.name, log_path);
+  spdlog::info("tuning {} tasks of {} with {} on {} ({}{}), log {}", tasks.size(), loaded.net.name,
+               a.tune.tuner, runner->device_name(), rd.target.name,
+               lanes > 1 ? ", " + std::to_string(lanes) + " lanes" : std::string(), log_path);
 
   std::vector<tune::TuneEnv> envs;
   envs.reserve(runners.size());
@@ -353,9 +376,9 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                 "mantissa bits (verified to 5e-3 instead of 1e-4); off by default, as fp32 promises");
   cmd->add_option("--devices", a->devices, "GPUs to tune on in parallel, one task each, e.g. 0,1,2,3");
   cmd->add_option("--lanes", a->lanes,
-                  "Tasks tuned at once on each device: one explores and compiles while another "
-                  "measures (measurements take turns, so timings are not disturbed)")
-      ->check(CLI::Range(1, 16))
+                  "Tasks tuned at once on each device (1-16): one explores and compiles while another "
+                  "measures (measurements take turns, so timings are not disturbed); auto: 2 on one "
+                  "real GPU with 8+ cores and 2+ tasks, else 1")
       ->capture_default_str();
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
