@@ -247,6 +247,7 @@ void run_tune(TuneArgs a, bool quiet) {
                           {"tuner", a.tune.tuner},
                           {"log", log_path},
                           {"wall_s", wall},
+                          {"lanes", lanes},
                           {"options", tune::to_json(a.tune)},
                           {"tasks", nlohmann::json::array()}};
     double total = 0;
