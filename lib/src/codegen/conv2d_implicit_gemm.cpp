@@ -193,7 +193,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
     }
     if (b_vec) {
       const int row = lane / (bn / 4), col = (lane % (bn / 4)) * 4;
-      if (row < g.bk && row < wl.c) {
+      if (row < g.bk && row < wl.c / wl.groups) {
         for (int i = 0; i < 4 && col + i < g.gn; ++i) b_loads.push_back(int64_t(row) * pq + col + i);
       }
     } else {
