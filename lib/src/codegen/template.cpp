@@ -8,6 +8,7 @@
 #include "conv2d_implicit_gemm.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -110,14 +111,11 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
 
 std::string decline_reasons(const task::Conv2dWorkload& wl) {
   std::vector<std::string> reasons;
+  std::set<std::string> said;
   for (const Template* t : templates()) {
-    const std::string why = t->decline_reason(wl);
-    if (why.empty()) continue;
-    const std::string line = t->name() + ": " + why;
     // Variants of one template (split-K, TF32) decline for the same reason: name the first.
-    bool said = false;
-    for (const auto& r : reasons) said = said || r.find(": " + why) != std::string::npos;
-    if (!said) reasons.push_back(line);
+    const std::string why = t->decline_reason(wl);
+    if (!why.empty() && said.insert(why).second) reasons.push_back(t->name() + ": " + why);
   }
   return "no template supports it (" + util::join(reasons, "; ") + ")";
 }
