@@ -186,12 +186,12 @@ void run_tune(TuneArgs a, bool quiet) {
     }
   }
 
+  std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
+  const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size());
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
   // One runner per device and lane; several GPUs tune different tasks at the same time, and the
   // lanes of one GPU tune different tasks whose measurements take turns on it.
-  std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
-  const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size());
   std::vector<std::unique_ptr<measure::Runner>> runners;
   for (int ordinal : ordinals) {
     auto turn = std::make_shared<std::mutex>();
