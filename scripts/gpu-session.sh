@@ -14,7 +14,8 @@
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task, depthwise ones included, on the implicit GEMM, 32 trials
-# each, against cuDNN; MOBILENET_LIMIT));
+# each, against cuDNN; MOBILENET_LIMIT), vgg-deep (VGG_DEEP_TASKS, default 4,6,8, with
+# VGG_DEEP_TRIALS, default 192, each, against cuDNN; VGG_DEEP_LIMIT));
 # RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes
 # (default auto).
 set -uo pipefail
@@ -123,6 +124,19 @@ sanitize() { # Inception-v3 task 42's conv2d_direct_splitk config 647298 (docs/b
   done
 }
 
+vgg_deep() { # the VGG-16 GEMM layers with a deeper budget: how far the tuner gets with more trials
+  local cap=$(( ${PHASE_LIMIT:-100000} - 40 ))
+  timeout -k 5 "$cap" "$exe" tune networks/vgg16.json --device "$device" --target auto \
+    --tasks "${VGG_DEEP_TASKS:-4,6,8}" --trials "${VGG_DEEP_TRIALS:-192}" --plan-size 32 \
+    --templates conv2d_implicit_gemm,conv2d_direct_splitk --lanes "${LANES:-auto}" \
+    --log "$res/vgg-deep.jsonl" > "$res/vgg-deep-tune.txt" 2> "$res/vgg-deep-progress.txt"
+  echo "tune exit $?"
+  cat "$res/vgg-deep-tune.txt"
+  "$exe" replay "$res/vgg-deep.jsonl" --out "$res/vgg-deep-kernels" > "$res/vgg-deep-replay.txt" 2>&1
+  tail -n 6 "$res/vgg-deep-replay.txt"
+  "$exe" bench "$res/vgg-deep-kernels" 2>&1 | tee "$res/vgg-deep-bench.txt"
+}
+
 throughput() {
   for task in 2 7; do
     for tmpl in conv2d_implicit_gemm conv2d_direct_splitk; do
@@ -134,9 +148,11 @@ throughput() {
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
+echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
 for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 throughput}; do
@@ -157,6 +173,7 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
     resnet18-tf32) phase resnet18-tf32 ${TF32_LIMIT:-130} tune_bench resnet18-tf32 resnet18 64 32 \
       conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
+    vgg-deep) phase vgg-deep ${VGG_DEEP_LIMIT:-150} vgg_deep ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
     sanitize) phase sanitize 90 sanitize ;;
     *) echo "gpu-session: unknown phase $name" ;;
