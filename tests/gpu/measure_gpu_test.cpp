@@ -267,7 +267,7 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3"}) {
     for (const auto& t : tasks_of(net)) shapes.push_back(t.workload);
   }
-  for (const auto& t : tasks_of("mobilenet_v2")) { // its depthwise layers (implicit GEMM only)
+  for (const auto& t : tasks_of("mobilenet_v2")) { // its depthwise layers (depthwise, implicit GEMM)
     if (t.workload.groups > 1) shapes.push_back(t.workload);
   }
   auto odd = small_workload(); // prime channels, non-square, batch 2, stride 2 on odd sizes
@@ -279,6 +279,10 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   auto grouped = odd; // grouped: 3 groups of 3 input and 5 output channels
   grouped.c = 9, grouped.k = 15, grouped.groups = 3;
   shapes.push_back(grouped);
+  auto depthwise = odd; // depthwise, multiplier 2, dilation 2 along the rows
+  depthwise.c = 7, depthwise.k = 14, depthwise.groups = 7, depthwise.dilation_h = 2;
+  depthwise.pad_top = depthwise.pad_bottom = 2;
+  shapes.push_back(depthwise);
   // Every build is submitted first, so that NVRTC compiles on all cores while the GPU verifies.
   struct Job {
     const codegen::Template* tmpl;

@@ -233,6 +233,57 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
   }
 }
 
+TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's layers compile", "[codegen]") {
+  const auto& dw = codegen::find_template("conv2d_depthwise");
+  const auto tasks = task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
+  const auto h100 = target::find_preset("h100");
+  // Task 2: 32 channels of 112x112, 3x3, groups 32. Depthwise tasks get it first.
+  const auto& wl = tasks[1].workload;
+  REQUIRE(dw.decline_reason(wl).empty());
+  CHECK(codegen::template_for(wl)->name() == "conv2d_depthwise");
+  CHECK_FALSE(dw.decline_reason(tasks[0].workload).empty()); // the stem is no depthwise layer
+  const auto sp = dw.make_space(wl);
+  CHECK(sp.size() == 2700);
+  // tile_h 8, tile_w 32, thread_h 2, thread_w 4, 4 channels, interleave 1: 4 x 8 x 4 threads.
+  const auto c = sp.from_choices({3, 3, 1, 2, 2, 1});
+  const auto f = dw.features(wl, sp, c);
+  CHECK(f.invalid.empty());
+  CHECK(f.geometry.block == std::array<uint32_t, 3>{128, 1, 1});
+  CHECK(f.geometry.grid == std::array<uint32_t, 3>{14 * 4, 8, 1});
+  CHECK(f.static_smem == 4 * 4 * (10 * 34 + 9));
+  CHECK(f.accumulators == 8);
+  // The template's own limits.
+  CHECK_THAT(dw.features(wl, sp, sp.from_choices({0, 0, 1, 0, 4, 0})).invalid, Catch::Contains("exceeds the block tile"));
+  CHECK_THAT(dw.features(wl, sp, sp.from_choices({0, 0, 0, 0, 1, 0})).invalid, Catch::Contains("fewer than a warp"));
+  CHECK_THAT(dw.features(wl, sp, sp.from_choices({3, 3, 0, 0, 1, 1})).invalid, Catch::Contains("interleave"));
+  CHECK_THAT(dw.features(tasks[26].workload, sp, sp.from_choices({4, 0, 0, 0, 4, 0})).invalid,
+             Catch::Contains("for a 7x7 plane"));
+  // Four random valid configs of every depthwise task compile.
+  measure::BuildOptions opts;
+  opts.jobs = 2;
+  opts.isolate = false;
+  measure::Builder builder(h100, "sm_90", opts);
+  std::vector<space::ConfigSpace> spaces;
+  std::vector<size_t> depthwise;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (dw.decline_reason(tasks[i].workload).empty()) depthwise.push_back(i);
+    spaces.push_back(dw.make_space(tasks[i].workload));
+  }
+  CHECK(depthwise.size() == 10);
+  std::vector<std::future<measure::BuildResult>> futures;
+  for (size_t i : depthwise) {
+    for (const auto& cfg : valid_configs(dw, tasks[i].workload, spaces[i], h100, 4, 90 + i)) {
+      futures.push_back(builder.submit({&dw, tasks[i].workload, &spaces[i], cfg}));
+    }
+  }
+  for (auto& fut : futures) {
+    auto r = fut.get();
+    INFO(r.message);
+    CHECK(r.ok());
+  }
+}
+
 TEST_CASE("launch geometry survives the JSON of worker messages and manifests", "[codegen]") {
   codegen::LaunchGeometry g;
   g.grid = {7, 3, 16};

@@ -81,6 +81,20 @@ std::vector<task::Conv2dWorkload> grouped_shapes() {
   };
 }
 
+// Depthwise shapes beyond grouped_shapes' two: what conv2d_depthwise's patch and tap indexing must
+// get right.
+std::vector<task::Conv2dWorkload> depthwise_shapes() {
+  return {
+      grouped(shape(1, 5, 13, 7, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2), 5),    // dilation 2, non-square
+      grouped(shape(2, 3, 11, 9, 3, 5, 5, 2, 2, 2, 2, 2, 2), 3),          // 5x5 stride 2, batch 2
+      grouped(shape(1, 7, 8, 10, 7, 3, 3, 2, 2, 0, 0, 1, 1), 7),          // asymmetric (TF "SAME")
+      grouped(shape(1, 4, 9, 9, 12, 1, 7, 1, 1, 0, 3, 0, 3), 4),          // 1x7 kernel, multiplier 3
+      grouped(shape(1, 17, 1, 1, 17, 3, 3, 1, 1, 1, 1, 1, 1), 17),        // a 1x1 plane
+      shape(1, 1, 10, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1),                     // one channel, groups 1
+      grouped(shape(1, 40, 33, 31, 40, 3, 3, 1, 1, 1, 1, 1, 1), 40),      // more channels than a block
+  };
+}
+
 // Inputs drawn from `seed` and the exact conv2d: what every emulated run is compared with.
 struct Problem {
   Problem(const task::Conv2dWorkload& wl, uint64_t seed)
@@ -251,6 +265,44 @@ TEST_CASE("the implicit GEMM templates compute grouped and depthwise conv2d exac
   // Each group's splits: the workspace slice is the split's, not blockIdx.z's.
   check_split_k(grouped(shape(2, 24, 7, 5, 12, 3, 3, 1, 1, 1, 1, 1, 1), 2),
                 {"conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"});
+}
+
+TEST_CASE("conv2d_depthwise computes depthwise conv2d exactly (host emulation)", "[emu]") {
+  const auto& tmpl = codegen::find_template("conv2d_depthwise");
+  uint64_t seed = 500;
+  auto shapes = grouped_shapes();
+  shapes.erase(shapes.begin() + 2, shapes.end()); // the two depthwise ones
+  for (const auto& wl : depthwise_shapes()) shapes.push_back(wl);
+  for (const auto& wl : shapes) {
+    REQUIRE(tmpl.decline_reason(wl).empty());
+    check_template(tmpl, wl, 4, seed++);
+  }
+  // MobileNetV2's depthwise layers at 14x14 (stride 2) and 7x7.
+  const auto tasks = task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
+  for (size_t i : {size_t(23), size_t(26)}) {
+    REQUIRE(i < tasks.size());
+    check_template(tmpl, tasks[i].workload, 1, 600 + i);
+  }
+  // The emulator sees a wrong input channel (multiplier 3), a missing barrier and an edge
+  // without its bounds check.
+  const auto wl = depthwise_shapes()[3];
+  const auto sp = tmpl.make_space(wl);
+  std::mt19937_64 rng(9);
+  const auto cfg = codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), 1, rng).at(0);
+  const Problem p(wl, 3);
+  auto run = [&](const std::string& from, const std::string& to) {
+    return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
+  };
+  CHECK(run("", "") == 0);
+  CHECK(run("C + k / M)", "C + k % C)") > 0);
+  CHECK(run("__syncthreads();", "") > 0);
+  CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+  // Grouped convolutions with several input channels a group are the implicit GEMM's.
+  CHECK_THAT(tmpl.decline_reason(grouped(shape(1, 12, 6, 6, 18, 1, 1, 1, 1, 0, 0, 0, 0), 3)),
+             Catch::Contains("not a depthwise convolution (4 input channels per group)"));
+  CHECK_THAT(tmpl.decline_reason(shape(1, 7, 11, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1)),
+             Catch::Contains("not a depthwise convolution"));
 }
 
 // Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the

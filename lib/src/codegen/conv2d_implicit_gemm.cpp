@@ -17,10 +17,6 @@ constexpr int kMaxBlockTile = 256; // rows or columns of a block tile
 
 // The knobs, in space order. The FP32 variant tiles a warp with lanes x thread tiles, the TF32
 // variant with 16 x 8 mma tiles.
-struct KnobDef {
-  const char* name;
-  std::vector<int> values;
-};
 const std::vector<KnobDef>& knob_defs(bool tf32) {
   static const std::vector<KnobDef> fp32 = {
       {"tile_k", {8, 16, 32}},           {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
@@ -80,12 +76,6 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
   return g;
 }
 
-int64_t pow2_at_least(int64_t v) {
-  int64_t p = 1;
-  while (p < v) p *= 2;
-  return p;
-}
-
 bool weights_vectorized(const Gemm& g) { return g.gk % 4 == 0; }
 bool input_vectorized(const task::Conv2dWorkload& wl, const Gemm& g) {
   return wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
@@ -104,9 +94,7 @@ std::string ImplicitGemm::decline_reason(const task::Conv2dWorkload& wl) const {
 }
 
 space::ConfigSpace ImplicitGemm::make_space(const task::Conv2dWorkload&) const {
-  std::vector<space::Knob> knobs;
-  for (const auto& k : knob_defs(tf32_)) knobs.push_back(space::other_knob(k.name, k.values));
-  return space::ConfigSpace(std::move(knobs));
+  return space_of(knob_defs(tf32_));
 }
 
 KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -227,11 +215,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
 }
 
 std::string ImplicitGemm::fingerprint() const {
-  std::string knobs;
-  for (const auto& k : knob_defs(tf32_)) {
-    knobs += std::string(" ") + k.name + ":";
-    for (int v : k.values) knobs += std::to_string(v) + ",";
-  }
+  const std::string knobs = knob_text(knob_defs(tf32_));
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
                           splitk_reduce_source())
       .substr(0, 16);

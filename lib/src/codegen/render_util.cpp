@@ -33,6 +33,27 @@ void render_prelude(std::ostream& src, const std::string& template_name, const t
   for (const auto& [key, value] : values) define_constant(src, key, value);
 }
 
+space::ConfigSpace space_of(const std::vector<KnobDef>& defs) {
+  std::vector<space::Knob> knobs;
+  for (const auto& k : defs) knobs.push_back(space::other_knob(k.name, k.values));
+  return space::ConfigSpace(std::move(knobs));
+}
+
+std::string knob_text(const std::vector<KnobDef>& defs) {
+  std::string text;
+  for (const auto& k : defs) {
+    text += std::string(" ") + k.name + ":";
+    for (int v : k.values) text += std::to_string(v) + ",";
+  }
+  return text;
+}
+
+int64_t pow2_at_least(int64_t v) {
+  int64_t p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
 double sector_efficiency(const std::vector<int64_t>& offsets) {
   if (offsets.empty()) return 1.0;
   std::set<int64_t> sectors, words;

@@ -21,6 +21,19 @@ void define_constant(std::ostream& src, const char* key, int64_t value);
 // kernel.
 void render_body(std::ostream& src, const char* source_path, int64_t split_k, int reduce);
 
+// A knob of plain values ("other" knobs), for templates whose knobs do not depend on the shape.
+struct KnobDef {
+  const char* name;
+  std::vector<int> values;
+};
+// The space of such knobs, in order.
+space::ConfigSpace space_of(const std::vector<KnobDef>& defs);
+// " name:v1,v2,..." for every knob: what a fingerprint hashes.
+std::string knob_text(const std::vector<KnobDef>& defs);
+
+// The smallest power of two >= v (1 for v <= 1): how far a tile may exceed the problem.
+int64_t pow2_at_least(int64_t v);
+
 // Fraction of the bytes moved that are used, for a warp whose lane i reads float offsets[i]
 // (any number of floats per lane), counting 32-byte sectors (8 floats).
 double sector_efficiency(const std::vector<int64_t>& offsets);

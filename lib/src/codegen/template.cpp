@@ -4,6 +4,7 @@
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
 
+#include "conv2d_depthwise.hpp"
 #include "conv2d_direct.hpp"
 #include "conv2d_implicit_gemm.hpp"
 
@@ -61,9 +62,11 @@ std::string splitk_reduce_source() {
 const std::vector<const Template*>& templates() {
   static const Conv2dDirect direct(false);
   static const Conv2dDirect splitk(true);
+  static const Conv2dDepthwise depthwise;
   static const ImplicitGemm gemm(false);
   static const ImplicitGemm gemm_tf32(true);
-  static const std::vector<const Template*> all = {&direct, &splitk, &gemm, &gemm_tf32};
+  // The first that takes a workload is `measure`'s default: depthwise layers get their own.
+  static const std::vector<const Template*> all = {&direct, &splitk, &depthwise, &gemm, &gemm_tf32};
   return all;
 }
 
