@@ -13,8 +13,8 @@
 # bench-prev to re-bench PREV's ResNet-18 kernels, lanes to compare tune throughput with the lane
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
-# mobilenet-fp32 (every MobileNetV2 task, depthwise ones included, on the implicit GEMM, 32 trials
-# each, against cuDNN; MOBILENET_LIMIT), vgg-deep (VGG_DEEP_TASKS, default 4,6,8, with
+# mobilenet-fp32 (every MobileNetV2 task on the implicit GEMM, its depthwise ones on
+# conv2d_depthwise too, MOBILENET_TRIALS (default 48) each, against cuDNN; MOBILENET_LIMIT), vgg-deep (VGG_DEEP_TASKS, default 4,6,8, with
 # VGG_DEEP_TRIALS, default 192, each, against cuDNN; VGG_DEEP_LIMIT));
 # RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes
 # (default auto).
@@ -168,8 +168,8 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
     bench-prev) phase bench-prev 40 "$exe" bench "$PREV/resnet18-fp32-kernels" ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
       conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
-    mobilenet-fp32) phase mobilenet-fp32 ${MOBILENET_LIMIT:-150} tune_bench mobilenet-fp32 mobilenet_v2 32 32 \
-      conv2d_implicit_gemm $(( ${MOBILENET_LIMIT:-150} - 45 )) ;;
+    mobilenet-fp32) phase mobilenet-fp32 ${MOBILENET_LIMIT:-150} tune_bench mobilenet-fp32 mobilenet_v2 \
+      ${MOBILENET_TRIALS:-48} 32 conv2d_depthwise,conv2d_implicit_gemm $(( ${MOBILENET_LIMIT:-150} - 45 )) ;;
     resnet18-tf32) phase resnet18-tf32 ${TF32_LIMIT:-130} tune_bench resnet18-tf32 resnet18 64 32 \
       conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
