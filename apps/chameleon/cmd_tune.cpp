@@ -385,6 +385,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
   cmd->add_flag("!--no-transfer", t.transfer, "Do not learn from other tasks' records");
+  cmd->add_option("--transfer-seeds", t.transfer_seeds,
+                  "A task without records first measures up to this many configs that were fastest on "
+                  "similar tasks of the same template (0: none; off with --no-transfer)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   cmd->add_option("--plan-size", t.batch, "Configs measured per iteration")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

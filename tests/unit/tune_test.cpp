@@ -357,3 +357,80 @@ TEST_CASE("depthwise convolutions are tuned by the depthwise template and the im
   CHECK_THROWS_WITH(tune::make_tuner([] { tune::TuneOptions o; o.tuner = "bogus"; return o; }()),
                     Catch::Contains("unknown tuner"));
 }
+
+TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and are new", "[tune]") {
+  const auto tasks = resnet18();
+  const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
+  const auto& wl = tasks[6].workload; // 256@14 3x3
+  const auto space = gemm.make_space(wl);
+  auto record = [&](size_t task, int64_t index, double seconds, const std::string& tmpl = "conv2d_implicit_gemm") {
+    tune::Record r;
+    r.workload = tasks[task].workload;
+    r.template_name = tmpl;
+    r.device = "sim:h100";
+    r.index = index;
+    r.entity = space.entity_json(space.get(index));
+    r.result.median = seconds;
+    r.result.error = measure::ErrorNo::None;
+    return r;
+  };
+  std::vector<tune::Record> log = {
+      record(3, 100, 3e-5), record(3, 101, 2e-5), record(3, 102, 9e-5), // 128@28 3x3: 101, 100
+      record(0, 200, 1e-5), record(0, 201, 5e-5),                       // the 7x7 stem: 200, 201
+      record(9, 300, 4e-5),                                             // 512@7 3x3: 300
+      record(6, 400, 1e-6),                                             // this task: not a seed
+      record(3, 500, 1e-7, "conv2d_implicit_gemm_tf32"),                // another template
+  };
+  log.push_back(record(9, 301, 1e-6));
+  log.back().result.error = measure::ErrorNo::WrongAnswer; // failed: not a seed
+  std::vector<const tune::Record*> pool;
+  for (const auto& r : log) pool.push_back(&r);
+  auto indices = [](const std::vector<space::Config>& configs) {
+    std::vector<int64_t> out;
+    for (const auto& c : configs) out.push_back(c.index);
+    return out;
+  };
+  auto any = [](const space::Config&) { return true; };
+  // Every other task's best first, the most similar (3x3, nearest sizes) first, then the seconds.
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 8)) ==
+        std::vector<int64_t>{101, 300, 200, 100, 201});
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 2)) == std::vector<int64_t>{101, 300});
+  // Configs already measured, or that fail the static check, are skipped.
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {300}, 2)) == std::vector<int64_t>{101, 200});
+  auto not_101 = [](const space::Config& c) { return c.index != 101; };
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, not_101, {}, 1)) == std::vector<int64_t>{300});
+  CHECK(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 0).empty());
+  // A config that does not fit the space (the direct schedule's splits are the shape's) is skipped.
+  const auto& direct = codegen::find_template("conv2d_direct");
+  tune::Record foreign = record(3, 0, 1e-5, "conv2d_direct");
+  foreign.entity = direct.make_space(tasks[3].workload).entity_json(direct.make_space(tasks[3].workload).get(5));
+  CHECK(tune::transfer_seeds({&foreign}, direct, tasks[9].workload, direct.make_space(tasks[9].workload), any, {}, 4).empty());
+}
+
+TEST_CASE("a new task measures the fastest configs of the tasks tuned before it first", "[tune]") {
+  const auto tasks = resnet18();
+  SimRig rig;
+  for (int seeds : {4, 0}) {
+    tune::TuningLog log(temp_path("seeds-" + std::to_string(seeds)));
+    tune::TuneEnv env = rig.env(log);
+    tune::TuneOptions o;
+    o.trials = 32;
+    o.batch = 16;
+    o.templates = {"conv2d_implicit_gemm"};
+    o.transfer_seeds = seeds;
+    tune::tune_task(tasks[3], o, env, 1, 2);
+    std::vector<std::pair<double, int64_t>> first;
+    for (const auto& r : log.snapshot()) {
+      if (r.ok()) first.emplace_back(r.seconds(), r.index);
+    }
+    std::sort(first.begin(), first.end());
+    const size_t before = log.size();
+    tune::tune_task(tasks[6], o, env, 2, 2);
+    const auto records = log.snapshot();
+    REQUIRE(records.size() == before + 32);
+    // The first task's two fastest lead the second task's first batch.
+    const bool led = records[before].index == first[0].second && records[before + 1].index == first[1].second;
+    CHECK(led == (seeds > 0));
+    std::filesystem::remove(log.path());
+  }
+}

@@ -72,6 +72,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"epsilon", o.epsilon},
           {"resume", o.resume},
           {"transfer", o.transfer},
+          {"transfer_seeds", o.transfer_seeds},
           {"model", model::to_json(o.model)},
           {"annealing", explore::to_json(o.annealing)},
           {"ppo", explore::to_json(o.ppo)},
@@ -277,7 +278,8 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   };
   int resumed = 0;
   const std::string fingerprint = env.runner.fingerprint();
-  for (const Record& r : env.log.snapshot()) {
+  const std::vector<Record> snapshot = env.log.snapshot();
+  for (const Record& r : snapshot) {
     // Records of this task made with this device, toolkit and template are done (unless --force);
     // every other record of the template seeds the cost model.
     const bool mine = r.workload == t.workload && is_current(r, *tmpl, env.target.name, fingerprint);
@@ -303,6 +305,17 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     }
   }
   for (const Record& r : env.history) transfer(r);
+  // A task that starts afresh first measures what was fastest on similar tasks.
+  std::vector<space::Config> seeds;
+  if (o.transfer && o.transfer_seeds > 0 && out.trials == 0) {
+    std::vector<const Record*> pool;
+    for (const Record& r : snapshot) pool.push_back(&r);
+    for (const Record& r : env.history) pool.push_back(&r);
+    seeds = transfer_seeds(pool, *tmpl, t.workload, space, valid, visited, size_t(o.transfer_seeds));
+    if (!seeds.empty()) {
+      spdlog::debug("task {} {}: {} configs from similar tasks first", t.index, tmpl->name(), seeds.size());
+    }
+  }
   env.progress.task_start(t, tmpl->name(), position, count, resumed);
 
   const double flops = double(t.workload.flops());
@@ -355,7 +368,13 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     const double explore_s = since(explore_start);
     auto sample_start = Clock::now();
     sample::SampleContext sctx{space, valid, visited, rng};
-    std::vector<space::Config> batch = parts.sampler->sample(candidates, want, sctx);
+    if (int(seeds.size()) > want) seeds.resize(size_t(want));
+    for (const auto& c : seeds) visited.insert(c.index); // not sampled again
+    const size_t seeded = seeds.size();
+    std::vector<space::Config> batch;
+    if (want > int(seeded)) batch = parts.sampler->sample(candidates, want - int(seeded), sctx);
+    batch.insert(batch.begin(), seeds.begin(), seeds.end());
+    seeds.clear();
     const double sample_s = since(sample_start);
     if (batch.empty()) {
       out.stop_reason = "design space exhausted";
@@ -408,7 +427,8 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     env.log.append_comment("chameleon-iteration " +
                            nlohmann::json({{"run", run_id(o)}, {"task", t.index},
                                            {"workload", t.workload.key()}, {"iteration", iteration},
-                                           {"batch", batch.size()}, {"explore_s", explore_s},
+                                           {"batch", batch.size()}, {"seeded", seeded},
+                                           {"explore_s", explore_s},
                                            {"sample_s", sample_s}, {"fit_s", fit_s}})
                                .dump());
     out.explore_s += explore_s;

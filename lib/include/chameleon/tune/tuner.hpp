@@ -12,9 +12,11 @@
 #include "chameleon/tune/progress.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace chameleon::tune {
@@ -31,6 +33,8 @@ struct TuneOptions {
   bool resume = true;    // current records (this device, toolkit, template) are not measured again;
                          // false (--force): every task is tuned anew, old records seed the model
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
+  int transfer_seeds = 4; // with transfer: a new task first measures up to this many configs that
+                          // were fastest on similar tasks of the same template (0: none)
   model::ModelOptions model;
   explore::AnnealingOptions annealing;
   explore::PpoOptions ppo;
@@ -75,6 +79,16 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
                           TuneEnv& env, TunerParts& parts, int position, int count,
                           const std::vector<Record>* earlier = nullptr);
+// The configs that were fastest on other tasks of `tmpl` in `records` (per workload and device:
+// the best and the second, the most similar workloads first), as configs of `space`, skipping
+// those that do not fit it, fail `valid` or are in `skip`; at most `count`. A task that starts
+// without records of its own measures them in its first batch: spaces whose knobs do not depend
+// on the shape (the implicit GEMM, depthwise) carry a good config from layer to layer.
+std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& records,
+                                          const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                                          const space::ConfigSpace& space,
+                                          const std::function<bool(const space::Config&)>& valid,
+                                          const std::unordered_set<int64_t>& skip, size_t count);
 // Tunes the tasks in order; tasks without a template are reported as skipped.
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env);
