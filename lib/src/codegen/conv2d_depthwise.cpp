@@ -80,12 +80,7 @@ KernelSource Conv2dDepthwise::render(const task::Conv2dWorkload& wl, const space
   define_constant(src, "CB", t.channels);
   define_constant(src, "INTERLEAVE", t.interleave);
   render_body(src, kSourcePath, 1, kReduceAtomic);
-
-  KernelSource out;
-  out.entry = "conv2d_depthwise";
-  out.code = src.str();
-  out.geometry = features(wl, sp, cfg).geometry;
-  return out;
+  return {"conv2d_depthwise", src.str(), features(wl, sp, cfg).geometry};
 }
 
 KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -151,10 +146,7 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const s
     const int64_t x0 = t.interleave ? col * wl.stride_w : int64_t(tx) * t.thread_w * wl.stride_w;
     reads.push_back(cl * in_size + row * wl.stride_h * t.in_w + x0);
   }
-  f.input_load_efficiency = sector_efficiency(in_loads);
-  f.weight_load_efficiency = sector_efficiency(w_loads);
-  f.store_efficiency = sector_efficiency(stores);
-  f.smem_conflict_ways = bank_conflict_ways(reads);
+  set_access_features(f, in_loads, w_loads, stores, reads);
   return f;
 }
 

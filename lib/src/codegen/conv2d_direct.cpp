@@ -114,12 +114,8 @@ KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::C
   def("MAX_UNROLL", t.max_unroll);
   def("UNROLL_EXPLICIT", t.unroll_explicit);
   render_body(src, kSourcePath, t.split_k, t.reduce);
-
-  KernelSource out;
-  out.entry = "conv2d_direct"; // one entry name for both variants: the header launches either
-  out.code = src.str();
-  out.geometry = features(wl, sp, cfg).geometry;
-  return out;
+  // One entry name for both variants: the header launches either.
+  return {"conv2d_direct", src.str(), features(wl, sp, cfg).geometry};
 }
 
 KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -172,10 +168,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
     stores.push_back((int64_t(fl) * wl.out_h() + yl) * wl.out_w() + xl);
     a_reads.push_back(int64_t(yl) * wl.stride_h * aw + int64_t(xl) * wl.stride_w);
   }
-  f.input_load_efficiency = sector_efficiency(a_loads);
-  f.weight_load_efficiency = sector_efficiency(w_loads);
-  f.store_efficiency = sector_efficiency(stores);
-  f.smem_conflict_ways = bank_conflict_ways(a_reads);
+  set_access_features(f, a_loads, w_loads, stores, a_reads);
   return f;
 }
 

@@ -114,12 +114,7 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   def("MI", g.mi);
   def("NI", g.ni);
   render_body(src, kSourcePath, g.split_k, g.reduce);
-
-  KernelSource out;
-  out.entry = "conv2d_implicit_gemm";
-  out.code = src.str();
-  out.geometry = features(wl, sp, cfg).geometry;
-  return out;
+  return {"conv2d_implicit_gemm", src.str(), features(wl, sp, cfg).geometry};
 }
 
 KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -207,10 +202,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
     }
     if (m < g.gm && p < g.gn) stores.push_back((int64_t(p / pq) * wl.k + m) * pq + p % pq);
   }
-  f.weight_load_efficiency = sector_efficiency(a_loads);
-  f.input_load_efficiency = sector_efficiency(b_loads);
-  f.store_efficiency = sector_efficiency(stores);
-  f.smem_conflict_ways = bank_conflict_ways(a_reads);
+  set_access_features(f, b_loads, a_loads, stores, a_reads);
   return f;
 }
 

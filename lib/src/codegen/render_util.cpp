@@ -54,6 +54,15 @@ int64_t pow2_at_least(int64_t v) {
   return p;
 }
 
+void set_access_features(KernelFeatures& f, const std::vector<int64_t>& input_loads,
+                         const std::vector<int64_t>& weight_loads, const std::vector<int64_t>& stores,
+                         const std::vector<int64_t>& smem_reads) {
+  f.input_load_efficiency = sector_efficiency(input_loads);
+  f.weight_load_efficiency = sector_efficiency(weight_loads);
+  f.store_efficiency = sector_efficiency(stores);
+  f.smem_conflict_ways = bank_conflict_ways(smem_reads);
+}
+
 double sector_efficiency(const std::vector<int64_t>& offsets) {
   if (offsets.empty()) return 1.0;
   std::set<int64_t> sectors, words;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "chameleon/codegen/template.hpp"
 #include "chameleon/space/config_space.hpp"
 #include "chameleon/task/workload.hpp"
 
@@ -33,6 +34,13 @@ std::string knob_text(const std::vector<KnobDef>& defs);
 
 // The smallest power of two >= v (1 for v <= 1): how far a tile may exceed the problem.
 int64_t pow2_at_least(int64_t v);
+
+// Sets the access-pattern features of `f` from the first warp's float offsets: the sector
+// efficiencies of its input loads, weight loads and output stores, and the bank conflicts of its
+// shared-memory reads.
+void set_access_features(KernelFeatures& f, const std::vector<int64_t>& input_loads,
+                         const std::vector<int64_t>& weight_loads, const std::vector<int64_t>& stores,
+                         const std::vector<int64_t>& smem_reads);
 
 // Fraction of the bytes moved that are used, for a warp whose lane i reads float offsets[i]
 // (any number of floats per lane), counting 32-byte sectors (8 floats).
