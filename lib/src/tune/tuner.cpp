@@ -305,17 +305,23 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     }
   }
   for (const Record& r : env.history) transfer(r);
-  // A task that starts afresh first measures what was fastest on similar tasks.
-  std::vector<space::Config> seeds;
-  if (o.transfer && o.transfer_seeds > 0 && out.trials == 0) {
+  // A task that starts afresh first measures what was fastest on similar tasks. Tasks tuned side
+  // by side (lanes, devices) may find none at the start: the first iterations look again.
+  constexpr int kSeedIterations = 4;
+  bool seed_pending = o.transfer && o.transfer_seeds > 0 && out.trials == 0;
+  auto find_seeds = [&](const std::vector<Record>& log_records) {
     std::vector<const Record*> pool;
-    for (const Record& r : snapshot) pool.push_back(&r);
+    for (const Record& r : log_records) pool.push_back(&r);
     for (const Record& r : env.history) pool.push_back(&r);
-    seeds = transfer_seeds(pool, *tmpl, t.workload, space, valid, visited, size_t(o.transfer_seeds));
-    if (!seeds.empty()) {
-      spdlog::debug("task {} {}: {} configs from similar tasks first", t.index, tmpl->name(), seeds.size());
+    auto found = transfer_seeds(pool, *tmpl, t.workload, space, valid, visited, size_t(o.transfer_seeds));
+    if (!found.empty()) {
+      spdlog::debug("task {} {}: {} configs from similar tasks first", t.index, tmpl->name(), found.size());
+      seed_pending = false;
     }
-  }
+    return found;
+  };
+  std::vector<space::Config> seeds;
+  if (seed_pending) seeds = find_seeds(snapshot);
   env.progress.task_start(t, tmpl->name(), position, count, resumed);
 
   const double flops = double(t.workload.flops());
@@ -368,6 +374,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     const double explore_s = since(explore_start);
     auto sample_start = Clock::now();
     sample::SampleContext sctx{space, valid, visited, rng};
+    if (seed_pending && iteration > 1 && iteration <= kSeedIterations) seeds = find_seeds(env.log.snapshot());
     if (int(seeds.size()) > want) seeds.resize(size_t(want));
     for (const auto& c : seeds) visited.insert(c.index); // not sampled again
     const size_t seeded = seeds.size();
