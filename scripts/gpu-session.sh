@@ -15,7 +15,9 @@
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task on the implicit GEMM, its depthwise ones on
 # conv2d_depthwise too, MOBILENET_TRIALS (default 48) each, against cuDNN; MOBILENET_LIMIT), vgg-deep (VGG_DEEP_TASKS, default 4,6,8, with
-# VGG_DEEP_TRIALS, default 192, each, against cuDNN; VGG_DEEP_LIMIT));
+# VGG_DEEP_TRIALS, default 192, each, against cuDNN; VGG_DEEP_LIMIT), seeds (SEEDS_NET, default
+# vgg16, tuned on the GEMM with --transfer-seeds 0 and 4 side by side, SEEDS_TRIALS per task,
+# default 32; SEEDS_LIMIT));
 # RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes
 # (default auto).
 set -uo pipefail
@@ -137,6 +139,15 @@ vgg_deep() { # the VGG-16 GEMM layers with a deeper budget: how far the tuner ge
   "$exe" bench "$res/vgg-deep-kernels" 2>&1 | tee "$res/vgg-deep-bench.txt"
 }
 
+seeds() { # transfer seeds on and off, side by side, nothing cached (docs/tuning.md)
+  for n in 0 4; do
+    echo "-- ${SEEDS_NET:-vgg16}, ${SEEDS_TRIALS:-32} GEMM trials per task, --transfer-seeds $n"
+    "$exe" -q tune "networks/${SEEDS_NET:-vgg16}.json" --device "$device" --target auto --trials "${SEEDS_TRIALS:-32}" \
+      --plan-size 16 --templates conv2d_implicit_gemm --transfer-seeds "$n" --no-cache --no-resume \
+      --log "$res/seeds-$n.jsonl" | grep -E 'tuned|total'
+  done
+}
+
 throughput() {
   for task in 2 7; do
     for tmpl in conv2d_implicit_gemm conv2d_direct_splitk; do
@@ -148,7 +159,7 @@ throughput() {
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
@@ -174,6 +185,7 @@ for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 thr
       conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
     vgg-deep) phase vgg-deep ${VGG_DEEP_LIMIT:-150} vgg_deep ;;
+    seeds) phase seeds ${SEEDS_LIMIT:-120} seeds ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
     sanitize) phase sanitize 90 sanitize ;;
     *) echo "gpu-session: unknown phase $name" ;;
