@@ -115,6 +115,13 @@ TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") 
         std::string::npos);
   CHECK(h.find("kKernelCount = 1") != std::string::npos);
   CHECK(emit::kernels_header(manifest) == h); // deterministic
+  // The groups are part of a kernel's shape: a depthwise kernel's weights are [K][1][R][S].
+  CHECK(h.find("int dilation_h, dilation_w, groups, out_h, out_w;") != std::string::npos);
+  CHECK(h.find(", 1, 1, 1, 14, 14, 15.000},") != std::string::npos);
+  auto depthwise = conv(16, 16);
+  depthwise.groups = 16;
+  manifest["kernels"][0]["workload"] = task::to_json(depthwise);
+  CHECK(emit::kernels_header(manifest).find(", 1, 1, 16, 14, 14, 15.000},") != std::string::npos);
 }
 
 TEST_CASE("charts are well-formed SVG", "[emit]") {

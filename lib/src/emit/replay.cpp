@@ -194,7 +194,7 @@ std::string kernels_header(const json& manifest) {
     << manifest.value("device", std::string("?")) << " (" << manifest.value("arch", std::string("?"))
     << ", NVRTC " << manifest.value("nvrtc", std::string("?")) << ")"
     << (manifest.value("simulated", false) ? ", timed on the SIM device" : "") << ".\n"
-    << "// conv2d, float32: data [N][C][H][W], weight [K][C][R][S], out [N][K][OH][OW]; no bias.\n"
+    << "// conv2d, float32: data [N][C][H][W], weight [K][C/groups][R][S], out [N][K][OH][OW]; no bias.\n"
     << "// Load NAME.cubin (or NAME.ptx on a newer GPU) with cuModuleLoad, get `entry` with\n"
     << "// cuModuleGetFunction, then call launch(kKernels[i], ...). A kernel with workspace_splits > 0\n"
     << "// also needs its module's `reduce_entry` and a workspace of workspace_bytes(k) bytes.\n"
@@ -208,7 +208,7 @@ std::string kernels_header(const json& manifest) {
     << "  // reduce_entry (same module) sums them into the output\n"
     << "  unsigned workspace_splits;\n  const char* reduce_entry;\n  unsigned reduce_grid[3];\n  unsigned reduce_block[3];\n"
     << "  int n, c, h, w, k, r, s;\n  int stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right;\n"
-    << "  int dilation_h, dilation_w, out_h, out_w;\n  double measured_us;\n};\n\n"
+    << "  int dilation_h, dilation_w, groups, out_h, out_w;\n  double measured_us;\n};\n\n"
     << "inline constexpr Conv2dKernel kKernels[] = {\n";
   const auto& kernels = manifest.at("kernels");
   for (const auto& k : kernels) {
@@ -229,7 +229,7 @@ std::string kernels_header(const json& manifest) {
       << ", " << v("N") << ", " << v("C") << ", " << v("H")
       << ", " << v("W") << ", " << v("K") << ", " << v("R") << ", " << v("S") << ", " << stride[0]
       << ", " << stride[1] << ", " << pad[0] << ", " << pad[1] << ", " << pad[2] << ", " << pad[3]
-      << ", " << dil[0] << ", " << dil[1] << ", " << k.at("out_shape")[2] << ", " << k.at("out_shape")[3]
+      << ", " << dil[0] << ", " << dil[1] << ", " << w.value("groups", 1) << ", " << k.at("out_shape")[2] << ", " << k.at("out_shape")[3]
       << ", " << util::fixed(k.at("measured").at("seconds").get<double>() * 1e6, 3) << "},\n";
   }
   h << "};\n\ninline constexpr int kKernelCount = " << kernels.size() << ";\n\n"
