@@ -34,6 +34,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
   double total_gflop = 0;
   int conv_layers = 0;
   std::vector<std::string> declined;
+  bool any_named_only = false; // a template marked *: tuned only when named
   for (const auto& t : loaded.tasks) {
     double gflop = double(t.workload.flops()) / 1e9;
     total_gflop += gflop * t.count;
@@ -44,16 +45,21 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
                         {"gflop", gflop},
                         {"count", t.count},
                         {"layers", t.layers}};
-    const auto tmpls = codegen::templates_for(t.workload, {}, allow_tf32);
+    // Every template the task can be tuned over, with its design space; those tune leaves out
+    // unless named (--templates) are marked.
+    std::vector<const codegen::Template*> tmpls;
+    for (const codegen::Template* tmpl : codegen::templates()) {
+      if ((allow_tf32 || !tmpl->tf32()) && tmpl->decline_reason(t.workload).empty()) tmpls.push_back(tmpl);
+    }
     if (!tmpls.empty()) {
-      // Every template the task can be tuned over, with its design space.
       std::vector<std::string> names, sizes;
       nlohmann::json all = nlohmann::json::array();
       for (const codegen::Template* tmpl : tmpls) {
         int64_t size = tmpl->make_space(t.workload).size();
-        names.push_back(tmpl->name());
+        names.push_back(tmpl->name() + (tmpl->tuned_by_default() ? "" : "*"));
+        any_named_only = any_named_only || !tmpl->tuned_by_default();
         sizes.push_back(util::with_commas(size));
-        all.push_back({{"name", tmpl->name()}, {"space_size", size}});
+        all.push_back({{"name", tmpl->name()}, {"space_size", size}, {"tuned_by_default", tmpl->tuned_by_default()}});
       }
       j["template"] = tmpls.front()->name();
       j["space_size"] = all.front().at("space_size");
@@ -81,6 +87,10 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
             << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
             << util::fixed(total_gflop, 3) << " GFLOP of conv2d\n";
   table.print(std::cout);
+  if (any_named_only) {
+    std::cout << "* tuned only when named in --templates (conv2d_direct, AutoTVM's space, is conv2d_direct_splitk's "
+                 "with split 1)\n";
+  }
   if (!declined.empty()) {
     std::cout << "tasks " << util::join(declined, ", ")
               << " have no template that supports them (`chameleon compile --task N` says why): tuning skips them\n";

@@ -329,7 +329,8 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
         ->check(CLI::IsMember({"cuda", "sim", "auto"}))
         ->capture_default_str();
     cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();
-    cmd->add_option("--templates", a->templates, "Templates the tasks are tuned over (default: all)");
+    cmd->add_option("--templates", a->templates,
+                    "Templates the tasks are tuned over (default: all that tune uses unnamed)");
     cmd->add_flag("--allow-tf32", a->allow_tf32, "The tasks are also tuned over the TF32 templates");
     cmd->add_flag("--json", a->as_json, "Print JSON");
     cmd->callback([a] {
@@ -372,7 +373,8 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_flag("!--force,!--no-resume", t.resume,
                 "Retune every task even when the log is up to date (its records seed the model)");
   cmd->add_option("--templates", a->templates,
-                  "Templates to tune over, sharing each task's trials (default: all that support it)");
+                  "Templates to tune over, sharing each task's trials (default: all that support it but "
+                  "conv2d_direct, whose space conv2d_direct_splitk contains)");
   cmd->add_flag("--allow-tf32", t.allow_tf32,
                 "Also tune TF32 tensor-core templates: faster, but the inputs are rounded to 10 "
                 "mantissa bits (verified to 5e-3 instead of 1e-4); off by default, as fp32 promises");

@@ -29,7 +29,7 @@ sed 's/"template_fingerprint":"[0-9a-f]*"/"template_fingerprint":"00000000000000
 if "$exe" status "$net" --device sim --log "$dir/old.jsonl" >"$dir/stale.txt"; then
   echo "status passed on a stale log"; exit 1
 fi
-grep -q "template conv2d_direct changed" "$dir/stale.txt"
+grep -q "template conv2d_direct_splitk changed" "$dir/stale.txt"
 "$exe" -q tune "$net" --device sim --sim-estimate --trials 16 --plan-size 8 --tasks 1,2 --log "$dir/old.jsonl" --progress none --json >"$dir/retune.json"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert all(t['new_trials'] == 16 for t in d['tasks']), d['tasks']" "$dir/retune.json"
 

@@ -95,14 +95,20 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   CHECK(other[0].state == tune::TaskState::Stale);
   // Tuned over every template, task 1 still lacks split-K and implicit GEMM records (TF32 ones
   // only when allowed).
-  auto all = tune::task_status(tasks, records, "h100", kFingerprint);
+  const std::vector<std::string> every = {"conv2d_direct", "conv2d_direct_splitk", "conv2d_implicit_gemm"};
+  auto all = tune::task_status(tasks, records, "h100", kFingerprint, every);
   CHECK(all[0].state == tune::TaskState::Stale);
   CHECK(all[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
-  auto tf32 = tune::task_status(tasks, records, "h100", kFingerprint, {}, true);
+  auto with_tf32 = every;
+  with_tf32.push_back("conv2d_implicit_gemm_tf32");
+  auto tf32 = tune::task_status(tasks, records, "h100", kFingerprint, with_tf32, true);
   CHECK(tf32[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm, conv2d_implicit_gemm_tf32");
   // ... but not on a GPU without TF32 tensor cores, where tune skips that template.
-  auto turing = tune::task_status(tasks, records, "h100", kFingerprint, {}, true, 75);
+  auto turing = tune::task_status(tasks, records, "h100", kFingerprint, with_tf32, true, 75);
   CHECK(turing[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
+  // The templates tune uses unnamed leave conv2d_direct out: its records alone do not count.
+  auto unnamed = tune::task_status(tasks, records, "h100", kFingerprint);
+  CHECK(unnamed[0].state == tune::TaskState::Missing);
   CHECK(all[4].state == tune::TaskState::Missing);
 }
 

@@ -23,6 +23,9 @@ public:
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
   std::string fingerprint() const override;
+  // The direct schedule is conv2d_direct_splitk's with split 1: tuned only when named (AutoTVM's
+  // baseline space, `--templates conv2d_direct`).
+  bool tuned_by_default() const override { return split_k_; }
 
 private:
   bool split_k_;

@@ -80,7 +80,7 @@ const Template& find_template(const std::string& name) {
 }
 
 bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32) {
-  if (names.empty()) return allow_tf32 || !t.tf32();
+  if (names.empty()) return (allow_tf32 || !t.tf32()) && t.tuned_by_default();
   return std::find(names.begin(), names.end(), t.name()) != names.end();
 }
 

@@ -99,6 +99,9 @@ public:
   virtual bool tf32() const { return false; }
   // The oldest architecture any of its configs runs on (80 for sm_80); 0: any.
   virtual int min_sm() const { return 0; }
+  // Whether `tune` uses it when --templates names none: false for a template whose space another
+  // template's contains (its trials and compile time would be spent twice).
+  virtual bool tuned_by_default() const { return true; }
 };
 
 // The largest split-K workspace a config may ask for (the static check rejects more).
@@ -120,8 +123,8 @@ const Template& find_template(const std::string& name); // throws chameleon::Err
 const Template* template_for(const task::Conv2dWorkload& wl);
 // Why no template supports the workload: every template's reason, each said once.
 std::string decline_reasons(const task::Conv2dWorkload& wl);
-// Whether a template takes part: named in `names`, or, when names is empty, any template but
-// the TF32 ones unless allow_tf32.
+// Whether a template takes part: named in `names`, or, when names is empty, any template tuned by
+// default but the TF32 ones unless allow_tf32.
 bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32);
 // Throws chameleon::Error for an unknown name, or a TF32 template without allow_tf32.
 void check_template_names(const std::vector<std::string>& names, bool allow_tf32);
