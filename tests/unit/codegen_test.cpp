@@ -30,6 +30,29 @@ std::vector<space::Config> valid_configs(const codegen::Template& tmpl, const ta
   REQUIRE(int(out.size()) == count);
   return out;
 }
+// `per_task` random valid configs of the template on each of the tasks compile for sm_90 (seeds
+// seed + task position).
+void check_configs_compile(const codegen::Template& tmpl, const std::vector<task::Task>& tasks,
+                           int per_task, uint64_t seed) {
+  const auto h100 = target::find_preset("h100");
+  measure::BuildOptions opts;
+  opts.jobs = 2;
+  opts.isolate = false;
+  measure::Builder builder(h100, "sm_90", opts);
+  std::vector<space::ConfigSpace> spaces;
+  for (const auto& t : tasks) spaces.push_back(tmpl.make_space(t.workload));
+  std::vector<std::future<measure::BuildResult>> futures;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (const auto& c : valid_configs(tmpl, tasks[i].workload, spaces[i], h100, per_task, seed + i)) {
+      futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
+    }
+  }
+  for (auto& f : futures) {
+    auto r = f.get();
+    INFO(r.message);
+    CHECK(r.ok());
+  }
+}
 } // namespace
 
 TEST_CASE("ptxas reports are parsed", "[codegen]") {
@@ -197,7 +220,6 @@ TEST_CASE("the CPU reference agrees with the definition of conv2d", "[reference]
 TEST_CASE("the split-K template: space, geometry, and random valid configs compile", "[codegen][slow]") {
   const auto& splitk = codegen::find_template("conv2d_direct_splitk");
   auto tasks = resnet18();
-  auto h100 = target::find_preset("h100");
   // tile_rc splits C in three: [RC0, SPLIT_K, RC1].
   auto sp = splitk.make_space(tasks[9].workload); // C = 512 = 2^9: C(11, 2) = 55 splits
   CHECK(sp.knobs()[3].size() == 55);
@@ -214,30 +236,13 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
     CHECK(f.geometry.workspace_splits == (split > 1 && workspace ? split : 0));
     CHECK(int64_t(f.geometry.grid[2]) == int64_t(sp.value(c, 0)[0]) * split);
   }
-  measure::BuildOptions opts;
-  opts.jobs = 2;
-  opts.isolate = false;
-  measure::Builder builder(h100, "sm_90", opts);
-  std::vector<space::ConfigSpace> spaces;
-  for (const auto& t : tasks) spaces.push_back(splitk.make_space(t.workload));
-  std::vector<std::future<measure::BuildResult>> futures;
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    for (const auto& c : valid_configs(splitk, tasks[i].workload, spaces[i], h100, 8, 70 + i)) {
-      futures.push_back(builder.submit({&splitk, tasks[i].workload, &spaces[i], c}));
-    }
-  }
-  for (auto& f : futures) {
-    auto r = f.get();
-    INFO(r.message);
-    CHECK(r.ok());
-  }
+  check_configs_compile(splitk, tasks, 8, 70);
 }
 
 TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's layers compile", "[codegen]") {
   const auto& dw = codegen::find_template("conv2d_depthwise");
   const auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
-  const auto h100 = target::find_preset("h100");
   // Task 2: 32 channels of 112x112, 3x3, groups 32. Depthwise tasks get it first.
   const auto& wl = tasks[1].workload;
   REQUIRE(dw.decline_reason(wl).empty());
@@ -260,28 +265,12 @@ TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's la
   CHECK_THAT(dw.features(tasks[26].workload, sp, sp.from_choices({4, 0, 0, 0, 4, 0})).invalid,
              Catch::Contains("for a 7x7 plane"));
   // Four random valid configs of every depthwise task compile.
-  measure::BuildOptions opts;
-  opts.jobs = 2;
-  opts.isolate = false;
-  measure::Builder builder(h100, "sm_90", opts);
-  std::vector<space::ConfigSpace> spaces;
-  std::vector<size_t> depthwise;
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    if (dw.decline_reason(tasks[i].workload).empty()) depthwise.push_back(i);
-    spaces.push_back(dw.make_space(tasks[i].workload));
+  std::vector<task::Task> depthwise;
+  for (const auto& t : tasks) {
+    if (dw.decline_reason(t.workload).empty()) depthwise.push_back(t);
   }
   CHECK(depthwise.size() == 10);
-  std::vector<std::future<measure::BuildResult>> futures;
-  for (size_t i : depthwise) {
-    for (const auto& cfg : valid_configs(dw, tasks[i].workload, spaces[i], h100, 4, 90 + i)) {
-      futures.push_back(builder.submit({&dw, tasks[i].workload, &spaces[i], cfg}));
-    }
-  }
-  for (auto& fut : futures) {
-    auto r = fut.get();
-    INFO(r.message);
-    CHECK(r.ok());
-  }
+  check_configs_compile(dw, depthwise, 4, 90);
 }
 
 TEST_CASE("launch geometry survives the JSON of worker messages and manifests", "[codegen]") {
