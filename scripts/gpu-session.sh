@@ -2,14 +2,15 @@
 # One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
-#   smoke (a few random configs of every template on two ResNet-18 tasks), ResNet-18 fp32 tune +
-#   replay + bench against cuDNN, the [gpu] tests, VGG-16 fp32 tune + replay + bench, ResNet-18
-#   TF32 tune + bench against cuDNN TF32, and compile-included throughput.
+#   the [gpu] tests, MobileNetV2 fp32 tune + replay + bench against cuDNN (conv2d_depthwise),
+#   transfer seeds off and on, VGG-16 fp32 and ResNet-18 fp32 tune + replay + bench, and
+#   ResNet-18 TF32 tune + bench against cuDNN TF32.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
-# order above; also gpu-tests-templates, gpu-tests-new (the fault and every-template tests),
+# order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
+# throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault and every-template tests),
 # bench-prev to re-bench PREV's ResNet-18 kernels, lanes to compare tune throughput with the lane
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
@@ -166,7 +167,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version -
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-smoke resnet18-fp32 gpu-tests vgg16-fp32 resnet18-tf32 throughput}; do
+for name in ${PHASES:-gpu-tests mobilenet-fp32 seeds vgg16-fp32 resnet18-fp32 resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
