@@ -3,6 +3,7 @@
 #include "options.hpp"
 
 #include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/device.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/runner.hpp"
@@ -43,14 +44,22 @@ struct TuneArgs {
 };
 
 // --lanes: a number from 1 to 16, or auto: on one real GPU with tasks to share, one lane per two
-// cores, at most 8 and at most one per task (on the 16-core H200 host, 1, 2, 4 and 8 lanes made
-// 9.2, 16.9, 27.9 and 35.6 configs/s, with the same kernel quality: docs/benchmarks.md), else one
-// (the sim stays reproducible run to run; several --devices get one lane each).
-int resolve_lanes(const std::string& text, const ResolvedDevice& rd, size_t devices, size_t tasks) {
+// cores, at most 8, at most one per task and one per 4 GiB of GPU memory (each lane has its own
+// measurement worker: a CUDA context, the task's tensors and up to 1 GB of split-K workspace). On
+// the 16-core H200 host, 1, 2, 4 and 8 lanes made 9.2, 16.9, 27.9 and 35.6 configs/s with the
+// same kernel quality (docs/benchmarks.md). Else one: the sim stays reproducible run to run, and
+// several --devices get one lane each.
+int resolve_lanes(const std::string& text, const ResolvedDevice& rd, size_t devices, size_t tasks, int gpu) {
   if (text == "auto") {
     if (rd.device != "cuda" || devices != 1 || tasks < 2) return 1;
     const size_t per_cores = std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
-    return int(std::min({per_cores, tasks, size_t(8)}));
+    size_t per_memory = 8;
+    try {
+      per_memory = std::max<size_t>(1, size_t(cuda::query_device(gpu).total_memory >> 32));
+    } catch (const std::exception&) {
+      // The runner reports a GPU it cannot use; the lane count does not matter then.
+    }
+    return int(std::min({per_cores, per_memory, tasks, size_t(8)}));
   }
   int n = 0;
   try {
@@ -188,7 +197,7 @@ void run_tune(TuneArgs a, bool quiet) {
   }
 
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
-  const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size());
+  const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size(), ordinals.front());
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
   // One runner per device and lane; several GPUs tune different tasks at the same time, and the
@@ -382,7 +391,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--lanes", a->lanes,
                   "Tasks tuned at once on each device (1-16): one explores and compiles while another "
                   "measures (measurements take turns, so timings are not disturbed); auto: on one real "
-                  "GPU, one per 2 cores, at most 8 and one per task; else 1")
+                  "GPU, one per 2 cores, at most 8, one per task and one per 4 GiB of GPU memory; else 1")
       ->capture_default_str();
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
   cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
