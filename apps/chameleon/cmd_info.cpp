@@ -67,9 +67,8 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
       table.add_row({std::to_string(t.index), t.workload.str(), util::fixed(gflop, 3),
                      std::to_string(t.count), util::join(names, " / "), util::join(sizes, " / ")});
     } else {
-      std::string why = codegen::templates().front()->decline_reason(t.workload);
       j["template"] = nullptr;
-      j["declined"] = why;
+      j["declined"] = codegen::decline_reasons(t.workload);
       declined.push_back(std::to_string(t.index));
       table.add_row({std::to_string(t.index), t.workload.str(), util::fixed(gflop, 3),
                      std::to_string(t.count), "-", "no template"});

@@ -112,6 +112,20 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   CHECK(all[4].state == tune::TaskState::Missing);
 }
 
+TEST_CASE("a task no template takes says every template's reason, or that the named ones do not", "[ci]") {
+  auto tasks = tasks_of("mobilenet_v2");
+  tasks.resize(2); // the stem and a depthwise layer
+  tasks[1].workload.h = tasks[1].workload.w = 50000; // beyond every template's 32-bit indexing
+  const auto s = tune::task_status(tasks, {}, "h100", kFingerprint);
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].state == tune::TaskState::Missing);
+  CHECK(s[1].state == tune::TaskState::NoTemplate);
+  CHECK(s[1].reason == codegen::decline_reasons(tasks[1].workload));
+  CHECK(s[1].reason.find("conv2d_depthwise: tensors beyond 32-bit indexing") != std::string::npos);
+  const auto named = tune::task_status(tasks, {}, "h100", kFingerprint, {"conv2d_direct"});
+  CHECK(named[1].reason == "none of the templates conv2d_direct supports it");
+}
+
 TEST_CASE("merging overlapping logs loses nothing and duplicates nothing", "[ci]") {
   auto tasks = tasks_of("alexnet");
   std::string a = temp("a"), b = temp("b"), out = temp("out");

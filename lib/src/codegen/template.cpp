@@ -123,6 +123,10 @@ std::string decline_reasons(const task::Conv2dWorkload& wl) {
   return "no template supports it (" + util::join(reasons, "; ") + ")";
 }
 
+std::string no_template_reason(const task::Conv2dWorkload& wl, const std::vector<std::string>& names) {
+  return names.empty() ? decline_reasons(wl) : "none of the templates " + util::join(names, ", ") + " supports it";
+}
+
 Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   const auto& g = f.geometry;
   if (!f.invalid.empty()) return Verdict::fail(f.invalid);

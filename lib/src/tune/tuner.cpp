@@ -138,9 +138,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   if (tmpls.empty()) {
     TaskOutcome out;
     out.task = t;
-    out.skipped = o.templates.empty() ? codegen::decline_reasons(t.workload)
-                                      : "none of the templates " + util::join(o.templates, ", ") +
-                                            " supports it";
+    out.skipped = codegen::no_template_reason(t.workload, o.templates);
     spdlog::warn("task {} ({}) skipped: {}", t.index, t.workload.str(), out.skipped);
     env.progress.task_end(out, position, count);
     return out;

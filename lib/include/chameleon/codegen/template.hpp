@@ -123,6 +123,9 @@ const Template& find_template(const std::string& name); // throws chameleon::Err
 const Template* template_for(const task::Conv2dWorkload& wl);
 // Why no template supports the workload: every template's reason, each said once.
 std::string decline_reasons(const task::Conv2dWorkload& wl);
+// Why templates_for(wl, names, ...) found none: every template's reason when `names` is empty,
+// else that none of the named ones supports it.
+std::string no_template_reason(const task::Conv2dWorkload& wl, const std::vector<std::string>& names);
 // Whether a template takes part: named in `names`, or, when names is empty, any template tuned by
 // default but the TF32 ones unless allow_tf32.
 bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32);
