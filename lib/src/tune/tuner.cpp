@@ -276,7 +276,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   };
   int resumed = 0;
   const std::string fingerprint = env.runner.fingerprint();
-  const std::vector<Record> snapshot = env.log.snapshot();
+  std::vector<Record> snapshot = env.log.snapshot(); // released once the seeds are chosen
   for (const Record& r : snapshot) {
     // Records of this task made with this device, toolkit and template are done (unless --force);
     // every other record of the template seeds the cost model.
@@ -320,6 +320,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   };
   std::vector<space::Config> seeds;
   if (seed_pending) seeds = find_seeds(snapshot);
+  std::vector<Record>().swap(snapshot); // a copy of the whole log: not kept for the whole task
   env.progress.task_start(t, tmpl->name(), position, count, resumed);
 
   const double flops = double(t.workload.flops());
