@@ -264,6 +264,17 @@ TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's la
   CHECK_THAT(dw.features(wl, sp, sp.from_choices({3, 3, 0, 0, 1, 1})).invalid, Catch::Contains("interleave"));
   CHECK_THAT(dw.features(tasks[26].workload, sp, sp.from_choices({4, 0, 0, 0, 4, 0})).invalid,
              Catch::Contains("for a 7x7 plane"));
+  auto two = tasks[1].workload; // 2 channels: a block of 4 would leave half of it idle
+  two.c = two.k = two.groups = 2;
+  CHECK_THAT(dw.features(two, sp, sp.from_choices({3, 3, 0, 0, 2, 0})).invalid,
+             Catch::Contains("4 channels per block for 2 channels"));
+  task::Conv2dWorkload many; // 70,000 images: beyond the grid's z
+  many.n = 70000, many.c = many.k = 1, many.h = many.w = 8, many.r = many.s = 3;
+  many.pad_top = many.pad_left = many.pad_bottom = many.pad_right = 1;
+  task::validate(many);
+  REQUIRE(dw.decline_reason(many).empty());
+  CHECK_THAT(dw.features(many, sp, sp.from_choices({3, 1, 0, 0, 0, 0})).invalid,
+             Catch::Contains("exceeds 65535 in y or z"));
   // Four random valid configs of every depthwise task compile.
   std::vector<task::Task> depthwise;
   for (const auto& t : tasks) {
