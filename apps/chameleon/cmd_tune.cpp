@@ -52,14 +52,13 @@ struct TuneArgs {
 int resolve_lanes(const std::string& text, const ResolvedDevice& rd, size_t devices, size_t tasks, int gpu) {
   if (text == "auto") {
     if (rd.device != "cuda" || devices != 1 || tasks < 2) return 1;
-    const size_t per_cores = std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
-    size_t per_memory = 8;
+    uint64_t memory = 0;
     try {
-      per_memory = std::max<size_t>(1, size_t(cuda::query_device(gpu).total_memory >> 32));
+      memory = cuda::query_device(gpu).total_memory;
     } catch (const std::exception&) {
       // The runner reports a GPU it cannot use; the lane count does not matter then.
     }
-    return int(std::min({per_cores, per_memory, tasks, size_t(8)}));
+    return tune::auto_lanes(std::thread::hardware_concurrency(), memory, tasks);
   }
   int n = 0;
   try {

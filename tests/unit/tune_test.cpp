@@ -434,3 +434,17 @@ TEST_CASE("a new task measures the fastest configs of the tasks tuned before it 
     std::filesystem::remove(log.path());
   }
 }
+
+TEST_CASE("tune --lanes auto takes one lane per two cores and per task and per 4 GiB of GPU memory and at most 8", "[tune]") {
+  const uint64_t gib = uint64_t(1) << 30;
+  CHECK(tune::auto_lanes(16, 141 * gib, 11) == 8);  // the H200 host: cores and the cap of 8
+  CHECK(tune::auto_lanes(16, 80 * gib, 3) == 3);    // one per task
+  CHECK(tune::auto_lanes(16, 16 * gib, 11) == 4);   // a 16 GiB card: 4 GiB per lane
+  CHECK(tune::auto_lanes(64, 24 * gib, 20) == 6);
+  CHECK(tune::auto_lanes(16, 6 * gib, 11) == 1);    // less than two lanes' memory
+  CHECK(tune::auto_lanes(2, 80 * gib, 11) == 1);    // two cores
+  CHECK(tune::auto_lanes(1, 80 * gib, 11) == 1);
+  CHECK(tune::auto_lanes(0, 80 * gib, 11) == 1);    // hardware_concurrency() unknown
+  CHECK(tune::auto_lanes(12, 0, 11) == 6);          // memory unknown: no cap from it
+  CHECK(tune::auto_lanes(16, 80 * gib, 0) == 1);
+}

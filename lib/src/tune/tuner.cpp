@@ -469,6 +469,12 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   return out;
 }
 
+int auto_lanes(size_t cores, uint64_t gpu_memory, size_t tasks) {
+  const size_t per_cores = std::max<size_t>(1, cores / 2);
+  const size_t per_memory = gpu_memory == 0 ? 8 : std::max<size_t>(1, size_t(gpu_memory >> 32));
+  return int(std::max<size_t>(1, std::min({per_cores, per_memory, tasks, size_t(8)})));
+}
+
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     TuneEnv& env) {
   std::vector<TuneEnv*> envs = {&env};

@@ -97,6 +97,11 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
 std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
                                     const std::vector<TuneEnv*>& envs);
 
+// `tune --lanes auto` on one real GPU: one lane per two cores, at most 8, at most one per task and
+// one per 4 GiB of GPU memory (each lane's worker holds a CUDA context, the task's tensors and up
+// to 1 GB of split-K workspace); at least 1. gpu_memory 0: unknown, no cap from it.
+int auto_lanes(size_t cores, uint64_t gpu_memory, size_t tasks);
+
 // True when a record was made for this target with this device fingerprint and this version of
 // the template: such records are up to date; any other is stale (it only seeds the cost model).
 bool is_current(const Record& r, const codegen::Template& tmpl, const std::string& target,
