@@ -12,16 +12,20 @@
 //             MMA 1: MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
 //             SPLIT_K: blocks that share the reduction of one output tile: atomicAdd into an output
 //             the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice `split` of a
-//             workspace [SPLIT_K][N][K][OH][OW] (passed as `out`) that splitk_reduce then sums.
+//             workspace [SPLIT_K][N][K][OH][OW] (passed as `out`) that splitk_reduce then sums;
+//             STAGES: shared-memory stages of the copy pipeline (2-4).
 // Grid: (pixel tiles, channel tiles, G * SPLIT_K); blockIdx.z = group * SPLIT_K + split.
 // Layout: data [N][C][H][W], weight [K][C/G][R][S], out [N][K][OH][OW], float32.
 // Every size is handled by bounds checks (the tiles need not divide anything), so prime channel
 // counts, odd sizes, dilation and batch > 1 are computed, not declined.
 //
-// Pipeline: two shared-memory stages. Tile t+1 is copied from global memory (cp.async on sm_80
-// and newer: the copies run while the block computes tile t; 16-byte copies where the alignment
-// allows) while tile t is consumed. Shared memory is dynamic: [2][BM][BK+4] weights (channel
-// major, so that 16-byte copies land in rows) then [2][BK][BN+8] input columns.
+// Pipeline: STAGES shared-memory stages in a ring. While the block computes tile t, the copies of
+// tiles t+1 .. t+STAGES-1 are in flight (cp.async on sm_80 and newer; 16-byte copies where the
+// alignment allows); one barrier per tile both publishes tile t and frees the stage tile t-1
+// used, which is refilled right after it. Shared memory is dynamic: [STAGES][BM][BK+4] weights
+// (channel major, so that 16-byte copies land in rows) then [STAGES][BK][BN+8] input columns.
+// The input gather precomputes what depends on the pixel (a thread copies the same pixels in every
+// tile), so a copy costs a tap's offset and two bounds checks.
 
 static constexpr int CG = C / G; // input channels of a group
 static constexpr int GM = K / G;
@@ -46,6 +50,14 @@ static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 static constexpr bool A_VEC = GK % 4 == 0;
 static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
                               OH == H && OW == W && PQ % 4 == 0 && BN % 4 == 0;
+// The input gather (when not B_VEC): a thread copies columns col0 + i * THREADS (i < B_SLOTS) of
+// rows row0 + B_ROW_STEP * r of every tile, with col0 and row0 fixed by its index.
+static constexpr int B_ROW_STEP = THREADS >= BN ? THREADS / BN : 1;
+static constexpr int B_SLOTS = THREADS >= BN ? 1 : BN / THREADS;
+// Input offsets fit 32 bits unless the input has 2^31 elements or more.
+template <bool Fits32> struct OffsetOf { typedef int type; };
+template <> struct OffsetOf<false> { typedef long long type; };
+typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
 
 #if defined(CHM_EMULATE)
 // The host emulator provides cp_async4, cp_async16, cp_async_commit, cp_async_wait<N>, lds4,
@@ -96,34 +108,67 @@ __device__ __forceinline__ void mma_tf32(float* d, const unsigned* a, const unsi
 #endif
 #endif
 
+// What a thread's gather columns need in every tile, computed once: per column slot, the input
+// offset of the pixel's first tap (image, row oh*SH-PT, column ow*SW-PL; group-relative) and that
+// tap's row and column for the bounds checks (the row far negative for a pixel beyond GN, so that
+// every one of its taps fails the check).
+struct Pixels {
+  Offset off[B_SLOTS];
+  int ih[B_SLOTS], iw[B_SLOTS];
+};
+
+__device__ __forceinline__ Pixels pixels_of(int n0, int tid) {
+  Pixels px;
+  const int col0 = THREADS >= BN ? tid % BN : tid;
+#pragma unroll
+  for (int i = 0; i < B_SLOTS; ++i) {
+    const int p = n0 + col0 + i * THREADS;
+    const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
+    const int ih = oh * SH - PT, iw = ow * SW - PL;
+    px.ih[i] = p < GN ? ih : -(1 << 29);
+    px.iw[i] = iw;
+    px.off[i] = p < GN ? (Offset(img) * C * H + ih) * W + iw : Offset(0);
+  }
+  return px;
+}
+
+// The first weight a thread copies in reduction tile 0 (row a_row0 of the block's rows, column
+// a_col; see load_tile); an address only formed, never read, when the row is beyond GM.
+__device__ __forceinline__ const float* weight_source(const float* weight, int m0, int tid) {
+  constexpr int A_PER_ROW = A_VEC ? BK / 4 : BK;
+  return weight + (size_t(m0 + tid / A_PER_ROW) * GK + (tid % A_PER_ROW) * (A_VEC ? 4 : 1));
+}
+
 // Issues the copies of reduction tile `kt` into one stage.
 __device__ __forceinline__ void load_tile(const float* __restrict__ data,
-                                          const float* __restrict__ weight, float* As, float* Bs,
-                                          int m0, int n0, int kt, int tid) {
+                                          const float* __restrict__ weight, const float* a_src,
+                                          const Pixels& px, float* As, float* Bs, int m0, int n0,
+                                          int kt, int tid) {
   const int k0 = kt * BK;
-  // Weights: BM rows of BK consecutive reduction indices.
+  // Weights: BM rows of BK consecutive reduction indices, copied A_W at a time; the thread's
+  // copies lie whole rows apart from a_src (see weight_source). The checks vanish where the tiles
+  // divide the GEMM.
+  constexpr int A_W = A_VEC ? 4 : 1, A_PER_ROW = BK / A_W, A_COPIES = BM * A_PER_ROW;
+  const int a_row0 = tid / A_PER_ROW, a_col = (tid % A_PER_ROW) * A_W;
+  const bool a_k_valid = GK % BK == 0 || k0 + a_col < GK;
   if constexpr (A_VEC) {
-    constexpr int CHUNKS = BM * BK / 4;
 #pragma unroll
-    for (int e0 = 0; e0 < CHUNKS; e0 += THREADS) {
-      const int e = e0 + tid;
-      if (CHUNKS % THREADS == 0 || e < CHUNKS) {
-        const int row = e / (BK / 4), col = (e % (BK / 4)) * 4;
-        const int gm = m0 + row, gk = k0 + col;
-        const bool valid = gm < GM && gk < GK;
-        cp_async16(&As[row * A_LD + col], valid ? weight + (size_t(gm) * GK + gk) : weight, valid);
+    for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
+      const int row = e0 / A_PER_ROW + a_row0;
+      if (A_COPIES % THREADS == 0 || row < BM) {
+        const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
+        const float* src = a_src + (k0 + size_t(e0 / A_PER_ROW) * GK);
+        cp_async16(&As[row * A_LD + a_col], valid ? src : weight, valid);
       }
     }
   } else {
-    constexpr int ELEMS = BM * BK;
 #pragma unroll 4
-    for (int e0 = 0; e0 < ELEMS; e0 += THREADS) {
-      const int e = e0 + tid;
-      if (ELEMS % THREADS == 0 || e < ELEMS) {
-        const int row = e / BK, col = e % BK;
-        const int gm = m0 + row, gk = k0 + col;
-        const bool valid = gm < GM && gk < GK;
-        cp_async4(&As[row * A_LD + col], valid ? weight + (size_t(gm) * GK + gk) : weight, valid);
+    for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
+      const int row = e0 / A_PER_ROW + a_row0;
+      if (A_COPIES % THREADS == 0 || row < BM) {
+        const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
+        const float* src = a_src + (k0 + size_t(e0 / A_PER_ROW) * GK);
+        cp_async4(&As[row * A_LD + a_col], valid ? src : weight, valid);
       }
     }
   }
@@ -142,19 +187,24 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
       }
     }
   } else {
-    constexpr int ELEMS = BK * BN;
+    const int row0 = THREADS >= BN ? tid / BN : 0;
+    const int col0 = THREADS >= BN ? tid % BN : tid;
 #pragma unroll 4
-    for (int e0 = 0; e0 < ELEMS; e0 += THREADS) {
-      const int e = e0 + tid;
-      if (ELEMS % THREADS == 0 || e < ELEMS) {
-        const int row = e / BN, col = e % BN;
-        const int j = k0 + row, p = n0 + col;
-        const int c = j / RS, rs = j % RS, r = rs / S, s = rs % S;
-        const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
-        const int ih = oh * SH - PT + r * DH, iw = ow * SW - PL + s * DW;
-        const bool valid = j < GK && p < GN && ih >= 0 && ih < H && iw >= 0 && iw < W;
-        cp_async4(&Bs[row * B_LD + col],
-                  valid ? data + (((size_t(img) * C + c) * H + ih) * W + iw) : data, valid);
+    for (int rr = 0; rr < BK; rr += B_ROW_STEP) {
+      const int row = rr + row0;
+      if (B_ROW_STEP <= BK || row < BK) {
+        // The tap of reduction index j: channel c, kernel row r, kernel column s.
+        const unsigned j = unsigned(k0 + row);
+        const unsigned c = j / RS, rs = j - c * RS, r = rs / S, s = rs - r * S;
+        const int dh = int(r) * DH, dw = int(s) * DW;
+        const Offset tap = (Offset(c) * H + dh) * W + dw;
+#pragma unroll
+        for (int i = 0; i < B_SLOTS; ++i) {
+          const int ih = px.ih[i] + dh, iw = px.iw[i] + dw;
+          const bool valid = (GK % BK == 0 || j < unsigned(GK)) && unsigned(ih) < unsigned(H) &&
+                             unsigned(iw) < unsigned(W);
+          cp_async4(&Bs[row * B_LD + col0 + i * THREADS], valid ? data + (px.off[i] + tap) : data, valid);
+        }
       }
     }
   }
@@ -184,8 +234,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_implicit_gemm(const float* __restrict__ data, const float* __restrict__ weight,
                          float* __restrict__ out) {
   CHM_DYNAMIC_SMEM(float, smem);
-  float* const As = smem;                // [2][BM][A_LD]
-  float* const Bs = smem + 2 * A_STAGE;  // [2][BK][B_LD]
+  float* const As = smem;                     // [STAGES][BM][A_LD]
+  float* const Bs = smem + STAGES * A_STAGE;  // [STAGES][BK][B_LD]
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
@@ -225,22 +275,26 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
 #endif
 
-  if (kt_begin < kt_end) {
-    load_tile(data, weight, As, Bs, m0, n0, kt_begin, tid);
+  const Pixels px = pixels_of(n0, tid);
+  const float* const a_src = weight_source(weight, m0, tid);
+  const int tiles = kt_end - kt_begin;
+  // The first STAGES-1 tiles, a commit group each (empty past the last tile, so that the count of
+  // groups stays uniform for the waits); not unrolled, to keep one copy of load_tile's code here.
+#pragma unroll 1
+  for (int st = 0; st < STAGES - 1; ++st) {
+    if (st < tiles) load_tile(data, weight, a_src, px, As + st * A_STAGE, Bs + st * B_STAGE, m0, n0, kt_begin + st, tid);
     cp_async_commit();
   }
-  for (int kt = kt_begin; kt < kt_end; ++kt) {
-    const int stage = (kt - kt_begin) & 1;
-    if (kt + 1 < kt_end) {
-      load_tile(data, weight, As + (stage ^ 1) * A_STAGE, Bs + (stage ^ 1) * B_STAGE, m0, n0, kt + 1, tid);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
+  int read = 0, write = STAGES - 1; // the stages of this tile and of tile + STAGES - 1
+  for (int tile = 0; tile < tiles; ++tile) {
+    cp_async_wait<STAGES - 2>(); // this thread's copies of this tile have landed
+    __syncthreads(); // the ring: this tile is complete, every thread is done with the last one's stage
+    if (tile + STAGES - 1 < tiles) {
+      load_tile(data, weight, a_src, px, As + write * A_STAGE, Bs + write * B_STAGE, m0, n0, kt_begin + tile + STAGES - 1, tid);
     }
-    __syncthreads();
-    const float* a_tile = As + stage * A_STAGE;
-    const float* b_tile = Bs + stage * B_STAGE;
+    cp_async_commit();
+    const float* a_tile = As + read * A_STAGE;
+    const float* b_tile = Bs + read * B_STAGE;
 #if MMA
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 8) {
@@ -299,7 +353,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       }
     }
 #endif
-    __syncthreads(); // the stage is overwritten by the copies issued in the next iteration
+    read = read + 1 == STAGES ? 0 : read + 1;
+    write = write + 1 == STAGES ? 0 : write + 1;
   }
 
 #if MMA

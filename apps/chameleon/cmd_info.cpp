@@ -7,6 +7,7 @@
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/runner.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/files.hpp"
 #include "chameleon/util/strings.hpp"
 #include "chameleon/util/table.hpp"
 
@@ -134,6 +135,7 @@ struct CompileArgs {
   std::string config = "random";
   std::string target = "h100";
   bool source = false;
+  std::string cubin; // --cubin: where to write the compiled cubin
   bool as_json = false;
   uint64_t seed = 0;
 };
@@ -170,6 +172,10 @@ void run_compile(const CompileArgs& a) {
                         {"resources", measure::to_json(b.resources)},
                         {"compile_seconds", b.compile_seconds},
                         {"cubin_bytes", b.cubin.size()}};
+  if (b.ok() && !a.cubin.empty()) {
+    util::write_file(a.cubin, b.cubin);
+    out["cubin"] = a.cubin;
+  }
   if (a.as_json) {
     std::cout << out.dump(2) << "\n";
   } else {
@@ -184,6 +190,7 @@ void run_compile(const CompileArgs& a) {
                 << " registers, " << shared_memory_text(b) << ", " << r.spill_stores
                 << "/" << r.spill_loads << " bytes spill stores/loads, " << b.cubin.size()
                 << " bytes of cubin\n";
+      if (!a.cubin.empty()) std::cout << "  wrote the cubin to " << a.cubin << " (cuobjdump -sass or nvdisasm shows its SASS)\n";
     } else {
       std::cout << "  " << measure::error_name(b.error) << " (" << int(b.error) << "): " << b.message << "\n";
     }
@@ -244,6 +251,7 @@ void add_info_commands(CLI::App& app) {
     cmd->add_option("--target", a->target, "Target preset, or auto")->capture_default_str();
     cmd->add_option("--seed", a->seed, "Seed for --config random")->capture_default_str();
     cmd->add_flag("--source", a->source, "Print the generated CUDA source instead of compiling");
+    cmd->add_option("--cubin", a->cubin, "Also write the compiled cubin to this file");
     cmd->add_flag("--json", a->as_json, "Print JSON");
     cmd->callback([a] { run_compile(*a); });
   }

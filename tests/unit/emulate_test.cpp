@@ -181,17 +181,25 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   const auto wl = shape(1, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1);
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   const auto sp = tmpl.make_space(wl);
-  // tile_k=8 thread_m=2 thread_n=4 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles.
-  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0});
   const Problem p(wl, 3);
-  auto run = [&](const std::string& from, const std::string& to) {
-    return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
-  };
-  CHECK(run("", "") == 0);
-  CHECK(run("cp_async_wait<1>();", "") > 0);
-  CHECK(run("__syncthreads(); // the stage", "// the stage") > 0);
-  // A misaligned 16-byte access is an error, as on the GPU.
-  CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
+  // tile_k=8 thread_m=2 thread_n=4 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles,
+  // in a ring of 2, 3 and 4 stages.
+  for (int stages = 0; stages < 3; ++stages) {
+    const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0, stages});
+    INFO(sp.str(cfg));
+    auto run = [&](const std::string& from, const std::string& to) {
+      return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
+    };
+    CHECK(run("", "") == 0);
+    CHECK(run("cp_async_wait<STAGES - 2>();", "") > 0);
+    CHECK(run("cp_async_wait<STAGES - 2>();", "cp_async_wait<STAGES - 1>();") > 0);
+    CHECK(run("__syncthreads(); // the ring", "// the ring") > 0);
+    // The gather's bounds checks: one row or column too many reads a neighbour instead of a zero.
+    CHECK(run("unsigned(ih) < unsigned(H)", "unsigned(ih) <= unsigned(H)") > 0);
+    CHECK(run("unsigned(iw) < unsigned(W)", "unsigned(iw) <= unsigned(W)") > 0);
+    // A misaligned 16-byte access is an error, as on the GPU.
+    CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
+  }
 }
 
 TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]") {
@@ -200,7 +208,7 @@ TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]
   const auto wl = shape(1, 16, 9, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1);
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   const auto sp = tmpl.make_space(wl);
-  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0}); // a 16 x 32 block tile
+  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0, 0}); // a 16 x 32 block tile
   const Problem p(wl, 3);
   auto run = [&](const std::string& from, const std::string& to) {
     return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);

@@ -22,11 +22,12 @@ const std::vector<KnobDef>& knob_defs(bool tf32) {
       {"tile_k", {8, 16, 32}},           {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
       {"lanes_n", {1, 2, 4, 8, 16, 32}}, {"warps_m", {1, 2, 4}},     {"warps_n", {1, 2, 4}},
       {"split_k", {1, 2, 4, 8, 16, 32}}, {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
+      {"stages", {2, 3, 4}},
   };
   static const std::vector<KnobDef> tf = {
       {"tile_k", {8, 16, 32}}, {"mma_m", {1, 2, 4}},  {"mma_n", {1, 2, 4, 8}},
       {"warps_m", {1, 2, 4}},  {"warps_n", {1, 2, 4}}, {"split_k", {1, 2, 4, 8, 16, 32}},
-      {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
+      {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}}, {"stages", {2, 3, 4}},
   };
   return tf32 ? tf : fp32;
 }
@@ -36,6 +37,7 @@ struct Gemm {
   bool tf32 = false;
   int bk = 8, tm = 1, tn = 1, lanes_n = 32, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1;
   int reduce = kReduceAtomic;
+  int stages = 2;
   int64_t gm = 0, gn = 0, gk = 0;
 
   int bm() const { return tf32 ? warps_m * 16 * mi : warps_m * (32 / lanes_n) * tm; }
@@ -44,7 +46,9 @@ struct Gemm {
   int64_t k_tiles() const { return (gk + bk - 1) / bk; }
   int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
   int64_t accumulators() const { return tf32 ? int64_t(4) * mi * ni : int64_t(tm) * tn; }
-  int64_t smem_floats() const { return 2 * (int64_t(bm()) * (bk + 4) + int64_t(bk) * (bn() + 8)); }
+  int64_t smem_floats() const { return stages * (int64_t(bm()) * (bk + 4) + int64_t(bk) * (bn() + 8)); }
+  // Columns of the input gather a thread copies in every tile (see B_SLOTS in the template).
+  int gather_slots() const { return threads() >= bn() ? 1 : bn() / threads(); }
 };
 
 Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -60,6 +64,7 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.warps_n = v(4);
     g.split_k = v(5);
     g.reduce = v(6);
+    g.stages = v(7);
   } else {
     g.tm = v(1);
     g.tn = v(2);
@@ -68,6 +73,7 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.warps_n = v(5);
     g.split_k = v(6);
     g.reduce = v(7);
+    g.stages = v(8);
   }
   // One GEMM per group.
   g.gm = wl.k / wl.groups;
@@ -113,6 +119,7 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   def("LANES_N", g.lanes_n);
   def("MI", g.mi);
   def("NI", g.ni);
+  def("STAGES", g.stages);
   render_body(src, kSourcePath, g.split_k, g.reduce);
   return {"conv2d_implicit_gemm", src.str(), features(wl, sp, cfg).geometry};
 }
@@ -131,7 +138,9 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.tf32 = tf32_;
   f.min_sm = min_sm();
   f.accumulators = g.accumulators();
-  f.predicted_registers = int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 40);
+  // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
+  f.predicted_registers =
+      int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * g.gather_slots() + 40);
   f.reduction_steps = g.k_tiles_per_split();
   // Both variants: each accumulator takes BK multiply-adds per reduction tile.
   f.fma_per_thread = f.accumulators * f.reduction_steps * g.bk;
@@ -158,6 +167,9 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   } else if (int64_t(g.split_k - 1) * g.k_tiles_per_split() >= g.k_tiles()) {
     f.invalid = "split_k " + std::to_string(g.split_k) + " leaves a split without reduction tiles (" +
                 std::to_string(g.k_tiles()) + " tiles of " + std::to_string(g.bk) + ")";
+  } else if (g.stages > 2 && g.k_tiles_per_split() < g.stages) {
+    f.invalid = std::to_string(g.stages) + " pipeline stages for " + std::to_string(g.k_tiles_per_split()) +
+                " reduction tiles per block";
   }
 
   // The first warp of each access: weight copies, input copies, output stores, operand reads.
