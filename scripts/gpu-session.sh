@@ -2,16 +2,18 @@
 # One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
-#   the [gpu] tests, MobileNetV2 fp32 tune + replay + bench against cuDNN (conv2d_depthwise),
-#   transfer seeds off and on, VGG-16 fp32 and ResNet-18 fp32 tune + replay + bench, and
-#   ResNet-18 TF32 tune + bench against cuDNN TF32.
+#   the [gpu] tests, VGG-16's three largest layers tuned deeper (vgg-deep) and an earlier
+#   session's kernels re-benched beside them (bench-prev), MobileNetV2 fp32 tune + replay + bench
+#   against cuDNN (conv2d_depthwise), VGG-16 fp32 and ResNet-18 fp32 tune + replay + bench,
+#   transfer seeds off and on, and ResNet-18 TF32 tune + bench against cuDNN TF32.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
 # throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault and every-template tests),
-# bench-prev to re-bench PREV's ResNet-18 kernels, lanes to compare tune throughput with the lane
+# bench-prev to re-bench every *-kernels folder under PREV_KERNELS (default .prev: an earlier
+# session's replayed kernels, carried as an ignored path) against cuDNN, lanes to compare tune throughput with the lane
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task on the implicit GEMM, its depthwise ones on
@@ -159,15 +161,26 @@ throughput() {
   done
 }
 
+bench_prev() { # an earlier session's kernels, re-timed here beside cuDNN: old against new on one GPU
+  local found=0
+  for dir in "${PREV_KERNELS:-.prev}"/*-kernels; do
+    [ -f "$dir/manifest.json" ] || continue
+    found=1
+    echo "-- $dir"
+    "$exe" bench "$dir" 2>&1 | tee "$res/prev-$(basename "$dir")-bench.txt"
+  done
+  [ "$found" = 1 ] || echo "no kernels under ${PREV_KERNELS:-.prev}"
+}
+
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests mobilenet-fp32 seeds vgg16-fp32 resnet18-fp32 resnet18-tf32}; do
+for name in ${PHASES:-gpu-tests vgg-deep bench-prev mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
@@ -177,7 +190,7 @@ for name in ${PHASES:-gpu-tests mobilenet-fp32 seeds vgg16-fp32 resnet18-fp32 re
       "every template verifies*" ;;
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "faulting*,every template verifies*" ;;
-    bench-prev) phase bench-prev 40 "$exe" bench "$PREV/resnet18-fp32-kernels" ;;
+    bench-prev) phase bench-prev 60 bench_prev ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
       conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
     mobilenet-fp32) phase mobilenet-fp32 ${MOBILENET_LIMIT:-150} tune_bench mobilenet-fp32 mobilenet_v2 \
