@@ -202,6 +202,39 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   }
 }
 
+TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 to 4 stages (host emulation)", "[emu]") {
+  const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
+  // GK = 63 (4-byte weight copies, no tile divides it), GM = 40, batch 2 with 198 pixels.
+  const auto odd = shape(2, 7, 11, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1);
+  // GK = 144 and GM = 32: the tiles below divide both, so the copies' checks are compiled out.
+  const auto even = shape(1, 16, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1);
+  struct Case {
+    const task::Conv2dWorkload* wl;
+    std::vector<int> choice; // all knobs but stages
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      // 32 threads, a 1 x 256 block tile: 8 gather columns per thread, 8 weight copies for 32 threads.
+      {&odd, {0, 0, 3, 5, 0, 0, 0, 0}, "1x256 tile, 8 gather columns a thread"},
+      // 32 threads, a 32 x 1 tile: a thread's gather rows are 32 apart, beyond BK = 8.
+      {&odd, {0, 0, 0, 0, 0, 0, 0, 0}, "32x1 tile, gather rows beyond the tile"},
+      // 128 threads, a 16 x 64 tile with BK 16, split 2 (5 tiles a split), 16-byte weight copies.
+      {&even, {1, 1, 2, 3, 1, 1, 1, 0}, "16x64 tile dividing the GEMM, split 2"},
+  };
+  for (const auto& c : cases) {
+    const auto sp = tmpl.make_space(*c.wl);
+    const Problem p(*c.wl, 5);
+    for (int stages = 0; stages < 3; ++stages) {
+      auto choice = c.choice;
+      choice.push_back(stages);
+      const auto cfg = sp.from_choices(choice);
+      INFO(c.what << ": " << sp.str(cfg));
+      REQUIRE(tmpl.features(*c.wl, sp, cfg).invalid.empty());
+      CHECK(mutated_mismatches(tmpl, *c.wl, sp, cfg, p, "", "") == 0);
+    }
+  }
+}
+
 TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]") {
   // K=13 under a 16-row block tile: the last tile overhangs, and only the bounds check keeps its
   // extra rows from writing past the end of the output.
