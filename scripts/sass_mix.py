@@ -41,10 +41,15 @@ def find_nvdisasm():
 
 
 def instructions(nvdisasm, cubin):
-    """(address, opcode, branch target or None) per instruction of the cubin's text."""
+    """(address, opcode, branch target or None) per instruction of the cubin's text; addresses
+    are made unique across the cubin's functions (each of which starts at 0)."""
     text = subprocess.run([nvdisasm, "-c", cubin], capture_output=True, text=True, check=True).stdout
     labels, pending, out = {}, [], []
+    section = -1
     for line in text.splitlines():
+        if re.match(r"\s*\.section\s+\.text\.", line):
+            section += 1
+            continue
         m = re.match(r"\.(L_x_\d+):", line)
         if m:
             pending.append(m.group(1))
@@ -52,7 +57,7 @@ def instructions(nvdisasm, cubin):
         m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
         if not m:
             continue
-        addr = int(m.group(1), 16)
+        addr = (max(section, 0) << 32) + int(m.group(1), 16)
         for name in pending:
             labels[name] = addr
         pending = []

@@ -50,10 +50,12 @@ static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 static constexpr bool A_VEC = GK % 4 == 0;
 static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
                               OH == H && OW == W && PQ % 4 == 0 && BN % 4 == 0;
-// The input gather (when not B_VEC): a thread copies columns col0 + i * THREADS (i < B_SLOTS) of
-// rows row0 + B_ROW_STEP * r of every tile, with col0 and row0 fixed by its index.
-static constexpr int B_ROW_STEP = THREADS >= BN ? THREADS / BN : 1;
-static constexpr int B_SLOTS = THREADS >= BN ? 1 : BN / THREADS;
+// The input copies: B_COPIES per tile row (16-byte ones with B_VEC); a thread does copies
+// col0 + i * THREADS (i < B_SLOTS) of rows row0 + B_ROW_STEP * r of every tile, col0 and row0 fixed
+// by its index.
+static constexpr int B_COPIES = B_VEC ? BN / 4 : BN;
+static constexpr int B_ROW_STEP = THREADS >= B_COPIES ? THREADS / B_COPIES : 1;
+static constexpr int B_SLOTS = THREADS >= B_COPIES ? 1 : B_COPIES / THREADS;
 // Input offsets fit 32 bits unless the input has 2^31 elements or more.
 template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };
@@ -108,10 +110,10 @@ __device__ __forceinline__ void mma_tf32(float* d, const unsigned* a, const unsi
 #endif
 #endif
 
-// What a thread's gather columns need in every tile, computed once: per column slot, the input
-// offset of the pixel's first tap (image, row oh*SH-PT, column ow*SW-PL; group-relative) and that
-// tap's row and column for the bounds checks (the row far negative for a pixel beyond GN, so that
-// every one of its taps fails the check).
+// What a thread's input copies need in every tile, computed once: per slot, the input offset of
+// the pixel's first tap (image, row oh*SH-PT, column ow*SW-PL; group-relative) and that tap's row
+// and column for the bounds checks (the row far negative for a pixel beyond GN, so that every one
+// of its taps fails the check). With B_VEC a slot is 4 pixels of one image (PQ % 4 == 0).
 struct Pixels {
   Offset off[B_SLOTS];
   int ih[B_SLOTS], iw[B_SLOTS];
@@ -119,10 +121,10 @@ struct Pixels {
 
 __device__ __forceinline__ Pixels pixels_of(int n0, int tid) {
   Pixels px;
-  const int col0 = THREADS >= BN ? tid % BN : tid;
+  const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
 #pragma unroll
   for (int i = 0; i < B_SLOTS; ++i) {
-    const int p = n0 + col0 + i * THREADS;
+    const int p = n0 + (col0 + i * THREADS) * (B_VEC ? 4 : 1);
     const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
     const int ih = oh * SH - PT, iw = ow * SW - PL;
     px.ih[i] = p < GN ? ih : -(1 << 29);
@@ -173,36 +175,30 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
     }
   }
   // Input: BK reduction indices x BN pixels, gathered (zeros for padding and edges).
-  if constexpr (B_VEC) {
-    constexpr int CHUNKS = BK * BN / 4;
-#pragma unroll
-    for (int e0 = 0; e0 < CHUNKS; e0 += THREADS) {
-      const int e = e0 + tid;
-      if (CHUNKS % THREADS == 0 || e < CHUNKS) {
-        const int row = e / (BN / 4), col = (e % (BN / 4)) * 4;
-        const int c = k0 + row, p = n0 + col;
-        const bool valid = c < CG && p < GN;
-        const int img = p / PQ, q = p % PQ;
-        cp_async16(&Bs[row * B_LD + col], valid ? data + ((size_t(img) * C + c) * PQ + q) : data, valid);
-      }
-    }
-  } else {
-    const int row0 = THREADS >= BN ? tid / BN : 0;
-    const int col0 = THREADS >= BN ? tid % BN : tid;
+  const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
+  const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
 #pragma unroll 4
-    for (int rr = 0; rr < BK; rr += B_ROW_STEP) {
-      const int row = rr + row0;
-      if (B_ROW_STEP <= BK || row < BK) {
+  for (int rr = 0; rr < BK; rr += B_ROW_STEP) {
+    const int row = rr + row0;
+    if (B_ROW_STEP <= BK || row < BK) {
+      const unsigned j = unsigned(k0 + row);
+      const bool j_valid = GK % BK == 0 || j < unsigned(GK);
+      if constexpr (B_VEC) { // pointwise: j is the channel
+        const Offset tap = Offset(j) * PQ;
+#pragma unroll
+        for (int i = 0; i < B_SLOTS; ++i) {
+          const bool valid = j_valid && px.ih[i] >= 0;
+          cp_async16(&Bs[row * B_LD + (col0 + i * THREADS) * 4], valid ? data + (px.off[i] + tap) : data, valid);
+        }
+      } else {
         // The tap of reduction index j: channel c, kernel row r, kernel column s.
-        const unsigned j = unsigned(k0 + row);
         const unsigned c = j / RS, rs = j - c * RS, r = rs / S, s = rs - r * S;
         const int dh = int(r) * DH, dw = int(s) * DW;
         const Offset tap = (Offset(c) * H + dh) * W + dw;
 #pragma unroll
         for (int i = 0; i < B_SLOTS; ++i) {
           const int ih = px.ih[i] + dh, iw = px.iw[i] + dw;
-          const bool valid = (GK % BK == 0 || j < unsigned(GK)) && unsigned(ih) < unsigned(H) &&
-                             unsigned(iw) < unsigned(W);
+          const bool valid = j_valid && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
           cp_async4(&Bs[row * B_LD + col0 + i * THREADS], valid ? data + (px.off[i] + tap) : data, valid);
         }
       }

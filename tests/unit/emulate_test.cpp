@@ -208,6 +208,8 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
   const auto odd = shape(2, 7, 11, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1);
   // GK = 144 and GM = 32: the tiles below divide both, so the copies' checks are compiled out.
   const auto even = shape(1, 16, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1);
+  // Pointwise over whole images with OH*OW % 4 == 0: 16-byte input copies; 240 pixels, GK = 40.
+  const auto pointwise = shape(2, 40, 10, 12, 32, 1, 1, 1, 1, 0, 0, 0, 0);
   struct Case {
     const task::Conv2dWorkload* wl;
     std::vector<int> choice; // all knobs but stages
@@ -220,6 +222,10 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
       {&odd, {0, 0, 0, 0, 0, 0, 0, 0}, "32x1 tile, gather rows beyond the tile"},
       // 128 threads, a 16 x 64 tile with BK 16, split 2 (5 tiles a split), 16-byte weight copies.
       {&even, {1, 1, 2, 3, 1, 1, 1, 0}, "16x64 tile dividing the GEMM, split 2"},
+      // 16-byte input copies: 2 slots a thread (the last 16 pixels beyond the GEMM), then rows
+      // 32 apart with one copy per row.
+      {&pointwise, {0, 0, 3, 5, 0, 0, 0, 0}, "pointwise 1x256 tile, 2 16-byte input copies a row"},
+      {&pointwise, {0, 0, 2, 0, 0, 0, 0, 0}, "pointwise 32x4 tile, input rows beyond the tile"},
   };
   for (const auto& c : cases) {
     const auto sp = tmpl.make_space(*c.wl);
@@ -359,12 +365,16 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
     std::istringstream names(pick);
     for (std::string name; std::getline(names, name, ',');) nets.push_back(name);
   }
+  // CHM_EMU_TEMPLATES=a,b: only those templates.
+  std::string only;
+  if (const char* pick = std::getenv("CHM_EMU_TEMPLATES"); pick != nullptr) only = "," + std::string(pick) + ",";
   for (const std::string& net : nets) {
     const auto tasks = task::extract_tasks(
         network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
     for (const auto& t : tasks) {
       for (const codegen::Template* tmpl : codegen::templates_for(t.workload, {}, true)) {
         if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmarks.md)
+        if (only.size() > 2 && only.find("," + tmpl->name() + ",") == std::string::npos) continue;
         const auto start = std::chrono::steady_clock::now();
         check_template(*tmpl, t.workload, 1, 7000 + uint64_t(t.index));
         std::printf("[emu] %s task %d %s: %.1f s\n", net.c_str(), t.index, tmpl->name().c_str(),

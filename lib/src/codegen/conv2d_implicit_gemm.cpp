@@ -47,8 +47,6 @@ struct Gemm {
   int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
   int64_t accumulators() const { return tf32 ? int64_t(4) * mi * ni : int64_t(tm) * tn; }
   int64_t smem_floats() const { return stages * (int64_t(bm()) * (bk + 4) + int64_t(bk) * (bn() + 8)); }
-  // Columns of the input gather a thread copies in every tile (see B_SLOTS in the template).
-  int gather_slots() const { return threads() >= bn() ? 1 : bn() / threads(); }
 };
 
 Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -87,6 +85,11 @@ bool input_vectorized(const task::Conv2dWorkload& wl, const Gemm& g) {
   return wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
          wl.pad_left == 0 && wl.out_h() == wl.h && wl.out_w() == wl.w &&
          (int64_t(wl.out_h()) * wl.out_w()) % 4 == 0 && g.bn() % 4 == 0;
+}
+// Input copy columns a thread owns in every tile (B_SLOTS in the template).
+int input_slots(const task::Conv2dWorkload& wl, const Gemm& g) {
+  const int copies = input_vectorized(wl, g) ? g.bn() / 4 : g.bn();
+  return g.threads() >= copies ? 1 : copies / g.threads();
 }
 
 } // namespace
@@ -140,7 +143,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.accumulators = g.accumulators();
   // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
   f.predicted_registers =
-      int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * g.gather_slots() + 40);
+      int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * input_slots(wl, g) + 40);
   f.reduction_steps = g.k_tiles_per_split();
   // Both variants: each accumulator takes BK multiply-adds per reduction tile.
   f.fma_per_thread = f.accumulators * f.reduction_steps * g.bk;
