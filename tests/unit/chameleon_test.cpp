@@ -87,6 +87,29 @@ TEST_CASE("synthesis never returns a measured config", "[chameleon][sample]") {
   }
 }
 
+TEST_CASE("random sampling finds rare valid configs in a small space and says when there are no more", "[chameleon][sample]") {
+  auto sp = toy_space(); // 160,000 configs, 8 of them valid: random draws alone would miss them
+  std::mt19937_64 rng(3);
+  std::unordered_set<int64_t> visited = {20000 + 123, 100000 + 123, 140000 + 123};
+  auto valid = [](const space::Config& c) { return c.index % 20000 == 123; };
+  sample::SampleContext ctx{sp, valid, visited, rng};
+  std::unordered_set<int64_t> taken;
+  auto first = sample::random_unvisited(4, ctx, taken);
+  CHECK(first.size() == 4);
+  auto rest = sample::random_unvisited(8, ctx, taken); // one left: 8 valid, 3 visited, 4 taken
+  REQUIRE(rest.size() == 1);
+  std::set<int64_t> seen;
+  for (const auto* batch : {&first, &rest}) {
+    for (const auto& c : *batch) {
+      CHECK(valid(c));
+      CHECK(visited.count(c.index) == 0);
+      seen.insert(c.index);
+    }
+  }
+  CHECK(seen.size() == 5);
+  CHECK(sample::random_unvisited(8, ctx, taken).empty());
+}
+
 TEST_CASE("adaptive sampling: 8 to 64 unique, unmeasured configs", "[chameleon][sample]") {
   auto sp = toy_space();
   std::mt19937_64 rng(2);

@@ -116,6 +116,9 @@ space::Knob splitk_reduce_knob();
 void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, int mode);
 // The reduction kernel's source, appended to a template's rendering when mode is workspace.
 std::string splitk_reduce_source();
+// Without a split (splits 1) both modes make the same kernel, so the space would hold every such
+// config twice: the workspace one is ruled out with this reason ("" otherwise).
+std::string duplicate_reduce(int splits, int mode);
 
 const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error

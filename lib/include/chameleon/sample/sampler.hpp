@@ -32,7 +32,10 @@ public:
   virtual nlohmann::json settings() const = 0;
 };
 
-// Up to `count` random configs that are valid, unvisited and not in `taken` (which grows).
+// Spaces up to this size are walked whole when random draws find too few valid configs.
+constexpr int64_t kWalkLimit = int64_t(1) << 20;
+// Up to `count` random configs that are valid, unvisited and not in `taken` (which grows); fewer
+// only when the space has no more (for spaces above kWalkLimit: when random draws find no more).
 std::vector<space::Config> random_unvisited(int count, SampleContext& ctx,
                                             std::unordered_set<int64_t>& taken);
 
