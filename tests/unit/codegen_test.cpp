@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "../../lib/src/codegen/render_util.hpp"
+
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
@@ -302,6 +304,24 @@ TEST_CASE("the implicit GEMM rules out duplicate reductions and rings deeper tha
   const int smem2 = gemm.features(wl, sp, cfg(0, 0, 0)).geometry.dynamic_smem;
   CHECK(gemm.features(wl, sp, cfg(0, 0, 1)).geometry.dynamic_smem * 2 == smem2 * 3);
   CHECK(gemm.features(wl, sp, cfg(0, 0, 2)).geometry.dynamic_smem == smem2 * 2);
+}
+
+TEST_CASE("access features: sector efficiency and bank conflicts of a warp's addresses", "[codegen]") {
+  std::vector<int64_t> row(32), strided(32), same_bank = {0, 32, 64, 0, 96};
+  for (int i = 0; i < 32; ++i) {
+    row[size_t(i)] = 96 + i; // 32 consecutive floats from a sector boundary: 4 sectors, all used
+    strided[size_t(i)] = 8 * i; // one float per sector
+  }
+  CHECK(codegen::sector_efficiency(row) == Approx(1.0));
+  CHECK(codegen::sector_efficiency(strided) == Approx(0.125));
+  CHECK(codegen::sector_efficiency({5, 5, 5, 5}) == Approx(0.125)); // one word, read 4 times
+  CHECK(codegen::sector_efficiency({-1, 0}) == Approx(2.0 / 16)); // two sectors either side of 0
+  CHECK(codegen::sector_efficiency({}) == Approx(1.0));
+  CHECK(codegen::bank_conflict_ways(row) == Approx(1.0));
+  CHECK(codegen::bank_conflict_ways(same_bank) == Approx(4.0)); // 4 distinct addresses in bank 0
+  CHECK(codegen::bank_conflict_ways({7, 7, 7}) == Approx(1.0)); // a broadcast
+  CHECK(codegen::bank_conflict_ways({-1, 31, 63}) == Approx(3.0)); // bank 31, negatives included
+  CHECK(codegen::bank_conflict_ways({}) == Approx(1.0));
 }
 
 TEST_CASE("launch geometry survives the JSON of worker messages and manifests", "[codegen]") {

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <set>
 
 namespace chameleon::codegen {
 
@@ -63,22 +62,32 @@ void set_access_features(KernelFeatures& f, const std::vector<int64_t>& input_lo
   f.smem_conflict_ways = bank_conflict_ways(smem_reads);
 }
 
+namespace {
+// Sorted and deduplicated, in a buffer of the calling thread (these run for every config the
+// explorers score: no allocation once the buffer has grown).
+const std::vector<int64_t>& distinct(const std::vector<int64_t>& values, int64_t (*key)(int64_t)) {
+  thread_local std::vector<int64_t> buffer;
+  buffer.clear();
+  for (int64_t v : values) buffer.push_back(key(v));
+  std::sort(buffer.begin(), buffer.end());
+  buffer.erase(std::unique(buffer.begin(), buffer.end()), buffer.end());
+  return buffer;
+}
+int64_t same(int64_t v) { return v; }
+int64_t sector(int64_t o) { return o >= 0 ? o / 8 : (o - 7) / 8; }
+} // namespace
+
 double sector_efficiency(const std::vector<int64_t>& offsets) {
   if (offsets.empty()) return 1.0;
-  std::set<int64_t> sectors, words;
-  for (int64_t o : offsets) {
-    sectors.insert(o >= 0 ? o / 8 : (o - 7) / 8);
-    words.insert(o);
-  }
-  return double(words.size()) / double(8 * sectors.size());
+  const double words = double(distinct(offsets, same).size());
+  return words / double(8 * distinct(offsets, sector).size());
 }
 
 double bank_conflict_ways(const std::vector<int64_t>& addresses) {
-  std::array<std::set<int64_t>, 32> banks;
-  for (int64_t a : addresses) banks[size_t(((a % 32) + 32) % 32)].insert(a);
-  size_t worst = 1;
-  for (const auto& b : banks) worst = std::max(worst, b.size());
-  return double(worst);
+  // Distinct addresses per bank; the worst bank's count.
+  std::array<size_t, 32> per_bank{};
+  for (int64_t a : distinct(addresses, same)) ++per_bank[size_t(((a % 32) + 32) % 32)];
+  return double(std::max<size_t>(1, *std::max_element(per_bank.begin(), per_bank.end())));
 }
 
 } // namespace chameleon::codegen
