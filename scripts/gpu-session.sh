@@ -13,7 +13,10 @@
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
 # throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault and every-template tests),
 # bench-prev to re-bench every *-kernels folder under PREV_KERNELS (default .prev: an earlier
-# session's replayed kernels, carried as an ignored path) against cuDNN, lanes to compare tune throughput with the lane
+# session's replayed kernels, carried as an ignored path) against cuDNN, same-configs to measure the
+# implicit GEMM configs of the kernel folders SAME_CONFIGS names under PREV_KERNELS (default
+# vgg-deep-kernels) again with this template at 2, 3 and 4 stages (an A/B of the template on fixed
+# configs; SAME_CONFIGS_LIMIT), lanes to compare tune throughput with the lane
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task on the implicit GEMM, its depthwise ones on
@@ -172,15 +175,46 @@ bench_prev() { # an earlier session's kernels, re-timed here beside cuDNN: old a
   [ "$found" = 1 ] || echo "no kernels under ${PREV_KERNELS:-.prev}"
 }
 
+same_configs() { # the carried kernels' GEMM configs rebuilt by this template, with 2, 3, 4 stages
+  # (bench-prev timed the old template's kernels of the same configs, same protocol)
+  for name in ${SAME_CONFIGS:-vgg-deep-kernels}; do
+    local dir="${PREV_KERNELS:-.prev}/$name"
+    [ -f "$dir/manifest.json" ] || continue
+    python3 - "$dir/manifest.json" > "$res/same-configs-$(basename "$dir").txt" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for k in m["kernels"]:
+    if k["template"] == "conv2d_implicit_gemm":
+        print(m["network"], k["task"], json.dumps(k["config"]["entity"]))
+PY
+    while read -r net task entity; do
+      for stages in 2 3 4; do
+        local cfg
+        # (splitk_reduce 1 without a split is now spelled 0: the same kernel)
+        cfg=$(python3 -c '
+import json, sys
+e = json.loads(sys.argv[1])
+knobs = {k[0]: k for k in e}
+if knobs["split_k"][2] == 1: knobs["splitk_reduce"][2] = 0
+e.append(["stages", "ot", int(sys.argv[2])])
+print(json.dumps(e))' "$entity" "$stages")
+        printf '%s task %s stages %s: ' "$net" "$task" "$stages"
+        "$exe" measure "networks/$net.json" --task "$task" --template conv2d_implicit_gemm --config "$cfg" \
+          --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR' | tail -n 1
+      done
+    done < "$res/same-configs-$(basename "$dir").txt"
+  done
+}
+
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests vgg-deep bench-prev mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-gpu-tests vgg-deep bench-prev same-configs mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
@@ -191,6 +225,7 @@ for name in ${PHASES:-gpu-tests vgg-deep bench-prev mobilenet-fp32 vgg16-fp32 re
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "faulting*,every template verifies*" ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
+    same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
       conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
     mobilenet-fp32) phase mobilenet-fp32 ${MOBILENET_LIMIT:-150} tune_bench mobilenet-fp32 mobilenet_v2 \

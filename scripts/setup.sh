@@ -3,10 +3,13 @@
 # CUDA toolkit. Usage: scripts/setup.sh
 set -euo pipefail
 
-# The C++ dependencies, then the tools the tests use (python3 for the CLI checks, yamllint for the
+# The C++ dependencies, an optimized BLAS for LibTorch (Debian's libtorch uses whichever
+# libblas.so.3 is installed; the reference one made the PPO explorer's matrix products a third
+# of a tune's CPU time, docs/benchmarks.md; the serial build keeps its threads off the compile
+# workers' cores), then the tools the tests use (python3 for the CLI checks, yamllint for the
 # CI workflow).
-packages=(cmake g++ make libtorch-dev libxgboost-dev xgboost libeigen3-dev libcli11-dev
-          nlohmann-json3-dev libspdlog-dev catch2 python3 yamllint)
+packages=(cmake g++ make libtorch-dev libopenblas0-serial libxgboost-dev xgboost libeigen3-dev
+          libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 python3 yamllint)
 
 missing=()
 for p in "${packages[@]}"; do
