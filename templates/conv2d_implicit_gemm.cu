@@ -153,23 +153,17 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
   constexpr int A_W = A_VEC ? 4 : 1, A_PER_ROW = BK / A_W, A_COPIES = BM * A_PER_ROW;
   const int a_row0 = tid / A_PER_ROW, a_col = (tid % A_PER_ROW) * A_W;
   const bool a_k_valid = GK % BK == 0 || k0 + a_col < GK;
-  if constexpr (A_VEC) {
-#pragma unroll
-    for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
-      const int row = e0 / A_PER_ROW + a_row0;
-      if (A_COPIES % THREADS == 0 || row < BM) {
-        const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
-        const float* src = a_src + (k0 + size_t(e0 / A_PER_ROW) * GK);
+  // Unrolled whole for 16-byte copies (at most 64 a thread), by 4 for the 4-byte ones (up to 256).
+  constexpr int A_UNROLL = A_VEC ? (A_COPIES + THREADS - 1) / THREADS : 4;
+#pragma unroll(A_UNROLL)
+  for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
+    const int row = e0 / A_PER_ROW + a_row0;
+    if (A_COPIES % THREADS == 0 || row < BM) {
+      const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
+      const float* src = a_src + (k0 + size_t(e0 / A_PER_ROW) * GK);
+      if constexpr (A_VEC) {
         cp_async16(&As[row * A_LD + a_col], valid ? src : weight, valid);
-      }
-    }
-  } else {
-#pragma unroll 4
-    for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
-      const int row = e0 / A_PER_ROW + a_row0;
-      if (A_COPIES % THREADS == 0 || row < BM) {
-        const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
-        const float* src = a_src + (k0 + size_t(e0 / A_PER_ROW) * GK);
+      } else {
         cp_async4(&As[row * A_LD + a_col], valid ? src : weight, valid);
       }
     }
