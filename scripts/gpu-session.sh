@@ -3,7 +3,9 @@
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
 #   the [gpu] tests, VGG-16's three largest layers tuned deeper (vgg-deep) and an earlier
-#   session's kernels re-benched beside them (bench-prev), MobileNetV2 fp32 tune + replay + bench
+#   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
+#   template at 2-4 stages (same-configs), the tuning throughput of all of ResNet-18 with
+#   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
 #   against cuDNN (conv2d_depthwise), VGG-16 fp32 and ResNet-18 fp32 tune + replay + bench,
 #   transfer seeds off and on, and ResNet-18 TF32 tune + bench against cuDNN TF32.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
@@ -16,7 +18,8 @@
 # session's replayed kernels, carried as an ignored path) against cuDNN, same-configs to measure the
 # implicit GEMM configs of the kernel folders SAME_CONFIGS names under PREV_KERNELS (default
 # vgg-deep-kernels) again with this template at 2, 3 and 4 stages (an A/B of the template on fixed
-# configs; SAME_CONFIGS_LIMIT), lanes to compare tune throughput with the lane
+# configs; SAME_CONFIGS_LIMIT), net-throughput (all of ResNet-18, NET_TRIALS (default 64) each,
+# --lanes LANES (default auto), nothing cached: the configs/s target), lanes to compare tune throughput with the lane
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task on the implicit GEMM, its depthwise ones on
@@ -114,6 +117,13 @@ lanes() { # tune throughput with 1, 2, ... lanes (LANES_LIST), side by side, not
   done
 }
 
+net_throughput() { # the 40 configs/s target: all of ResNet-18's tasks with --lanes auto, nothing cached
+  echo "-- resnet18, all tasks, ${NET_TRIALS:-64} trials, --lanes ${LANES:-auto}"
+  "$exe" -q tune networks/resnet18.json --device "$device" --target auto --trials "${NET_TRIALS:-64}" \
+    --plan-size 32 --lanes "${LANES:-auto}" --no-cache --no-resume --log "$res/net-throughput.jsonl" |
+    grep -E 'tuned|total'
+}
+
 sanitize() { # Inception-v3 task 42's conv2d_direct_splitk config 647298 (docs/benchmarks.md)
   # 896 accumulators per thread: ruled out by the static checks since, built here regardless.
   local args=(networks/inception_v3.json --task 42 --template conv2d_direct_splitk --config 647298
@@ -207,14 +217,14 @@ print(json.dumps(e))' "$entity" "$stages")
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests vgg-deep bench-prev same-configs mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-gpu-tests vgg-deep bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
@@ -226,6 +236,7 @@ for name in ${PHASES:-gpu-tests vgg-deep bench-prev same-configs mobilenet-fp32 
       "faulting*,every template verifies*" ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
+    net-throughput) phase net-throughput 90 net_throughput ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
       conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
     mobilenet-fp32) phase mobilenet-fp32 ${MOBILENET_LIMIT:-150} tune_bench mobilenet-fp32 mobilenet_v2 \
