@@ -63,6 +63,7 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
     }
   }
   for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
+  for (const auto& note : sel.stale) spdlog::warn("{}", note);
   if (sel.tf32_skipped > 0) {
     spdlog::info("{} TF32 records left out (--allow-tf32 lets them compete)", sel.tf32_skipped);
   }

@@ -17,8 +17,10 @@ tune::Record record(const task::Conv2dWorkload& wl, int64_t index, double second
   tune::Record r;
   r.workload = wl;
   r.index = index;
-  auto sp = codegen::find_template("conv2d_direct").make_space(wl);
+  const auto& direct = codegen::find_template("conv2d_direct");
+  auto sp = direct.make_space(wl);
   r.entity = sp.entity_json(sp.get(index));
+  r.template_fingerprint = direct.fingerprint(); // made by today's template
   r.device = device;
   r.arch = "sm_90";
   r.target = "h100";
@@ -85,7 +87,11 @@ TEST_CASE("replay picks the best verified record per task and device", "[emit]")
 
   // A faster TF32 kernel competes only when TF32 is allowed.
   auto tf32 = record(a, 8, 1e-6, 0.0);
-  tf32.template_name = "conv2d_implicit_gemm_tf32";
+  const auto& tf32_tmpl = codegen::find_template("conv2d_implicit_gemm_tf32");
+  tf32.template_name = tf32_tmpl.name();
+  tf32.template_fingerprint = tf32_tmpl.fingerprint();
+  const auto tf32_space = tf32_tmpl.make_space(a);
+  tf32.entity = tf32_space.entity_json(tf32_space.get(8));
   records.push_back(tf32);
   auto fp32_only = emit::select_best(records);
   REQUIRE(fp32_only.best.size() == 2);
@@ -94,6 +100,44 @@ TEST_CASE("replay picks the best verified record per task and device", "[emit]")
   auto allowed = emit::select_best(records, "", /*allow_tf32=*/true);
   CHECK(allowed.best[0].index == 8);
   CHECK(allowed.tf32_skipped == 0);
+}
+
+TEST_CASE("replay prefers records of today's templates and says what older ones it used or left out", "[emit]") {
+  auto a = conv(16, 32), b = conv(32, 32), c = conv(8, 8), d = conv(8, 16);
+  auto older = [](tune::Record r) {
+    r.template_fingerprint = "0123456789abcdef";
+    return r;
+  };
+  // An older version's config that today's template cannot express: a knob it did not have.
+  auto inexpressible = older(record(c, 1, 1e-6, 0.0));
+  inexpressible.entity.push_back({"stages_of_old", "ot", 2});
+  auto renamed = record(d, 2, 1e-6, 0.0);
+  renamed.template_name = "conv2d_retired";
+  std::vector<tune::Record> records = {
+      older(record(a, 1, 1e-5, 0.0)), // faster, but by an older version: left out...
+      record(a, 2, 3e-5, 0.0),        // ...for today's
+      older(record(b, 3, 2e-5, 0.0)), // only older ones: the fastest expressible is used
+      older(record(b, 4, 4e-5, 0.0)),
+      inexpressible,
+      renamed,
+  };
+  auto sel = emit::select_best(records);
+  REQUIRE(sel.best.size() == 2);
+  CHECK(sel.best[0].workload == a);
+  CHECK(sel.best[0].index == 2);
+  CHECK(sel.best[1].workload == b);
+  CHECK(sel.best[1].index == 3);
+  REQUIRE(sel.stale.size() == 2);
+  CHECK_THAT(sel.stale[0], Catch::Contains("1 record of older template versions left out") &&
+                               Catch::Contains("10.00 us) faster than the kernel chosen (30.00 us)"));
+  CHECK_THAT(sel.stale[1], Catch::Contains("made by an older version of it (0123456789abcdef, now") &&
+                               Catch::Contains("tune again"));
+  REQUIRE(sel.missing.size() == 2);
+  CHECK(sel.missing[0].first == c);
+  CHECK_THAT(sel.missing[0].second, Catch::Contains("1 record of older template versions whose configs") &&
+                                        Catch::Contains("stages_of_old"));
+  CHECK(sel.missing[1].first == d); // a template this version does not have
+  CHECK_THAT(sel.missing[1].second, Catch::Contains("templates this version does not have (conv2d_retired)"));
 }
 
 TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") {

@@ -38,9 +38,22 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
   }
   struct Group {
     std::optional<tune::Record> best;
+    std::vector<size_t> older; // valid records of older template versions
     int records = 0;
     size_t first = 0;
     task::Conv2dWorkload wl;
+    std::string why; // why no record is usable, when none is
+    std::set<std::string> unknown; // templates this version does not have
+  };
+  auto records_text = [](size_t n) { return std::to_string(n) + (n == 1 ? " record" : " records"); };
+  auto template_of = [](const std::string& name) -> const codegen::Template* {
+    for (const codegen::Template* t : codegen::templates()) {
+      if (t->name() == name) return t;
+    }
+    return nullptr;
+  };
+  auto faster = [](const tune::Record& a, const tune::Record& b) {
+    return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.result.spread < b.result.spread);
   };
   std::map<std::string, Group> groups;
   for (size_t i = 0; i < records.size(); ++i) {
@@ -58,9 +71,53 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
       ++sel.tf32_skipped;
       continue;
     }
-    if (!g.best || r.seconds() < g.best->seconds() ||
-        (r.seconds() == g.best->seconds() && r.result.spread < g.best->result.spread)) {
+    const codegen::Template* tmpl = template_of(r.template_name);
+    if (tmpl == nullptr) { // a template this version does not have
+      g.unknown.insert(r.template_name);
+      continue;
+    }
+    if (!r.foreign && r.template_fingerprint != tmpl->fingerprint()) {
+      g.older.push_back(i);
+      continue;
+    }
+    if (!g.best || faster(r, *g.best)) g.best = r;
+  }
+  // Workloads with records of older template versions only: the fastest whose config today's
+  // template can still express.
+  for (auto& [key, g] : groups) {
+    if (g.older.empty()) continue;
+    std::sort(g.older.begin(), g.older.end(), [&](size_t a, size_t b) { return faster(records[a], records[b]); });
+    if (g.best) {
+      const tune::Record& old = records[g.older.front()];
+      if (faster(old, *g.best)) {
+        sel.stale.push_back("task " + std::to_string(g.best->task_index) + " (" + g.wl.str() + "): " +
+                            records_text(g.older.size()) + " of older template versions left out, the " +
+                            "fastest (" + old.template_name + ", " + util::fixed(old.seconds() * 1e6, 2) +
+                            " us) faster than the kernel chosen (" + util::fixed(g.best->seconds() * 1e6, 2) +
+                            " us); tune again to measure today's templates");
+      }
+      continue;
+    }
+    std::string why;
+    for (size_t i : g.older) {
+      const tune::Record& r = records[i];
+      const codegen::Template* tmpl = template_of(r.template_name);
+      try {
+        tmpl->make_space(r.workload).from_entity(r.entity);
+      } catch (const Error& e) {
+        if (why.empty()) why = e.what();
+        continue;
+      }
       g.best = r;
+      sel.stale.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): the record of " +
+                          r.template_name + " was made by an older version of it (" + r.template_fingerprint +
+                          ", now " + tmpl->fingerprint() + "): the kernel is today's code for its config, " +
+                          "its time the old one's; tune again to measure it");
+      break;
+    }
+    if (!g.best) {
+      g.why = records_text(g.older.size()) + " of older template versions whose configs today's " +
+              "templates cannot express (" + why + "); tune again";
     }
   }
   std::vector<const Group*> order;
@@ -73,7 +130,13 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
     if (g->best) {
       sel.best.push_back(*g->best);
     } else {
-      sel.missing.emplace_back(g->wl, std::to_string(g->records) + " records, none measured without error");
+      std::string why = g->why;
+      if (why.empty() && !g->unknown.empty()) {
+        why = "records only of templates this version does not have (" +
+              util::join(std::vector<std::string>(g->unknown.begin(), g->unknown.end()), ", ") + ")";
+      }
+      if (why.empty()) why = records_text(size_t(g->records)) + ", none measured without error";
+      sel.missing.emplace_back(g->wl, why);
     }
   }
   return sel;

@@ -17,11 +17,16 @@ struct Selection {
   // Workloads with records on the device but none valid, with why ("64 records, all failed").
   std::vector<std::pair<task::Conv2dWorkload, std::string>> missing;
   int tf32_skipped = 0; // valid records of TF32 templates left out (not allowed)
+  // One line per selected record that an older version of its template made (the kernel replay
+  // emits is today's code for its config, not the one that was timed).
+  std::vector<std::string> stale;
 };
 
 // `device` empty: the device of the log's last record. Ties are broken by the lower spread.
 // Ordered by task index, then by first appearance. Records of TF32 templates compete only with
-// allow_tf32.
+// allow_tf32. Records made by the current version of their template (its fingerprint; AutoTVM's
+// records count as current) win over those of older versions, which are used only for a workload
+// without current ones, and only when today's template can express their config.
 Selection select_best(const std::vector<tune::Record>& records, const std::string& device = "",
                       bool allow_tf32 = false);
 
