@@ -106,6 +106,18 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   // ... but not on a GPU without TF32 tensor cores, where tune skips that template.
   auto turing = tune::task_status(tasks, records, "h100", kFingerprint, with_tf32, true, 75);
   CHECK(turing[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
+  // Task 2's records of two templates, both under the old driver: the change is said once.
+  auto splitk_old = current(tasks[1], 6, old_fp);
+  const auto& splitk = codegen::find_template("conv2d_direct_splitk");
+  const auto splitk_space = splitk.make_space(tasks[1].workload);
+  splitk_old.template_name = splitk.name();
+  splitk_old.template_fingerprint = splitk.fingerprint();
+  splitk_old.entity = splitk_space.entity_json(splitk_space.get(6));
+  auto two = records;
+  two.push_back(splitk_old);
+  auto both = tune::task_status(tasks, two, "h100", kFingerprint, {"conv2d_direct", "conv2d_direct_splitk"});
+  CHECK(both[1].state == tune::TaskState::Stale);
+  CHECK(both[1].reason == "driver 12.4 -> driver 13.0; nvrtc 12.4 -> nvrtc 13.0");
   // The templates tune uses unnamed leave conv2d_direct out: its records alone do not count.
   auto unnamed = tune::task_status(tasks, records, "h100", kFingerprint);
   CHECK(unnamed[0].state == tune::TaskState::Missing);

@@ -102,7 +102,11 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
         change.push_back("template " + tmpl->name() + " changed (" + latest_other->template_fingerprint +
                          " -> " + tmpl->fingerprint() + ")");
       }
-      why.push_back(util::join(change, "; "));
+      if (change.empty()) change.push_back("outdated records");
+      // The target and device changes are the same for every template: each said once.
+      for (const auto& c : change) {
+        if (std::find(why.begin(), why.end(), c) == why.end()) why.push_back(c);
+      }
     }
     if (why.empty() && missing.empty()) {
       s.state = TaskState::UpToDate;
