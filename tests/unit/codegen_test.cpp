@@ -237,8 +237,12 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
     CHECK(f.geometry.zero_output == (split > 1 && !workspace));
     CHECK(f.geometry.workspace_splits == (split > 1 && workspace ? split : 0));
     CHECK(int64_t(f.geometry.grid[2]) == int64_t(sp.value(c, 0)[0]) * split);
-    // Without a split the workspace variant is the atomic one's kernel: ruled out, not measured twice.
-    CHECK((split == 1 && workspace) == (f.invalid.find("splitk_reduce 1 without a split") == 0));
+    // Without a split the workspace variant is the atomic one's kernel: a duplicate, not measured twice.
+    CHECK((split == 1 && workspace) == (f.duplicate.find("splitk_reduce 1 without a split") == 0));
+    // unroll_explicit only matters for unrolled loops (the split's reason comes first).
+    if (split == 1 && workspace) continue;
+    if (f.unrolled_loops == 0 && f.unroll_explicit) CHECK_THAT(f.duplicate, Catch::Contains("unroll_explicit 1 with no"));
+    if (f.unrolled_loops > 0 || !f.unroll_explicit) CHECK(f.duplicate.empty());
   }
   check_configs_compile(splitk, tasks, 8, 70);
 }
@@ -288,15 +292,18 @@ TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's la
   check_configs_compile(dw, depthwise, 4, 90);
 }
 
-TEST_CASE("the implicit GEMM rules out duplicate reductions and rings deeper than its tiles", "[codegen]") {
+TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles", "[codegen]") {
   const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
   const auto wl = resnet18()[4].workload; // 1x1, C64: GK = 64, 4 tiles of 16
   const auto sp = gemm.make_space(wl);
   // tile_k 16, 4x4 threads, 8 lanes along the pixels, 2x2 warps; then split_k, splitk_reduce, stages.
   auto cfg = [&](int split, int reduce, int stages) { return sp.from_choices({1, 2, 2, 3, 1, 1, split, reduce, stages}); };
   CHECK(gemm.features(wl, sp, cfg(0, 0, 0)).invalid.empty());
-  CHECK_THAT(gemm.features(wl, sp, cfg(0, 1, 0)).invalid, Catch::Contains("splitk_reduce 1 without a split"));
-  CHECK(gemm.features(wl, sp, cfg(1, 1, 0)).invalid.empty()); // split 2: a workspace
+  CHECK(gemm.features(wl, sp, cfg(0, 0, 0)).duplicate.empty());
+  // Without a split, splitk_reduce 1 is 0's kernel: it builds, but tuning measures only the other.
+  CHECK(gemm.features(wl, sp, cfg(0, 1, 0)).invalid.empty());
+  CHECK_THAT(gemm.features(wl, sp, cfg(0, 1, 0)).duplicate, Catch::Contains("splitk_reduce 1 without a split"));
+  CHECK(gemm.features(wl, sp, cfg(1, 1, 0)).duplicate.empty()); // split 2: a workspace
   CHECK(gemm.features(wl, sp, cfg(0, 0, 2)).invalid.empty()); // 4 tiles, 4 stages
   CHECK(gemm.features(wl, sp, cfg(1, 0, 0)).invalid.empty()); // split 2: 2 tiles a split, 2 stages
   CHECK_THAT(gemm.features(wl, sp, cfg(1, 0, 1)).invalid, Catch::Contains("3 pipeline stages for 2 reduction tiles"));

@@ -322,6 +322,13 @@ TEST_CASE("a task's trials go first evenly to its templates, then to the fastest
     CHECK(per_template[other] == 16);  // half of an even share
     CHECK(per_template[winner] == 48); // the rest
     CHECK(best[winner] <= best[other]);
+    // No trial went to a config whose kernel another config makes (KernelFeatures::duplicate).
+    for (const auto& r : tune::read_log(log.path()).records) {
+      const auto& tmpl = codegen::find_template(r.template_name);
+      const auto sp = tmpl.make_space(r.workload);
+      INFO(r.template_name << " " << sp.str(sp.from_entity(r.entity)));
+      CHECK(tmpl.features(r.workload, sp, sp.from_entity(r.entity)).duplicate.empty());
+    }
     std::filesystem::remove(log.path());
   }
 }

@@ -125,7 +125,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]), uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
   set_split_k(f.geometry, wl, t.split_k, t.reduce);
   f.split_k = t.split_k;
-  f.invalid = duplicate_reduce(t.split_k, t.reduce);
+  f.duplicate = duplicate_reduce(t.split_k, t.reduce);
   f.geometry.block = {uint32_t(t.x[2]), uint32_t(t.y[2]), uint32_t(t.f[2])};
   const int ah = input_tile_h(wl, t), aw = input_tile_w(wl, t);
   const int64_t a_size = int64_t(t.rc[1]) * ah * aw;
@@ -148,6 +148,11 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   const bool rc = ry && int64_t(t.rc[1]) * t.ry[1] * t.rx[1] * tile <= t.max_unroll;
   f.unrolled_loops = int(rx) + int(ry) + int(rc);
   f.unroll_explicit = t.unroll_explicit != 0;
+  // unroll_explicit only says how the unrolled loops are written: with none unrolled, 1 is 0's kernel.
+  if (f.duplicate.empty() && !rx && t.unroll_explicit != 0) {
+    f.duplicate = "unroll_explicit 1 with no reduction loop unrolled (auto_unroll_max_step " +
+                  std::to_string(t.max_unroll) + "): the kernel of unroll_explicit 0";
+  }
 
   // The first warp of each access pattern, lane by lane (threads are numbered x fastest).
   const int64_t threads = f.geometry.threads();

@@ -142,6 +142,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.min_sm = min_sm();
   f.accumulators = g.accumulators();
   // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
+  f.duplicate = duplicate_reduce(g.split_k, g.reduce);
   f.predicted_registers =
       int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * input_slots(wl, g) + 40);
   f.reduction_steps = g.k_tiles_per_split();
@@ -170,8 +171,6 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   } else if (int64_t(g.split_k - 1) * g.k_tiles_per_split() >= g.k_tiles()) {
     f.invalid = "split_k " + std::to_string(g.split_k) + " leaves a split without reduction tiles (" +
                 std::to_string(g.k_tiles()) + " tiles of " + std::to_string(g.bk) + ")";
-  } else if (!duplicate_reduce(g.split_k, g.reduce).empty()) {
-    f.invalid = duplicate_reduce(g.split_k, g.reduce);
   } else if (g.stages > 2 && g.k_tiles_per_split() < g.stages) {
     f.invalid = std::to_string(g.stages) + " pipeline stages for " + std::to_string(g.k_tiles_per_split()) +
                 " reduction tiles per block";

@@ -57,7 +57,7 @@ void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, 
 
 std::string duplicate_reduce(int splits, int mode) {
   return splits == 1 && mode == kReduceWorkspace
-             ? "splitk_reduce 1 without a split: the kernel of splitk_reduce 0, measured there"
+             ? "splitk_reduce 1 without a split: the kernel of splitk_reduce 0"
              : "";
 }
 

@@ -227,7 +227,9 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     auto it = valid_cache.find(c.index);
     if (it != valid_cache.end()) return it->second;
     if (valid_cache.size() > kMaxCached) valid_cache.clear();
-    bool ok = codegen::check_static(env.target, tmpl->features(t.workload, space, c)).ok;
+    // A config that makes the same kernel as another (KernelFeatures::duplicate) is left to it.
+    const codegen::KernelFeatures f = tmpl->features(t.workload, space, c);
+    bool ok = f.duplicate.empty() && codegen::check_static(env.target, f).ok;
     valid_cache.emplace(c.index, ok);
     return ok;
   };

@@ -69,6 +69,9 @@ struct KernelFeatures {
   bool tf32 = false;                // tensor cores with TF32 inputs (verified with a looser tolerance)
   int min_sm = 0;                   // oldest architecture that can run it (sm_80: 80)
   std::string invalid;              // why the template itself rules the config out, or empty
+  // Non-empty when another config of the space makes the same kernel (this one builds and runs,
+  // but tuning measures only the other): why, naming the knob that makes no difference.
+  std::string duplicate;
 };
 
 // Why a config cannot run on a target, or nothing.
@@ -116,8 +119,8 @@ space::Knob splitk_reduce_knob();
 void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, int mode);
 // The reduction kernel's source, appended to a template's rendering when mode is workspace.
 std::string splitk_reduce_source();
-// Without a split (splits 1) both modes make the same kernel, so the space would hold every such
-// config twice: the workspace one is ruled out with this reason ("" otherwise).
+// Without a split (splits 1) both modes make the same kernel, so the space holds every such
+// config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);
 
 const std::vector<const Template*>& templates();
