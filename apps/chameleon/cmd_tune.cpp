@@ -217,8 +217,8 @@ void run_tune(TuneArgs a, bool quiet) {
                   "): tune different GPUs into different logs");
     }
   }
-  // Every loop fits its own cost model: loops side by side share the cores instead of each
-  // starting a team of one thread per core.
+  // Every loop fits its own cost model: with --xgb-threads 0, loops side by side share the cores
+  // instead of each starting a team of one thread per core.
   if (a.tune.model.threads == 0 && runners.size() > 1) {
     a.tune.model.threads = std::max(1, int(std::thread::hardware_concurrency()) / int(runners.size()));
   }
@@ -419,6 +419,9 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--xgb-min-child-weight", m.min_child_weight, "XGBoost min_child_weight")->capture_default_str();
   cmd->add_option("--xgb-max-rounds", m.max_rounds, "XGBoost boosting rounds at most")->capture_default_str();
   cmd->add_option("--xgb-early-stopping", m.early_stopping, "Rounds without a better top-k recall")->capture_default_str();
+  cmd->add_option("--xgb-threads", m.threads, "Threads of a cost-model fit (0: one per core, shared by the loops side by side)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   auto& sa = t.annealing;
   cmd->add_option("--sa-parallel", sa.parallel, "Annealing: parallel chains")->capture_default_str();
   cmd->add_option("--sa-steps", sa.steps, "Annealing: steps at most")->capture_default_str();
@@ -440,7 +443,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
       ->capture_default_str();
   cmd->add_option("--ppo-minibatches", p.minibatches,
                   "PPO: gradient steps per epoch (0: one per episode, as Chameleon's code updates per trajectory)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd->add_option("--ppo-stay-fraction", p.stay_fraction, "PPO: an episode ends when this share of knobs stays")
       ->capture_default_str();

@@ -20,7 +20,11 @@ struct ModelOptions {
   int max_rounds = 8000;
   int early_stopping = 20; // rounds without a better top-k recall on the training set
   int recall_k = 64;       // k of the a-recall@k early-stopping metric (AutoTVM: plan_size)
-  int threads = 0;         // 0: one per core
+  // Threads of a fit. One by default: the training sets are small (a task's records), and an
+  // OpenMP team's threads spin between XGBoost's many short parallel loops; on cores busy with
+  // NVRTC (a GPU host tuning) that made fits several times slower (docs/benchmarks.md). 0: one
+  // per core.
+  int threads = 1;
   uint64_t seed = 0;
 };
 nlohmann::json to_json(const ModelOptions& o);
