@@ -200,14 +200,7 @@ PY
     while read -r net task entity; do
       for stages in 2 3 4; do
         local cfg
-        # (splitk_reduce 1 without a split is now spelled 0: the same kernel)
-        cfg=$(python3 -c '
-import json, sys
-e = json.loads(sys.argv[1])
-knobs = {k[0]: k for k in e}
-if knobs["split_k"][2] == 1: knobs["splitk_reduce"][2] = 0
-e.append(["stages", "ot", int(sys.argv[2])])
-print(json.dumps(e))' "$entity" "$stages")
+        cfg=$(python3 -c 'import json,sys; e=json.loads(sys.argv[1]); e.append(["stages","ot",int(sys.argv[2])]); print(json.dumps(e))' "$entity" "$stages")
         printf '%s task %s stages %s: ' "$net" "$task" "$stages"
         "$exe" measure "networks/$net.json" --task "$task" --template conv2d_implicit_gemm --config "$cfg" \
           --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR' | tail -n 1

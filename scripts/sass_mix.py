@@ -89,9 +89,6 @@ def loop_mix(nvdisasm, cubin):
 
 def rebuild(binary, network, kernel, overrides, path):
     entity = [list(e) for e in kernel["config"]["entity"]]
-    knobs = {e[0]: e for e in entity}
-    if knobs.get("split_k", [0, 0, 0])[2] == 1 and "splitk_reduce" in knobs:
-        knobs["splitk_reduce"][2] = 0  # without a split both values are one kernel, spelled 0 now
     for knob, value in overrides.items():
         for e in entity:
             if e[0] == knob:
