@@ -76,12 +76,17 @@ const std::vector<const Template*>& templates() {
   return all;
 }
 
-const Template& find_template(const std::string& name) {
-  std::string known;
+const Template* template_named(const std::string& name) {
   for (const Template* t : templates()) {
-    if (t->name() == name) return *t;
-    known += (known.empty() ? "" : ", ") + t->name();
+    if (t->name() == name) return t;
   }
+  return nullptr;
+}
+
+const Template& find_template(const std::string& name) {
+  if (const Template* t = template_named(name)) return *t;
+  std::string known;
+  for (const Template* t : templates()) known += (known.empty() ? "" : ", ") + t->name();
   throw Error("unknown template '" + name + "' (known: " + known + ")");
 }
 

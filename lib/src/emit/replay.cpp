@@ -46,12 +46,6 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
     std::set<std::string> unknown; // templates this version does not have
   };
   auto records_text = [](size_t n) { return std::to_string(n) + (n == 1 ? " record" : " records"); };
-  auto template_of = [](const std::string& name) -> const codegen::Template* {
-    for (const codegen::Template* t : codegen::templates()) {
-      if (t->name() == name) return t;
-    }
-    return nullptr;
-  };
   auto faster = [](const tune::Record& a, const tune::Record& b) {
     return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.result.spread < b.result.spread);
   };
@@ -71,7 +65,7 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
       ++sel.tf32_skipped;
       continue;
     }
-    const codegen::Template* tmpl = template_of(r.template_name);
+    const codegen::Template* tmpl = codegen::template_named(r.template_name);
     if (tmpl == nullptr) { // a template this version does not have
       g.unknown.insert(r.template_name);
       continue;
@@ -101,7 +95,7 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
     std::string why;
     for (size_t i : g.older) {
       const tune::Record& r = records[i];
-      const codegen::Template* tmpl = template_of(r.template_name);
+      const codegen::Template* tmpl = codegen::template_named(r.template_name);
       try {
         tmpl->make_space(r.workload).from_entity(r.entity);
       } catch (const Error& e) {

@@ -24,10 +24,8 @@ json autotvm_args(const task::Conv2dWorkload& w) {
 
 // AutoTVM's task name for records of a template (chameleon-only templates have their own).
 std::string task_name_of(const std::string& template_name) {
-  for (const codegen::Template* t : codegen::templates()) {
-    if (t->name() == template_name) return t->autotvm_task_name();
-  }
-  return kTaskName;
+  const codegen::Template* t = codegen::template_named(template_name);
+  return t != nullptr ? t->autotvm_task_name() : kTaskName;
 }
 
 // nlohmann's two JSON types do not convert into each other; values keep their sorted keys.

@@ -125,6 +125,7 @@ std::string duplicate_reduce(int splits, int mode);
 
 const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name); // throws chameleon::Error
+const Template* template_named(const std::string& name); // nullptr when there is none
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
 // Why no template supports the workload: every template's reason, each said once.
