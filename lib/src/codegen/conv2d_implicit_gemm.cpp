@@ -141,8 +141,8 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.tf32 = tf32_;
   f.min_sm = min_sm();
   f.accumulators = g.accumulators();
-  // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
   f.duplicate = duplicate_reduce(g.split_k, g.reduce);
+  // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
   f.predicted_registers =
       int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * input_slots(wl, g) + 40);
   f.reduction_steps = g.k_tiles_per_split();

@@ -65,28 +65,29 @@ void set_access_features(KernelFeatures& f, const std::vector<int64_t>& input_lo
 namespace {
 // Sorted and deduplicated, in a buffer of the calling thread (these run for every config the
 // explorers score: no allocation once the buffer has grown).
-const std::vector<int64_t>& distinct(const std::vector<int64_t>& values, int64_t (*key)(int64_t)) {
+const std::vector<int64_t>& distinct(const std::vector<int64_t>& values) {
   thread_local std::vector<int64_t> buffer;
-  buffer.clear();
-  for (int64_t v : values) buffer.push_back(key(v));
+  buffer.assign(values.begin(), values.end());
   std::sort(buffer.begin(), buffer.end());
   buffer.erase(std::unique(buffer.begin(), buffer.end()), buffer.end());
   return buffer;
 }
-int64_t same(int64_t v) { return v; }
 int64_t sector(int64_t o) { return o >= 0 ? o / 8 : (o - 7) / 8; }
 } // namespace
 
 double sector_efficiency(const std::vector<int64_t>& offsets) {
   if (offsets.empty()) return 1.0;
-  const double words = double(distinct(offsets, same).size());
-  return words / double(8 * distinct(offsets, sector).size());
+  // The words in order: their sectors are in order too, so each new sector starts a run.
+  const std::vector<int64_t>& words = distinct(offsets);
+  size_t sectors = 0;
+  for (size_t i = 0; i < words.size(); ++i) sectors += i == 0 || sector(words[i]) != sector(words[i - 1]);
+  return double(words.size()) / double(8 * sectors);
 }
 
 double bank_conflict_ways(const std::vector<int64_t>& addresses) {
   // Distinct addresses per bank; the worst bank's count.
   std::array<size_t, 32> per_bank{};
-  for (int64_t a : distinct(addresses, same)) ++per_bank[size_t(((a % 32) + 32) % 32)];
+  for (int64_t a : distinct(addresses)) ++per_bank[size_t(((a % 32) + 32) % 32)];
   return double(std::max<size_t>(1, *std::max_element(per_bank.begin(), per_bank.end())));
 }
 
