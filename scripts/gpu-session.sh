@@ -190,7 +190,7 @@ same_configs() { # the carried kernels' GEMM configs rebuilt by this template, w
   for name in ${SAME_CONFIGS:-vgg-deep-kernels}; do
     local dir="${PREV_KERNELS:-.prev}/$name"
     [ -f "$dir/manifest.json" ] || continue
-    python3 - "$dir/manifest.json" > "$res/same-configs-$(basename "$dir").txt" <<'PY'
+    python3 - "$dir/manifest.json" > "$res/same-configs-$name.txt" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 for k in m["kernels"]:
@@ -205,7 +205,7 @@ PY
         "$exe" measure "networks/$net.json" --task "$task" --template conv2d_implicit_gemm --config "$cfg" \
           --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR' | tail -n 1
       done
-    done < "$res/same-configs-$(basename "$dir").txt"
+    done < "$res/same-configs-$name.txt"
   done
 }
 
