@@ -119,6 +119,14 @@ TEST_CASE("a wrong network file gets an error naming the layer and the problem",
   require_error(small_net({{{"name", "d"}, {"op", "dense"}, {"units", 4}}}), "flatten");
   require_error(small_net(json::array()), "layers");
   require_error(json::array(), "JSON object");
+  // Numbers beyond int are refused, not wrapped around.
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 99999999999LL}, {"kernel", 3}}}),
+                "'out_channels' is out of range");
+  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", {3, -4294967296LL}}}}),
+                "'kernel' is out of range");
+  json wide = small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3}}});
+  wide["input"]["shape"] = {1, 3, 8, 4294967297LL};
+  require_error(wide, "beyond 32-bit indexing");
 }
 
 TEST_CASE("load_network reports unreadable and malformed files", "[network]") {

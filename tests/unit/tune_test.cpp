@@ -333,6 +333,49 @@ TEST_CASE("a task's trials go first evenly to its templates, then to the fastest
   }
 }
 
+namespace {
+// The sim, on a device with 1 GiB of memory.
+class SmallDevice : public measure::Runner {
+public:
+  explicit SmallDevice(measure::Runner& inner) : inner_(inner) {}
+  std::string device_name() const override { return inner_.device_name(); }
+  bool simulated() const override { return true; }
+  std::string fingerprint() const override { return inner_.fingerprint(); }
+  measure::MeasureResult run(const task::Conv2dWorkload& wl, const measure::BuildResult& b) override {
+    return inner_.run(wl, b);
+  }
+  std::string cannot_hold(const task::Conv2dWorkload& wl) const override {
+    return measure::memory_shortfall(wl, int64_t(1) << 30);
+  }
+
+private:
+  measure::Runner& inner_;
+};
+} // namespace
+
+TEST_CASE("a task whose tensors the GPU cannot hold is skipped with the sizes, and the others are tuned",
+          "[tune]") {
+  SimRig rig;
+  SmallDevice small(rig.runner);
+  tune::TuningLog log(temp_path("small-device"));
+  tune::TuneEnv env{rig.h100, rig.builder, small, log, {}, rig.progress, "test"};
+  tune::TuneOptions o;
+  o.trials = 8;
+  o.batch = 8;
+  task::Task big = resnet18()[9];
+  big.workload.n = 256; // 512@7x7 at batch 256: 25 MiB in, 9 MiB weights, 2 x 25 MiB out: fits
+  auto out = tune::tune_task(big, o, env, 1, 2);
+  CHECK(out.skipped.empty());
+  CHECK(out.trials == 8);
+  big.workload.n = 8192; // 0.77 GiB in, 2 x 0.77 GiB out
+  CHECK(measure::tensor_bytes(big.workload) == 4 * (8192LL * 512 * 49 * 3 + 512LL * 512 * 9));
+  out = tune::tune_task(big, o, env, 2, 2);
+  CHECK(out.skipped == "its tensors (input, weights, output and reference) need 2.3 GiB, more than the GPU's 1.0 GiB");
+  CHECK(out.trials == 0);
+  CHECK(tune::read_log(log.path()).records.size() == 8); // nothing recorded for it, nothing lost
+  std::filesystem::remove(log.path());
+}
+
 TEST_CASE("depthwise convolutions are tuned by the depthwise template and the implicit GEMM, and a task no template takes is skipped with a reason",
           "[tune]") {
   auto tasks = task::extract_tasks(

@@ -26,6 +26,18 @@ double unix_now() {
 }
 } // namespace
 
+int64_t tensor_bytes(const task::Conv2dWorkload& wl) {
+  return 4 * (wl.input_elems() + wl.weight_elems() + 2 * wl.output_elems());
+}
+
+std::string memory_shortfall(const task::Conv2dWorkload& wl, int64_t device_bytes) {
+  const int64_t need = tensor_bytes(wl);
+  if (need <= device_bytes) return "";
+  const double gib = double(int64_t(1) << 30);
+  return "its tensors (input, weights, output and reference) need " + util::fixed(double(need) / gib, 1) +
+         " GiB, more than the GPU's " + util::fixed(double(device_bytes) / gib, 1) + " GiB";
+}
+
 CudaRunner::CudaRunner(int ordinal, MeasureOptions options)
     : ordinal_(ordinal), options_(options), worker_("cuda") {
   ensure_worker();
@@ -54,6 +66,7 @@ std::string CudaRunner::ensure_task(const task::Conv2dWorkload& wl) {
   ensure_worker();
   std::string key = wl.key() + "/" + std::to_string(options_.seed);
   if (task_key_ == key) return "";
+  if (std::string why = cannot_hold(wl); !why.empty()) return "task setup failed: " + why;
   util::Message msg{{{"op", "task"},
                      {"workload", task::to_json(wl)},
                      {"seed", options_.seed},
@@ -66,6 +79,11 @@ std::string CudaRunner::ensure_task(const task::Conv2dWorkload& wl) {
   }
   task_key_ = key;
   return "";
+}
+
+std::string CudaRunner::cannot_hold(const task::Conv2dWorkload& wl) const {
+  const double gib = device_.value("memory_gib", 0.0);
+  return gib > 0 ? memory_shortfall(wl, int64_t(gib * double(int64_t(1) << 30))) : "";
 }
 
 MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult& build) {
@@ -181,6 +199,7 @@ public:
     std::lock_guard<std::mutex> lock(*turn_);
     return inner_->run(wl, build);
   }
+  std::string cannot_hold(const task::Conv2dWorkload& wl) const override { return inner_->cannot_hold(wl); }
 
 private:
   std::unique_ptr<Runner> inner_;

@@ -24,6 +24,8 @@ std::string shape_str(const Shape& shape) {
 }
 
 namespace {
+// Sizes the tasks and kernels index with int.
+constexpr int64_t kMaxDim = 2147483647;
 
 struct OpInfo {
   Op op;
@@ -88,6 +90,10 @@ private:
 
 int get_int(const Context& ctx, const json& value, const std::string& key) {
   if (!value.is_number_integer()) ctx.fail("'" + key + "' must be a whole number, got " + value.dump());
+  if (value.is_number_unsigned() ? value.get<uint64_t>() > uint64_t(kMaxDim)
+                                 : value.get<int64_t>() < -kMaxDim || value.get<int64_t>() > kMaxDim) {
+    ctx.fail("'" + key + "' is out of range, got " + value.dump());
+  }
   return value.get<int>();
 }
 
@@ -96,7 +102,10 @@ std::pair<int, int> get_pair(const Context& ctx, const json& layer, const std::s
                              std::pair<int, int> fallback) {
   if (!layer.contains(key)) return fallback;
   const json& v = layer.at(key);
-  if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
+  if (v.is_number_integer()) {
+    const int n = get_int(ctx, v, key);
+    return {n, n};
+  }
   if (v.is_array() && v.size() == 2) return {get_int(ctx, v[0], key), get_int(ctx, v[1], key)};
   ctx.fail("'" + key + "' must be a number or [h, w], got " + v.dump());
 }
@@ -348,6 +357,11 @@ void infer_shapes(Network& net) {
         ctx.fail("input '" + name + "' is not the network input or an earlier layer");
       }
       in.push_back(it->second);
+    }
+    if (layer.op == Op::Conv2d && !in.empty()) {
+      for (int64_t d : in[0]) {
+        if (d > kMaxDim) ctx.fail("input dimension " + std::to_string(d) + " is beyond 32-bit indexing");
+      }
     }
     layer.shape = infer_layer(ctx, layer, in);
     shapes[layer.name] = layer.shape;

@@ -135,10 +135,11 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count) {
   const auto tmpls = codegen::templates_for(t.workload, o.templates, o.allow_tf32, env.target.sm());
-  if (tmpls.empty()) {
+  const std::string cannot_hold = env.runner.cannot_hold(t.workload);
+  if (tmpls.empty() || !cannot_hold.empty()) {
     TaskOutcome out;
     out.task = t;
-    out.skipped = codegen::no_template_reason(t.workload, o.templates);
+    out.skipped = !cannot_hold.empty() ? cannot_hold : codegen::no_template_reason(t.workload, o.templates);
     spdlog::warn("task {} ({}) skipped: {}", t.index, t.workload.str(), out.skipped);
     env.progress.task_end(out, position, count);
     return out;

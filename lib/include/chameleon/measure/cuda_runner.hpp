@@ -20,6 +20,7 @@ public:
   bool simulated() const override { return false; }
   std::string fingerprint() const override { return fingerprint_; }
   MeasureResult run(const task::Conv2dWorkload& wl, const BuildResult& build) override;
+  std::string cannot_hold(const task::Conv2dWorkload& wl) const override;
   // cuDNN's fastest forward algorithm for the workload (cudnnFind...), verified and timed with the
   // same tensors and protocol. The message names the algorithm; error 8 when there is no cuDNN.
   MeasureResult run_cudnn(const task::Conv2dWorkload& wl, bool allow_tf32 = false);
@@ -28,10 +29,10 @@ public:
   int worker_starts() const { return worker_.starts(); }
 
 private:
-  void ensure_worker();
+  void ensure_worker(); // started and initialized (throws when the GPU is unusable)
   // Sends one timed request (measure or cudnn) and turns the reply, a timeout or a lost worker
   // into the result.
-  MeasureResult timed_call(const task::Conv2dWorkload& wl, util::Message msg, MeasureResult r); // started and initialized (throws when the GPU is unusable)
+  MeasureResult timed_call(const task::Conv2dWorkload& wl, util::Message msg, MeasureResult r);
   std::string ensure_task(const task::Conv2dWorkload& wl); // "" when ready, else why not
 
   int ordinal_;

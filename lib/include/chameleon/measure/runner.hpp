@@ -21,7 +21,15 @@ public:
   // Stable description of the device, for records ("NVIDIA H100 80GB HBM3 sm_90 132 SMs ...").
   virtual std::string fingerprint() const = 0;
   virtual MeasureResult run(const task::Conv2dWorkload& wl, const BuildResult& build) = 0;
+  // Why the device cannot hold the workload's tensors at all; "" when it can (or need not: the
+  // sim allocates nothing).
+  virtual std::string cannot_hold(const task::Conv2dWorkload&) const { return ""; }
 };
+
+// The bytes a measurement holds on the GPU for a workload: input, weights, output and reference.
+int64_t tensor_bytes(const task::Conv2dWorkload& wl);
+// Why `device_bytes` of GPU memory cannot hold them; "" when they fit.
+std::string memory_shortfall(const task::Conv2dWorkload& wl, int64_t device_bytes);
 
 // `device` is "cuda" or "sim" (or "auto": cuda when a driver and GPU are present, else sim).
 // A cuda runner measures on GPU `ordinal`; a sim runner simulates `target`.
