@@ -360,7 +360,9 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
       auto stats = tune::merge_logs(*logs, *out);
       std::cout << "merged " << logs->size() << " logs into " << *out << ": " << stats.records
                 << " records (" << stats.duplicates << " duplicates dropped), " << stats.comments
-                << " run lines\n";
+                << " run lines";
+      if (stats.damaged > 0) std::cout << ", " << stats.damaged << " damaged lines left out";
+      std::cout << "\n";
     });
   }
   auto a = std::make_shared<TuneArgs>();

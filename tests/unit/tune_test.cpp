@@ -9,6 +9,7 @@
 #include "chameleon/sample/sampler.hpp"
 #include "chameleon/task/task.hpp"
 #include "chameleon/tune/record.hpp"
+#include "chameleon/tune/status.hpp"
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
@@ -99,7 +100,7 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
                     Catch::Contains("v0.1"));
 }
 
-TEST_CASE("the log survives a cut-off last line and names a corrupt one", "[tune][log]") {
+TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming it", "[tune][log]") {
   std::string path = temp_path("log");
   {
     tune::TuningLog log(path);
@@ -128,8 +129,39 @@ TEST_CASE("the log survives a cut-off last line and names a corrupt one", "[tune
   }
   CHECK(tune::read_log(path).records.size() == 5);
 
-  std::ofstream(path, std::ios::app) << "{not json}\n" << tune::to_json(sample_record(8)).dump() << "\n";
-  CHECK_THROWS_WITH(tune::read_log(path), Catch::Contains(":6: not a JSON record"));
+  // A damaged line elsewhere (not JSON, or JSON but no record) is skipped and named; the records
+  // around it are kept, and the file is left as it is.
+  std::ofstream(path, std::ios::app) << "{not json}\n"
+                                     << tune::to_json(sample_record(8)).dump() << "\n"
+                                     << "{\"input\": 3}\n"
+                                     << tune::to_json(sample_record(9)).dump() << "\n";
+  const auto size_before = std::filesystem::file_size(path);
+  {
+    tune::TuningLog log(path);
+    CHECK(log.size() == 7);
+    CHECK_FALSE(log.repaired());
+  }
+  contents = tune::read_log(path);
+  CHECK(contents.records.size() == 7);
+  CHECK(contents.damaged == std::vector<int>{6, 8});
+  CHECK(contents.records.back().index == 9);
+  CHECK(std::filesystem::file_size(path) == size_before);
+
+  // Merging leaves the damaged lines out.
+  const std::string merged = path + ".merged";
+  auto stats = tune::merge_logs({path}, merged);
+  CHECK(stats.records == 7);
+  CHECK(stats.damaged == 2);
+  CHECK(tune::read_log(merged).damaged.empty());
+  CHECK(tune::read_log(merged).records.size() == 7);
+  std::filesystem::remove(merged);
+  std::filesystem::remove(path);
+
+  // A file without a single record is no tuning log: an error, never appended to.
+  std::ofstream(path) << "{\n  \"name\": \"resnet18\",\n  \"layers\": []\n}\n";
+  CHECK_THROWS_WITH(tune::read_log(path), Catch::Contains(":1: not a JSON record") &&
+                                             Catch::Contains("not a tuning log"));
+  CHECK_THROWS_AS(tune::TuningLog(path), Error);
   std::filesystem::remove(path);
 }
 

@@ -128,10 +128,16 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
   std::set<std::string> seen;
   std::string merged;
   for (const auto& path : logs) {
-    read_log(path); // validates: a bad line stops the merge before anything is written
+    // Read first: a file that is no log stops the merge before anything is written; damaged lines
+    // (warned about there) are left out.
+    const LogContents contents = read_log(path);
+    const std::set<int> damaged(contents.damaged.begin(), contents.damaged.end());
+    stats.damaged += int(damaged.size());
     std::ifstream in(path, std::ios::binary);
     std::string line;
+    int line_no = 0;
     while (std::getline(in, line)) {
+      if (damaged.count(++line_no)) continue;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       std::string key;
       const bool comment = line[line.find_first_not_of(" \t")] == '#';

@@ -15,6 +15,10 @@
 
 namespace chameleon::tune {
 
+namespace {
+constexpr int kDamagedShown = 5; // damaged lines warned about one by one
+} // namespace
+
 LogContents read_log(const std::string& path, bool repair) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open tuning log '" + path + "'");
@@ -23,6 +27,13 @@ LogContents read_log(const std::string& path, bool repair) {
   const std::string text = buffer.str();
 
   LogContents out;
+  std::string first_damage;
+  auto damaged = [&](size_t line_no, const std::string& why) {
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (first_damage.empty()) first_damage = where + why;
+    out.damaged.push_back(int(line_no));
+    if (out.damaged.size() <= size_t(kDamagedShown)) spdlog::warn("{}{} (line skipped)", where, why);
+  };
   size_t pos = 0, line_no = 0, good_end = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
@@ -49,7 +60,9 @@ LogContents read_log(const std::string& path, bool repair) {
         spdlog::warn("{}:{}: dropping a cut-off last record ({} bytes)", path, line_no, line.size());
         break;
       }
-      throw Error(path + ":" + std::to_string(line_no) + ": not a JSON record: " + e.what());
+      damaged(line_no, std::string("not a JSON record: ") + e.what());
+      pos = good_end = next;
+      continue;
     }
     std::string task = autotvm_task_name(j);
     if (!task.empty() && task != "conv2d_nchw.cuda" && !j.contains("chameleon")) {
@@ -59,10 +72,18 @@ LogContents read_log(const std::string& path, bool repair) {
         out.records.push_back(record_from_json(j));
         out.records.back().line = int(line_no);
       } catch (const Error& e) {
-        throw Error(path + ":" + std::to_string(line_no) + ": " + e.what());
+        damaged(line_no, e.what());
       }
     }
     pos = good_end = next;
+  }
+  if (!out.damaged.empty() && out.records.empty()) {
+    // Nothing readable: not a tuning log (a network file given as --log, say), never appended to.
+    throw Error(first_damage + (out.damaged.size() > 1 ? " (and " + std::to_string(out.damaged.size() - 1) + " more bad lines)" : "") +
+                "; no tuning record could be read, so this is not a tuning log");
+  }
+  if (out.damaged.size() > size_t(kDamagedShown)) {
+    spdlog::warn("{}: {} damaged lines skipped in all ({} shown)", path, out.damaged.size(), kDamagedShown);
   }
   if (out.repaired && repair) std::filesystem::resize_file(path, good_end);
   if (!out.repaired && !text.empty() && text.back() != '\n' && repair) {

@@ -38,11 +38,12 @@ struct MergeStats {
   int records = 0;    // written
   int duplicates = 0; // dropped: the same measurement in several logs
   int comments = 0;   // run and iteration lines written
+  int damaged = 0;    // lines left out: not records (see read_log)
 };
 
 // Merges logs (e.g. the shards of one network) into `out`: every distinct record once, in order
 // of first appearance, lines kept verbatim. `out` may be one of the inputs. Throws on an
-// unreadable log before writing anything.
+// unreadable file, or one that is no tuning log, before writing anything.
 MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& out);
 
 } // namespace chameleon::tune

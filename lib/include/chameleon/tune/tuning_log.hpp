@@ -13,10 +13,13 @@ struct LogContents {
   int skipped = 0;       // records of other AutoTVM tasks, comment and blank lines
   std::vector<std::string> comments; // "# ..." lines without the "# " (run headers, iterations)
   bool repaired = false; // a cut-off last line was dropped
+  std::vector<int> damaged; // other lines that are not records (numbers from 1; skipped, with a warning each)
 };
 
 // Reads a log. A last line cut off by a killed process is dropped (and, with `repair`, removed
-// from the file); any other bad line is a chameleon::Error naming the file and line.
+// from the file). Any other bad line (not JSON, not a record) is skipped with a warning naming
+// the file and line, and left in the file; a file with bad lines and no record at all is not a
+// tuning log: a chameleon::Error.
 LogContents read_log(const std::string& path, bool repair = false);
 
 // The append-only tuning log (JSON lines), safe to append to from several threads. Each record is written with a single write() as soon
