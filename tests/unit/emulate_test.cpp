@@ -357,7 +357,7 @@ TEST_CASE("conv2d_depthwise computes depthwise conv2d exactly (host emulation)",
 // Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the
 // result is recorded in docs/benchmarks.md. One random valid config of every template that has
 // not been verified on a GPU yet, on every task of every shipped network (CHM_EMU_NETS, e.g.
-// "mobilenet_v2,alexnet", picks some).
+// "mobilenet_v2,alexnet", picks some; a path, e.g. "/tmp/odd.json", takes any network file).
 TEST_CASE("every task of every shipped network, new templates (host emulation)", "[.emu-all]") {
   std::vector<std::string> nets = {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50", "mobilenet_v2"};
   if (const char* pick = std::getenv("CHM_EMU_NETS"); pick != nullptr && *pick != 0) {
@@ -369,8 +369,10 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
   std::string only;
   if (const char* pick = std::getenv("CHM_EMU_TEMPLATES"); pick != nullptr) only = "," + std::string(pick) + ",";
   for (const std::string& net : nets) {
+    // A shipped network's name, or the path of any network file.
+    const bool path = net.find('/') != std::string::npos || net.find(".json") != std::string::npos;
     const auto tasks = task::extract_tasks(
-        network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
+        network::load_network(path ? net : std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
     for (const auto& t : tasks) {
       for (const codegen::Template* tmpl : codegen::templates_for(t.workload, {}, true)) {
         if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmarks.md)
