@@ -141,7 +141,7 @@ void add_measure_commands(CLI::App& app) {
   add_network_options(*cmd, a->net);
   add_config_options(*cmd, a->task, a->tmpl, a->config);
   cmd->add_option("--count", a->count, "With --config random: measure this many random valid configs")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   add_device_options(*cmd, a->dev);
   cmd->add_flag("!--no-static-checks", a->dev.build.static_checks,
                 "Build and run a config that the static checks rule out (to look into it)");

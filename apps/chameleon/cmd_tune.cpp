@@ -171,6 +171,11 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
 }
 
 void run_tune(TuneArgs a, bool quiet) {
+  const auto& ad = a.tune.adaptive;
+  if (ad.k_min > ad.k_max) {
+    throw Error("--kmeans-min (" + std::to_string(ad.k_min) + ") is above --kmeans-max (" +
+                std::to_string(ad.k_max) + ")");
+  }
   LoadedNetwork loaded = load(a.net);
   std::vector<task::Task> tasks = loaded.tasks;
   if (!a.tasks.empty()) tasks = task::select_tasks(tasks, util::parse_int_list(a.tasks, "--tasks"));
@@ -336,7 +341,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
     cmd->add_option("--device", a->dev.device, "cuda, sim or auto")
         ->check(CLI::IsMember({"cuda", "sim", "auto"}))
         ->capture_default_str();
-    cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->capture_default_str();
+    cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->check(at_least(0))->capture_default_str();
     cmd->add_option("--templates", a->templates,
                     "Templates the tasks are tuned over (default: all that tune uses unnamed)");
     cmd->add_flag("--allow-tf32", a->allow_tf32, "The tasks are also tuned over the TF32 templates");
@@ -374,9 +379,10 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                   "(annealing + adaptive sampling), autotvm (annealing + greedy), random")
       ->capture_default_str();
   cmd->add_option("--trials", t.trials, "Measurements per task (resumed ones count)")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_option("--early-stopping", t.early_stopping, "Stop a task after this many trials without improvement (0: off)")
+      ->check(at_least(0))
       ->capture_default_str();
   cmd->add_option("--tasks", a->tasks, "Tasks to tune, e.g. 1,3,5-7 (default: all)");
   cmd->add_option("--log", a->log, "Tuning log (JSON lines; default NETWORK-TARGET[-sim].jsonl)");
@@ -400,12 +406,13 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--transfer-seeds", t.transfer_seeds,
                   "A task without records first measures up to this many configs that were fastest on "
                   "similar tasks of the same template (0: none; off with --no-transfer)")
-      ->check(CLI::Range(0, 64))
+      ->check(between(0, 64))
       ->capture_default_str();
   cmd->add_option("--plan-size", t.batch, "Configs measured per iteration")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")
+      ->check(between(0, 1))
       ->capture_default_str();
   cmd->add_option("--progress", a->progress, "Progress: text (stderr), json (lines on stdout), none")
       ->check(CLI::IsMember({"text", "json", "none"}))
@@ -415,50 +422,89 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--model-loss", m.loss, "Cost model objective: reg or rank")
       ->check(CLI::IsMember({"reg", "rank"}))
       ->capture_default_str();
-  cmd->add_option("--xgb-max-depth", m.max_depth, "XGBoost max_depth")->capture_default_str();
-  cmd->add_option("--xgb-eta", m.eta, "XGBoost eta")->capture_default_str();
-  cmd->add_option("--xgb-gamma", m.gamma, "XGBoost gamma")->capture_default_str();
-  cmd->add_option("--xgb-min-child-weight", m.min_child_weight, "XGBoost min_child_weight")->capture_default_str();
-  cmd->add_option("--xgb-max-rounds", m.max_rounds, "XGBoost boosting rounds at most")->capture_default_str();
-  cmd->add_option("--xgb-early-stopping", m.early_stopping, "Rounds without a better top-k recall")->capture_default_str();
+  cmd->add_option("--xgb-max-depth", m.max_depth, "XGBoost max_depth")
+      ->check(between(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--xgb-eta", m.eta, "XGBoost eta")->check(between(1e-6, 1))->capture_default_str();
+  cmd->add_option("--xgb-gamma", m.gamma, "XGBoost gamma")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--xgb-min-child-weight", m.min_child_weight, "XGBoost min_child_weight")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--xgb-max-rounds", m.max_rounds, "XGBoost boosting rounds at most")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--xgb-early-stopping", m.early_stopping, "Rounds without a better top-k recall")
+      ->check(at_least(1))
+      ->capture_default_str();
   cmd->add_option("--xgb-threads", m.threads, "Threads of a cost-model fit (0: one per core, shared by the loops side by side)")
-      ->check(CLI::Range(0, 1024))
+      ->check(between(0, 1024))
       ->capture_default_str();
   auto& sa = t.annealing;
-  cmd->add_option("--sa-parallel", sa.parallel, "Annealing: parallel chains")->capture_default_str();
-  cmd->add_option("--sa-steps", sa.steps, "Annealing: steps at most")->capture_default_str();
-  cmd->add_option("--sa-early-stop", sa.early_stop, "Annealing: steps without a change of the top set")->capture_default_str();
+  cmd->add_option("--sa-parallel", sa.parallel, "Annealing: parallel chains")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--sa-steps", sa.steps, "Annealing: steps at most")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--sa-early-stop", sa.early_stop, "Annealing: steps without a change of the top set")
+      ->check(at_least(1))
+      ->capture_default_str();
   cmd->add_flag("!--no-sa-persistent", sa.persistent, "Annealing: restart the chains every iteration");
   auto& p = t.ppo;
-  cmd->add_option("--ppo-episodes", p.episodes, "PPO: episodes per exploration")->capture_default_str();
-  cmd->add_option("--ppo-steps", p.steps, "PPO: steps per episode at most")->capture_default_str();
-  cmd->add_option("--ppo-lr", p.lr, "PPO: Adam learning rate")->capture_default_str();
-  cmd->add_option("--ppo-gamma", p.gamma, "PPO: discount")->capture_default_str();
-  cmd->add_option("--ppo-lambda", p.lambda, "PPO: GAE parameter")->capture_default_str();
-  cmd->add_option("--ppo-epochs", p.epochs, "PPO: epochs per exploration")->capture_default_str();
-  cmd->add_option("--ppo-clip", p.clip, "PPO: surrogate clip")->capture_default_str();
-  cmd->add_option("--ppo-value-coef", p.value_coef, "PPO: value loss coefficient")->capture_default_str();
-  cmd->add_option("--ppo-entropy-coef", p.entropy_coef, "PPO: entropy bonus coefficient")->capture_default_str();
-  cmd->add_option("--ppo-hidden", p.hidden, "PPO: units per layer")->capture_default_str();
+  cmd->add_option("--ppo-episodes", p.episodes, "PPO: episodes per exploration")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--ppo-steps", p.steps, "PPO: steps per episode at most")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--ppo-lr", p.lr, "PPO: Adam learning rate")->check(above(0))->capture_default_str();
+  cmd->add_option("--ppo-gamma", p.gamma, "PPO: discount")->check(between(0, 1))->capture_default_str();
+  cmd->add_option("--ppo-lambda", p.lambda, "PPO: GAE parameter")
+      ->check(between(0, 1))
+      ->capture_default_str();
+  cmd->add_option("--ppo-epochs", p.epochs, "PPO: epochs per exploration")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--ppo-clip", p.clip, "PPO: surrogate clip")->check(above(0))->capture_default_str();
+  cmd->add_option("--ppo-value-coef", p.value_coef, "PPO: value loss coefficient")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--ppo-entropy-coef", p.entropy_coef, "PPO: entropy bonus coefficient")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--ppo-hidden", p.hidden, "PPO: units per layer")
+      ->check(between(1, 4096))
+      ->capture_default_str();
   cmd->add_option("--ppo-minibatch", p.minibatch, "PPO: transitions per gradient step (drawn with replacement)")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_option("--ppo-minibatches", p.minibatches,
                   "PPO: gradient steps per epoch (0: one per episode, as Chameleon's code updates per trajectory)")
-      ->check(CLI::Range(0, 1024))
+      ->check(between(0, 1024))
       ->capture_default_str();
   cmd->add_option("--ppo-stay-fraction", p.stay_fraction, "PPO: an episode ends when this share of knobs stays")
+      ->check(between(0, 1))
       ->capture_default_str();
   cmd->add_option("--ppo-best-starts", p.best_starts, "PPO: share of episodes starting from the best measured configs")
+      ->check(between(0, 1))
       ->capture_default_str();
   cmd->add_option("--ppo-candidates", p.candidates, "PPO: size of the candidate set handed to the sampler")
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_flag("!--no-ppo-keep-agent", p.keep_agent, "PPO: start every task with a fresh agent");
   auto& ad = t.adaptive;
-  cmd->add_option("--kmeans-min", ad.k_min, "Adaptive sampling: smallest k")->capture_default_str();
-  cmd->add_option("--kmeans-max", ad.k_max, "Adaptive sampling: largest k")->capture_default_str();
-  cmd->add_option("--kmeans-step", ad.k_step, "Adaptive sampling: step of k")->capture_default_str();
-  cmd->add_option("--kmeans-threshold", ad.threshold, "Adaptive sampling: knee threshold")->capture_default_str();
+  cmd->add_option("--kmeans-min", ad.k_min, "Adaptive sampling: smallest k")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--kmeans-max", ad.k_max, "Adaptive sampling: largest k")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--kmeans-step", ad.k_step, "Adaptive sampling: step of k")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd->add_option("--kmeans-threshold", ad.threshold, "Adaptive sampling: knee threshold")
+      ->check(above(0))
+      ->capture_default_str();
   add_device_options(*cmd, a->dev);
   cmd->callback([a, &quiet] { run_tune(*a, quiet); });
 }

@@ -9,14 +9,53 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <functional>
+#include <sstream>
 
 namespace chameleon::app {
+
+namespace {
+std::string number_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+// A validator of the value read as a number; `ok` decides, `want` says what is expected.
+CLI::Validator numeric(std::function<bool(double)> ok, const std::string& want) {
+  return CLI::Validator(
+      [ok, want](std::string& text) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size()) return "expected a number, got '" + text + "'";
+        return ok(v) ? std::string() : "must be " + want + ", got " + text;
+      },
+      want);
+}
+} // namespace
+
+CLI::Validator at_least(double lo) {
+  return numeric([lo](double v) { return v >= lo; }, "at least " + number_text(lo));
+}
+
+CLI::Validator above(double lo) {
+  return numeric([lo](double v) { return v > lo; }, "above " + number_text(lo));
+}
+
+CLI::Validator between(double lo, double hi) {
+  return numeric([lo, hi](double v) { return v >= lo && v <= hi; },
+                 "from " + number_text(lo) + " to " + number_text(hi));
+}
 
 void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
   cmd.add_option("network", opts.path, "Network description (JSON, see docs/network-format.md)")
       ->required();
-  cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")
-      ->check(CLI::PositiveNumber);
+  cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")->check(at_least(1));
 }
 
 void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string& config) {
@@ -93,29 +132,40 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--device", opts.device, "Measure on cuda (a real GPU), sim, or auto")
       ->check(CLI::IsMember({"cuda", "sim", "auto"}))
       ->capture_default_str();
-  cmd.add_option("--gpu", opts.gpu, "GPU ordinal for --device cuda")->capture_default_str();
+  cmd.add_option("--gpu", opts.gpu, "GPU ordinal for --device cuda")
+      ->check(at_least(0))
+      ->capture_default_str();
   auto& m = opts.measure;
-  cmd.add_option("--warmup", m.warmup, "Untimed launches before timing")->capture_default_str();
+  cmd.add_option("--warmup", m.warmup, "Untimed launches before timing")
+      ->check(at_least(0))
+      ->capture_default_str();
   cmd.add_option("--repeat", m.repeat, "Timed rounds (the median is reported)")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   cmd.add_option("--min-repeat-ms", m.min_repeat_ms, "Launches per round grow to last this long")
+      ->check(at_least(0))
       ->capture_default_str();
   cmd.add_option("--max-number", m.max_number, "Cap on launches per round")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   cmd.add_flag("--flush-l2", m.flush_l2, "Overwrite an L2-sized buffer before every round");
   cmd.add_flag("!--no-cuda-graph", m.cuda_graph,
                "Launch each round from the stream instead of replaying a CUDA graph");
   cmd.add_option("--run-timeout", m.run_timeout_s, "Seconds before a config counts as hung (error 7)")
+      ->check(above(0))
       ->capture_default_str();
-  cmd.add_option("--rtol", m.rtol, "Verification: relative tolerance")->capture_default_str();
+  cmd.add_option("--rtol", m.rtol, "Verification: relative tolerance")
+      ->check(at_least(0))
+      ->capture_default_str();
   cmd.add_option("--atol", m.atol, "Verification: absolute tolerance, relative to max |reference|")
+      ->check(at_least(0))
       ->capture_default_str();
   cmd.add_option("--seed", m.seed, "Seed of inputs, weights (and random choices)")->capture_default_str();
   cmd.add_option("--build-jobs", opts.build.jobs, "Parallel NVRTC compiles (0: one per core)")
+      ->check(between(0, 1024))
       ->capture_default_str();
   cmd.add_option("--build-timeout", opts.build.timeout_s, "Seconds before a compile counts as hung (error 6)")
+      ->check(above(0))
       ->capture_default_str();
   cmd.add_flag("--no-cache", opts.no_cache, "Do not read or write the on-disk compile cache");
   cmd.add_flag("--sim-estimate", opts.sim_estimate,

@@ -14,6 +14,11 @@
 
 namespace chameleon::app {
 
+// Numeric option checks with plain messages ("--trials: must be at least 1, got 0").
+CLI::Validator at_least(double lo);           // lo <= value
+CLI::Validator above(double lo);              // lo < value
+CLI::Validator between(double lo, double hi); // lo <= value <= hi
+
 // Options shared by the commands that work on one network.
 struct NetworkOptions {
   std::string path;

@@ -1,5 +1,7 @@
 #include "chameleon/sample/adaptive.hpp"
 
+#include "chameleon/util/error.hpp"
+
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -10,6 +12,14 @@ namespace chameleon::sample {
 
 nlohmann::json to_json(const AdaptiveOptions& o) {
   return {{"k_min", o.k_min}, {"k_max", o.k_max}, {"k_step", o.k_step}, {"threshold", o.threshold}};
+}
+
+AdaptiveSampler::AdaptiveSampler(AdaptiveOptions options) : options_(options) {
+  if (options_.k_min < 1 || options_.k_max < options_.k_min || options_.k_step < 1) {
+    throw Error("adaptive sampling needs 1 <= k_min <= k_max and k_step >= 1, got k_min " +
+                std::to_string(options_.k_min) + ", k_max " + std::to_string(options_.k_max) +
+                ", k_step " + std::to_string(options_.k_step));
+  }
 }
 
 namespace {

@@ -19,7 +19,8 @@ nlohmann::json to_json(const AdaptiveOptions& o);
 // frequent combination. The batch adapts to how clustered the candidates are (8 to 64).
 class AdaptiveSampler final : public Sampler {
 public:
-  explicit AdaptiveSampler(AdaptiveOptions options = {}) : options_(options) {}
+  // Throws chameleon::Error on options that cannot sample (k below 1, a step below 1).
+  explicit AdaptiveSampler(AdaptiveOptions options = {});
   std::string name() const override { return "adaptive"; }
   std::vector<space::Config> sample(const std::vector<explore::Candidate>& candidates,
                                     int max_batch, SampleContext& ctx) override;
