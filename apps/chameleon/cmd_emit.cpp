@@ -67,6 +67,7 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
   if (sel.tf32_skipped > 0) {
     spdlog::info("{} TF32 records left out (--allow-tf32 lets them compete)", sel.tf32_skipped);
   }
+  if (sel.best.empty()) throw Error(log + ": no kernel to emit (above: why for each task)");
 }
 
 struct BenchArgs {
@@ -78,17 +79,35 @@ struct BenchArgs {
 };
 
 void run_bench(BenchArgs a) {
+  std::string why;
+  if (!measure::gpu_available(&why)) {
+    // The sim has nothing to compare against cuDNN: drop the hint at it.
+    if (auto hint = why.find("; use --device sim"); hint != std::string::npos) why.resize(hint);
+    throw Error("bench times kernels against cuDNN on a GPU: " + why);
+  }
   fs::path dir = a.input;
+  // A replay made for this bench only is removed when it ends.
+  struct Scratch {
+    fs::path path;
+    ~Scratch() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  } scratch;
   if (!fs::is_directory(dir)) {
     dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
     spdlog::info("replaying {} into {}", a.input, dir.string());
+    scratch.path = dir;
     emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir(), a.allow_tf32);
   }
   std::ifstream in(dir / "manifest.json");
   if (!in) throw Error("no manifest.json in " + dir.string() + " (run chameleon replay first)");
-  nlohmann::json manifest = nlohmann::json::parse(in);
-  std::string why;
-  if (!measure::gpu_available(&why)) throw Error("bench times kernels on a GPU: " + why);
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error((dir / "manifest.json").string() + ": not valid JSON: " + e.what());
+  }
   measure::CudaRunner runner(a.dev.gpu, a.dev.measure);
   target::Target gpu = measure::target_from_device(a.dev.gpu);
   const bool use_ptx = manifest.value("arch", std::string()) != gpu.arch();
