@@ -131,10 +131,15 @@ void run_bench(BenchArgs a) {
   for (const auto& k : manifest.at("kernels")) {
     task::Conv2dWorkload wl = task::workload_from_json(k.at("workload"));
     measure::BuildResult b;
-    std::ifstream image(dir / k.at("files").at(use_ptx ? "ptx" : "cubin").get<std::string>(), std::ios::binary);
+    const fs::path image_path = dir / k.at("files").at(use_ptx ? "ptx" : "cubin").get<std::string>();
+    std::ifstream image(image_path, std::ios::binary);
     std::stringstream bytes;
     bytes << image.rdbuf();
     b.cubin = bytes.str();
+    if (b.cubin.empty()) { // recorded as this kernel's failure; the others are benched
+      b.error = measure::ErrorNo::CompileHost;
+      b.message = "missing or empty " + image_path.string() + " (replay again)";
+    }
     if (use_ptx) b.cubin.push_back('\0');
     b.entry = k.at("entry").get<std::string>();
     b.features.geometry = codegen::geometry_from_json(k);
