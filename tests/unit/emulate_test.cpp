@@ -365,9 +365,11 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
     std::istringstream names(pick);
     for (std::string name; std::getline(names, name, ',');) nets.push_back(name);
   }
-  // CHM_EMU_TEMPLATES=a,b: only those templates.
+  // CHM_EMU_TEMPLATES=a,b: only those templates; CHM_EMU_CONFIGS=N: N random configs each (1).
   std::string only;
   if (const char* pick = std::getenv("CHM_EMU_TEMPLATES"); pick != nullptr) only = "," + std::string(pick) + ",";
+  int configs = 1;
+  if (const char* n = std::getenv("CHM_EMU_CONFIGS"); n != nullptr && *n != 0) configs = std::max(1, std::atoi(n));
   for (const std::string& net : nets) {
     // A shipped network's name, or the path of any network file.
     const bool path = net.find('/') != std::string::npos || net.find(".json") != std::string::npos;
@@ -378,7 +380,7 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
         if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmarks.md)
         if (only.size() > 2 && only.find("," + tmpl->name() + ",") == std::string::npos) continue;
         const auto start = std::chrono::steady_clock::now();
-        check_template(*tmpl, t.workload, 1, 7000 + uint64_t(t.index));
+        check_template(*tmpl, t.workload, configs, 7000 + uint64_t(t.index));
         std::printf("[emu] %s task %d %s: %.1f s\n", net.c_str(), t.index, tmpl->name().c_str(),
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         std::fflush(stdout);
