@@ -2,6 +2,7 @@
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/runner.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/measure/stats.hpp"
@@ -11,6 +12,10 @@
 #include "chameleon/util/worker_process.hpp"
 
 #include <filesystem>
+#include <sstream>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <thread>
 #include <mutex>
 #include <chrono>
@@ -134,6 +139,25 @@ TEST_CASE("a damaged cache entry is a miss, not a failure", "[measure][builder]"
   measure::CompileCache reopened(cache.dir());
   CHECK_FALSE(reopened.get("abcdef").has_value());
   std::filesystem::remove_all(cache.dir());
+}
+
+TEST_CASE("a cache folder that cannot be written warns once and keeps kernels in memory", "[measure][builder]") {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  measure::CompileCache cache("/proc/chameleon-no-such-folder");
+  measure::CompiledKernel k;
+  k.ok = true;
+  k.cubin = "cubin";
+  for (const char* key : {"aa0001", "bb0002", "cc0003"}) cache.put(key, k);
+  spdlog::set_default_logger(previous);
+  const std::string text = captured.str();
+  INFO(text);
+  CHECK(text.find("compiled kernels stay in memory only") != std::string::npos);
+  CHECK(text.find("compile cache:", text.find("compile cache:") + 1) == std::string::npos); // once
+  REQUIRE(cache.get("cc0003").has_value());
+  CHECK(cache.get("cc0003")->cubin == "cubin");
 }
 
 TEST_CASE("parallel compile in worker processes", "[measure][builder]") {

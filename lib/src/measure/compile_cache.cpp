@@ -82,7 +82,7 @@ void CompileCache::put(const std::string& key, const CompiledKernel& kernel) {
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
   if (ec) {
-    spdlog::warn("compile cache: cannot create {}: {}", fs::path(path).parent_path().string(), ec.message());
+    write_failed("cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
     return;
   }
   nlohmann::json meta = {{"ok", kernel.ok},
@@ -97,13 +97,23 @@ void CompileCache::put(const std::string& key, const CompiledKernel& kernel) {
     out << meta.dump() << "\n";
     out.write(kernel.cubin.data(), std::streamsize(kernel.cubin.size()));
     if (!out) {
-      spdlog::warn("compile cache: cannot write {}", tmp);
+      write_failed("cannot write " + tmp);
       fs::remove(tmp, ec);
       return;
     }
   }
   fs::rename(tmp, path, ec);
   if (ec) fs::remove(tmp, ec);
+}
+
+void CompileCache::write_failed(const std::string& why) {
+  if (!write_warned_.exchange(true)) {
+    spdlog::warn("compile cache: {}; compiled kernels stay in memory only (CHAMELEON_CACHE_DIR picks "
+                 "another folder; further write failures are not reported)",
+                 why);
+  } else {
+    spdlog::debug("compile cache: {}", why);
+  }
 }
 
 CompileCache::Stats CompileCache::stats() const {

@@ -3,6 +3,7 @@
 #include "chameleon/measure/result.hpp"
 
 #include <cstdint>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -39,7 +40,11 @@ private:
   std::string path_for(const std::string& key) const;
 
   std::string dir_;
+  // The first failure to write the disk cache is a warning, later ones only debug messages.
+  void write_failed(const std::string& why);
+
   mutable std::mutex mu_;
+  std::atomic<bool> write_warned_{false};
   std::unordered_map<std::string, CompiledKernel> memory_;
   Stats stats_;
 };
