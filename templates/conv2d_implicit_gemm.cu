@@ -13,7 +13,8 @@
 //             SPLIT_K: blocks that share the reduction of one output tile: atomicAdd into an output
 //             the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice `split` of a
 //             workspace [SPLIT_K][N][K][OH][OW] (passed as `out`) that splitk_reduce then sums;
-//             STAGES: shared-memory stages of the copy pipeline (2-4).
+//             STAGES: shared-memory stages of the copy pipeline (2-4),
+//             TAP_MAJOR: the order of the reduction (below).
 // Grid: (pixel tiles, channel tiles, G * SPLIT_K); blockIdx.z = group * SPLIT_K + split.
 // Layout: data [N][C][H][W], weight [K][C/G][R][S], out [N][K][OH][OW], float32.
 // Every size is handled by bounds checks (the tiles need not divide anything), so prime channel
@@ -26,6 +27,13 @@
 // (channel major, so that 16-byte copies land in rows) then [STAGES][BK][BN+8] input columns.
 // The input gather precomputes what depends on the pixel (a thread copies the same pixels in every
 // tile), so a copy costs a tap's offset and two bounds checks.
+//
+// Reduction order. TAP_MAJOR 0: j = c*R*S + r*S + s, the weights' own order (16-byte weight
+// copies), and each row of an input tile is its own tap (decoded, bounds-checked per row).
+// TAP_MAJOR 1 (when CG % BK == 0): j = (r*S + s)*CG + c, so every reduction tile lies within one
+// tap: the tap, its offset and each column's bounds check are computed once per tile, and a copy
+// is its row's constant offset from them. The weights are then read with a stride of R*S (4-byte
+// copies), and an input pixel's nine taps no longer follow each other (less reuse in L1).
 
 static constexpr int CG = C / G; // input channels of a group
 static constexpr int GM = K / G;
@@ -47,7 +55,10 @@ static constexpr int NV = TN >= 4 ? 4 : 1; // adjacent pixels of a thread (FP32 
 static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 // 16-byte copies: weight rows are 16-byte aligned when GK % 4 == 0; input columns when the
 // convolution is a pointwise one over whole images (1x1, stride 1, no padding, OH*OW % 4 == 0).
-static constexpr bool A_VEC = GK % 4 == 0;
+// Tap-major order (TAP_MAJOR, below) changes nothing for a 1x1 kernel: TAP is what the code follows.
+static constexpr bool TAP = TAP_MAJOR && RS > 1;
+static_assert(!TAP || CG % BK == 0, "tap_major needs tile_k to divide the input channels per group");
+static constexpr bool A_VEC = !TAP && GK % 4 == 0;
 static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
                               OH == H && OW == W && PQ % 4 == 0 && BN % 4 == 0;
 // The input copies: B_COPIES per tile row (16-byte ones with B_VEC); a thread does copies
@@ -135,10 +146,11 @@ __device__ __forceinline__ Pixels pixels_of(int n0, int tid) {
 }
 
 // The first weight a thread copies in reduction tile 0 (row a_row0 of the block's rows, column
-// a_col; see load_tile); an address only formed, never read, when the row is beyond GM.
+// a_col; see load_tile); an address only formed, never read, when the row is beyond GM. With
+// TAP, column a_col is channel a_col of tap 0.
 __device__ __forceinline__ const float* weight_source(const float* weight, int m0, int tid) {
   constexpr int A_PER_ROW = A_VEC ? BK / 4 : BK;
-  return weight + (size_t(m0 + tid / A_PER_ROW) * GK + (tid % A_PER_ROW) * (A_VEC ? 4 : 1));
+  return weight + (size_t(m0 + tid / A_PER_ROW) * GK + (tid % A_PER_ROW) * (A_VEC ? 4 : TAP ? RS : 1));
 }
 
 // Issues the copies of reduction tile `kt` into one stage.
@@ -147,20 +159,26 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
                                           const Pixels& px, float* As, float* Bs, int m0, int n0,
                                           int kt, int tid) {
   const int k0 = kt * BK;
+  // TAP: the tile's tap (r*S + s) and first channel; the weights of channel c at that tap
+  // lie c*RS + tap from their row's start.
+  const int tap = TAP ? k0 / CG : 0, c0 = TAP ? k0 - tap * CG : 0;
+  if constexpr (TAP) a_src += c0 * RS + tap;
   // Weights: BM rows of BK consecutive reduction indices, copied A_W at a time; the thread's
   // copies lie whole rows apart from a_src (see weight_source). The checks vanish where the tiles
   // divide the GEMM.
   constexpr int A_W = A_VEC ? 4 : 1, A_PER_ROW = BK / A_W, A_COPIES = BM * A_PER_ROW;
   const int a_row0 = tid / A_PER_ROW, a_col = (tid % A_PER_ROW) * A_W;
   const bool a_k_valid = GK % BK == 0 || k0 + a_col < GK;
-  // Unrolled whole for 16-byte copies (at most 64 a thread), by 4 for the 4-byte ones (up to 256).
-  constexpr int A_UNROLL = A_VEC ? (A_COPIES + THREADS - 1) / THREADS : 4;
+  // Unrolled whole for 16-byte copies (at most 64 a thread) and for tap-major ones up to 64 (their
+  // sources are then constant offsets), else by 4 (up to 256 4-byte copies a thread).
+  constexpr int A_PER_THREAD = (A_COPIES + THREADS - 1) / THREADS;
+  constexpr int A_UNROLL = A_VEC || (TAP && A_PER_THREAD <= 64) ? A_PER_THREAD : 4;
 #pragma unroll(A_UNROLL)
   for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
     const int row = e0 / A_PER_ROW + a_row0;
     if (A_COPIES % THREADS == 0 || row < BM) {
       const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
-      const float* src = a_src + (k0 + size_t(e0 / A_PER_ROW) * GK);
+      const float* src = a_src + ((TAP ? 0 : k0) + size_t(e0 / A_PER_ROW) * GK);
       if constexpr (A_VEC) {
         cp_async16(&As[row * A_LD + a_col], valid ? src : weight, valid);
       } else {
@@ -171,6 +189,31 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
   // Input: BK reduction indices x BN pixels, gathered (zeros for padding and edges).
   const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
   const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
+  if constexpr (TAP) {
+    // One tap for the whole tile: per column, its bounds check and its first row's source, once;
+    // rows are channels c0 + row, H*W apart. A column out of bounds reads nothing; its source is
+    // its channel plane's start, so that every address formed lies in the input.
+    const int r = tap / S, s = tap - r * S, dh = r * DH, dw = s * DW;
+    const float* const plane = data + Offset(c0 + row0) * H * W;
+    const float* src[B_SLOTS];
+    bool valid[B_SLOTS];
+#pragma unroll
+    for (int i = 0; i < B_SLOTS; ++i) {
+      const int ih = px.ih[i] + dh, iw = px.iw[i] + dw;
+      valid[i] = unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
+      src[i] = valid[i] ? plane + (px.off[i] + Offset(dh) * W + dw) : plane;
+    }
+#pragma unroll
+    for (int rr = 0; rr < BK; rr += B_ROW_STEP) {
+      if (B_ROW_STEP <= BK || rr + row0 < BK) {
+#pragma unroll
+        for (int i = 0; i < B_SLOTS; ++i) {
+          cp_async4(&Bs[(rr + row0) * B_LD + col0 + i * THREADS], src[i] + Offset(rr) * H * W, valid[i]);
+        }
+      }
+    }
+    return;
+  }
 #pragma unroll 4
   for (int rr = 0; rr < BK; rr += B_ROW_STEP) {
     const int row = rr + row0;

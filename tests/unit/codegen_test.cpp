@@ -296,8 +296,11 @@ TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deep
   const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
   const auto wl = resnet18()[4].workload; // 1x1, C64: GK = 64, 4 tiles of 16
   const auto sp = gemm.make_space(wl);
-  // tile_k 16, 4x4 threads, 8 lanes along the pixels, 2x2 warps; then split_k, splitk_reduce, stages.
-  auto cfg = [&](int split, int reduce, int stages) { return sp.from_choices({1, 2, 2, 3, 1, 1, split, reduce, stages}); };
+  // tile_k 16, 4x4 threads, 8 lanes along the pixels, 2x2 warps; then split_k, splitk_reduce,
+  // stages, tap_major.
+  auto cfg = [&](int split, int reduce, int stages, int tap_major = 0) {
+    return sp.from_choices({1, 2, 2, 3, 1, 1, split, reduce, stages, tap_major});
+  };
   CHECK(gemm.features(wl, sp, cfg(0, 0, 0)).invalid.empty());
   CHECK(gemm.features(wl, sp, cfg(0, 0, 0)).duplicate.empty());
   // Without a split, splitk_reduce 1 is 0's kernel: it builds, but tuning measures only the other.
@@ -311,6 +314,25 @@ TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deep
   const int smem2 = gemm.features(wl, sp, cfg(0, 0, 0)).geometry.dynamic_smem;
   CHECK(gemm.features(wl, sp, cfg(0, 0, 1)).geometry.dynamic_smem * 2 == smem2 * 3);
   CHECK(gemm.features(wl, sp, cfg(0, 0, 2)).geometry.dynamic_smem == smem2 * 2);
+  // On a 1x1 kernel the reduction orders agree: tap_major 1 is a duplicate.
+  CHECK(gemm.features(wl, sp, cfg(0, 0, 0, 1)).invalid.empty());
+  CHECK_THAT(gemm.features(wl, sp, cfg(0, 0, 0, 1)).duplicate, Catch::Contains("tap_major 1 with a 1x1 kernel"));
+
+  // On a 3x3 kernel it is its own kernel where tile_k divides the channels, else ruled out.
+  const auto wl3 = resnet18()[3].workload; // 3x3, C128
+  const auto sp3 = gemm.make_space(wl3);
+  auto cfg3 = [&](int tile_k, int tap_major) {
+    return sp3.from_choices({tile_k, 2, 2, 3, 1, 1, 0, 0, 0, tap_major});
+  };
+  CHECK(gemm.features(wl3, sp3, cfg3(2, 1)).invalid.empty());
+  CHECK(gemm.features(wl3, sp3, cfg3(2, 1)).duplicate.empty());
+  CHECK(gemm.render(wl3, sp3, cfg3(2, 1)).code != gemm.render(wl3, sp3, cfg3(2, 0)).code);
+  auto odd = wl3;
+  odd.c = 24; // tile_k 16 does not divide 24 channels, 8 does
+  const auto sp_odd = gemm.make_space(odd);
+  CHECK_THAT(gemm.features(odd, sp_odd, sp_odd.from_choices({1, 2, 2, 3, 1, 1, 0, 0, 0, 1})).invalid,
+             Catch::Contains("tap_major needs tile_k 16 to divide the 24 input channels per group"));
+  CHECK(gemm.features(odd, sp_odd, sp_odd.from_choices({0, 2, 2, 3, 1, 1, 0, 0, 0, 1})).invalid.empty());
 }
 
 TEST_CASE("access features: sector efficiency and bank conflicts of a warp's addresses", "[codegen]") {

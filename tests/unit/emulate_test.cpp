@@ -183,9 +183,10 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
   const auto sp = tmpl.make_space(wl);
   const Problem p(wl, 3);
   // tile_k=8 thread_m=2 thread_n=4 lanes_n=8 warps_m=2 warps_n=2 split_k=1: 18 reduction tiles,
-  // in a ring of 2, 3 and 4 stages.
-  for (int stages = 0; stages < 3; ++stages) {
-    const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0, stages});
+  // in a ring of 2, 3 and 4 stages, in both reduction orders.
+  for (int choice = 0; choice < 6; ++choice) {
+    const int stages = choice % 3, tap_major = choice / 3;
+    const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0, stages, tap_major});
     INFO(sp.str(cfg));
     auto run = [&](const std::string& from, const std::string& to) {
       return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
@@ -199,6 +200,12 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
     CHECK(run("unsigned(iw) < unsigned(W)", "unsigned(iw) <= unsigned(W)") > 0);
     // A misaligned 16-byte access is an error, as on the GPU.
     CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
+    if (tap_major) {
+      // The tap-major copies: a tile's channels one plane apart, its weights R*S apart, its tap.
+      CHECK(run("src[i] + Offset(rr) * H * W", "src[i] + Offset(rr) * H * W + W") > 0);
+      CHECK(run("(tid % A_PER_ROW) * (A_VEC ? 4 : TAP ? RS : 1)", "(tid % A_PER_ROW) * (A_VEC ? 4 : 1)") > 0);
+      CHECK(run("const int r = tap / S, s = tap - r * S", "const int r = tap % S, s = tap / S") > 0);
+    }
   }
 }
 
@@ -210,10 +217,15 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
   const auto even = shape(1, 16, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1);
   // Pointwise over whole images with OH*OW % 4 == 0: 16-byte input copies; 240 pixels, GK = 40.
   const auto pointwise = shape(2, 40, 10, 12, 32, 1, 1, 1, 1, 0, 0, 0, 0);
+  // Tap-major order needs tile_k to divide the channels: C = 32 (GK = 288), GM = 40, 198 pixels.
+  const auto channels32 = shape(2, 32, 11, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1);
+  // ... and with stride 2, dilation 2 and asymmetric padding: taps that leave the image unevenly.
+  const auto strided = shape(1, 16, 13, 10, 24, 3, 3, 2, 2, 2, 1, 1, 2, 2, 2);
   struct Case {
     const task::Conv2dWorkload* wl;
-    std::vector<int> choice; // all knobs but stages
+    std::vector<int> choice; // all knobs but stages and tap_major
     const char* what;
+    bool tap_major = false;
   };
   const std::vector<Case> cases = {
       // 32 threads, a 1 x 256 block tile: 8 gather columns per thread, 8 weight copies for 32 threads.
@@ -226,6 +238,12 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
       // 32 apart with one copy per row.
       {&pointwise, {0, 0, 3, 5, 0, 0, 0, 0}, "pointwise 1x256 tile, 2 16-byte input copies a row"},
       {&pointwise, {0, 0, 2, 0, 0, 0, 0, 0}, "pointwise 32x4 tile, input rows beyond the tile"},
+      // Tap-major: the same corners, each tile within one tap.
+      {&channels32, {0, 0, 3, 5, 0, 0, 0, 0}, "tap-major 1x256 tile, 8 gather columns a thread", true},
+      {&channels32, {0, 0, 0, 0, 0, 0, 0, 0}, "tap-major 32x1 tile, gather rows beyond the tile", true},
+      {&channels32, {2, 2, 1, 2, 0, 0, 1, 1}, "tap-major BK 32, 32x8 tile, split 2 with a workspace", true},
+      {&even, {1, 1, 2, 3, 1, 1, 1, 0}, "tap-major 16x64 tile dividing the GEMM, split 2", true},
+      {&strided, {1, 2, 1, 2, 0, 2, 0, 0}, "tap-major 32x32 tile, stride 2, dilation 2, asymmetric padding", true},
   };
   for (const auto& c : cases) {
     const auto sp = tmpl.make_space(*c.wl);
@@ -233,6 +251,7 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
     for (int stages = 0; stages < 3; ++stages) {
       auto choice = c.choice;
       choice.push_back(stages);
+      choice.push_back(c.tap_major ? 1 : 0);
       const auto cfg = sp.from_choices(choice);
       INFO(c.what << ": " << sp.str(cfg));
       REQUIRE(tmpl.features(*c.wl, sp, cfg).invalid.empty());
@@ -247,7 +266,7 @@ TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]
   const auto wl = shape(1, 16, 9, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1);
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   const auto sp = tmpl.make_space(wl);
-  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0, 0}); // a 16 x 32 block tile
+  const auto cfg = sp.from_choices({0, 1, 2, 3, 1, 1, 0, 0, 0, 0}); // a 16 x 32 block tile
   const Problem p(wl, 3);
   auto run = [&](const std::string& from, const std::string& to) {
     return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);

@@ -449,6 +449,7 @@ TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and ar
     tune::Record r;
     r.workload = tasks[task].workload;
     r.template_name = tmpl;
+    r.template_fingerprint = codegen::find_template(tmpl).fingerprint();
     r.device = "sim:h100";
     r.index = index;
     r.entity = space.entity_json(space.get(index));
@@ -465,6 +466,8 @@ TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and ar
   };
   log.push_back(record(9, 301, 1e-6));
   log.back().result.error = measure::ErrorNo::WrongAnswer; // failed: not a seed
+  log.push_back(record(0, 600, 1e-7));
+  log.back().template_fingerprint = "0123456789abcdef"; // an older version of the template: not a seed
   std::vector<const tune::Record*> pool;
   for (const auto& r : log) pool.push_back(&r);
   auto indices = [](const std::vector<space::Config>& configs) {

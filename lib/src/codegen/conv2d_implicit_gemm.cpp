@@ -22,12 +22,13 @@ const std::vector<KnobDef>& knob_defs(bool tf32) {
       {"tile_k", {8, 16, 32}},           {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
       {"lanes_n", {1, 2, 4, 8, 16, 32}}, {"warps_m", {1, 2, 4}},     {"warps_n", {1, 2, 4}},
       {"split_k", {1, 2, 4, 8, 16, 32}}, {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
-      {"stages", {2, 3, 4}},
+      {"stages", {2, 3, 4}},             {"tap_major", {0, 1}},
   };
   static const std::vector<KnobDef> tf = {
       {"tile_k", {8, 16, 32}}, {"mma_m", {1, 2, 4}},  {"mma_n", {1, 2, 4, 8}},
       {"warps_m", {1, 2, 4}},  {"warps_n", {1, 2, 4}}, {"split_k", {1, 2, 4, 8, 16, 32}},
       {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}}, {"stages", {2, 3, 4}},
+      {"tap_major", {0, 1}},
   };
   return tf32 ? tf : fp32;
 }
@@ -38,7 +39,8 @@ struct Gemm {
   int bk = 8, tm = 1, tn = 1, lanes_n = 32, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1;
   int reduce = kReduceAtomic;
   int stages = 2;
-  int64_t gm = 0, gn = 0, gk = 0;
+  int tap_major = 0; // reduction order: channel-major (the weights' own) or tap-major
+  int64_t gm = 0, gn = 0, gk = 0, cg = 0;
 
   int bm() const { return tf32 ? warps_m * 16 * mi : warps_m * (32 / lanes_n) * tm; }
   int bn() const { return tf32 ? warps_n * 8 * ni : warps_n * lanes_n * tn; }
@@ -63,6 +65,7 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.split_k = v(5);
     g.reduce = v(6);
     g.stages = v(7);
+    g.tap_major = v(8);
   } else {
     g.tm = v(1);
     g.tn = v(2);
@@ -72,15 +75,19 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
     g.split_k = v(6);
     g.reduce = v(7);
     g.stages = v(8);
+    g.tap_major = v(9);
   }
   // One GEMM per group.
   g.gm = wl.k / wl.groups;
   g.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
-  g.gk = int64_t(wl.c / wl.groups) * wl.r * wl.s;
+  g.cg = wl.c / wl.groups;
+  g.gk = g.cg * wl.r * wl.s;
   return g;
 }
 
-bool weights_vectorized(const Gemm& g) { return g.gk % 4 == 0; }
+// Tap-major order is the channel-major one on a 1x1 kernel (gk == cg).
+bool tap_major_order(const Gemm& g) { return g.tap_major && g.gk > g.cg; }
+bool weights_vectorized(const Gemm& g) { return !tap_major_order(g) && g.gk % 4 == 0; }
 bool input_vectorized(const task::Conv2dWorkload& wl, const Gemm& g) {
   return wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
          wl.pad_left == 0 && wl.out_h() == wl.h && wl.out_w() == wl.w &&
@@ -123,6 +130,7 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   def("MI", g.mi);
   def("NI", g.ni);
   def("STAGES", g.stages);
+  def("TAP_MAJOR", g.tap_major);
   render_body(src, kSourcePath, g.split_k, g.reduce);
   return {"conv2d_implicit_gemm", src.str(), features(wl, sp, cfg).geometry};
 }
@@ -142,6 +150,9 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.min_sm = min_sm();
   f.accumulators = g.accumulators();
   f.duplicate = duplicate_reduce(g.split_k, g.reduce);
+  if (f.duplicate.empty() && g.tap_major && wl.r * wl.s == 1) {
+    f.duplicate = "tap_major 1 with a 1x1 kernel makes the kernel of tap_major 0";
+  }
   // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
   f.predicted_registers =
       int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * input_slots(wl, g) + 40);
@@ -171,6 +182,9 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   } else if (int64_t(g.split_k - 1) * g.k_tiles_per_split() >= g.k_tiles()) {
     f.invalid = "split_k " + std::to_string(g.split_k) + " leaves a split without reduction tiles (" +
                 std::to_string(g.k_tiles()) + " tiles of " + std::to_string(g.bk) + ")";
+  } else if (tap_major_order(g) && g.cg % g.bk != 0) {
+    f.invalid = "tap_major needs tile_k " + std::to_string(g.bk) + " to divide the " + std::to_string(g.cg) +
+                " input channels per group";
   } else if (g.stages > 2 && g.k_tiles_per_split() < g.stages) {
     f.invalid = std::to_string(g.stages) + " pipeline stages for " + std::to_string(g.k_tiles_per_split()) +
                 " reduction tiles per block";
@@ -187,8 +201,10 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
         for (int i = 0; i < 4; ++i) a_loads.push_back(int64_t(row) * g.gk + col + i);
       }
     } else {
+      // Column col is reduction index col, or, tap-major, channel col of the first tap.
       const int row = lane / g.bk, col = lane % g.bk;
-      if (row < bm && row < g.gm && col < g.gk) a_loads.push_back(int64_t(row) * g.gk + col);
+      const int64_t stride = tap_major_order(g) ? int64_t(wl.r) * wl.s : 1;
+      if (row < bm && row < g.gm && col < g.gk) a_loads.push_back(int64_t(row) * g.gk + col * stride);
     }
     if (b_vec) {
       const int row = lane / (bn / 4), col = (lane % (bn / 4)) * 4;
@@ -197,7 +213,8 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
       }
     } else {
       const int row = lane / bn, p = lane % bn;
-      const int c = row / (wl.r * wl.s), rs = row % (wl.r * wl.s);
+      const bool tap = tap_major_order(g);
+      const int c = tap ? row : row / (wl.r * wl.s), rs = tap ? 0 : row % (wl.r * wl.s);
       const int oh = (p % pq) / wl.out_w(), ow = p % wl.out_w();
       const int ih = oh * wl.stride_h - wl.pad_top + (rs / wl.s) * wl.dilation_h;
       const int iw = ow * wl.stride_w - wl.pad_left + (rs % wl.s) * wl.dilation_w;

@@ -18,7 +18,7 @@ std::vector<space::Config> random_unvisited(int count, SampleContext& ctx,
   const int64_t max_draws = 2000 + 200LL * count;
   for (int64_t draw = 0; draw < max_draws && int(out.size()) < count; ++draw) take(ctx.space.random(ctx.rng));
   // Too few in a space small enough to walk: its valid configs may be rare rather than used up
-  // (a depthwise layer's GEMM keeps 45 of 93,312), so walk all of it, from a random start with a
+  // (a depthwise layer's GEMM keeps 45 of 186,624), so walk all of it, from a random start with a
   // random stride coprime to its size (a random order, each config once), until enough are found.
   const int64_t n = ctx.space.size();
   if (int(out.size()) < count && n > 1 && n <= kWalkLimit) {

@@ -31,10 +31,16 @@ std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& reco
                                           const std::function<bool(const space::Config&)>& valid,
                                           const std::unordered_set<int64_t>& skip, size_t count) {
   if (count == 0) return {};
-  // Each other workload's verified records of the template, per device (times compare only there).
+  // Each other workload's verified records of the template as it is today (an older version's
+  // times describe other kernels, and its configs may lack a knob), per device (times compare
+  // only there).
   std::map<std::string, std::vector<const Record*>> groups;
+  const std::string fingerprint = tmpl.fingerprint();
   for (const Record* r : records) {
-    if (r->template_name != tmpl.name() || !r->ok() || r->workload == wl) continue;
+    if (r->template_name != tmpl.name() || r->template_fingerprint != fingerprint || !r->ok() ||
+        r->workload == wl) {
+      continue;
+    }
     groups[r->workload.key() + "@" + r->device].push_back(r);
   }
   struct Candidate {
