@@ -4,7 +4,7 @@
 # own time limit, skipping what no longer fits the budget:
 #   the [gpu] tests, VGG-16's three largest layers tuned deeper (vgg-deep) and an earlier
 #   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
-#   template at 2-4 stages (same-configs), the tuning throughput of all of ResNet-18 with
+#   template at 2-4 stages in both reduction orders (same-configs), the tuning throughput of all of ResNet-18 with
 #   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
 #   against cuDNN (conv2d_depthwise), VGG-16 fp32 and ResNet-18 fp32 tune + replay + bench,
 #   transfer seeds off and on, and ResNet-18 TF32 tune + bench against cuDNN TF32.
@@ -17,7 +17,7 @@
 # bench-prev to re-bench every *-kernels folder under PREV_KERNELS (default .prev: an earlier
 # session's replayed kernels, carried as an ignored path) against cuDNN, same-configs to measure the
 # implicit GEMM configs of the kernel folders SAME_CONFIGS names under PREV_KERNELS (default
-# vgg-deep-kernels) again with this template at 2, 3 and 4 stages (an A/B of the template on fixed
+# vgg-deep-kernels) again with this template at 2, 3 and 4 stages, tap_major 0 and 1 (an A/B of the template on fixed
 # configs; SAME_CONFIGS_LIMIT), net-throughput (all of ResNet-18, NET_TRIALS (default 64) each,
 # --lanes LANES (default auto), nothing cached: the configs/s target), lanes to compare tune throughput with the lane
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
@@ -198,12 +198,14 @@ for k in m["kernels"]:
         print(m["network"], k["task"], json.dumps(k["config"]["entity"]))
 PY
     while read -r net task entity; do
-      for stages in 2 3 4; do
-        local cfg
-        cfg=$(python3 -c 'import json,sys; e=json.loads(sys.argv[1]); e.append(["stages","ot",int(sys.argv[2])]); print(json.dumps(e))' "$entity" "$stages")
-        printf '%s task %s stages %s: ' "$net" "$task" "$stages"
-        "$exe" measure "networks/$net.json" --task "$task" --template conv2d_implicit_gemm --config "$cfg" \
-          --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR' | tail -n 1
+      for tap_major in 0 1; do
+        for stages in 2 3 4; do
+          local cfg
+          cfg=$(python3 -c 'import json,sys; e=[k for k in json.loads(sys.argv[1]) if k[0] not in ("stages","tap_major")]; e.append(["stages","ot",int(sys.argv[2])]); e.append(["tap_major","ot",int(sys.argv[3])]); print(json.dumps(e))' "$entity" "$stages" "$tap_major")
+          printf '%s task %s stages %s tap_major %s: ' "$net" "$task" "$stages" "$tap_major"
+          "$exe" measure "networks/$net.json" --task "$task" --template conv2d_implicit_gemm --config "$cfg" \
+            --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR|error' | tail -n 1
+        done
       done
     done < "$res/same-configs-$name.txt"
   done

@@ -10,12 +10,17 @@ With --rebuild, each config is compiled again by that chameleon binary (`chamele
 --cubin`, NVRTC on this machine, no GPU needed) and reported beside the original: the same config
 under the current templates. --set [TEMPLATE.]KNOB=VALUE adds or overrides a knob of the rebuilt
 configs (of that template's only, when named): a knob the logged config predates, for instance.
+With --whole-tile, the rebuilt source has every copy loop unrolled whole before it is compiled
+(NVRTC through ctypes, the options chameleon uses), so that the main loop's length is what one
+reduction tile executes, copies included (a copy loop kept rolled counts once otherwise).
 
 nvdisasm comes with the CUDA toolkit's full install, or from PyPI (`pip install
 nvidia-cuda-nvdisasm`); the script looks in $NVDISASM, on PATH, under $CUDA_HOME/bin and in the
 pip packages' nvidia/*/bin.
 """
 import argparse
+import ctypes
+import ctypes.util
 import collections
 import glob
 import json
@@ -87,7 +92,42 @@ def loop_mix(nvdisasm, cubin):
             "others": ", ".join(f"{k} {v}" for k, v in counts.most_common(6))}
 
 
-def rebuild(binary, network, kernel, overrides, path):
+def nvrtc_cubin(source, arch, path):
+    """Compiles with NVRTC as chameleon does; returns ptxas's register count."""
+    lib = None
+    for cand in [os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "lib64", "libnvrtc.so"),
+                 ctypes.util.find_library("nvrtc") or ""]:
+        if cand and os.path.exists(cand) or cand.startswith("libnvrtc"):
+            try:
+                lib = ctypes.CDLL(cand)
+                break
+            except OSError:
+                pass
+    if lib is None:
+        sys.exit("sass_mix.py: no libnvrtc found (set CUDA_HOME)")
+    prog = ctypes.c_void_p()
+    lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"whole_tile.cu", 0, None, None)
+    opts = [f"--gpu-architecture={arch}", "-std=c++17", "-default-device", "-diag-suppress=177",
+            "--ptxas-options=-v"]
+    argv = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
+    rc = lib.nvrtcCompileProgram(prog, len(opts), argv)
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(prog, log)
+    if rc != 0:
+        return None, log.value.decode(errors="replace").strip().splitlines()[-1]
+    lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+    cubin = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetCUBIN(prog, cubin)
+    lib.nvrtcDestroyProgram(ctypes.byref(prog))
+    with open(path, "wb") as f:
+        f.write(cubin.raw)
+    m = re.search(r"Used (\d+) registers", log.value.decode(errors="replace"))
+    return {"ok": True, "resources": {"registers": int(m.group(1)) if m else 0}}, ""
+
+
+def rebuild(binary, network, kernel, overrides, path, whole_tile=False, arch="sm_90"):
     entity = [list(e) for e in kernel["config"]["entity"]]
     for knob, value in overrides.items():
         for e in entity:
@@ -97,10 +137,14 @@ def rebuild(binary, network, kernel, overrides, path):
         else:
             entity.append([knob, "ot", value])
     cmd = [binary, "compile", network, "--task", str(kernel["task"]), "--template", kernel["template"],
-           "--config", json.dumps(entity), "--cubin", path, "--json"]
+           "--config", json.dumps(entity)]
+    cmd += ["--source"] if whole_tile else ["--cubin", path, "--json"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return None, (r.stderr.strip() or r.stdout.strip()).splitlines()[-1]
+    if whole_tile:
+        source = re.sub(r"#pragma unroll( 4|\(A_UNROLL\))\n", "#pragma unroll\n", r.stdout)
+        return nvrtc_cubin(source, arch, path)
     return json.loads(r.stdout), ""
 
 
@@ -110,6 +154,8 @@ def main():
     ap.add_argument("--rebuild", metavar="BIN", help="a chameleon binary to recompile each config with")
     ap.add_argument("--network", help="the network file (default: networks/<manifest network>.json)")
     ap.add_argument("--set", action="append", default=[], metavar="[TEMPLATE.]KNOB=VALUE")
+    ap.add_argument("--whole-tile", action="store_true",
+                    help="with --rebuild: unroll every copy loop, so the loop is one reduction tile")
     args = ap.parse_args()
     nvdisasm = find_nvdisasm()
     manifest = json.load(open(os.path.join(args.kernels, "manifest.json")))
@@ -136,13 +182,15 @@ def main():
         if args.rebuild:
             path = os.path.join(tmp, k["name"] + ".cubin")
             mine = {knob: v for t, knob, v in overrides if t in ("", k["template"])}
-            out, err = rebuild(args.rebuild, network, k, mine, path)
+            out, err = rebuild(args.rebuild, network, k, mine, path, args.whole_tile,
+                               manifest.get("arch", "sm_90"))
             if out is None:
                 print(f"{'':>4}  rebuild failed: {err}")
             elif not out["ok"]:
                 print(f"{'':>4}  rebuild failed: {out['message']}")
             else:
-                print(row("  (rebuilt)", out["resources"]["registers"], loop_mix(nvdisasm, path)))
+                tag = "  (rebuilt, whole tile)" if args.whole_tile else "  (rebuilt)"
+                print(row(tag, out["resources"]["registers"], loop_mix(nvdisasm, path)))
     shutil.rmtree(tmp)
 
 
