@@ -173,6 +173,8 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
   // sources are then constant offsets), else by 4 (up to 256 4-byte copies a thread).
   constexpr int A_PER_THREAD = (A_COPIES + THREADS - 1) / THREADS;
   constexpr int A_UNROLL = A_VEC || (TAP && A_PER_THREAD <= 64) ? A_PER_THREAD : 4;
+  // The thread's first destination; its copies lie whole rows below it (constant offsets).
+  float* const a_dst = As + a_row0 * A_LD + a_col;
 #pragma unroll(A_UNROLL)
   for (int e0 = 0; e0 < A_COPIES; e0 += THREADS) {
     const int row = e0 / A_PER_ROW + a_row0;
@@ -180,15 +182,16 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
       const bool valid = a_k_valid && (GM % BM == 0 || m0 + row < GM);
       const float* src = a_src + ((TAP ? 0 : k0) + size_t(e0 / A_PER_ROW) * GK);
       if constexpr (A_VEC) {
-        cp_async16(&As[row * A_LD + a_col], valid ? src : weight, valid);
+        cp_async16(a_dst + (e0 / A_PER_ROW) * A_LD, valid ? src : weight, valid);
       } else {
-        cp_async4(&As[row * A_LD + a_col], valid ? src : weight, valid);
+        cp_async4(a_dst + (e0 / A_PER_ROW) * A_LD, valid ? src : weight, valid);
       }
     }
   }
   // Input: BK reduction indices x BN pixels, gathered (zeros for padding and edges).
   const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
   const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
+  float* const b_dst = Bs + row0 * B_LD + col0 * (B_VEC ? 4 : 1); // then constant offsets
   if constexpr (TAP) {
     // One tap for the whole tile: per column, its bounds check and its first row's source, once;
     // rows are channels c0 + row, H*W apart. A column out of bounds reads nothing; its source is
@@ -208,7 +211,7 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
       if (B_ROW_STEP <= BK || rr + row0 < BK) {
 #pragma unroll
         for (int i = 0; i < B_SLOTS; ++i) {
-          cp_async4(&Bs[(rr + row0) * B_LD + col0 + i * THREADS], src[i] + Offset(rr) * H * W, valid[i]);
+          cp_async4(b_dst + rr * B_LD + i * THREADS, src[i] + Offset(rr) * H * W, valid[i]);
         }
       }
     }
@@ -225,7 +228,7 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
 #pragma unroll
         for (int i = 0; i < B_SLOTS; ++i) {
           const bool valid = j_valid && px.ih[i] >= 0;
-          cp_async16(&Bs[row * B_LD + (col0 + i * THREADS) * 4], valid ? data + (px.off[i] + tap) : data, valid);
+          cp_async16(b_dst + rr * B_LD + i * THREADS * 4, valid ? data + (px.off[i] + tap) : data, valid);
         }
       } else {
         // The tap of reduction index j: channel c, kernel row r, kernel column s.
@@ -236,7 +239,7 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
         for (int i = 0; i < B_SLOTS; ++i) {
           const int ih = px.ih[i] + dh, iw = px.iw[i] + dw;
           const bool valid = j_valid && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
-          cp_async4(&Bs[row * B_LD + col0 + i * THREADS], valid ? data + (px.off[i] + tap) : data, valid);
+          cp_async4(b_dst + rr * B_LD + i * THREADS, valid ? data + (px.off[i] + tap) : data, valid);
         }
       }
     }
