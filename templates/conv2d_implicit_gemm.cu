@@ -160,9 +160,9 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
                                           int kt, int tid) {
   const int k0 = kt * BK;
   // TAP: the tile's tap (r*S + s) and first channel; the weights of channel c at that tap
-  // lie c*RS + tap from their row's start.
-  const int tap = TAP ? k0 / CG : 0, c0 = TAP ? k0 - tap * CG : 0;
-  if constexpr (TAP) a_src += c0 * RS + tap;
+  // lie c*RS + tile_tap from their row's start.
+  const int tile_tap = TAP ? k0 / CG : 0, c0 = TAP ? k0 - tile_tap * CG : 0;
+  if constexpr (TAP) a_src += c0 * RS + tile_tap;
   // Weights: BM rows of BK consecutive reduction indices, copied A_W at a time; the thread's
   // copies lie whole rows apart from a_src (see weight_source). The checks vanish where the tiles
   // divide the GEMM.
@@ -195,8 +195,8 @@ __device__ __forceinline__ void load_tile(const float* __restrict__ data,
   if constexpr (TAP) {
     // One tap for the whole tile: per column, its bounds check and its first row's source, once;
     // rows are channels c0 + row, H*W apart. A column out of bounds reads nothing; its source is
-    // its channel plane's start, so that every address formed lies in the input.
-    const int r = tap / S, s = tap - r * S, dh = r * DH, dw = s * DW;
+    // its channel plane's start, so that no copy's address leaves the input.
+    const int r = tile_tap / S, s = tile_tap - r * S, dh = r * DH, dw = s * DW;
     const float* const plane = data + Offset(c0 + row0) * H * W;
     const float* src[B_SLOTS];
     bool valid[B_SLOTS];

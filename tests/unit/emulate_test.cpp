@@ -204,7 +204,7 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
       // The tap-major copies: a tile's channels one plane apart, its weights R*S apart, its tap.
       CHECK(run("src[i] + Offset(rr) * H * W", "src[i] + Offset(rr) * H * W + W") > 0);
       CHECK(run("(tid % A_PER_ROW) * (A_VEC ? 4 : TAP ? RS : 1)", "(tid % A_PER_ROW) * (A_VEC ? 4 : 1)") > 0);
-      CHECK(run("const int r = tap / S, s = tap - r * S", "const int r = tap % S, s = tap / S") > 0);
+      CHECK(run("const int r = tile_tap / S, s = tile_tap - r * S", "const int r = tile_tap % S, s = tile_tap / S") > 0);
     }
   }
 }
