@@ -177,6 +177,10 @@ void run_tune(TuneArgs a, bool quiet) {
                 std::to_string(ad.k_max) + ")");
   }
   LoadedNetwork loaded = load(a.net);
+  if (loaded.tasks.empty()) {
+    spdlog::warn("{} has no conv2d layers: nothing to tune", a.net.path);
+    return;
+  }
   std::vector<task::Task> tasks = loaded.tasks;
   if (!a.tasks.empty()) tasks = task::select_tasks(tasks, util::parse_int_list(a.tasks, "--tasks"));
   if (!a.shard.empty()) {
