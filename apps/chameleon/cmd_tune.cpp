@@ -247,6 +247,13 @@ void run_tune(TuneArgs a, bool quiet) {
   spdlog::info("tuning {} tasks of {} with {} on {} ({}{}), log {}", tasks.size(), loaded.net.name,
                a.tune.tuner, runner->device_name(), rd.target.name,
                lanes > 1 ? ", " + std::to_string(lanes) + " lanes" : std::string(), log_path);
+  if (a.tune.time_limit_s > 0) {
+    const double limit = a.tune.time_limit_s;
+    spdlog::info("time limit {}: a task gets its share of the time left when it starts (about {} s "
+                 "each now); what is measured by then stays in the log",
+                 limit < 60 ? util::fixed(limit, 0) + " s" : util::fixed(limit / 60, 1) + " min",
+                 util::fixed(a.tune.time_limit_s * double(std::min(runners.size(), tasks.size())) / double(tasks.size()), 0));
+  }
 
   std::vector<tune::TuneEnv> envs;
   envs.reserve(runners.size());
@@ -385,6 +392,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--trials", t.trials, "Measurements per task (resumed ones count)")
       ->check(at_least(1))
       ->capture_default_str();
+  cmd->add_option_function<double>(
+         "--time-limit", [&t](double minutes) { t.time_limit_s = minutes * 60; },
+         "Wall minutes for the whole tune (0: none): each task gets its share of the time left when it "
+         "starts, and stops starting iterations when that is spent; --trials still caps each task")
+      ->check(at_least(0));
   cmd->add_option("--early-stopping", t.early_stopping, "Stop a task after this many trials without improvement (0: off)")
       ->check(at_least(0))
       ->capture_default_str();

@@ -408,6 +408,30 @@ TEST_CASE("a task whose tensors the GPU cannot hold is skipped with the sizes, a
   std::filesystem::remove(log.path());
 }
 
+TEST_CASE("a time limit stops every task, each after its share, and keeps what was measured", "[tune]") {
+  SimRig rig;
+  tune::TuningLog log(temp_path("time-limit"));
+  tune::TuneEnv env = rig.env(log);
+  const auto all = resnet18();
+  const std::vector<task::Task> tasks = {all[3], all[6], all[9]}; // three 3x3 layers
+  tune::TuneOptions o;
+  o.trials = 1000000; // never the reason to stop
+  o.batch = 8;
+  o.time_limit_s = 3;
+  const auto outcomes = tune::tune_tasks(tasks, o, env);
+  REQUIRE(outcomes.size() == 3);
+  size_t measured = 0;
+  for (const auto& out : outcomes) {
+    INFO("task " << out.task.index << ": " << out.stop_reason);
+    CHECK(out.stop_reason.find("time limit reached") != std::string::npos);
+    CHECK(out.stop_reason.find("trial budget") == std::string::npos);
+    CHECK(out.trials > 0); // each task had its share, not only the first
+    measured += size_t(out.new_trials);
+  }
+  CHECK(tune::read_log(log.path()).records.size() == measured);
+  std::filesystem::remove(log.path());
+}
+
 TEST_CASE("depthwise convolutions are tuned by the depthwise template and the implicit GEMM, and a task no template takes is skipped with a reason",
           "[tune]") {
   auto tasks = task::extract_tasks(

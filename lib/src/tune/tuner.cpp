@@ -73,6 +73,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"resume", o.resume},
           {"transfer", o.transfer},
           {"transfer_seeds", o.transfer_seeds},
+          {"time_limit_s", o.time_limit_s},
           {"model", model::to_json(o.model)},
           {"annealing", explore::to_json(o.annealing)},
           {"ppo", explore::to_json(o.ppo)},
@@ -152,9 +153,26 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   TaskOutcome total;
   total.task = t;
   std::vector<std::vector<Record>> measured(n); // this tune's records per template
+  auto used = [&] {
+    int sum = 0;
+    for (const TaskOutcome& part : latest) sum += part.trials; // 0 for a template not run yet
+    return sum;
+  };
+  // With a deadline, a part gets the share of the task's remaining time that its new trials are
+  // of the task's remaining trials (the last part: all of it).
   auto run = [&](size_t i, int share) {
     TuneOptions part_options = o;
     part_options.trials = share;
+    if (o.deadline) {
+      const auto now = std::chrono::steady_clock::now();
+      const int left = std::max(1, o.trials - used());
+      const int adds = std::max(0, share - latest[i].trials);
+      const auto span = *o.deadline - now;
+      part_options.deadline = adds >= left || span.count() <= 0
+                                  ? *o.deadline
+                                  : now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                              span * (double(adds) / double(left)));
+    }
     TaskOutcome part = tune_template(t, *tmpls[i], part_options, env, parts, position, count, &measured[i]);
     measured[i].insert(measured[i].end(), std::make_move_iterator(part.new_records.begin()),
                        std::make_move_iterator(part.new_records.end()));
@@ -168,11 +186,6 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     total.fit_s += part.fit_s;
     total.sample_s += part.sample_s;
     latest[i] = std::move(part);
-  };
-  auto used = [&] {
-    int sum = 0;
-    for (const TaskOutcome& part : latest) sum += part.trials; // 0 for a template not run yet
-    return sum;
   };
   if (n == 1) {
     run(0, o.trials);
@@ -190,7 +203,11 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     for (size_t i : order) {
       const int left = o.trials - used();
       if (left <= 0) break;
-      if (latest[i].stop_reason != "trial budget reached") continue; // exhausted or stopped early
+      // Exhausted or stopped early: the next. A first share cut short by its part of a time
+      // limit goes on, with the task's time left.
+      const std::string& why = latest[i].stop_reason;
+      if (why != "trial budget reached" && why != "time limit reached") continue;
+      if (o.deadline && std::chrono::steady_clock::now() >= *o.deadline) break;
       run(i, latest[i].trials + left);
     }
   }
@@ -359,6 +376,10 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   int iteration = 0;
   out.stop_reason = "trial budget reached";
   while (out.trials < o.trials) {
+    if (o.deadline && Clock::now() >= *o.deadline) {
+      out.stop_reason = "time limit reached";
+      break;
+    }
     if (o.early_stopping > 0 && out.best && out.trials - out.best_trial >= o.early_stopping) {
       out.stop_reason = "early stopping (" + std::to_string(o.early_stopping) + " trials without improvement)";
       break;
@@ -498,13 +519,32 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
   std::atomic<size_t> next{0};
   std::mutex error_mu;
   std::exception_ptr error;
+  // A time limit: a task that starts with T seconds left and R tasks not started yet (itself
+  // included), W loops side by side, gets T * W / R of them (at most T).
+  using Clock = std::chrono::steady_clock;
+  const std::optional<Clock::time_point> run_deadline =
+      o.time_limit_s > 0 ? std::optional<Clock::time_point>(
+                               Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                  std::chrono::duration<double>(o.time_limit_s)))
+                         : std::nullopt;
+  auto options_for = [&](size_t i) {
+    TuneOptions task_options = o;
+    if (run_deadline) {
+      const auto now = Clock::now();
+      const double share = std::min(1.0, double(envs.size()) / double(tasks.size() - i));
+      task_options.deadline =
+          now >= *run_deadline ? *run_deadline
+                               : now + std::chrono::duration_cast<Clock::duration>((*run_deadline - now) * share);
+    }
+    return task_options;
+  };
   // One worker per device: each takes the next task, with its own explorer and sampler (a PPO
   // agent carries over between the tasks one device tunes).
   auto work = [&](TuneEnv* env) {
     try {
       TunerParts parts = make_tuner(o);
       for (size_t i = next++; i < tasks.size(); i = next++) {
-        out[i] = tune_task(tasks[i], o, *env, parts, int(i) + 1, int(tasks.size()));
+        out[i] = tune_task(tasks[i], options_for(i), *env, parts, int(i) + 1, int(tasks.size()));
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mu);

@@ -12,6 +12,7 @@
 #include "chameleon/tune/progress.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,6 +36,11 @@ struct TuneOptions {
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
   int transfer_seeds = 4; // with transfer: a new task first measures up to this many configs that
                           // were fastest on similar tasks of the same template (0: none)
+  double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
+                           // task gets its share of what is left when it starts (see tune_tasks)
+  // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
+  // starting iterations. Unset: no limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   model::ModelOptions model;
   explore::AnnealingOptions annealing;
   explore::PpoOptions ppo;
