@@ -92,14 +92,18 @@ smoke() {
 }
 
 tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
-  # The tune stops at its limit (the log keeps every measurement), so replay and bench still run.
+  # The tune ends by its time limit (the log keeps every measurement), so replay and bench still run.
   local name=$1 net=$2 trials=$3 plan=$4 templates=$5 tune_limit=$6
   shift 6
   local cap=$(( ${PHASE_LIMIT:-100000} - 45 ))
   [ "$tune_limit" -gt "$cap" ] && tune_limit=$cap
   [ "$tune_limit" -lt 10 ] && tune_limit=10
+  # --time-limit shares the time among the tasks (each is tuned, the bench is complete); the
+  # timeout is the backstop for the iteration in flight.
+  local minutes
+  minutes=$(python3 -c "import sys; print(max(0.1, (int(sys.argv[1]) - 15) / 60))" "$tune_limit")
   timeout -k 5 "$tune_limit" "$exe" tune "networks/$net.json" --device "$device" --target auto --trials "$trials" \
-    --plan-size "$plan" --lanes "${LANES:-auto}" \
+    --plan-size "$plan" --lanes "${LANES:-auto}" --time-limit "$minutes" \
     --templates "$templates" "$@" --log "$res/$name.jsonl" > "$res/$name-tune.txt" 2> "$res/$name-progress.txt"
   echo "tune exit $?"
   cat "$res/$name-tune.txt"

@@ -376,7 +376,9 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   int iteration = 0;
   out.stop_reason = "trial budget reached";
   while (out.trials < o.trials) {
-    if (o.deadline && Clock::now() >= *o.deadline) {
+    // Past the deadline, a template that has something for this task stops; one that has nothing
+    // yet still measures one batch, so that every task gets kernels to choose from.
+    if (o.deadline && out.trials > 0 && Clock::now() >= *o.deadline) {
       out.stop_reason = "time limit reached";
       break;
     }
