@@ -205,18 +205,8 @@ void add_emit_commands(CLI::App& app) {
     cmd->add_flag("--allow-tf32", a->allow_tf32,
                   "Let cuDNN use TF32 tensor cores and, with a log, our TF32 kernels compete");
     cmd->add_flag("--json", a->as_json, "Print JSON");
-    auto& m = a->dev.measure;
-    cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->check(at_least(0))->capture_default_str();
-    cmd->add_option("--warmup", m.warmup, "Untimed launches before timing")
-        ->check(at_least(0))
-        ->capture_default_str();
-    cmd->add_option("--repeat", m.repeat, "Timed rounds")->check(at_least(1))->capture_default_str();
-    cmd->add_option("--min-repeat-ms", m.min_repeat_ms, "Launches per round grow to last this long")
-        ->check(at_least(0))
-        ->capture_default_str();
-    cmd->add_flag("--flush-l2", m.flush_l2, "Overwrite an L2-sized buffer before every round");
-    cmd->add_flag("!--no-cuda-graph", m.cuda_graph, "Launch rounds from the stream");
-    cmd->add_option("--seed", m.seed, "Seed of inputs and weights")->capture_default_str();
+    add_timing_options(*cmd, a->dev);
+    cmd->add_option("--seed", a->dev.measure.seed, "Seed of inputs and weights")->capture_default_str();
     cmd->callback([a] { run_bench(*a); });
   }
   {

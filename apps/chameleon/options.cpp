@@ -125,14 +125,8 @@ space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
 
 namespace chameleon::app {
 
-void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
-  cmd.add_option("--target", opts.target,
-                 "GPU target: a preset ('chameleon targets') or auto (GPU --gpu, else h100)")
-      ->capture_default_str();
-  cmd.add_option("--device", opts.device, "Measure on cuda (a real GPU), sim, or auto")
-      ->check(CLI::IsMember({"cuda", "sim", "auto"}))
-      ->capture_default_str();
-  cmd.add_option("--gpu", opts.gpu, "GPU ordinal for --device cuda")
+void add_timing_options(CLI::App& cmd, DeviceOptions& opts) {
+  cmd.add_option("--gpu", opts.gpu, "GPU ordinal (with a real GPU)")
       ->check(at_least(0))
       ->capture_default_str();
   auto& m = opts.measure;
@@ -145,12 +139,23 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--min-repeat-ms", m.min_repeat_ms, "Launches per round grow to last this long")
       ->check(at_least(0))
       ->capture_default_str();
-  cmd.add_option("--max-number", m.max_number, "Cap on launches per round")
-      ->check(at_least(1))
-      ->capture_default_str();
   cmd.add_flag("--flush-l2", m.flush_l2, "Overwrite an L2-sized buffer before every round");
   cmd.add_flag("!--no-cuda-graph", m.cuda_graph,
                "Launch each round from the stream instead of replaying a CUDA graph");
+}
+
+void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
+  cmd.add_option("--target", opts.target,
+                 "GPU target: a preset ('chameleon targets') or auto (GPU --gpu, else h100)")
+      ->capture_default_str();
+  cmd.add_option("--device", opts.device, "Measure on cuda (a real GPU), sim, or auto")
+      ->check(CLI::IsMember({"cuda", "sim", "auto"}))
+      ->capture_default_str();
+  add_timing_options(cmd, opts);
+  auto& m = opts.measure;
+  cmd.add_option("--max-number", m.max_number, "Cap on launches per round")
+      ->check(at_least(1))
+      ->capture_default_str();
   cmd.add_option("--run-timeout", m.run_timeout_s, "Seconds before a config counts as hung (error 7)")
       ->check(above(0))
       ->capture_default_str();

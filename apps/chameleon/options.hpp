@@ -71,6 +71,9 @@ struct DeviceOptions {
   bool sim_estimate = false; // --sim-estimate: the sim without NVRTC
 };
 void add_device_options(CLI::App& cmd, DeviceOptions& opts);
+// The timing protocol's flags of add_device_options (--gpu, --warmup, --repeat, --min-repeat-ms,
+// --flush-l2, --no-cuda-graph), for bench, which always times on a GPU.
+void add_timing_options(CLI::App& cmd, DeviceOptions& opts);
 
 // The device to use ("auto" resolved) and the target it stands for.
 struct ResolvedDevice {
