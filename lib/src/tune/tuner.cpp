@@ -28,6 +28,13 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The point `fraction` (at most 1) of the way from now to `deadline`; the deadline once it is past.
+Clock::time_point share_of(Clock::time_point deadline, double fraction) {
+  const auto now = Clock::now();
+  if (now >= deadline || fraction >= 1) return deadline;
+  return now + std::chrono::duration_cast<Clock::duration>((deadline - now) * fraction);
+}
+
 // Bound on the validity and score caches of one task.
 constexpr size_t kMaxCached = 2'000'000;
 
@@ -164,14 +171,9 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     TuneOptions part_options = o;
     part_options.trials = share;
     if (o.deadline) {
-      const auto now = std::chrono::steady_clock::now();
       const int left = std::max(1, o.trials - used());
       const int adds = std::max(0, share - latest[i].trials);
-      const auto span = *o.deadline - now;
-      part_options.deadline = adds >= left || span.count() <= 0
-                                  ? *o.deadline
-                                  : now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                              span * (double(adds) / double(left)));
+      part_options.deadline = share_of(*o.deadline, double(adds) / double(left));
     }
     TaskOutcome part = tune_template(t, *tmpls[i], part_options, env, parts, position, count, &measured[i]);
     measured[i].insert(measured[i].end(), std::make_move_iterator(part.new_records.begin()),
@@ -207,7 +209,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       // limit goes on, with the task's time left.
       const std::string& why = latest[i].stop_reason;
       if (why != "trial budget reached" && why != "time limit reached") continue;
-      if (o.deadline && std::chrono::steady_clock::now() >= *o.deadline) break;
+      if (o.deadline && Clock::now() >= *o.deadline) break;
       run(i, latest[i].trials + left);
     }
   }
@@ -523,7 +525,6 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
   std::exception_ptr error;
   // A time limit: a task that starts with T seconds left and R tasks not started yet (itself
   // included), W loops side by side, gets T * W / R of them (at most T).
-  using Clock = std::chrono::steady_clock;
   const std::optional<Clock::time_point> run_deadline =
       o.time_limit_s > 0 ? std::optional<Clock::time_point>(
                                Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -531,13 +532,7 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
                          : std::nullopt;
   auto options_for = [&](size_t i) {
     TuneOptions task_options = o;
-    if (run_deadline) {
-      const auto now = Clock::now();
-      const double share = std::min(1.0, double(envs.size()) / double(tasks.size() - i));
-      task_options.deadline =
-          now >= *run_deadline ? *run_deadline
-                               : now + std::chrono::duration_cast<Clock::duration>((*run_deadline - now) * share);
-    }
+    if (run_deadline) task_options.deadline = share_of(*run_deadline, double(envs.size()) / double(tasks.size() - i));
     return task_options;
   };
   // One worker per device: each takes the next task, with its own explorer and sampler (a PPO
