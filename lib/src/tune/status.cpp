@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 #include <unistd.h>
 
@@ -133,6 +134,14 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
     const LogContents contents = read_log(path);
     const std::set<int> damaged(contents.damaged.begin(), contents.damaged.end());
     stats.damaged += int(damaged.size());
+    // The records read_log parsed, by line: their lines need no second parse.
+    std::unordered_map<int, const Record*> by_line;
+    for (const Record& r : contents.records) by_line.emplace(r.line, &r);
+    auto record_key = [](const Record& r) {
+      return r.workload.key() + "|" + r.template_name + "|" + r.template_fingerprint + "|" +
+             r.device_fingerprint + "|" + r.device + "|" + std::to_string(r.index) + "|" +
+             util::fixed(r.result.timestamp, 6) + "|" + std::to_string(int(r.result.error));
+    };
     std::ifstream in(path, std::ios::binary);
     std::string line;
     int line_no = 0;
@@ -143,6 +152,8 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
       const bool comment = line[line.find_first_not_of(" \t")] == '#';
       if (comment) {
         key = line;
+      } else if (auto it = by_line.find(line_no); it != by_line.end()) {
+        key = record_key(*it->second);
       } else {
         nlohmann::json j;
         try {
@@ -151,10 +162,7 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
           continue; // the cut-off last line read_log already reported
         }
         try {
-          Record r = record_from_json(j);
-          key = r.workload.key() + "|" + r.template_name + "|" + r.template_fingerprint + "|" +
-                r.device_fingerprint + "|" + r.device + "|" + std::to_string(r.index) + "|" +
-                util::fixed(r.result.timestamp, 6) + "|" + std::to_string(int(r.result.error));
+          key = record_key(record_from_json(j));
         } catch (const Error&) {
           key = j.dump(); // another operator's record: kept as it is
         }
