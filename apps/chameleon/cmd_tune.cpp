@@ -252,7 +252,7 @@ void run_tune(TuneArgs a, bool quiet) {
     spdlog::info("time limit {}: a task gets its share of the time left when it starts (about {} s "
                  "each now); what is measured by then stays in the log",
                  limit < 60 ? util::fixed(limit, 0) + " s" : util::fixed(limit / 60, 1) + " min",
-                 util::fixed(a.tune.time_limit_s * double(std::min(runners.size(), tasks.size())) / double(tasks.size()), 0));
+                 util::fixed(limit * double(std::min(runners.size(), tasks.size())) / double(tasks.size()), 0));
   }
 
   std::vector<tune::TuneEnv> envs;

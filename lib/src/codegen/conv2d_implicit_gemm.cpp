@@ -150,7 +150,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.min_sm = min_sm();
   f.accumulators = g.accumulators();
   f.duplicate = duplicate_reduce(g.split_k, g.reduce);
-  if (f.duplicate.empty() && g.tap_major && wl.r * wl.s == 1) {
+  if (f.duplicate.empty() && g.tap_major && !tap_major_order(g)) {
     f.duplicate = "tap_major 1 with a 1x1 kernel makes the kernel of tap_major 0";
   }
   // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -25,7 +26,7 @@ std::string shape_str(const Shape& shape) {
 
 namespace {
 // Sizes the tasks and kernels index with int.
-constexpr int64_t kMaxDim = 2147483647;
+constexpr int64_t kMaxDim = std::numeric_limits<int>::max();
 
 struct OpInfo {
   Op op;
