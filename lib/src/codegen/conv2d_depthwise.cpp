@@ -150,7 +150,7 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const s
   return f;
 }
 
-std::string Conv2dDepthwise::fingerprint() const {
+std::string Conv2dDepthwise::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs());
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs).substr(0, 16);
 }

@@ -19,7 +19,7 @@ public:
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
-  std::string fingerprint() const override;
+  std::string source_fingerprint() const override;
 };
 
 } // namespace chameleon::codegen

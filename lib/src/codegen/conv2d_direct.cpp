@@ -178,7 +178,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   return f;
 }
 
-std::string Conv2dDirect::fingerprint() const {
+std::string Conv2dDirect::source_fingerprint() const {
   std::string knobs = std::string("tile_f:4 tile_y:4 tile_x:4 tile_rc:") + (split_k_ ? "3" : "2") +
                       " tile_ry:2 tile_rx:2 auto_unroll_max_step:0,512,1500 unroll_explicit:0,1" +
                       (split_k_ ? " splitk_reduce:0,1" : "");

@@ -22,7 +22,7 @@ public:
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
-  std::string fingerprint() const override;
+  std::string source_fingerprint() const override;
   // The direct schedule is conv2d_direct_splitk's with split 1: tuned only when named (AutoTVM's
   // baseline space, `--templates conv2d_direct`).
   bool tuned_by_default() const override { return split_k_; }

@@ -239,7 +239,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   return f;
 }
 
-std::string ImplicitGemm::fingerprint() const {
+std::string ImplicitGemm::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs(tf32_));
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
                           splitk_reduce_source())

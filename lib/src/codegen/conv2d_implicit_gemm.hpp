@@ -22,7 +22,7 @@ public:
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
-  std::string fingerprint() const override;
+  std::string source_fingerprint() const override;
   bool tf32() const override { return tf32_; }
   int min_sm() const override { return tf32_ ? 80 : 0; }
 

@@ -65,6 +65,11 @@ std::string splitk_reduce_source() {
   return std::string("#line 1 \"templates/splitk_reduce.cu\"\n") + std::string(embedded_file("templates/splitk_reduce.cu"));
 }
 
+const std::string& Template::fingerprint() const {
+  std::call_once(fingerprint_once_, [this] { fingerprint_ = source_fingerprint(); });
+  return fingerprint_;
+}
+
 const std::vector<const Template*>& templates() {
   static const Conv2dDirect direct(false);
   static const Conv2dDirect splitk(true);

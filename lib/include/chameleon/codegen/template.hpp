@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <array>
+#include <mutex>
 #include <random>
 #include <cstdint>
 #include <string>
@@ -97,7 +98,8 @@ public:
   virtual KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                                   const space::Config& cfg) const = 0;
   // Hash of the template source and knob definitions: records made with another are stale.
-  virtual std::string fingerprint() const = 0;
+  // Hashed once (source_fingerprint), then kept: records are checked against it one by one.
+  const std::string& fingerprint() const;
   // TF32 tensor-core templates round the inputs to 10 mantissa bits: used only when allowed.
   virtual bool tf32() const { return false; }
   // The oldest architecture any of its configs runs on (80 for sm_80); 0: any.
@@ -105,6 +107,13 @@ public:
   // Whether `tune` uses it when --templates names none: false for a template whose space another
   // template's contains (its trials and compile time would be spent twice).
   virtual bool tuned_by_default() const { return true; }
+
+protected:
+  virtual std::string source_fingerprint() const = 0;
+
+private:
+  mutable std::once_flag fingerprint_once_;
+  mutable std::string fingerprint_;
 };
 
 // The largest split-K workspace a config may ask for (the static check rejects more).
