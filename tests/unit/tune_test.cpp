@@ -509,6 +509,11 @@ TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and ar
   auto not_101 = [](const space::Config& c) { return c.index != 101; };
   CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, not_101, {}, 1)) == std::vector<int64_t>{300});
   CHECK(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 0).empty());
+  // A record read from an AutoTVM log has no version to compare: it counts as today's.
+  tune::Record autotvm = record(0, 700, 1e-8);
+  autotvm.template_fingerprint.clear();
+  autotvm.foreign = true;
+  CHECK(indices(tune::transfer_seeds({&autotvm, &log[3]}, gemm, wl, space, any, {}, 1)) == std::vector<int64_t>{700});
   // A config that does not fit the space (the direct schedule's splits are the shape's) is skipped.
   const auto& direct = codegen::find_template("conv2d_direct");
   tune::Record foreign = record(3, 0, 1e-5, "conv2d_direct");

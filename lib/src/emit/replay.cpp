@@ -70,7 +70,7 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
       g.unknown.insert(r.template_name);
       continue;
     }
-    if (!r.foreign && r.template_fingerprint != tmpl->fingerprint()) {
+    if (!tune::current_version(r, *tmpl)) {
       g.older.push_back(i);
       continue;
     }

@@ -171,4 +171,8 @@ Record record_from_json(const json& j) {
   }
 }
 
+bool current_version(const Record& r, const codegen::Template& tmpl) {
+  return r.foreign || r.template_fingerprint == tmpl.fingerprint();
+}
+
 } // namespace chameleon::tune

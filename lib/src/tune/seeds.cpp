@@ -35,10 +35,8 @@ std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& reco
   // times describe other kernels, and its configs may lack a knob), per device (times compare
   // only there).
   std::map<std::string, std::vector<const Record*>> groups;
-  const std::string fingerprint = tmpl.fingerprint();
   for (const Record* r : records) {
-    if (r->template_name != tmpl.name() || r->template_fingerprint != fingerprint || !r->ok() ||
-        r->workload == wl) {
+    if (r->template_name != tmpl.name() || !current_version(*r, tmpl) || !r->ok() || r->workload == wl) {
       continue;
     }
     groups[r->workload.key() + "@" + r->device].push_back(r);

@@ -99,7 +99,7 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
         change.push_back(latest_other->foreign ? "records from AutoTVM (" + latest_other->device + ")"
                                                : diff.empty() ? "another device" : diff);
       }
-      if (latest_other->template_fingerprint != tmpl->fingerprint() && !latest_other->foreign) {
+      if (!current_version(*latest_other, *tmpl)) {
         change.push_back("template " + tmpl->name() + " changed (" + latest_other->template_fingerprint +
                          " -> " + tmpl->fingerprint() + ")");
       }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/result.hpp"
 #include "chameleon/task/workload.hpp"
 
@@ -41,5 +42,9 @@ nlohmann::ordered_json to_json(const Record& r);
 // ("dense_small_batch.cuda", ...) throws too; readers skip those by checking autotvm_task_name.
 Record record_from_json(const nlohmann::json& j);
 std::string autotvm_task_name(const nlohmann::json& j);
+
+// Whether a record of `tmpl` describes the template as it is today: made by its current version,
+// or read from an AutoTVM log (no version to compare: AutoTVM's template is conv2d_direct's).
+bool current_version(const Record& r, const codegen::Template& tmpl);
 
 } // namespace chameleon::tune
