@@ -2,7 +2,8 @@
 # One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
-#   the [gpu] tests, VGG-16's three largest layers tuned deeper (vgg-deep) and an earlier
+#   conv2d_winograd's first timings on VGG-16's layers (winograd), VGG-16's layer 2 and three
+#   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), the [gpu] tests, and an earlier
 #   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
 #   template at 2-4 stages in both reduction orders (same-configs), the tuning throughput of all of ResNet-18 with
 #   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
@@ -23,11 +24,12 @@
 # counts of LANES_LIST (default "1 2", limit LANES_LIMIT), sanitize to run Inception-v3's
 # suspect split-K config 647298 alone and under compute-sanitizer memcheck and racecheck, and
 # mobilenet-fp32 (every MobileNetV2 task on the implicit GEMM, its depthwise ones on
-# conv2d_depthwise too, MOBILENET_TRIALS (default 48) each, against cuDNN; MOBILENET_LIMIT), vgg-deep (VGG_DEEP_TASKS, default 4,6,8, with
+# conv2d_depthwise too, MOBILENET_TRIALS (default 48) each, against cuDNN; MOBILENET_LIMIT), vgg-deep (VGG_DEEP_TASKS, default 2,4,6,8, with
 # VGG_DEEP_TRIALS, default 192, each, against cuDNN; VGG_DEEP_LIMIT), seeds (SEEDS_NET, default
 # vgg16, tuned on the GEMM with --transfer-seeds 0 and 4 side by side, SEEDS_TRIALS per task,
 # default 32; SEEDS_LIMIT));
-# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes; LANES sets tune --lanes
+# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes, WINOGRAD_LIMIT the
+# winograd phase; LANES sets tune --lanes
 # (default auto).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -149,14 +151,33 @@ sanitize() { # Inception-v3 task 42's conv2d_direct_splitk config 647298 (docs/b
 vgg_deep() { # the VGG-16 GEMM layers with a deeper budget: how far the tuner gets with more trials
   local cap=$(( ${PHASE_LIMIT:-100000} - 40 ))
   timeout -k 5 "$cap" "$exe" tune networks/vgg16.json --device "$device" --target auto \
-    --tasks "${VGG_DEEP_TASKS:-4,6,8}" --trials "${VGG_DEEP_TRIALS:-192}" --plan-size 32 \
-    --templates conv2d_implicit_gemm,conv2d_direct_splitk --lanes "${LANES:-auto}" \
+    --tasks "${VGG_DEEP_TASKS:-2,4,6,8}" --trials "${VGG_DEEP_TRIALS:-192}" --plan-size 32 \
+    --templates conv2d_implicit_gemm,conv2d_direct_splitk,conv2d_winograd --lanes "${LANES:-auto}" \
+    --time-limit "$(python3 -c "import sys; print(max(0.1, (int(sys.argv[1]) - 45) / 60))" "$cap")" \
     --log "$res/vgg-deep.jsonl" > "$res/vgg-deep-tune.txt" 2> "$res/vgg-deep-progress.txt"
   echo "tune exit $?"
   cat "$res/vgg-deep-tune.txt"
   "$exe" replay "$res/vgg-deep.jsonl" --out "$res/vgg-deep-kernels" > "$res/vgg-deep-replay.txt" 2>&1
   tail -n 6 "$res/vgg-deep-replay.txt"
   "$exe" bench "$res/vgg-deep-kernels" 2>&1 | tee "$res/vgg-deep-bench.txt"
+}
+
+winograd() { # conv2d_winograd's first GPU timings: fixed configs and random ones on VGG-16's layers
+  # and a ResNet-18 one (tuned against the implicit GEMM and cuDNN in vgg-deep)
+  for nt in vgg16:2 vgg16:4 vgg16:6 vgg16:8 resnet18:4; do
+    local net=${nt%%:*} task=${nt##*:}
+    # tile_k thread_m thread_n lanes_m lanes_n: the static table in docs/benchmarks.md
+    for knobs in 8,8,8,4,4 16,8,8,4,4 8,8,8,8,2 16,8,8,8,2 8,8,4,4,8 8,4,8,8,4; do
+      local cfg
+      cfg=$(python3 -c 'import json,sys; v=[int(x) for x in sys.argv[1].split(",")]; print(json.dumps([[k,"ot",x] for k,x in zip(["tile_k","thread_m","thread_n","lanes_m","lanes_n"],v)] + [["split_k","ot",1],["splitk_reduce","ot",0]]))' "$knobs")
+      printf '%s task %s winograd %s: ' "$net" "$task" "$knobs"
+      "$exe" measure "networks/$net.json" --task "$task" --template conv2d_winograd --config "$cfg" \
+        --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR|error|failed|wrong' | tail -n 1
+    done
+    echo "-- $net task $task: 16 random conv2d_winograd configs"
+    "$exe" measure "networks/$net.json" --task "$task" --template conv2d_winograd --device "$device" \
+      --target auto --count 16 --seed 5 2>&1 | tail -n 1
+  done
 }
 
 seeds() { # transfer seeds on and off, side by side, nothing cached (docs/tuning.md)
@@ -216,18 +237,18 @@ PY
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests vgg-deep bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-winograd vgg-deep gpu-tests bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
-      ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm $(( ${RESNET_LIMIT:-200} - 45 )) ;;
+      ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm,conv2d_winograd $(( ${RESNET_LIMIT:-200} - 45 )) ;;
     gpu-tests) phase gpu-tests 180 "$build/tests/chameleon_gpu_tests" --durations yes ;;
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
@@ -237,13 +258,14 @@ for name in ${PHASES:-gpu-tests vgg-deep bench-prev same-configs net-throughput 
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
     net-throughput) phase net-throughput 90 net_throughput ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
-      conv2d_direct_splitk,conv2d_implicit_gemm $(( ${VGG_LIMIT:-170} - 45 )) ;;
+      conv2d_direct_splitk,conv2d_implicit_gemm,conv2d_winograd $(( ${VGG_LIMIT:-170} - 45 )) ;;
     mobilenet-fp32) phase mobilenet-fp32 ${MOBILENET_LIMIT:-150} tune_bench mobilenet-fp32 mobilenet_v2 \
       ${MOBILENET_TRIALS:-48} 32 conv2d_depthwise,conv2d_implicit_gemm $(( ${MOBILENET_LIMIT:-150} - 45 )) ;;
     resnet18-tf32) phase resnet18-tf32 ${TF32_LIMIT:-130} tune_bench resnet18-tf32 resnet18 64 32 \
       conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
     vgg-deep) phase vgg-deep ${VGG_DEEP_LIMIT:-150} vgg_deep ;;
+    winograd) phase winograd ${WINOGRAD_LIMIT:-75} winograd ;;
     seeds) phase seeds ${SEEDS_LIMIT:-120} seeds ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
     sanitize) phase sanitize 90 sanitize ;;

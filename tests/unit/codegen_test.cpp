@@ -292,6 +292,58 @@ TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's la
   check_configs_compile(dw, depthwise, 4, 90);
 }
 
+TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VGG-16's layers compile", "[codegen]") {
+  const auto& wino = codegen::find_template("conv2d_winograd");
+  const auto tasks = resnet18();
+  auto wl = tasks[3].workload; // C128 28x28 K128 3x3 s1 p1
+  REQUIRE(wino.decline_reason(wl).empty());
+  CHECK_THAT(wino.decline_reason(tasks[4].workload), Catch::Contains("needs a 3x3 kernel, not 1x1"));
+  CHECK_THAT(wino.decline_reason(tasks[2].workload), Catch::Contains("needs stride 1"));
+  auto dilated = wl;
+  dilated.dilation_h = dilated.dilation_w = 2;
+  CHECK_THAT(wino.decline_reason(dilated), Catch::Contains("needs dilation 1"));
+  auto grouped = wl;
+  grouped.groups = 2;
+  CHECK_THAT(wino.decline_reason(grouped), Catch::Contains("grouped"));
+  const auto sp = wino.make_space(wl);
+  CHECK(sp.size() == 9216);
+  // tile_k 8, a 4x4 thread tile, 2x4 lanes a component: 16 x 8 threads, 8 channels x 16 tiles.
+  auto f = wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 0, 0}));
+  CHECK(f.invalid.empty());
+  CHECK(f.geometry.block == std::array<uint32_t, 3>{128, 1, 1});
+  CHECK(f.geometry.grid == std::array<uint32_t, 3>{13, 16, 1}); // 14x14 tiles of 2x2 outputs
+  CHECK(f.geometry.dynamic_smem == 4 * 2 * 16 * ((8 * 12 + 4) + (8 * 16 + 4)));
+  CHECK(f.accumulators == 16);
+  CHECK(f.reduction_steps == 16);
+  CHECK(f.fma_per_thread == 16 * 16 * 8);
+  CHECK_FALSE(f.geometry.zero_output);
+  // Split-K: atomics into a zeroed output, or a workspace and its reduction.
+  f = wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 2, 0}));
+  CHECK(f.geometry.grid[2] == 4);
+  CHECK(f.geometry.zero_output);
+  CHECK(f.reduction_steps == 4);
+  f = wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 2, 1}));
+  CHECK(f.geometry.workspace_splits == 4);
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 0, 1})).duplicate,
+             Catch::Contains("splitk_reduce 1 without a split"));
+  // The template's own limits.
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({1, 2, 2, 0, 0, 0, 0})).invalid, Catch::Contains("fewer than a warp"));
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({2, 2, 2, 1, 2, 5, 0})).invalid,
+             Catch::Contains("split_k 32 leaves a split without channel slices (8 slices of 16)"));
+  auto narrow = wl; // 13 output channels: a 32-channel block tile is far beyond them
+  narrow.k = 13;
+  CHECK_THAT(wino.features(narrow, sp, sp.from_choices({1, 3, 2, 2, 1, 0, 0})).invalid,
+             Catch::Contains("block tile of 32 output channels for 13 channels"));
+  auto point = wl; // a 1x1 plane: one tile
+  point.h = point.w = 1;
+  CHECK_THAT(wino.features(point, sp, sp.from_choices({1, 2, 1, 1, 3, 0, 0})).invalid,
+             Catch::Contains("block tile of 16 output tiles for 1 tiles"));
+  // VGG-16's layers, all 3x3 stride 1: two random valid configs of each compile.
+  const auto vgg = task::extract_tasks(network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/vgg16.json"));
+  for (const auto& t : vgg) CHECK(wino.decline_reason(t.workload).empty());
+  check_configs_compile(wino, vgg, 2, 120);
+}
+
 TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles", "[codegen]") {
   const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
   const auto wl = resnet18()[4].workload; // 1x1, C64: GK = 64, 4 tiles of 16
@@ -376,11 +428,13 @@ TEST_CASE("templates for a task", "[codegen]") {
   auto wl = resnet18()[3].workload;
   // TF32 only when allowed, and naming it without the permission is an error.
   // AutoTVM's conv2d_direct only when named: conv2d_direct_splitk's space contains it.
+  // Its 3x3 stride-1 kernel also takes conv2d_winograd.
   const auto unnamed = codegen::templates_for(wl);
-  REQUIRE(unnamed.size() == 2);
+  REQUIRE(unnamed.size() == 3);
   CHECK(unnamed[0]->name() == "conv2d_direct_splitk");
   CHECK(unnamed[1]->name() == "conv2d_implicit_gemm");
-  CHECK(codegen::templates_for(wl, {}, true).size() == 3);
+  CHECK(unnamed[2]->name() == "conv2d_winograd");
+  CHECK(codegen::templates_for(wl, {}, true).size() == 4);
   CHECK(codegen::templates_for(wl, {"conv2d_direct"}).size() == 1);
   CHECK(codegen::templates_for(wl, {"conv2d_direct_splitk"}).size() == 1);
   CHECK_THROWS_WITH(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}), Catch::Contains("--allow-tf32"));

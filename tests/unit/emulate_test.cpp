@@ -433,3 +433,63 @@ TEST_CASE("one config of one task, named by the environment (host emulation)", "
     CHECK(cmp.bad == 0);
   }
 }
+
+namespace {
+// 3x3 stride-1 shapes, the only ones conv2d_winograd takes, with what its 2x2 output tiles and
+// 4x4 input patches must get right: odd output sizes (a tile cut at the edge), no padding, wider
+// and asymmetric padding, prime channel counts, more channels than a slice, batch > 1, a 1x1 and
+// a 1xN output plane, C=3.
+std::vector<task::Conv2dWorkload> winograd_shapes() {
+  return {
+      shape(1, 7, 11, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1),  // primes, non-square, odd output
+      shape(2, 37, 9, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1),  // batch 2, channels over two slices
+      shape(1, 5, 10, 13, 6, 3, 3, 1, 1, 0, 0, 0, 0),  // no padding: 8x11 output
+      shape(3, 4, 6, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2),    // padding 2: a bigger output, batch 3
+      shape(1, 8, 10, 10, 12, 3, 3, 1, 1, 0, 0, 1, 1), // asymmetric (TF "SAME") padding
+      shape(1, 3, 17, 17, 8, 3, 3, 1, 1, 1, 1, 1, 1),  // C=3, as VGG-16's first layer
+      shape(1, 11, 1, 1, 9, 3, 3, 1, 1, 1, 1, 1, 1),   // a 1x1 plane
+      shape(2, 16, 3, 12, 16, 3, 3, 1, 1, 1, 0, 1, 0), // 3x10 output, padding on rows only
+  };
+}
+} // namespace
+
+TEST_CASE("conv2d_winograd computes 3x3 stride-1 conv2d exactly (host emulation)", "[emu]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd");
+  uint64_t seed = 800;
+  for (const auto& wl : winograd_shapes()) {
+    REQUIRE(tmpl.decline_reason(wl).empty());
+    check_template(tmpl, wl, 3, seed++);
+  }
+  // ResNet-18's 3x3 layers at 28x28 and at 7x7 with 512 channels, at full size.
+  const auto tasks = task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
+  for (size_t i : {size_t(3), size_t(9)}) {
+    REQUIRE(i < tasks.size());
+    check_template(tmpl, tasks[i].workload, 1, 900 + i);
+  }
+  check_split_k(winograd_shapes()[1], {"conv2d_winograd"});
+}
+
+TEST_CASE("the emulator catches a wrong Winograd transform, slice or tile edge", "[emu]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd");
+  const auto wl = winograd_shapes()[1]; // 37 channels: slices with and without the channel check
+  const auto sp = tmpl.make_space(wl);
+  // tile_k 8, 4x4 thread tiles, 2x4 lanes: 128 threads, a 8x16 block tile.
+  const auto cfg = sp.from_choices({1, 2, 2, 1, 2, 0, 0});
+  const Problem p(wl, 3);
+  auto run = [&](const std::string& from, const std::string& to) {
+    return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
+  };
+  CHECK(run("", "") == 0);
+  CHECK(run("t[2 * 4 + x] = d[2 * 4 + x] - d[1 * 4 + x];", "t[2 * 4 + x] = d[1 * 4 + x] - d[2 * 4 + x];") > 0);
+  CHECK(run("t[1 * 3 + x] = outer + g[1 * 3 + x];", "t[1 * 3 + x] = outer - g[1 * 3 + x];") > 0);
+  CHECK(run(" * kUnscale[q];", ";") > 0);
+  CHECK(run("r[4 + x] = mm[1 * 4 + x] - mm[2 * 4 + x] - mm[3 * 4 + x];",
+            "r[4 + x] = mm[1 * 4 + x] - mm[2 * 4 + x] + mm[3 * 4 + x];") > 0);
+  CHECK(run("(slice_begin + s + 1) * BK", "(slice_begin + s) * BK") > 0);
+  CHECK(run("__syncthreads(); // before the next row overwrites the components", "") > 0);
+  CHECK(run("store_slice(sl, next, next + 16 * U_PLANE, tid);\n    __syncthreads();",
+            "store_slice(sl, next, next + 16 * U_PLANE, tid);") > 0);
+  CHECK(run("unsigned(p.iw[s] + x) < unsigned(W)", "unsigned(p.iw[s] + x) <= unsigned(W)") > 0);
+  CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+}

@@ -7,6 +7,7 @@
 #include "conv2d_depthwise.hpp"
 #include "conv2d_direct.hpp"
 #include "conv2d_implicit_gemm.hpp"
+#include "conv2d_winograd.hpp"
 
 #include <algorithm>
 #include <set>
@@ -76,8 +77,9 @@ const std::vector<const Template*>& templates() {
   static const Conv2dDepthwise depthwise;
   static const ImplicitGemm gemm(false);
   static const ImplicitGemm gemm_tf32(true);
+  static const Conv2dWinograd winograd;
   // The first that takes a workload is `measure`'s default: depthwise layers get their own.
-  static const std::vector<const Template*> all = {&direct, &splitk, &depthwise, &gemm, &gemm_tf32};
+  static const std::vector<const Template*> all = {&direct, &splitk, &depthwise, &gemm, &gemm_tf32, &winograd};
   return all;
 }
 

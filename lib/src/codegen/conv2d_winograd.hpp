@@ -1,0 +1,28 @@
+#pragma once
+
+#include "chameleon/codegen/template.hpp"
+
+namespace chameleon::codegen {
+
+// 3x3 convolutions with stride 1, no dilation and no groups by Winograd's F(2x2, 3x3)
+// (templates/conv2d_winograd.cu): one fused kernel transforms input patches and weights into 16
+// components in shared memory, multiplies them as 16 small GEMMs over the input channels (16
+// multiply-adds per channel and 2x2 output tile where the direct form takes 36) and transforms the
+// sums back to outputs. Knobs: the channels of a reduction slice, each component's thread tile
+// and lanes, split-K.
+class Conv2dWinograd final : public Template {
+public:
+  std::string name() const override { return "conv2d_winograd"; }
+  std::string autotvm_task_name() const override { return "conv2d_nchw_winograd.chameleon"; }
+  std::string decline_reason(const task::Conv2dWorkload& wl) const override;
+  space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;
+  KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                      const space::Config& cfg) const override;
+  KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                          const space::Config& cfg) const override;
+
+protected:
+  std::string source_fingerprint() const override;
+};
+
+} // namespace chameleon::codegen

@@ -1,0 +1,311 @@
+// conv2d_winograd: a 3x3 convolution with stride 1 and no dilation by Winograd's minimal filtering
+// F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), fused
+// into one kernel. Each 2x2 output tile of a channel is
+//   Y = A^T [ sum_c (G g_kc G^T) . (B^T d_c B) ] A
+// where d_c is the tile's 4x4 input patch of channel c, g_kc the 3x3 weights and . the
+// elementwise product: 16 multiply-adds per channel for 4 outputs where the direct form takes 36.
+// The 16 elements ("components") of the 4x4 products are 16 independent GEMMs over the channels:
+//   M[xi][k][t] = sum_c U[xi][k][c] * V[xi][c][t]   (U = G g G^T, V = B^T d B, t an output tile)
+// chameleon prepends a prelude of compile-time constants:
+//   workload  N C H W K R S OH OW SH SW PT PL DH DW (R = S = 3, SH = SW = DH = DW = 1, groups 1)
+//   knobs     BK (input channels per reduction slice), TM TN (a thread's output channels and
+//             tiles of one component), LANES_M LANES_N (a component's threads along the channels
+//             and the tiles), SPLIT_K (blocks that share the channels of one output tile: atomicAdd
+//             into an output the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice
+//             `split` of a workspace [SPLIT_K][N][K][OH][OW] that splitk_reduce then sums)
+// Block: 16 teams of LANES_M x LANES_N threads, team xi computing component xi of BM = LANES_M*TM
+// output channels x BT = LANES_N*TN tiles. Grid: (tile groups, channel groups, SPLIT_K).
+// Each slice of BK input channels: every thread loads its input patches and 3x3 weights into
+// registers (the next slice's while the block multiplies this one's), transforms them and stores
+// the 16 components to shared memory ([2][16][BK][BT] and [2][16][BK][BM+4]); one barrier a slice.
+// At the end the 16 components of each output tile meet in shared memory, one thread-row at a
+// time, and the output transform writes the 2x2 outputs.
+// Layout: data [N][C][H][W], weight [K][C][3][3] (fewer than 2^31 floats), out [N][K][OH][OW], float32. Every size is
+// handled by bounds checks: odd and non-square planes (a tile past the edge is cut), any padding,
+// prime channel counts and batch > 1.
+
+static constexpr int TH = (OH + 1) / 2, TW = (OW + 1) / 2; // output tiles of an image
+static constexpr long long TILES = (long long)N * TH * TW;
+static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
+static constexpr int BM = LANES_M * TM;
+static constexpr int BT = LANES_N * TN;
+static constexpr int TEAM = LANES_M * LANES_N;
+static constexpr int THREADS = 16 * TEAM;
+static constexpr int U_LD = BM + 4;                  // row stride of the weight components
+static constexpr int U_PLANE = BK * U_LD + 4;        // one component's [BK][U_LD] (+4: planes
+static constexpr int V_PLANE = BK * BT + 4;          // of neighbouring teams on other banks)
+static constexpr int STAGE = 16 * (U_PLANE + V_PLANE);
+static constexpr int SLICES = (C + BK - 1) / BK;
+static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
+// The patches (channel, tile) and weights (output channel, channel) of a slice, spread over the
+// threads: a thread does entries tid + s * THREADS.
+static constexpr int IN_ENTRIES = BK * BT, W_ENTRIES = BK * BM;
+static constexpr int IN_SLOTS = (IN_ENTRIES + THREADS - 1) / THREADS;
+static constexpr int W_SLOTS = (W_ENTRIES + THREADS - 1) / THREADS;
+// Input offsets fit 32 bits unless the input has 2^31 elements or more.
+template <bool Fits32> struct OffsetOf { typedef int type; };
+template <> struct OffsetOf<false> { typedef long long type; };
+typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
+
+#if defined(CHM_EMULATE)
+// The host emulator provides lds4 and CHM_DYNAMIC_SMEM.
+#else
+#define CHM_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
+__device__ __forceinline__ float4 lds4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+#endif
+
+// The weights' transform leaves out G's halves (rows 1 and 2 of G g G^T, and columns 1 and 2):
+// component (y, x) of the sums is scaled back by these, exact powers of two.
+__device__ constexpr float kUnscale[16] = {1.0f, 0.5f,  0.5f,  1.0f, 0.5f, 0.25f, 0.25f, 0.5f,
+                                           0.5f, 0.25f, 0.25f, 0.5f, 1.0f, 0.5f,  0.5f,  1.0f};
+
+// A thread's i-th row (output channel) or column (tile) of its component, as in the implicit GEMM:
+// with 4 or more, groups of 4 adjacent ones (16-byte shared-memory reads), the groups of the
+// team's threads side by side; else single ones LANES apart.
+template <int T, int LANES> __device__ __forceinline__ int local_of(int i, int lane) {
+  return T >= 4 ? (i / 4) * (LANES * 4) + lane * 4 + i % 4 : i * LANES + lane;
+}
+
+// What a slice's loads need: each input slot's tile (its patch origin as an input offset and
+// its row and column, the row far negative for a tile beyond TILES), and whether its whole patch
+// lies inside the input (most do: their loads need no bounds checks).
+struct Patches {
+  Offset off[IN_SLOTS];
+  int ih[IN_SLOTS], iw[IN_SLOTS];
+  bool inside[IN_SLOTS];
+};
+
+__device__ __forceinline__ Patches patches_of(long long tile0, int tid) {
+  Patches p;
+#pragma unroll
+  for (int s = 0; s < IN_SLOTS; ++s) {
+    const int e = tid + s * THREADS;
+    const long long tile = tile0 + e % BT;
+    const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
+    const int ih = (rest / TW) * 2 - PT, iw = (rest % TW) * 2 - PL;
+    const bool valid = tile < TILES;
+    p.ih[s] = valid ? ih : -(1 << 29);
+    p.iw[s] = iw;
+    p.off[s] = valid ? (Offset(img) * C * H + ih) * W + iw : Offset(0);
+    p.inside[s] = valid && ih >= 0 && ih + 4 <= H && iw >= 0 && iw + 4 <= W;
+  }
+  return p;
+}
+
+// Registers between a slice's loads and its transform.
+struct Slice {
+  float d[IN_SLOTS][16];
+  float g[W_SLOTS][9];
+};
+
+__device__ __forceinline__ void load_slice(const float* __restrict__ data, const float* __restrict__ weight,
+                                           const Patches& p, Slice& sl, int m0, int c0, int tid) {
+#pragma unroll
+  for (int s = 0; s < IN_SLOTS; ++s) {
+    const int e = tid + s * THREADS;
+    const int c = c0 + e / BT;
+    const bool entry = (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) && c < C;
+    const float* const plane = data + Offset(c < C ? c : 0) * H * W;
+    if (entry && p.inside[s]) {
+      const float* const src = plane + p.off[s];
+#pragma unroll
+      for (int y = 0; y < 4; ++y)
+#pragma unroll
+        for (int x = 0; x < 4; ++x) sl.d[s][y * 4 + x] = src[y * W + x];
+    } else {
+#pragma unroll
+      for (int y = 0; y < 4; ++y) {
+        const bool row = entry && unsigned(p.ih[s] + y) < unsigned(H);
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+          const bool valid = row && unsigned(p.iw[s] + x) < unsigned(W);
+          sl.d[s][y * 4 + x] = valid ? plane[p.off[s] + y * W + x] : 0.0f;
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < W_SLOTS; ++s) {
+    const int e = tid + s * THREADS;
+    const int m = m0 + e / BK, c = c0 + e % BK; // consecutive threads: consecutive channels
+    const bool valid = (W_ENTRIES % THREADS == 0 || e < W_ENTRIES) && m < K && c < C;
+    if (valid) { // one address, nine constant offsets
+      const float* const src = weight + (m * C + c) * 9;
+#pragma unroll
+      for (int i = 0; i < 9; ++i) sl.g[s][i] = src[i];
+    } else {
+#pragma unroll
+      for (int i = 0; i < 9; ++i) sl.g[s][i] = 0.0f;
+    }
+  }
+}
+
+// V = B^T d B and U = G g G^T of the slice's entries, into one stage.
+__device__ __forceinline__ void store_slice(const Slice& sl, float* Us, float* Vs, int tid) {
+#pragma unroll
+  for (int s = 0; s < IN_SLOTS; ++s) {
+    const int e = tid + s * THREADS;
+    if (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) {
+      const float* d = sl.d[s];
+      float t[16]; // B^T d
+#pragma unroll
+      for (int x = 0; x < 4; ++x) {
+        t[0 * 4 + x] = d[0 * 4 + x] - d[2 * 4 + x];
+        t[1 * 4 + x] = d[1 * 4 + x] + d[2 * 4 + x];
+        t[2 * 4 + x] = d[2 * 4 + x] - d[1 * 4 + x];
+        t[3 * 4 + x] = d[1 * 4 + x] - d[3 * 4 + x];
+      }
+      float* const v = Vs + e; // entry e is (channel e / BT, tile e % BT): row-major [BK][BT]
+#pragma unroll
+      for (int y = 0; y < 4; ++y) {
+        v[(y * 4 + 0) * V_PLANE] = t[y * 4 + 0] - t[y * 4 + 2];
+        v[(y * 4 + 1) * V_PLANE] = t[y * 4 + 1] + t[y * 4 + 2];
+        v[(y * 4 + 2) * V_PLANE] = t[y * 4 + 2] - t[y * 4 + 1];
+        v[(y * 4 + 3) * V_PLANE] = t[y * 4 + 1] - t[y * 4 + 3];
+      }
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < W_SLOTS; ++s) {
+    const int e = tid + s * THREADS;
+    if (W_ENTRIES % THREADS == 0 || e < W_ENTRIES) {
+      const float* g = sl.g[s];
+      // G' g G'^T with G' = 2 G in rows 1 and 2 (no halving here: the output transform scales
+      // the sums back, once per tile, see kUnscale).
+      float t[12]; // G' g: 4 rows of 3
+#pragma unroll
+      for (int x = 0; x < 3; ++x) {
+        const float outer = g[0 * 3 + x] + g[2 * 3 + x];
+        t[0 * 3 + x] = g[0 * 3 + x];
+        t[1 * 3 + x] = outer + g[1 * 3 + x];
+        t[2 * 3 + x] = outer - g[1 * 3 + x];
+        t[3 * 3 + x] = g[2 * 3 + x];
+      }
+      float* const u = Us + (e % BK) * U_LD + e / BK; // [BK][U_LD]: channel row, output channel column
+#pragma unroll
+      for (int y = 0; y < 4; ++y) {
+        const float outer = t[y * 3 + 0] + t[y * 3 + 2];
+        u[(y * 4 + 0) * U_PLANE] = t[y * 3 + 0];
+        u[(y * 4 + 1) * U_PLANE] = outer + t[y * 3 + 1];
+        u[(y * 4 + 2) * U_PLANE] = outer - t[y * 3 + 1];
+        u[(y * 4 + 3) * U_PLANE] = t[y * 3 + 2];
+      }
+    }
+  }
+}
+
+// A thread's T operands of one channel row (its rows or its tiles, local_of) into r.
+template <int T, int LANES> __device__ __forceinline__ void read_operands(const float* row, int lane, float* r) {
+  if constexpr (T >= 4) {
+#pragma unroll
+    for (int q = 0; q < T / 4; ++q) {
+      const float4 v = lds4(row + local_of<T, LANES>(q * 4, lane));
+      r[q * 4] = v.x;
+      r[q * 4 + 1] = v.y;
+      r[q * 4 + 2] = v.z;
+      r[q * 4 + 3] = v.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < T; ++i) r[i] = row[local_of<T, LANES>(i, lane)];
+  }
+}
+
+__device__ __forceinline__ void store_out(float* __restrict__ out, int m, int oh, int ow, int img,
+                                          int split, float v) {
+  if (oh < OH && ow < OW) {
+    float* dst = &out[((size_t(img) * K + m) * OH + oh) * OW + ow];
+    if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
+      dst[split * OUT_TOTAL] = v;
+    } else if constexpr (SPLIT_K > 1) {
+      atomicAdd(dst, v);
+    } else {
+      *dst = v;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+    conv2d_winograd(const float* __restrict__ data, const float* __restrict__ weight,
+                    float* __restrict__ out) {
+  CHM_DYNAMIC_SMEM(float, smem); // [2][STAGE]: per stage U [16][U_PLANE], then V [16][V_PLANE]
+
+  const int tid = threadIdx.x;
+  const int xi = tid / TEAM, lane = tid % TEAM; // this thread's component and place in its team
+  const int lane_n = lane % LANES_N, lane_m = lane / LANES_N;
+  const long long tile0 = (long long)blockIdx.x * BT;
+  const int m0 = blockIdx.y * BM;
+  const int split = blockIdx.z;
+  const int slice_begin = split * SLICES_PER_SPLIT;
+  const int slice_end = slice_begin + SLICES_PER_SPLIT < SLICES ? slice_begin + SLICES_PER_SPLIT : SLICES;
+  const int slices = slice_end - slice_begin;
+
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+
+  const Patches p = patches_of(tile0, tid);
+  Slice sl;
+  load_slice(data, weight, p, sl, m0, slice_begin * BK, tid);
+  store_slice(sl, smem, smem + 16 * U_PLANE, tid);
+  __syncthreads();
+  for (int s = 0; s < slices; ++s) {
+    float* const stage = smem + (s & 1) * STAGE;
+    float* const next = smem + ((s + 1) & 1) * STAGE;
+    // The next slice's loads are in flight while this one is multiplied.
+    if (s + 1 < slices) load_slice(data, weight, p, sl, m0, (slice_begin + s + 1) * BK, tid);
+    const float* const u = stage + xi * U_PLANE;
+    const float* const v = stage + 16 * U_PLANE + xi * V_PLANE;
+#pragma unroll
+    for (int c = 0; c < BK; ++c) {
+      float a[TM], b[TN];
+      read_operands<TM, LANES_M>(u + c * U_LD, lane_m, a);
+      read_operands<TN, LANES_N>(v + c * BT, lane_n, b);
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    // Its stage was last read before the previous barrier.
+    if (s + 1 < slices) store_slice(sl, next, next + 16 * U_PLANE, tid);
+    __syncthreads();
+  }
+
+  // The output transform needs the 16 components of a tile: one of the thread's rows at a time,
+  // every team's row i (LANES_M channels x BT tiles) meets in shared memory, [16][LANES_M][BT].
+  constexpr int E_PLANE = LANES_M * BT;
+#pragma unroll 1
+  for (int i = 0; i < TM; ++i) {
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      smem[xi * E_PLANE + lane_m * BT + local_of<TN, LANES_N>(j, lane_n)] = acc[i][j];
+    }
+    __syncthreads();
+    for (int e = tid; e < E_PLANE; e += THREADS) {
+      const int lm = e / BT, t = e % BT;
+      const int m = m0 + local_of<TM, LANES_M>(i, lm);
+      const long long tile = tile0 + t;
+      if (m < K && tile < TILES) {
+        float mm[16];
+#pragma unroll
+        for (int q = 0; q < 16; ++q) mm[q] = smem[q * E_PLANE + e] * kUnscale[q];
+        float r[8]; // A^T M: 2 rows of 4
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+          r[x] = mm[0 * 4 + x] + mm[1 * 4 + x] + mm[2 * 4 + x];
+          r[4 + x] = mm[1 * 4 + x] - mm[2 * 4 + x] - mm[3 * 4 + x];
+        }
+        const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
+        const int oh = (rest / TW) * 2, ow = (rest % TW) * 2;
+#pragma unroll
+        for (int y = 0; y < 2; ++y) {
+          store_out(out, m, oh + y, ow, img, split, r[y * 4 + 0] + r[y * 4 + 1] + r[y * 4 + 2]);
+          store_out(out, m, oh + y, ow + 1, img, split, r[y * 4 + 1] - r[y * 4 + 2] - r[y * 4 + 3]);
+        }
+      }
+    }
+    __syncthreads(); // before the next row overwrites the components
+  }
+}
