@@ -1,40 +1,44 @@
 // conv2d_winograd: a 3x3 convolution with stride 1 and no dilation by Winograd's minimal filtering
-// F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), fused
-// into one kernel. Each 2x2 output tile of a channel is
+// F(MT x MT, 3x3), MT = 2 or 4 (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2016), fused into one kernel. Each MT x MT output tile of a channel is
 //   Y = A^T [ sum_c (G g_kc G^T) . (B^T d_c B) ] A
-// where d_c is the tile's 4x4 input patch of channel c, g_kc the 3x3 weights and . the
-// elementwise product: 16 multiply-adds per channel for 4 outputs where the direct form takes 36.
-// The 16 elements ("components") of the 4x4 products are 16 independent GEMMs over the channels:
-//   M[xi][k][t] = sum_c U[xi][k][c] * V[xi][c][t]   (U = G g G^T, V = B^T d B, t an output tile)
+// where d_c is the tile's ALPHA x ALPHA input patch of channel c (ALPHA = MT + 2), g_kc the 3x3
+// weights and . the elementwise product: ALPHA^2 multiply-adds per channel for MT^2 outputs
+// (F(2x2): 16 for 4, F(4x4): 36 for 16) where the direct form takes 9 per output.
+// The NC = ALPHA^2 elements ("components") of the products are NC independent GEMMs over the
+// channels:  M[xi][k][t] = sum_c U[xi][k][c] * V[xi][c][t]   (U = G g G^T, V = B^T d B, t a tile)
 // chameleon prepends a prelude of compile-time constants:
 //   workload  N C H W K R S OH OW SH SW PT PL DH DW (R = S = 3, SH = SW = DH = DW = 1, groups 1)
-//   knobs     BK (input channels per reduction slice), TM TN (a thread's output channels and
-//             tiles of one component), LANES_M LANES_N (a component's threads along the channels
-//             and the tiles), SPLIT_K (blocks that share the channels of one output tile: atomicAdd
-//             into an output the launcher has zeroed, or, with SPLIT_WORKSPACE, stores into slice
-//             `split` of a workspace [SPLIT_K][N][K][OH][OW] that splitk_reduce then sums)
-// Block: 16 teams of LANES_M x LANES_N threads, team xi computing component xi of BM = LANES_M*TM
+//   knobs     MT (output tile: 2 or 4), BK (input channels per reduction slice), TM TN (a thread's
+//             output channels and tiles of one component), LANES_M LANES_N (a component's threads
+//             along the channels and the tiles), SPLIT_K (blocks that share the channels of one
+//             output tile: atomicAdd into an output the launcher has zeroed, or, with
+//             SPLIT_WORKSPACE, stores into slice `split` of a workspace [SPLIT_K][N][K][OH][OW] that
+//             splitk_reduce then sums)
+// Block: NC teams of LANES_M x LANES_N threads, team xi computing component xi of BM = LANES_M*TM
 // output channels x BT = LANES_N*TN tiles. Grid: (tile groups, channel groups, SPLIT_K).
 // Each slice of BK input channels: every thread loads its input patches and 3x3 weights into
 // registers (the next slice's while the block multiplies this one's), transforms them and stores
-// the 16 components to shared memory ([2][16][BK][BT] and [2][16][BK][BM+4]); one barrier a slice.
-// At the end the 16 components of each output tile meet in shared memory, one thread-row at a
-// time, and the output transform writes the 2x2 outputs.
-// Layout: data [N][C][H][W], weight [K][C][3][3] (fewer than 2^31 floats), out [N][K][OH][OW], float32. Every size is
-// handled by bounds checks: odd and non-square planes (a tile past the edge is cut), any padding,
-// prime channel counts and batch > 1.
+// the components to shared memory ([2][NC][BK][BT] and [2][NC][BK][BM+4]); one barrier a slice.
+// At the end the components of each output tile meet in shared memory, one thread-row at a time,
+// and the output transform writes the MT x MT outputs.
+// Layout: data [N][C][H][W], weight [K][C][3][3] (fewer than 2^31 floats), out [N][K][OH][OW],
+// float32. Every size is handled by bounds checks: odd and non-square planes (a tile past the
+// edge is cut), any padding, prime channel counts and batch > 1.
 
-static constexpr int TH = (OH + 1) / 2, TW = (OW + 1) / 2; // output tiles of an image
+static constexpr int ALPHA = MT + 2;                 // input patch side
+static constexpr int NC = ALPHA * ALPHA;             // components
+static constexpr int TH = (OH + MT - 1) / MT, TW = (OW + MT - 1) / MT; // output tiles of an image
 static constexpr long long TILES = (long long)N * TH * TW;
 static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
 static constexpr int BM = LANES_M * TM;
 static constexpr int BT = LANES_N * TN;
 static constexpr int TEAM = LANES_M * LANES_N;
-static constexpr int THREADS = 16 * TEAM;
+static constexpr int THREADS = NC * TEAM;
 static constexpr int U_LD = BM + 4;                  // row stride of the weight components
 static constexpr int U_PLANE = BK * U_LD + 4;        // one component's [BK][U_LD] (+4: planes
 static constexpr int V_PLANE = BK * BT + 4;          // of neighbouring teams on other banks)
-static constexpr int STAGE = 16 * (U_PLANE + V_PLANE);
+static constexpr int STAGE = NC * (U_PLANE + V_PLANE);
 static constexpr int SLICES = (C + BK - 1) / BK;
 static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
 // The patches (channel, tile) and weights (output channel, channel) of a slice, spread over the
@@ -42,6 +46,7 @@ static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
 static constexpr int IN_ENTRIES = BK * BT, W_ENTRIES = BK * BM;
 static constexpr int IN_SLOTS = (IN_ENTRIES + THREADS - 1) / THREADS;
 static constexpr int W_SLOTS = (W_ENTRIES + THREADS - 1) / THREADS;
+static_assert(MT == 2 || MT == 4, "F(2x2, 3x3) or F(4x4, 3x3)");
 // Input offsets fit 32 bits unless the input has 2^31 elements or more.
 template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };
@@ -54,10 +59,69 @@ typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
 __device__ __forceinline__ float4 lds4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 #endif
 
-// The weights' transform leaves out G's halves (rows 1 and 2 of G g G^T, and columns 1 and 2):
-// component (y, x) of the sums is scaled back by these, exact powers of two.
-__device__ constexpr float kUnscale[16] = {1.0f, 0.5f,  0.5f,  1.0f, 0.5f, 0.25f, 0.25f, 0.5f,
-                                           0.5f, 0.25f, 0.25f, 0.5f, 1.0f, 0.5f,  0.5f,  1.0f};
+// The transforms, one dimension at a time (x[i * stride] in, y[i * stride] out), factored so
+// that each takes few operations:
+//   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1],
+//           G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//   F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+//                  0 4 0 -5 0 1], A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1],
+//           G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+// The weights' transform uses G' = D G with integer rows (D = diag(1, 2, 2, 1) for F(2x2),
+// diag(4, -6, -6, 24, 24, 1) for F(4x4)); the sums are scaled back by kUnscale = 1 / (D_y D_x)
+// before the output transform, once per tile.
+template <int Stride> __device__ __forceinline__ void input_1d(const float* x, float* y) {
+  if constexpr (MT == 2) {
+    y[0 * Stride] = x[0 * Stride] - x[2 * Stride];
+    y[1 * Stride] = x[1 * Stride] + x[2 * Stride];
+    y[2 * Stride] = x[2 * Stride] - x[1 * Stride];
+    y[3 * Stride] = x[1 * Stride] - x[3 * Stride];
+  } else {
+    const float a = x[3 * Stride] + x[4 * Stride], b = x[1 * Stride] + x[2 * Stride];
+    const float c = x[4 * Stride] - x[3 * Stride], d = x[1 * Stride] - x[2 * Stride];
+    const float e = x[4 * Stride] - x[2 * Stride], f = x[3 * Stride] - x[1 * Stride];
+    y[0 * Stride] = fmaf(4.0f, x[0 * Stride], fmaf(-5.0f, x[2 * Stride], x[4 * Stride]));
+    y[1 * Stride] = fmaf(-4.0f, b, a);
+    y[2 * Stride] = fmaf(4.0f, d, c);
+    y[3 * Stride] = fmaf(2.0f, f, e);
+    y[4 * Stride] = fmaf(-2.0f, f, e);
+    y[5 * Stride] = fmaf(4.0f, x[1 * Stride], fmaf(-5.0f, x[3 * Stride], x[5 * Stride]));
+  }
+}
+
+template <int Stride> __device__ __forceinline__ void filter_1d(const float* g, float* y) {
+  const float outer = g[0 * Stride] + g[2 * Stride];
+  y[0 * Stride] = g[0 * Stride];
+  y[1 * Stride] = outer + g[1 * Stride];
+  y[2 * Stride] = outer - g[1 * Stride];
+  if constexpr (MT == 2) {
+    y[3 * Stride] = g[2 * Stride];
+  } else {
+    const float far = fmaf(4.0f, g[2 * Stride], g[0 * Stride]);
+    y[3 * Stride] = fmaf(2.0f, g[1 * Stride], far);
+    y[4 * Stride] = fmaf(-2.0f, g[1 * Stride], far);
+    y[5 * Stride] = g[2 * Stride];
+  }
+}
+
+template <int Stride> __device__ __forceinline__ void output_1d(const float* m, float* y) {
+  if constexpr (MT == 2) {
+    y[0 * Stride] = m[0 * Stride] + m[1 * Stride] + m[2 * Stride];
+    y[1 * Stride] = m[1 * Stride] - m[2 * Stride] - m[3 * Stride];
+  } else {
+    const float a = m[1 * Stride] + m[2 * Stride], b = m[1 * Stride] - m[2 * Stride];
+    const float c = m[3 * Stride] + m[4 * Stride], d = m[3 * Stride] - m[4 * Stride];
+    y[0 * Stride] = m[0 * Stride] + a + c;
+    y[1 * Stride] = fmaf(2.0f, d, b);
+    y[2 * Stride] = fmaf(4.0f, c, a);
+    y[3 * Stride] = fmaf(8.0f, d, b) + m[5 * Stride];
+  }
+}
+
+__device__ constexpr float kD2[4] = {1.0f, 2.0f, 2.0f, 1.0f};
+__device__ constexpr float kD4[6] = {4.0f, -6.0f, -6.0f, 24.0f, 24.0f, 1.0f};
+__device__ __forceinline__ float unscale(int y, int x) {
+  return MT == 2 ? 1.0f / (kD2[y] * kD2[x]) : 1.0f / (kD4[y] * kD4[x]);
+}
 
 // A thread's i-th row (output channel) or column (tile) of its component, as in the implicit GEMM:
 // with 4 or more, groups of 4 adjacent ones (16-byte shared-memory reads), the groups of the
@@ -82,19 +146,19 @@ __device__ __forceinline__ Patches patches_of(long long tile0, int tid) {
     const int e = tid + s * THREADS;
     const long long tile = tile0 + e % BT;
     const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
-    const int ih = (rest / TW) * 2 - PT, iw = (rest % TW) * 2 - PL;
+    const int ih = (rest / TW) * MT - PT, iw = (rest % TW) * MT - PL;
     const bool valid = tile < TILES;
     p.ih[s] = valid ? ih : -(1 << 29);
     p.iw[s] = iw;
     p.off[s] = valid ? (Offset(img) * C * H + ih) * W + iw : Offset(0);
-    p.inside[s] = valid && ih >= 0 && ih + 4 <= H && iw >= 0 && iw + 4 <= W;
+    p.inside[s] = valid && ih >= 0 && ih + ALPHA <= H && iw >= 0 && iw + ALPHA <= W;
   }
   return p;
 }
 
 // Registers between a slice's loads and its transform.
 struct Slice {
-  float d[IN_SLOTS][16];
+  float d[IN_SLOTS][NC];
   float g[W_SLOTS][9];
 };
 
@@ -106,20 +170,20 @@ __device__ __forceinline__ void load_slice(const float* __restrict__ data, const
     const int c = c0 + e / BT;
     const bool entry = (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) && c < C;
     const float* const plane = data + Offset(c < C ? c : 0) * H * W;
-    if (entry && p.inside[s]) {
+    if (entry && p.inside[s]) { // one address, constant offsets
       const float* const src = plane + p.off[s];
 #pragma unroll
-      for (int y = 0; y < 4; ++y)
+      for (int y = 0; y < ALPHA; ++y)
 #pragma unroll
-        for (int x = 0; x < 4; ++x) sl.d[s][y * 4 + x] = src[y * W + x];
+        for (int x = 0; x < ALPHA; ++x) sl.d[s][y * ALPHA + x] = src[y * W + x];
     } else {
 #pragma unroll
-      for (int y = 0; y < 4; ++y) {
+      for (int y = 0; y < ALPHA; ++y) {
         const bool row = entry && unsigned(p.ih[s] + y) < unsigned(H);
 #pragma unroll
-        for (int x = 0; x < 4; ++x) {
+        for (int x = 0; x < ALPHA; ++x) {
           const bool valid = row && unsigned(p.iw[s] + x) < unsigned(W);
-          sl.d[s][y * 4 + x] = valid ? plane[p.off[s] + y * W + x] : 0.0f;
+          sl.d[s][y * ALPHA + x] = valid ? plane[p.off[s] + y * W + x] : 0.0f;
         }
       }
     }
@@ -140,56 +204,34 @@ __device__ __forceinline__ void load_slice(const float* __restrict__ data, const
   }
 }
 
-// V = B^T d B and U = G g G^T of the slice's entries, into one stage.
+// V = B^T d B and U = G' g G'^T of the slice's entries, into one stage.
 __device__ __forceinline__ void store_slice(const Slice& sl, float* Us, float* Vs, int tid) {
 #pragma unroll
   for (int s = 0; s < IN_SLOTS; ++s) {
     const int e = tid + s * THREADS;
     if (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) {
-      const float* d = sl.d[s];
-      float t[16]; // B^T d
+      float t[NC], v[NC];
 #pragma unroll
-      for (int x = 0; x < 4; ++x) {
-        t[0 * 4 + x] = d[0 * 4 + x] - d[2 * 4 + x];
-        t[1 * 4 + x] = d[1 * 4 + x] + d[2 * 4 + x];
-        t[2 * 4 + x] = d[2 * 4 + x] - d[1 * 4 + x];
-        t[3 * 4 + x] = d[1 * 4 + x] - d[3 * 4 + x];
-      }
-      float* const v = Vs + e; // entry e is (channel e / BT, tile e % BT): row-major [BK][BT]
+      for (int x = 0; x < ALPHA; ++x) input_1d<ALPHA>(sl.d[s] + x, t + x); // columns: B^T d
 #pragma unroll
-      for (int y = 0; y < 4; ++y) {
-        v[(y * 4 + 0) * V_PLANE] = t[y * 4 + 0] - t[y * 4 + 2];
-        v[(y * 4 + 1) * V_PLANE] = t[y * 4 + 1] + t[y * 4 + 2];
-        v[(y * 4 + 2) * V_PLANE] = t[y * 4 + 2] - t[y * 4 + 1];
-        v[(y * 4 + 3) * V_PLANE] = t[y * 4 + 1] - t[y * 4 + 3];
-      }
+      for (int y = 0; y < ALPHA; ++y) input_1d<1>(t + y * ALPHA, v + y * ALPHA); // rows: (B^T d) B
+      float* const dst = Vs + e; // entry e is (channel e / BT, tile e % BT): row-major [BK][BT]
+#pragma unroll
+      for (int q = 0; q < NC; ++q) dst[q * V_PLANE] = v[q];
     }
   }
 #pragma unroll
   for (int s = 0; s < W_SLOTS; ++s) {
     const int e = tid + s * THREADS;
     if (W_ENTRIES % THREADS == 0 || e < W_ENTRIES) {
-      const float* g = sl.g[s];
-      // G' g G'^T with G' = 2 G in rows 1 and 2 (no halving here: the output transform scales
-      // the sums back, once per tile, see kUnscale).
-      float t[12]; // G' g: 4 rows of 3
+      float t[ALPHA * 3], u[NC];
 #pragma unroll
-      for (int x = 0; x < 3; ++x) {
-        const float outer = g[0 * 3 + x] + g[2 * 3 + x];
-        t[0 * 3 + x] = g[0 * 3 + x];
-        t[1 * 3 + x] = outer + g[1 * 3 + x];
-        t[2 * 3 + x] = outer - g[1 * 3 + x];
-        t[3 * 3 + x] = g[2 * 3 + x];
-      }
-      float* const u = Us + (e % BK) * U_LD + e / BK; // [BK][U_LD]: channel row, output channel column
+      for (int x = 0; x < 3; ++x) filter_1d<3>(sl.g[s] + x, t + x); // columns: G' g, ALPHA rows of 3
 #pragma unroll
-      for (int y = 0; y < 4; ++y) {
-        const float outer = t[y * 3 + 0] + t[y * 3 + 2];
-        u[(y * 4 + 0) * U_PLANE] = t[y * 3 + 0];
-        u[(y * 4 + 1) * U_PLANE] = outer + t[y * 3 + 1];
-        u[(y * 4 + 2) * U_PLANE] = outer - t[y * 3 + 1];
-        u[(y * 4 + 3) * U_PLANE] = t[y * 3 + 2];
-      }
+      for (int y = 0; y < ALPHA; ++y) filter_1d<1>(t + y * 3, u + y * ALPHA); // rows: (G' g) G'^T
+      float* const dst = Us + (e % BK) * U_LD + e / BK; // [BK][U_LD]: channel row, output channel column
+#pragma unroll
+      for (int q = 0; q < NC; ++q) dst[q * U_PLANE] = u[q];
     }
   }
 }
@@ -228,7 +270,7 @@ __device__ __forceinline__ void store_out(float* __restrict__ out, int m, int oh
 extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_winograd(const float* __restrict__ data, const float* __restrict__ weight,
                     float* __restrict__ out) {
-  CHM_DYNAMIC_SMEM(float, smem); // [2][STAGE]: per stage U [16][U_PLANE], then V [16][V_PLANE]
+  CHM_DYNAMIC_SMEM(float, smem); // [2][STAGE]: per stage U [NC][U_PLANE], then V [NC][V_PLANE]
 
   const int tid = threadIdx.x;
   const int xi = tid / TEAM, lane = tid % TEAM; // this thread's component and place in its team
@@ -249,7 +291,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const Patches p = patches_of(tile0, tid);
   Slice sl;
   load_slice(data, weight, p, sl, m0, slice_begin * BK, tid);
-  store_slice(sl, smem, smem + 16 * U_PLANE, tid);
+  store_slice(sl, smem, smem + NC * U_PLANE, tid);
   __syncthreads();
   for (int s = 0; s < slices; ++s) {
     float* const stage = smem + (s & 1) * STAGE;
@@ -257,7 +299,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     // The next slice's loads are in flight while this one is multiplied.
     if (s + 1 < slices) load_slice(data, weight, p, sl, m0, (slice_begin + s + 1) * BK, tid);
     const float* const u = stage + xi * U_PLANE;
-    const float* const v = stage + 16 * U_PLANE + xi * V_PLANE;
+    const float* const v = stage + NC * U_PLANE + xi * V_PLANE;
 #pragma unroll
     for (int c = 0; c < BK; ++c) {
       float a[TM], b[TN];
@@ -269,12 +311,12 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
     // Its stage was last read before the previous barrier.
-    if (s + 1 < slices) store_slice(sl, next, next + 16 * U_PLANE, tid);
+    if (s + 1 < slices) store_slice(sl, next, next + NC * U_PLANE, tid);
     __syncthreads();
   }
 
-  // The output transform needs the 16 components of a tile: one of the thread's rows at a time,
-  // every team's row i (LANES_M channels x BT tiles) meets in shared memory, [16][LANES_M][BT].
+  // The output transform needs the NC components of a tile: one of the thread's rows at a time,
+  // every team's row i (LANES_M channels x BT tiles) meets in shared memory, [NC][LANES_M][BT].
   constexpr int E_PLANE = LANES_M * BT;
 #pragma unroll 1
   for (int i = 0; i < TM; ++i) {
@@ -288,22 +330,19 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       const int m = m0 + local_of<TM, LANES_M>(i, lm);
       const long long tile = tile0 + t;
       if (m < K && tile < TILES) {
-        float mm[16];
+        float mm[NC], r[MT * ALPHA], y[MT * MT];
 #pragma unroll
-        for (int q = 0; q < 16; ++q) mm[q] = smem[q * E_PLANE + e] * kUnscale[q];
-        float r[8]; // A^T M: 2 rows of 4
+        for (int q = 0; q < NC; ++q) mm[q] = smem[q * E_PLANE + e] * unscale(q / ALPHA, q % ALPHA);
 #pragma unroll
-        for (int x = 0; x < 4; ++x) {
-          r[x] = mm[0 * 4 + x] + mm[1 * 4 + x] + mm[2 * 4 + x];
-          r[4 + x] = mm[1 * 4 + x] - mm[2 * 4 + x] - mm[3 * 4 + x];
-        }
+        for (int x = 0; x < ALPHA; ++x) output_1d<ALPHA>(mm + x, r + x); // columns: A^T M, MT rows
+#pragma unroll
+        for (int row = 0; row < MT; ++row) output_1d<1>(r + row * ALPHA, y + row * MT); // rows: (A^T M) A
         const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
-        const int oh = (rest / TW) * 2, ow = (rest % TW) * 2;
+        const int oh = (rest / TW) * MT, ow = (rest % TW) * MT;
 #pragma unroll
-        for (int y = 0; y < 2; ++y) {
-          store_out(out, m, oh + y, ow, img, split, r[y * 4 + 0] + r[y * 4 + 1] + r[y * 4 + 2]);
-          store_out(out, m, oh + y, ow + 1, img, split, r[y * 4 + 1] - r[y * 4 + 2] - r[y * 4 + 3]);
-        }
+        for (int row = 0; row < MT; ++row)
+#pragma unroll
+          for (int col = 0; col < MT; ++col) store_out(out, m, oh + row, ow + col, img, split, y[row * MT + col]);
       }
     }
     __syncthreads(); // before the next row overwrites the components

@@ -12,7 +12,7 @@ args=(-q tune "$net" --device sim --sim-estimate --tasks 4 --trials 300 --plan-s
 
 "$exe" "${args[@]}" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 400); do
+for _ in $(seq 1 1500); do # up to 30 s: a loaded CI machine is slow to start
   [ -f "$log" ] && [ "$(grep -c '^{' "$log")" -ge 24 ] && break
   sleep 0.02
 done
@@ -28,6 +28,9 @@ echo "killed after $records_before complete records"
 after=$(grep -c '^{' "$log")
 cmp -n "$(stat -c %s "$dir/before.jsonl")" "$dir/before.jsonl" "$log" || { echo "records before the kill changed"; exit 1; }
 [ "$after" -eq 300 ] || { echo "expected 300 records after resume, got $after"; exit 1; }
-unique=$(grep -o '"config":{"index":[0-9]*' "$log" | sort -u | wc -l)
+# A config is its template and index (the task has several templates, each with its own indices).
+unique=$(grep '^{' "$log" | while read -r line; do
+  printf '%s %s\n' "$(grep -o '"template":"[a-z0-9_]*"' <<<"$line")" "$(grep -o '"config":{"index":[0-9]*' <<<"$line")"
+done | sort -u | wc -l)
 [ "$unique" -eq 300 ] || { echo "a config was measured twice ($unique unique of 300)"; exit 1; }
 echo "resume kept all $records_before records and finished with $after unique configs"

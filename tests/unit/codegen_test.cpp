@@ -306,9 +306,9 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
   grouped.groups = 2;
   CHECK_THAT(wino.decline_reason(grouped), Catch::Contains("grouped"));
   const auto sp = wino.make_space(wl);
-  CHECK(sp.size() == 9216);
-  // tile_k 8, a 4x4 thread tile, 2x4 lanes a component: 16 x 8 threads, 8 channels x 16 tiles.
-  auto f = wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 0, 0}));
+  CHECK(sp.size() == 18432);
+  // F(2x2), tile_k 8, a 4x4 thread tile, 2x4 lanes a component: 16 x 8 threads, 8 channels x 16 tiles.
+  auto f = wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 1, 2, 0, 0}));
   CHECK(f.invalid.empty());
   CHECK(f.geometry.block == std::array<uint32_t, 3>{128, 1, 1});
   CHECK(f.geometry.grid == std::array<uint32_t, 3>{13, 16, 1}); // 14x14 tiles of 2x2 outputs
@@ -318,30 +318,37 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
   CHECK(f.fma_per_thread == 16 * 16 * 8);
   CHECK_FALSE(f.geometry.zero_output);
   // Split-K: atomics into a zeroed output, or a workspace and its reduction.
-  f = wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 2, 0}));
+  f = wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 1, 2, 2, 0}));
   CHECK(f.geometry.grid[2] == 4);
   CHECK(f.geometry.zero_output);
   CHECK(f.reduction_steps == 4);
-  f = wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 2, 1}));
+  f = wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 1, 2, 2, 1}));
   CHECK(f.geometry.workspace_splits == 4);
-  CHECK_THAT(wino.features(wl, sp, sp.from_choices({1, 2, 2, 1, 2, 0, 1})).duplicate,
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 1, 2, 0, 1})).duplicate,
              Catch::Contains("splitk_reduce 1 without a split"));
   // The template's own limits.
-  CHECK_THAT(wino.features(wl, sp, sp.from_choices({1, 2, 2, 0, 0, 0, 0})).invalid, Catch::Contains("fewer than a warp"));
-  CHECK_THAT(wino.features(wl, sp, sp.from_choices({2, 2, 2, 1, 2, 5, 0})).invalid,
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 0, 0, 0, 0})).invalid, Catch::Contains("fewer than a warp"));
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 2, 2, 2, 1, 2, 5, 0})).invalid,
              Catch::Contains("split_k 32 leaves a split without channel slices (8 slices of 16)"));
   auto narrow = wl; // 13 output channels: a 32-channel block tile is far beyond them
   narrow.k = 13;
-  CHECK_THAT(wino.features(narrow, sp, sp.from_choices({1, 3, 2, 2, 1, 0, 0})).invalid,
+  CHECK_THAT(wino.features(narrow, sp, sp.from_choices({0, 1, 3, 2, 2, 1, 0, 0})).invalid,
              Catch::Contains("block tile of 32 output channels for 13 channels"));
   auto point = wl; // a 1x1 plane: one tile
   point.h = point.w = 1;
-  CHECK_THAT(wino.features(point, sp, sp.from_choices({1, 2, 1, 1, 3, 0, 0})).invalid,
+  CHECK_THAT(wino.features(point, sp, sp.from_choices({0, 1, 2, 1, 1, 3, 0, 0})).invalid,
              Catch::Contains("block tile of 16 output tiles for 1 tiles"));
+  // F(4x4): 36 components of 4x4 outputs; 2x2 lanes: 144 threads, 6x6 patches; 7x7 tiles.
+  f = wino.features(wl, sp, sp.from_choices({1, 1, 2, 2, 1, 1, 0, 0}));
+  CHECK(f.invalid.empty());
+  CHECK(f.geometry.block == std::array<uint32_t, 3>{144, 1, 1});
+  CHECK(f.geometry.grid == std::array<uint32_t, 3>{7, 16, 1}); // 49 tiles in groups of 8
+  CHECK(f.geometry.dynamic_smem == 4 * 2 * 36 * ((8 * 12 + 4) + (8 * 8 + 4)));
+  CHECK_FALSE(codegen::check_static(target::find_preset("h100"), wino.features(wl, sp, sp.from_choices({1, 1, 2, 2, 3, 3, 0, 0}))).ok); // 2304 threads
   // VGG-16's layers, all 3x3 stride 1: two random valid configs of each compile.
   const auto vgg = task::extract_tasks(network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/vgg16.json"));
   for (const auto& t : vgg) CHECK(wino.decline_reason(t.workload).empty());
-  check_configs_compile(wino, vgg, 2, 120);
+  check_configs_compile(wino, vgg, 3, 120);
 }
 
 TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles", "[codegen]") {

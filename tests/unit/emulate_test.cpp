@@ -104,13 +104,9 @@ struct Problem {
   std::vector<float> data, weight, ref;
 };
 
-// Emulates `count` random valid configs of the template on the workload; returns mismatching runs.
-void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, int count, uint64_t seed) {
-  const target::Target t = target::find_preset("h100");
-  const auto sp = tmpl.make_space(wl);
-  std::mt19937_64 rng(seed);
-  const auto configs = codegen::random_valid_configs(tmpl, wl, sp, t, count, rng);
-  REQUIRE(int(configs.size()) == count);
+// Emulates the configs of the template on the workload, each compared with the exact conv2d.
+void check_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                   const std::vector<space::Config>& configs) {
   const Problem p(wl, 7);
   const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
   for (const auto& cfg : configs) {
@@ -121,6 +117,15 @@ void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& w
                      << out.size() << " wrong, first at " << cmp.first);
     CHECK(cmp.bad == 0);
   }
+}
+
+// Emulates `count` random valid configs of the template on the workload.
+void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, int count, uint64_t seed) {
+  const auto sp = tmpl.make_space(wl);
+  std::mt19937_64 rng(seed);
+  const auto configs = codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), count, rng);
+  REQUIRE(int(configs.size()) == count);
+  check_configs(tmpl, wl, sp, configs);
 }
 
 // Mismatches of the config's kernel (1e-4) with every occurrence of `from` in its source replaced
@@ -453,19 +458,34 @@ std::vector<task::Conv2dWorkload> winograd_shapes() {
 }
 } // namespace
 
-TEST_CASE("conv2d_winograd computes 3x3 stride-1 conv2d exactly (host emulation)", "[emu]") {
+namespace {
+// `count` random valid configs of each output tile size of conv2d_winograd, emulated.
+void check_winograd(const task::Conv2dWorkload& wl, int count, uint64_t seed) {
   const auto& tmpl = codegen::find_template("conv2d_winograd");
-  uint64_t seed = 800;
-  for (const auto& wl : winograd_shapes()) {
-    REQUIRE(tmpl.decline_reason(wl).empty());
-    check_template(tmpl, wl, 3, seed++);
+  REQUIRE(tmpl.decline_reason(wl).empty());
+  const auto sp = tmpl.make_space(wl);
+  std::mt19937_64 rng(seed);
+  const auto pool = codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), 200, rng);
+  for (int tile : {2, 4}) {
+    std::vector<space::Config> picked;
+    for (const auto& c : pool) {
+      if (sp.value(c, 0)[0] == tile && int(picked.size()) < count) picked.push_back(c);
+    }
+    REQUIRE(int(picked.size()) == count);
+    check_configs(tmpl, wl, sp, picked);
   }
+}
+} // namespace
+
+TEST_CASE("conv2d_winograd computes 3x3 stride-1 conv2d exactly (host emulation)", "[emu]") {
+  uint64_t seed = 800;
+  for (const auto& wl : winograd_shapes()) check_winograd(wl, 2, seed++);
   // ResNet-18's 3x3 layers at 28x28 and at 7x7 with 512 channels, at full size.
   const auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
   for (size_t i : {size_t(3), size_t(9)}) {
     REQUIRE(i < tasks.size());
-    check_template(tmpl, tasks[i].workload, 1, 900 + i);
+    check_winograd(tasks[i].workload, 1, 900 + i);
   }
   check_split_k(winograd_shapes()[1], {"conv2d_winograd"});
 }
@@ -474,22 +494,32 @@ TEST_CASE("the emulator catches a wrong Winograd transform, slice or tile edge",
   const auto& tmpl = codegen::find_template("conv2d_winograd");
   const auto wl = winograd_shapes()[1]; // 37 channels: slices with and without the channel check
   const auto sp = tmpl.make_space(wl);
-  // tile_k 8, 4x4 thread tiles, 2x4 lanes: 128 threads, a 8x16 block tile.
-  const auto cfg = sp.from_choices({1, 2, 2, 1, 2, 0, 0});
   const Problem p(wl, 3);
-  auto run = [&](const std::string& from, const std::string& to) {
-    return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
-  };
-  CHECK(run("", "") == 0);
-  CHECK(run("t[2 * 4 + x] = d[2 * 4 + x] - d[1 * 4 + x];", "t[2 * 4 + x] = d[1 * 4 + x] - d[2 * 4 + x];") > 0);
-  CHECK(run("t[1 * 3 + x] = outer + g[1 * 3 + x];", "t[1 * 3 + x] = outer - g[1 * 3 + x];") > 0);
-  CHECK(run(" * kUnscale[q];", ";") > 0);
-  CHECK(run("r[4 + x] = mm[1 * 4 + x] - mm[2 * 4 + x] - mm[3 * 4 + x];",
-            "r[4 + x] = mm[1 * 4 + x] - mm[2 * 4 + x] + mm[3 * 4 + x];") > 0);
-  CHECK(run("(slice_begin + s + 1) * BK", "(slice_begin + s) * BK") > 0);
-  CHECK(run("__syncthreads(); // before the next row overwrites the components", "") > 0);
-  CHECK(run("store_slice(sl, next, next + 16 * U_PLANE, tid);\n    __syncthreads();",
-            "store_slice(sl, next, next + 16 * U_PLANE, tid);") > 0);
-  CHECK(run("unsigned(p.iw[s] + x) < unsigned(W)", "unsigned(p.iw[s] + x) <= unsigned(W)") > 0);
-  CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+  // F(2x2): tile_k 8, a 4x4 thread tile, 2x4 lanes a component: 16 x 8 threads, 8 channels x 16
+  // tiles. F(4x4): tile_k 8, 4x4, 2x2 lanes: 36 x 4 threads, 8 channels x 8 tiles.
+  for (int tile : {2, 4}) {
+    const auto cfg = sp.from_choices({tile == 2 ? 0 : 1, 1, 2, 2, 1, tile == 2 ? 2 : 1, 0, 0});
+    INFO("F(" << tile << "x" << tile << ", 3x3): " << sp.str(cfg));
+    auto run = [&](const std::string& from, const std::string& to) {
+      return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
+    };
+    CHECK(run("", "") == 0);
+    if (tile == 2) {
+      CHECK(run("y[2 * Stride] = x[2 * Stride] - x[1 * Stride];", "y[2 * Stride] = x[1 * Stride] - x[2 * Stride];") > 0);
+      CHECK(run("y[1 * Stride] = m[1 * Stride] - m[2 * Stride] - m[3 * Stride];",
+                "y[1 * Stride] = m[1 * Stride] - m[2 * Stride] + m[3 * Stride];") > 0);
+    } else {
+      CHECK(run("y[3 * Stride] = fmaf(2.0f, f, e);", "y[3 * Stride] = fmaf(-2.0f, f, e);") > 0);
+      CHECK(run("y[3 * Stride] = fmaf(2.0f, g[1 * Stride], far);", "y[3 * Stride] = fmaf(4.0f, g[1 * Stride], far);") > 0);
+      CHECK(run("y[3 * Stride] = fmaf(8.0f, d, b) + m[5 * Stride];", "y[3 * Stride] = fmaf(8.0f, d, b);") > 0);
+    }
+    CHECK(run("y[1 * Stride] = outer + g[1 * Stride];", "y[1 * Stride] = outer - g[1 * Stride];") > 0);
+    CHECK(run(" * unscale(q / ALPHA, q % ALPHA);", ";") > 0);
+    CHECK(run("(slice_begin + s + 1) * BK", "(slice_begin + s) * BK") > 0);
+    CHECK(run("__syncthreads(); // before the next row overwrites the components", "") > 0);
+    CHECK(run("store_slice(sl, next, next + NC * U_PLANE, tid);\n    __syncthreads();",
+              "store_slice(sl, next, next + NC * U_PLANE, tid);") > 0);
+    CHECK(run("unsigned(p.iw[s] + x) < unsigned(W)", "unsigned(p.iw[s] + x) <= unsigned(W)") > 0);
+    CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+  }
 }

@@ -17,7 +17,8 @@ constexpr const char* kSourcePath = "templates/conv2d_winograd.cu";
 // The knobs, in space order.
 const std::vector<KnobDef>& knob_defs() {
   static const std::vector<KnobDef> defs = {
-      {"tile_k", {4, 8, 16}},          {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
+      {"tile", {2, 4}},                {"tile_k", {4, 8, 16}},
+      {"thread_m", {1, 2, 4, 8}},      {"thread_n", {1, 2, 4, 8}},
       {"lanes_m", {1, 2, 4, 8}},       {"lanes_n", {1, 2, 4, 8}},  {"split_k", {1, 2, 4, 8, 16, 32}},
       {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
   };
@@ -26,36 +27,40 @@ const std::vector<KnobDef>& knob_defs() {
 
 // One config, decoded, with the sizes the kernel derives from it (templates/conv2d_winograd.cu).
 struct Wino {
+  int mt = 2; // output tile side: F(2x2, 3x3) or F(4x4, 3x3)
   int bk = 4, tm = 1, tn = 1, lanes_m = 1, lanes_n = 1, split_k = 1, reduce = kReduceAtomic;
-  int64_t tiles = 0;  // 2x2 output tiles of the whole output (all images)
+  int64_t tiles = 0;  // mt x mt output tiles of the whole output (all images)
   int64_t slices = 0; // reduction slices of bk input channels
 
   int bm() const { return lanes_m * tm; }
   int bt() const { return lanes_n * tn; }
+  int alpha() const { return mt + 2; } // input patch side
+  int nc() const { return alpha() * alpha(); } // components
   int team() const { return lanes_m * lanes_n; }
-  int threads() const { return 16 * team(); }
+  int threads() const { return nc() * team(); }
   int64_t slices_per_split() const { return (slices + split_k - 1) / split_k; }
   int in_slots() const { return (bk * bt() + threads() - 1) / threads(); }
   int w_slots() const { return (bk * bm() + threads() - 1) / threads(); }
-  // Shared memory: two stages of U [16][bk][bm + 4] and V [16][bk][bt] (each plane padded by 4),
-  // reused at the end for the components of one thread-row, [16][lanes_m][bt].
+  // Shared memory: two stages of U [nc][bk][bm + 4] and V [nc][bk][bt] (each plane padded by 4),
+  // reused at the end for the components of one thread-row, [nc][lanes_m][bt].
   int64_t smem_floats() const {
-    const int64_t stage = 16 * ((int64_t(bk) * (bm() + 4) + 4) + (int64_t(bk) * bt() + 4));
-    return std::max<int64_t>(2 * stage, 16 * int64_t(lanes_m) * bt());
+    const int64_t stage = nc() * ((int64_t(bk) * (bm() + 4) + 4) + (int64_t(bk) * bt() + 4));
+    return std::max<int64_t>(2 * stage, nc() * int64_t(lanes_m) * bt());
   }
 };
 
 Wino decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const space::Config& cfg) {
   Wino w;
   auto v = [&](size_t k) { return sp.value(cfg, k)[0]; };
-  w.bk = v(0);
-  w.tm = v(1);
-  w.tn = v(2);
-  w.lanes_m = v(3);
-  w.lanes_n = v(4);
-  w.split_k = v(5);
-  w.reduce = v(6);
-  w.tiles = int64_t(wl.n) * ((wl.out_h() + 1) / 2) * ((wl.out_w() + 1) / 2);
+  w.mt = v(0);
+  w.bk = v(1);
+  w.tm = v(2);
+  w.tn = v(3);
+  w.lanes_m = v(4);
+  w.lanes_n = v(5);
+  w.split_k = v(6);
+  w.reduce = v(7);
+  w.tiles = int64_t(wl.n) * ((wl.out_h() + w.mt - 1) / w.mt) * ((wl.out_w() + w.mt - 1) / w.mt);
   w.slices = (wl.c + w.bk - 1) / w.bk;
   return w;
 }
@@ -69,11 +74,11 @@ int64_t local_of(int t, int lanes, int i, int lane) {
 
 std::string Conv2dWinograd::decline_reason(const task::Conv2dWorkload& wl) const {
   if (wl.r != 3 || wl.s != 3) {
-    return "Winograd F(2x2, 3x3) needs a 3x3 kernel, not " + std::to_string(wl.r) + "x" + std::to_string(wl.s);
+    return "Winograd F(m x m, 3x3) needs a 3x3 kernel, not " + std::to_string(wl.r) + "x" + std::to_string(wl.s);
   }
-  if (wl.stride_h != 1 || wl.stride_w != 1) return "Winograd F(2x2, 3x3) needs stride 1";
-  if (wl.dilation_h != 1 || wl.dilation_w != 1) return "Winograd F(2x2, 3x3) needs dilation 1";
-  if (wl.groups != 1) return "Winograd F(2x2, 3x3) here takes no grouped convolutions";
+  if (wl.stride_h != 1 || wl.stride_w != 1) return "Winograd F(m x m, 3x3) needs stride 1";
+  if (wl.dilation_h != 1 || wl.dilation_w != 1) return "Winograd F(m x m, 3x3) needs dilation 1";
+  if (wl.groups != 1) return "Winograd F(m x m, 3x3) here takes no grouped convolutions";
   if (wl.input_elems() > (int64_t(1) << 31) || wl.output_elems() > (int64_t(1) << 31) ||
       wl.weight_elems() >= (int64_t(1) << 31)) {
     return "tensors beyond 32-bit indexing";
@@ -90,6 +95,7 @@ KernelSource Conv2dWinograd::render(const task::Conv2dWorkload& wl, const space:
   const Wino w = decode(wl, sp, cfg);
   std::ostringstream src;
   render_prelude(src, name(), wl, sp, cfg);
+  define_constant(src, "MT", w.mt);
   define_constant(src, "BK", w.bk);
   define_constant(src, "TM", w.tm);
   define_constant(src, "TN", w.tn);
@@ -112,16 +118,18 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
   f.split_k = w.split_k;
   f.accumulators = int64_t(w.tm) * w.tn;
   f.duplicate = duplicate_reduce(w.split_k, w.reduce);
-  // Accumulators, one channel's operands, a slice's loads in flight (16 per patch, 9 per weight
-  // entry) and the patches' precomputed origins (3 each), the rest.
-  f.predicted_registers = int(f.accumulators + w.tm + w.tn + 19 * w.in_slots() + 9 * w.w_slots() + 32);
+  // Accumulators, one channel's operands, a slice's loads in flight (nc per patch, 9 per weight
+  // entry) and the patches' precomputed origins (4 each), the rest.
+  f.predicted_registers = int(f.accumulators + w.tm + w.tn + (w.nc() + 4) * w.in_slots() + 9 * w.w_slots() + 32);
   f.reduction_steps = w.slices_per_split();
   f.fma_per_thread = f.accumulators * f.reduction_steps * w.bk;
-  f.global_loads_per_block = f.reduction_steps * w.bk * (16 * int64_t(bt) + 9 * int64_t(bm));
-  // Operand reads, plus the transforms a thread does per slice (a patch: 32 additions and 16
-  // stores; a weight entry: about 22 operations and 16 stores), per multiply-add.
+  f.global_loads_per_block = f.reduction_steps * w.bk * (w.nc() * int64_t(bt) + 9 * int64_t(bm));
+  // Operand reads, plus the transforms a thread does per slice, per multiply-add: a patch takes
+  // 32 operations and 16 stores (F(2x2)) or 168 and 36 (F(4x4)); a weight entry about 20 and 16
+  // or 54 and 36.
+  const int patch_ops = w.mt == 2 ? 48 : 204, weight_ops = w.mt == 2 ? 36 : 90;
   f.smem_reads_per_fma = double(w.tm + w.tn) / double(f.accumulators) +
-                         double(48 * w.in_slots() + 38 * w.w_slots()) / double(f.accumulators * w.bk);
+                         double(patch_ops * w.in_slots() + weight_ops * w.w_slots()) / double(f.accumulators * w.bk);
   f.vthreads = 1;
   f.unrolled_loops = 3;
   f.unroll_explicit = false;
@@ -129,8 +137,8 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
   // The template's own limits: a warp at least, tiles not far beyond the problem, and every split
   // owns at least one slice.
   if (w.threads() < 32) {
-    f.invalid = std::to_string(w.threads()) + " threads per block (16 components x " + std::to_string(w.team()) +
-                "), fewer than a warp";
+    f.invalid = std::to_string(w.threads()) + " threads per block (" + std::to_string(w.nc()) + " components x " +
+                std::to_string(w.team()) + "), fewer than a warp";
   } else if (bm > pow2_at_least(wl.k)) {
     f.invalid = "block tile of " + std::to_string(bm) + " output channels for " + std::to_string(wl.k) + " channels";
   } else if (bt > std::max<int64_t>(4, pow2_at_least(w.tiles))) {
@@ -142,7 +150,7 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
 
   // The first warp of each access: input patches (their first element), weights (their first
   // tap), output stores (the output transform's first row), weight-component reads.
-  const int th = (wl.out_h() + 1) / 2, tw = (wl.out_w() + 1) / 2;
+  const int th = (wl.out_h() + w.mt - 1) / w.mt, tw = (wl.out_w() + w.mt - 1) / w.mt;
   std::vector<int64_t> in_loads, w_loads, stores, reads;
   const int64_t u_plane = int64_t(w.bk) * (bm + 4) + 4;
   for (int lane = 0; lane < 32 && lane < w.threads(); ++lane) {
@@ -150,7 +158,7 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
       const int c = lane / bt;
       const int64_t tile = lane % bt;
       const int img = int(tile / (int64_t(th) * tw)), rest = int(tile % (int64_t(th) * tw));
-      const int ih = (rest / tw) * 2 - wl.pad_top, iw = (rest % tw) * 2 - wl.pad_left;
+      const int ih = (rest / tw) * w.mt - wl.pad_top, iw = (rest % tw) * w.mt - wl.pad_left;
       if (c < w.bk && c < wl.c && tile < w.tiles && ih >= 0 && ih < wl.h && iw >= 0 && iw < wl.w) {
         in_loads.push_back(((int64_t(img) * wl.c + c) * wl.h + ih) * wl.w + iw);
       }
@@ -164,7 +172,7 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
       const int m = int(local_of(w.tm, w.lanes_m, 0, lane / bt));
       const int img = int(tile / (int64_t(th) * tw)), rest = int(tile % (int64_t(th) * tw));
       if (m < wl.k && tile < w.tiles) {
-        stores.push_back(((int64_t(img) * wl.k + m) * wl.out_h() + (rest / tw) * 2) * wl.out_w() + (rest % tw) * 2);
+        stores.push_back(((int64_t(img) * wl.k + m) * wl.out_h() + (rest / tw) * w.mt) * wl.out_w() + (rest % tw) * w.mt);
       }
     }
     const int xi = lane / w.team(), lane_m = (lane % w.team()) / w.lanes_n;

@@ -4,12 +4,12 @@
 
 namespace chameleon::codegen {
 
-// 3x3 convolutions with stride 1, no dilation and no groups by Winograd's F(2x2, 3x3)
-// (templates/conv2d_winograd.cu): one fused kernel transforms input patches and weights into 16
-// components in shared memory, multiplies them as 16 small GEMMs over the input channels (16
-// multiply-adds per channel and 2x2 output tile where the direct form takes 36) and transforms the
-// sums back to outputs. Knobs: the channels of a reduction slice, each component's thread tile
-// and lanes, split-K.
+// 3x3 convolutions with stride 1, no dilation and no groups by Winograd's F(2x2, 3x3) or
+// F(4x4, 3x3) (templates/conv2d_winograd.cu): one fused kernel transforms input patches and weights
+// into 16 or 36 components in shared memory, multiplies them as small GEMMs over the input channels
+// (16 multiply-adds per channel for a 2x2 output tile, 36 for a 4x4 one, where the direct form
+// takes 36 and 144) and transforms the sums back to outputs. Knobs: the output tile, the channels
+// of a reduction slice, each component's thread tile and lanes, split-K.
 class Conv2dWinograd final : public Template {
 public:
   std::string name() const override { return "conv2d_winograd"; }
