@@ -135,7 +135,8 @@ TEST_CASE("a task no template takes says every template's reason, or that the na
   CHECK(s[1].reason == codegen::decline_reasons(tasks[1].workload));
   CHECK(s[1].reason.find("conv2d_depthwise: tensors beyond 32-bit indexing") != std::string::npos);
   const auto named = tune::task_status(tasks, {}, "h100", kFingerprint, {"conv2d_direct"});
-  CHECK(named[1].reason == "none of the templates conv2d_direct supports it");
+  CHECK(named[1].reason == "none of the templates conv2d_direct supports it (conv2d_direct: grouped/depthwise "
+                           "convolution (groups=32): AutoTVM's direct schedule has no groups (conv2d_implicit_gemm has))");
 }
 
 TEST_CASE("merging overlapping logs loses nothing and duplicates nothing", "[ci]") {

@@ -142,7 +142,17 @@ std::string decline_reasons(const task::Conv2dWorkload& wl) {
 }
 
 std::string no_template_reason(const task::Conv2dWorkload& wl, const std::vector<std::string>& names) {
-  return names.empty() ? decline_reasons(wl) : "none of the templates " + util::join(names, ", ") + " supports it";
+  if (names.empty()) return decline_reasons(wl);
+  // Each named template's own reason, where it has one (a template may instead be left out by
+  // the target's architecture or the TF32 permission).
+  std::vector<std::string> reasons;
+  for (const auto& name : names) {
+    const Template* t = template_named(name);
+    const std::string why = t != nullptr ? t->decline_reason(wl) : "";
+    if (!why.empty()) reasons.push_back(name + ": " + why);
+  }
+  return "none of the templates " + util::join(names, ", ") + " supports it" +
+         (reasons.empty() ? "" : " (" + util::join(reasons, "; ") + ")");
 }
 
 Verdict check_static(const target::Target& t, const KernelFeatures& f) {

@@ -140,7 +140,7 @@ const Template* template_for(const task::Conv2dWorkload& wl);
 // Why no template supports the workload: every template's reason, each said once.
 std::string decline_reasons(const task::Conv2dWorkload& wl);
 // Why templates_for(wl, names, ...) found none: every template's reason when `names` is empty,
-// else that none of the named ones supports it.
+// else that none of the named ones supports it, with each named one's reason.
 std::string no_template_reason(const task::Conv2dWorkload& wl, const std::vector<std::string>& names);
 // Whether a template takes part: named in `names`, or, when names is empty, any template tuned by
 // default but the TF32 ones unless allow_tf32.
