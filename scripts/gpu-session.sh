@@ -3,7 +3,8 @@
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
 #   conv2d_winograd's first timings on VGG-16's layers (winograd), VGG-16's layer 2 and three
-#   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), the [gpu] tests, and an earlier
+#   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), Nsight Compute's view of
+#   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), the [gpu] tests, and an earlier
 #   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
 #   template at 2-4 stages in both reduction orders (same-configs), the tuning throughput of all of ResNet-18 with
 #   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
@@ -28,8 +29,8 @@
 # VGG_DEEP_TRIALS, default 192, each, against cuDNN; VGG_DEEP_LIMIT), seeds (SEEDS_NET, default
 # vgg16, tuned on the GEMM with --transfer-seeds 0 and 4 side by side, SEEDS_TRIALS per task,
 # default 32; SEEDS_LIMIT));
-# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes, WINOGRAD_LIMIT the
-# winograd phase; LANES sets tune --lanes
+# RESNET_TRIALS/RESNET_LIMIT, VGG_TRIALS/VGG_LIMIT and TF32_LIMIT size the tunes, WINOGRAD_LIMIT and
+# PROFILE_LIMIT the winograd and profile phases; LANES sets tune --lanes
 # (default auto).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -180,6 +181,30 @@ winograd() { # conv2d_winograd's first GPU timings: fixed configs and random one
   done
 }
 
+profile() { # Nsight Compute on VGG-16 task 6: what limits the Winograd kernels and the GEMM's best
+  local ncu=${CUDA_HOME:-/usr/local/cuda}/bin/ncu
+  [ -x "$ncu" ] || ncu=$(command -v ncu) || { echo "no ncu"; return 1; }
+  local w='[["tile_k","ot",8],["thread_m","ot",8],["thread_n","ot",8],["split_k","ot",1],["splitk_reduce","ot",0]'
+  local specs=(
+    "conv2d_winograd ${w},[\"tile\",\"ot\",2],[\"lanes_m\",\"ot\",4],[\"lanes_n\",\"ot\",4]]"
+    "conv2d_winograd ${w},[\"tile\",\"ot\",4],[\"lanes_m\",\"ot\",2],[\"lanes_n\",\"ot\",4]]"
+    'conv2d_implicit_gemm [["tile_k","ot",16],["thread_m","ot",8],["thread_n","ot",8],["lanes_n","ot",4],["warps_m","ot",4],["warps_n","ot",1],["split_k","ot",4],["splitk_reduce","ot",0],["stages","ot",3],["tap_major","ot",0]]'
+  )
+  local i=0
+  for spec in "${specs[@]}"; do
+    local tmpl=${spec%% *} cfg=${spec#* }
+    i=$((i + 1))
+    echo "-- ncu: vgg16 task 6 $tmpl $cfg"
+    "$ncu" --target-processes all -k "$tmpl" --launch-count 1 --section SpeedOfLight --section Occupancy \
+      --section LaunchStats --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+      "$exe" measure networks/vgg16.json --task 6 --template "$tmpl" --config "$cfg" --device "$device" \
+      --target auto --warmup 0 --repeat 1 --min-repeat-ms 0 --no-cuda-graph > "$res/profile-$i.txt" 2>&1
+    echo "exit $?"
+    grep -E 'ERR|Throughput|Registers|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Issued Ipc|No Eligible|Stall|Duration' \
+      "$res/profile-$i.txt" | head -n 30
+  done
+}
+
 seeds() { # transfer seeds on and off, side by side, nothing cached (docs/tuning.md)
   for n in 0 4; do
     echo "-- ${SEEDS_NET:-vgg16}, ${SEEDS_TRIALS:-32} GEMM trials per task, --transfer-seeds $n"
@@ -237,14 +262,14 @@ PY
 }
 
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-winograd vgg-deep gpu-tests bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-winograd vgg-deep profile gpu-tests bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
@@ -266,6 +291,7 @@ for name in ${PHASES:-winograd vgg-deep gpu-tests bench-prev same-configs net-th
     throughput) phase throughput 40 throughput ;;
     vgg-deep) phase vgg-deep ${VGG_DEEP_LIMIT:-150} vgg_deep ;;
     winograd) phase winograd ${WINOGRAD_LIMIT:-90} winograd ;;
+    profile) phase profile ${PROFILE_LIMIT:-60} profile ;;
     seeds) phase seeds ${SEEDS_LIMIT:-120} seeds ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
     sanitize) phase sanitize 90 sanitize ;;
