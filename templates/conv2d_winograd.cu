@@ -130,13 +130,15 @@ template <int T, int LANES> __device__ __forceinline__ int local_of(int i, int l
   return T >= 4 ? (i / 4) * (LANES * 4) + lane * 4 + i % 4 : i * LANES + lane;
 }
 
-// What a slice's loads need: each input slot's tile (its patch origin as an input offset and
-// its row and column, the row far negative for a tile beyond TILES), and whether its whole patch
-// lies inside the input (most do: their loads need no bounds checks).
+// What a slice's loads need, computed once: each input slot's tile, as the input offset of its
+// patch's origin and a mask of the patch's inputs that lie inside the input (padding, edges and
+// tiles beyond TILES are zeros). A load is then a constant offset, predicated by its bit.
+template <bool Fits32> struct MaskOf { typedef unsigned type; };
+template <> struct MaskOf<false> { typedef unsigned long long type; };
+typedef MaskOf<NC <= 32>::type Mask; // a bit per input of a patch
 struct Patches {
   Offset off[IN_SLOTS];
-  int ih[IN_SLOTS], iw[IN_SLOTS];
-  bool inside[IN_SLOTS];
+  Mask valid[IN_SLOTS]; // bit y * ALPHA + x: that input lies inside the input (else it is a zero)
 };
 
 __device__ __forceinline__ Patches patches_of(long long tile0, int tid) {
@@ -148,10 +150,15 @@ __device__ __forceinline__ Patches patches_of(long long tile0, int tid) {
     const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
     const int ih = (rest / TW) * MT - PT, iw = (rest % TW) * MT - PL;
     const bool valid = tile < TILES;
-    p.ih[s] = valid ? ih : -(1 << 29);
-    p.iw[s] = iw;
+    p.valid[s] = 0;
+#pragma unroll
+    for (int y = 0; y < ALPHA; ++y)
+#pragma unroll
+      for (int x = 0; x < ALPHA; ++x) {
+        const bool in = valid && unsigned(ih + y) < unsigned(H) && unsigned(iw + x) < unsigned(W);
+        p.valid[s] |= Mask(in) << (y * ALPHA + x);
+      }
     p.off[s] = valid ? (Offset(img) * C * H + ih) * W + iw : Offset(0);
-    p.inside[s] = valid && ih >= 0 && ih + ALPHA <= H && iw >= 0 && iw + ALPHA <= W;
   }
   return p;
 }
@@ -169,24 +176,16 @@ __device__ __forceinline__ void load_slice(const float* __restrict__ data, const
     const int e = tid + s * THREADS;
     const int c = c0 + e / BT;
     const bool entry = (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) && c < C;
-    const float* const plane = data + Offset(c < C ? c : 0) * H * W;
-    if (entry && p.inside[s]) { // one address, constant offsets
-      const float* const src = plane + p.off[s];
+    // One address, constant offsets (an address outside the input is formed, never read).
+    const float* const src = data + (Offset(c < C ? c : 0) * H * W + p.off[s]);
+    const Mask mask = entry ? p.valid[s] : Mask(0);
 #pragma unroll
-      for (int y = 0; y < ALPHA; ++y)
+    for (int y = 0; y < ALPHA; ++y)
 #pragma unroll
-        for (int x = 0; x < ALPHA; ++x) sl.d[s][y * ALPHA + x] = src[y * W + x];
-    } else {
-#pragma unroll
-      for (int y = 0; y < ALPHA; ++y) {
-        const bool row = entry && unsigned(p.ih[s] + y) < unsigned(H);
-#pragma unroll
-        for (int x = 0; x < ALPHA; ++x) {
-          const bool valid = row && unsigned(p.iw[s] + x) < unsigned(W);
-          sl.d[s][y * ALPHA + x] = valid ? plane[p.off[s] + y * W + x] : 0.0f;
-        }
+      for (int x = 0; x < ALPHA; ++x) {
+        const bool valid = (mask >> (y * ALPHA + x)) & 1u;
+        sl.d[s][y * ALPHA + x] = valid ? src[y * W + x] : 0.0f;
       }
-    }
   }
 #pragma unroll
   for (int s = 0; s < W_SLOTS; ++s) {

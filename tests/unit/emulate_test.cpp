@@ -519,7 +519,8 @@ TEST_CASE("the emulator catches a wrong Winograd transform, slice or tile edge",
     CHECK(run("__syncthreads(); // before the next row overwrites the components", "") > 0);
     CHECK(run("store_slice(sl, next, next + NC * U_PLANE, tid);\n    __syncthreads();",
               "store_slice(sl, next, next + NC * U_PLANE, tid);") > 0);
-    CHECK(run("unsigned(p.iw[s] + x) < unsigned(W)", "unsigned(p.iw[s] + x) <= unsigned(W)") > 0);
+    CHECK(run("unsigned(iw + x) < unsigned(W)", "unsigned(iw + x) <= unsigned(W)") > 0);
+    CHECK(run("unsigned(ih + y) < unsigned(H)", "unsigned(ih + y) < unsigned(H + 1)") > 0);
     CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
   }
 }
