@@ -20,8 +20,8 @@
 // Each slice of BK input channels: every thread loads its input patches and 3x3 weights into
 // registers (the next slice's while the block multiplies this one's), transforms them and stores
 // the components to shared memory ([2][NC][BK][BT] and [2][NC][BK][BM+4]); one barrier a slice.
-// At the end the components of each output tile meet in shared memory, one thread-row at a time,
-// and the output transform writes the MT x MT outputs.
+// At the end the components of each output tile meet in shared memory, as many thread-rows at a
+// time as the stages' memory holds, and the output transform writes the MT x MT outputs.
 // Layout: data [N][C][H][W], weight [K][C][3][3] (fewer than 2^31 floats), out [N][K][OH][OW],
 // float32. Every size is handled by bounds checks: odd and non-square planes (a tile past the
 // edge is cut), any padding, prime channel counts and batch > 1.
@@ -46,6 +46,13 @@ static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
 static constexpr int IN_ENTRIES = BK * BT, W_ENTRIES = BK * BM;
 static constexpr int IN_SLOTS = (IN_ENTRIES + THREADS - 1) / THREADS;
 static constexpr int W_SLOTS = (W_ENTRIES + THREADS - 1) / THREADS;
+// Shared memory (floats): the two stages, or at least one thread-row of every team's sums.
+static constexpr int SMEM = 2 * STAGE > NC * LANES_M * BT ? 2 * STAGE : NC * LANES_M * BT;
+// Thread-rows whose sums the output transform takes at once: the most (dividing TM) that fit.
+static constexpr int ROWS = NC * LANES_M * BT * TM <= SMEM ? TM
+                          : NC * LANES_M * BT * (TM / 2) <= SMEM && TM % 2 == 0 ? TM / 2
+                          : NC * LANES_M * BT * (TM / 4) <= SMEM && TM % 4 == 0 ? TM / 4
+                          : 1;
 static_assert(MT == 2 || MT == 4, "F(2x2, 3x3) or F(4x4, 3x3)");
 // Input offsets fit 32 bits unless the input has 2^31 elements or more.
 template <bool Fits32> struct OffsetOf { typedef int type; };
@@ -314,19 +321,22 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     __syncthreads();
   }
 
-  // The output transform needs the NC components of a tile: one of the thread's rows at a time,
-  // every team's row i (LANES_M channels x BT tiles) meets in shared memory, [NC][LANES_M][BT].
-  constexpr int E_PLANE = LANES_M * BT;
+  // The output transform needs the NC components of a tile: ROWS of the thread's rows at a time
+  // (as many as the stages' shared memory holds), every team's rows meet in shared memory,
+  // [NC][ROWS * LANES_M][BT], and each thread then transforms tiles of any of them.
+  constexpr int E_PLANE = ROWS * LANES_M * BT;
 #pragma unroll 1
-  for (int i = 0; i < TM; ++i) {
+  for (int i0 = 0; i0 < TM; i0 += ROWS) {
 #pragma unroll
-    for (int j = 0; j < TN; ++j) {
-      smem[xi * E_PLANE + lane_m * BT + local_of<TN, LANES_N>(j, lane_n)] = acc[i][j];
-    }
+    for (int i = 0; i < ROWS; ++i)
+#pragma unroll
+      for (int j = 0; j < TN; ++j) {
+        smem[xi * E_PLANE + (i * LANES_M + lane_m) * BT + local_of<TN, LANES_N>(j, lane_n)] = acc[i0 + i][j];
+      }
     __syncthreads();
     for (int e = tid; e < E_PLANE; e += THREADS) {
-      const int lm = e / BT, t = e % BT;
-      const int m = m0 + local_of<TM, LANES_M>(i, lm);
+      const int row_of_pass = e / BT, t = e % BT; // row_of_pass: thread-row i * LANES_M + lm
+      const int m = m0 + local_of<TM, LANES_M>(i0 + row_of_pass / LANES_M, row_of_pass % LANES_M);
       const long long tile = tile0 + t;
       if (m < K && tile < TILES) {
         float mm[NC], r[MT * ALPHA], y[MT * MT];
@@ -344,6 +354,6 @@ extern "C" __global__ void __launch_bounds__(THREADS)
           for (int col = 0; col < MT; ++col) store_out(out, m, oh + row, ow + col, img, split, y[row * MT + col]);
       }
     }
-    __syncthreads(); // before the next row overwrites the components
+    __syncthreads(); // before the next rows overwrite the components
   }
 }

@@ -516,11 +516,27 @@ TEST_CASE("the emulator catches a wrong Winograd transform, slice or tile edge",
     CHECK(run("y[1 * Stride] = outer + g[1 * Stride];", "y[1 * Stride] = outer - g[1 * Stride];") > 0);
     CHECK(run(" * unscale(q / ALPHA, q % ALPHA);", ";") > 0);
     CHECK(run("(slice_begin + s + 1) * BK", "(slice_begin + s) * BK") > 0);
-    CHECK(run("__syncthreads(); // before the next row overwrites the components", "") > 0);
     CHECK(run("store_slice(sl, next, next + NC * U_PLANE, tid);\n    __syncthreads();",
               "store_slice(sl, next, next + NC * U_PLANE, tid);") > 0);
     CHECK(run("unsigned(iw + x) < unsigned(W)", "unsigned(iw + x) <= unsigned(W)") > 0);
     CHECK(run("unsigned(ih + y) < unsigned(H)", "unsigned(ih + y) < unsigned(H + 1)") > 0);
     CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+  }
+  // Block tiles whose sums do not fit the stages' shared memory at once: the output transform
+  // takes them in passes of thread-rows (F(2x2): 64x64 tiles of 1024 threads at tile_k 4, 4
+  // passes of 2 rows; F(4x4): 32x32 of 576 threads, 2 passes of 4 rows).
+  const auto wide = shape(1, 8, 18, 18, 40, 3, 3, 1, 1, 1, 1, 1, 1);
+  const auto wide_sp = tmpl.make_space(wide);
+  const Problem wide_p(wide, 5);
+  for (int tile : {2, 4}) {
+    const int lanes = tile == 2 ? 3 : 2; // 8x8 or 4x4 lanes
+    const auto cfg = wide_sp.from_choices({tile == 2 ? 0 : 1, 0, 3, 3, lanes, lanes, 0, 0});
+    INFO("F(" << tile << "x" << tile << ", 3x3): " << wide_sp.str(cfg));
+    REQUIRE(codegen::check_static(target::find_preset("h100"), tmpl.features(wide, wide_sp, cfg)).ok);
+    auto run = [&](const std::string& from, const std::string& to) {
+      return mutated_mismatches(tmpl, wide, wide_sp, cfg, wide_p, from, to);
+    };
+    CHECK(run("", "") == 0);
+    CHECK(run("__syncthreads(); // before the next rows overwrite the components", "") > 0);
   }
 }
