@@ -168,7 +168,7 @@ winograd() { # conv2d_winograd's first GPU timings: fixed configs and random one
   for nt in vgg16:2 vgg16:4 vgg16:6 vgg16:8 resnet18:4; do
     local net=${nt%%:*} task=${nt##*:}
     # tile tile_k thread_m thread_n lanes_m lanes_n: the static table in docs/benchmarks.md
-    for knobs in 2,8,8,8,4,4 2,16,8,8,4,4 2,8,8,4,4,8 2,8,4,8,8,4 4,8,8,8,2,4 4,8,8,8,2,2 4,4,8,8,2,4 4,8,8,4,4,4; do
+    for knobs in 2,8,8,8,4,4 2,16,8,8,4,4 2,8,8,4,4,8 2,8,4,8,8,4 4,8,8,8,2,4 4,8,8,8,2,2 4,8,8,8,4,2 4,8,8,4,4,4; do
       local cfg
       cfg=$(python3 -c 'import json,sys; v=[int(x) for x in sys.argv[1].split(",")]; print(json.dumps([[k,"ot",x] for k,x in zip(["tile","tile_k","thread_m","thread_n","lanes_m","lanes_n"],v)] + [["split_k","ot",1],["splitk_reduce","ot",0]]))' "$knobs")
       printf '%s task %s winograd %s: ' "$net" "$task" "$knobs"
