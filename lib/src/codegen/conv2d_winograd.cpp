@@ -119,7 +119,7 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
   f.accumulators = int64_t(w.tm) * w.tn;
   f.duplicate = duplicate_reduce(w.split_k, w.reduce);
   // Accumulators, one channel's operands, a slice's loads in flight (nc per patch, 9 per weight
-  // entry) and the patches' precomputed origins (4 each), the rest.
+  // entry), each patch's precomputed origin and mask with their addressing (about 4), the rest.
   f.predicted_registers = int(f.accumulators + w.tm + w.tn + (w.nc() + 4) * w.in_slots() + 9 * w.w_slots() + 32);
   f.reduction_steps = w.slices_per_split();
   f.fma_per_thread = f.accumulators * f.reduction_steps * w.bk;
