@@ -44,13 +44,15 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
     std::cout << "replayed " << log << " (" << sel.device << ") into " << out << ": "
               << sel.best.size() << " kernels\n";
     using Align = util::Table::Align;
-    util::Table table({"kernel", "workload", "count", "us", "GFLOPS", "config", "registers"},
-                      {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right});
+    util::Table table({"kernel", "workload", "count", "us", "GFLOPS", "template", "config", "registers"},
+                      {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right,
+                       Align::Right});
     for (const auto& k : result.manifest.at("kernels")) {
       table.add_row({k.at("name").get<std::string>(), k.at("shape").get<std::string>(),
                      std::to_string(k.at("count").get<int>()),
                      util::fixed(k.at("measured").at("seconds").get<double>() * 1e6, 2),
                      util::fixed(k.at("measured").at("gflops").get<double>(), 0),
+                     k.value("template", std::string("-")),
                      std::to_string(k.at("config").at("index").get<int64_t>()),
                      std::to_string(k.at("resources").at("registers").get<int>())});
     }
@@ -122,9 +124,10 @@ void run_bench(BenchArgs a) {
                  gpu.arch());
   }
   using Align = util::Table::Align;
-  util::Table table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS", "% peak", "cuDNN algorithm"},
+  util::Table table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS", "% peak", "template",
+                     "cuDNN algorithm"},
                     {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
-                     Align::Right, Align::Right, Align::Left});
+                     Align::Right, Align::Right, Align::Left, Align::Left});
   nlohmann::json rows = nlohmann::json::array();
   double ours_total = 0, dnn_total = 0;
   bool dnn_complete = true;
@@ -149,7 +152,8 @@ void run_bench(BenchArgs a) {
     measure::MeasureResult ours = runner.run(wl, b);
     measure::MeasureResult dnn = runner.run_cudnn(wl, a.allow_tf32);
     const double flops = double(wl.flops());
-    nlohmann::json row = {{"kernel", k.at("name")}, {"workload", wl.str()}, {"count", count},
+    const std::string tmpl = k.value("template", std::string("-"));
+    nlohmann::json row = {{"kernel", k.at("name")}, {"workload", wl.str()}, {"count", count}, {"template", tmpl},
                           {"ours", measure::to_json(ours)}, {"cudnn", measure::to_json(dnn)}};
     std::string ours_us = ours.ok() ? util::fixed(ours.median * 1e6, 2) : measure::error_name(ours.error);
     std::string dnn_us = dnn.ok() ? util::fixed(dnn.median * 1e6, 2) : "n/a";
@@ -160,7 +164,7 @@ void run_bench(BenchArgs a) {
     if (dnn.ok()) dnn_total += dnn.median * count; else dnn_complete = false;
     if (!ours.ok()) spdlog::warn("{}: {}", k.at("name").get<std::string>(), ours.message);
     table.add_row({k.at("name").get<std::string>(), wl.str(), std::to_string(count), ours_us, dnn_us, speedup,
-                   gflops, peak, dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
+                   gflops, peak, tmpl, dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
     rows.push_back(row);
   }
   if (a.as_json) {
