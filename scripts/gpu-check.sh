@@ -34,6 +34,14 @@ for net in resnet18 vgg16 alexnet; do
   done
 done
 
+# Templates the measurements above (each task's first template) do not reach: depthwise, Winograd.
+step "mobilenet_v2 task 2 conv2d_depthwise" "$exe" measure networks/mobilenet_v2.json --task 2 \
+  --template conv2d_depthwise --device cuda --count 4 --seed 2 --target auto
+for task in 2 8; do
+  step "vgg16 task $task conv2d_winograd" "$exe" measure networks/vgg16.json --task "$task" \
+    --template conv2d_winograd --device cuda --count 4 --seed "$task" --target auto
+done
+
 # A short tune, then the emitted kernels against cuDNN.
 step "short tune" "$exe" -q tune networks/resnet18.json --tasks 7,10 --trials 64 --device cuda \
   --target auto --log "$log/tune.jsonl"
@@ -52,7 +60,7 @@ step "tf32 bench" "$exe" bench "$log/tf32.jsonl" --allow-tf32
 # Throughput: random configs, nothing cached, compile included.
 export CHAMELEON_CACHE_DIR="$log/cache"
 for task in 2 4 7; do
-  for tmpl in conv2d_direct conv2d_implicit_gemm; do
+  for tmpl in conv2d_direct conv2d_implicit_gemm conv2d_winograd; do
     step "throughput resnet18 task $task $tmpl" "$exe" measure networks/resnet18.json --task "$task" \
       --template "$tmpl" --device cuda --count 64 --seed 99 --no-cache --target auto
   done
