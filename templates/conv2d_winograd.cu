@@ -48,11 +48,14 @@ static constexpr int IN_SLOTS = (IN_ENTRIES + THREADS - 1) / THREADS;
 static constexpr int W_SLOTS = (W_ENTRIES + THREADS - 1) / THREADS;
 // Shared memory (floats): the two stages, or at least one thread-row of every team's sums.
 static constexpr int SMEM = 2 * STAGE > NC * LANES_M * BT ? 2 * STAGE : NC * LANES_M * BT;
-// Thread-rows whose sums the output transform takes at once: the most (dividing TM) that fit.
-static constexpr int ROWS = NC * LANES_M * BT * TM <= SMEM ? TM
-                          : NC * LANES_M * BT * (TM / 2) <= SMEM && TM % 2 == 0 ? TM / 2
-                          : NC * LANES_M * BT * (TM / 4) <= SMEM && TM % 4 == 0 ? TM / 4
-                          : 1;
+// Thread-rows whose sums the output transform takes at once: the most (TM, halved until they
+// fit; TM is a power of two) that fit.
+constexpr int rows_that_fit() {
+  int rows = TM;
+  while (rows > 1 && NC * LANES_M * BT * rows > SMEM) rows /= 2;
+  return rows;
+}
+static constexpr int ROWS = rows_that_fit();
 static_assert(MT == 2 || MT == 4, "F(2x2, 3x3) or F(4x4, 3x3)");
 // Input offsets fit 32 bits unless the input has 2^31 elements or more.
 template <bool Fits32> struct OffsetOf { typedef int type; };

@@ -42,7 +42,8 @@ struct Wino {
   int in_slots() const { return (bk * bt() + threads() - 1) / threads(); }
   int w_slots() const { return (bk * bm() + threads() - 1) / threads(); }
   // Shared memory: two stages of U [nc][bk][bm + 4] and V [nc][bk][bt] (each plane padded by 4),
-  // reused at the end for the components of one thread-row, [nc][lanes_m][bt].
+  // reused at the end for the sums the output transform takes: at least one thread-row's,
+  // [nc][lanes_m][bt] (as many rows as fit, templates/conv2d_winograd.cu).
   int64_t smem_floats() const {
     const int64_t stage = nc() * ((int64_t(bk) * (bm() + 4) + 4) + (int64_t(bk) * bt() + 4));
     return std::max<int64_t>(2 * stage, nc() * int64_t(lanes_m) * bt());
