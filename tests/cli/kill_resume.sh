@@ -28,9 +28,8 @@ echo "killed after $records_before complete records"
 after=$(grep -c '^{' "$log")
 cmp -n "$(stat -c %s "$dir/before.jsonl")" "$dir/before.jsonl" "$log" || { echo "records before the kill changed"; exit 1; }
 [ "$after" -eq 300 ] || { echo "expected 300 records after resume, got $after"; exit 1; }
-# A config is its template and index (the task has several templates, each with its own indices).
-unique=$(grep '^{' "$log" | while read -r line; do
-  printf '%s %s\n' "$(grep -o '"template":"[a-z0-9_]*"' <<<"$line")" "$(grep -o '"config":{"index":[0-9]*' <<<"$line")"
-done | sort -u | wc -l)
+# A config is its template and index (the task has several templates, each with its own indices):
+# each record line holds one of each, in that order, so pairing the matches pairs each line's.
+unique=$(grep '^{' "$log" | grep -o '"config":{"index":[0-9]*\|"template":"[a-z0-9_]*"' | paste - - | sort -u | wc -l)
 [ "$unique" -eq 300 ] || { echo "a config was measured twice ($unique unique of 300)"; exit 1; }
 echo "resume kept all $records_before records and finished with $after unique configs"
