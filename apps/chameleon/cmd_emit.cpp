@@ -8,6 +8,7 @@
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/cuda_runner.hpp"
 #include "chameleon/measure/device.hpp"
+#include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
 #include "chameleon/util/table.hpp"
@@ -75,17 +76,125 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
 struct BenchArgs {
   std::string input; // kernels folder or log
   std::string device_name;
+  std::string device = "auto"; // cuda, sim or auto (cuda; there is no cuDNN on the sim)
+  std::string target;          // sim only: the preset to simulate (default: the manifest's)
   DeviceOptions dev;
   bool allow_tf32 = false;
   bool as_json = false;
 };
 
+// The preset the sim stands in for when benching `manifest`: --target, else the manifest's target
+// when it is a preset, else the preset named in its device ("NVIDIA H200" is h200).
+target::Target sim_target(const std::string& flag, const nlohmann::json& manifest) {
+  if (!flag.empty()) return target::find_preset(flag);
+  const std::string named = manifest.value("target", std::string());
+  std::string device = util::lower(manifest.value("device", std::string()));
+  if (auto colon = device.find("sim:"); colon == 0) device = device.substr(4);
+  for (const target::Target& t : target::presets()) {
+    if (t.name == named) return t;
+  }
+  for (const target::Target& t : target::presets()) {
+    if (device.find(t.name) != std::string::npos) return t;
+  }
+  throw Error("the manifest names no known target (target '" + named + "', device '" +
+              manifest.value("device", std::string()) + "'): pass --target");
+}
+
+// One kernel of a manifest, read for timing. A damaged entry is that kernel's failure (its
+// build's error), never the bench's: the other kernels are still timed.
+struct BenchKernel {
+  std::string name, shape = "-", tmpl = "-";
+  int count = 1;
+  bool has_workload = false;
+  task::Conv2dWorkload wl;
+  measure::BuildResult build;
+};
+
+BenchKernel read_bench_kernel(const fs::path& dir, const nlohmann::json& k, size_t position, bool use_ptx,
+                              bool sim, const std::string& arch) {
+  BenchKernel bk;
+  bk.name = "kernel #" + std::to_string(position + 1);
+  auto fail = [&](const std::string& why) {
+    bk.build.error = measure::ErrorNo::CompileHost;
+    bk.build.message = why;
+  };
+  try {
+    if (!k.is_object()) throw Error("not a JSON object");
+    bk.name = k.value("name", bk.name);
+    bk.tmpl = k.value("template", std::string("-"));
+    bk.count = k.value("count", 1);
+    bk.wl = task::workload_from_json(k.at("workload"));
+    task::validate(bk.wl);
+    bk.shape = bk.wl.str();
+    bk.has_workload = true;
+    measure::BuildResult& b = bk.build;
+    b.entry = k.at("entry").get<std::string>();
+    b.features.geometry = codegen::geometry_from_json(k);
+    b.features.tf32 = k.value("tf32", false);
+    b.resources = measure::resources_from_json(k.at("resources"));
+    const fs::path image_path = dir / k.at("files").at(use_ptx ? "ptx" : "cubin").get<std::string>();
+    std::ifstream image(image_path, std::ios::binary);
+    std::stringstream bytes;
+    bytes << image.rdbuf();
+    b.cubin = bytes.str();
+    if (b.cubin.empty()) {
+      fail("missing or empty " + image_path.string() + " (replay again)");
+      return bk;
+    }
+    if (use_ptx) b.cubin.push_back('\0');
+    if (sim) {
+      // The sim times a kernel from what its template says of the config (the cubin only has to
+      // be there), keyed as the tune keyed it: the same kernel gets the same time.
+      const codegen::Template* t = codegen::template_named(bk.tmpl);
+      if (t == nullptr) {
+        fail("template '" + bk.tmpl + "' is not one of this chameleon's (replay with it)");
+        return bk;
+      }
+      const std::string fp = k.value("template_fingerprint", std::string());
+      if (fp != t->fingerprint()) {
+        fail(bk.tmpl + " has changed since this replay (fingerprint " + fp + ", now " + t->fingerprint() +
+             "): replay the log again");
+        return bk;
+      }
+      const auto sp = t->make_space(bk.wl);
+      const auto cfg = sp.get(k.at("config").at("index").get<int64_t>());
+      b.features = t->features(bk.wl, sp, cfg);
+      b.cache_key = measure::compile_key(t->render(bk.wl, sp, cfg).code, arch);
+    }
+  } catch (const std::exception& e) {
+    fail("manifest entry " + bk.name + ": " + e.what());
+  }
+  return bk;
+}
+
+// A kernels folder's manifest.json: an object with a list of kernels, or chameleon::Error.
+nlohmann::json read_manifest(const fs::path& dir) {
+  const fs::path path = dir / "manifest.json";
+  std::ifstream in(path);
+  if (!in) throw Error("no manifest.json in " + dir.string() + " (run chameleon replay first)");
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": not valid JSON: " + e.what());
+  }
+  if (!manifest.is_object() || !manifest.contains("kernels") || !manifest.at("kernels").is_array()) {
+    throw Error(path.string() + ": not a chameleon manifest (no 'kernels' list)");
+  }
+  return manifest;
+}
+
 void run_bench(BenchArgs a) {
-  std::string why;
-  if (!measure::gpu_available(&why)) {
-    // The sim has nothing to compare against cuDNN: drop the hint at it.
-    if (auto hint = why.find("; use --device sim"); hint != std::string::npos) why.resize(hint);
-    throw Error("bench times kernels against cuDNN on a GPU: " + why);
+  const bool sim = a.device == "sim";
+  if (!sim) {
+    if (!a.target.empty()) throw Error("--target is for --device sim: on a GPU the target is the GPU");
+    std::string why;
+    if (!measure::gpu_available(&why)) {
+      // The sim has nothing to compare against cuDNN: point at its own bench instead.
+      if (auto hint = why.find("; use --device sim"); hint != std::string::npos) why.resize(hint);
+      throw Error("bench times kernels against cuDNN on a GPU: " + why +
+                  " (--device sim re-times the kernels on the sim model, without cuDNN)");
+    }
   }
   fs::path dir = a.input;
   // A replay made for this bench only is removed when it ends.
@@ -102,86 +211,101 @@ void run_bench(BenchArgs a) {
     scratch.path = dir;
     emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir(), a.allow_tf32);
   }
-  std::ifstream in(dir / "manifest.json");
-  if (!in) throw Error("no manifest.json in " + dir.string() + " (run chameleon replay first)");
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error((dir / "manifest.json").string() + ": not valid JSON: " + e.what());
+  const nlohmann::json manifest = read_manifest(dir);
+  std::unique_ptr<measure::CudaRunner> gpu_runner;
+  std::unique_ptr<measure::SimRunner> sim_runner;
+  measure::Runner* runner = nullptr;
+  target::Target tgt;
+  if (sim) {
+    tgt = sim_target(a.target, manifest);
+    sim_runner = std::make_unique<measure::SimRunner>(tgt, a.dev.measure);
+    runner = sim_runner.get();
+  } else {
+    gpu_runner = std::make_unique<measure::CudaRunner>(a.dev.gpu, a.dev.measure);
+    tgt = measure::target_from_device(a.dev.gpu);
+    runner = gpu_runner.get();
   }
-  measure::CudaRunner runner(a.dev.gpu, a.dev.measure);
-  target::Target gpu = measure::target_from_device(a.dev.gpu);
-  const bool use_ptx = manifest.value("arch", std::string()) != gpu.arch();
+  const std::string arch = manifest.value("arch", std::string("?"));
+  const bool use_ptx = !sim && arch != tgt.arch();
   int tf32_kernels = 0;
-  for (const auto& k : manifest.at("kernels")) tf32_kernels += k.value("tf32", false) ? 1 : 0;
-  if (tf32_kernels > 0 && !a.allow_tf32) {
+  for (const auto& k : manifest.at("kernels")) tf32_kernels += k.is_object() && k.value("tf32", false) ? 1 : 0;
+  if (tf32_kernels > 0 && !a.allow_tf32 && !sim) {
     spdlog::warn("{} of our kernels compute in TF32 while cuDNN is held to fp32: pass --allow-tf32 to "
                  "compare like with like", tf32_kernels);
   }
-  if (use_ptx) {
-    spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", manifest.value("arch", std::string("?")),
-                 gpu.arch());
-  }
+  if (use_ptx) spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", arch, tgt.arch());
   using Align = util::Table::Align;
-  util::Table table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS", "% peak", "template",
-                     "cuDNN algorithm"},
-                    {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
-                     Align::Right, Align::Right, Align::Left, Align::Left});
+  // On the sim, no cuDNN columns: there is nothing to compare against.
+  util::Table table = sim ? util::Table({"kernel", "workload", "count", "ours us", "GFLOPS", "% peak", "template"},
+                                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
+                                         Align::Right, Align::Left})
+                          : util::Table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS",
+                                         "% peak", "template", "cuDNN algorithm"},
+                                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
+                                         Align::Right, Align::Right, Align::Right, Align::Left, Align::Left});
   nlohmann::json rows = nlohmann::json::array();
   double ours_total = 0, dnn_total = 0;
-  bool dnn_complete = true;
-  for (const auto& k : manifest.at("kernels")) {
-    task::Conv2dWorkload wl = task::workload_from_json(k.at("workload"));
-    measure::BuildResult b;
-    const fs::path image_path = dir / k.at("files").at(use_ptx ? "ptx" : "cubin").get<std::string>();
-    std::ifstream image(image_path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << image.rdbuf();
-    b.cubin = bytes.str();
-    if (b.cubin.empty()) { // recorded as this kernel's failure; the others are benched
-      b.error = measure::ErrorNo::CompileHost;
-      b.message = "missing or empty " + image_path.string() + " (replay again)";
+  bool dnn_complete = !sim;
+  int failed = 0;
+  const auto& kernels = manifest.at("kernels");
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const BenchKernel k = read_bench_kernel(dir, kernels[i], i, use_ptx, sim, arch);
+    measure::MeasureResult ours, dnn;
+    if (k.has_workload) {
+      ours = runner->run(k.wl, k.build);
+    } else {
+      ours.error = k.build.error;
+      ours.message = k.build.message;
     }
-    if (use_ptx) b.cubin.push_back('\0');
-    b.entry = k.at("entry").get<std::string>();
-    b.features.geometry = codegen::geometry_from_json(k);
-    b.features.tf32 = k.value("tf32", false);
-    b.resources = measure::resources_from_json(k.at("resources"));
-    const int count = k.value("count", 1);
-    measure::MeasureResult ours = runner.run(wl, b);
-    measure::MeasureResult dnn = runner.run_cudnn(wl, a.allow_tf32);
-    const double flops = double(wl.flops());
-    const std::string tmpl = k.value("template", std::string("-"));
-    nlohmann::json row = {{"kernel", k.at("name")}, {"workload", wl.str()}, {"count", count}, {"template", tmpl},
-                          {"ours", measure::to_json(ours)}, {"cudnn", measure::to_json(dnn)}};
+    if (sim) {
+      dnn.error = measure::ErrorNo::Unknown;
+    } else if (k.has_workload) {
+      dnn = gpu_runner->run_cudnn(k.wl, a.allow_tf32);
+    } else {
+      dnn.error = measure::ErrorNo::Unknown;
+      dnn.message = "not run: no workload";
+    }
+    const double flops = k.has_workload ? double(k.wl.flops()) : 0;
+    nlohmann::json row = {{"kernel", k.name}, {"workload", k.shape}, {"count", k.count}, {"template", k.tmpl},
+                          {"ours", measure::to_json(ours)}};
+    row["cudnn"] = sim ? nlohmann::json() : measure::to_json(dnn);
     std::string ours_us = ours.ok() ? util::fixed(ours.median * 1e6, 2) : measure::error_name(ours.error);
     std::string dnn_us = dnn.ok() ? util::fixed(dnn.median * 1e6, 2) : "n/a";
     std::string speedup = ours.ok() && dnn.ok() ? util::fixed(dnn.median / ours.median, 2) + "x" : "-";
     std::string gflops = ours.ok() ? util::fixed(flops / ours.median / 1e9, 0) : "-";
-    std::string peak = ours.ok() ? util::fixed(100 * flops / ours.median / 1e9 / gpu.peak_fp32_gflops(), 1) : "-";
-    if (ours.ok()) ours_total += ours.median * count;
-    if (dnn.ok()) dnn_total += dnn.median * count; else dnn_complete = false;
-    if (!ours.ok()) spdlog::warn("{}: {}", k.at("name").get<std::string>(), ours.message);
-    table.add_row({k.at("name").get<std::string>(), wl.str(), std::to_string(count), ours_us, dnn_us, speedup,
-                   gflops, peak, tmpl, dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
+    std::string peak = ours.ok() ? util::fixed(100 * flops / ours.median / 1e9 / tgt.peak_fp32_gflops(), 1) : "-";
+    if (ours.ok()) ours_total += ours.median * k.count; else ++failed;
+    if (dnn.ok()) dnn_total += dnn.median * k.count; else dnn_complete = false;
+    if (!ours.ok()) spdlog::warn("{}: {}", k.name, ours.message);
+    if (sim) {
+      table.add_row({k.name, k.shape, std::to_string(k.count), ours_us, gflops, peak, k.tmpl});
+    } else {
+      table.add_row({k.name, k.shape, std::to_string(k.count), ours_us, dnn_us, speedup, gflops, peak, k.tmpl,
+                     dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
+    }
     rows.push_back(row);
   }
   if (a.as_json) {
-    std::cout << nlohmann::json({{"device", runner.device_name()}, {"manifest", manifest.value("log", "")},
-                                 {"allow_tf32", a.allow_tf32}, {"kernels", rows},
-                                 {"total_ours_seconds", ours_total}, {"total_cudnn_seconds", dnn_total},
-                                 {"cudnn_complete", dnn_complete}})
+    std::cout << nlohmann::json({{"device", runner->device_name()}, {"simulated", sim},
+                                 {"manifest", manifest.value("log", "")}, {"allow_tf32", a.allow_tf32},
+                                 {"kernels", rows}, {"failed", failed}, {"total_ours_seconds", ours_total},
+                                 {"total_cudnn_seconds", dnn_total}, {"cudnn_complete", dnn_complete}})
                      .dump(2)
               << "\n";
     return;
   }
-  std::cout << "bench on " << runner.device_name() << " (" << gpu.arch() << "), cuDNN "
-            << (a.allow_tf32 ? "with TF32 allowed" : "fp32 (TF32 off)")
-            << ", same tensors and protocol for both; times per launch\n";
+  if (sim) {
+    std::cout << "bench on " << runner->device_name() << " (" << tgt.arch()
+              << "): the sim model's times, not a GPU's; cuDNN is not run\n";
+  } else {
+    std::cout << "bench on " << runner->device_name() << " (" << tgt.arch() << "), cuDNN "
+              << (a.allow_tf32 ? "with TF32 allowed" : "fp32 (TF32 off)")
+              << ", same tensors and protocol for both; times per launch\n";
+  }
   table.print(std::cout);
-  std::cout << "total weighted by layer counts: ours " << util::fixed(ours_total * 1e6, 2) << " us, cuDNN "
-            << (dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
+  std::cout << "total weighted by layer counts: ours " << util::fixed(ours_total * 1e6, 2) << " us"
+            << (failed > 0 ? " (" + std::to_string(failed) + (failed == 1 ? " kernel" : " kernels") + " failed, not counted)" : "") << ", cuDNN "
+            << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
 }
 
 } // namespace
@@ -209,6 +333,12 @@ void add_emit_commands(CLI::App& app) {
     cmd->add_flag("--allow-tf32", a->allow_tf32,
                   "Let cuDNN use TF32 tensor cores and, with a log, our TF32 kernels compete");
     cmd->add_flag("--json", a->as_json, "Print JSON");
+    cmd->add_option("--device", a->device,
+                    "cuda (a real GPU, against cuDNN), sim (the sim model's times, no cuDNN; to check a "
+                    "kernels folder without a GPU), or auto (cuda)")
+        ->check(CLI::IsMember({"cuda", "sim", "auto"}))
+        ->capture_default_str();
+    cmd->add_option("--target", a->target, "With --device sim: the preset to simulate (default: the manifest's)");
     add_timing_options(*cmd, a->dev);
     cmd->add_option("--seed", a->dev.measure.seed, "Seed of inputs and weights")->capture_default_str();
     cmd->callback([a] { run_bench(*a); });

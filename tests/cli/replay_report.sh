@@ -53,6 +53,36 @@ md = (d / "report.md").read_text()
 assert "chameleon (chameleon)" in md and "autotvm (autotvm)" in md
 print("report ok:", len(svgs), "figures")
 PY
+# bench --device sim re-times a kernels folder without a GPU: a tune that compiled gets back its
+# own times (same kernel, same key), and a damaged folder loses only the damaged kernels.
+"$exe" -q tune "$net" --device sim --tasks 5,8,11 --trials 8 --plan-size 8 --progress none --log "$dir/real.jsonl" >/dev/null
+"$exe" replay "$dir/real.jsonl" --out "$dir/real" >/dev/null
+"$exe" bench "$dir/real" --device sim --json > "$dir/bench.json"
+python3 - "$dir/real/manifest.json" "$dir/bench.json" <<'PY'
+import json, sys
+m, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert b["simulated"] is True and b["failed"] == 0 and b["cudnn_complete"] is False, b
+for k, row in zip(m["kernels"], b["kernels"]):
+    assert row["template"] == k["template"] and row["cudnn"] is None, row
+    got, logged = row["ours"]["median"], k["measured"]["seconds"]
+    assert abs(got - logged) <= 1e-6 * logged, (k["name"], got, logged)
+print("bench on the sim ok")
+PY
+cp -r "$dir/real" "$dir/damaged"
+rm "$dir/damaged/task_05.cubin"
+python3 - "$dir/damaged/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["kernels"][1]["template_fingerprint"] = "0"
+json.dump(m, open(sys.argv[1], "w"))
+PY
+"$exe" bench "$dir/damaged" --device sim > "$dir/damaged.txt" 2>&1
+for want in "task_05: missing or empty .*task_05.cubin (replay again)" \
+            "task_08: conv2d_.* has changed since this replay (fingerprint 0, now" \
+            "ours [1-9][0-9.]* us (2 kernels failed, not counted), cuDNN not run"; do
+  grep -q "$want" "$dir/damaged.txt" || { cat "$dir/damaged.txt"; echo "damaged bench: no '$want'"; exit 1; }
+done
+
 # TF32 records compete only with --allow-tf32.
 "$exe" -q tune "$net" --device sim --sim-estimate --tasks 10 --trials 16 --plan-size 8 --progress none \
   --allow-tf32 --templates conv2d_implicit_gemm,conv2d_implicit_gemm_tf32 --log "$dir/tf32.jsonl" >/dev/null

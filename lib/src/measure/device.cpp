@@ -1,10 +1,10 @@
 #include "chameleon/measure/device.hpp"
 
 #include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/util/strings.hpp"
 
 #include <algorithm>
 #include <cstdio>
-#include <cctype>
 
 namespace chameleon::measure {
 
@@ -12,8 +12,7 @@ namespace {
 
 // The preset whose description names this GPU, else the first of the same architecture.
 const target::Target* closest_preset(const cuda::DeviceInfo& d) {
-  std::string name = d.name;
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string name = util::lower(d.name);
   const target::Target* same_arch = nullptr;
   for (const auto& t : target::presets()) {
     if (t.sm_major != d.cc_major || t.sm_minor != d.cc_minor) continue;

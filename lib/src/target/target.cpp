@@ -1,11 +1,10 @@
 #include "chameleon/target/target.hpp"
 
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <cctype>
 
 namespace chameleon::target {
 
@@ -57,11 +56,6 @@ Target from_row(const Row& r) {
   return t;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 } // namespace
 
 const std::vector<Target>& presets() {
@@ -74,7 +68,7 @@ const std::vector<Target>& presets() {
 }
 
 Target find_preset(const std::string& name) {
-  std::string want = lower(name);
+  std::string want = util::lower(name);
   std::string known;
   for (const Target& t : presets()) {
     if (t.name == want) return t;

@@ -22,6 +22,9 @@ template <class T> std::string join_numbers(const std::vector<T>& values, std::s
   return join(parts, sep);
 }
 
+// ASCII lower case ("NVIDIA H200" -> "nvidia h200").
+std::string lower(std::string s);
+
 // Fixed-point formatting with the given number of decimals ("%.*f").
 std::string fixed(double value, int decimals);
 
