@@ -2,13 +2,16 @@
 # One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
-#   conv2d_winograd's first timings on VGG-16's layers (winograd), VGG-16's layer 2 and three
-#   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), Nsight Compute's view of
+#   conv2d_winograd's first timings on VGG-16's layers 2 and 6 and ResNet-18's layer 4 (winograd;
+#   WINOGRAD_TASKS picks others, e.g. "vgg16:4 vgg16:8"), VGG-16's layer 2 and three
+#   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), ResNet-18 fp32 tune +
+#   replay + bench against cuDNN over all fp32 templates (resnet18-fp32: the issue's headline
+#   target, and the tune's configs/s), Nsight Compute's view of
 #   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), the [gpu] tests, and an earlier
 #   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
 #   template at 2-4 stages in both reduction orders (same-configs), the tuning throughput of all of ResNet-18 with
 #   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
-#   against cuDNN (conv2d_depthwise), VGG-16 fp32 and ResNet-18 fp32 tune + replay + bench,
+#   against cuDNN (conv2d_depthwise), VGG-16 fp32 tune + replay + bench,
 #   transfer seeds off and on, and ResNet-18 TF32 tune + bench against cuDNN TF32.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured.
@@ -113,7 +116,7 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   grep -E 'done:|tuned ' "$res/$name-progress.txt" | tail -n 30
   "$exe" replay "$res/$name.jsonl" "$@" --out "$res/$name-kernels" > "$res/$name-replay.txt" 2>&1
   tail -n 15 "$res/$name-replay.txt"
-  "$exe" bench "$res/$name-kernels" "$@" 2>&1 | tee "$res/$name-bench.txt"
+  "$exe" bench "$res/$name-kernels" --device "$device" "$@" 2>&1 | tee "$res/$name-bench.txt"
 }
 
 lanes() { # tune throughput with 1, 2, ... lanes (LANES_LIST), side by side, nothing cached
@@ -160,12 +163,12 @@ vgg_deep() { # the VGG-16 GEMM layers with a deeper budget: how far the tuner ge
   cat "$res/vgg-deep-tune.txt"
   "$exe" replay "$res/vgg-deep.jsonl" --out "$res/vgg-deep-kernels" > "$res/vgg-deep-replay.txt" 2>&1
   tail -n 6 "$res/vgg-deep-replay.txt"
-  "$exe" bench "$res/vgg-deep-kernels" 2>&1 | tee "$res/vgg-deep-bench.txt"
+  "$exe" bench "$res/vgg-deep-kernels" --device "$device" 2>&1 | tee "$res/vgg-deep-bench.txt"
 }
 
 winograd() { # conv2d_winograd's first GPU timings: fixed configs and random ones on VGG-16's layers
   # and a ResNet-18 one (tuned against the implicit GEMM and cuDNN in vgg-deep)
-  for nt in vgg16:2 vgg16:4 vgg16:6 vgg16:8 resnet18:4; do
+  for nt in ${WINOGRAD_TASKS:-vgg16:2 vgg16:6 resnet18:4}; do
     local net=${nt%%:*} task=${nt##*:}
     # tile tile_k thread_m thread_n lanes_m lanes_n: the static table in docs/benchmarks.md
     for knobs in 2,8,8,8,4,4 2,16,8,8,4,4 2,8,8,4,4,8 2,8,4,8,8,4 4,8,8,8,2,4 4,8,8,8,2,2 4,8,8,8,4,2 4,8,8,4,4,4; do
@@ -230,7 +233,7 @@ bench_prev() { # an earlier session's kernels, re-timed here beside cuDNN: old a
     [ -f "$dir/manifest.json" ] || continue
     found=1
     echo "-- $dir"
-    "$exe" bench "$dir" 2>&1 | tee "$res/prev-$(basename "$dir")-bench.txt"
+    "$exe" bench "$dir" --device "$device" 2>&1 | tee "$res/prev-$(basename "$dir")-bench.txt"
   done
   [ "$found" = 1 ] || echo "no kernels under ${PREV_KERNELS:-.prev}"
 }
@@ -269,11 +272,11 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version -
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-winograd vgg-deep profile gpu-tests bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 resnet18-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-winograd vgg-deep resnet18-fp32 profile gpu-tests bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
-    resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-200} tune_bench resnet18-fp32 resnet18 \
-      ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm,conv2d_winograd $(( ${RESNET_LIMIT:-200} - 45 )) ;;
+    resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-160} tune_bench resnet18-fp32 resnet18 \
+      ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm,conv2d_winograd $(( ${RESNET_LIMIT:-160} - 45 )) ;;
     gpu-tests) phase gpu-tests 180 "$build/tests/chameleon_gpu_tests" --durations yes ;;
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
@@ -290,7 +293,7 @@ for name in ${PHASES:-winograd vgg-deep profile gpu-tests bench-prev same-config
       conv2d_implicit_gemm_tf32 $(( ${TF32_LIMIT:-130} - 45 )) --allow-tf32 ;;
     throughput) phase throughput 40 throughput ;;
     vgg-deep) phase vgg-deep ${VGG_DEEP_LIMIT:-150} vgg_deep ;;
-    winograd) phase winograd ${WINOGRAD_LIMIT:-90} winograd ;;
+    winograd) phase winograd ${WINOGRAD_LIMIT:-60} winograd ;;
     profile) phase profile ${PROFILE_LIMIT:-60} profile ;;
     seeds) phase seeds ${SEEDS_LIMIT:-120} seeds ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
