@@ -43,7 +43,7 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
     std::cout << result.manifest.dump(2) << "\n";
   } else {
     std::cout << "replayed " << log << " (" << sel.device << ") into " << out << ": "
-              << sel.best.size() << " kernels\n";
+              << util::count_of(int64_t(sel.best.size()), "kernel") << "\n";
     using Align = util::Table::Align;
     util::Table table({"kernel", "workload", "count", "us", "GFLOPS", "template", "config", "registers"},
                       {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right,
@@ -304,7 +304,7 @@ void run_bench(BenchArgs a) {
   }
   table.print(std::cout);
   std::cout << "total weighted by layer counts: ours " << util::fixed(ours_total * 1e6, 2) << " us"
-            << (failed > 0 ? " (" + std::to_string(failed) + (failed == 1 ? " kernel" : " kernels") + " failed, not counted)" : "") << ", cuDNN "
+            << (failed > 0 ? " (" + util::count_of(failed, "kernel") + " failed, not counted)" : "") << ", cuDNN "
             << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
 }
 

@@ -159,7 +159,7 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
   auto share = [&](double v) { return util::fixed(wall > 0 ? 100 * v / (wall * loops) : 0, 0) + "%"; };
   std::cout << "tuned " << loaded.net.name << " on " << runner.device_name()
             << (runner.simulated() ? " [simulated]" : "") << " with " << a.tune.tuner << ": "
-            << outcomes.size() << " tasks, " << new_trials << " new measurements in "
+            << util::count_of(int64_t(outcomes.size()), "task") << ", " << new_trials << " new measurements in "
             << util::fixed(wall, 1) << " s, " << util::fixed(wall > 0 ? new_trials / wall : 0, 1)
             << " configs/s (" << (loops > 1 ? std::to_string(loops) + " loops: " : "") << "measuring "
             << share(measure_s) << ", waiting for builds " << share(build_s) << ", exploring "

@@ -22,6 +22,9 @@ template <class T> std::string join_numbers(const std::vector<T>& values, std::s
   return join(parts, sep);
 }
 
+// "1 kernel", "2 kernels": a count and a noun that takes an s in the plural.
+std::string count_of(int64_t n, const std::string& noun);
+
 // ASCII lower case ("NVIDIA H200" -> "nvidia h200").
 std::string lower(std::string s);
 
