@@ -51,6 +51,11 @@ for s in svgs:
     assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 2, s  # both logs
 md = (d / "report.md").read_text()
 assert "chameleon (chameleon)" in md and "autotvm (autotvm)" in md
+# The best config's template, and each template's share of a task tuned over several.
+assert "| GFLOPS | template | config |" in md, md
+rows = [l.split(" | ") for l in md.splitlines() if l.startswith("| 3 | conv2d_")]
+assert {r[1] for r in rows} >= {"conv2d_direct_splitk", "conv2d_implicit_gemm"}, md
+assert any(r[-1] == "1.00x |" for r in rows), rows
 print("report ok:", len(svgs), "figures")
 PY
 # bench --device sim re-times a kernels folder without a GPU: a tune that compiled gets back its

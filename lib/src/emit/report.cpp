@@ -21,6 +21,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// One template's share of a task in one log.
+struct TemplateShare {
+  int trials = 0, failed = 0; // failed: measured with an error (invalid configs included)
+  double best_s = 0;
+};
+
 // One task's history in one log.
 struct Curve {
   task::Conv2dWorkload wl;
@@ -29,6 +35,8 @@ struct Curve {
   std::vector<double> seconds;     // since the task's first measurement
   double best_s = 0;
   int64_t best_index = -1;
+  std::string best_template;
+  std::map<std::string, TemplateShare> templates; // by name, each template's trials and best
   int invalid = 0, failed = 0;
   double compile_s = 0, measure_s = 0, explore_s = 0;
 };
@@ -62,12 +70,20 @@ LogView view_of(const std::string& path) {
       first_time[key] = r.result.timestamp - r.result.all_cost;
     }
     double best = c.best_gflops.empty() ? 0 : c.best_gflops.back();
+    TemplateShare& share = c.templates[r.template_name];
+    ++share.trials;
+    if (r.ok() && r.seconds() > 0) {
+      if (share.best_s == 0 || r.seconds() < share.best_s) share.best_s = r.seconds();
+    } else {
+      ++share.failed;
+    }
     if (r.ok() && r.seconds() > 0) {
       double g = double(r.workload.flops()) / r.seconds() / 1e9;
       if (g > best) {
         best = g;
         c.best_s = r.seconds();
         c.best_index = r.index;
+        c.best_template = r.template_name;
       }
     } else if (r.result.error == measure::ErrorNo::Instantiation) {
       ++c.invalid;
@@ -98,6 +114,25 @@ LogView view_of(const std::string& path) {
 }
 
 void write(const fs::path& path, const std::string& text) { util::write_file(path.string(), text); }
+
+// Per task of a log tuned over several templates: each template's trials and best, against the
+// task's best (which template won, and by how much). Empty when every task had one template.
+std::string template_table(const LogView& v) {
+  std::ostringstream md;
+  for (const auto& k : v.order) {
+    const Curve& c = v.curves.at(k);
+    if (c.templates.size() < 2) continue;
+    for (const auto& [name, share] : c.templates) {
+      md << "| " << c.task_index << " | " << name << " | " << share.trials << " | " << share.failed << " | "
+         << (share.best_s > 0 ? util::fixed(share.best_s * 1e6, 2) : "-") << " | "
+         << (share.best_s > 0 && c.best_s > 0 ? util::fixed(share.best_s / c.best_s, 2) + "x" : "-") << " |\n";
+    }
+  }
+  if (md.str().empty()) return "";
+  return "Templates per task (time of each template's best over the task's best):\n\n"
+         "| task | template | trials | failed | best us | time vs best |\n|---|---|---|---|---|---|\n" +
+         md.str() + "\n";
+}
 
 } // namespace
 
@@ -173,18 +208,19 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
 
   for (const auto& v : views) {
     md << "## " << v.label << "\n\n"
-       << "| task | workload | trials | best us | GFLOPS | config | invalid | failed | compile s | measure s | explore s |\n"
-       << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+       << "| task | workload | trials | best us | GFLOPS | template | config | invalid | failed | compile s | measure s | explore s |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& k : v.order) {
       const Curve& c = v.curves.at(k);
       md << "| " << c.task_index << " | " << c.wl.str() << " | " << c.best_gflops.size() << " | "
          << (c.best_s > 0 ? util::fixed(c.best_s * 1e6, 2) : "-") << " | "
          << (c.best_s > 0 ? util::fixed(c.best_gflops.back(), 0) : "-") << " | "
+         << (c.best_s > 0 ? c.best_template : "-") << " | "
          << (c.best_index >= 0 ? std::to_string(c.best_index) : "-") << " | " << c.invalid << " | "
          << c.failed << " | " << util::fixed(c.compile_s, 1) << " | " << util::fixed(c.measure_s, 1)
          << " | " << util::fixed(c.explore_s, 1) << " |\n";
     }
-    md << "\n";
+    md << "\n" << template_table(v);
   }
   md << "## Figures\n\n![overview](overview.svg)\n\n";
   for (size_t i = 1; i < result.files.size(); i += 2) {
