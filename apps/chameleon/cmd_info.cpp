@@ -28,7 +28,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
   LoadedNetwork loaded = load(opts);
   nlohmann::json out = {{"network", loaded.net.name},
                         {"source", loaded.net.source},
-                        {"input", loaded.net.input_shape},
+                        {"input", loaded.net.input_shape.empty() ? nlohmann::json() : nlohmann::json(loaded.net.input_shape)},
                         {"tasks", nlohmann::json::array()}};
   Table table({"task", "workload", "GFLOP", "count", "templates", "spaces"},
               {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Left});
@@ -82,8 +82,10 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
     std::cout << out.dump(2) << "\n";
     return;
   }
-  std::cout << loaded.net.name << " (" << loaded.net.source << "): input "
-            << network::shape_str(loaded.net.input_shape) << ", " << conv_layers
+  std::cout << loaded.net.name << " (" << loaded.net.source << "): "
+            << (loaded.net.input_shape.empty() ? std::string("inputs per layer")
+                                               : "input " + network::shape_str(loaded.net.input_shape))
+            << ", " << conv_layers
             << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
             << util::fixed(total_gflop, 3) << " GFLOP of conv2d\n";
   table.print(std::cout);

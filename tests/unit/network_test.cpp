@@ -129,6 +129,45 @@ TEST_CASE("a wrong network file gets an error naming the layer and the problem",
   require_error(wide, "beyond 32-bit indexing");
 }
 
+TEST_CASE("a network can be a list of conv2d layers that each give their input shape", "[network]") {
+  // What scripts/onnx_to_network.py writes: no 'input', every conv2d with its own 'input_shape'.
+  auto conv = [](const std::string& name, json shape, int k, int kernel, int stride = 1) {
+    return json{{"name", name}, {"op", "conv2d"}, {"input_shape", shape}, {"out_channels", k},
+                {"kernel", kernel}, {"stride", stride}, {"padding", kernel / 2}};
+  };
+  json doc = {{"name", "flat"},
+              {"layers", {conv("a", {1, 3, 29, 31}, 17, 3, 2), conv("b", {1, 17, 15, 16}, 17, 3),
+                          conv("c", {1, 17, 15, 16}, 17, 3),
+                          // A later layer may still read an earlier one.
+                          {{"name", "d"}, {"op", "conv2d"}, {"out_channels", 5}, {"kernel", 1}}}}};
+  const auto net = network::parse_network(doc, "flat.json");
+  CHECK(net.input_shape.empty());
+  CHECK(net.layers[0].shape == network::Shape{1, 17, 15, 16});
+  auto tasks = task::extract_tasks(net);
+  REQUIRE(tasks.size() == 3);
+  CHECK(tasks[0].workload.str() == "N1 C3 H29 W31 K17 R3 S3 s2 p1 d1");
+  CHECK(tasks[1].count == 2);
+  CHECK(tasks[2].workload.str() == "N1 C17 H15 W16 K5 R1 S1 s1 p0 d1");
+  // --batch reaches the given shapes.
+  tasks = task::extract_tasks(network::parse_network(doc, "flat.json", 8));
+  CHECK(tasks[0].workload.n == 8);
+  CHECK(tasks[2].workload.n == 8);
+
+  auto one = [](json layer) { return json{{"name", "t"}, {"layers", {layer}}}; };
+  require_error(one({{"name", "r"}, {"op", "relu"}}), "no input to read");
+  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 1}, {"input_shape", {1, 3, 0, 4}}}),
+                "input_shape must be [N, C, H, W]");
+  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 1}, {"input_shape", {1, 3, 4}}}),
+                "input_shape must be [N, C, H, W]");
+  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 1}, {"input_shape", {1, 3, 4, 4}},
+                     {"inputs", {"x"}}}),
+                "'inputs' or an 'input_shape', not both");
+  require_error(one({{"name", "p"}, {"op", "max_pool"}, {"kernel", 2}, {"input_shape", {1, 3, 4, 4}}}),
+                "unknown field 'input_shape'");
+  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 5}, {"input_shape", {1, 3, 4, 4}}}),
+                "layer 'c'");
+}
+
 TEST_CASE("load_network reports unreadable and malformed files", "[network]") {
   CHECK_THROWS_WITH(network::load_network("/nonexistent/net.json"), Catch::Contains("cannot open"));
   std::string path = std::string(CHAMELEON_SOURCE_DIR) + "/tests/unit/data/truncated.json";

@@ -35,7 +35,7 @@ struct OpInfo {
 
 const std::map<std::string, OpInfo>& op_table() {
   static const std::set<std::string> kConvKeys = {"out_channels", "kernel", "stride", "padding",
-                                                  "dilation",     "groups", "bias"};
+                                                  "dilation",     "groups", "bias",   "input_shape"};
   static const std::set<std::string> kPoolKeys = {"kernel", "stride", "padding", "dilation",
                                                   "ceil_mode"};
   static const std::map<std::string, OpInfo> table = {
@@ -144,6 +144,21 @@ Window get_window(const Context& ctx, const json& layer, bool stride_defaults_to
   return w;
 }
 
+// [N, C, H, W]: four positive whole numbers.
+Shape get_shape(const Context& ctx, const json& value, const std::string& key) {
+  Shape shape;
+  if (value.is_array()) {
+    for (const json& d : value) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 1) break;
+      shape.push_back(d.get<int64_t>());
+    }
+  }
+  if (shape.size() != 4 || shape.size() != value.size()) {
+    ctx.fail(key + " must be [N, C, H, W], four positive whole numbers, got " + value.dump());
+  }
+  return shape;
+}
+
 Layer parse_layer(const Context& ctx, const json& j) {
   Layer layer;
   layer.name = j.at("name").get<std::string>();
@@ -181,6 +196,10 @@ Layer parse_layer(const Context& ctx, const json& j) {
     layer.groups = j.contains("groups") ? get_int(ctx, j.at("groups"), "groups") : 1;
     if (layer.groups < 1) ctx.fail("groups must be at least 1");
     layer.window = get_window(ctx, j, false);
+    if (j.contains("input_shape")) {
+      if (j.contains("inputs")) ctx.fail("a layer takes 'inputs' or an 'input_shape', not both");
+      layer.input_shape = get_shape(ctx, j.at("input_shape"), "input_shape");
+    }
     break;
   case Op::MaxPool:
   case Op::AvgPool:
@@ -230,7 +249,7 @@ int64_t window_out(const Context& ctx, int64_t in, int k, int s, int pad_lo, int
 }
 
 void expect_inputs(const Context& ctx, const Layer& layer, size_t min, size_t max) {
-  size_t n = layer.inputs.size();
+  const size_t n = layer.inputs.size() + (layer.input_shape.empty() ? 0 : 1);
   if (n < min || n > max) {
     std::string want = min == max ? std::to_string(min) : std::to_string(min) + " or more";
     ctx.fail("op '" + layer.op_name + "' takes " + want + " input(s), got " + std::to_string(n));
@@ -352,6 +371,7 @@ void infer_shapes(Network& net) {
     Layer& layer = net.layers[i];
     ctx.at_layer(layer.name, i);
     std::vector<Shape> in;
+    if (!layer.input_shape.empty()) in.push_back(layer.input_shape);
     for (const auto& name : layer.inputs) {
       auto it = shapes.find(name);
       if (it == shapes.end()) {
@@ -372,24 +392,19 @@ void infer_shapes(Network& net) {
 Network parse_network(const json& doc, const std::string& source, int batch) {
   Context ctx(source);
   if (!doc.is_object()) ctx.fail("a network file is a JSON object with 'input' and 'layers'");
+  if (batch < 0) ctx.fail("batch must be positive");
   Network net;
   net.source = source;
   net.name = doc.value("name", std::string("network"));
-  if (!doc.contains("input") || !doc.at("input").is_object()) {
-    ctx.fail("missing 'input' ({\"name\": ..., \"shape\": [N, C, H, W]})");
+  // Without an 'input', every layer reads an earlier one or (a conv2d) gives its 'input_shape'.
+  if (doc.contains("input")) {
+    const json& input = doc.at("input");
+    if (!input.is_object()) ctx.fail("'input' is an object ({\"name\": ..., \"shape\": [N, C, H, W]})");
+    net.input_name = input.value("name", std::string("input"));
+    if (!input.contains("shape")) ctx.fail("input needs a 'shape'");
+    net.input_shape = get_shape(ctx, input.at("shape"), "input shape");
+    if (batch > 0) net.input_shape[0] = batch;
   }
-  const json& input = doc.at("input");
-  net.input_name = input.value("name", std::string("input"));
-  if (!input.contains("shape") || !input.at("shape").is_array()) ctx.fail("input needs a 'shape'");
-  for (const json& d : input.at("shape")) {
-    if (!d.is_number_integer() || d.get<int64_t>() < 1) {
-      ctx.fail("input shape must list positive whole numbers, got " + input.at("shape").dump());
-    }
-    net.input_shape.push_back(d.get<int64_t>());
-  }
-  if (net.input_shape.size() != 4) ctx.fail("input shape must be [N, C, H, W]");
-  if (batch > 0) net.input_shape[0] = batch;
-  if (batch < 0) ctx.fail("batch must be positive");
 
   if (!doc.contains("layers") || !doc.at("layers").is_array() || doc.at("layers").empty()) {
     ctx.fail("missing 'layers' (a non-empty list)");
@@ -407,7 +422,15 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
     if (name.empty()) ctx.fail("missing 'name'");
     if (!names.insert(name).second) ctx.fail("the name '" + name + "' is used twice");
     Layer layer = parse_layer(ctx, j);
-    if (layer.inputs.empty()) layer.inputs.push_back(previous); // sequential by default
+    if (!layer.input_shape.empty()) {
+      if (batch > 0) layer.input_shape[0] = batch;
+    } else if (layer.inputs.empty()) { // sequential by default
+      if (previous.empty()) {
+        ctx.fail("no input to read: give the network an 'input', or this layer 'inputs' (or, a conv2d, an "
+                 "'input_shape')");
+      }
+      layer.inputs.push_back(previous);
+    }
     previous = layer.name;
     net.layers.push_back(std::move(layer));
   }

@@ -13,7 +13,7 @@ std::vector<Task> extract_tasks(const network::Network& net) {
   for (const auto& layer : net.layers) {
     shapes[layer.name] = &layer.shape;
     if (layer.op != network::Op::Conv2d) continue;
-    const network::Shape& in = *shapes.at(layer.inputs.at(0));
+    const network::Shape& in = layer.input_shape.empty() ? *shapes.at(layer.inputs.at(0)) : layer.input_shape;
     const network::Window& win = layer.window;
     Conv2dWorkload wl;
     wl.n = int(in[0]);

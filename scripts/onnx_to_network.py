@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Writes a chameleon network file (docs/network-format.md) from an ONNX model: its 2-D Conv nodes.
+
+    python3 scripts/onnx_to_network.py MODEL.onnx [--batch N] [--name NAME] [-o OUT.json]
+
+Every 2-D `Conv` node becomes a conv2d layer with the shape of the tensor it reads (from ONNX's
+shape inference), its kernel, strides, pads (`auto_pad` resolved), dilations and group; the other
+operators are left out (chameleon tunes the convolutions). A dynamic batch dimension becomes
+--batch (default 1). A node that cannot be expressed (a 1-D or 3-D convolution, a transposed or
+quantized one, an input of unknown size) is named on stderr and left out. Needs Python's `onnx`
+package (`pip install onnx`, or Debian's python3-onnx).
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def fail(message):
+    sys.exit(f"onnx_to_network: {message}")
+
+
+def dims_of(type_proto):
+    """[d0, d1, ...] of a tensor type, None for a dimension without a known value."""
+    if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+            for d in type_proto.tensor_type.shape.dim]
+
+
+def fix_batch(model, batch):
+    """Sets a data input's unknown first dimension to `batch` (before shape inference). Weights
+    (initializers, and what Conv nodes take as weights) keep theirs."""
+    weights = {init.name for init in model.graph.initializer}
+    weights |= {node.input[1] for node in model.graph.node if node.op_type == "Conv" and len(node.input) > 1}
+    for value in model.graph.input:
+        if value.name in weights or not value.type.HasField("tensor_type"):
+            continue
+        shape = value.type.tensor_type.shape
+        if len(shape.dim) == 4:
+            first = shape.dim[0]
+            if batch is not None or not (first.HasField("dim_value") and first.dim_value > 0):
+                first.Clear()
+                first.dim_value = batch or 1
+
+
+def same_pads(size, kernel, stride, dilation, upper):
+    """(begin, end) padding of auto_pad SAME_UPPER / SAME_LOWER for one axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    small, large = total // 2, total - total // 2
+    return (small, large) if upper else (large, small)
+
+
+def pair(values):
+    return values[0] if values[0] == values[1] else list(values)
+
+
+def conv_layer(node, name, shapes, attr):
+    """The conv2d layer of one Conv node, or the reason it cannot be one."""
+    x = shapes.get(node.input[0])
+    w = shapes.get(node.input[1]) if len(node.input) > 1 else None
+    kernel = attr.get("kernel_shape")
+    if w is not None and len(w) != 4 or kernel is not None and len(kernel) != 2:
+        rank = len(kernel) if kernel is not None else len(w) - 2
+        return None, f"a {rank}-D convolution (chameleon tunes 2-D ones)"
+    if x is None or len(x) != 4 or any(d is None for d in x):
+        return None, f"input '{node.input[0]}' has no known [N, C, H, W] shape ({x})"
+    if w is None or w[0] is None:
+        return None, f"weight '{node.input[1] if len(node.input) > 1 else '?'}' has no known shape"
+    kh, kw = kernel if kernel is not None else w[2:]
+    sh, sw = attr.get("strides", [1, 1])
+    dh, dw = attr.get("dilations", [1, 1])
+    group = attr.get("group", 1)
+    auto_pad = attr.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        upper = auto_pad == "SAME_UPPER"
+        top, bottom = same_pads(x[2], kh, sh, dh, upper)
+        left, right = same_pads(x[3], kw, sw, dw, upper)
+    elif auto_pad == "VALID":
+        top = left = bottom = right = 0
+    else:
+        top, left, bottom, right = attr.get("pads", [0, 0, 0, 0])
+    # Checked against the output shape ONNX inferred, where it did: the same convolution.
+    oh = (x[2] + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (x[3] + left + right - dw * (kw - 1) - 1) // sw + 1
+    y = shapes.get(node.output[0])
+    if y is not None and len(y) == 4 and None not in y[2:] and (y[1] not in (None, w[0]) or y[2:] != [oh, ow]):
+        return None, f"its output would be {[x[0], w[0], oh, ow]}, ONNX infers {y}"
+    layer = {"name": name, "op": "conv2d", "input_shape": x, "out_channels": w[0], "kernel": pair([kh, kw])}
+    if (sh, sw) != (1, 1):
+        layer["stride"] = pair([sh, sw])
+    if (top, left, bottom, right) != (0, 0, 0, 0):
+        layer["padding"] = pair([top, left]) if (top, left) == (bottom, right) else [top, left, bottom, right]
+    if (dh, dw) != (1, 1):
+        layer["dilation"] = pair([dh, dw])
+    if group != 1:
+        layer["groups"] = group
+    return layer, None
+
+
+def convert(model, name, source):
+    import onnx
+    from onnx import helper, shape_inference
+
+    try:
+        model = shape_inference.infer_shapes(model)
+    except Exception as e:  # a model shape inference cannot follow: use the shapes it has
+        print(f"onnx_to_network: shape inference failed ({e}); using the shapes the model gives",
+              file=sys.stderr)
+    graph = model.graph
+    shapes = {}
+    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
+        dims = dims_of(value.type)
+        if dims is not None:
+            shapes[value.name] = dims
+    for init in graph.initializer:
+        shapes[init.name] = list(init.dims)
+    layers, skipped, used = [], [], set()
+    for i, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type} #{i + 1}"
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        if node.op_type in ("ConvTranspose", "ConvInteger", "QLinearConv"):
+            skipped.append(f"{label}: a {node.op_type} (chameleon tunes float Conv nodes)")
+            continue
+        if node.op_type != "Conv":
+            continue
+        attr = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        base = "".join(c if c.isalnum() or c in "_-./" else "_" for c in (node.name or f"conv{len(layers) + 1}"))
+        layer_name, n = base, 2
+        while layer_name in used:
+            layer_name, n = f"{base}_{n}", n + 1
+        layer, why = conv_layer(node, layer_name, shapes, attr)
+        if layer is None:
+            skipped.append(f"{label}: {why}")
+            continue
+        used.add(layer_name)
+        layers.append(layer)
+    for s in skipped:
+        print(f"onnx_to_network: left out {s}", file=sys.stderr)
+    if not layers:
+        fail(f"{source}: no 2-D Conv node with a known input shape")
+    return {"name": name, "description": f"the 2-D Conv nodes of {Path(source).name} "
+            f"(scripts/onnx_to_network.py, onnx {onnx.__version__})", "layers": layers}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", help="ONNX model (.onnx)")
+    parser.add_argument("--batch", type=int, help="batch size (default: the model's, 1 when dynamic)")
+    parser.add_argument("--name", help="network name (default: the file's stem)")
+    parser.add_argument("-o", "--out", help="output file (default: stdout)")
+    args = parser.parse_args()
+    if args.batch is not None and args.batch < 1:
+        fail("--batch must be at least 1")
+    try:
+        import onnx
+    except ImportError:
+        fail("needs Python's onnx package: pip install onnx (or Debian's python3-onnx)")
+    try:
+        model = onnx.load(args.model, load_external_data=False)
+    except Exception as e:
+        fail(f"{args.model}: not an ONNX model ({e})")
+    fix_batch(model, args.batch)
+    doc = convert(model, args.name or Path(args.model).stem, args.model)
+    # One layer per line.
+    layers = ",\n".join("    " + json.dumps(layer) for layer in doc["layers"])
+    text = (f'{{\n  "name": {json.dumps(doc["name"])},\n  "description": {json.dumps(doc["description"])},\n'
+            f'  "layers": [\n{layers}\n  ]\n}}\n')
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"onnx_to_network: {len(doc['layers'])} conv2d layers to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
