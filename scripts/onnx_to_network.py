@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Writes a chameleon network file (docs/network-format.md) from an ONNX model: its 2-D Conv nodes.
 
-    python3 scripts/onnx_to_network.py MODEL.onnx [--batch N] [--name NAME] [-o OUT.json]
+    python3 scripts/onnx_to_network.py MODEL.onnx [--batch N] [--shape INPUT=N,C,H,W ...]
+                                      [--name NAME] [-o OUT.json]
 
 Every 2-D `Conv` node becomes a conv2d layer with the shape of the tensor it reads (from ONNX's
 shape inference), its kernel, strides, pads (`auto_pad` resolved), dilations and group; the other
 operators are left out (chameleon tunes the convolutions). A dynamic batch dimension becomes
---batch (default 1). A node that cannot be expressed (a 1-D or 3-D convolution, a transposed or
+--batch (default 1); --shape gives an input's whole shape (a model exported with dynamic
+image sizes needs one). A node that cannot be expressed (a 1-D or 3-D convolution, a transposed or
 quantized one, an input of unknown size) is named on stderr and left out. Needs Python's `onnx`
 package (`pip install onnx`, or Debian's python3-onnx).
 """
@@ -42,6 +44,29 @@ def fix_batch(model, batch):
             if batch is not None or not (first.HasField("dim_value") and first.dim_value > 0):
                 first.Clear()
                 first.dim_value = batch or 1
+
+
+def set_shapes(model, shapes):
+    """Gives the named graph inputs these shapes (before shape inference)."""
+    inputs = {value.name: value for value in model.graph.input}
+    for name, dims in shapes.items():
+        if name not in inputs:
+            fail(f"--shape {name}: the model has no input '{name}' (it has: {', '.join(inputs)})")
+        shape = inputs[name].type.tensor_type.shape
+        shape.Clear()
+        for d in dims:
+            shape.dim.add().dim_value = d
+
+
+def parse_shape(text):
+    name, _, dims = text.partition("=")
+    try:
+        values = [int(d) for d in dims.split(",")]
+    except ValueError:
+        values = []
+    if not name or not values or min(values) < 1:
+        fail(f"--shape takes INPUT=N,C,H,W (positive sizes), got '{text}'")
+    return name, values
 
 
 def same_pads(size, kernel, stride, dilation, upper):
@@ -150,6 +175,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="ONNX model (.onnx)")
     parser.add_argument("--batch", type=int, help="batch size (default: the model's, 1 when dynamic)")
+    parser.add_argument("--shape", action="append", default=[], metavar="INPUT=N,C,H,W",
+                        help="an input's shape, for a model exported with dynamic sizes (repeatable)")
     parser.add_argument("--name", help="network name (default: the file's stem)")
     parser.add_argument("-o", "--out", help="output file (default: stdout)")
     args = parser.parse_args()
@@ -163,6 +190,7 @@ def main():
         model = onnx.load(args.model, load_external_data=False)
     except Exception as e:
         fail(f"{args.model}: not an ONNX model ({e})")
+    set_shapes(model, dict(parse_shape(s) for s in args.shape))
     fix_batch(model, args.batch)
     doc = convert(model, args.name or Path(args.model).stem, args.model)
     # One layer per line.

@@ -75,6 +75,25 @@ assert t["input"] is None
 assert [l for task in t["tasks"] for l in task["layers"]] == ["stem", "same", "conv3", "stem_2"], t["tasks"]
 print("onnx_to_network ok:", len(shapes), "tasks")
 PY
+# Dynamic image sizes: --shape gives them; without it the convolutions are reported, not guessed.
+"$py" - "$dir/model.onnx" "$dir/dynamic.onnx" <<'PY'
+import sys
+import onnx
+m = onnx.load(sys.argv[1])
+for d, name in zip(m.graph.input[0].type.tensor_type.shape.dim[2:], ("H", "W")):
+    d.Clear()
+    d.dim_param = name
+onnx.save(m, sys.argv[2])
+PY
+"$py" "$scripts/onnx_to_network.py" "$dir/dynamic.onnx" > /dev/null 2> "$dir/dyn.txt" && { echo "no error without sizes"; exit 1; }
+grep -q "left out stem: input 'x' has no known \[N, C, H, W\] shape" "$dir/dyn.txt" || { cat "$dir/dyn.txt"; exit 1; }
+grep -q "no 2-D Conv node with a known input shape" "$dir/dyn.txt" || { cat "$dir/dyn.txt"; exit 1; }
+"$py" "$scripts/onnx_to_network.py" "$dir/dynamic.onnx" --shape x=3,7,37,23 -o "$dir/fixed.json" 2>/dev/null
+diff <("$exe" tasks "$dir/net.json" --json | grep '"shape"') <("$exe" tasks "$dir/fixed.json" --json | grep '"shape"') \
+  || { echo "--shape gave other tasks"; exit 1; }
+"$py" "$scripts/onnx_to_network.py" "$dir/dynamic.onnx" --shape y=1,2,3,4 > /dev/null 2> "$dir/bad-shape.txt" && exit 1
+grep -q "the model has no input 'y' (it has: x" "$dir/bad-shape.txt" || { cat "$dir/bad-shape.txt"; exit 1; }
+
 # Without --batch a dynamic batch is 1; a file that is not ONNX is refused.
 "$py" "$scripts/onnx_to_network.py" "$dir/model.onnx" 2>/dev/null | grep -q '"input_shape": \[1, 7, 37, 23\]' \
   || { echo "dynamic batch is not 1"; exit 1; }
