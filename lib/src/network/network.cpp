@@ -1,6 +1,7 @@
 #include "chameleon/network/network.hpp"
 
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -445,6 +446,11 @@ Network load_network(const std::string& path, int batch) {
   try {
     doc = json::parse(in);
   } catch (const json::parse_error& e) {
+    const std::string lower = util::lower(path);
+    if (lower.size() > 5 && lower.compare(lower.size() - 5, 5, ".onnx") == 0) {
+      throw Error(path + ": an ONNX model, not a network file: `scripts/onnx_to_network.py " + path +
+                  " -o NAME.json` writes its convolutions as one (docs/network-format.md)");
+    }
     throw Error(path + ": not valid JSON: " + e.what());
   }
   try {
