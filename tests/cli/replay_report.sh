@@ -56,6 +56,7 @@ assert "| GFLOPS | template | config |" in md, md
 rows = [l.split(" | ") for l in md.splitlines() if l.startswith("| 3 | conv2d_")]
 assert {r[1] for r in rows} >= {"conv2d_direct_splitk", "conv2d_implicit_gemm"}, md
 assert any(r[-1] == "1.00x |" for r in rows), rows
+assert "Tasks won: conv2d_" in md, md
 print("report ok:", len(svgs), "figures")
 PY
 # bench --device sim re-times a kernels folder without a GPU: a tune that compiled gets back its

@@ -129,7 +129,13 @@ std::string template_table(const LogView& v) {
     }
   }
   if (md.str().empty()) return "";
-  return "Templates per task (time of each template's best over the task's best):\n\n"
+  std::map<std::string, int> wins;
+  for (const auto& k : v.order) {
+    if (v.curves.at(k).best_s > 0) ++wins[v.curves.at(k).best_template];
+  }
+  std::vector<std::string> won;
+  for (const auto& [name, n] : wins) won.push_back(name + " " + std::to_string(n));
+  return "Tasks won: " + util::join(won, ", ") + ". Templates per task (time of each template's best over the task's best):\n\n"
          "| task | template | trials | failed | best us | time vs best |\n|---|---|---|---|---|---|\n" +
          md.str() + "\n";
 }
