@@ -84,20 +84,30 @@ struct BenchArgs {
 };
 
 // The preset the sim stands in for when benching `manifest`: --target, else the manifest's target
-// when it is a preset, else the preset named in its device ("NVIDIA H200" is h200).
+// when it is a preset, else the preset of the manifest's arch whose name is in its device
+// ("NVIDIA H200" is h200), else the first preset of that arch (with a warning).
 target::Target sim_target(const std::string& flag, const nlohmann::json& manifest) {
   if (!flag.empty()) return target::find_preset(flag);
   const std::string named = manifest.value("target", std::string());
-  std::string device = util::lower(manifest.value("device", std::string()));
-  if (auto colon = device.find("sim:"); colon == 0) device = device.substr(4);
+  const std::string arch = manifest.value("arch", std::string());
+  const std::string device = manifest.value("device", std::string());
+  const target::Target* same_arch = nullptr;
   for (const target::Target& t : target::presets()) {
     if (t.name == named) return t;
   }
   for (const target::Target& t : target::presets()) {
-    if (device.find(t.name) != std::string::npos) return t;
+    if (t.arch() != arch) continue;
+    if (util::lower(device).find(t.name) != std::string::npos) return t;
+    if (same_arch == nullptr) same_arch = &t;
   }
-  throw Error("the manifest names no known target (target '" + named + "', device '" +
-              manifest.value("device", std::string()) + "'): pass --target");
+  if (same_arch == nullptr) {
+    throw Error("the manifest names no known target (target '" + named + "', device '" + device + "', arch '" +
+                arch + "'): pass --target");
+  }
+  spdlog::warn("no preset is named in the manifest's device '{}': simulating {}, the first of its arch {} "
+               "(--target picks another)",
+               device, same_arch->name, arch);
+  return *same_arch;
 }
 
 // One kernel of a manifest, read for timing. A damaged entry is that kernel's failure (its
