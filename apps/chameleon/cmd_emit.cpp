@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -91,23 +92,21 @@ target::Target sim_target(const std::string& flag, const nlohmann::json& manifes
   const std::string named = manifest.value("target", std::string());
   const std::string arch = manifest.value("arch", std::string());
   const std::string device = manifest.value("device", std::string());
-  const target::Target* same_arch = nullptr;
   for (const target::Target& t : target::presets()) {
     if (t.name == named) return t;
   }
-  for (const target::Target& t : target::presets()) {
-    if (t.arch() != arch) continue;
-    if (util::lower(device).find(t.name) != std::string::npos) return t;
-    if (same_arch == nullptr) same_arch = &t;
-  }
-  if (same_arch == nullptr) {
+  const int sm = arch.rfind("sm_", 0) == 0 ? std::atoi(arch.c_str() + 3) : 0;
+  const target::Target* closest = target::closest_preset(device, sm);
+  if (closest == nullptr) {
     throw Error("the manifest names no known target (target '" + named + "', device '" + device + "', arch '" +
                 arch + "'): pass --target");
   }
-  spdlog::warn("no preset is named in the manifest's device '{}': simulating {}, the first of its arch {} "
-               "(--target picks another)",
-               device, same_arch->name, arch);
-  return *same_arch;
+  if (util::lower(device).find(closest->name) == std::string::npos) {
+    spdlog::warn("no preset is named in the manifest's device '{}': simulating {}, the first of its arch {} "
+                 "(--target picks another)",
+                 device, closest->name, arch);
+  }
+  return *closest;
 }
 
 // One kernel of a manifest, read for timing. A damaged entry is that kernel's failure (its

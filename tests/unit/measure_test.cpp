@@ -216,6 +216,16 @@ TEST_CASE("compile arch: a real device needs its own, the sim falls back", "[mea
   CHECK(measure::compile_arch_for(target::find_preset("h100"), false, nullptr) == "sm_90");
 }
 
+TEST_CASE("a GPU's name picks the preset of its architecture it names, else the first of it", "[measure]") {
+  REQUIRE(target::closest_preset("NVIDIA H200", 90) != nullptr);
+  CHECK(target::closest_preset("NVIDIA H200", 90)->name == "h200");
+  CHECK(target::closest_preset("NVIDIA H100 80GB HBM3", 90)->name == "h100");
+  // A name no preset of that architecture has: the first of the architecture.
+  CHECK(target::closest_preset("NVIDIA Z9", 90)->name == target::closest_preset("", 90)->name);
+  CHECK(target::closest_preset("NVIDIA H200", 80)->sm() == 80);
+  CHECK(target::closest_preset("NVIDIA H200", 12) == nullptr);
+}
+
 TEST_CASE("the sim device is deterministic and marks its results", "[measure][sim]") {
   Fixture fx;
   measure::BuildOptions opts;

@@ -1,32 +1,15 @@
 #include "chameleon/measure/device.hpp"
 
 #include "chameleon/cuda/nvrtc.hpp"
-#include "chameleon/util/strings.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
 namespace chameleon::measure {
 
-namespace {
-
-// The preset whose description names this GPU, else the first of the same architecture.
-const target::Target* closest_preset(const cuda::DeviceInfo& d) {
-  const std::string name = util::lower(d.name);
-  const target::Target* same_arch = nullptr;
-  for (const auto& t : target::presets()) {
-    if (t.sm_major != d.cc_major || t.sm_minor != d.cc_minor) continue;
-    if (name.find(t.name) != std::string::npos) return &t;
-    if (same_arch == nullptr) same_arch = &t;
-  }
-  return same_arch;
-}
-
-} // namespace
-
 target::Target target_from_device(const cuda::DeviceInfo& d) {
   target::Target t;
-  if (const target::Target* p = closest_preset(d)) t = *p;
+  if (const target::Target* p = target::closest_preset(d.name, d.cc_major * 10 + d.cc_minor)) t = *p;
   t.name = "auto";
   t.description = d.name + " (GPU " + std::to_string(d.ordinal) + ")";
   t.sm_major = d.cc_major;

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 namespace chameleon::target {
 
 std::string Target::arch() const { return "sm_" + std::to_string(sm()); }
@@ -65,6 +64,17 @@ const std::vector<Target>& presets() {
     return out;
   }();
   return all;
+}
+
+const Target* closest_preset(const std::string& device_name, int sm) {
+  const std::string name = util::lower(device_name);
+  const Target* same_arch = nullptr;
+  for (const Target& t : presets()) {
+    if (t.sm() != sm) continue;
+    if (name.find(t.name) != std::string::npos) return &t;
+    if (same_arch == nullptr) same_arch = &t;
+  }
+  return same_arch;
 }
 
 Target find_preset(const std::string& name) {

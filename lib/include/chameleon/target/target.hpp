@@ -43,6 +43,10 @@ const std::vector<Target>& presets();
 // not handled here: it needs the driver (see measure::target_from_device).
 Target find_preset(const std::string& name);
 
+// The preset of architecture `sm` (90 for sm_90) that a GPU's name names ("NVIDIA H200" is h200),
+// else the first preset of that architecture; nullptr when none has it.
+const Target* closest_preset(const std::string& device_name, int sm);
+
 nlohmann::json to_json(const Target& t);
 
 } // namespace chameleon::target
