@@ -66,6 +66,7 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
       std::cout << "the log also has records of: " << util::join(sel.devices, ", ") << " (--device to pick)\n";
     }
   }
+  for (const auto& note : sel.damaged) spdlog::warn("{}", note);
   for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
   for (const auto& note : sel.stale) spdlog::warn("{}", note);
   if (sel.tf32_skipped > 0) {
@@ -218,7 +219,8 @@ void run_bench(BenchArgs a) {
     dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
     spdlog::info("replaying {} into {}", a.input, dir.string());
     scratch.path = dir;
-    emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir(), a.allow_tf32);
+    auto replayed = emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir(), a.allow_tf32);
+    for (const auto& note : replayed.selection.damaged) spdlog::warn("{}", note);
   }
   const nlohmann::json manifest = read_manifest(dir);
   std::unique_ptr<measure::CudaRunner> gpu_runner;

@@ -59,6 +59,46 @@ assert any(r[-1] == "1.00x |" for r in rows), rows
 assert "Tasks won: conv2d_" in md, md
 print("report ok:", len(svgs), "figures")
 PY
+# One log may hold tasks of several networks (their indices repeat): the report names each
+# figure after its network, and no figure overwrites another.
+cat > "$dir/tiny.json" <<'JSON'
+{"name": "tiny", "layers": [
+  {"name": "a", "op": "conv2d", "input_shape": [1, 4, 9, 9], "out_channels": 8, "kernel": 3},
+  {"name": "b", "op": "conv2d", "input_shape": [1, 6, 9, 9], "out_channels": 8, "kernel": 3},
+  {"name": "c", "op": "conv2d", "input_shape": [1, 8, 9, 9], "out_channels": 8, "kernel": 3}]}
+JSON
+cp "$dir/chameleon.jsonl" "$dir/two.jsonl"
+"$exe" -q tune "$dir/tiny.json" --tasks 3 --device sim --sim-estimate --trials 8 --plan-size 8 --progress none --log "$dir/two.jsonl" >/dev/null
+"$exe" report "$dir/two.jsonl" --out "$dir/two" >/dev/null
+python3 - "$dir/two" "$(basename "$net" .json)" <<'PY'
+import sys, pathlib
+d, net = pathlib.Path(sys.argv[1]), sys.argv[2]
+names = sorted(s.name for s in d.glob("*.svg"))
+want = ["overview.svg"] + ["%s_task_03_%s.svg" % (n, k) for n in ("tiny", net) for k in ("time", "trials")]
+assert names == sorted(want + ["task_0%d_%s.svg" % (t, k) for t in (4, 5) for k in ("time", "trials")]), names
+md = (d / "report.md").read_text()
+assert "| tiny 3 | N1 C8 H9 W9 K8 R3 S3" in md and "| %s 3 |" % net in md, md
+print("report of two networks ok")
+PY
+
+# A damaged record, the fastest of its task, whose config does not fit it: replay leaves it out
+# with a warning and emits the next fastest, not nothing.
+python3 - "$dir/chameleon.jsonl" "$dir/damaged.jsonl" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+recs = [(i, json.loads(l)) for i, l in enumerate(lines) if l.startswith("{")]
+i, r = min((x for x in recs if x[1]["chameleon"]["task"] == 3 and x[1]["result"][1] == 0), key=lambda x: x[1]["chameleon"]["median"])
+knob = r["config"]["entity"][0]
+knob[2] = [999] * len(knob[2]) if isinstance(knob[2], list) else 999
+r["chameleon"]["median"] = 1e-9
+lines[i] = json.dumps(r)
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PY
+"$exe" replay "$dir/damaged.jsonl" --out "$dir/damaged-replay" > "$dir/damaged-replay.txt" 2>&1
+grep -q "task 3 (.*): a record of conv2d_.* left out: its config does not fit the task" "$dir/damaged-replay.txt" ||
+  { cat "$dir/damaged-replay.txt"; echo "damaged record not reported"; exit 1; }
+[ -s "$dir/damaged-replay/task_03.cubin" ] || { echo "no task_03 kernel after a damaged record"; exit 1; }
+
 # bench --device sim re-times a kernels folder without a GPU: a tune that compiled gets back its
 # own times (same kernel, same key), and a damaged folder loses only the damaged kernels.
 "$exe" -q tune "$net" --device sim --tasks 5,8,11 --trials 8 --plan-size 8 --progress none --log "$dir/real.jsonl" >/dev/null

@@ -102,6 +102,28 @@ TEST_CASE("replay picks the best verified record per task and device", "[emit]")
   CHECK(allowed.tf32_skipped == 0);
 }
 
+TEST_CASE("replay leaves out a record whose config does not fit its task, not the replay", "[emit]") {
+  auto a = conv(16, 32), b = conv(32, 32);
+  // A damaged record, the fastest of its task: its config is one of another workload's space.
+  auto damaged = record(conv(64, 64), 5, 1e-6, 0.0);
+  damaged.workload = a;
+  damaged.entity = codegen::find_template("conv2d_direct").make_space(conv(64, 64)).entity_json(
+      codegen::find_template("conv2d_direct").make_space(conv(64, 64)).get(12345));
+  auto only = record(conv(64, 64), 6, 1e-6, 0.0);
+  only.workload = b;
+  only.entity = damaged.entity;
+  std::vector<tune::Record> records = {record(a, 1, 3e-5, 0.0), damaged, record(a, 2, 2e-5, 0.0), only};
+  auto sel = emit::select_best(records);
+  REQUIRE(sel.best.size() == 1);
+  CHECK(sel.best[0].index == 2); // the next fastest
+  REQUIRE(sel.damaged.size() == 2);
+  CHECK_THAT(sel.damaged[0], Catch::Contains("a record of conv2d_direct (1.00 us) left out: its config does not fit") &&
+                                 Catch::Contains("not a valid choice here"));
+  REQUIRE(sel.missing.size() == 1);
+  CHECK(sel.missing[0].first == b);
+  CHECK_THAT(sel.missing[0].second, Catch::Contains("1 record whose config does not fit the task"));
+}
+
 TEST_CASE("replay prefers records of today's templates and says what older ones it used or left out", "[emit]") {
   auto a = conv(16, 32), b = conv(32, 32), c = conv(8, 8), d = conv(8, 16);
   auto older = [](tune::Record r) {

@@ -31,6 +31,11 @@ TEST_CASE("split enumeration follows AutoTVM's order", "[space]") {
   CHECK(space::enumerate_splits(3, 2) == std::vector<std::vector<int>>{{3, 1}, {1, 3}});
   CHECK(space::enumerate_splits(7, 4).size() == 4);
   CHECK(space::enumerate_splits(1, 4) == std::vector<std::vector<int>>{{1, 1, 1, 1}});
+  // A perfect square's root once; the largest int (a prime) without overflowing the search.
+  CHECK(space::enumerate_splits(36, 2).size() == 9);
+  CHECK(space::enumerate_splits(2147483647, 2) ==
+        std::vector<std::vector<int>>{{2147483647, 1}, {1, 2147483647}});
+  CHECK(space::enumerate_splits(1 << 30, 2).size() == 31);
 }
 
 TEST_CASE("ResNet-18 conv1 space matches AutoTVM's test vector", "[space]") {

@@ -38,6 +38,7 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
   }
   struct Group {
     std::optional<tune::Record> best;
+    std::vector<size_t> current; // valid records of the templates' current versions
     std::vector<size_t> older; // valid records of older template versions
     int records = 0;
     size_t first = 0;
@@ -74,7 +75,37 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
       g.older.push_back(i);
       continue;
     }
-    if (!g.best || faster(r, *g.best)) g.best = r;
+    g.current.push_back(i);
+  }
+  // Today's records: the fastest whose config its template can express. One that it cannot (a
+  // damaged or hand-edited record) is left out with a note, not the replay of every kernel.
+  auto expressible = [&](const tune::Record& r, std::string& why) {
+    try {
+      codegen::find_template(r.template_name).make_space(r.workload).from_entity(r.entity);
+      return true;
+    } catch (const Error& e) {
+      why = e.what();
+      return false;
+    }
+  };
+  for (auto& [key, g] : groups) {
+    std::stable_sort(g.current.begin(), g.current.end(),
+                     [&](size_t a, size_t b) { return faster(records[a], records[b]); });
+    for (size_t i : g.current) {
+      std::string why;
+      if (expressible(records[i], why)) {
+        g.best = records[i];
+        break;
+      }
+      const tune::Record& r = records[i];
+      sel.damaged.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): a record of " +
+                            r.template_name + " (" + util::fixed(r.seconds() * 1e6, 2) +
+                            " us) left out: its config does not fit the task (" + why + ")");
+    }
+    if (!g.best && !g.current.empty()) {
+      g.why = records_text(g.current.size()) + (g.current.size() == 1 ? " whose config does" : " whose configs do") +
+              " not fit the task (the warnings above say why); tune again";
+    }
   }
   // Workloads with records of older template versions only: the fastest whose config today's
   // template can still express.
@@ -96,10 +127,9 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
     for (size_t i : g.older) {
       const tune::Record& r = records[i];
       const codegen::Template* tmpl = codegen::template_named(r.template_name);
-      try {
-        tmpl->make_space(r.workload).from_entity(r.entity);
-      } catch (const Error& e) {
-        if (why.empty()) why = e.what();
+      std::string cannot;
+      if (!expressible(r, cannot)) {
+        if (why.empty()) why = cannot;
         continue;
       }
       g.best = r;

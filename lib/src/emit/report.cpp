@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,6 +32,7 @@ struct TemplateShare {
 struct Curve {
   task::Conv2dWorkload wl;
   int task_index = 0;
+  std::string network; // the network the task was tuned for, as its records name it
   std::vector<double> best_gflops; // after each measurement
   std::vector<double> seconds;     // since the task's first measurement
   double best_s = 0;
@@ -67,6 +69,7 @@ LogView view_of(const std::string& path) {
       v.order.push_back(key);
       c.wl = r.workload;
       c.task_index = r.task_index;
+      c.network = r.network;
       first_time[key] = r.result.timestamp - r.result.all_cost;
     }
     double best = c.best_gflops.empty() ? 0 : c.best_gflops.back();
@@ -115,15 +118,46 @@ LogView view_of(const std::string& path) {
 
 void write(const fs::path& path, const std::string& text) { util::write_file(path.string(), text); }
 
-// Per task of a log tuned over several templates: each template's trials and best, against the
-// task's best (which template won, and by how much). Empty when every task had one template.
-std::string template_table(const LogView& v) {
+// How a table names a task: its index, and its network's name too when the logs hold tasks of
+// several networks (one log may: tune writes to any --log given), whose indices repeat.
+std::string task_label(const Curve& c, bool networks) {
+  const std::string index = c.task_index > 0 ? std::to_string(c.task_index) : "-";
+  return networks && !c.network.empty() ? c.network + " " + index : index;
+}
+
+// Figure names, one per workload key: task_NN. Where two workloads would share one: the network's
+// name before it when that tells them apart (tasks of several networks), else the workload's
+// position after it (say a damaged record's workload), so that no figure overwrites another.
+std::vector<std::string> figure_names(const std::vector<const Curve*>& curves) {
+  std::vector<std::string> out(curves.size());
+  std::map<std::string, std::vector<size_t>> by_name;
+  for (size_t t = 0; t < curves.size(); ++t) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "task_%02d", curves[t]->task_index > 0 ? curves[t]->task_index : int(t + 1));
+    out[t] = name;
+    by_name[out[t]].push_back(t);
+  }
+  for (const auto& [name, uses] : by_name) {
+    if (uses.size() < 2) continue;
+    std::set<std::string> networks;
+    for (size_t t : uses) networks.insert(curves[t]->network);
+    const bool by_network = networks.size() == uses.size() && !networks.count("");
+    for (size_t t : uses) {
+      std::string net;
+      for (char ch : curves[t]->network) net += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      out[t] = by_network ? net + "_" + name : name + "_" + std::to_string(t + 1);
+    }
+  }
+  return out;
+}
+
+std::string template_table(const LogView& v, bool networks) {
   std::ostringstream md;
   for (const auto& k : v.order) {
     const Curve& c = v.curves.at(k);
     if (c.templates.size() < 2) continue;
     for (const auto& [name, share] : c.templates) {
-      md << "| " << c.task_index << " | " << name << " | " << share.trials << " | " << share.failed << " | "
+      md << "| " << task_label(c, networks) << " | " << name << " | " << share.trials << " | " << share.failed << " | "
          << (share.best_s > 0 ? util::fixed(share.best_s * 1e6, 2) : "-") << " | "
          << (share.best_s > 0 && c.best_s > 0 ? util::fixed(share.best_s / c.best_s, 2) + "x" : "-") << " |\n";
     }
@@ -150,12 +184,20 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
 
   // Tasks: every workload of any log, in the first log's order.
   std::vector<std::string> keys;
-  std::map<std::string, std::pair<task::Conv2dWorkload, int>> info;
+  std::vector<const Curve*> first; // per key, its curve in the first log that has it
+  std::set<std::string> networks;
   for (const auto& v : views) {
     for (const auto& k : v.order) {
-      if (info.emplace(k, std::make_pair(v.curves.at(k).wl, v.curves.at(k).task_index)).second) keys.push_back(k);
+      const Curve& c = v.curves.at(k);
+      if (!c.network.empty()) networks.insert(c.network);
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+        keys.push_back(k);
+        first.push_back(&c);
+      }
     }
   }
+  const bool several = networks.size() > 1;
+  const std::vector<std::string> names = figure_names(first);
   ReportResult result;
   std::ostringstream md;
   md << "# Tuning report\n\n";
@@ -169,11 +211,10 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
   std::vector<std::vector<double>> relative(views.size()); // per log, sum over tasks per trial
   std::vector<std::vector<int>> present(views.size());
   for (size_t t = 0; t < keys.size(); ++t) {
-    const auto& [wl, task_index] = info.at(keys[t]);
-    char name[32];
-    std::snprintf(name, sizeof(name), "task_%02d", task_index > 0 ? task_index : int(t + 1));
-    LineChart by_trial{std::string(name) + ": " + wl.str(), "measurements", "best GFLOPS", {}};
-    LineChart by_time{std::string(name) + ": " + wl.str(), "seconds since the task's first measurement",
+    const task::Conv2dWorkload& wl = first[t]->wl;
+    const std::string& name = names[t];
+    LineChart by_trial{name + ": " + wl.str(), "measurements", "best GFLOPS", {}};
+    LineChart by_time{name + ": " + wl.str(), "seconds since the task's first measurement",
                       "best GFLOPS", {}};
     double best_all = 0;
     for (const auto& v : views) {
@@ -197,10 +238,10 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
       by_trial.series.push_back(std::move(a));
       by_time.series.push_back(std::move(b));
     }
-    write(fs::path(dir) / (std::string(name) + "_trials.svg"), by_trial.svg());
-    write(fs::path(dir) / (std::string(name) + "_time.svg"), by_time.svg());
-    result.files.push_back(std::string(name) + "_trials.svg");
-    result.files.push_back(std::string(name) + "_time.svg");
+    write(fs::path(dir) / (name + "_trials.svg"), by_trial.svg());
+    write(fs::path(dir) / (name + "_time.svg"), by_time.svg());
+    result.files.push_back(name + "_trials.svg");
+    result.files.push_back(name + "_time.svg");
   }
   for (size_t i = 0; i < views.size(); ++i) {
     for (size_t k = 0; k < relative[i].size(); ++k) {
@@ -218,7 +259,7 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
        << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& k : v.order) {
       const Curve& c = v.curves.at(k);
-      md << "| " << c.task_index << " | " << c.wl.str() << " | " << c.best_gflops.size() << " | "
+      md << "| " << task_label(c, several) << " | " << c.wl.str() << " | " << c.best_gflops.size() << " | "
          << (c.best_s > 0 ? util::fixed(c.best_s * 1e6, 2) : "-") << " | "
          << (c.best_s > 0 ? util::fixed(c.best_gflops.back(), 0) : "-") << " | "
          << (c.best_s > 0 ? c.best_template : "-") << " | "
@@ -226,7 +267,7 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
          << c.failed << " | " << util::fixed(c.compile_s, 1) << " | " << util::fixed(c.measure_s, 1)
          << " | " << util::fixed(c.explore_s, 1) << " |\n";
     }
-    md << "\n" << template_table(v);
+    md << "\n" << template_table(v, several);
   }
   md << "## Figures\n\n![overview](overview.svg)\n\n";
   for (size_t i = 1; i < result.files.size(); i += 2) {

@@ -11,12 +11,17 @@ namespace chameleon::space {
 
 namespace {
 
+// Ascending. Trial division up to the square root: an extent may be any positive int (a layer
+// of 2^31 - 1 channels is a valid, if useless, network), and counting up to it would overflow.
 std::vector<int> factors_of(int n) {
-  std::vector<int> out;
-  for (int f = 1; f <= n; ++f) {
-    if (n % f == 0) out.push_back(f);
+  std::vector<int> low, high;
+  for (int64_t f = 1; f * f <= n; ++f) {
+    if (n % f != 0) continue;
+    low.push_back(int(f));
+    if (f * f != n) high.push_back(int(n / f));
   }
-  return out;
+  low.insert(low.end(), high.rbegin(), high.rend());
+  return low;
 }
 
 void split_dfs(int extent, const std::vector<int>& factors, std::vector<int>& stack, size_t depth,

@@ -20,6 +20,9 @@ struct Selection {
   // One line per selected record that an older version of its template made (the kernel replay
   // emits is today's code for its config, not the one that was timed).
   std::vector<std::string> stale;
+  // One line per record left out because its config does not fit its task (a damaged or edited
+  // record that would otherwise have been chosen): the next fastest is used instead.
+  std::vector<std::string> damaged;
 };
 
 // `device` empty: the device of the log's last record. Ties are broken by the lower spread.
