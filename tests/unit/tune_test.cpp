@@ -98,6 +98,16 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
 
   CHECK_THROWS_WITH(tune::record_from_json(nlohmann::json::parse(R"({"i": [], "r": [], "v": 0.1})")),
                     Catch::Contains("v0.1"));
+
+  // A measured record without a positive time (damaged or edited) would rank first: refused.
+  for (double t : {0.0, -1.0}) {
+    auto j = nlohmann::json::parse(tune::to_json(sample_record()).dump());
+    j["chameleon"]["median"] = t;
+    CHECK_THROWS_WITH(tune::record_from_json(j), Catch::Contains("needs a positive time, got"));
+  }
+  auto no_costs = nlohmann::json::parse(kTopHubV02);
+  no_costs["result"][0] = nlohmann::json::array();
+  CHECK_THROWS_WITH(tune::record_from_json(no_costs), Catch::Contains("needs a positive time, got 0"));
 }
 
 TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming it", "[tune][log]") {

@@ -4,6 +4,9 @@
 #include "chameleon/measure/stats.hpp"
 #include "chameleon/util/error.hpp"
 
+#include <cmath>
+#include <sstream>
+
 namespace chameleon::tune {
 
 using nlohmann::json;
@@ -164,6 +167,12 @@ Record record_from_json(const json& j) {
       r.target = target;
       r.device = target;
       r.tuner = "autotvm";
+    }
+    // A time that is no time (a damaged or edited line) would rank first everywhere.
+    if (m.error == measure::ErrorNo::None && !(std::isfinite(m.median) && m.median > 0)) {
+      std::ostringstream got;
+      got << m.median;
+      throw Error("a measured record (error 0) needs a positive time, got " + got.str());
     }
     return r;
   } catch (const json::exception& e) {
