@@ -191,6 +191,13 @@ nlohmann::json read_manifest(const fs::path& dir) {
   if (!manifest.is_object() || !manifest.contains("kernels") || !manifest.at("kernels").is_array()) {
     throw Error(path.string() + ": not a chameleon manifest (no 'kernels' list)");
   }
+  // The fields bench reads about the whole folder; a kernel's own are checked kernel by kernel.
+  for (const char* key : {"device", "target", "arch", "log"}) {
+    if (manifest.contains(key) && !manifest.at(key).is_string()) {
+      throw Error(path.string() + ": '" + key + "' must be a string, got " + manifest.at(key).dump() +
+                  " (replay again)");
+    }
+  }
   return manifest;
 }
 

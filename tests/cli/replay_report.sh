@@ -131,6 +131,17 @@ for want in "task_05: missing or empty .*task_05.cubin (replay again)" \
   grep -q "$want" "$dir/damaged.txt" || { cat "$dir/damaged.txt"; echo "damaged bench: no '$want'"; exit 1; }
 done
 
+# A manifest field of the whole folder of the wrong type: one clear error.
+python3 - "$dir/damaged/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["arch"] = 90
+json.dump(m, open(sys.argv[1], "w"))
+PY
+if "$exe" bench "$dir/damaged" --device sim > "$dir/arch.txt" 2>&1; then echo "bench took an arch of 90"; exit 1; fi
+grep -q "manifest.json: 'arch' must be a string, got 90 (replay again)" "$dir/arch.txt" ||
+  { cat "$dir/arch.txt"; echo "no clear error for a bad arch"; exit 1; }
+
 # TF32 records compete only with --allow-tf32.
 "$exe" -q tune "$net" --device sim --sim-estimate --tasks 10 --trials 16 --plan-size 8 --progress none \
   --allow-tf32 --templates conv2d_implicit_gemm,conv2d_implicit_gemm_tf32 --log "$dir/tf32.jsonl" >/dev/null
