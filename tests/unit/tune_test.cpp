@@ -108,6 +108,9 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
   auto no_costs = nlohmann::json::parse(kTopHubV02);
   no_costs["result"][0] = nlohmann::json::array();
   CHECK_THROWS_WITH(tune::record_from_json(no_costs), Catch::Contains("needs a positive time, got 0"));
+  auto no_stride = nlohmann::json::parse(kTopHubV02);
+  no_stride["input"][2][2] = nlohmann::json::array();
+  CHECK_THROWS_WITH(tune::record_from_json(no_stride), Catch::Contains("need 1 or 2 strides and dilations"));
 }
 
 TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming it", "[tune][log]") {

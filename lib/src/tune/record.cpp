@@ -50,6 +50,10 @@ task::Conv2dWorkload workload_from_args(const json& args) {
   auto stride = ints(args.at(2));
   auto pad = ints(args.at(3));
   auto dil = ints(args.at(4));
+  if (stride.empty() || stride.size() > 2 || dil.empty() || dil.size() > 2 ||
+      (pad.size() != 1 && pad.size() != 2 && pad.size() != 4)) {
+    throw Error("conv2d args need 1 or 2 strides and dilations, and 1, 2 or 4 paddings");
+  }
   w.stride_h = stride.at(0), w.stride_w = stride.size() > 1 ? stride[1] : stride[0];
   w.dilation_h = dil.at(0), w.dilation_w = dil.size() > 1 ? dil[1] : dil[0];
   if (pad.size() == 4) {

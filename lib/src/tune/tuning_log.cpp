@@ -73,6 +73,8 @@ LogContents read_log(const std::string& path, bool repair) {
         out.records.back().line = int(line_no);
       } catch (const Error& e) {
         damaged(line_no, e.what());
+      } catch (const std::exception& e) { // whatever a damaged line throws, it is that line's
+        damaged(line_no, std::string("malformed record: ") + e.what());
       }
     }
     pos = good_end = next;
