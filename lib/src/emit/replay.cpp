@@ -188,7 +188,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
   result.selection = select_best(contents.records, device, allow_tf32);
   const Selection& sel = result.selection;
   if (sel.best.empty() && sel.missing.empty()) throw Error(log_path + ": no tuning records");
-  fs::create_directories(dir);
+  util::make_folder(dir, "the output folder");
 
   std::set<int> seen_tasks, duplicate_tasks;
   for (const auto& r : sel.best) {

@@ -180,7 +180,7 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
   if (logs.empty()) throw Error("report needs at least one log");
   std::vector<LogView> views;
   for (const auto& l : logs) views.push_back(view_of(l));
-  fs::create_directories(dir);
+  util::make_folder(dir, "the report folder");
 
   // Tasks: every workload of any log, in the first log's order.
   std::vector<std::string> keys;

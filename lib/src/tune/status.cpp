@@ -176,7 +176,7 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
     }
   }
   const fs::path target(out);
-  if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
+  util::make_folder(target.parent_path().string(), "the folder of the merged log");
   const fs::path tmp = target.string() + ".merge" + std::to_string(::getpid());
   util::write_file(tmp.string(), merged);
   fs::rename(tmp, target);

@@ -1,6 +1,7 @@
 #include "chameleon/tune/tuning_log.hpp"
 
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/files.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -101,7 +102,7 @@ TuningLog::TuningLog(std::string path) : path_(std::move(path)) {
     records_ = std::move(contents.records);
     repaired_ = contents.repaired;
   } else if (auto parent = std::filesystem::path(path_).parent_path(); !parent.empty()) {
-    std::filesystem::create_directories(parent);
+    util::make_folder(parent.string(), "the tuning log's folder");
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error("cannot open tuning log '" + path_ + "' for writing: " + std::strerror(errno));
