@@ -187,6 +187,12 @@ def main():
     except ImportError:
         fail("needs Python's onnx package: pip install onnx (or Debian's python3-onnx)")
     try:
+        with open(args.model, "rb") as f:
+            if not f.read(1):
+                fail(f"{args.model}: empty file, not an ONNX model")
+    except OSError as e:
+        fail(f"{args.model}: cannot open ({e.strerror})")
+    try:
         model = onnx.load(args.model, load_external_data=False)
     except Exception as e:
         fail(f"{args.model}: not an ONNX model ({e})")

@@ -102,6 +102,11 @@ if "$py" "$scripts/onnx_to_network.py" "$dir/net.json" > /dev/null 2> "$dir/bad.
   echo "a JSON file was taken for ONNX"; exit 1
 fi
 grep -q "not an ONNX model" "$dir/bad.txt" || { cat "$dir/bad.txt"; exit 1; }
+: > "$dir/empty.onnx"
+for bad in "$dir/empty.onnx:empty file, not an ONNX model" "$dir/none.onnx:cannot open (No such file"; do
+  if "$py" "$scripts/onnx_to_network.py" "${bad%%:*}" > /dev/null 2> "$dir/bad.txt"; then echo "${bad%%:*} taken"; exit 1; fi
+  grep -q "${bad#*:}" "$dir/bad.txt" || { cat "$dir/bad.txt"; exit 1; }
+done
 
 tasks_of() { "$exe" tasks "$@" --json | "$py" -c 'import json, sys; [print(t["shape"], t["count"]) for t in json.load(sys.stdin)["tasks"]]'; }
 for net in "$networks"/*.json; do
