@@ -127,6 +127,17 @@ TEST_CASE("a wrong network file gets an error naming the layer and the problem",
   json wide = small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3}}});
   wide["input"]["shape"] = {1, 3, 8, 4294967297LL};
   require_error(wide, "beyond 32-bit indexing");
+  // Fields of the wrong type are named, not a JSON library's type error.
+  json named = small_net({{{"name", "a"}, {"op", "relu"}}});
+  named["name"] = 5;
+  require_error(named, "'name' must be a string, got 5");
+  named = small_net({{{"name", "a"}, {"op", "relu"}}});
+  named["input"]["name"] = json::array();
+  require_error(named, "the input's 'name' must be a string, got []");
+  require_error(small_net({{{"name", 7}, {"op", "relu"}}}), "'name' must be a non-empty string, got 7");
+  require_error(small_net({{{"name", "a"}, {"op", 7}}}), "layer 'a' (#1): 'op' must be a string, got 7");
+  require_error(small_net({{{"name", "p"}, {"op", "max_pool"}, {"kernel", 2}, {"ceil_mode", "yes"}}}),
+                "'ceil_mode' must be true or false, got \"yes\"");
 }
 
 TEST_CASE("a network can be a list of conv2d layers that each give their input shape", "[network]") {

@@ -99,6 +99,14 @@ int get_int(const Context& ctx, const json& value, const std::string& key) {
   return value.get<int>();
 }
 
+// An optional string field: `fallback` when absent, an error when not a string.
+std::string get_string(const Context& ctx, const json& obj, const std::string& key, const std::string& fallback,
+                       const std::string& owner = "") {
+  if (!obj.contains(key)) return fallback;
+  if (!obj.at(key).is_string()) ctx.fail(owner + "'" + key + "' must be a string, got " + obj.at(key).dump());
+  return obj.at(key).get<std::string>();
+}
+
 // "kernel": 3 or [3, 5] -> (h, w)
 std::pair<int, int> get_pair(const Context& ctx, const json& layer, const std::string& key,
                              std::pair<int, int> fallback) {
@@ -163,8 +171,8 @@ Shape get_shape(const Context& ctx, const json& value, const std::string& key) {
 Layer parse_layer(const Context& ctx, const json& j) {
   Layer layer;
   layer.name = j.at("name").get<std::string>();
-  if (!j.contains("op") || !j.at("op").is_string()) ctx.fail("missing 'op'");
-  layer.op_name = j.at("op").get<std::string>();
+  if (!j.contains("op")) ctx.fail("missing 'op'");
+  layer.op_name = get_string(ctx, j, "op", "");
   auto it = op_table().find(layer.op_name);
   if (it == op_table().end()) {
     ctx.fail("unknown op '" + layer.op_name + "' (known: " + known_ops() + ")");
@@ -205,6 +213,9 @@ Layer parse_layer(const Context& ctx, const json& j) {
   case Op::MaxPool:
   case Op::AvgPool:
     layer.window = get_window(ctx, j, true);
+    if (j.contains("ceil_mode") && !j.at("ceil_mode").is_boolean()) {
+      ctx.fail("'ceil_mode' must be true or false, got " + j.at("ceil_mode").dump());
+    }
     layer.ceil_mode = j.value("ceil_mode", false);
     if (2 * std::max(layer.window.pad_top, layer.window.pad_bottom) > layer.window.kernel_h ||
         2 * std::max(layer.window.pad_left, layer.window.pad_right) > layer.window.kernel_w) {
@@ -396,12 +407,13 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
   if (batch < 0) ctx.fail("batch must be positive");
   Network net;
   net.source = source;
-  net.name = doc.value("name", std::string("network"));
+  net.name = get_string(ctx, doc, "name", "network");
+  get_string(ctx, doc, "description", "");
   // Without an 'input', every layer reads an earlier one or (a conv2d) gives its 'input_shape'.
   if (doc.contains("input")) {
     const json& input = doc.at("input");
     if (!input.is_object()) ctx.fail("'input' is an object ({\"name\": ..., \"shape\": [N, C, H, W]})");
-    net.input_name = input.value("name", std::string("input"));
+    net.input_name = get_string(ctx, input, "name", "input", "the input's ");
     if (!input.contains("shape")) ctx.fail("input needs a 'shape'");
     net.input_shape = get_shape(ctx, input.at("shape"), "input shape");
     if (batch > 0) net.input_shape[0] = batch;
@@ -420,7 +432,8 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
                            : "";
     ctx.at_layer(name.empty() ? "?" : name, i);
     if (!j.is_object()) ctx.fail("a layer is a JSON object");
-    if (name.empty()) ctx.fail("missing 'name'");
+    if (name.empty()) ctx.fail(j.contains("name") ? "'name' must be a non-empty string, got " + j.at("name").dump()
+                                                  : "missing 'name'");
     if (!names.insert(name).second) ctx.fail("the name '" + name + "' is used twice");
     Layer layer = parse_layer(ctx, j);
     if (!layer.input_shape.empty()) {
