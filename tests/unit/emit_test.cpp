@@ -107,8 +107,8 @@ TEST_CASE("replay leaves out a record whose config does not fit its task, not th
   // A damaged record, the fastest of its task: its config is one of another workload's space.
   auto damaged = record(conv(64, 64), 5, 1e-6, 0.0);
   damaged.workload = a;
-  damaged.entity = codegen::find_template("conv2d_direct").make_space(conv(64, 64)).entity_json(
-      codegen::find_template("conv2d_direct").make_space(conv(64, 64)).get(12345));
+  const auto other = codegen::find_template("conv2d_direct").make_space(conv(64, 64));
+  damaged.entity = other.entity_json(other.get(12345));
   auto only = record(conv(64, 64), 6, 1e-6, 0.0);
   only.workload = b;
   only.entity = damaged.entity;

@@ -185,12 +185,12 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
   // Tasks: every workload of any log, in the first log's order.
   std::vector<std::string> keys;
   std::vector<const Curve*> first; // per key, its curve in the first log that has it
-  std::set<std::string> networks;
+  std::set<std::string> seen, networks;
   for (const auto& v : views) {
     for (const auto& k : v.order) {
       const Curve& c = v.curves.at(k);
       if (!c.network.empty()) networks.insert(c.network);
-      if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      if (seen.insert(k).second) {
         keys.push_back(k);
         first.push_back(&c);
       }
