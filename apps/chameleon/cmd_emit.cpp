@@ -35,6 +35,18 @@ std::string default_kernels_dir(const std::string& log) {
   return (p.parent_path() / (p.stem().string() + "-kernels")).string();
 }
 
+// What a log's replay left out or took with a caveat, as warnings: the records left out as
+// damaged, the tasks without a kernel (and why), the kernels timed on an older template, and the
+// TF32 records not allowed. `replay` and `bench LOG` both say it.
+void warn_selection(const emit::Selection& sel) {
+  for (const auto& note : sel.damaged) spdlog::warn("{}", note);
+  for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
+  for (const auto& note : sel.stale) spdlog::warn("{}", note);
+  if (sel.tf32_skipped > 0) {
+    spdlog::info("{} TF32 records left out (--allow-tf32 lets them compete)", sel.tf32_skipped);
+  }
+}
+
 void run_replay(const std::string& log, std::string out, const std::string& device, bool allow_tf32,
                 bool as_json) {
   if (out.empty()) out = default_kernels_dir(log);
@@ -66,12 +78,7 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
       std::cout << "the log also has records of: " << util::join(sel.devices, ", ") << " (--device to pick)\n";
     }
   }
-  for (const auto& note : sel.damaged) spdlog::warn("{}", note);
-  for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
-  for (const auto& note : sel.stale) spdlog::warn("{}", note);
-  if (sel.tf32_skipped > 0) {
-    spdlog::info("{} TF32 records left out (--allow-tf32 lets them compete)", sel.tf32_skipped);
-  }
+  warn_selection(sel);
   if (sel.best.empty()) throw Error(log + ": no kernel to emit (above: why for each task)");
 }
 
@@ -227,9 +234,27 @@ void run_bench(BenchArgs a) {
     spdlog::info("replaying {} into {}", a.input, dir.string());
     scratch.path = dir;
     auto replayed = emit::replay(a.input, dir.string(), a.device_name, measure::default_cache_dir(), a.allow_tf32);
-    for (const auto& note : replayed.selection.damaged) spdlog::warn("{}", note);
+    warn_selection(replayed.selection);
+    if (replayed.selection.best.empty()) throw Error(a.input + ": no kernel to bench (above: why for each task)");
   }
   const nlohmann::json manifest = read_manifest(dir);
+  // Tasks of the tuned network without a kernel (replay's list, with why): not in the totals.
+  std::vector<std::string> missing_shapes;
+  nlohmann::json missing = nlohmann::json::array();
+  if (manifest.contains("missing") && manifest.at("missing").is_array()) {
+    for (const auto& e : manifest.at("missing")) {
+      auto text = [&](const char* key) {
+        return e.is_object() && e.value(key, nlohmann::json()).is_string() ? e.at(key).get<std::string>() : "?";
+      };
+      missing_shapes.push_back(text("shape"));
+      missing.push_back({{"shape", text("shape")}, {"reason", text("reason")}});
+      // From a folder: its replay said why; say it again, as the totals leave the task out.
+      if (scratch.path.empty()) spdlog::warn("no kernel for {}: {}", text("shape"), text("reason"));
+    }
+  }
+  if (manifest.at("kernels").empty()) {
+    throw Error((dir / "manifest.json").string() + " lists no kernel (above: why for each task)");
+  }
   std::unique_ptr<measure::CudaRunner> gpu_runner;
   std::unique_ptr<measure::SimRunner> sim_runner;
   measure::Runner* runner = nullptr;
@@ -306,7 +331,7 @@ void run_bench(BenchArgs a) {
   if (a.as_json) {
     std::cout << nlohmann::json({{"device", runner->device_name()}, {"simulated", sim},
                                  {"manifest", manifest.value("log", "")}, {"allow_tf32", a.allow_tf32},
-                                 {"kernels", rows}, {"failed", failed}, {"total_ours_seconds", ours_total},
+                                 {"kernels", rows}, {"failed", failed}, {"missing", missing}, {"total_ours_seconds", ours_total},
                                  {"total_cudnn_seconds", dnn_total}, {"cudnn_complete", dnn_complete}})
                      .dump(2)
               << "\n";
@@ -324,6 +349,10 @@ void run_bench(BenchArgs a) {
   std::cout << "total weighted by layer counts: ours " << util::fixed(ours_total * 1e6, 2) << " us"
             << (failed > 0 ? " (" + util::count_of(failed, "kernel") + " failed, not counted)" : "") << ", cuDNN "
             << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
+  if (!missing.empty()) {
+    std::cout << "not in the totals: " << util::count_of(int64_t(missing.size()), "task")
+              << " of the log without a kernel (" << util::join(missing_shapes, "; ") << ")\n";
+  }
 }
 
 } // namespace

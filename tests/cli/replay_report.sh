@@ -131,6 +131,42 @@ for want in "task_05: missing or empty .*task_05.cubin (replay again)" \
   grep -q "$want" "$dir/damaged.txt" || { cat "$dir/damaged.txt"; echo "damaged bench: no '$want'"; exit 1; }
 done
 
+# A task whose records all failed has no kernel: bench says so, from the log and from its
+# replayed folder, and leaves it out of the totals; with no kernel at all, one clear error.
+python3 - "$dir/real.jsonl" "$dir/missing.jsonl" "$dir/none.jsonl" <<'PY'
+import json, sys
+some, none = [], []
+for line in open(sys.argv[1]):
+    if line.startswith("#"):
+        some.append(line); none.append(line); continue
+    r = json.loads(line)
+    failed = json.loads(line)
+    failed["result"][0], failed["result"][1] = [1e9], 4  # a runtime failure
+    none.append(json.dumps(failed) + "\n")
+    some.append(json.dumps(failed if r["chameleon"]["task"] == 11 else r) + "\n")
+open(sys.argv[2], "w").writelines(some)
+open(sys.argv[3], "w").writelines(none)
+PY
+"$exe" replay "$dir/missing.jsonl" --out "$dir/missing" > /dev/null 2>&1
+for input in "$dir/missing.jsonl" "$dir/missing"; do
+  "$exe" bench "$input" --device sim > "$dir/missing.txt" 2>&1 || { cat "$dir/missing.txt"; exit 1; }
+  for want in "no kernel for N1 C256 H14 W14 K512 R1 S1 s2 p0 d1: .* records, none measured without error" \
+              "not in the totals: 1 task of the log without a kernel (N1 C256 H14 W14 K512 R1 S1 s2 p0 d1)"; do
+    grep -q "$want" "$dir/missing.txt" || { cat "$dir/missing.txt"; echo "bench $input: no '$want'"; exit 1; }
+  done
+  "$exe" -q bench "$input" --device sim --json > "$dir/missing.json"
+  python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); assert len(b["kernels"]) == 2 and [m["shape"] for m in b["missing"]] == ["N1 C256 H14 W14 K512 R1 S1 s2 p0 d1"], b' "$dir/missing.json"
+done
+if "$exe" bench "$dir/none.jsonl" --device sim > "$dir/none.txt" 2>&1; then echo "bench without kernels passed"; exit 1; fi
+grep -q "none.jsonl: no kernel to bench (above: why for each task)" "$dir/none.txt" ||
+  { cat "$dir/none.txt"; echo "no clear error for a log without kernels"; exit 1; }
+"$exe" replay "$dir/none.jsonl" --out "$dir/none" > /dev/null 2>&1 && { echo "replay without kernels passed"; exit 1; }
+if "$exe" bench "$dir/none" --device sim > "$dir/none.txt" 2>&1; then echo "bench of an empty folder passed"; exit 1; fi
+for want in "no kernel for N1 C256 H14 W14 K512 R1 S1 s2 p0 d1: .* records, none measured without error" \
+            "none/manifest.json lists no kernel (above: why for each task)"; do
+  grep -q "$want" "$dir/none.txt" || { cat "$dir/none.txt"; echo "empty folder: no '$want'"; exit 1; }
+done
+
 # A manifest field of the whole folder of the wrong type: one clear error.
 python3 - "$dir/damaged/manifest.json" <<'PY'
 import json, sys
