@@ -10,6 +10,7 @@
 #include "chameleon/tune/status.hpp"
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/interrupt.hpp"
 #include "chameleon/util/strings.hpp"
 #include "chameleon/util/table.hpp"
 
@@ -142,7 +143,8 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
       missing.push_back(std::to_string(o.task.index));
       table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
                      std::to_string(o.trials), std::to_string(o.new_trials),
-                     o.skipped.empty() ? "-" : "skipped", "-", "-", std::to_string(o.invalid),
+                     o.skipped.empty() ? "-" : o.stop_reason == tune::kInterrupted ? "not run" : "skipped",
+                     "-", "-", std::to_string(o.invalid),
                      std::to_string(o.failed), "-", "-"});
       continue;
     }
@@ -260,6 +262,8 @@ void run_tune(TuneArgs a, bool quiet) {
   for (auto& r : runners) envs.push_back({rd.target, builder, *r, log, history, *progress, loaded.net.name});
   std::vector<tune::TuneEnv*> env_ptrs;
   for (auto& e : envs) env_ptrs.push_back(&e);
+  // Ctrl-C from here on stops after the batch in flight, and the summary still prints.
+  util::install_interrupt_handler();
   auto start = std::chrono::steady_clock::now();
   auto outcomes = tune::tune_tasks(tasks, a.tune, env_ptrs);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -273,6 +277,7 @@ void run_tune(TuneArgs a, bool quiet) {
                           {"log", log_path},
                           {"wall_s", wall},
                           {"lanes", lanes},
+                          {"interrupted", util::interrupt_requested()},
                           {"options", tune::to_json(a.tune)},
                           {"tasks", nlohmann::json::array()}};
     double total = 0;
@@ -285,6 +290,11 @@ void run_tune(TuneArgs a, bool quiet) {
   } else {
     print_summary(outcomes, loaded, *runner, rd.target, a, wall, int(runners.size()));
     std::cout << "log: " << log_path << "\n";
+  }
+  if (util::interrupt_requested()) {
+    std::cout.flush();
+    throw util::Interrupted("interrupted: every measurement made is in " + log_path +
+                            "; the same command resumes where it stopped");
   }
 }
 

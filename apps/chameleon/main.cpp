@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "chameleon/measure/worker.hpp"
+#include "chameleon/util/interrupt.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -37,6 +38,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const chameleon::util::Interrupted& e) {
+    std::fflush(stdout);
+    std::cout.flush();
+    std::fprintf(stderr, "chameleon: %s\n", e.what());
+    return 130;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::cout.flush();

@@ -13,6 +13,7 @@
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/interrupt.hpp"
 
 #include <filesystem>
 #include <map>
@@ -442,6 +443,44 @@ TEST_CASE("a time limit stops every task, each after its share, and keeps what w
     measured += size_t(out.new_trials);
   }
   CHECK(tune::read_log(log.path()).records.size() == measured);
+  std::filesystem::remove(log.path());
+}
+
+TEST_CASE("an interrupt stops the task after its batch in flight, starts no other, and keeps what was measured",
+          "[tune]") {
+  // Ctrl-C during the first batch of the first task (its first template).
+  struct InterruptAtFirstBatch : tune::ProgressSink {
+    void task_start(const task::Task&, const std::string&, int, int, int) override {}
+    void iteration(const tune::Progress&) override { util::set_interrupt_requested(true); }
+    void task_end(const tune::TaskOutcome&, int, int) override {}
+  } progress;
+  SimRig rig;
+  tune::TuningLog log(temp_path("interrupt"));
+  tune::TuneEnv env{rig.h100, rig.builder, rig.runner, log, {}, progress, "test"};
+  const auto all = resnet18();
+  const std::vector<task::Task> tasks = {all[3], all[6], all[9]}; // tuned over several templates each
+  tune::TuneOptions o;
+  o.trials = 64;
+  o.batch = 8;
+  util::set_interrupt_requested(false);
+  const auto outcomes = tune::tune_tasks(tasks, o, env);
+  const bool flag = util::interrupt_requested();
+  util::set_interrupt_requested(false);
+  CHECK(flag);
+  REQUIRE(outcomes.size() == 3);
+  // The first task kept its one batch, of its first template; the others were not started.
+  CHECK(outcomes[0].new_trials == 8);
+  CHECK(outcomes[0].stop_reason.find(tune::kInterrupted) != std::string::npos);
+  CHECK(outcomes[0].stop_reason.find("trial budget") == std::string::npos);
+  CHECK(outcomes[0].best);
+  for (size_t i : {size_t(1), size_t(2)}) {
+    INFO("task " << i);
+    CHECK(outcomes[i].task.index == tasks[i].index);
+    CHECK(outcomes[i].new_trials == 0);
+    CHECK(outcomes[i].skipped == "not started: interrupted");
+    CHECK(outcomes[i].stop_reason == tune::kInterrupted);
+  }
+  CHECK(tune::read_log(log.path()).records.size() == 8);
   std::filesystem::remove(log.path());
 }
 

@@ -40,6 +40,11 @@ std::optional<int> run_worker_if_requested(int argc, char** argv) {
   // Die with the parent: a tuner killed with -9 must not leave workers holding the GPU.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() == 1) return 1;
+  // Ctrl-C reaches the whole process group: the parent decides (a tune finishes the batch in
+  // flight, util/interrupt.hpp), and a worker dying under it would log its config as failed.
+  // The parent ends its workers itself (SIGKILL), or they die with it.
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
   auto logger = spdlog::stderr_color_mt("chameleon-worker");
   logger->set_pattern("%^[%l]%$ worker: %v");
   spdlog::set_default_logger(logger);

@@ -5,6 +5,7 @@
 
 #include "training_set.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/interrupt.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <spdlog/spdlog.h>
@@ -193,7 +194,14 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     run(0, o.trials);
   } else {
     const int first = std::max(1, o.trials / int(2 * n));
-    for (size_t i = 0; i < n; ++i) run(i, first);
+    for (size_t i = 0; i < n; ++i) {
+      if (util::interrupt_requested()) {
+        latest[i].template_name = tmpls[i]->name();
+        latest[i].stop_reason = kInterrupted;
+        continue;
+      }
+      run(i, first);
+    }
     std::vector<size_t> order(n);
     for (size_t i = 0; i < n; ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -209,7 +217,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       // limit goes on, with the task's time left.
       const std::string& why = latest[i].stop_reason;
       if (why != "trial budget reached" && why != "time limit reached") continue;
-      if (o.deadline && Clock::now() >= *o.deadline) break;
+      if ((o.deadline && Clock::now() >= *o.deadline) || util::interrupt_requested()) break;
       run(i, latest[i].trials + left);
     }
   }
@@ -378,6 +386,10 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   int iteration = 0;
   out.stop_reason = "trial budget reached";
   while (out.trials < o.trials) {
+    if (util::interrupt_requested()) {
+      out.stop_reason = kInterrupted;
+      break;
+    }
     // Past the deadline, a template that has something for this task stops; one that has nothing
     // yet still measures one batch, so that every task gets kernels to choose from.
     if (o.deadline && out.trials > 0 && Clock::now() >= *o.deadline) {
@@ -520,6 +532,7 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
     envs.front()->log.append_comment("chameleon-run " + header.dump());
   }
   std::vector<TaskOutcome> out(tasks.size());
+  std::vector<char> started(tasks.size(), 0);
   std::atomic<size_t> next{0};
   std::mutex error_mu;
   std::exception_ptr error;
@@ -540,7 +553,8 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
   auto work = [&](TuneEnv* env) {
     try {
       TunerParts parts = make_tuner(o);
-      for (size_t i = next++; i < tasks.size(); i = next++) {
+      for (size_t i = next++; i < tasks.size() && !util::interrupt_requested(); i = next++) {
+        started[i] = 1;
         out[i] = tune_task(tasks[i], options_for(i), *env, parts, int(i) + 1, int(tasks.size()));
       }
     } catch (...) {
@@ -557,6 +571,12 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
     for (auto& th : threads) th.join();
   }
   if (error) std::rethrow_exception(error);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (started[i]) continue;
+    out[i].task = tasks[i];
+    out[i].skipped = "not started: interrupted";
+    out[i].stop_reason = kInterrupted;
+  }
   return out;
 }
 

@@ -10,6 +10,9 @@
 
 namespace chameleon::tune {
 
+// The stop_reason of a task (or template) that an interrupt stopped (util/interrupt.hpp).
+inline constexpr const char* kInterrupted = "interrupted";
+
 // The result of tuning one task.
 struct TaskOutcome {
   task::Task task;
