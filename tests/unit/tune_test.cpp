@@ -484,6 +484,46 @@ TEST_CASE("an interrupt stops the task after its batch in flight, starts no othe
   std::filesystem::remove(log.path());
 }
 
+TEST_CASE("after each task, the run's progress: tasks done, elapsed, and the time left at the mean task time",
+          "[tune]") {
+  struct RunEvents : tune::ProgressSink {
+    void task_start(const task::Task&, const std::string&, int, int, int) override {}
+    void iteration(const tune::Progress&) override {}
+    void task_end(const tune::TaskOutcome&, int, int) override {}
+    void run_progress(const tune::RunProgress& r) override { events.push_back(r); }
+    std::vector<tune::RunProgress> events;
+  } progress;
+  SimRig rig;
+  tune::TuningLog log(temp_path("run-progress"));
+  tune::TuneEnv env{rig.h100, rig.builder, rig.runner, log, {}, progress, "test"};
+  const auto all = resnet18();
+  const std::vector<task::Task> tasks = {all[4], all[7], all[10]}; // three 1x1 layers
+  tune::TuneOptions o;
+  o.trials = 16;
+  o.batch = 8;
+  const auto outcomes = tune::tune_tasks(tasks, o, env);
+  REQUIRE(progress.events.size() == 3);
+  double elapsed = 0, mean = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& r = progress.events[i];
+    INFO("event " << i);
+    CHECK(r.done == int(i) + 1);
+    CHECK(r.count == 3);
+    CHECK(r.elapsed_s >= elapsed);
+    elapsed = r.elapsed_s;
+    mean = (mean * double(i) + outcomes[i].wall_s) / double(i + 1);
+    CHECK(r.left_s == Approx(double(2 - i) * mean));
+  }
+  CHECK(progress.events.back().left_s == 0);
+
+  // A resumed run measures nothing: no estimate until a task measures.
+  progress.events.clear();
+  tune::tune_tasks(tasks, o, env);
+  REQUIRE(progress.events.size() == 3);
+  for (const auto& r : progress.events) CHECK(r.left_s < 0);
+  std::filesystem::remove(log.path());
+}
+
 TEST_CASE("depthwise convolutions are tuned by the depthwise template and the implicit GEMM, and a task no template takes is skipped with a reason",
           "[tune]") {
   auto tasks = task::extract_tasks(

@@ -47,6 +47,11 @@ public:
     std::fprintf(stderr, "[task %d/%d] done: %d trials (%d new), %s in %s\n", position, count,
                  o.trials, o.new_trials, o.stop_reason.c_str(), duration(o.wall_s).c_str());
   }
+  void run_progress(const RunProgress& r) override {
+    if (r.done >= r.count) return; // the summary follows
+    std::fprintf(stderr, "[run] %d/%d tasks done, %s elapsed%s\n", r.done, r.count, duration(r.elapsed_s).c_str(),
+                 r.left_s >= 0 ? (", ~" + duration(r.left_s) + " left").c_str() : "");
+  }
 };
 
 class JsonProgress final : public ProgressSink {
@@ -70,6 +75,11 @@ public:
                         {"task", o.task.index}, {"trials", o.trials}, {"new_trials", o.new_trials},
                         {"skipped", o.skipped}, {"stop_reason", o.stop_reason}, {"wall_s", o.wall_s}};
     if (o.best) j["best_seconds"] = o.best->seconds();
+    emit(j);
+  }
+  void run_progress(const RunProgress& r) override {
+    nlohmann::json j = {{"event", "run"}, {"done", r.done}, {"count", r.count}, {"elapsed_s", r.elapsed_s}};
+    j["left_s"] = r.left_s >= 0 ? nlohmann::json(r.left_s) : nlohmann::json();
     emit(j);
   }
 

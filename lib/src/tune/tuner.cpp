@@ -548,6 +548,31 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
     if (run_deadline) task_options.deadline = share_of(*run_deadline, double(envs.size()) / double(tasks.size() - i));
     return task_options;
   };
+  // After each task, where the run stands: the tasks left at the mean time of the ended ones
+  // that measured (a resumed task ends at once), shared by the loops, within the time limit.
+  const auto run_start = Clock::now();
+  std::mutex run_mu;
+  int ended = 0, measured_tasks = 0;
+  double measured_wall = 0;
+  auto task_ended = [&](const TaskOutcome& outcome, TuneEnv& env) {
+    std::lock_guard<std::mutex> lock(run_mu);
+    ++ended;
+    if (outcome.new_trials > 0) {
+      ++measured_tasks;
+      measured_wall += outcome.wall_s;
+    }
+    RunProgress p;
+    p.done = ended;
+    p.count = int(tasks.size());
+    p.elapsed_s = since(run_start);
+    if (measured_tasks > 0) {
+      p.left_s = double(p.count - ended) * measured_wall / measured_tasks / double(envs.size());
+      if (run_deadline) {
+        p.left_s = std::min(p.left_s, std::max(0.0, std::chrono::duration<double>(*run_deadline - Clock::now()).count()));
+      }
+    }
+    env.progress.run_progress(p);
+  };
   // One worker per device: each takes the next task, with its own explorer and sampler (a PPO
   // agent carries over between the tasks one device tunes).
   auto work = [&](TuneEnv* env) {
@@ -556,6 +581,7 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
       for (size_t i = next++; i < tasks.size() && !util::interrupt_requested(); i = next++) {
         started[i] = 1;
         out[i] = tune_task(tasks[i], options_for(i), *env, parts, int(i) + 1, int(tasks.size()));
+        task_ended(out[i], *env);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mu);

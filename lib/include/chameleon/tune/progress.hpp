@@ -44,6 +44,16 @@ struct Progress {
   double explore_s = 0, fit_s = 0, sample_s = 0; // CPU time of this iteration
 };
 
+// Where a run of several tasks stands, after each task ends.
+struct RunProgress {
+  int done = 0, count = 0; // tasks ended (tuned, skipped or stopped) of the run's
+  double elapsed_s = 0;    // since the run began
+  // The tasks not ended, at the mean wall time of the ended ones that measured something, shared
+  // by the loops side by side, and at most the time limit's rest; negative: no estimate yet (no
+  // ended task measured anything).
+  double left_s = -1;
+};
+
 class ProgressSink {
 public:
   virtual ~ProgressSink() = default;
@@ -51,6 +61,7 @@ public:
                           int resumed) = 0;
   virtual void iteration(const Progress& p) = 0;
   virtual void task_end(const TaskOutcome& o, int position, int count) = 0;
+  virtual void run_progress(const RunProgress&) {}
 };
 
 // Human-readable lines on stderr; JSON lines on stdout (one object per event); or nothing.
