@@ -44,8 +44,10 @@ public:
       std::fprintf(stderr, "[task %d/%d] #%d skipped: %s\n", position, count, o.task.index, o.skipped.c_str());
       return;
     }
-    std::fprintf(stderr, "[task %d/%d] done: %d trials (%d new), %s in %s\n", position, count,
-                 o.trials, o.new_trials, o.stop_reason.c_str(), duration(o.wall_s).c_str());
+    // A task tuned over several templates ends one line per template's turn: name it.
+    std::fprintf(stderr, "[task %d/%d] %s done: %d trials (%d new), %s in %s\n", position, count,
+                 o.template_name.c_str(), o.trials, o.new_trials, o.stop_reason.c_str(),
+                 duration(o.wall_s).c_str());
   }
   void run_progress(const RunProgress& r) override {
     if (r.done >= r.count) return; // the summary follows
