@@ -11,7 +11,7 @@ trap 'rm -rf "$dir"' EXIT
 log="$dir/tune.jsonl"
 # Compiled (not --sim-estimate), nothing cached: the builds run in compile workers, which the
 # signal reaches too.
-args=(tune "$net" --device sim --tasks 5,8,11 --trials 48 --plan-size 8 --no-cache --log "$log")
+args=(tune "$net" --device sim --tasks 5,8,11 --trials 48 --no-cache --log "$log")
 
 wait_records() { # until the log holds at least $1 records (up to 60 s: a loaded CI machine is slow)
   for _ in $(seq 1 3000); do
@@ -22,7 +22,7 @@ wait_records() { # until the log holds at least $1 records (up to 60 s: a loaded
   exit 1
 }
 
-setsid "$exe" "${args[@]}" >"$dir/out.txt" 2>"$dir/err.txt" &
+setsid "$exe" "${args[@]}" --plan-size 8 >"$dir/out.txt" 2>"$dir/err.txt" &
 pid=$!
 wait_records 4
 kill -INT -- "-$pid"
@@ -45,17 +45,23 @@ assert not bad, f"configs logged as failed after Ctrl-C: errors {bad}"
 print(f"interrupted after {len(errors)} records, none failed")
 PY
 
-# The same command resumes, then a second Ctrl-C ends it at once (no summary).
+# The same tune resumes (in batches of up to 64, so that one is in flight for a while), and a
+# second Ctrl-C, once the first has been taken, ends it at once: no summary.
 cp "$log" "$dir/before.jsonl"
-setsid "$exe" "${args[@]}" >"$dir/out2.txt" 2>"$dir/err2.txt" &
+setsid "$exe" "${args[@]}" --plan-size 64 >"$dir/out2.txt" 2>"$dir/err2.txt" &
 pid=$!
-wait_records $((records + 4))
+wait_records $((records + 1))
 kill -INT -- "-$pid"
+for _ in $(seq 1 500); do
+  grep -q "chameleon: interrupted: stopping" "$dir/err2.txt" && break
+  sleep 0.01
+done
 kill -INT -- "-$pid" 2>/dev/null || true
 rc=0
 wait "$pid" || rc=$?
 [ "$rc" -ne 0 ] || { echo "two Ctrl-C and the tune ended normally"; exit 1; }
 grep -q "resuming from" "$dir/err2.txt" || { cat "$dir/err2.txt"; echo "the rerun did not resume"; exit 1; }
+grep -q "^tuned " "$dir/out2.txt" && { cat "$dir/out2.txt"; echo "a second Ctrl-C still waited for the batch"; exit 1; }
 cmp -n "$(stat -c %s "$dir/before.jsonl")" "$dir/before.jsonl" "$log" || { echo "records before the rerun changed"; exit 1; }
 "$exe" -q "${args[@]}" --progress none >/dev/null
 [ "$(grep -c '^{' "$log")" -eq 144 ] || { echo "the resumed tune did not finish the budget"; exit 1; }
