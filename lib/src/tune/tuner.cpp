@@ -565,7 +565,7 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
     p.done = ended;
     p.count = int(tasks.size());
     p.elapsed_s = since(run_start);
-    if (measured_tasks > 0) {
+    if (measured_tasks > 0 && !util::interrupt_requested()) { // interrupted: nothing more is coming
       p.left_s = double(p.count - ended) * measured_wall / measured_tasks / double(envs.size());
       if (run_deadline) {
         p.left_s = std::min(p.left_s, std::max(0.0, std::chrono::duration<double>(*run_deadline - Clock::now()).count()));

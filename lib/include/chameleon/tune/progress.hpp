@@ -49,8 +49,8 @@ struct RunProgress {
   int done = 0, count = 0; // tasks ended (tuned, skipped or stopped) of the run's
   double elapsed_s = 0;    // since the run began
   // The tasks not ended, at the mean wall time of the ended ones that measured something, shared
-  // by the loops side by side, and at most the time limit's rest; negative: no estimate yet (no
-  // ended task measured anything).
+  // by the loops side by side, and at most the time limit's rest; negative: no estimate (no
+  // ended task measured anything yet, or the run was interrupted).
   double left_s = -1;
 };
 
