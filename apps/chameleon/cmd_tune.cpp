@@ -311,11 +311,11 @@ void run_status(const StatusArgs& a) {
   LoadedNetwork loaded = load(a.net);
   ResolvedDevice rd = resolve_device(a.dev);
   const std::string fingerprint = measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
-  std::vector<tune::Record> records;
-  if (std::filesystem::exists(a.log)) records = tune::read_log(a.log).records;
-  auto statuses = tune::task_status(loaded.tasks, records, rd.target.name, fingerprint, split_names(a.templates),
-                                     a.allow_tf32, rd.target.sm());
-  int stale = 0, missing = 0;
+  tune::LogContents contents;
+  if (std::filesystem::exists(a.log)) contents = tune::read_log(a.log);
+  auto statuses = tune::task_status(loaded.tasks, contents.records, rd.target.name, fingerprint,
+                                     split_names(a.templates), a.allow_tf32, rd.target.sm(), contents.comments);
+  int stale = 0, missing = 0, unfinished = 0;
   nlohmann::json rows = nlohmann::json::array();
   using Align = util::Table::Align;
   util::Table table({"task", "workload", "state", "records", "best us", "why"},
@@ -323,6 +323,7 @@ void run_status(const StatusArgs& a) {
   for (const auto& s : statuses) {
     stale += s.state == tune::TaskState::Stale;
     missing += s.state == tune::TaskState::Missing;
+    unfinished += s.state == tune::TaskState::Unfinished;
     std::string best = s.best ? util::fixed(s.best->seconds() * 1e6, 2) : "-";
     table.add_row({std::to_string(s.task.index), s.task.workload.str(), tune::state_name(s.state),
                    std::to_string(s.current) + (s.outdated ? " (+" + std::to_string(s.outdated) + " old)" : ""),
@@ -336,18 +337,20 @@ void run_status(const StatusArgs& a) {
   if (a.as_json) {
     std::cout << nlohmann::json({{"network", loaded.net.name}, {"log", a.log}, {"target", rd.target.name},
                                  {"device_fingerprint", fingerprint}, {"tasks", rows},
-                                 {"stale", stale}, {"missing", missing}})
+                                 {"stale", stale}, {"missing", missing}, {"unfinished", unfinished}})
                      .dump(2)
               << "\n";
   } else {
     std::cout << loaded.net.name << " in " << a.log << " for " << rd.target.name << " on " << fingerprint << ":\n";
     table.print(std::cout);
-    std::cout << (stale + missing == 0 ? "all tasks up to date" : std::to_string(stale) + " stale, " +
-                                                                      std::to_string(missing) + " missing")
+    std::cout << (stale + missing + unfinished == 0
+                      ? "all tasks up to date"
+                      : std::to_string(stale) + " stale, " + std::to_string(missing) + " missing" +
+                            (unfinished > 0 ? ", " + std::to_string(unfinished) + " unfinished" : ""))
               << "\n";
   }
   // Non-zero for CI gates: something needs tuning.
-  if (stale + missing > 0) throw CLI::RuntimeError(1);
+  if (stale + missing + unfinished > 0) throw CLI::RuntimeError(1);
 }
 
 } // namespace
@@ -355,7 +358,7 @@ void run_status(const StatusArgs& a) {
 void add_tune_commands(CLI::App& app, const bool& quiet) {
   {
     auto a = std::make_shared<StatusArgs>();
-    auto* cmd = app.add_subcommand("status", "Per task: up to date, stale (why) or missing in a log; exit 1 unless all are up to date");
+    auto* cmd = app.add_subcommand("status", "Per task: up to date, stale (why), missing or unfinished (interrupted) in a log; exit 1 unless all are up to date");
     add_network_options(*cmd, a->net);
     cmd->add_option("--log", a->log, "Tuning log (default NETWORK-TARGET[-sim].jsonl)");
     cmd->add_option("--target", a->dev.target, "GPU target: a preset, or auto")->capture_default_str();

@@ -11,7 +11,12 @@ trap 'rm -rf "$dir"' EXIT
 log="$dir/tune.jsonl"
 # Compiled (not --sim-estimate), nothing cached: the builds run in compile workers, which the
 # signal reaches too.
-args=(tune "$net" --device sim --tasks 5,8,11 --trials 48 --no-cache --log "$log")
+args=(tune "$net" --device sim --tasks 5,8,11 --templates conv2d_implicit_gemm --trials 48 --no-cache --log "$log")
+# status of a task: its state in the log, as `status --json` says
+state_of() {
+  "$exe" status "$net" --device sim --target h100 --templates conv2d_implicit_gemm --log "$log" --json |
+    python3 -c 'import json, sys; print([t["state"] for t in json.load(sys.stdin)["tasks"] if t["task"] == int(sys.argv[1])][0])' "$1" || true
+}
 
 wait_records() { # until the log holds at least $1 records (up to 60 s: a loaded CI machine is slow)
   for _ in $(seq 1 3000); do
@@ -44,6 +49,8 @@ bad = [e for e in errors if e != 0]
 assert not bad, f"configs logged as failed after Ctrl-C: errors {bad}"
 print(f"interrupted after {len(errors)} records, none failed")
 PY
+# The interrupted task has records, but status does not call it up to date.
+[ "$(state_of 5)" = unfinished ] || { echo "task 5 after Ctrl-C: $(state_of 5), expected unfinished"; exit 1; }
 
 # The same tune resumes (in batches of up to 64, so that one is in flight for a while), and a
 # second Ctrl-C, once the first has been taken, ends it at once: no summary.
@@ -65,4 +72,7 @@ grep -q "^tuned " "$dir/out2.txt" && { cat "$dir/out2.txt"; echo "a second Ctrl-
 cmp -n "$(stat -c %s "$dir/before.jsonl")" "$dir/before.jsonl" "$log" || { echo "records before the rerun changed"; exit 1; }
 "$exe" -q "${args[@]}" --progress none >/dev/null
 [ "$(grep -c '^{' "$log")" -eq 144 ] || { echo "the resumed tune did not finish the budget"; exit 1; }
+for t in 5 8 11; do
+  [ "$(state_of $t)" = "up to date" ] || { echo "task $t after the resumed tune: $(state_of $t)"; exit 1; }
+done
 echo "interrupt ok"

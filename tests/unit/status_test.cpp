@@ -62,6 +62,49 @@ TEST_CASE("shards cover every task exactly once", "[ci]") {
   CHECK_THROWS(task::shard_tasks(tasks, -1, 2));
 }
 
+TEST_CASE("a task whose last tune on this device was interrupted is unfinished until a tune ends it", "[ci]") {
+  auto tasks = tasks_of("alexnet");
+  const std::vector<tune::Record> records = {current(tasks[0], 1), current(tasks[1], 2), current(tasks[2], 3)};
+  const std::vector<std::string> dtmpl = {"conv2d_direct"};
+  auto end = [&](const task::Task& t, const std::string& why, const std::string& fp = kFingerprint,
+                 const std::string& tmpl = "conv2d_direct") {
+    return tune::task_end_comment("run-1", t, tmpl, fp, 40, 40, why);
+  };
+  const std::string other_fp = "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0";
+  const std::vector<std::string> comments = {
+      "chameleon-run {}",
+      end(tasks[0], "interrupted"),                    // task 1: interrupted, then finished
+      end(tasks[0], "trial budget reached"),
+      end(tasks[1], "trial budget reached"),           // task 2: finished, then interrupted
+      end(tasks[1], "interrupted"),
+      end(tasks[2], "interrupted", other_fp),          // task 3: interrupted on another GPU only
+      end(tasks[2], "interrupted", kFingerprint, "conv2d_implicit_gemm"), // ... and on a template not asked for
+      "chameleon-task-end {not json",
+  };
+  auto s = tune::task_status(tasks, records, "h100", kFingerprint, dtmpl, false, 0, comments);
+  REQUIRE(s.size() == tasks.size());
+  CHECK(s[0].state == tune::TaskState::UpToDate);
+  CHECK(s[1].state == tune::TaskState::Unfinished);
+  CHECK(std::string(tune::state_name(s[1].state)) == "unfinished");
+  CHECK(s[1].reason == "its last tune was interrupted (conv2d_direct at 40 trials): the same tune command finishes it");
+  CHECK(s[1].best);
+  CHECK(s[2].state == tune::TaskState::UpToDate);
+  CHECK(s[3].state == tune::TaskState::Missing); // no records: missing, whatever the comments say
+
+  // A log written by a tune carries the lines: read back, they say the same.
+  const std::string path = temp("unfinished");
+  {
+    tune::TuningLog log(path);
+    for (const auto& r : records) log.append(r);
+    for (const auto& c : comments) log.append_comment(c);
+  }
+  const auto contents = tune::read_log(path);
+  auto again = tune::task_status(tasks, contents.records, "h100", kFingerprint, dtmpl, false, 0, contents.comments);
+  CHECK(again[1].state == tune::TaskState::Unfinished);
+  CHECK(again[0].state == tune::TaskState::UpToDate);
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[ci]") {
   auto tasks = tasks_of("alexnet");
   std::vector<tune::Record> records = {current(tasks[0], 1), current(tasks[0], 2)};

@@ -480,7 +480,12 @@ TEST_CASE("an interrupt stops the task after its batch in flight, starts no othe
     CHECK(outcomes[i].skipped == "not started: interrupted");
     CHECK(outcomes[i].stop_reason == tune::kInterrupted);
   }
-  CHECK(tune::read_log(log.path()).records.size() == 8);
+  const auto contents = tune::read_log(log.path());
+  CHECK(contents.records.size() == 8);
+  // The log says the task ended interrupted: status calls it unfinished, not up to date.
+  const auto status = tune::task_status({tasks[0]}, contents.records, rig.h100.name, rig.runner.fingerprint(),
+                                        {outcomes[0].template_name}, false, 0, contents.comments);
+  CHECK(status[0].state == tune::TaskState::Unfinished);
   std::filesystem::remove(log.path());
 }
 

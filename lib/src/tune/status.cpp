@@ -7,6 +7,8 @@
 #include "chameleon/util/files.hpp"
 #include "chameleon/util/strings.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -25,11 +27,37 @@ const char* state_name(TaskState s) {
   case TaskState::Stale: return "stale";
   case TaskState::Missing: return "missing";
   case TaskState::NoTemplate: return "no template";
+  case TaskState::Unfinished: return "unfinished";
   }
   return "?";
 }
 
 namespace {
+
+constexpr const char* kTaskEnd = "chameleon-task-end ";
+
+// The last task-end line of each workload on `device_fingerprint`, by workload key: (template,
+// trials, stop reason). Damaged lines are passed over.
+struct TaskEnd {
+  std::string template_name, stop_reason;
+  int trials = 0;
+};
+std::unordered_map<std::string, std::vector<TaskEnd>> task_ends(const std::vector<std::string>& comments,
+                                                                const std::string& device_fingerprint) {
+  std::unordered_map<std::string, std::vector<TaskEnd>> out;
+  for (const std::string& c : comments) {
+    if (c.rfind(kTaskEnd, 0) != 0) continue;
+    try {
+      const auto j = nlohmann::json::parse(c.substr(std::char_traits<char>::length(kTaskEnd)));
+      if (j.at("device_fingerprint").get<std::string>() != device_fingerprint) continue;
+      out[j.at("workload").get<std::string>()].push_back(
+          {j.at("template").get<std::string>(), j.at("stop_reason").get<std::string>(), j.at("trials").get<int>()});
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> parts_of(const std::string& fp) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -53,11 +81,26 @@ std::string fingerprint_change(const std::string& before, const std::string& now
   return changes.empty() ? "" : util::join(changes, "; ");
 }
 
+std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
+                             const std::string& device_fingerprint, int trials, int new_trials,
+                             const std::string& stop_reason) {
+  return kTaskEnd + nlohmann::json({{"run", run},
+                                    {"task", t.index},
+                                    {"workload", t.workload.key()},
+                                    {"template", template_name},
+                                    {"device_fingerprint", device_fingerprint},
+                                    {"trials", trials},
+                                    {"new_trials", new_trials},
+                                    {"stop_reason", stop_reason}})
+                        .dump();
+}
+
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
                                     const std::string& device_fingerprint,
                                     const std::vector<std::string>& templates, bool allow_tf32,
-                                    int target_sm) {
+                                    int target_sm, const std::vector<std::string>& log_comments) {
+  const auto ends = task_ends(log_comments, device_fingerprint);
   std::vector<TaskStatus> out;
   for (const auto& t : tasks) {
     TaskStatus s;
@@ -111,6 +154,20 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
     }
     if (why.empty() && missing.empty()) {
       s.state = TaskState::UpToDate;
+      // The last turn of one of its templates on this device, as the log tells it.
+      const TaskEnd* last = nullptr;
+      if (auto it = ends.find(t.workload.key()); it != ends.end()) {
+        for (const TaskEnd& e : it->second) {
+          for (const codegen::Template* tmpl : tmpls) {
+            if (tmpl->name() == e.template_name) last = &e;
+          }
+        }
+      }
+      if (last != nullptr && last->stop_reason == kInterrupted) {
+        s.state = TaskState::Unfinished;
+        s.reason = "its last tune was interrupted (" + last->template_name + " at " +
+                   std::to_string(last->trials) + " trials): the same tune command finishes it";
+      }
     } else if (!why.empty()) {
       s.state = TaskState::Stale;
       if (!missing.empty()) why.push_back("no records of " + util::join(missing, ", "));

@@ -4,6 +4,7 @@
 #include "chameleon/model/features.hpp"
 
 #include "training_set.hpp"
+#include "chameleon/tune/status.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
 #include "chameleon/util/strings.hpp"
@@ -505,6 +506,9 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     env.progress.iteration(p);
   }
   out.wall_s = since(start);
+  // How this template's turn ended, for status: an interrupted task is unfinished.
+  env.log.append_comment(task_end_comment(run_id(o), t, tmpl->name(), fingerprint, out.trials, out.new_trials,
+                                          out.stop_reason));
   env.progress.task_end(out, position, count);
   return out;
 }

@@ -9,8 +9,11 @@
 
 namespace chameleon::tune {
 
-enum class TaskState { UpToDate, Stale, Missing, NoTemplate };
-const char* state_name(TaskState s); // "up to date", "stale", "missing", "no template"
+// Unfinished: current records of every template, but the last tune of the task on this device
+// was interrupted (its log's task-end line says so), so its trial budget was not spent.
+enum class TaskState { UpToDate, Stale, Missing, NoTemplate, Unfinished };
+// "up to date", "stale", "missing", "no template", "unfinished"
+const char* state_name(TaskState s);
 
 struct TaskStatus {
   task::Task task;
@@ -23,13 +26,21 @@ struct TaskStatus {
 
 // Where every task of a network stands in a log, for this target and device fingerprint: up to
 // date when every template it is tuned over (`templates`, empty: all that support it) has
-// current records. Templates that need a newer architecture than `target_sm` (when above 0) are
-// not counted, as tune skips them.
+// current records, unless the log's comment lines (LogContents::comments) say that the last tune
+// of the task on this device ended interrupted. Templates that need a newer architecture than
+// `target_sm` (when above 0) are not counted, as tune skips them.
 std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::vector<Record>& records, const std::string& target,
                                     const std::string& device_fingerprint,
                                     const std::vector<std::string>& templates = {},
-                                    bool allow_tf32 = false, int target_sm = 0);
+                                    bool allow_tf32 = false, int target_sm = 0,
+                                    const std::vector<std::string>& log_comments = {});
+
+// The comment line a tune writes when a template's turn on a task ends ("chameleon-task-end {...}",
+// without the "# "): what status reads to tell an interrupted task.
+std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
+                             const std::string& device_fingerprint, int trials, int new_trials,
+                             const std::string& stop_reason);
 
 // What differs between two device fingerprints ("driver 12.4 -> 13.0"), part by part.
 std::string fingerprint_change(const std::string& before, const std::string& now);
