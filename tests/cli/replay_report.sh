@@ -57,6 +57,9 @@ rows = [l.split(" | ") for l in md.splitlines() if l.startswith("| 3 | conv2d_")
 assert {r[1] for r in rows} >= {"conv2d_direct_splitk", "conv2d_implicit_gemm"}, md
 assert any(r[-1] == "1.00x |" for r in rows), rows
 assert "Tasks won: conv2d_" in md, md
+# Why each task stopped, from the tuner's task-end lines.
+stops = [l.split(" | ")[-1] for l in md.splitlines() if l.startswith("| 3 | N1")]
+assert stops == ["trial budget reached |"] * 2, stops
 print("report ok:", len(svgs), "figures")
 PY
 # One log may hold tasks of several networks (their indices repeat): the report names each

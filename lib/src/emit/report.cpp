@@ -1,6 +1,7 @@
 #include "chameleon/emit/report.hpp"
 
 #include "chameleon/emit/svg.hpp"
+#include "chameleon/tune/status.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/files.hpp"
@@ -41,6 +42,7 @@ struct Curve {
   std::map<std::string, TemplateShare> templates; // by name, each template's trials and best
   int invalid = 0, failed = 0;
   double compile_s = 0, measure_s = 0, explore_s = 0;
+  std::string stopped; // why its last template turn ended (the log's task-end line), or empty
 };
 
 struct LogView {
@@ -111,6 +113,11 @@ LogView view_of(const std::string& path) {
     } catch (const nlohmann::json::exception&) {
       // A comment that is not ours.
     }
+  }
+  // Why each task stopped, as the tuner logged it (logs of older versions do not say).
+  for (const tune::TaskEnd& e : tune::read_task_ends(contents.comments)) {
+    auto it = v.curves.find(e.workload);
+    if (it != v.curves.end()) it->second.stopped = e.stop_reason;
   }
   v.label = fs::path(path).stem().string() + " (" + util::join({tuners.begin(), tuners.end()}, "+") + ")";
   return v;
@@ -255,8 +262,8 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
 
   for (const auto& v : views) {
     md << "## " << v.label << "\n\n"
-       << "| task | workload | trials | best us | GFLOPS | template | config | invalid | failed | compile s | measure s | explore s |\n"
-       << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+       << "| task | workload | trials | best us | GFLOPS | template | config | invalid | failed | compile s | measure s | explore s | stopped |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& k : v.order) {
       const Curve& c = v.curves.at(k);
       md << "| " << task_label(c, several) << " | " << c.wl.str() << " | " << c.best_gflops.size() << " | "
@@ -265,7 +272,7 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
          << (c.best_s > 0 ? c.best_template : "-") << " | "
          << (c.best_index >= 0 ? std::to_string(c.best_index) : "-") << " | " << c.invalid << " | "
          << c.failed << " | " << util::fixed(c.compile_s, 1) << " | " << util::fixed(c.measure_s, 1)
-         << " | " << util::fixed(c.explore_s, 1) << " |\n";
+         << " | " << util::fixed(c.explore_s, 1) << " | " << (c.stopped.empty() ? "-" : c.stopped) << " |\n";
     }
     md << "\n" << template_table(v, several);
   }

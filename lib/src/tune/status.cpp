@@ -36,28 +36,6 @@ namespace {
 
 constexpr const char* kTaskEnd = "chameleon-task-end ";
 
-// The last task-end line of each workload on `device_fingerprint`, by workload key: (template,
-// trials, stop reason). Damaged lines are passed over.
-struct TaskEnd {
-  std::string template_name, stop_reason;
-  int trials = 0;
-};
-std::unordered_map<std::string, std::vector<TaskEnd>> task_ends(const std::vector<std::string>& comments,
-                                                                const std::string& device_fingerprint) {
-  std::unordered_map<std::string, std::vector<TaskEnd>> out;
-  for (const std::string& c : comments) {
-    if (c.rfind(kTaskEnd, 0) != 0) continue;
-    try {
-      const auto j = nlohmann::json::parse(c.substr(std::char_traits<char>::length(kTaskEnd)));
-      if (j.at("device_fingerprint").get<std::string>() != device_fingerprint) continue;
-      out[j.at("workload").get<std::string>()].push_back(
-          {j.at("template").get<std::string>(), j.at("stop_reason").get<std::string>(), j.at("trials").get<int>()});
-    } catch (const std::exception&) {
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> parts_of(const std::string& fp) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -81,6 +59,24 @@ std::string fingerprint_change(const std::string& before, const std::string& now
   return changes.empty() ? "" : util::join(changes, "; ");
 }
 
+std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments) {
+  std::vector<TaskEnd> out;
+  const size_t tag = std::char_traits<char>::length(kTaskEnd);
+  for (const std::string& c : comments) {
+    if (c.rfind(kTaskEnd, 0) != 0) continue;
+    try {
+      const auto j = nlohmann::json::parse(c.substr(tag));
+      out.push_back({j.value("run", std::string()), j.at("workload").get<std::string>(),
+                     j.at("template").get<std::string>(), j.at("device_fingerprint").get<std::string>(),
+                     j.at("stop_reason").get<std::string>(), j.value("task", 0), j.value("trials", 0),
+                     j.value("new_trials", 0)});
+    } catch (const std::exception&) {
+      // A damaged line tells nothing.
+    }
+  }
+  return out;
+}
+
 std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
                              const std::string& device_fingerprint, int trials, int new_trials,
                              const std::string& stop_reason) {
@@ -100,7 +96,11 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     const std::string& device_fingerprint,
                                     const std::vector<std::string>& templates, bool allow_tf32,
                                     int target_sm, const std::vector<std::string>& log_comments) {
-  const auto ends = task_ends(log_comments, device_fingerprint);
+  // The task-end lines on this device, by workload, in log order.
+  std::unordered_map<std::string, std::vector<TaskEnd>> ends;
+  for (TaskEnd& e : read_task_ends(log_comments)) {
+    if (e.device_fingerprint == device_fingerprint) ends[e.workload].push_back(std::move(e));
+  }
   std::vector<TaskStatus> out;
   for (const auto& t : tasks) {
     TaskStatus s;

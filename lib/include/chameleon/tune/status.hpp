@@ -36,6 +36,15 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
                                     bool allow_tf32 = false, int target_sm = 0,
                                     const std::vector<std::string>& log_comments = {});
 
+// A "chameleon-task-end" line read back: how a template's turn on a task ended.
+struct TaskEnd {
+  std::string run, workload, template_name, device_fingerprint, stop_reason;
+  int task = 0, trials = 0, new_trials = 0;
+};
+// The task-end lines among a log's comment lines (LogContents::comments), in log order; damaged
+// ones are passed over.
+std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments);
+
 // The comment line a tune writes when a template's turn on a task ends ("chameleon-task-end {...}",
 // without the "# "): what status reads to tell an interrupted task.
 std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
