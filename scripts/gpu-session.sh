@@ -7,7 +7,8 @@
 #   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), ResNet-18 fp32 tune +
 #   replay + bench against cuDNN over all fp32 templates (resnet18-fp32: the issue's headline
 #   target, and the tune's configs/s), Nsight Compute's view of
-#   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), the [gpu] tests, and an earlier
+#   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), the [gpu] tests, Ctrl-C
+#   during a GPU tune (interrupt: exit 130, nothing logged as failed), and an earlier
 #   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
 #   template at 2-4 stages in both reduction orders (same-configs), the tuning throughput of all of ResNet-18 with
 #   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
@@ -264,15 +265,42 @@ PY
   done
 }
 
+interrupt_check() { # Ctrl-C (SIGINT to the process group, as a terminal sends it) during a GPU tune
+  # The tune should stop after its batch, exit 130, log no config as failed (the GPU and compile
+  # workers ignore the signal), and status should call the task unfinished.
+  local log="$res/interrupt.jsonl" pid n=0 rc=0
+  setsid "$exe" tune networks/resnet18.json --device "$device" --target auto --tasks 4 \
+    --templates conv2d_implicit_gemm --trials 512 --plan-size 32 --no-cache --log "$log" \
+    > "$res/interrupt-out.txt" 2> "$res/interrupt-err.txt" &
+  pid=$!
+  for _ in $(seq 1 1500); do
+    [ -f "$log" ] && n=$(grep -c '^{' "$log") && [ "$n" -ge 8 ] && break
+    sleep 0.02
+  done
+  kill -INT -- "-$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 -- "-$pid" 2>/dev/null # its own session: the phase's timeout would not reach it
+  wait "$pid" || rc=$?
+  echo "tune exit $rc (130 expected), interrupted at $n records"
+  grep -E 'interrupted|done' "$res/interrupt-err.txt" | tail -n 4
+  python3 - "$log" <<'PY'
+import json, sys
+errors = [json.loads(l)["result"][1] for l in open(sys.argv[1]) if l.startswith("{")]
+print(f"{len(errors)} records; errors other than 0: {[e for e in errors if e]}")
+PY
+  "$exe" status networks/resnet18.json --device "$device" --target auto --templates conv2d_implicit_gemm \
+    --log "$log" | grep -E '^ +4 '
+}
+
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile
+export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile interrupt_check
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-winograd vgg-deep resnet18-fp32 profile gpu-tests bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-winograd vgg-deep resnet18-fp32 profile gpu-tests interrupt bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 seeds resnet18-tf32}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-160} tune_bench resnet18-fp32 resnet18 \
@@ -283,6 +311,7 @@ for name in ${PHASES:-winograd vgg-deep resnet18-fp32 profile gpu-tests bench-pr
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "faulting*,every template verifies*" ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
+    interrupt) phase interrupt 45 interrupt_check ;;
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
     net-throughput) phase net-throughput 90 net_throughput ;;
     vgg16-fp32) phase vgg16-fp32 ${VGG_LIMIT:-170} tune_bench vgg16-fp32 vgg16 ${VGG_TRIALS:-96} 32 \
