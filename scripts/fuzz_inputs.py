@@ -5,8 +5,9 @@ an internal error instead of a message (docs/benchmarks.md, tenth session).
   scripts/fuzz_inputs.py KIND [--cases N] [--seed S] [--exe build/apps/chameleon] [--keep DIR]
 
 KIND: network (any field of any layer), conv (conv2d fields, batch and plane sizes; some cases
-also compile), log (a sim tune's log: cut, garbled, duplicated lines, fields replaced; every 4th
-case also resumes a tune on it and checks that nothing already in it is lost), autotvm (AutoTVM
+also compile), log (a sim tune's log: cut, garbled, duplicated lines, fields of records and of
+the run, iteration and task-end lines replaced; every 4th case also resumes a tune on it and
+checks that nothing already in it is lost), autotvm (AutoTVM
 records: arguments and config; every 3rd also `tune --history`), manifest (a replay folder's
 manifest, through `bench --device sim`). Base logs are made by short sim tunes in a temporary
 folder. Failing inputs are copied to --keep. Exit status 1 when a case failed.
@@ -164,9 +165,20 @@ def fuzz_log(run, rng, cases, tmp, autotvm):
             elif not autotvm and r < 0.25:
                 ls[i] = ""
             elif ls[i].startswith("{"):
-                doc = json.loads(ls[i])
+                try:  # not when an earlier mutation of this case garbled the line
+                    doc = json.loads(ls[i])
+                except ValueError:
+                    continue
                 poke(doc, rng, ("input", "config") if autotvm else None)
                 ls[i] = json.dumps(doc)
+            elif ls[i].startswith("# chameleon-") and " {" in ls[i]:  # run, iteration, task-end lines
+                tag, body = ls[i].split(" {", 1)
+                try:
+                    doc = json.loads("{" + body)
+                except ValueError:
+                    continue
+                poke(doc, rng)
+                ls[i] = tag + " " + json.dumps(doc)
         log.write_text("\n".join(ls) + "\n")
         before = log.read_text()
         kernels = tmp / "kernels"
