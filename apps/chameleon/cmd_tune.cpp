@@ -395,7 +395,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
     });
   }
   auto a = std::make_shared<TuneArgs>();
-  auto* cmd = app.add_subcommand("tune", "Tune a network's conv2d tasks and log every measurement");
+  auto* cmd = app.add_subcommand("tune", "Tune a network's conv2d tasks and log every measurement (Ctrl-C stops after the batch in flight; the same command resumes)");
   add_network_options(*cmd, a->net);
   auto& t = a->tune;
   cmd->add_option("--tuner", t.tuner,
