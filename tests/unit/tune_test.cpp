@@ -462,11 +462,13 @@ TEST_CASE("an interrupt stops the task after its batch in flight, starts no othe
   tune::TuneOptions o;
   o.trials = 64;
   o.batch = 8;
-  util::set_interrupt_requested(false);
+  // The flag is the process's: lowered again whatever happens here, for the tests after this one.
+  struct Lower {
+    Lower() { util::set_interrupt_requested(false); }
+    ~Lower() { util::set_interrupt_requested(false); }
+  } lower;
   const auto outcomes = tune::tune_tasks(tasks, o, env);
-  const bool flag = util::interrupt_requested();
-  util::set_interrupt_requested(false);
-  CHECK(flag);
+  CHECK(util::interrupt_requested());
   REQUIRE(outcomes.size() == 3);
   // The first task kept its one batch, of its first template; the others were not started.
   CHECK(outcomes[0].new_trials == 8);
