@@ -239,14 +239,12 @@ void run_bench(BenchArgs a) {
   }
   const nlohmann::json manifest = read_manifest(dir);
   // Tasks of the tuned network without a kernel (replay's list, with why): not in the totals.
-  std::vector<std::string> missing_shapes;
   nlohmann::json missing = nlohmann::json::array();
   if (manifest.contains("missing") && manifest.at("missing").is_array()) {
     for (const auto& e : manifest.at("missing")) {
       auto text = [&](const char* key) {
         return e.is_object() && e.value(key, nlohmann::json()).is_string() ? e.at(key).get<std::string>() : "?";
       };
-      missing_shapes.push_back(text("shape"));
       missing.push_back({{"shape", text("shape")}, {"reason", text("reason")}});
       // From a folder: its replay said why; say it again, as the totals leave the task out.
       if (scratch.path.empty()) spdlog::warn("no kernel for {}: {}", text("shape"), text("reason"));
@@ -350,8 +348,10 @@ void run_bench(BenchArgs a) {
             << (failed > 0 ? " (" + util::count_of(failed, "kernel") + " failed, not counted)" : "") << ", cuDNN "
             << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
   if (!missing.empty()) {
+    std::vector<std::string> shapes;
+    for (const auto& m : missing) shapes.push_back(m.at("shape").get<std::string>());
     std::cout << "not in the totals: " << util::count_of(int64_t(missing.size()), "task")
-              << " of the log without a kernel (" << util::join(missing_shapes, "; ") << ")\n";
+              << " of the log without a kernel (" << util::join(shapes, "; ") << ")\n";
   }
 }
 

@@ -11,7 +11,17 @@ namespace {
 std::atomic<bool> g_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
-extern "C" void on_interrupt(int sig) {
+// SIGINT and SIGTERM both go to `handler` (sigaction is async-signal-safe: the handler uses it).
+void handle_interrupts_with(void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+extern "C" void on_interrupt(int) {
   // Only async-signal-safe calls here: the flag, write(2), and the default action back for the
   // next signal, so that a second Ctrl-C ends the process at once.
   g_requested.store(true);
@@ -20,24 +30,12 @@ extern "C" void on_interrupt(int sig) {
       "(Ctrl-C again to quit at once)\n";
   ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
   (void)ignored;
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  ::sigaction(SIGINT, &dfl, nullptr);
-  ::sigaction(SIGTERM, &dfl, nullptr);
-  (void)sig;
+  handle_interrupts_with(SIG_DFL);
 }
 
 } // namespace
 
-void install_interrupt_handler() {
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-}
+void install_interrupt_handler() { handle_interrupts_with(on_interrupt); }
 
 bool interrupt_requested() { return g_requested.load(std::memory_order_relaxed); }
 
