@@ -42,9 +42,15 @@ std::optional<int> run_worker_if_requested(int argc, char** argv) {
   if (::getppid() == 1) return 1;
   // Ctrl-C reaches the whole process group: the parent decides (a tune finishes the batch in
   // flight, util/interrupt.hpp), and a worker dying under it would log its config as failed.
-  // The parent ends its workers itself (SIGKILL), or they die with it.
+  // The parent ends its workers itself (SIGKILL), or they die with it. They start with both
+  // signals blocked (util/worker_process.cpp): ignored first, then unblocked, none gets through.
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGTERM);
+  ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
   auto logger = spdlog::stderr_color_mt("chameleon-worker");
   logger->set_pattern("%^[%l]%$ worker: %v");
   spdlog::set_default_logger(logger);
