@@ -206,6 +206,8 @@ void run_tune(TuneArgs a, bool quiet) {
     }
   }
 
+  const std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
+  tune::check_log_free(log_path); // before any worker starts; the log itself locks it below
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
   const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size(), ordinals.front());
   auto builder_ptr = make_builder(a.dev, rd);
@@ -236,7 +238,6 @@ void run_tune(TuneArgs a, bool quiet) {
   measure::Runner* runner = runners.front().get();
   if (runner->simulated()) spdlog::warn("tuning on the sim device: times are simulated, not measured");
 
-  std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
   tune::TuningLog log(log_path);
   std::vector<tune::Record> history;
   for (const auto& h : a.history) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A tune killed with -9 loses nothing: every record written before the kill is still there after
 # a resume, the resume repairs a cut-off line, finishes the budget, and never measures a config
-# twice. Usage: kill_resume.sh CHAMELEON_EXE NETWORK_JSON
+# twice. While the tune runs, a second tune on its log and a merge into it are refused.
+# Usage: kill_resume.sh CHAMELEON_EXE NETWORK_JSON
 set -euo pipefail
 exe=$1
 net=$2
@@ -16,6 +17,16 @@ for _ in $(seq 1 1500); do # up to 30 s: a loaded CI machine is slow to start
   [ -f "$log" ] && [ "$(grep -c '^{' "$log")" -ge 24 ] && break
   sleep 0.02
 done
+refused() { # command..., the message it must fail with
+  local want=$1 rc=0
+  shift
+  "$@" >/dev/null 2>"$dir/refused.txt" || rc=$?
+  [ "$rc" -ne 0 ] && grep -qF "$want" "$dir/refused.txt" || { cat "$dir/refused.txt"; echo "not refused: $*"; exit 1; }
+}
+in_use="is being written by another tune that is still running"
+refused "$in_use: wait for it to end, or give this one another --log" "$exe" "${args[@]}"
+refused "$in_use: wait for it to end, or merge into another --out" "$exe" merge "$log" --out "$log"
+kill -0 "$pid" 2>/dev/null || { echo "the tune ended before the checks: they proved nothing"; exit 1; }
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 before=$(wc -l <"$log")

@@ -114,6 +114,40 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
   CHECK_THROWS_WITH(tune::record_from_json(no_stride), Catch::Contains("need 1 or 2 strides and dilations"));
 }
 
+TEST_CASE("a log that a tune holds is neither opened by a second tune nor replaced by a merge", "[tune][log]") {
+  const std::string path = temp_path("held"), other = temp_path("held-other");
+  {
+    tune::TuningLog log(path);
+    log.append(sample_record(1));
+    // The first tune is mid-way through a line: a second one must not "repair" it away.
+    std::string full = tune::to_json(sample_record(2)).dump();
+    std::ofstream(path, std::ios::app) << full.substr(0, 20);
+    const auto size = std::filesystem::file_size(path);
+    CHECK(tune::log_in_use(path));
+    CHECK_THROWS_WITH(tune::TuningLog(path), Catch::Contains("is being written by another tune that is still running") &&
+                                                 Catch::Contains("another --log"));
+    CHECK_THROWS_WITH(tune::check_log_free(path), Catch::Contains("another --log"));
+    CHECK(std::filesystem::file_size(path) == size);
+    CHECK_THROWS_WITH(tune::merge_logs({path}, path), Catch::Contains("merge into another --out"));
+    // Reading it, and merging it into another file, are fine: what it holds now.
+    CHECK(tune::read_log(path).records.size() == 1);
+    CHECK(tune::merge_logs({path}, other).records == 1);
+    CHECK(std::filesystem::file_size(path) == size);
+  }
+  // Once the tune ends (or dies: the kernel drops its lock), the log is free again.
+  CHECK_FALSE(tune::log_in_use(path));
+  CHECK_NOTHROW(tune::check_log_free(path));
+  {
+    tune::TuningLog log(path);
+    CHECK(log.repaired());
+    CHECK(log.size() == 1);
+  }
+  CHECK(tune::merge_logs({path, other}, path).records == 1);
+  CHECK_FALSE(tune::log_in_use(temp_path("held-missing")));
+  std::filesystem::remove(path);
+  std::filesystem::remove(other);
+}
+
 TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming it", "[tune][log]") {
   std::string path = temp_path("log");
   {

@@ -12,13 +12,56 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace chameleon::tune {
 
 namespace {
 constexpr int kDamagedShown = 5; // damaged lines warned about one by one
+constexpr const char* kAnotherLog = "give this one another --log (`chameleon merge` joins logs)";
+
+std::string in_use_message(const std::string& path, const std::string& advice) {
+  return "tuning log '" + path + "' is being written by another tune that is still running: wait for "
+         "it to end, or " + advice;
+}
 } // namespace
+
+bool lock_log(int fd, bool exclusive) {
+  while (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return false;
+    // A file system without locks (some network mounts): go on unlocked, as before locks.
+    spdlog::debug("cannot lock a tuning log: {}", std::strerror(errno));
+    return true;
+  }
+  return true;
+}
+
+bool log_in_use(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool free = lock_log(fd, false);
+  ::close(fd); // the shared lock goes with it
+  return !free;
+}
+
+LogLock::LogLock(const std::string& path, const std::string& advice) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return; // nothing there yet: nobody writes it
+  if (!lock_log(fd_, true)) {
+    ::close(fd_);
+    throw Error(in_use_message(path, advice));
+  }
+}
+
+void check_log_free(const std::string& path) {
+  if (log_in_use(path)) throw Error(in_use_message(path, kAnotherLog));
+}
+
+LogLock::~LogLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 LogContents read_log(const std::string& path, bool repair) {
   std::ifstream in(path, std::ios::binary);
@@ -97,15 +140,23 @@ LogContents read_log(const std::string& path, bool repair) {
 }
 
 TuningLog::TuningLog(std::string path) : path_(std::move(path)) {
-  if (std::filesystem::exists(path_)) {
-    LogContents contents = read_log(path_, true);
-    records_ = std::move(contents.records);
-    repaired_ = contents.repaired;
-  } else if (auto parent = std::filesystem::path(path_).parent_path(); !parent.empty()) {
+  if (auto parent = std::filesystem::path(path_).parent_path();
+      !parent.empty() && !std::filesystem::exists(path_)) {
     util::make_folder(parent.string(), "the tuning log's folder");
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error("cannot open tuning log '" + path_ + "' for writing: " + std::strerror(errno));
+  try {
+    // Locked before it is read: a second tune on the same log would repair a line the first one
+    // is still writing, measure the same configs again and make both runs' trial counts wrong.
+    if (!lock_log(fd_, true)) throw Error(in_use_message(path_, kAnotherLog));
+    LogContents contents = read_log(path_, true);
+    records_ = std::move(contents.records);
+    repaired_ = contents.repaired;
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
 }
 
 TuningLog::~TuningLog() {

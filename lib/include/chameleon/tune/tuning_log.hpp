@@ -22,11 +22,35 @@ struct LogContents {
 // tuning log: a chameleon::Error.
 LogContents read_log(const std::string& path, bool repair = false);
 
+// A tune holds an exclusive lock (flock) on its log from opening to the end, so that a second
+// tune on the same log is refused instead of writing into it too. lock_log takes a lock without
+// waiting: false when another process holds a conflicting one (true where the file system has
+// no locks). log_in_use: whether a running tune holds `path`.
+bool lock_log(int fd, bool exclusive);
+bool log_in_use(const std::string& path);
+// A chameleon::Error when a running tune holds `path`: the early check of a tune, before its
+// workers start.
+void check_log_free(const std::string& path);
+
+// The exclusive lock of a log that is about to be replaced (merge's output): a chameleon::Error
+// when a running tune holds it, ending with `advice`. Nothing to lock when the file does not exist.
+class LogLock {
+public:
+  LogLock(const std::string& path, const std::string& advice);
+  ~LogLock();
+  LogLock(const LogLock&) = delete;
+  LogLock& operator=(const LogLock&) = delete;
+
+private:
+  int fd_ = -1;
+};
+
 // The append-only tuning log (JSON lines), safe to append to from several threads. Each record is written with a single write() as soon
 // as it is measured, so a tune killed at any moment loses at most the record being written.
 class TuningLog {
 public:
-  // Reads `path` when it exists (repairing a cut-off last line) and opens it for appending.
+  // Opens `path` for appending and locks it (a chameleon::Error when another tune holds it), then
+  // reads what it holds (repairing a cut-off last line).
   explicit TuningLog(std::string path);
   ~TuningLog();
   TuningLog(const TuningLog&) = delete;
