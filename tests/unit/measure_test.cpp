@@ -12,6 +12,7 @@
 #include "chameleon/util/worker_process.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <spdlog/sinks/ostream_sink.h>
@@ -134,10 +135,42 @@ TEST_CASE("a damaged cache entry is a miss, not a failure", "[measure][builder]"
   k.ok = true;
   k.cubin = std::string(1000, 'x');
   cache.put("abcdef", k);
+  cache.put("abc123", k);
+  cache.put("abc456", k);
   std::string path = cache.dir() + "/kernels/ab/abcdef.bin";
   std::filesystem::resize_file(path, 50);
+  // One byte of a cubin changed, its length the same: it is not the kernel that was compiled.
+  const std::string flipped = cache.dir() + "/kernels/ab/abc123.bin";
+  {
+    std::fstream f(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-10, std::ios::end);
+    f.put('y');
+  }
+  // An entry written before entries had a checksum: a miss, but not damage.
+  const std::string old = cache.dir() + "/kernels/ab/abc789.bin";
+  std::ofstream(old, std::ios::binary) << R"({"ok":true,"log":"","resources":{},"seconds":0.1,"cubin_bytes":3})" "\nabc";
+
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
   measure::CompileCache reopened(cache.dir());
+  CHECK_FALSE(reopened.get("abc789").has_value());
+  const bool old_warned = captured.str().find("damaged") != std::string::npos;
   CHECK_FALSE(reopened.get("abcdef").has_value());
+  CHECK_FALSE(reopened.get("abc123").has_value());
+  REQUIRE(reopened.get("abc456").has_value());
+  CHECK(reopened.get("abc456")->cubin == k.cubin);
+  spdlog::set_default_logger(previous);
+  const std::string text = captured.str();
+  INFO(text);
+  CHECK_FALSE(old_warned);
+  CHECK(text.find("damaged entry " + path + " ignored, the kernel is compiled again") != std::string::npos);
+  CHECK(text.find("compile cache:", text.find("compile cache:") + 1) == std::string::npos); // once
+  CHECK(reopened.stats().misses == 3);
+  // The next put replaces a damaged entry.
+  reopened.put("abc123", k);
+  CHECK(measure::CompileCache(cache.dir()).get("abc123").has_value());
   std::filesystem::remove_all(cache.dir());
 }
 

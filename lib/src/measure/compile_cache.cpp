@@ -4,6 +4,8 @@
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/util/sha256.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -29,6 +31,33 @@ std::string CompileCache::path_for(const std::string& key) const {
   return dir_ + "/kernels/" + key.substr(0, 2) + "/" + key + ".bin";
 }
 
+namespace {
+enum class Entry { Good, Missing, Old, Damaged };
+
+// Format: one JSON line of metadata, then the raw cubin.
+Entry read_entry(const std::string& path, CompiledKernel& k) {
+  std::ifstream in(path, std::ios::binary);
+  std::string meta_line;
+  if (!in || !std::getline(in, meta_line)) return Entry::Missing;
+  try {
+    auto meta = nlohmann::json::parse(meta_line);
+    k.ok = meta.at("ok").get<bool>();
+    k.log = meta.at("log").get<std::string>();
+    k.resources = resources_from_json(meta.at("resources"));
+    k.seconds = meta.at("seconds").get<double>();
+    const size_t size = meta.at("cubin_bytes").get<size_t>();
+    k.cubin.resize(size);
+    in.read(k.cubin.data(), std::streamsize(size));
+    if (size_t(in.gcount()) != size) return Entry::Damaged;
+    // An entry from before the checksum: the next put rewrites it.
+    if (!meta.contains("cubin_sha256")) return Entry::Old;
+    return meta.at("cubin_sha256").get<std::string>() == util::sha256_hex(k.cubin) ? Entry::Good : Entry::Damaged;
+  } catch (const std::exception&) {
+    return Entry::Damaged;
+  }
+}
+} // namespace
+
 std::optional<CompiledKernel> CompileCache::get(const std::string& key) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -39,31 +68,24 @@ std::optional<CompiledKernel> CompileCache::get(const std::string& key) {
     }
   }
   if (!dir_.empty()) {
-    // Format: one JSON line of metadata, then the raw cubin.
-    std::ifstream in(path_for(key), std::ios::binary);
-    std::string meta_line;
-    if (in && std::getline(in, meta_line)) {
-      try {
-        auto meta = nlohmann::json::parse(meta_line);
-        CompiledKernel k;
-        k.ok = meta.at("ok").get<bool>();
-        k.log = meta.at("log").get<std::string>();
-        k.resources = resources_from_json(meta.at("resources"));
-        k.seconds = meta.at("seconds").get<double>();
-        size_t size = meta.at("cubin_bytes").get<size_t>();
-        k.cubin.resize(size);
-        in.read(k.cubin.data(), std::streamsize(size));
-        if (size_t(in.gcount()) == size) {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++stats_.disk_hits;
-          if (memory_.size() >= kMaxMemoryEntries) memory_.clear();
-          memory_[key] = k;
-          return k;
-        }
-      } catch (const std::exception&) {
-        // A damaged entry is a miss; the next put replaces it.
+    CompiledKernel k;
+    const Entry entry = read_entry(path_for(key), k);
+    if (entry == Entry::Good) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.disk_hits;
+      if (memory_.size() >= kMaxMemoryEntries) memory_.clear();
+      memory_[key] = k;
+      return k;
+    }
+    if (entry == Entry::Damaged) {
+      // Cut short, garbled, or a cubin that is not the one compiled: loaded, it could fail or
+      // compute garbage, and the config would be logged as failed for good. The next put replaces it.
+      if (!damage_warned_.exchange(true)) {
+        spdlog::warn("compile cache: damaged entry {} ignored, the kernel is compiled again (later "
+                     "damaged entries are not reported)", path_for(key));
+      } else {
+        spdlog::debug("compile cache: ignoring damaged entry {}", path_for(key));
       }
-      spdlog::debug("compile cache: ignoring damaged entry {}", path_for(key));
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -89,7 +111,8 @@ void CompileCache::put(const std::string& key, const CompiledKernel& kernel) {
                          {"log", kernel.log},
                          {"resources", to_json(kernel.resources)},
                          {"seconds", kernel.seconds},
-                         {"cubin_bytes", kernel.cubin.size()}};
+                         {"cubin_bytes", kernel.cubin.size()},
+                         {"cubin_sha256", util::sha256_hex(kernel.cubin)}};
   std::string tmp = path + ".tmp" + std::to_string(::getpid()) + "_" +
                     std::to_string(std::hash<std::string>{}(key) ^ uintptr_t(&kernel));
   {

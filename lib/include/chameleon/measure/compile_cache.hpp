@@ -23,7 +23,8 @@ struct CompiledKernel {
 // Content-addressed store of compiled kernels, in memory and (unless the directory is empty) on
 // disk, keyed by the hash of source, options, arch and NVRTC version. Failed compiles are kept
 // too: a config is never compiled twice. Safe to use from several threads and processes (files
-// are written to a temporary name and renamed).
+// are written to a temporary name and renamed). Each entry carries its cubin's SHA-256: a damaged
+// entry is a miss (compiled again, with one warning), never a kernel that is not the one compiled.
 class CompileCache {
 public:
   explicit CompileCache(std::string dir);
@@ -45,6 +46,7 @@ private:
 
   mutable std::mutex mu_;
   std::atomic<bool> write_warned_{false};
+  std::atomic<bool> damage_warned_{false}; // the first damaged entry read is a warning
   std::unordered_map<std::string, CompiledKernel> memory_;
   Stats stats_;
 };
