@@ -11,6 +11,7 @@
 #include "chameleon/measure/reference.hpp"
 #include "chameleon/network/network.hpp"
 #include "chameleon/task/task.hpp"
+#include "chameleon/util/file_lock.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -155,6 +156,29 @@ TEST_CASE("200 random valid configs of ResNet-18, VGG-16 and AlexNet verify corr
               "%d compile jobs, no cache)\n",
               measured, ok, measured / wall, builder.jobs());
   CHECK(measured >= 200);
+}
+
+TEST_CASE("a runner waits while another process holds the GPU's turn", "[gpu]") {
+  measure::CudaRunner runner(0, quick_timing());
+  REQUIRE(runner.device_info().contains("pci_bus_id"));
+  const std::string path = measure::gpu_turn_path(runner.device_info()["pci_bus_id"].get<std::string>());
+  const auto t = tasks_of("resnet18")[3];
+  auto sp = direct().make_space(t.workload);
+  measure::Builder builder(gpu_target(), gpu_target().arch(), {});
+  auto build = builder.submit({&direct(), t.workload, &sp, valid_configs(t.workload, sp, 1, 7)[0]}).get();
+  REQUIRE(build.ok());
+  // Another process's turn: a lock of its own on the same file (flock locks of two open files
+  // exclude each other, in one process as in two).
+  util::FileLock other(path);
+  REQUIRE(other.usable());
+  other.lock();
+  auto measured = std::async(std::launch::async, [&] { return runner.run(t.workload, build); });
+  CHECK(measured.wait_for(std::chrono::milliseconds(1500)) == std::future_status::timeout);
+  other.unlock();
+  auto r = measured.get();
+  INFO(measure::error_name(r.error) << " " << r.message);
+  CHECK(r.ok());
+  CHECK(r.run_seconds >= 1.5);
 }
 
 TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config measures", "[gpu]") {

@@ -8,7 +8,9 @@
 #include "chameleon/measure/stats.hpp"
 #include "chameleon/network/network.hpp"
 #include "chameleon/task/task.hpp"
+#include "chameleon/measure/device.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/file_lock.hpp"
 #include "chameleon/util/worker_process.hpp"
 
 #include <filesystem>
@@ -221,6 +223,43 @@ TEST_CASE("a compile past the build timeout is error 6 and the builder goes on",
   opts.timeout_s = 120;
   measure::Builder patient(fx.h100, "sm_90", opts);
   CHECK(patient.build(fx.request(configs[1])).ok());
+}
+
+TEST_CASE("processes take turns on a GPU through its lock file", "[measure][turn]") {
+  const std::string dir = temp_dir("turns");
+  std::filesystem::create_directories(dir);
+  ::setenv("CHAMELEON_LOCK_DIR", dir.c_str(), 1);
+  const std::string path = measure::gpu_turn_path("0000:17:00");
+  ::unsetenv("CHAMELEON_LOCK_DIR");
+  CHECK(path == dir + "/chameleon-gpu-0000-17-00.lock");
+  CHECK(measure::gpu_turn_path("0000:17:00") == "/tmp/chameleon-gpu-0000-17-00.lock");
+
+  std::atomic<int> waits{0};
+  util::FileLock mine(path), theirs(path, [&] { ++waits; });
+  REQUIRE(mine.usable());
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_write) !=
+        std::filesystem::perms::none); // anyone's process can take its turn
+  theirs.lock(); // free: no wait
+  theirs.unlock();
+  CHECK(waits == 0);
+  mine.lock();
+  std::atomic<bool> got{false};
+  std::thread other([&] {
+    std::lock_guard<util::FileLock> turn(theirs);
+    got = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(got);
+  mine.unlock();
+  other.join();
+  CHECK(got);
+  CHECK(waits == 1);
+  // A lock file that cannot be made is no lock at all, never an error.
+  util::FileLock none("/proc/chameleon-no-such-folder/x.lock");
+  CHECK_FALSE(none.usable());
+  CHECK_NOTHROW(none.lock());
+  CHECK_NOTHROW(none.unlock());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a worker that dies is reported and replaced", "[measure][worker]") {

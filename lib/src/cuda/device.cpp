@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 namespace chameleon::cuda {
 
 DeviceInfo query_device(int ordinal) {
@@ -47,6 +49,9 @@ DeviceInfo query_device(int ordinal) {
   d.warp_size = attr(CU_DEVICE_ATTRIBUTE_WARP_SIZE);
   d.l2_bytes = attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
   CU_CHECK(api.cuDriverGetVersion(&d.driver_version));
+  d.pci_domain = attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID);
+  d.pci_bus = attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID);
+  d.pci_device = attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID);
   return d;
 }
 
@@ -57,6 +62,12 @@ std::vector<DeviceInfo> list_devices() {
   std::vector<DeviceInfo> out;
   for (int i = 0; i < count; ++i) out.push_back(query_device(i));
   return out;
+}
+
+std::string pci_bus_id(const DeviceInfo& d) {
+  char id[32];
+  std::snprintf(id, sizeof(id), "%04x:%02x:%02x", unsigned(d.pci_domain), unsigned(d.pci_bus), unsigned(d.pci_device));
+  return id;
 }
 
 nlohmann::json to_json(const DeviceInfo& d) {
@@ -70,6 +81,7 @@ nlohmann::json to_json(const DeviceInfo& d) {
           {"memory_bus_bits", d.memory_bus_bits},
           {"l2_bytes", d.l2_bytes},
           {"smem_per_block_optin", d.smem_per_block_optin},
+          {"pci_bus_id", pci_bus_id(d)},
           {"driver_version", std::to_string(d.driver_version / 1000) + "." +
                                  std::to_string((d.driver_version % 1000) / 10)}};
 }

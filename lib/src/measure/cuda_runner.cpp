@@ -9,7 +9,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
+#include <optional>
 
 namespace chameleon::measure {
 
@@ -60,6 +62,17 @@ void CudaRunner::ensure_worker() {
   fingerprint_ = h.at("fingerprint").get<std::string>();
   initialized_start_ = worker_.starts();
   task_key_.clear();
+  if (!turn_ && device_.contains("pci_bus_id")) {
+    const std::string id = device_.at("pci_bus_id").get<std::string>();
+    turn_ = std::make_unique<util::FileLock>(gpu_turn_path(id), [ordinal = ordinal_, id] {
+      static std::atomic<bool> told{false};
+      if (!told.exchange(true)) {
+        spdlog::warn("GPU {} ({}) is measuring for another chameleon process: the two take turns, so "
+                     "neither disturbs the other's timings, and each waits for the other",
+                     ordinal, id);
+      }
+    });
+  }
 }
 
 std::string CudaRunner::ensure_task(const task::Conv2dWorkload& wl) {
@@ -128,6 +141,9 @@ MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Messa
     r.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   };
+  // The task's reference and the timed launches keep the GPU to themselves.
+  std::optional<std::lock_guard<util::FileLock>> turn;
+  if (turn_) turn.emplace(*turn_);
   if (std::string why = ensure_task(wl); !why.empty()) {
     r.error = ErrorNo::RuntimeDevice;
     r.message = why;

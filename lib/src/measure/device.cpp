@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cctype>
+#include <cstdlib>
 
 namespace chameleon::measure {
 
@@ -48,6 +50,13 @@ std::string device_fingerprint(const cuda::DeviceInfo& d) {
          std::to_string(d.sm_count) + " SMs | " + memory + " | " + std::to_string(d.clock_khz / 1000) +
          " MHz | driver " + std::to_string(d.driver_version / 1000) + "." +
          std::to_string((d.driver_version % 1000) / 10) + " | nvrtc " + cuda::nvrtc_version();
+}
+
+std::string gpu_turn_path(const std::string& pci_bus_id) {
+  const char* dir = std::getenv("CHAMELEON_LOCK_DIR");
+  std::string name = pci_bus_id;
+  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '-');
+  return std::string(dir && *dir ? dir : "/tmp") + "/chameleon-gpu-" + name + ".lock";
 }
 
 } // namespace chameleon::measure

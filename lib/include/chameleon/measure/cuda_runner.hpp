@@ -1,9 +1,12 @@
 #pragma once
 
 #include "chameleon/measure/runner.hpp"
+#include "chameleon/util/file_lock.hpp"
 #include "chameleon/util/worker_process.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <memory>
 
 namespace chameleon::measure {
 
@@ -12,6 +15,8 @@ namespace chameleon::measure {
 // kernel; per config it loads the cubin, launches once into a NaN-poisoned output, verifies it
 // on the GPU, then times it (see MeasureOptions and docs/measurement.md). A kernel that faults or
 // hangs takes the worker down with it; the runner records error 4 or 7 and starts a new worker.
+// Runners of every chameleon process on the machine take turns on a GPU (gpu_turn_path): a
+// task's setup and each timed request wait until no other process is running one there.
 class CudaRunner final : public Runner {
 public:
   // Starts the worker and opens the GPU; throws chameleon::Error when there is no usable GPU.
@@ -42,6 +47,7 @@ private:
   std::string task_key_;      // the task the worker holds
   std::string name_, fingerprint_;
   nlohmann::json device_;
+  std::unique_ptr<util::FileLock> turn_; // this GPU's turns between processes
 };
 
 // The worker side: serves init/task/measure requests on fd `fd` until the parent goes away.

@@ -15,4 +15,9 @@ target::Target target_from_device(int ordinal);
 // 1980 MHz | driver 13.0 | nvrtc 13.0"). Records of another fingerprint are stale.
 std::string device_fingerprint(const cuda::DeviceInfo& d);
 
+// The lock file through which chameleon processes measuring on the GPU at `pci_bus_id`
+// (cuda::pci_bus_id) take turns, so that no process times a kernel while another runs one:
+// $CHAMELEON_LOCK_DIR (default /tmp)/chameleon-gpu-DDDD-BB-DD.lock.
+std::string gpu_turn_path(const std::string& pci_bus_id);
+
 } // namespace chameleon::measure
