@@ -10,6 +10,7 @@
 #include "chameleon/measure/device.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/sha256.hpp"
 #include "chameleon/util/strings.hpp"
 #include "chameleon/util/table.hpp"
 
@@ -158,6 +159,14 @@ BenchKernel read_bench_kernel(const fs::path& dir, const nlohmann::json& k, size
       fail("missing or empty " + image_path.string() + " (replay again)");
       return bk;
     }
+    // Manifests of older versions carry no checksums.
+    const std::string file_kind = use_ptx ? "ptx" : "cubin";
+    if (k.contains("sha256") && k.at("sha256").contains(file_kind) &&
+        k.at("sha256").at(file_kind).get<std::string>() != util::sha256_hex(b.cubin)) {
+      fail(image_path.string() + " is not the file replay wrote (its SHA-256 differs): damaged or replaced "
+           "(replay again)");
+      return bk;
+    }
     if (use_ptx) b.cubin.push_back('\0');
     if (sim) {
       // The sim times a kernel from what its template says of the config (the cubin only has to
@@ -206,6 +215,16 @@ nlohmann::json read_manifest(const fs::path& dir) {
     }
   }
   return manifest;
+}
+
+// After the table: a kernel that could not be timed fails the bench (exit 1), so that a CI job
+// notices a damaged folder or a kernel that no longer runs.
+void throw_if_failed(int failed, size_t kernels) {
+  if (failed > 0) {
+    std::cout.flush();
+    throw Error(std::to_string(failed) + " of " + util::count_of(int64_t(kernels), "kernel") +
+                " could not be timed (the warnings above say why)");
+  }
 }
 
 void run_bench(BenchArgs a) {
@@ -333,6 +352,7 @@ void run_bench(BenchArgs a) {
                                  {"total_cudnn_seconds", dnn_total}, {"cudnn_complete", dnn_complete}})
                      .dump(2)
               << "\n";
+    throw_if_failed(failed, kernels.size());
     return;
   }
   if (sim) {
@@ -344,7 +364,9 @@ void run_bench(BenchArgs a) {
               << ", same tensors and protocol for both; times per launch\n";
   }
   table.print(std::cout);
-  std::cout << "total weighted by layer counts: ours " << util::fixed(ours_total * 1e6, 2) << " us"
+  const bool none_timed = size_t(failed) == kernels.size();
+  std::cout << "total weighted by layer counts: ours "
+            << (none_timed ? std::string("none timed") : util::fixed(ours_total * 1e6, 2) + " us")
             << (failed > 0 ? " (" + util::count_of(failed, "kernel") + " failed, not counted)" : "") << ", cuDNN "
             << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
   if (!missing.empty()) {
@@ -353,6 +375,7 @@ void run_bench(BenchArgs a) {
     std::cout << "not in the totals: " << util::count_of(int64_t(missing.size()), "task")
               << " of the log without a kernel (" << util::join(shapes, "; ") << ")\n";
   }
+  throw_if_failed(failed, kernels.size());
 }
 
 } // namespace

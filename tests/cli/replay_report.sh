@@ -49,8 +49,10 @@ assert len(m["kernels"]) == 3
 for k in m["kernels"]:
     for key in ["name", "task", "count", "workload", "config", "entry", "grid", "block", "dynamic_smem",
                 "resources", "measured", "record", "files", "template", "template_fingerprint", "arch",
-                "zero_output", "workspace_splits", "reduce_entry", "reduce_grid", "reduce_block", "tf32"]:
+                "zero_output", "workspace_splits", "reduce_entry", "reduce_grid", "reduce_block", "tf32",
+                "sha256"]:
         assert key in k, key
+    assert sorted(k["sha256"]) == ["cubin", "ptx", "source"], k["sha256"]
     assert k["resources"]["registers"] > 0
     assert k["record"]["line"] > 0
 print("manifest ok")
@@ -136,7 +138,9 @@ for k, row in zip(m["kernels"], b["kernels"]):
 print("bench on the sim ok")
 PY
 cp -r "$dir/real" "$dir/damaged"
+cp -r "$dir/real" "$dir/flipped"
 rm "$dir/damaged/task_05.cubin"
+printf 'Z' | dd of="$dir/flipped/task_11.cubin" bs=1 seek=500 conv=notrunc status=none # one byte changed
 python3 - "$dir/damaged/manifest.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -144,13 +148,18 @@ m["kernels"][1]["template_fingerprint"] = "0"
 m["device"], m["target"] = "NVIDIA Z9", "auto"  # a GPU no preset names: the first of its arch
 json.dump(m, open(sys.argv[1], "w"))
 PY
-"$exe" bench "$dir/damaged" --device sim > "$dir/damaged.txt" 2>&1
+# Kernels that cannot be timed fail the bench (exit 1), after the table.
+if "$exe" bench "$dir/damaged" --device sim > "$dir/damaged.txt" 2>&1; then echo "bench of a damaged folder passed"; exit 1; fi
 for want in "task_05: missing or empty .*task_05.cubin (replay again)" \
             "task_08: conv2d_.* has changed since this replay (fingerprint 0, now" \
             "ours [1-9][0-9.]* us (2 kernels failed, not counted), cuDNN not run" \
-            "no preset is named in the manifest's device 'NVIDIA Z9': simulating .*, the first of its arch sm_"; do
+            "no preset is named in the manifest's device 'NVIDIA Z9': simulating .*, the first of its arch sm_" \
+            "chameleon: error: 2 of 3 kernels could not be timed (the warnings above say why)"; do
   grep -q "$want" "$dir/damaged.txt" || { cat "$dir/damaged.txt"; echo "damaged bench: no '$want'"; exit 1; }
 done
+if "$exe" bench "$dir/flipped" --device sim > "$dir/flipped.txt" 2>&1; then echo "bench of a changed cubin passed"; exit 1; fi
+grep -q "task_11: .*task_11.cubin is not the file replay wrote (its SHA-256 differs): damaged or replaced" "$dir/flipped.txt" ||
+  { cat "$dir/flipped.txt"; echo "a changed cubin was not noticed"; exit 1; }
 
 # A task whose records all failed has no kernel: bench says so, from the log and from its
 # replayed folder, and leaves it out of the totals; with no kernel at all, one clear error.

@@ -6,6 +6,7 @@
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/files.hpp"
+#include "chameleon/util/sha256.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <algorithm>
@@ -244,7 +245,12 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
                          {"gflops", flops / r.seconds() / 1e9},
                          {"simulated", r.result.simulated}}},
                        {"record", {{"line", r.line}, {"timestamp", r.result.timestamp}, {"tuner", r.tuner}}},
-                       {"files", {{"source", name + ".cu"}, {"cubin", name + ".cubin"}, {"ptx", name + ".ptx"}}}});
+                       {"files", {{"source", name + ".cu"}, {"cubin", name + ".cubin"}, {"ptx", name + ".ptx"}}},
+                       // bench tells a damaged or replaced file from the one written here
+                       {"sha256",
+                        {{"source", util::sha256_hex(src.code)},
+                         {"cubin", util::sha256_hex(cubin.cubin)},
+                         {"ptx", util::sha256_hex(ptx.cubin)}}}});
     kernels.push_back(std::move(kernel));
     arch = kernel_arch;
     if (network.empty()) network = r.network;
