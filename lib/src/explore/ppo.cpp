@@ -102,8 +102,9 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   const auto& space = ctx.space;
   const int knobs = int(space.knobs().size());
-  if (!agent_) agent_ = std::make_unique<Agent>(knobs, options_);
+  // Seeded first: a new agent's weights are drawn from the same generator.
   torch::manual_seed(ctx.rng());
+  if (!agent_) agent_ = std::make_unique<Agent>(knobs, options_);
   ActorCritic& net = agent_->net;
   const int episodes = std::max(1, options_.episodes);
 
