@@ -209,6 +209,13 @@ void run_tune(TuneArgs a, bool quiet) {
   const std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
   tune::check_log_free(log_path); // before any worker starts; the log itself locks it below
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
+  for (size_t i = 0; i < ordinals.size(); ++i) {
+    // Two loops on one GPU would only wait for each other's turns: that is what --lanes is for.
+    if (std::count(ordinals.begin(), ordinals.begin() + long(i), ordinals[i]) > 0) {
+      throw Error("--devices: GPU " + std::to_string(ordinals[i]) +
+                  " is named twice (to tune several tasks at once on one GPU, use --lanes)");
+    }
+  }
   const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size(), ordinals.front());
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
