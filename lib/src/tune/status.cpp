@@ -8,7 +8,6 @@
 #include "chameleon/util/strings.hpp"
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -190,9 +189,6 @@ MergeStats merge_logs(const std::vector<std::string>& logs, const std::string& o
   // file the rename unlinks, and every record from then on would be lost.
   LogLock out_lock(out, "merge into another --out");
   for (const auto& path : logs) {
-    if (log_in_use(path)) { // (the output's lock above already refused a merge into it)
-      spdlog::warn("{} is being written by a running tune: what it records from now on is not in {}", path, out);
-    }
     // Read first: a file that is no log stops the merge before anything is written; damaged lines
     // (warned about there) are left out.
     const LogContents contents = read_log(path);

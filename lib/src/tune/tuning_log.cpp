@@ -71,6 +71,10 @@ LogContents read_log(const std::string& path, bool repair) {
   const std::string text = buffer.str();
 
   LogContents out;
+  // A reader of a log that a tune is still writing (replay or status during a tune): the last
+  // line may be half written, which is no damage.
+  const bool being_written = !repair && log_in_use(path);
+  if (being_written) spdlog::info("{} is being written by a running tune: read as it is now", path);
   std::string first_damage;
   auto damaged = [&](size_t line_no, const std::string& why) {
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
@@ -99,9 +103,9 @@ LogContents read_log(const std::string& path, bool repair) {
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      if (last) { // a line cut short by a killed writer
+      if (last) { // a line cut short by a killed writer, or one still being written
         out.repaired = true;
-        spdlog::warn("{}:{}: dropping a cut-off last record ({} bytes)", path, line_no, line.size());
+        if (!being_written) spdlog::warn("{}:{}: dropping a cut-off last record ({} bytes)", path, line_no, line.size());
         break;
       }
       damaged(line_no, std::string("not a JSON record: ") + e.what());
