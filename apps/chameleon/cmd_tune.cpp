@@ -248,6 +248,11 @@ void run_tune(TuneArgs a, bool quiet) {
   tune::TuningLog log(log_path);
   std::vector<tune::Record> history;
   for (const auto& h : a.history) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(h, log_path, ec)) {
+      spdlog::info("history {} is the tuning log itself: its records are used already", h);
+      continue;
+    }
     auto contents = tune::read_log(h);
     spdlog::info("history {}: {} records", h, contents.records.size());
     history.insert(history.end(), contents.records.begin(), contents.records.end());
