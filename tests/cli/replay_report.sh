@@ -18,7 +18,10 @@ diff -r "$dir/a" "$dir/b" || { echo "replay is not reproducible"; exit 1; }
 # and never emitted: replay's output is the same as from a sound cache. (PTX entries are left
 # alone: NVRTC 13.0 does not always write the same PTX for the same source, docs/deploy.md.)
 export CHAMELEON_CACHE_DIR="$dir/cache"
-"$exe" -q replay "$dir/chameleon.jsonl" --out "$dir/c" >/dev/null
+"$exe" replay "$dir/chameleon.jsonl" --out "$dir/c" >/dev/null 2>"$dir/cold.txt"
+# From a cold cache, the kernels are compiled side by side in compile workers first.
+grep -q "compiling 6 kernels the compile cache lacks (cubins and PTX), [0-9]* at a time" "$dir/cold.txt" ||
+  { cat "$dir/cold.txt"; echo "replay did not compile ahead"; exit 1; }
 damaged=0
 for f in $(find "$dir/cache" -name '*.bin'); do
   # An entry is a line of JSON, then the cubin (an ELF file) or the PTX.
@@ -30,6 +33,8 @@ done
 "$exe" replay "$dir/chameleon.jsonl" --out "$dir/d" >/dev/null 2>"$dir/damaged.txt"
 grep -q "compile cache: damaged entry .* ignored, the kernel is compiled again" "$dir/damaged.txt" ||
   { cat "$dir/damaged.txt"; echo "no warning about the damaged cache"; exit 1; }
+grep -q "compiling 3 kernels the compile cache lacks" "$dir/damaged.txt" ||
+  { cat "$dir/damaged.txt"; echo "the damaged kernels were not compiled ahead"; exit 1; }
 diff -r "$dir/c" "$dir/d" || { echo "replay emitted kernels from a damaged cache"; exit 1; }
 unset CHAMELEON_CACHE_DIR
 for t in 03 04 05; do

@@ -2,14 +2,20 @@
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
+#include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/files.hpp"
 #include "chameleon/util/sha256.hpp"
 #include "chameleon/util/strings.hpp"
+#include "chameleon/util/worker_process.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace chameleon::emit {
 
@@ -179,6 +186,46 @@ std::string kernel_name(const tune::Record& r, size_t position, const std::set<i
   return buf;
 }
 
+// A kernel to compile: its source and entry, for an arch (sm_XY: cubin, compute_XY: PTX).
+struct CompileJob {
+  std::string code, entry, arch;
+};
+
+// Compiles, on every core, the jobs the cache lacks, so that the loop that writes the kernels
+// finds them in memory: from a cold cache (another machine, a log from a colleague) that loop
+// would compile two kernels per task one after the other. Each compile runs in a compile worker
+// process, as a tune's do: NVRTC compiling on several threads of one process gave other cubins
+// run to run. A job that fails here is compiled again by that loop, which says why it fails.
+void compile_ahead(measure::CompileCache& cache, const std::vector<CompileJob>& jobs) {
+  constexpr double kTimeoutS = 600; // a kernel the tune compiled; only a hung NVRTC takes this long
+  std::vector<const CompileJob*> missing;
+  for (const CompileJob& j : jobs) {
+    if (!cache.get(measure::compile_key(j.code, j.arch))) missing.push_back(&j);
+  }
+  if (missing.empty()) return;
+  const size_t workers = std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency()));
+  spdlog::info("compiling {} kernels the compile cache lacks (cubins and PTX), {} at a time", missing.size(), workers);
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < workers; ++w) {
+    pool.emplace_back([&] {
+      try {
+        util::WorkerProcess worker("compile");
+        for (size_t i = next++; i < missing.size(); i = next++) {
+          const CompileJob& j = *missing[i];
+          measure::WorkerCompile done = measure::compile_in_worker(worker, j.code, j.entry, j.arch, kTimeoutS);
+          if (done.outcome == util::WorkerProcess::Outcome::Ok) cache.put(measure::compile_key(j.code, j.arch), done.kernel);
+        }
+      } catch (const std::exception& e) {
+        spdlog::debug("replay: a compile worker gave up ({}); the rest is compiled in this process", e.what());
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  spdlog::info("compiled in {:.1f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
 } // namespace
 
 ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device,
@@ -195,19 +242,41 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
   for (const auto& r : sel.best) {
     if (r.task_index > 0 && !seen_tasks.insert(r.task_index).second) duplicate_tasks.insert(r.task_index);
   }
+  // Every kernel's source, then their compiles on every core, then the files, in task order.
+  struct Prepared {
+    const codegen::Template* tmpl;
+    space::ConfigSpace sp;
+    space::Config cfg;
+    codegen::KernelSource src;
+    std::string arch;
+  };
+  std::vector<Prepared> prepared;
+  std::vector<CompileJob> jobs;
+  for (const tune::Record& r : sel.best) {
+    const codegen::Template& tmpl = codegen::find_template(r.template_name);
+    space::ConfigSpace sp = tmpl.make_space(r.workload);
+    space::Config cfg = sp.from_entity(r.entity);
+    codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
+    // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
+    // its kernels were compiled for, which the record also holds.
+    const std::string kernel_arch = r.arch.empty() ? "sm_90" : r.arch;
+    jobs.push_back({src.code, src.entry, kernel_arch});
+    jobs.push_back({src.code, src.entry, "compute_" + kernel_arch.substr(3)});
+    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), kernel_arch});
+  }
+  compile_ahead(cache, jobs);
+
   json kernels = json::array();
   std::string arch, network, target, fingerprint;
   bool simulated = false;
   for (size_t i = 0; i < sel.best.size(); ++i) {
     const tune::Record& r = sel.best[i];
-    const codegen::Template& tmpl = codegen::find_template(r.template_name);
-    space::ConfigSpace sp = tmpl.make_space(r.workload);
-    space::Config cfg = sp.from_entity(r.entity);
-    codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
+    const codegen::Template& tmpl = *prepared[i].tmpl;
+    const space::ConfigSpace& sp = prepared[i].sp;
+    const space::Config& cfg = prepared[i].cfg;
+    const codegen::KernelSource& src = prepared[i].src;
+    const std::string& kernel_arch = prepared[i].arch;
     const std::string name = kernel_name(r, i, duplicate_tasks);
-    // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
-    // its kernels were compiled for, which the record also holds.
-    const std::string kernel_arch = r.arch.empty() ? "sm_90" : r.arch;
     measure::CompiledKernel cubin = measure::compile_cached(cache, src.code, src.entry, kernel_arch);
     if (!cubin.ok) throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
     // Registers as ptxas reported them now, else as the record has them.

@@ -50,6 +50,23 @@ CompiledKernel compile_kernel(const std::string& source, const std::string& entr
   return k;
 }
 
+WorkerCompile compile_in_worker(util::WorkerProcess& worker, const std::string& source,
+                                const std::string& entry, const std::string& arch, double timeout_s) {
+  WorkerCompile out;
+  util::Message request{{{"op", "compile"}, {"entry", entry}, {"arch", arch}}, source};
+  auto reply = worker.call(request, timeout_s);
+  out.outcome = reply.outcome;
+  out.detail = reply.detail;
+  if (reply.outcome != util::WorkerProcess::Outcome::Ok) return out;
+  const auto& h = reply.message.header;
+  out.kernel.ok = h.at("ok").get<bool>();
+  out.kernel.log = h.at("log").get<std::string>();
+  out.kernel.resources = resources_from_json(h.at("resources"));
+  out.kernel.seconds = h.at("seconds").get<double>();
+  out.kernel.cubin = std::move(reply.message.blob);
+  return out;
+}
+
 struct Builder::Impl {
   target::Target target;
   std::string arch;
@@ -92,25 +109,19 @@ struct Builder::Impl {
       kernel = compile_kernel(source, entry, arch);
       return r;
     }
-    util::Message request{{{"op", "compile"}, {"entry", entry}, {"arch", arch}}, source};
-    auto reply = worker->call(request, options.timeout_s);
-    if (reply.outcome == util::WorkerProcess::Outcome::Timeout) {
+    WorkerCompile done = compile_in_worker(*worker, source, entry, arch, options.timeout_s);
+    if (done.outcome == util::WorkerProcess::Outcome::Timeout) {
       r.error = ErrorNo::BuildTimeout;
       r.message = "NVRTC took longer than the build timeout of " +
                   std::to_string(int(options.timeout_s)) + " s";
       return r;
     }
-    if (reply.outcome == util::WorkerProcess::Outcome::Died) {
+    if (done.outcome == util::WorkerProcess::Outcome::Died) {
       r.error = ErrorNo::CompileDevice;
-      r.message = "NVRTC crashed: " + reply.detail;
+      r.message = "NVRTC crashed: " + done.detail;
       return r;
     }
-    const auto& h = reply.message.header;
-    kernel.ok = h.at("ok").get<bool>();
-    kernel.log = h.at("log").get<std::string>();
-    kernel.resources = resources_from_json(h.at("resources"));
-    kernel.seconds = h.at("seconds").get<double>();
-    kernel.cubin = std::move(reply.message.blob);
+    kernel = std::move(done.kernel);
     return r;
   }
 

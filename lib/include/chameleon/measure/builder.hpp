@@ -6,6 +6,7 @@
 #include "chameleon/space/config_space.hpp"
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/workload.hpp"
+#include "chameleon/util/worker_process.hpp"
 
 #include <future>
 #include <memory>
@@ -69,5 +70,15 @@ Resources estimate_resources(const target::Target& t, const codegen::KernelFeatu
 // Compiles one kernel in this process (what a compile worker does).
 CompiledKernel compile_kernel(const std::string& source, const std::string& entry,
                               const std::string& arch);
+
+// Compiles one kernel in a compile worker (`__chameleon_worker compile`, NVRTC in a process of its
+// own, killed after `timeout_s`). The worker's outcome, and its kernel when it answered.
+struct WorkerCompile {
+  util::WorkerProcess::Outcome outcome = util::WorkerProcess::Outcome::Ok;
+  std::string detail; // why there is no kernel
+  CompiledKernel kernel;
+};
+WorkerCompile compile_in_worker(util::WorkerProcess& worker, const std::string& source,
+                                const std::string& entry, const std::string& arch, double timeout_s);
 
 } // namespace chameleon::measure
