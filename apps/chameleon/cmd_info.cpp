@@ -222,7 +222,7 @@ void run_devices(bool as_json) {
     std::cout << "GPU " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor << ", "
               << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1) << " GiB, L2 "
               << d.l2_bytes / (1 << 20) << " MB, driver " << j["driver_version"].get<std::string>()
-              << ", PCI " << cuda::pci_bus_id(d) << "\n";
+              << (cuda::pci_bus_id(d).empty() ? std::string() : ", PCI " + cuda::pci_bus_id(d)) << "\n";
   }
 }
 

@@ -49,9 +49,15 @@ DeviceInfo query_device(int ordinal) {
   d.warp_size = attr(CU_DEVICE_ATTRIBUTE_WARP_SIZE);
   d.l2_bytes = attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
   CU_CHECK(api.cuDriverGetVersion(&d.driver_version));
-  d.pci_domain = attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID);
-  d.pci_bus = attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID);
-  d.pci_device = attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID);
+  // Only for the lock through which processes take turns on the GPU: a driver that does not say
+  // costs the turns, never the GPU.
+  auto optional_attr = [&](CUdevice_attribute a) {
+    int v = -1;
+    return api.cuDeviceGetAttribute(&v, a, dev) == CUDA_SUCCESS ? v : -1;
+  };
+  d.pci_domain = optional_attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID);
+  d.pci_bus = optional_attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID);
+  d.pci_device = optional_attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID);
   return d;
 }
 
@@ -65,6 +71,7 @@ std::vector<DeviceInfo> list_devices() {
 }
 
 std::string pci_bus_id(const DeviceInfo& d) {
+  if (d.pci_domain < 0 || d.pci_bus < 0 || d.pci_device < 0) return "";
   char id[32];
   std::snprintf(id, sizeof(id), "%04x:%02x:%02x", unsigned(d.pci_domain), unsigned(d.pci_bus), unsigned(d.pci_device));
   return id;

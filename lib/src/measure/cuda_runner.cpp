@@ -62,7 +62,7 @@ void CudaRunner::ensure_worker() {
   fingerprint_ = h.at("fingerprint").get<std::string>();
   initialized_start_ = worker_.starts();
   task_key_.clear();
-  if (!turn_ && device_.contains("pci_bus_id")) {
+  if (!turn_ && !device_.value("pci_bus_id", std::string()).empty()) {
     const std::string id = device_.at("pci_bus_id").get<std::string>();
     turn_ = std::make_unique<util::FileLock>(gpu_turn_path(id), [ordinal = ordinal_, id] {
       static std::atomic<bool> told{false};

@@ -26,11 +26,11 @@ struct DeviceInfo {
   int warp_size = 32;
   int64_t l2_bytes = 0;
   int driver_version = 0; // e.g. 13000
-  int pci_domain = 0, pci_bus = 0, pci_device = 0;
+  int pci_domain = -1, pci_bus = -1, pci_device = -1; // -1: the driver did not say
 };
 
 // "0000:17:00": the GPU's place on the PCI bus, the same in every process whatever
-// CUDA_VISIBLE_DEVICES numbers it.
+// CUDA_VISIBLE_DEVICES numbers it; "" when the driver did not say.
 std::string pci_bus_id(const DeviceInfo& d);
 
 // Every GPU the driver sees; throws chameleon::Error when there is no driver.
