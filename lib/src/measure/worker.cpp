@@ -2,6 +2,7 @@
 
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/cuda_runner.hpp"
+#include "chameleon/util/interrupt.hpp"
 #include "chameleon/util/worker_process.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -46,10 +47,7 @@ std::optional<int> run_worker_if_requested(int argc, char** argv) {
   // signals blocked (util/worker_process.cpp): ignored first, then unblocked, none gets through.
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  sigaddset(&blocked, SIGINT);
-  sigaddset(&blocked, SIGTERM);
+  const sigset_t blocked = util::interrupt_signals();
   ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
   auto logger = spdlog::stderr_color_mt("chameleon-worker");
   logger->set_pattern("%^[%l]%$ worker: %v");

@@ -41,4 +41,12 @@ bool interrupt_requested() { return g_requested.load(std::memory_order_relaxed);
 
 void set_interrupt_requested(bool requested) { g_requested.store(requested); }
 
+sigset_t interrupt_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
 } // namespace chameleon::util

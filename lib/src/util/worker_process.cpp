@@ -1,6 +1,7 @@
 #include "chameleon/util/worker_process.hpp"
 
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/interrupt.hpp"
 #include "chameleon/util/strings.hpp"
 
 #include <cerrno>
@@ -120,10 +121,7 @@ void WorkerProcess::start() {
   // it before it ignores them (a signal pending when it is ignored is dropped).
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  sigaddset(&blocked, SIGINT);
-  sigaddset(&blocked, SIGTERM);
+  const sigset_t blocked = interrupt_signals();
   posix_spawnattr_setsigmask(&attr, &blocked);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;

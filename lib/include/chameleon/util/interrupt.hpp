@@ -2,6 +2,8 @@
 
 #include "chameleon/util/error.hpp"
 
+#include <csignal>
+
 namespace chameleon::util {
 
 // Ctrl-C (SIGINT) and SIGTERM during a long command. After install_interrupt_handler(), the first
@@ -13,6 +15,8 @@ void install_interrupt_handler();
 bool interrupt_requested();
 // Raises or lowers the flag by hand (tests).
 void set_interrupt_requested(bool requested);
+// The signals above, SIGINT and SIGTERM, as a set: what worker processes block while they start.
+sigset_t interrupt_signals();
 
 // Thrown by a command that stopped because of the flag, after saying what it kept: the CLI prints
 // its message and exits with 130, the shell's code for an interrupted command.
