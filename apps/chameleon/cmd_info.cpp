@@ -219,10 +219,11 @@ void run_devices(bool as_json) {
   }
   for (const auto& d : devices) {
     auto j = cuda::to_json(d);
+    const std::string pci = cuda::pci_bus_id(d);
     std::cout << "GPU " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor << ", "
               << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1) << " GiB, L2 "
               << d.l2_bytes / (1 << 20) << " MB, driver " << j["driver_version"].get<std::string>()
-              << (cuda::pci_bus_id(d).empty() ? std::string() : ", PCI " + cuda::pci_bus_id(d)) << "\n";
+              << (pci.empty() ? std::string() : ", PCI " + pci) << "\n";
   }
 }
 

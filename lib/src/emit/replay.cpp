@@ -186,21 +186,29 @@ std::string kernel_name(const tune::Record& r, size_t position, const std::set<i
   return buf;
 }
 
-// A kernel to compile: its source and entry, for an arch (sm_XY: cubin, compute_XY: PTX).
-struct CompileJob {
-  std::string code, entry, arch;
+// A kernel of the replay: its template, config and source, and the arch its record names.
+struct Prepared {
+  const codegen::Template* tmpl;
+  space::ConfigSpace sp;
+  space::Config cfg;
+  codegen::KernelSource src;
+  std::string arch; // sm_XY; its PTX is compiled for compute_XY
+
+  std::string ptx_arch() const { return "compute_" + arch.substr(3); }
 };
 
-// Compiles, on every core, the jobs the cache lacks, so that the loop that writes the kernels
-// finds them in memory: from a cold cache (another machine, a log from a colleague) that loop
-// would compile two kernels per task one after the other. Each compile runs in a compile worker
-// process, as a tune's do: NVRTC compiling on several threads of one process gave other cubins
-// run to run. A job that fails here is compiled again by that loop, which says why it fails.
-void compile_ahead(measure::CompileCache& cache, const std::vector<CompileJob>& jobs) {
+// Compiles, on every core, the cubins and PTX the cache lacks, so that the loop that writes the
+// kernels finds them in memory: from a cold cache (another machine, a log from a colleague) that
+// loop would compile two kernels per task one after the other. Each compile runs in a compile
+// worker process, as a tune's do: NVRTC compiling on several threads of one process gave other
+// cubins run to run. A compile that fails here is done again by that loop, which says why it fails.
+void compile_ahead(measure::CompileCache& cache, const std::vector<Prepared>& kernels) {
   constexpr double kTimeoutS = 600; // a kernel the tune compiled; only a hung NVRTC takes this long
-  std::vector<const CompileJob*> missing;
-  for (const CompileJob& j : jobs) {
-    if (!cache.get(measure::compile_key(j.code, j.arch))) missing.push_back(&j);
+  std::vector<std::pair<const Prepared*, std::string>> missing; // a kernel and an arch
+  for (const Prepared& k : kernels) {
+    for (const std::string& arch : {k.arch, k.ptx_arch()}) {
+      if (!cache.get(measure::compile_key(k.src.code, arch))) missing.emplace_back(&k, arch);
+    }
   }
   if (missing.empty()) return;
   const size_t workers = std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency()));
@@ -213,9 +221,9 @@ void compile_ahead(measure::CompileCache& cache, const std::vector<CompileJob>& 
       try {
         util::WorkerProcess worker("compile");
         for (size_t i = next++; i < missing.size(); i = next++) {
-          const CompileJob& j = *missing[i];
-          measure::WorkerCompile done = measure::compile_in_worker(worker, j.code, j.entry, j.arch, kTimeoutS);
-          if (done.outcome == util::WorkerProcess::Outcome::Ok) cache.put(measure::compile_key(j.code, j.arch), done.kernel);
+          const auto& [k, arch] = missing[i];
+          measure::WorkerCompile done = measure::compile_in_worker(worker, k->src.code, k->src.entry, arch, kTimeoutS);
+          if (done.outcome == util::WorkerProcess::Outcome::Ok) cache.put(measure::compile_key(k->src.code, arch), done.kernel);
         }
       } catch (const std::exception& e) {
         spdlog::debug("replay: a compile worker gave up ({}); the rest is compiled in this process", e.what());
@@ -243,15 +251,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     if (r.task_index > 0 && !seen_tasks.insert(r.task_index).second) duplicate_tasks.insert(r.task_index);
   }
   // Every kernel's source, then their compiles on every core, then the files, in task order.
-  struct Prepared {
-    const codegen::Template* tmpl;
-    space::ConfigSpace sp;
-    space::Config cfg;
-    codegen::KernelSource src;
-    std::string arch;
-  };
   std::vector<Prepared> prepared;
-  std::vector<CompileJob> jobs;
   for (const tune::Record& r : sel.best) {
     const codegen::Template& tmpl = codegen::find_template(r.template_name);
     space::ConfigSpace sp = tmpl.make_space(r.workload);
@@ -259,12 +259,9 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
     // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
     // its kernels were compiled for, which the record also holds.
-    const std::string kernel_arch = r.arch.empty() ? "sm_90" : r.arch;
-    jobs.push_back({src.code, src.entry, kernel_arch});
-    jobs.push_back({src.code, src.entry, "compute_" + kernel_arch.substr(3)});
-    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), kernel_arch});
+    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), r.arch.empty() ? "sm_90" : r.arch});
   }
-  compile_ahead(cache, jobs);
+  compile_ahead(cache, prepared);
 
   json kernels = json::array();
   std::string arch, network, target, fingerprint;
@@ -284,7 +281,7 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     // PTX through the cache too: NVRTC 13.0 may number the PTX registers of some implicit GEMM
     // configs differently from one compile to the next, and a replay must give the same bytes.
     measure::CompiledKernel ptx =
-        measure::compile_cached(cache, src.code, src.entry, "compute_" + kernel_arch.substr(3));
+        measure::compile_cached(cache, src.code, src.entry, prepared[i].ptx_arch());
     if (!ptx.ok) throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
     util::write_file((fs::path(dir) / (name + ".cu")).string(), src.code);
     util::write_file((fs::path(dir) / (name + ".cubin")).string(), cubin.cubin);

@@ -62,8 +62,7 @@ void CudaRunner::ensure_worker() {
   fingerprint_ = h.at("fingerprint").get<std::string>();
   initialized_start_ = worker_.starts();
   task_key_.clear();
-  if (!turn_ && !device_.value("pci_bus_id", std::string()).empty()) {
-    const std::string id = device_.at("pci_bus_id").get<std::string>();
+  if (const std::string id = device_.value("pci_bus_id", std::string()); !turn_ && !id.empty()) {
     turn_ = std::make_unique<util::FileLock>(gpu_turn_path(id), [ordinal = ordinal_, id] {
       static std::atomic<bool> told{false};
       if (!told.exchange(true)) {

@@ -25,8 +25,8 @@ std::string in_use_message(const std::string& path, const std::string& advice) {
   return "tuning log '" + path + "' is being written by another tune that is still running: wait for "
          "it to end, or " + advice;
 }
-} // namespace
 
+// Takes a lock without waiting: false when another process holds a conflicting one.
 bool lock_log(int fd, bool exclusive) {
   while (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
@@ -37,6 +37,8 @@ bool lock_log(int fd, bool exclusive) {
   }
   return true;
 }
+
+} // namespace
 
 bool log_in_use(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -23,10 +23,8 @@ struct LogContents {
 LogContents read_log(const std::string& path, bool repair = false);
 
 // A tune holds an exclusive lock (flock) on its log from opening to the end, so that a second
-// tune on the same log is refused instead of writing into it too. lock_log takes a lock without
-// waiting: false when another process holds a conflicting one (true where the file system has
-// no locks). log_in_use: whether a running tune holds `path`.
-bool lock_log(int fd, bool exclusive);
+// tune on the same log is refused instead of writing into it too (where the file system has no
+// locks, nothing is refused). log_in_use: whether a running tune holds `path`.
 bool log_in_use(const std::string& path);
 // A chameleon::Error when a running tune holds `path`: the early check of a tune, before its
 // workers start.
