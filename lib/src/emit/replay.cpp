@@ -200,8 +200,8 @@ struct Prepared {
 // Compiles, on every core, the cubins and PTX the cache lacks, so that the loop that writes the
 // kernels finds them in memory: from a cold cache (another machine, a log from a colleague) that
 // loop would compile two kernels per task one after the other. Each compile runs in a compile
-// worker process, as a tune's do: NVRTC compiling on several threads of one process gave other
-// cubins run to run. A compile that fails here is done again by that loop, which says why it fails.
+// worker process, as a tune's do, so that a hung or crashing NVRTC costs a worker, not the replay.
+// A compile that fails here is done again by that loop, which says why it fails.
 void compile_ahead(measure::CompileCache& cache, const std::vector<Prepared>& kernels) {
   constexpr double kTimeoutS = 600; // a kernel the tune compiled; only a hung NVRTC takes this long
   std::vector<std::pair<const Prepared*, std::string>> missing; // a kernel and an arch
