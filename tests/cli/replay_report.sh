@@ -178,6 +178,14 @@ for want in "task_05: missing or empty .*task_05.cubin (replay again)" \
             "chameleon: error: 2 of 3 kernels could not be timed (the warnings above say why)"; do
   grep -q "$want" "$dir/damaged.txt" || { cat "$dir/damaged.txt"; echo "damaged bench: no '$want'"; exit 1; }
 done
+# No kernel timed at all: the total says so instead of a sum of nothing.
+cp -r "$dir/real" "$dir/emptied"
+rm "$dir"/emptied/*.cubin
+if "$exe" bench "$dir/emptied" --device sim > "$dir/emptied.txt" 2>&1; then echo "bench without cubins passed"; exit 1; fi
+for want in "ours none timed (3 kernels failed, not counted), cuDNN not run" \
+            "chameleon: error: 3 of 3 kernels could not be timed"; do
+  grep -qF "$want" "$dir/emptied.txt" || { cat "$dir/emptied.txt"; echo "bench without cubins: no '$want'"; exit 1; }
+done
 if "$exe" bench "$dir/flipped" --device sim > "$dir/flipped.txt" 2>&1; then echo "bench of a changed cubin passed"; exit 1; fi
 grep -q "task_11: .*task_11.cubin is not the file replay wrote (its SHA-256 differs): damaged or replaced" "$dir/flipped.txt" ||
   { cat "$dir/flipped.txt"; echo "a changed cubin was not noticed"; exit 1; }
