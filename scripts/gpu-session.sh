@@ -19,7 +19,7 @@
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
-# throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault and every-template tests),
+# throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault, every-template and GPU-turn tests),
 # bench-prev to re-bench every *-kernels folder under PREV_KERNELS (default .prev: an earlier
 # session's replayed kernels, carried as an ignored path) against cuDNN, same-configs to measure the
 # implicit GEMM configs of the kernel folders SAME_CONFIGS names under PREV_KERNELS (default
@@ -309,7 +309,7 @@ for name in ${PHASES:-winograd vgg-deep resnet18-fp32 profile gpu-tests interrup
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
-      "faulting*,every template verifies*" ;;
+      "faulting*,every template verifies*,a runner waits*" ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
     interrupt) phase interrupt 45 interrupt_check ;;
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
