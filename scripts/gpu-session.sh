@@ -177,7 +177,7 @@ winograd() { # conv2d_winograd's first GPU timings: fixed configs and random one
       cfg=$(python3 -c 'import json,sys; v=[int(x) for x in sys.argv[1].split(",")]; print(json.dumps([[k,"ot",x] for k,x in zip(["tile","tile_k","thread_m","thread_n","lanes_m","lanes_n"],v)] + [["split_k","ot",1],["splitk_reduce","ot",0]]))' "$knobs")
       printf '%s task %s winograd %s: ' "$net" "$task" "$knobs"
       "$exe" measure "networks/$net.json" --task "$task" --template conv2d_winograd --config "$cfg" \
-        --device "$device" --target auto 2>&1 | grep -E 'us \(median|ERROR|error|failed|wrong' | tail -n 1
+        --device "$device" --target auto 2>&1 | grep -E 'us \(median|_ERROR|error|failed|wrong' | tail -n 2 | paste -sd " "
     done
     echo "-- $net task $task: 16 random conv2d_winograd configs"
     "$exe" measure "networks/$net.json" --task "$task" --template conv2d_winograd --device "$device" \

@@ -46,13 +46,15 @@ static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
 static constexpr int IN_ENTRIES = BK * BT, W_ENTRIES = BK * BM;
 static constexpr int IN_SLOTS = (IN_ENTRIES + THREADS - 1) / THREADS;
 static constexpr int W_SLOTS = (W_ENTRIES + THREADS - 1) / THREADS;
-// Shared memory (floats): the two stages, or at least one thread-row of every team's sums.
-static constexpr int SMEM = 2 * STAGE > NC * LANES_M * BT ? 2 * STAGE : NC * LANES_M * BT;
+// Shared memory (floats): the two stages, or at least one thread-row of every team's sums. (Not
+// named SMEM: with the split-K reduction in the module, ptxas 13.0 resolved this kernel's shared
+// memory addresses against a device variable of that name, and the kernel failed on the GPU.)
+static constexpr int SMEM_FLOATS = 2 * STAGE > NC * LANES_M * BT ? 2 * STAGE : NC * LANES_M * BT;
 // Thread-rows whose sums the output transform takes at once: the most (TM, halved until they
 // fit; TM is a power of two) that fit.
 constexpr int rows_that_fit() {
   int rows = TM;
-  while (rows > 1 && NC * LANES_M * BT * rows > SMEM) rows /= 2;
+  while (rows > 1 && NC * LANES_M * BT * rows > SMEM_FLOATS) rows /= 2;
   return rows;
 }
 static constexpr int ROWS = rows_that_fit();

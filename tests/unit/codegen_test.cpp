@@ -55,6 +55,27 @@ void check_configs_compile(const codegen::Template& tmpl, const std::vector<task
     CHECK(r.ok());
   }
 }
+// The relocations in an ELF file's code sections (a cubin is one: 64-bit little-endian, as NVRTC
+// writes it), by section: ptxas writes a .rela.text.<kernel> section for each kernel, empty or not.
+std::vector<std::pair<std::string, uint64_t>> code_relocations(const std::string& elf) {
+  auto read = [&](size_t at, size_t bytes) {
+    uint64_t v = 0;
+    REQUIRE(at + bytes <= elf.size());
+    for (size_t i = 0; i < bytes; ++i) v |= uint64_t(uint8_t(elf[at + i])) << (8 * i);
+    return v;
+  };
+  REQUIRE(elf.compare(0, 4, "\x7f" "ELF") == 0);
+  const uint64_t shoff = read(0x28, 8), shentsize = read(0x3a, 2), shnum = read(0x3c, 2), shstrndx = read(0x3e, 2);
+  const uint64_t strtab = read(shoff + shstrndx * shentsize + 0x18, 8);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (uint64_t i = 0; i < shnum; ++i) {
+    const uint64_t header = shoff + i * shentsize;
+    std::string name = elf.c_str() + strtab + read(header, 4);
+    const uint64_t bytes = read(header + 0x20, 8), entry_bytes = read(header + 0x38, 8);
+    if (name.rfind(".rela.text", 0) == 0 && entry_bytes > 0) out.emplace_back(name, bytes / entry_bytes);
+  }
+  return out;
+}
 } // namespace
 
 TEST_CASE("ptxas reports are parsed", "[codegen]") {
@@ -349,6 +370,44 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
   const auto vgg = task::extract_tasks(network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/vgg16.json"));
   for (const auto& t : vgg) CHECK(wino.decline_reason(t.workload).empty());
   check_configs_compile(wino, vgg, 3, 120);
+}
+
+// Seen on an H200: every conv2d_winograd config with its split-K reduction in the module failed
+// (illegal instruction or address): ptxas resolved the kernel's shared-memory addresses against a
+// device variable the template had named SMEM, through relocations in the kernel's code. A kernel
+// of ours has no reason to need its code relocated, in a module of one kernel or two.
+TEST_CASE("no template's kernel code is left to relocate, the split-K reduction's module included", "[codegen]") {
+  const auto h100 = target::find_preset("h100");
+  const auto wl = resnet18()[3].workload; // C128 28x28 K128 3x3: every fp32 template takes it
+  int modules = 0;
+  for (const codegen::Template* tmpl : codegen::templates()) {
+    if (!tmpl->decline_reason(wl).empty()) continue;
+    const auto sp = tmpl->make_space(wl);
+    std::mt19937_64 rng(41);
+    int plain = 0, workspace = 0;
+    for (int draw = 0; draw < 200000 && (plain < 1 || workspace < 2); ++draw) {
+      const auto c = sp.random(rng);
+      const auto f = tmpl->features(wl, sp, c);
+      if (!f.invalid.empty() || !f.duplicate.empty() || !codegen::check_static(h100, f).ok) continue;
+      int& count = f.geometry.workspace_splits > 0 ? workspace : plain;
+      if (count >= (f.geometry.workspace_splits > 0 ? 2 : 1)) continue;
+      ++count;
+      const auto src = tmpl->render(wl, sp, c);
+      const auto out = cuda::nvrtc_compile(src.code, src.entry, "sm_90");
+      INFO(tmpl->name() << " config " << c.index << ": " << out.log);
+      REQUIRE(out.ok);
+      const auto relocations = code_relocations(out.cubin);
+      CHECK(relocations.size() == (f.geometry.workspace_splits > 0 ? 2u : 1u)); // one per kernel
+      for (const auto& [section, count] : relocations) {
+        INFO(section);
+        CHECK(count == 0);
+      }
+      ++modules;
+    }
+    INFO(tmpl->name());
+    CHECK(plain == 1);
+  }
+  CHECK(modules >= 10);
 }
 
 TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles", "[codegen]") {
