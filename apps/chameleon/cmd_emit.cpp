@@ -307,6 +307,7 @@ void run_bench(BenchArgs a) {
   double ours_total = 0, dnn_total = 0;
   bool dnn_complete = !sim;
   int failed = 0;
+  std::vector<std::string> timed_templates;
   const auto& kernels = manifest.at("kernels");
   for (size_t i = 0; i < kernels.size(); ++i) {
     const BenchKernel k = read_bench_kernel(dir, kernels[i], i, use_ptx, sim, arch);
@@ -334,7 +335,12 @@ void run_bench(BenchArgs a) {
     std::string speedup = ours.ok() && dnn.ok() ? util::fixed(dnn.median / ours.median, 2) + "x" : "-";
     std::string gflops = ours.ok() ? util::fixed(flops / ours.median / 1e9, 0) : "-";
     std::string peak = ours.ok() ? util::fixed(100 * flops / ours.median / 1e9 / tgt.peak_fp32_gflops(), 1) : "-";
-    if (ours.ok()) ours_total += ours.median * k.count; else ++failed;
+    if (ours.ok()) {
+      ours_total += ours.median * k.count;
+      timed_templates.push_back(k.tmpl);
+    } else {
+      ++failed;
+    }
     if (dnn.ok()) dnn_total += dnn.median * k.count; else dnn_complete = false;
     if (!ours.ok()) spdlog::warn("{}: {}", k.name, ours.message);
     if (sim) {
@@ -368,7 +374,8 @@ void run_bench(BenchArgs a) {
   std::cout << "total weighted by layer counts: ours "
             << (none_timed ? std::string("none timed") : util::fixed(ours_total * 1e6, 2) + " us")
             << (failed > 0 ? " (" + util::count_of(failed, "kernel") + " failed, not counted)" : "") << ", cuDNN "
-            << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n";
+            << (sim ? "not run" : dnn_complete ? util::fixed(dnn_total * 1e6, 2) + " us" : "incomplete") << "\n"
+            << flops_count_note(timed_templates);
   if (!missing.empty()) {
     std::vector<std::string> shapes;
     for (const auto& m : missing) shapes.push_back(m.at("shape").get<std::string>());

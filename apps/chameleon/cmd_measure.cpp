@@ -43,6 +43,8 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
               << " rounds x " << r.number << " launches, spread " << util::fixed(r.spread * 100, 1)
               << "%), " << util::fixed(gflops, 1) << " GFLOPS ("
               << util::fixed(100 * gflops / tgt.peak_fp32_gflops(), 1) << "% of the FP32 peak)\n";
+    const std::string note = flops_count_note({ctx.tmpl->name()});
+    if (!note.empty()) std::cout << "  " << note;
   } else {
     std::cout << "  " << measure::error_name(r.error) << " (" << int(r.error) << "): " << r.message
               << "\n";

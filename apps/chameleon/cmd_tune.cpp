@@ -132,7 +132,7 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
                      Align::Right, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right});
   double total = 0, measure_s = 0, build_s = 0, explore_s = 0, fit_s = 0;
   int new_trials = 0;
-  std::vector<std::string> missing;
+  std::vector<std::string> missing, best_templates;
   for (const auto& o : outcomes) {
     measure_s += o.measure_s;
     build_s += o.build_wait_s;
@@ -150,6 +150,7 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
     }
     const double s = o.best->seconds();
     const double gflops = double(o.task.workload.flops()) / s / 1e9;
+    best_templates.push_back(o.best->template_name);
     total += s * o.task.count;
     table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
                    std::to_string(o.trials), std::to_string(o.new_trials), util::fixed(s * 1e6, 2),
@@ -169,7 +170,7 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
   table.print(std::cout);
   std::cout << "conv2d total, weighted by layer counts: " << util::fixed(total * 1e6, 2) << " us";
   if (!missing.empty()) std::cout << " (without tasks " << util::join(missing, ", ") << ")";
-  std::cout << "\n";
+  std::cout << "\n" << flops_count_note(best_templates);
 }
 
 void run_tune(TuneArgs a, bool quiet) {

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 #include <sstream>
@@ -219,6 +220,12 @@ std::string shared_memory_text(const measure::BuildResult& b) {
   const int64_t dynamic = b.features.geometry.dynamic_smem;
   return std::to_string(b.resources.static_smem + dynamic) + " bytes shared memory" +
          (dynamic > 0 ? " (" + std::to_string(dynamic) + " dynamic)" : "");
+}
+
+std::string flops_count_note(const std::vector<std::string>& templates) {
+  if (std::find(templates.begin(), templates.end(), "conv2d_winograd") == templates.end()) return "";
+  return "GFLOPS and % peak count the direct convolution's arithmetic (2*N*K*C*R*S*P*Q/groups), as for cuDNN; "
+         "conv2d_winograd computes the same outputs with 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiply-adds\n";
 }
 
 } // namespace chameleon::app

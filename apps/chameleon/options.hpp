@@ -89,4 +89,8 @@ std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const 
 // "N bytes shared memory" of a build: static plus dynamic, the dynamic part named when there is one.
 std::string shared_memory_text(const measure::BuildResult& b);
 
+// GFLOPS and % peak count the direct convolution's arithmetic for every kernel (and for cuDNN):
+// a line saying so when one of `templates` computes the outputs with less of it (Winograd), else "".
+std::string flops_count_note(const std::vector<std::string>& templates);
+
 } // namespace chameleon::app
