@@ -2,18 +2,19 @@
 # One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
-#   conv2d_winograd's first timings on VGG-16's layers 2 and 6 and ResNet-18's layer 4 (winograd;
-#   WINOGRAD_TASKS picks others, e.g. "vgg16:4 vgg16:8"), VGG-16's layer 2 and three
-#   largest layers tuned deeper with it beside the implicit GEMM (vgg-deep), ResNet-18 fp32 tune +
+#   the fault, every-template and GPU-turn [gpu] tests (gpu-tests-new), ResNet-18 fp32 tune +
 #   replay + bench against cuDNN over all fp32 templates (resnet18-fp32: the issue's headline
-#   target, and the tune's configs/s), Nsight Compute's view of
-#   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), the [gpu] tests, Ctrl-C
-#   during a GPU tune (interrupt: exit 130, nothing logged as failed), and an earlier
-#   session's kernels re-benched beside them (bench-prev), the same configs rebuilt by this
-#   template at 2-4 stages in both reduction orders (same-configs), the tuning throughput of all of ResNet-18 with
-#   --lanes auto (net-throughput), MobileNetV2 fp32 tune + replay + bench
-#   against cuDNN (conv2d_depthwise), VGG-16 fp32 tune + replay + bench,
-#   transfer seeds off and on, and ResNet-18 TF32 tune + bench against cuDNN TF32.
+#   target), the tuning throughput of all of ResNet-18 with --lanes auto, the default fp32
+#   templates, nothing cached (net-throughput: the 40 configs/s target, not met by that set in
+#   the thirteenth session, when failing Winograd configs cost worker restarts), VGG-16 fp32 tune +
+#   replay + bench, ResNet-18 TF32 tune + bench against cuDNN TF32, MobileNetV2 fp32 tune +
+#   replay + bench (conv2d_depthwise), conv2d_winograd on fixed and random configs of VGG-16's
+#   layers 2 and 6 and ResNet-18's layer 4 (winograd; WINOGRAD_TASKS picks others, e.g.
+#   "vgg16:4 vgg16:8"), Ctrl-C during a GPU tune (interrupt: exit 130, nothing logged as failed),
+#   VGG-16's layer 2 and three largest layers tuned deeper (vgg-deep), Nsight Compute's view of
+#   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), transfer seeds off and
+#   on (seeds), and an earlier session's kernels re-benched beside them (bench-prev) with the same
+#   configs rebuilt by this template at 2-4 stages in both reduction orders (same-configs).
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
@@ -300,7 +301,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version -
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-winograd vgg-deep resnet18-fp32 profile gpu-tests interrupt bench-prev same-configs net-throughput mobilenet-fp32 vgg16-fp32 seeds resnet18-tf32}; do
+for name in ${PHASES:-gpu-tests-new resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-160} tune_bench resnet18-fp32 resnet18 \
