@@ -397,18 +397,19 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
       const auto c = sp.random(rng);
       const auto f = tmpl->features(wl, sp, c);
       if (!f.invalid.empty() || !f.duplicate.empty() || !codegen::check_static(h100, f).ok) continue;
-      int& count = f.geometry.workspace_splits > 0 ? workspace : plain;
-      if (count >= (f.geometry.workspace_splits > 0 ? 2 : 1)) continue;
-      ++count;
+      const bool two_kernels = f.geometry.workspace_splits > 0;
+      int& drawn = two_kernels ? workspace : plain;
+      if (drawn >= (two_kernels ? workspaces : 1)) continue;
+      ++drawn;
       const auto src = tmpl->render(wl, sp, c);
       const auto out = cuda::nvrtc_compile(src.code, src.entry, "sm_90");
       INFO(tmpl->name() << " config " << c.index << ": " << out.log);
       REQUIRE(out.ok);
       const auto relocations = code_relocations(out.cubin);
-      CHECK(relocations.size() == (f.geometry.workspace_splits > 0 ? 2u : 1u)); // one per kernel
-      for (const auto& [section, count] : relocations) {
+      CHECK(relocations.size() == (two_kernels ? 2u : 1u)); // one section per kernel
+      for (const auto& [section, entries] : relocations) {
         INFO(section);
-        CHECK(count == 0);
+        CHECK(entries == 0);
       }
       ++modules;
     }
