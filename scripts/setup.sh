@@ -9,7 +9,7 @@ set -euo pipefail
 # workers' cores), then the tools the tests use (python3 for the CLI checks, python3-onnx for
 # scripts/onnx_to_network.py's, yamllint for the CI workflow).
 packages=(cmake g++ make libtorch-dev libopenblas0-serial libxgboost-dev xgboost libeigen3-dev
-          libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 python3 python3-onnx yamllint)
+          libcli11-dev nlohmann-json3-dev libspdlog-dev zlib1g-dev catch2 python3 python3-onnx yamllint)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -201,6 +201,10 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   return Verdict::pass();
 }
 
+bool tunable(const target::Target& t, const KernelFeatures& f) {
+  return f.duplicate.empty() && check_static(t, f).ok;
+}
+
 std::vector<space::Config> random_valid_configs(const Template& tmpl, const task::Conv2dWorkload& wl,
                                                 const space::ConfigSpace& sp, const target::Target& t,
                                                 int count, std::mt19937_64& rng, int64_t max_draws) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <limits>
 
 namespace chameleon::space {
@@ -156,6 +157,31 @@ nlohmann::json ConfigSpace::entity_json(const Config& c) const {
   return out;
 }
 
+int ConfigSpace::choice_of(size_t k, const nlohmann::json& value) const {
+  const Knob& knob = knobs_.at(k);
+  std::vector<int> want;
+  try {
+    if (knob.kind == KnobKind::Split) {
+      want = value.get<std::vector<int>>();
+      if (want.size() != size_t(knob.parts)) throw Error("wrong number of parts");
+      if (want[0] == -1) {
+        int64_t inner = 1;
+        for (size_t p = 1; p < want.size(); ++p) inner *= want[p];
+        if (inner <= 0 || knob.extent % inner != 0) throw Error("inner sizes do not divide");
+        want[0] = int(knob.extent / inner);
+      }
+    } else {
+      want = {value.get<int>()};
+    }
+  } catch (const std::exception& e) {
+    throw Error("knob '" + knob.name + "': bad value " + value.dump() + ": " + e.what());
+  }
+  for (size_t p = 0; p < knob.choices.size(); ++p) {
+    if (knob.choices[p] == want) return int(p);
+  }
+  throw Error("knob '" + knob.name + "': " + value.dump() + " is not a valid choice here");
+}
+
 Config ConfigSpace::from_entity(const nlohmann::json& entity) const {
   if (!entity.is_array()) throw Error("a config entity is a list of [name, kind, value]");
   std::vector<int> choice(knobs_.size(), -1);
@@ -166,35 +192,60 @@ Config ConfigSpace::from_entity(const nlohmann::json& entity) const {
     std::string name = item[0].get<std::string>();
     int k = knob_index(name);
     if (k < 0) throw Error("unknown knob '" + name + "' in config entity");
-    const Knob& knob = knobs_[size_t(k)];
-    std::vector<int> want;
-    try {
-      if (knob.kind == KnobKind::Split) {
-        want = item[2].get<std::vector<int>>();
-        if (want.size() != size_t(knob.parts)) throw Error("wrong number of parts");
-        if (want[0] == -1) {
-          int64_t inner = 1;
-          for (size_t p = 1; p < want.size(); ++p) inner *= want[p];
-          if (inner <= 0 || knob.extent % inner != 0) throw Error("inner sizes do not divide");
-          want[0] = int(knob.extent / inner);
-        }
-      } else {
-        want = {item[2].get<int>()};
-      }
-    } catch (const std::exception& e) {
-      throw Error("knob '" + name + "': bad value " + item[2].dump() + ": " + e.what());
-    }
-    for (size_t p = 0; p < knob.choices.size(); ++p) {
-      if (knob.choices[p] == want) choice[size_t(k)] = int(p);
-    }
-    if (choice[size_t(k)] < 0) {
-      throw Error("knob '" + name + "': " + item[2].dump() + " is not a valid choice here");
-    }
+    choice[size_t(k)] = choice_of(size_t(k), item[2]);
   }
   for (size_t i = 0; i < knobs_.size(); ++i) {
     if (choice[i] < 0) throw Error("config entity misses knob '" + knobs_[i].name + "'");
   }
   return from_choices(std::move(choice));
+}
+
+ConfigSpace ConfigSpace::restrict(const nlohmann::json& knob_values) const {
+  if (!knob_values.is_object()) throw Error("a slice's knobs are an object {\"knob\": [values...]}");
+  std::vector<std::vector<int>> keep(knobs_.size());
+  for (const auto& [name, values] : knob_values.items()) {
+    const int k = knob_index(name);
+    if (k < 0) {
+      std::vector<std::string> names;
+      for (const Knob& knob : knobs_) names.push_back(knob.name);
+      throw Error("unknown knob '" + name + "' (this space's knobs: " + util::join(names, ", ") + ")");
+    }
+    if (!values.is_array() || values.empty()) throw Error("knob '" + name + "': expected a non-empty list of values");
+    std::vector<int> positions;
+    for (const auto& v : values) positions.push_back(choice_of(size_t(k), v));
+    std::sort(positions.begin(), positions.end());
+    if (std::adjacent_find(positions.begin(), positions.end()) != positions.end()) {
+      throw Error("knob '" + name + "': a value is named twice");
+    }
+    keep[size_t(k)] = std::move(positions);
+  }
+  std::vector<Knob> knobs = knobs_;
+  std::vector<std::vector<int>> positions(knobs_.size());
+  std::vector<int64_t> full_sizes(knobs_.size());
+  for (size_t k = 0; k < knobs_.size(); ++k) {
+    // A space cut from a cut space still indexes into the first one.
+    const bool cut = restricted();
+    full_sizes[k] = cut ? full_sizes_[k] : knobs_[k].size();
+    if (keep[k].empty()) {
+      for (int p = 0; p < int(knobs_[k].size()); ++p) keep[k].push_back(p);
+    }
+    knobs[k].choices.clear();
+    for (int p : keep[k]) {
+      knobs[k].choices.push_back(knobs_[k].choices[size_t(p)]);
+      positions[k].push_back(cut ? positions_[k][size_t(p)] : p);
+    }
+  }
+  ConfigSpace out(std::move(knobs));
+  out.positions_ = std::move(positions);
+  out.full_sizes_ = std::move(full_sizes);
+  return out;
+}
+
+int64_t ConfigSpace::full_index(const Config& c) const {
+  if (!restricted()) return c.index;
+  int64_t index = 0;
+  for (size_t i = knobs_.size(); i-- > 0;) index = index * full_sizes_[i] + positions_[i][size_t(c.choice[i])];
+  return index;
 }
 
 std::string ConfigSpace::str(const Config& c) const {

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 namespace chameleon::target {
 
 std::string Target::arch() const { return "sm_" + std::to_string(sm()); }
@@ -108,7 +110,47 @@ nlohmann::json to_json(const Target& t) {
           {"max_threads_per_sm", t.max_threads_per_sm},
           {"max_blocks_per_sm", t.max_blocks_per_sm},
           {"l2_bytes", t.l2_bytes},
-          {"mem_bandwidth_gbs", t.mem_bandwidth_gbs}};
+          {"mem_bandwidth_gbs", t.mem_bandwidth_gbs},
+          {"warp_size", t.warp_size},
+          {"smem_reserved_per_block", t.smem_reserved_per_block}};
+}
+
+Target target_from_json(const nlohmann::json& j) {
+  try {
+    // Fields a target written before they were would lack keep the preset of its arch's values.
+    const std::string arch = j.at("arch").get<std::string>();
+    int sm = 0;
+    if (arch.rfind("sm_", 0) != 0 || (sm = std::atoi(arch.c_str() + 3)) <= 0) throw Error("bad arch '" + arch + "'");
+    Target t;
+    if (const Target* p = closest_preset(j.value("description", std::string()), sm)) t = *p;
+    t.name = j.at("name").get<std::string>();
+    t.description = j.value("description", t.description);
+    t.sm_major = sm / 10;
+    t.sm_minor = sm % 10;
+    auto read = [&](const char* key, auto& field) { field = j.value(key, field); };
+    read("sm_count", t.sm_count);
+    read("clock_mhz", t.clock_mhz);
+    read("fp32_lanes_per_sm", t.fp32_lanes_per_sm);
+    read("max_threads_per_block", t.max_threads_per_block);
+    read("smem_per_block", t.smem_per_block);
+    read("smem_per_block_optin", t.smem_per_block_optin);
+    read("smem_per_sm", t.smem_per_sm);
+    read("smem_reserved_per_block", t.smem_reserved_per_block);
+    read("regs_per_sm", t.regs_per_sm);
+    read("regs_per_block", t.regs_per_block);
+    read("max_regs_per_thread", t.max_regs_per_thread);
+    read("max_threads_per_sm", t.max_threads_per_sm);
+    read("max_blocks_per_sm", t.max_blocks_per_sm);
+    read("l2_bytes", t.l2_bytes);
+    read("mem_bandwidth_gbs", t.mem_bandwidth_gbs);
+    read("warp_size", t.warp_size);
+    for (int i = 0; i < 3 && j.contains("max_block_dim"); ++i) t.max_block_dim[i] = j.at("max_block_dim").at(i).get<int>();
+    for (int i = 0; i < 3 && j.contains("max_grid_dim"); ++i) t.max_grid_dim[i] = j.at("max_grid_dim").at(i).get<int>();
+    if (t.sm_count <= 0 || t.warp_size <= 0 || t.clock_mhz <= 0) throw Error("SM count, warp size and clock must be positive");
+    return t;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("bad target description: ") + e.what());
+  }
 }
 
 } // namespace chameleon::target

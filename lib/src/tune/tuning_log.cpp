@@ -38,6 +38,13 @@ bool lock_log(int fd, bool exclusive) {
   return true;
 }
 
+// Whether the file at `path` starts as gzip data does.
+bool starts_gzip(const std::string& path) {
+  char head[2] = {0, 0};
+  std::ifstream in(path, std::ios::binary);
+  return in.read(head, 2) && util::is_gzip(std::string(head, 2));
+}
+
 } // namespace
 
 bool log_in_use(const std::string& path) {
@@ -66,11 +73,7 @@ LogLock::~LogLock() {
 }
 
 LogContents read_log(const std::string& path, bool repair) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open tuning log '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  const std::string text = util::read_file(path, "tuning log"); // a .jsonl.gz is decompressed
 
   LogContents out;
   // A reader of a log that a tune is still writing (replay or status during a tune): the last
@@ -156,6 +159,10 @@ TuningLog::TuningLog(std::string path) : path_(std::move(path)) {
     // Locked before it is read: a second tune on the same log would repair a line the first one
     // is still writing, measure the same configs again and make both runs' trial counts wrong.
     if (!lock_log(fd_, true)) throw Error(in_use_message(path_, kAnotherLog));
+    if (starts_gzip(path_)) {
+      throw Error("tuning log '" + path_ + "' is compressed and cannot be appended to: tune into another " +
+                  "--log (--history '" + path_ + "' lets the tune learn from it)");
+    }
     LogContents contents = read_log(path_, true);
     records_ = std::move(contents.records);
     repaired_ = contents.repaired;

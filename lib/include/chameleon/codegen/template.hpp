@@ -157,6 +157,9 @@ std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
 // Rejects what the target would refuse before anything is compiled: block and grid sizes,
 // static shared memory, a register tile that cannot live in registers.
 Verdict check_static(const target::Target& t, const KernelFeatures& f);
+// Whether tuning measures a config: it passes the static check and no other config of the space
+// makes the same kernel (KernelFeatures::duplicate). A slice collection measures exactly these.
+bool tunable(const target::Target& t, const KernelFeatures& f);
 // Up to `count` random configs that pass the static check for `t`, in the order `rng` draws them;
 // fewer only when `max_draws` draws do not find them.
 std::vector<space::Config> random_valid_configs(const Template& tmpl, const task::Conv2dWorkload& wl,

@@ -68,10 +68,27 @@ public:
   Config from_entity(const nlohmann::json& entity) const;
   // "tile_f=[1,4,8,2] tile_y=[112,1,1,1] ... unroll_explicit=1"
   std::string str(const Config& c) const;
+  // The position of `value` among knob k's choices: an int for an "other" knob, a list of sizes
+  // for a split (a first size of -1 is the remainder). Throws chameleon::Error naming the knob.
+  int choice_of(size_t k, const nlohmann::json& value) const;
+
+  // A sub-space (a slice): the same knobs in the same order, each keeping the choices named in
+  // `knob_values` ({"tile_k": [8, 16], "tile_f": [[-1, 4, 8, 2], ...]}; a knob not named keeps
+  // all of its own), in the space's order. Its configs have indices of their own; full_index
+  // gives a config's index in the space it was cut from. Throws chameleon::Error on an unknown
+  // knob, a value that is not a choice, or an empty list.
+  ConfigSpace restrict(const nlohmann::json& knob_values) const;
+  // The index of `c` in the space this one was cut from (restrict); its own index otherwise.
+  int64_t full_index(const Config& c) const;
+  bool restricted() const { return !positions_.empty(); }
 
 private:
   std::vector<Knob> knobs_;
   int64_t size_ = 0;
+  // For a restricted space: per knob, the position of each kept choice in the full knob, and the
+  // full knob's number of choices.
+  std::vector<std::vector<int>> positions_;
+  std::vector<int64_t> full_sizes_;
 };
 
 } // namespace chameleon::space

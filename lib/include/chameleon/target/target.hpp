@@ -48,5 +48,8 @@ Target find_preset(const std::string& name);
 const Target* closest_preset(const std::string& device_name, int sm);
 
 nlohmann::json to_json(const Target& t);
+// Reads what to_json wrote (a GPU's own target, recorded with its measurements); fields it lacks
+// keep the values of the preset of its architecture. Throws chameleon::Error on a bad one.
+Target target_from_json(const nlohmann::json& j);
 
 } // namespace chameleon::target
