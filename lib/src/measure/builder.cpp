@@ -127,6 +127,8 @@ struct Builder::Impl {
 
   BuildResult build_one(const BuildRequest& req, util::WorkerProcess* worker) {
     BuildResult r;
+    r.template_name = req.tmpl->name();
+    r.config = req.space->str(req.config);
     r.arch = arch;
     r.features = req.tmpl->features(req.workload, *req.space, req.config);
     codegen::Verdict verdict = codegen::check_static(target, r.features);
@@ -151,6 +153,8 @@ struct Builder::Impl {
     } else {
       BuildResult failed = compile(src.code, src.entry, worker, kernel);
       if (!failed.ok()) {
+        failed.template_name = r.template_name;
+        failed.config = r.config;
         failed.arch = arch;
         failed.features = r.features;
         failed.entry = r.entry;

@@ -215,6 +215,13 @@ public:
     return inner_->run(wl, build);
   }
   std::string cannot_hold(const task::Conv2dWorkload& wl) const override { return inner_->cannot_hold(wl); }
+  std::string cannot_measure(const codegen::Template& t, const task::Conv2dWorkload& wl) const override {
+    return inner_->cannot_measure(t, wl);
+  }
+  space::ConfigSpace measurable_space(const codegen::Template& t, const task::Conv2dWorkload& wl) const override {
+    return inner_->measurable_space(t, wl);
+  }
+  int charged_compile_jobs() const override { return inner_->charged_compile_jobs(); }
 
 private:
   std::unique_ptr<Runner> inner_;

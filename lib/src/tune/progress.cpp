@@ -45,9 +45,10 @@ public:
       return;
     }
     // A task tuned over several templates ends one line per template's turn: name it.
-    std::fprintf(stderr, "[task %d/%d] %s done: %d trials (%d new), %s in %s\n", position, count,
+    std::fprintf(stderr, "[task %d/%d] %s done: %d trials (%d new), %s in %s%s\n", position, count,
                  o.template_name.c_str(), o.trials, o.new_trials, o.stop_reason.c_str(),
-                 duration(o.wall_s).c_str());
+                 duration(o.wall_s).c_str(),
+                 o.charged ? (" (" + duration(o.modelled_s) + " charged as recorded)").c_str() : "");
   }
   void run_progress(const RunProgress& r) override {
     if (r.done >= r.count) return; // the summary follows
@@ -75,7 +76,8 @@ public:
   void task_end(const TaskOutcome& o, int position, int count) override {
     nlohmann::json j = {{"event", "task_end"}, {"position", position}, {"count", count},
                         {"task", o.task.index}, {"trials", o.trials}, {"new_trials", o.new_trials},
-                        {"skipped", o.skipped}, {"stop_reason", o.stop_reason}, {"wall_s", o.wall_s}};
+                        {"skipped", o.skipped}, {"stop_reason", o.stop_reason}, {"wall_s", o.wall_s},
+                        {"modelled_s", o.modelled_s}};
     if (o.best) j["best_seconds"] = o.best->seconds();
     emit(j);
   }

@@ -3,7 +3,9 @@
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/model/features.hpp"
 
+#include "batch.hpp"
 #include "training_set.hpp"
+#include "chameleon/tune/provenance.hpp"
 #include "chameleon/tune/status.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
@@ -64,11 +66,13 @@ std::vector<space::Config> best_first(std::vector<std::pair<double, space::Confi
 
 } // namespace
 
-std::string run_id(const TuneOptions& o) {
-  // One per process and options: the start time of the first call and the tuner.
+std::string run_id(const std::string& what) {
+  // One per process and kind of run: the start time of the first call and the tuner.
   static const auto started = std::chrono::system_clock::now().time_since_epoch().count();
-  return o.tuner + "-" + std::to_string(started);
+  return what + "-" + std::to_string(started);
 }
+
+std::string run_id(const TuneOptions& o) { return run_id(o.tuner); }
 
 nlohmann::json to_json(const TuneOptions& o) {
   return {{"tuner", o.tuner},
@@ -118,24 +122,6 @@ TunerParts make_tuner(const TuneOptions& o) {
   return parts;
 }
 
-namespace {
-// A finished build not taken yet, the lowest index first; waits while none is ready.
-size_t next_ready(std::vector<std::future<measure::BuildResult>>& builds, std::vector<char>& taken) {
-  for (;;) {
-    size_t first_pending = builds.size();
-    for (size_t i = 0; i < builds.size(); ++i) {
-      if (taken[i]) continue;
-      if (first_pending == builds.size()) first_pending = i;
-      if (builds[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-        taken[i] = 1;
-        return i;
-      }
-    }
-    if (first_pending == builds.size()) throw Error("internal: no build left to measure");
-    builds[first_pending].wait_for(std::chrono::milliseconds(2));
-  }
-}
-} // namespace
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count) {
   TunerParts parts = make_tuner(o);
@@ -144,12 +130,21 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, i
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count) {
-  const auto tmpls = codegen::templates_for(t.workload, o.templates, o.allow_tf32, env.target.sm());
+  const auto wanted = codegen::templates_for(t.workload, o.templates, o.allow_tf32, env.target.sm());
+  std::vector<const codegen::Template*> tmpls;
+  std::vector<std::string> declined; // by the device (a recorded one measures only its slices)
+  for (const codegen::Template* tmpl : wanted) {
+    const std::string why = env.runner.cannot_measure(*tmpl, t.workload);
+    if (why.empty()) tmpls.push_back(tmpl);
+    else declined.push_back(why);
+  }
   const std::string cannot_hold = env.runner.cannot_hold(t.workload);
   if (tmpls.empty() || !cannot_hold.empty()) {
     TaskOutcome out;
     out.task = t;
-    out.skipped = !cannot_hold.empty() ? cannot_hold : codegen::no_template_reason(t.workload, o.templates);
+    out.skipped = !cannot_hold.empty()  ? cannot_hold
+                  : !declined.empty() ? util::join(declined, "; ")
+                                      : codegen::no_template_reason(t.workload, o.templates);
     spdlog::warn("task {} ({}) skipped: {}", t.index, t.workload.str(), out.skipped);
     env.progress.task_end(out, position, count);
     return out;
@@ -172,6 +167,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   auto run = [&](size_t i, int share) {
     TuneOptions part_options = o;
     part_options.trials = share;
+    part_options.clock_offset_s = total.modelled_s;
     if (o.deadline) {
       const int left = std::max(1, o.trials - used());
       const int adds = std::max(0, share - latest[i].trials);
@@ -184,6 +180,8 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     // Counts of a later call include the earlier ones (resumed); times and new trials add up.
     total.new_trials += part.new_trials;
     total.wall_s += part.wall_s;
+    total.modelled_s += part.modelled_s;
+    total.charged = part.charged;
     total.build_wait_s += part.build_wait_s;
     total.measure_s += part.measure_s;
     total.explore_s += part.explore_s;
@@ -230,6 +228,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     total.failed += part.failed;
     if (part.best && (!total.best || part.best->seconds() < total.best->seconds())) {
       total.best = part.best;
+      total.best_trial = part.best_trial; // counted within its template's turns
       total.template_name = part.template_name;
     }
     if (total.template_name.empty()) total.template_name = part.template_name;
@@ -247,7 +246,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   out.task = t;
   const codegen::Template* tmpl = &tmpl_ref;
   out.template_name = tmpl->name();
-  const space::ConfigSpace space = tmpl->make_space(t.workload);
+  const space::ConfigSpace space = env.runner.measurable_space(*tmpl, t.workload);
   const model::FeatureExtractor fx(*tmpl, t.workload, space, env.target);
   // Explorers ask about the same configs again and again: validity is cached for the task, scores
   // until the model is refitted.
@@ -257,8 +256,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     if (it != valid_cache.end()) return it->second;
     if (valid_cache.size() > kMaxCached) valid_cache.clear();
     // A config that makes the same kernel as another (KernelFeatures::duplicate) is left to it.
-    const codegen::KernelFeatures f = tmpl->features(t.workload, space, c);
-    bool ok = f.duplicate.empty() && codegen::check_static(env.target, f).ok;
+    const bool ok = codegen::tunable(env.target, tmpl->features(t.workload, space, c));
     valid_cache.emplace(c.index, ok);
     return ok;
   };
@@ -381,6 +379,11 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   };
   double fit_s = refit();
   out.fit_s += fit_s;
+  // On a recorded device the task's clock is charged: the tuner's own work as it took here, and
+  // each batch's compiles and measurements as the recording host spent them.
+  const bool charged = env.runner.charged_compile_jobs() > 0;
+  double charged_s = o.clock_offset_s + fit_s;
+  auto task_clock = [&] { return charged ? charged_s : o.clock_offset_s + since(start); };
 
   // Every record names its run; the run's header line in the log holds all hyperparameters.
   const nlohmann::json tune_settings = {{"tuner", o.tuner}, {"run", run_id(o)}};
@@ -428,42 +431,15 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       break;
     }
 
-    // All builds are queued at once: compiling the rest overlaps measuring each config, and
-    // configs are measured as their builds finish (a slow compile does not hold the GPU idle).
-    // Records go to the log at once; the tuner takes them in batch order, so that the search
-    // does not depend on compile timing.
-    std::vector<std::future<measure::BuildResult>> builds;
-    for (const auto& c : batch) builds.push_back(env.builder.submit({tmpl, t.workload, &space, c}));
-    std::vector<char> taken(batch.size(), 0);
-    std::vector<Record> measured(batch.size());
-    for (size_t n = 0; n < batch.size(); ++n) {
-      auto wait_start = Clock::now();
-      const size_t i = next_ready(builds, taken);
-      measure::BuildResult b = builds[i].get();
-      out.build_wait_s += since(wait_start);
-      auto run_start = Clock::now();
-      Record r;
-      r.result = env.runner.run(t.workload, b);
-      out.measure_s += since(run_start);
-      r.result.all_cost = b.compile_seconds + r.result.run_seconds;
-      r.workload = t.workload;
-      r.template_name = tmpl->name();
-      r.template_fingerprint = tmpl->fingerprint();
-      r.target = env.target.name;
-      r.arch = env.builder.arch();
-      r.index = batch[i].index;
-      r.entity = space.entity_json(batch[i]);
-      r.device = env.runner.device_name();
-      r.device_fingerprint = fingerprint;
-      r.tuner = o.tuner;
-      r.iteration = iteration;
-      r.network = env.network;
-      r.task_index = t.index;
-      r.layer_count = t.count;
-      r.result.settings["tune"] = tune_settings;
-      env.log.append(r);
-      measured[i] = std::move(r);
-    }
+    // Records go to the log as they are measured; the tuner takes them in batch order, so that
+    // the search does not depend on compile timing.
+    charged_s += explore_s + sample_s;
+    BatchContext bctx{t, *tmpl, space, env, o.tuner, iteration, tune_settings, start, o.clock_offset_s, charged_s};
+    BatchCost cost;
+    std::vector<Record> measured = measure_batch(bctx, batch, cost);
+    out.build_wait_s += cost.build_wait_s;
+    out.measure_s += cost.measure_s;
+    charged_s += cost.charged_s;
     for (size_t i = 0; i < batch.size(); ++i) {
       visited.insert(batch[i].index);
       ++out.new_trials;
@@ -471,12 +447,14 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
       out.new_records.push_back(std::move(measured[i]));
     }
     fit_s = refit();
+    charged_s += fit_s;
     env.log.append_comment("chameleon-iteration " +
                            nlohmann::json({{"run", run_id(o)}, {"task", t.index},
                                            {"workload", t.workload.key()}, {"iteration", iteration},
                                            {"batch", batch.size()}, {"seeded", seeded},
                                            {"explore_s", explore_s},
-                                           {"sample_s", sample_s}, {"fit_s", fit_s}})
+                                           {"sample_s", sample_s}, {"fit_s", fit_s},
+                                           {"elapsed_s", task_clock()}})
                                .dump());
     out.explore_s += explore_s;
     out.sample_s += sample_s;
@@ -498,7 +476,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     }
     p.invalid = out.invalid;
     p.failed = out.failed;
-    p.elapsed_s = since(start);
+    p.elapsed_s = task_clock() - o.clock_offset_s;
     p.task_left_s = p.elapsed_s / std::max(1, out.new_trials) * (o.trials - out.trials);
     p.explore_s = explore_s;
     p.fit_s = fit_s;
@@ -506,6 +484,8 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     env.progress.iteration(p);
   }
   out.wall_s = since(start);
+  out.modelled_s = task_clock() - o.clock_offset_s;
+  out.charged = charged;
   // How this template's turn ended, for status: an interrupted task is unfinished.
   env.log.append_comment(task_end_comment(run_id(o), t, tmpl->name(), fingerprint, out.trials, out.new_trials,
                                           out.stop_reason));
@@ -530,7 +510,9 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
   if (envs.empty()) throw Error("tune_tasks needs at least one device");
   {
     TunerParts parts = make_tuner(o);
-    nlohmann::json header = {{"run", run_id(o)}, {"settings", to_json(o)}, {"devices", envs.size()}};
+    const TuneEnv& first = *envs.front();
+    nlohmann::json header = {{"run", run_id(o)}, {"settings", to_json(o)}, {"devices", envs.size()},
+                             {"provenance", run_provenance(first.runner, first.builder, first.target)}};
     header["settings"]["explorer"] = parts.explorer ? parts.explorer->settings() : nlohmann::json();
     header["settings"]["sampler"] = parts.sampler->settings();
     envs.front()->log.append_comment("chameleon-run " + header.dump());

@@ -33,6 +33,8 @@ nlohmann::json to_json(const Resources& r);
 Resources resources_from_json(const nlohmann::json& j);
 
 struct BuildResult {
+  std::string template_name;
+  std::string config; // the config's knob values (ConfigSpace::str): what a recorded device looks up
   ErrorNo error = ErrorNo::None;
   std::string message; // why it failed (the static check's reason, NVRTC's log, ...)
   std::string cubin;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace chameleon::measure {
 
@@ -24,7 +25,27 @@ public:
   // Why the device cannot hold the workload's tensors at all; "" when it can (or need not: the
   // sim allocates nothing).
   virtual std::string cannot_hold(const task::Conv2dWorkload&) const { return ""; }
+  // Why the device cannot measure `tmpl`'s kernels for the workload; "" when it can. A recorded
+  // device answers only for the slices it holds.
+  virtual std::string cannot_measure(const codegen::Template&, const task::Conv2dWorkload&) const { return ""; }
+  // The configs of `tmpl`'s space for the workload that the device can measure: the whole space,
+  // or a recorded device's slice (explorers and samplers then never propose a config outside it).
+  virtual space::ConfigSpace measurable_space(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) const {
+    return tmpl.make_space(wl);
+  }
+  // A device that answers from recorded measurements charges each config the compile and
+  // measurement seconds it took where it was recorded, as a host with this many compile workers
+  // spent them (the tuner then reports a modelled wall time); 0 for a device that measures, whose
+  // time is the wall time.
+  virtual int charged_compile_jobs() const { return 0; }
 };
+
+// When each config of a batch is measured, in seconds from the batch's start, where the configs'
+// compiles (`compile_s`, queued in batch order) run on `jobs` workers side by side and their
+// measurements (`run_s`) one at a time in the order the compiles end, as the tuner and `collect`
+// take them. What a recorded device charges for a batch.
+std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s, const std::vector<double>& run_s,
+                                          int jobs);
 
 // The bytes a measurement holds on the GPU for a workload: input, weights, output and reference.
 int64_t tensor_bytes(const task::Conv2dWorkload& wl);

@@ -23,9 +23,13 @@ struct TaskOutcome {
   int invalid = 0;     // error 1 (after compiling: registers or shared memory)
   int failed = 0;      // errors 2..8
   std::optional<Record> best;
-  int best_trial = 0; // the trial that found the best
+  int best_trial = 0; // the trial that found the best (of its template's, on a task tuned over several)
   std::string stop_reason;
   double wall_s = 0, build_wait_s = 0, measure_s = 0, explore_s = 0, fit_s = 0, sample_s = 0;
+  // The task's time as the device counts it: the wall time, but on a recorded device the recorded
+  // compile and measurement seconds (as the recording host spent them) plus the tuner's own work.
+  double modelled_s = 0;
+  bool charged = false; // modelled_s was charged by a recorded device
   std::vector<Record> new_records; // measured by this call (a later call on the template resumes them)
 };
 

@@ -41,6 +41,9 @@ struct TuneOptions {
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
   // starting iterations. Unset: no limit.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Set by tune_task for each template's part: the task's time before this part, so that the
+  // records' elapsed_s count from the task's start.
+  double clock_offset_s = 0;
   model::ModelOptions model;
   explore::AnnealingOptions annealing;
   explore::PpoOptions ppo;
@@ -50,6 +53,8 @@ nlohmann::json to_json(const TuneOptions& o);
 // Names a tuning run: records carry it, and the run's "# chameleon-run {...}" header line in the
 // log holds all its settings.
 std::string run_id(const TuneOptions& o);
+// The same for another kind of run ("collect"): what, then the process's start time.
+std::string run_id(const std::string& what);
 
 // An explorer and a sampler, chosen by the tuner's name:
 //   chameleon = PPO exploration + adaptive sampling (the paper's method, the default)
@@ -74,6 +79,12 @@ struct TuneEnv {
   ProgressSink& progress;
   std::string network; // name written with every record
 };
+
+// A log record of config `c` of `space` (the template's space for task `t`, or a slice of it)
+// measured with `result`, as a run in `env` writes it: by tuner `tuner`, in batch `iteration`.
+Record make_record(const task::Task& t, const codegen::Template& tmpl, const space::ConfigSpace& space,
+                   const space::Config& c, measure::MeasureResult result, const TuneEnv& env,
+                   const std::string& tuner, int iteration);
 
 // Tunes one task (resuming from the log), appending every measurement to the log. The parts
 // (explorer, sampler) carry over from task to task: the PPO agent keeps what it learned.
