@@ -35,7 +35,7 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
                const target::Target& tgt) {
   const double flops = double(ctx.task.workload.flops());
   std::cout << "task " << ctx.task.index << " (" << ctx.task.workload.str() << "), config "
-            << cfg.index << " on " << runner.device_name() << (r.simulated ? " [simulated]" : "")
+            << ctx.space.full_index(cfg) << " on " << runner.device_name() << (r.simulated ? " [simulated]" : "")
             << ":\n  " << ctx.space.str(cfg) << "\n";
   if (r.ok()) {
     double gflops = flops / r.median / 1e9;
@@ -58,7 +58,7 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
 
 nlohmann::json one_json(const TaskContext& ctx, const space::Config& cfg,
                         const measure::BuildResult& b, const measure::MeasureResult& r) {
-  nlohmann::json out = {{"config", {{"index", cfg.index}, {"entity", ctx.space.entity_json(cfg)}}},
+  nlohmann::json out = {{"config", {{"index", ctx.space.full_index(cfg)}, {"entity", ctx.space.entity_json(cfg)}}},
                         {"cached_build", b.cached},
                         {"result", measure::to_json(r)}};
   if (r.ok()) out["gflops"] = double(ctx.task.workload.flops()) / r.median / 1e9;
@@ -69,6 +69,12 @@ void run_measure(const MeasureArgs& a) {
   LoadedNetwork loaded = load(a.net);
   TaskContext ctx = task_context(loaded, a.task, a.tmpl);
   ResolvedDevice rd = resolve_device(a.dev);
+  auto runner = make_device_runner(a.dev, rd, a.dev.gpu);
+  // A recorded device measures its slices only: configs are drawn from the slice.
+  if (const std::string why = runner->cannot_measure(*ctx.tmpl, ctx.task.workload); !why.empty()) {
+    throw Error("task " + std::to_string(ctx.task.index) + " on " + runner->device_name() + ": " + why);
+  }
+  ctx.space = runner->measurable_space(*ctx.tmpl, ctx.task.workload);
   if (a.count > 1 && a.config != "random") throw Error("--count needs --config random");
   std::vector<space::Config> configs;
   for (int i = 0; i < a.count; ++i) {
@@ -78,7 +84,6 @@ void run_measure(const MeasureArgs& a) {
   auto start = std::chrono::steady_clock::now();
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
-  auto runner = measure::make_runner(rd.device, rd.target, a.dev.measure, a.dev.gpu);
   // All builds are queued at once: compiling the next configs overlaps measuring this one.
   std::vector<std::future<measure::BuildResult>> builds;
   for (const auto& c : configs) builds.push_back(builder.submit({ctx.tmpl, ctx.task.workload, &ctx.space, c}));

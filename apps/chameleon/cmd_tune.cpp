@@ -101,7 +101,7 @@ std::vector<std::string> split_names(const std::string& list) {
 }
 
 std::string default_log_path(const std::string& network, const ResolvedDevice& rd) {
-  return network + "-" + rd.target.name + (rd.device == "sim" ? "-sim" : "") + ".jsonl";
+  return network + "-" + rd.target.name + (rd.device == "cuda" ? "" : "-" + rd.device) + ".jsonl";
 }
 
 nlohmann::json outcome_json(const tune::TaskOutcome& o) {
@@ -112,7 +112,8 @@ nlohmann::json outcome_json(const tune::TaskOutcome& o) {
                       {"failed", o.failed},        {"stop_reason", o.stop_reason},
                       {"wall_s", o.wall_s},        {"build_wait_s", o.build_wait_s},
                       {"measure_s", o.measure_s},  {"explore_s", o.explore_s},
-                      {"fit_s", o.fit_s},          {"sample_s", o.sample_s}};
+                      {"fit_s", o.fit_s},          {"sample_s", o.sample_s},
+                      {"modelled_s", o.modelled_s}};
   if (o.best) {
     j["best"] = {{"seconds", o.best->seconds()},
                  {"gflops", double(o.task.workload.flops()) / o.best->seconds() / 1e9},
@@ -130,14 +131,17 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
                      "invalid", "failed", "template", "config"},
                     {Align::Right, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
                      Align::Right, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right});
-  double total = 0, measure_s = 0, build_s = 0, explore_s = 0, fit_s = 0;
+  double total = 0, measure_s = 0, build_s = 0, explore_s = 0, fit_s = 0, charged_s = 0;
   int new_trials = 0;
+  bool charged = false;
   std::vector<std::string> missing, best_templates;
   for (const auto& o : outcomes) {
     measure_s += o.measure_s;
     build_s += o.build_wait_s;
     explore_s += o.explore_s + o.sample_s;
     fit_s += o.fit_s;
+    charged_s += o.modelled_s;
+    charged = charged || o.charged;
     new_trials += o.new_trials;
     if (!o.best) {
       missing.push_back(std::to_string(o.task.index));
@@ -167,6 +171,11 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
             << " configs/s (" << (loops > 1 ? std::to_string(loops) + " loops: " : "") << "measuring "
             << share(measure_s) << ", waiting for builds " << share(build_s) << ", exploring "
             << share(explore_s) << ", fitting " << share(fit_s) << ")\n";
+  if (charged) {
+    std::cout << "charged as recorded: " << util::fixed(charged_s, 1)
+              << " s (the tasks' compiles and measurements as the recording host spent them, plus the tuner's own "
+                 "work here)\n";
+  }
   table.print(std::cout);
   std::cout << "conv2d total, weighted by layer counts: " << util::fixed(total * 1e6, 2) << " us";
   if (!missing.empty()) std::cout << " (without tasks " << util::join(missing, ", ") << ")";
@@ -226,7 +235,7 @@ void run_tune(TuneArgs a, bool quiet) {
   for (int ordinal : ordinals) {
     auto turn = std::make_shared<std::mutex>();
     for (int lane = 0; lane < lanes; ++lane) {
-      auto r = measure::make_runner(rd.device, rd.target, a.dev.measure, ordinal);
+      auto r = make_device_runner(a.dev, rd, ordinal);
       runners.push_back(lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
     }
   }
@@ -244,7 +253,13 @@ void run_tune(TuneArgs a, bool quiet) {
     a.tune.model.threads = std::max(1, int(std::thread::hardware_concurrency()) / int(runners.size()));
   }
   measure::Runner* runner = runners.front().get();
-  if (runner->simulated()) spdlog::warn("tuning on the sim device: times are simulated, not measured");
+  if (rd.device == "recorded") {
+    spdlog::info("tuning on {}: every measurement is answered from {}; compiles and measurements are "
+                 "charged as recorded ({} compiles side by side)",
+                 runner->device_name(), rd.recording, runner->charged_compile_jobs());
+  } else if (runner->simulated()) {
+    spdlog::warn("tuning on the sim device: times are simulated, not measured");
+  }
 
   tune::TuningLog log(log_path);
   std::vector<tune::Record> history;
@@ -324,7 +339,8 @@ struct StatusArgs {
 void run_status(const StatusArgs& a) {
   LoadedNetwork loaded = load(a.net);
   ResolvedDevice rd = resolve_device(a.dev);
-  const std::string fingerprint = measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
+  const std::string fingerprint = rd.device == "recorded" ? make_device_runner(a.dev, rd, a.dev.gpu)->fingerprint()
+                                                          : measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
   tune::LogContents contents;
   if (std::filesystem::exists(a.log)) contents = tune::read_log(a.log);
   auto statuses = tune::task_status(loaded.tasks, contents.records, rd.target.name, fingerprint,

@@ -10,6 +10,8 @@ void add_info_commands(CLI::App& app);
 void add_measure_commands(CLI::App& app);
 // `tune`: search and log. `quiet` (the global -q) turns text progress off.
 void add_tune_commands(CLI::App& app, const bool& quiet);
+// `collect` (every config of a slice), `dataset` (what a recording holds).
+void add_dataset_commands(CLI::App& app);
 // `replay`, `bench`, `report`.
 void add_emit_commands(CLI::App& app);
 

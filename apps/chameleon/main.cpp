@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "chameleon/measure/worker.hpp"
+#include "chameleon/util/build_info.hpp"
 #include "chameleon/util/interrupt.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -20,7 +21,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
 
   CLI::App app{"chameleon: an autotuning compiler for CUDA conv2d kernels"};
-  app.set_version_flag("--version", "chameleon " CHAMELEON_VERSION);
+  app.set_version_flag("--version", std::string("chameleon " CHAMELEON_VERSION " (") +
+                                        chameleon::util::source_revision() + ")");
   app.require_subcommand(1);
   app.fallthrough(); // global flags (-v, -q) also after the command
   bool verbose = false, quiet = false;
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
   chameleon::app::add_info_commands(app);
   chameleon::app::add_measure_commands(app);
   chameleon::app::add_tune_commands(app, quiet);
+  chameleon::app::add_dataset_commands(app);
   chameleon::app::add_emit_commands(app);
   try {
     app.parse(argc, argv);

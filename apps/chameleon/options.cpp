@@ -10,12 +10,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <functional>
 #include <sstream>
 
 namespace chameleon::app {
 
 namespace {
+constexpr const char* kRecorded = "recorded:";
+
 std::string number_text(double v) {
   std::ostringstream out;
   out << v;
@@ -145,12 +148,26 @@ void add_timing_options(CLI::App& cmd, DeviceOptions& opts) {
                "Launch each round from the stream instead of replaying a CUDA graph");
 }
 
+namespace {
+CLI::Validator device_name_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text == "cuda" || text == "sim" || text == "auto") return "";
+        if (text.rfind(kRecorded, 0) == 0 && text.size() > std::strlen(kRecorded)) return "";
+        return "expected cuda, sim, auto or recorded:PATH, got '" + text + "'";
+      },
+      "cuda|sim|auto|recorded:PATH");
+}
+} // namespace
+
 void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--target", opts.target,
                  "GPU target: a preset ('chameleon targets') or auto (GPU --gpu, else h100)")
       ->capture_default_str();
-  cmd.add_option("--device", opts.device, "Measure on cuda (a real GPU), sim, or auto")
-      ->check(CLI::IsMember({"cuda", "sim", "auto"}))
+  cmd.add_option("--device", opts.device,
+                 "Measure on cuda (a real GPU), sim, auto, or recorded:PATH (answers from recorded slices, "
+                 "docs/measurement.md)")
+      ->check(device_name_check())
       ->capture_default_str();
   add_timing_options(cmd, opts);
   auto& m = opts.measure;
@@ -178,7 +195,41 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
                "Sim device only: estimate registers instead of compiling (fast tuner studies)");
 }
 
+namespace {
+// --device recorded:PATH: the recording's own target (--target must agree with its architecture).
+ResolvedDevice resolve_recorded(const DeviceOptions& opts) {
+  ResolvedDevice out;
+  out.device = "recorded";
+  out.recording = opts.device.substr(std::strlen(kRecorded));
+  if (opts.sim_estimate) throw Error("--sim-estimate needs --device sim");
+  out.slices = std::make_shared<const std::vector<tune::SliceRecording>>(tune::read_recording(out.recording));
+  out.target = out.slices->front().target;
+  for (const auto& s : *out.slices) {
+    if (s.complete()) {
+      out.target = s.target;
+      break;
+    }
+  }
+  if (opts.target != "auto") {
+    const target::Target named = target::find_preset(opts.target);
+    if (named.sm() != out.target.sm()) {
+      throw Error("--target " + named.name + " (" + named.arch() + ") is not the GPU the recording " + out.recording +
+                  " was measured on (" + out.slices->front().device + ", " + out.target.arch() +
+                  "): leave --target out");
+    }
+  }
+  return out;
+}
+} // namespace
+
+std::unique_ptr<measure::Runner> make_device_runner(const DeviceOptions& opts, const ResolvedDevice& rd,
+                                                    int ordinal) {
+  if (rd.device == "recorded") return tune::make_recorded_runner(rd.recording, *rd.slices);
+  return measure::make_runner(rd.device, rd.target, opts.measure, ordinal);
+}
+
 ResolvedDevice resolve_device(const DeviceOptions& opts) {
+  if (opts.device.rfind(kRecorded, 0) == 0) return resolve_recorded(opts);
   ResolvedDevice out;
   std::string why;
   bool gpu = opts.device != "sim" && measure::gpu_available(&why);
@@ -208,11 +259,13 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
 
 std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const ResolvedDevice& rd) {
   std::string warning;
-  std::string arch = measure::compile_arch_for(rd.target, rd.device == "sim", &warning);
-  if (!warning.empty()) spdlog::warn("{}", warning);
+  const bool recorded = rd.device == "recorded";
+  std::string arch = measure::compile_arch_for(rd.target, rd.device != "cuda", &warning);
+  if (!warning.empty() && !recorded) spdlog::warn("{}", warning);
   measure::BuildOptions bopts = opts.build;
   bopts.cache_dir = opts.no_cache ? "" : measure::default_cache_dir();
-  bopts.compile = !opts.sim_estimate;
+  // A recorded device answers with the recorded resources: nothing is compiled here.
+  bopts.compile = !opts.sim_estimate && !recorded;
   return std::make_unique<measure::Builder>(rd.target, arch, bopts);
 }
 

@@ -57,13 +57,15 @@ space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
 
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/options.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/tune/recording.hpp"
 
 namespace chameleon::app {
 
 // Where and how configs are built and measured: shared by measure (and later tune).
 struct DeviceOptions {
   std::string target = "auto"; // preset name or auto
-  std::string device = "auto"; // cuda, sim or auto
+  std::string device = "auto"; // cuda, sim, auto or recorded:PATH
   int gpu = 0;
   measure::MeasureOptions measure;
   measure::BuildOptions build;
@@ -77,10 +79,17 @@ void add_timing_options(CLI::App& cmd, DeviceOptions& opts);
 
 // The device to use ("auto" resolved) and the target it stands for.
 struct ResolvedDevice {
-  std::string device; // cuda or sim
+  std::string device; // cuda, sim or recorded
   target::Target target;
+  // recorded: the recording's path and its slices (read once, docs/measurement.md)
+  std::string recording;
+  std::shared_ptr<const std::vector<tune::SliceRecording>> slices;
 };
 ResolvedDevice resolve_device(const DeviceOptions& opts);
+
+// The runner of the resolved device (GPU `ordinal` for cuda).
+std::unique_ptr<measure::Runner> make_device_runner(const DeviceOptions& opts, const ResolvedDevice& rd,
+                                                    int ordinal);
 
 // The builder for the resolved device: the target's arch (the nearest one NVRTC supports on the
 // sim, with a warning), the compile cache unless --no-cache, no NVRTC with --sim-estimate.
