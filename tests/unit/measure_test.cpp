@@ -3,6 +3,7 @@
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
+#include "chameleon/measure/recorded_runner.hpp"
 #include "chameleon/measure/runner.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/measure/stats.hpp"
@@ -419,4 +420,78 @@ TEST_CASE("lanes that share a device take turns measuring", "[measure]") {
   }
   for (auto& t : free_threads) t.join();
   CHECK(most2.load() > 1);
+}
+
+TEST_CASE("a batch's pipeline: compiles side by side, measurements one at a time as compiles end",
+          "[measure][recorded]") {
+  using measure::pipeline_finish_times;
+  // Two workers: compiles end at 1, 1, 2; measurements follow at 1.5, 2, 2.5.
+  CHECK(pipeline_finish_times({1, 1, 1}, {0.5, 0.5, 0.5}, 2) == std::vector<double>{1.5, 2.0, 2.5});
+  // One worker: everything in a row.
+  CHECK(pipeline_finish_times({1, 1, 1}, {0.5, 0.5, 0.5}, 1) == std::vector<double>{1.5, 2.5, 3.5});
+  // A slow first compile: the second config is measured first.
+  CHECK(pipeline_finish_times({3, 1}, {1, 1}, 2) == std::vector<double>{4.0, 2.0});
+  // The device is the bottleneck: compiles are hidden behind measurements.
+  CHECK(pipeline_finish_times({0.1, 0.1, 0.1, 0.1}, {1, 1, 1, 1}, 4) == std::vector<double>{1.1, 2.1, 3.1, 4.1});
+  CHECK(pipeline_finish_times({}, {}, 4).empty());
+  CHECK_THROWS_AS(pipeline_finish_times({1}, {}, 1), Error);
+}
+
+TEST_CASE("the recorded device answers as recorded, within its slice, and nothing else", "[measure][recorded]") {
+  Fixture f(7);
+  const auto knobs = nlohmann::json::parse(R"({"tile_f": [[-1, 4, 8, 2]], "unroll_explicit": [1]})");
+  const space::ConfigSpace slice = f.space.restrict(knobs);
+  std::mt19937_64 rng(5);
+  auto configs = codegen::random_valid_configs(f.tmpl, f.wl, slice, f.h100, 2, rng);
+  REQUIRE(configs.size() == 2);
+  measure::MeasureResult answer;
+  answer.costs = {2e-5, 2.2e-5};
+  answer.median = 2.1e-5;
+  answer.compile_seconds = 0.4;
+  answer.run_seconds = 0.02;
+  answer.timestamp = 1700000000;
+  answer.resources.registers = 77;
+  answer.settings = {{"warmup", 2}};
+  measure::RecordedSlice s;
+  s.name = "test";
+  s.template_name = f.tmpl.name();
+  s.workload = f.wl;
+  s.knobs = knobs;
+  s.answers[slice.str(configs[0])] = answer;
+  measure::RecordedRunner runner({"rec.jsonl", "NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3 | sm_90", 16}, {s});
+  CHECK(runner.device_name() == "recorded:NVIDIA H100 80GB HBM3");
+  CHECK(runner.fingerprint() == "recorded:NVIDIA H100 80GB HBM3 | sm_90");
+  CHECK(runner.simulated());
+  CHECK(runner.charged_compile_jobs() == 16);
+  CHECK(runner.measurable_space(f.tmpl, f.wl).size() == slice.size());
+  CHECK(runner.cannot_measure(f.tmpl, f.wl).empty());
+  CHECK_THAT(runner.cannot_measure(codegen::find_template("conv2d_implicit_gemm"), f.wl),
+             Catch::Contains("no recorded slice of conv2d_implicit_gemm") && Catch::Contains("rec.jsonl"));
+  Fixture other(4);
+  CHECK_THAT(runner.cannot_hold(other.wl), Catch::Contains("no recorded slice of this workload"));
+  CHECK(runner.cannot_hold(f.wl).empty());
+
+  measure::Builder builder(f.h100, "sm_90", [] {
+    measure::BuildOptions b;
+    b.compile = false;
+    return b;
+  }());
+  const measure::MeasureResult r = runner.run(f.wl, builder.build({&f.tmpl, f.wl, &slice, configs[0]}));
+  CHECK(r.ok());
+  CHECK(r.simulated);
+  CHECK(r.median == answer.median);
+  CHECK(r.costs == answer.costs);
+  CHECK(r.compile_seconds == answer.compile_seconds);
+  CHECK(r.run_seconds == answer.run_seconds);
+  CHECK(r.resources.registers == 77);
+  CHECK(r.settings.at("recorded_at") == answer.timestamp);
+  CHECK(r.settings.at("device") == "recorded:NVIDIA H100 80GB HBM3");
+  // A config the recording lacks is no measurement to make up.
+  CHECK_THROWS_WITH(runner.run(f.wl, builder.build({&f.tmpl, f.wl, &slice, configs[1]})),
+                    Catch::Contains("has no measurement of conv2d_direct"));
+  // What the static check rules out never reached the device: the build's error is the answer.
+  measure::BuildResult invalid;
+  invalid.error = measure::ErrorNo::Instantiation;
+  invalid.message = "too big";
+  CHECK(runner.run(f.wl, invalid).error == measure::ErrorNo::Instantiation);
 }

@@ -98,3 +98,51 @@ TEST_CASE("neighbourhood moves stay in the space", "[space]") {
   auto top = sp.get(sp.size() - 1);
   CHECK(sp.step(top, std::vector<int>(8, +1)).index == sp.size() - 1);
 }
+
+TEST_CASE("a slice keeps the named values of each knob, and its configs know their full index", "[space][slice]") {
+  auto full = direct().make_space(conv(256, 14, 256, 3, 1, 1));
+  auto knobs = nlohmann::json::parse(R"({"tile_f": [[-1, 4, 8, 2], [-1, 1, 16, 8]],
+    "tile_rx": [[1, 3], [3, 1]], "unroll_explicit": [1]})");
+  auto sp = full.restrict(knobs);
+  REQUIRE(sp.restricted());
+  CHECK_FALSE(full.restricted());
+  CHECK(sp.knobs().size() == full.knobs().size());
+  CHECK(sp.knobs()[0].size() == 2);
+  CHECK(sp.knobs()[5].size() == 2);
+  CHECK(sp.knobs()[7].size() == 1);
+  CHECK(sp.knobs()[1].size() == full.knobs()[1].size()); // not named: all of it
+  CHECK(sp.size() == full.size() / full.knobs()[0].size() * 2 / full.knobs()[5].size() * 2 / 2);
+  // Kept values stay in the full space's order, whatever order the slice names them in.
+  CHECK(full.knobs()[5].choices == std::vector<std::vector<int>>{{3, 1}, {1, 3}});
+  CHECK(sp.knobs()[5].choices == full.knobs()[5].choices);
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 500; ++i) {
+    auto c = sp.random(rng);
+    auto in_full = full.get(sp.full_index(c));
+    CHECK(full.entity_json(in_full) == sp.entity_json(c));
+    CHECK(sp.str(c) == full.str(in_full));
+    CHECK(sp.from_entity(sp.entity_json(c)).index == c.index);
+    CHECK(full.full_index(in_full) == in_full.index);
+  }
+  // A config outside the slice is not one of its configs.
+  auto outside = full.get(0);
+  CHECK_THROWS_WITH(sp.from_entity(full.entity_json(outside)), Catch::Contains("is not a valid choice here"));
+  // A slice of a slice still indexes into the first space.
+  auto narrower = sp.restrict(nlohmann::json::parse(R"({"tile_f": [[-1, 1, 16, 8]]})"));
+  auto c = narrower.get(narrower.size() - 1);
+  CHECK(full.entity_json(full.get(narrower.full_index(c))) == narrower.entity_json(c));
+}
+
+TEST_CASE("a slice that names what the space does not have is refused, naming it", "[space][slice]") {
+  auto full = direct().make_space(conv(256, 14, 256, 3, 1, 1));
+  using nlohmann::json;
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"tile_z": [1]})")),
+                    Catch::Contains("unknown knob 'tile_z'") && Catch::Contains("tile_f, tile_y"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"tile_f": [[-1, 3, 8, 2]]})")), Catch::Contains("knob 'tile_f'"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": [2]})")),
+                    Catch::Contains("knob 'unroll_explicit': 2 is not a valid choice here"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": []})")), Catch::Contains("non-empty list"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": [1, 1]})")), Catch::Contains("named twice"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"([1])")), Catch::Contains("object"));
+  CHECK(full.restrict(json::object()).size() == full.size());
+}
