@@ -423,11 +423,20 @@ void add_emit_commands(CLI::App& app) {
   {
     auto logs = std::make_shared<std::vector<std::string>>();
     auto out = std::make_shared<std::string>("report");
+    auto chart_spec = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("report", "Tuning curves (SVG) and a summary (markdown) of one or more logs");
-    cmd->add_option("logs", *logs, "Tuning logs (several: side by side)")->required()
-        ->check(CLI::ExistingFile);
+    cmd->add_option("logs", *logs, "Tuning logs (several: side by side)")->check(CLI::ExistingFile);
     cmd->add_option("--out", *out, "Output folder")->capture_default_str();
+    cmd->add_option("--charts", *chart_spec,
+                    "Instead of logs: draw the line charts a JSON file describes (scripts/bench_tuners.py writes one)")
+        ->check(CLI::ExistingFile);
     cmd->callback([=] {
+      if (!chart_spec->empty()) {
+        if (!logs->empty()) throw Error("report takes logs or --charts, not both");
+        std::cout << "charts in " << *out << ": " << util::join(emit::charts(*chart_spec, *out), ", ") << "\n";
+        return;
+      }
+      if (logs->empty()) throw Error("report needs at least one tuning log (or --charts FILE)");
       auto r = emit::report(*logs, *out);
       std::cout << "report in " << *out << ": " << util::join(r.files, ", ") << "\n";
     });

@@ -96,7 +96,14 @@ LogView view_of(const std::string& path) {
       ++c.failed;
     }
     c.best_gflops.push_back(best);
-    c.seconds.push_back(r.result.timestamp - first_time[key]);
+    // The task's clock as the tuner logged it (charged time on the recorded device); logs of
+    // older versions have only the records' timestamps.
+    const nlohmann::json* tune = r.result.settings.is_object() && r.result.settings.contains("tune")
+                                     ? &r.result.settings.at("tune")
+                                     : nullptr;
+    c.seconds.push_back(tune != nullptr && tune->is_object() && tune->contains("elapsed_s")
+                            ? tune->at("elapsed_s").get<double>()
+                            : r.result.timestamp - first_time[key]);
     c.compile_s += r.result.compile_seconds;
     c.measure_s += r.result.run_seconds;
   }
@@ -285,6 +292,41 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
   write(fs::path(dir) / "report.md", result.markdown);
   result.files.push_back("report.md");
   return result;
+}
+
+std::vector<std::string> charts(const std::string& spec_path, const std::string& dir) {
+  const std::string text = util::read_file(spec_path, "chart file");
+  nlohmann::json spec;
+  try {
+    spec = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error("chart file '" + spec_path + "' is not valid JSON: " + e.what());
+  }
+  util::make_folder(dir, "the report folder");
+  std::vector<std::string> files;
+  try {
+    for (const auto& c : spec.at("charts")) {
+      LineChart chart;
+      chart.title = c.value("title", std::string());
+      chart.x_label = c.value("x_label", std::string());
+      chart.y_label = c.value("y_label", std::string());
+      for (const auto& s : c.at("series")) {
+        Series series{s.at("name").get<std::string>(), {}};
+        for (const auto& p : s.at("points")) series.points.emplace_back(p.at(0).get<double>(), p.at(1).get<double>());
+        chart.series.push_back(std::move(series));
+      }
+      const std::string file = c.at("file").get<std::string>();
+      if (file.empty() || file.find('/') != std::string::npos || fs::path(file).extension() != ".svg") {
+        throw Error("a chart's file is a name ending in .svg, got '" + file + "'");
+      }
+      write(fs::path(dir) / file, chart.svg());
+      files.push_back(file);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("chart file '" + spec_path + "': " + e.what() +
+                " (expected {\"charts\": [{\"file\", \"title\", \"x_label\", \"y_label\", \"series\": [{\"name\", \"points\": [[x, y], ...]}]}]})");
+  }
+  return files;
 }
 
 } // namespace chameleon::emit

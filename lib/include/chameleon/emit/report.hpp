@@ -17,4 +17,10 @@ struct ReportResult {
 // spent compiling, measuring and exploring. Each log contributes the records of its last device.
 ReportResult report(const std::vector<std::string>& logs, const std::string& dir);
 
+// Line charts drawn as the report draws its curves, from a JSON file of series computed elsewhere
+// (scripts/bench_tuners.py's medians over seeds): {"charts": [{"file": "x.svg", "title": ...,
+// "x_label": ..., "y_label": ..., "series": [{"name": ..., "points": [[x, y], ...]}]}]}. Returns
+// the files written into `dir`.
+std::vector<std::string> charts(const std::string& spec_path, const std::string& dir);
+
 } // namespace chameleon::emit
