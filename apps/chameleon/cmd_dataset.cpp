@@ -102,6 +102,7 @@ struct DatasetArgs {
   std::string path;
   bool fidelity = false;
   bool as_json = false;
+  bool times = false;
 };
 
 // The size of the recording's files on disk.
@@ -152,6 +153,11 @@ void run_dataset(const DatasetArgs& a) {
                         {"tunable", s.tunable}, {"missing", s.missing}, {"complete", s.complete()},
                         {"failed", failed}, {"other_records", s.other_records}, {"provenance", s.provenance}};
     if (best) j["optimum"] = {{"seconds", best->seconds()}, {"entity", best->entity}, {"index", best->index}};
+    if (a.times) {
+      nlohmann::json times = nlohmann::json::array();
+      for (const tune::Record& r : s.records) times.push_back(r.ok() ? nlohmann::json(r.seconds()) : nlohmann::json());
+      j["times"] = std::move(times);
+    }
     if (a.fidelity) {
       const tune::SimFidelity f = tune::sim_fidelity(s);
       row.push_back(util::fixed(f.spearman, 3));
@@ -215,6 +221,7 @@ void add_dataset_commands(CLI::App& app) {
     cmd->add_option("path", a->path, "A log that `collect` wrote, or a folder of them")->required();
     cmd->add_flag("--fidelity", a->fidelity, "Also rank the slices' configs with the sim device and compare");
     cmd->add_flag("--json", a->as_json, "Print JSON");
+    cmd->add_flag("--times", a->times, "With --json: every recorded config's time (null: it failed)");
     cmd->callback([a] { run_dataset(*a); });
   }
 }

@@ -52,7 +52,7 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
   const auto& res = r.resources;
   std::cout << "  " << res.registers << " registers, " << shared_memory_text(b) << ", "
             << res.spill_stores + res.spill_loads
-            << " bytes spilled; compile " << (b.cached ? "cached" : util::fixed(b.compile_seconds, 3) + " s")
+            << " bytes spilled; compile " << (b.cached ? "cached" : util::fixed(r.compile_seconds, 3) + " s")
             << ", run " << util::fixed(r.run_seconds, 3) << " s\n";
 }
 

@@ -121,7 +121,8 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   double extra = 0.0;
   if (g.zero_output) extra += kLaunchOverheadS + out_bytes / bandwidth;
   if (g.workspace_splits > 0) extra += kLaunchOverheadS + double(g.workspace_splits + 1) * out_bytes / bandwidth;
-  e.seconds = (std::max(e.compute_s, e.memory_s) + kLaunchOverheadS + extra) * noise;
+  e.noiseless_s = std::max(e.compute_s, e.memory_s) + kLaunchOverheadS + extra;
+  e.seconds = e.noiseless_s * noise;
   return e;
 }
 

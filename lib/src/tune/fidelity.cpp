@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <numeric>
 
 namespace chameleon::tune {
@@ -50,8 +49,7 @@ SimFidelity sim_fidelity(const SliceRecording& rec) {
   for (const Record& r : rec.records) {
     const space::Config c = space.from_entity(r.entity);
     const codegen::KernelFeatures f = tmpl.features(rec.slice.workload, space, c);
-    const uint64_t key = std::hash<std::string>{}(space.str(c) + rec.slice.workload.key());
-    const measure::SimEstimate e = measure::simulate(rec.target, rec.slice.workload, f, r.result.resources, key);
+    const measure::SimEstimate e = measure::simulate(rec.target, rec.slice.workload, f, r.result.resources, 0);
     if (!r.ok()) {
       // Resource failures (error 1) are the compiled check's: the sim would not run them either.
       if (e.launchable && r.result.error != measure::ErrorNo::Instantiation) ++out.failed_launchable;
@@ -62,7 +60,7 @@ SimFidelity sim_fidelity(const SliceRecording& rec) {
       continue;
     }
     measured.push_back(r.seconds());
-    predicted.push_back(e.seconds);
+    predicted.push_back(e.noiseless_s); // the model's ranking, without the sim's made-up noise
   }
   out.compared = int(measured.size());
   if (measured.empty()) return out;

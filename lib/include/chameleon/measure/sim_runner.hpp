@@ -14,6 +14,7 @@ struct SimEstimate {
   double compute_s = 0;     // issue, FMA and shared-memory bound time
   double memory_s = 0;      // DRAM and L2 bound time
   double seconds = 0;       // the estimate, noise included
+  double noiseless_s = 0;   // the estimate without the noise: the model's own ranking
 };
 
 // An analytical model of a target GPU: occupancy from the compiled kernel's registers and shared
