@@ -15,8 +15,13 @@
 #   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), transfer seeds off and
 #   on (seeds), and an earlier session's kernels re-benched beside them (bench-prev) with the same
 #   configs rebuilt by this template at 2-4 stages in both reduction orders (same-configs).
+# The slices phase feeds the measurement dataset (docs/measurement.md): it measures every config of
+# each slice of SLICES (tests/data/measurements/slices/NAME.json; default: all of them, the
+# implicit GEMM ones and Winograd's first), resuming from what the dataset holds for this GPU, for
+# as long as SLICES_LIMIT (default 600 s) and the budget allow; a later run goes on where it stopped.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
-# re-packed after every phase, so a run cut short still returns what it measured.
+# re-packed after every phase, so a run cut short still returns what it measured. Every tuning and
+# collection log in it goes into the dataset with `scripts/dataset.py add OUT_DIR/results.tar.gz`.
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
@@ -293,17 +298,37 @@ PY
     --log "$log" | grep -E '^ +4 '
 }
 
+slices() { # every config of each slice, resumed from the dataset's records of this GPU
+  local gpu folder start
+  gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+  [ "$device" = sim ] && gpu="sim:h100"
+  folder=$(python3 scripts/dataset.py folder "${gpu:-unknown}")
+  start=$(date +%s)
+  mkdir -p "$res/slices"
+  for name in ${SLICES:-resnet18-t7-gemm vgg16-t2-winograd resnet18-t4-gemm resnet18-t10-gemm resnet18-t2-gemm vgg16-t4-gemm resnet18-t7-direct mobilenet_v2-t5-depthwise}; do
+    local log="$res/slices/$name.jsonl" known="tests/data/measurements/$folder/$name.jsonl.gz"
+    if [ ! -f "$log" ] && [ -f "$known" ]; then gzip -dc "$known" > "$log"; fi
+    local left=$(( ${PHASE_LIMIT:-100000} - ($(date +%s) - start) - 20 ))
+    if [ "$left" -lt 30 ]; then echo "-- $name: no time left"; break; fi
+    echo "-- $name ($left s left, dataset folder $folder)"
+    timeout -k 5 "$left" "$exe" collect "tests/data/measurements/slices/$name.json" --device "$device" \
+      --target auto --log "$log" --time-limit "$(python3 -c "import sys; print(max(0.2, (int(sys.argv[1]) - 15) / 60))" "$left")" \
+      2>&1 | grep -v '^\[info\] \[collect\]'
+  done
+}
+
 export res build exe device
-export -f build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile interrupt_check
+export -f slices build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile interrupt_check
 # PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests-new resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
+for name in ${PHASES:-gpu-tests-new resnet18-fp32 slices net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
+    slices) phase slices ${SLICES_LIMIT:-600} slices ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-160} tune_bench resnet18-fp32 resnet18 \
       ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm,conv2d_winograd $(( ${RESNET_LIMIT:-160} - 45 )) ;;
     gpu-tests) phase gpu-tests 180 "$build/tests/chameleon_gpu_tests" --durations yes ;;
