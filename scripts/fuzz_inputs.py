@@ -9,7 +9,10 @@ also compile), log (a sim tune's log: cut, garbled, duplicated lines, fields of 
 the run, iteration and task-end lines replaced; every 4th case also resumes a tune on it and
 checks that nothing already in it is lost), autotvm (AutoTVM
 records: arguments and config; every 3rd also `tune --history`), manifest (a replay folder's
-manifest, through `bench --device sim`). Base logs are made by short sim tunes in a temporary
+manifest, through `bench --device sim`), recording (the CI slice's recorded log and its slice
+file: lines cut, garbled, duplicated, records, run lines, the slice and its provenance changed,
+the gzip data cut or garbled; through `dataset --fidelity`, `tune` and `measure` on the recorded
+device, and `collect`, which must keep every line it resumes from). Base logs are made by short sim tunes in a temporary
 folder. Failing inputs are copied to --keep. Exit status 1 when a case failed.
 Under a sanitizer build, set ASAN_OPTIONS=exitcode=99 and UBSAN_OPTIONS=halt_on_error=1:exitcode=98.
 """
@@ -216,9 +219,76 @@ def fuzz_manifest(run, rng, cases, tmp):
         run.run(["bench", str(folder), "--device", "sim"], case, [folder / "manifest.json"])
 
 
+def is_json(line):
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return line.startswith("#") or not line.strip()
+
+
+def fuzz_recording(run, rng, cases, tmp):
+    """The CI slice's recording (and slice file) damaged in every way fuzz_log damages logs, plus
+    the gzip data itself."""
+    import gzip
+    data = ROOT / "tests" / "data" / "measurements"
+    lines = gzip.decompress((data / "sim-h100" / "ci-resnet18-t4-gemm.jsonl.gz").read_bytes()).decode().splitlines()
+    slice_doc = json.loads((data / "slices" / "ci-resnet18-t4-gemm.json").read_text())
+    net = NETS / "resnet18.json"
+    for case in range(cases):
+        ls = list(lines)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(ls))
+            r = rng.random()
+            if r < 0.15:
+                ls[i] = ls[i][:rng.randrange(len(ls[i]) + 1)]
+            elif r < 0.25:
+                ls.insert(i, rng.choice(ls))
+            elif r < 0.3:
+                del ls[i]
+            elif ls[i].startswith("{") or ls[i].startswith("# chameleon-run "):
+                run_line = ls[i].startswith("#")
+                try:
+                    doc = json.loads(ls[i][len("# chameleon-run "):] if run_line else ls[i])
+                except ValueError:
+                    continue
+                poke(doc, rng, ("collect", "provenance") if run_line else ("config", "result", "chameleon"))
+                ls[i] = ("# chameleon-run " if run_line else "") + json.dumps(doc)
+        text = ("\n".join(ls) + "\n").encode()
+        compress = case % 2 == 0
+        path = tmp / ("rec.jsonl.gz" if compress else "rec.jsonl")
+        for old in ("rec.jsonl.gz", "rec.jsonl"):
+            (tmp / old).unlink(missing_ok=True)
+        blob = gzip.compress(text) if compress else text
+        if compress and rng.random() < 0.3:  # the gzip data itself: cut or a byte changed
+            k = rng.randrange(len(blob))
+            blob = blob[:k] if rng.random() < 0.5 else blob[:k] + bytes([rng.randrange(256)]) + blob[k + 1:]
+        path.write_bytes(blob)
+        device = "recorded:" + str(path)
+        run.run(["dataset", str(path), "--fidelity"], case, [path])
+        run.run(["tune", str(net), "--tasks", "4", "--device", device, "--trials", "16", "--plan-size", "8",
+                 "-q", "--log", str(tmp / ("t%d.jsonl" % case))], case, [path])
+        run.run(["measure", str(net), "--task", "4", "--template", "conv2d_implicit_gemm", "--device", device,
+                 "--config", "random", "--seed", str(case)], case, [path])
+        doc = copy.deepcopy(slice_doc)
+        if rng.random() < 0.5:
+            poke(doc, rng)
+        slice_file = tmp / "slice.json"
+        slice_file.write_text(json.dumps(doc))
+        run.run(["collect", str(slice_file), "--dry-run", "--device", "sim", "--target", "h100"], case, [slice_file])
+        if not compress and case % 4 == 1:
+            before = path.read_text().splitlines()
+            run.run(["collect", str(slice_file), "--device", "sim", "--target", "h100", "--sim-estimate",
+                     "--limit", "4", "-q", "--log", str(path)], case, [path, slice_file])
+            after = set(path.read_text().splitlines())
+            # Only a cut-off last line may go (a resume removes it); every other line stays.
+            if any(l not in after for l in before[:-1]) or (before and before[-1] not in after and is_json(before[-1])):
+                run.fail(case, ["collect"], "the resumed collection lost lines of the log", [path])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["network", "conv", "log", "autotvm", "manifest"])
+    ap.add_argument("kind", choices=["network", "conv", "log", "autotvm", "manifest", "recording"])
     ap.add_argument("--cases", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--exe", default=str(ROOT / "build" / "apps" / "chameleon"))
@@ -233,6 +303,8 @@ def main():
             fuzz_networks(run, rng, a.cases, tmp, a.kind == "conv")
         elif a.kind in ("log", "autotvm"):
             fuzz_log(run, rng, a.cases, tmp, a.kind == "autotvm")
+        elif a.kind == "recording":
+            fuzz_recording(run, rng, a.cases, tmp)
         else:
             fuzz_manifest(run, rng, a.cases, tmp)
     print("%s: %d cases, %d failures" % (a.kind, a.cases, run.failures))
