@@ -295,13 +295,7 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
 }
 
 std::vector<std::string> charts(const std::string& spec_path, const std::string& dir) {
-  const std::string text = util::read_file(spec_path, "chart file");
-  nlohmann::json spec;
-  try {
-    spec = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error("chart file '" + spec_path + "' is not valid JSON: " + e.what());
-  }
+  const nlohmann::json spec = util::read_json_file(spec_path, "chart file");
   util::make_folder(dir, "the report folder");
   std::vector<std::string> files;
   try {

@@ -45,14 +45,7 @@ nlohmann::json to_json(const Slice& s) {
 }
 
 Slice load_slice(const std::string& path) {
-  const std::string text = util::read_file(path, "slice file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error("slice file '" + path + "' is not valid JSON: " + e.what());
-  }
-  return slice_from_json(j, "slice file '" + path + "'");
+  return slice_from_json(util::read_json_file(path, "slice file"), "slice file '" + path + "'");
 }
 
 std::vector<space::Config> tunable_configs(const Slice& s, const space::ConfigSpace& space,

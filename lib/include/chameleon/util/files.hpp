@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 
 namespace chameleon::util {
@@ -12,6 +14,9 @@ void write_file(const std::string& path, const std::string& bytes);
 // ("tuning log") on a file that cannot be read or a damaged or cut-off gzip stream. A binary
 // built without zlib refuses gzip data, saying how to read it.
 std::string read_file(const std::string& path, const std::string& what);
+// The JSON document in `path` (read_file, so it may be compressed); chameleon::Error naming `what`
+// it is and where its JSON breaks.
+nlohmann::json read_json_file(const std::string& path, const std::string& what);
 // Whether `bytes` start as gzip data does.
 bool is_gzip(const std::string& bytes);
 
