@@ -440,6 +440,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
          "Wall minutes for the whole tune (0: none): each task gets its share of the time left when it "
          "starts, and stops starting iterations when that is spent; --trials still caps each task")
       ->check(at_least(0));
+  cmd->add_option_function<double>(
+         "--goal-us", [&t](double us) { t.goal_s = us * 1e-6; },
+         "Stop a task once a kernel at or below this many microseconds is found (0: off): a latency goal, "
+         "or on a recorded slice its known optimum, after which nothing can improve")
+      ->check(at_least(0));
   cmd->add_option("--early-stopping", t.early_stopping, "Stop a task after this many trials without improvement (0: off)")
       ->check(at_least(0))
       ->capture_default_str();

@@ -88,6 +88,11 @@ for line in open(sys.argv[2]):
         last = elapsed
 assert last > 0
 PY
+# --goal-us: a task stops at the batch that finds a kernel that fast (here the slice's optimum).
+optimum_us=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["slices"][0]["optimum"]["seconds"] * 1e6))' "$dir/ds.json")
+expect 0 '"stop_reason": "goal reached"' "$exe" -q tune "$net" --tasks 4 --device "recorded:$ci" --trials 256 \
+  --plan-size 16 --goal-us "$optimum_us" --log "$dir/goal.jsonl" --json
+[ "$(records "$dir/goal.jsonl")" -lt 256 ] || { echo "the goal did not stop the task"; exit 1; }
 expect 1 "--target v100 \(sm_70\) is not the GPU the recording .* was measured on \(sim:h100, sm_90\): leave --target out" \
   "$exe" tune "$net" --tasks 4 --device "recorded:$ci" --target v100 --log "$dir/v100.jsonl"
 expect 0 "config [0-9]+ on recorded:sim:h100 \[simulated\]:" \

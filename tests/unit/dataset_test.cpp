@@ -257,3 +257,24 @@ TEST_CASE("fingerprint parts and provenance", "[tune][provenance]") {
   CHECK(target::target_from_json(p.at("target")).regs_per_block == rig.h100.regs_per_block);
   CHECK(target::target_from_json(p.at("target")).smem_reserved_per_block == rig.h100.smem_reserved_per_block);
 }
+
+TEST_CASE("a goal stops a task at the batch that meets it, templates after it included", "[tune][goal]") {
+  Rig rig;
+  const tune::Slice s = tune::slice_from_json(slice_json(), "test");
+  const std::string dir = temp_dir("goal");
+  tune::TuningLog log(dir + "/goal.jsonl");
+  tune::TuneEnv env{rig.h100, rig.builder, rig.sim, log, {}, rig.progress, "test"};
+  tune::TuneOptions o;
+  o.tuner = "random";
+  o.trials = 64;
+  o.batch = 8;
+  o.templates = {"conv2d_implicit_gemm", "conv2d_direct_splitk"};
+  o.goal_s = 1.0; // any kernel meets it
+  const tune::TaskOutcome out = tune::tune_task(task::Task{7, s.workload, 3, {}}, o, env, 1, 1);
+  CHECK(out.new_trials == 8); // one batch of the first template, none of the second
+  CHECK_THAT(out.stop_reason, Catch::Contains("conv2d_implicit_gemm: goal reached") &&
+                                  Catch::Contains("conv2d_direct_splitk: goal reached"));
+  o.goal_s = 1e-12; // none does: the budget is spent
+  const tune::TaskOutcome all = tune::tune_task(task::Task{7, s.workload, 3, {}}, o, env, 1, 1);
+  CHECK(all.trials == 64);
+}

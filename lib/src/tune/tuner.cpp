@@ -42,6 +42,13 @@ Clock::time_point share_of(Clock::time_point deadline, double fraction) {
 // Bound on the validity and score caches of one task.
 constexpr size_t kMaxCached = 2'000'000;
 
+// Whether `best` meets the goal (o.goal_s; a recorded optimum passed through text may be off by
+// its last digit).
+bool goal_met(const TuneOptions& o, const std::optional<Record>& best) {
+  return o.goal_s > 0 && best && best->seconds() <= o.goal_s * (1 + 1e-9);
+}
+constexpr const char* kGoalReached = "goal reached";
+
 double throughput(const Record& r) {
   return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
 }
@@ -80,6 +87,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"allow_tf32", o.allow_tf32},
           {"trials", o.trials},
           {"early_stopping", o.early_stopping},
+          {"goal_s", o.goal_s},
           {"batch", o.batch},
           {"seed", o.seed},
           {"epsilon", o.epsilon},
@@ -193,10 +201,16 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
     run(0, o.trials);
   } else {
     const int first = std::max(1, o.trials / int(2 * n));
+    auto task_goal_met = [&] {
+      for (const TaskOutcome& part : latest) {
+        if (goal_met(o, part.best)) return true;
+      }
+      return false;
+    };
     for (size_t i = 0; i < n; ++i) {
-      if (util::interrupt_requested()) {
+      if (util::interrupt_requested() || task_goal_met()) {
         latest[i].template_name = tmpls[i]->name();
-        latest[i].stop_reason = kInterrupted;
+        latest[i].stop_reason = util::interrupt_requested() ? kInterrupted : kGoalReached;
         continue;
       }
       run(i, first);
@@ -216,7 +230,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       // limit goes on, with the task's time left.
       const std::string& why = latest[i].stop_reason;
       if (why != "trial budget reached" && why != "time limit reached") continue;
-      if ((o.deadline && Clock::now() >= *o.deadline) || util::interrupt_requested()) break;
+      if ((o.deadline && Clock::now() >= *o.deadline) || util::interrupt_requested() || task_goal_met()) break;
       run(i, latest[i].trials + left);
     }
   }
@@ -398,6 +412,10 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     // yet still measures one batch, so that every task gets kernels to choose from.
     if (o.deadline && out.trials > 0 && Clock::now() >= *o.deadline) {
       out.stop_reason = "time limit reached";
+      break;
+    }
+    if (goal_met(o, out.best)) {
+      out.stop_reason = kGoalReached;
       break;
     }
     if (o.early_stopping > 0 && out.best && out.trials - out.best_trial >= o.early_stopping) {

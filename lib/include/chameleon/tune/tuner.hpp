@@ -28,6 +28,7 @@ struct TuneOptions {
   bool allow_tf32 = false;       // also tune the TF32 tensor-core templates (inputs rounded to TF32)
   int trials = 1000;             // per task, resumed records included
   int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
+  double goal_s = 0;             // stop a task once a kernel this fast (seconds) is found; 0: off
   int batch = 64;                // configs per iteration (AutoTVM's plan_size)
   uint64_t seed = 0;
   double epsilon = 0.05; // greedy sampling: share of random configs per batch
