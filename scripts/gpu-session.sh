@@ -22,6 +22,8 @@
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured. Every tuning and
 # collection log in it goes into the dataset with `scripts/dataset.py add OUT_DIR/results.tar.gz`.
+# The records name the commit the binary was built from: where the tree has no .git (a copy on a
+# GPU machine), set CHAMELEON_COMMIT (e.g. to `git rev-parse --short=12 HEAD` of the copy's source).
 # Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
