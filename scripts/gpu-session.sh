@@ -2,7 +2,7 @@
 # One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
 # the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
 # own time limit, skipping what no longer fits the budget:
-#   the fault, every-template and GPU-turn [gpu] tests (gpu-tests-new), ResNet-18 fp32 tune +
+#   the fault, every-template, GPU-turn and slice-replay [gpu] tests (gpu-tests-new), ResNet-18 fp32 tune +
 #   replay + bench against cuDNN over all fp32 templates (resnet18-fp32: the headline
 #   target), the tuning throughput of all of ResNet-18 with --lanes auto, the default fp32
 #   templates, nothing cached (net-throughput: the 40 configs/s target, not met by that set in
@@ -337,7 +337,7 @@ for name in ${PHASES:-gpu-tests-new resnet18-fp32 slices net-throughput vgg16-fp
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
-      "faulting*,every template verifies*,a runner waits*" ;;
+      "faulting*,every template verifies*,a runner waits*,a slice collected*" ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
     interrupt) phase interrupt 45 interrupt_check ;;
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
