@@ -74,7 +74,7 @@ std::vector<space::Config> best_first(std::vector<std::pair<double, space::Confi
 } // namespace
 
 std::string run_id(const std::string& what) {
-  // One per process and kind of run: the start time of the first call and the tuner.
+  // One per process and kind of run: what runs (the tuner, "collect") and the first call's time.
   static const auto started = std::chrono::system_clock::now().time_since_epoch().count();
   return what + "-" + std::to_string(started);
 }
@@ -129,7 +129,6 @@ TunerParts make_tuner(const TuneOptions& o) {
   }
   return parts;
 }
-
 
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count) {
   TunerParts parts = make_tuner(o);
