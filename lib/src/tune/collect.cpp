@@ -1,6 +1,7 @@
 #include "chameleon/tune/collect.hpp"
 
 #include "batch.hpp"
+#include "search.hpp"
 
 #include "chameleon/tune/provenance.hpp"
 #include "chameleon/util/error.hpp"
@@ -105,7 +106,7 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
       break;
     }
     if (o.time_limit_s > 0 && since(start) >= o.time_limit_s) {
-      out.stop_reason = "time limit reached";
+      out.stop_reason = kTimeLimitReached;
       break;
     }
     const size_t end = std::min(todo.size(), next + per_batch);

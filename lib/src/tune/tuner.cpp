@@ -4,7 +4,7 @@
 #include "chameleon/model/features.hpp"
 
 #include "batch.hpp"
-#include "training_set.hpp"
+#include "search.hpp"
 #include "chameleon/tune/provenance.hpp"
 #include "chameleon/tune/status.hpp"
 #include "chameleon/util/error.hpp"
@@ -39,20 +39,6 @@ Clock::time_point share_of(Clock::time_point deadline, double fraction) {
   return now + std::chrono::duration_cast<Clock::duration>((deadline - now) * fraction);
 }
 
-// Bound on the validity and score caches of one task.
-constexpr size_t kMaxCached = 2'000'000;
-
-// Whether `best` meets the goal (o.goal_s; a recorded optimum passed through text may be off by
-// its last digit).
-bool goal_met(const TuneOptions& o, const std::optional<Record>& best) {
-  return o.goal_s > 0 && best && best->seconds() <= o.goal_s * (1 + 1e-9);
-}
-constexpr const char* kGoalReached = "goal reached";
-
-double throughput(const Record& r) {
-  return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
-}
-
 } // namespace
 
 bool is_current(const Record& r, const codegen::Template& tmpl, const std::string& target,
@@ -60,18 +46,6 @@ bool is_current(const Record& r, const codegen::Template& tmpl, const std::strin
   return !r.foreign && r.template_name == tmpl.name() && r.template_fingerprint == tmpl.fingerprint() &&
          r.target == target && r.device_fingerprint == device_fingerprint;
 }
-
-namespace {
-
-// The fastest configs, best first: where PPO episodes start.
-std::vector<space::Config> best_first(std::vector<std::pair<double, space::Config>> measured, size_t count) {
-  std::sort(measured.begin(), measured.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<space::Config> out;
-  for (size_t i = 0; i < measured.size() && i < count; ++i) out.push_back(measured[i].second);
-  return out;
-}
-
-} // namespace
 
 std::string run_id(const std::string& what) {
   // One per process and kind of run: what runs (the tuner, "collect") and the first call's time.
@@ -228,7 +202,7 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       // Exhausted or stopped early: the next. A first share cut short by its part of a time
       // limit goes on, with the task's time left.
       const std::string& why = latest[i].stop_reason;
-      if (why != "trial budget reached" && why != "time limit reached") continue;
+      if (why != kBudgetReached && why != kTimeLimitReached) continue;
       if ((o.deadline && Clock::now() >= *o.deadline) || util::interrupt_requested() || task_goal_met()) break;
       run(i, latest[i].trials + left);
     }
@@ -251,146 +225,52 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
   return total;
 }
 
-TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref, const TuneOptions& o,
+namespace {
+
+// The progress line of an iteration.
+Progress iteration_progress(const TaskOutcome& out, const TuneOptions& o, int position, int count, int iteration,
+                            int batch, double elapsed_s) {
+  Progress p;
+  p.position = position;
+  p.count = count;
+  p.task_index = out.task.index;
+  p.workload = out.task.workload.str();
+  p.iteration = iteration;
+  p.batch = batch;
+  p.trials = out.trials;
+  p.target_trials = o.trials;
+  p.new_trials = out.new_trials;
+  if (out.best) {
+    p.best_seconds = out.best->seconds();
+    p.best_gflops = double(out.task.workload.flops()) / p.best_seconds / 1e9;
+  }
+  p.invalid = out.invalid;
+  p.failed = out.failed;
+  p.elapsed_s = elapsed_s;
+  p.task_left_s = p.elapsed_s / std::max(1, out.new_trials) * (o.trials - out.trials);
+  return p;
+}
+
+} // namespace
+
+TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
                           TuneEnv& env, TunerParts& parts, int position, int count,
                           const std::vector<Record>* earlier) {
   const auto start = Clock::now();
-  TaskOutcome out;
-  out.task = t;
-  const codegen::Template* tmpl = &tmpl_ref;
-  out.template_name = tmpl->name();
-  const space::ConfigSpace space = env.runner.measurable_space(*tmpl, t.workload);
-  const model::FeatureExtractor fx(*tmpl, t.workload, space, env.target);
-  // Explorers ask about the same configs again and again: validity is cached for the task, scores
-  // until the model is refitted.
-  std::unordered_map<int64_t, bool> valid_cache;
-  auto valid = [&](const space::Config& c) {
-    auto it = valid_cache.find(c.index);
-    if (it != valid_cache.end()) return it->second;
-    if (valid_cache.size() > kMaxCached) valid_cache.clear();
-    // A config that makes the same kernel as another (KernelFeatures::duplicate) is left to it.
-    const bool ok = codegen::tunable(env.target, tmpl->features(t.workload, space, c));
-    valid_cache.emplace(c.index, ok);
-    return ok;
-  };
-  std::mt19937_64 rng(o.seed ^ std::hash<std::string>{}(t.workload.key()));
-  if (parts.explorer) parts.explorer->begin_task(space);
-  model::CostModel cost_model(o.model);
-  TrainingSet training(fx.size());
-  std::unordered_set<int64_t> visited;
-  std::vector<float> row(size_t(fx.size()));
-
-  std::vector<std::pair<double, space::Config>> measured_ok;
-  auto consider = [&](const Record& r, const space::Config& c) {
-    ++out.trials;
-    if (r.ok()) measured_ok.emplace_back(r.seconds(), c);
-    if (r.result.error == measure::ErrorNo::Instantiation) ++out.invalid;
-    else if (!r.ok()) ++out.failed;
-    if (r.ok() && (!out.best || r.seconds() < out.best->seconds())) {
-      out.best = r;
-      out.best_trial = out.trials;
-    }
-    fx.extract(c, &r.result.resources, row.data());
-    training.add_own(row.data(), throughput(r));
-  };
-
-  // Resume: this task's records measured on this device are done; other records teach the model
-  // (transfer): other tasks of the template, and this task on other devices or from AutoTVM.
-  std::map<std::string, std::pair<space::ConfigSpace, std::unique_ptr<model::FeatureExtractor>>> others;
-  auto transfer = [&](const Record& r) {
-    if (!o.transfer || r.template_name != tmpl->name()) return;
-    const std::string key = r.workload.key();
-    auto it = others.find(key);
-    if (it == others.end()) {
-      it = others.emplace(key, std::make_pair(tmpl->make_space(r.workload), nullptr)).first;
-      it->second.second =
-          std::make_unique<model::FeatureExtractor>(*tmpl, r.workload, it->second.first, env.target);
-    }
-    try {
-      space::Config c = it->second.first.from_entity(r.entity);
-      std::vector<float> f(size_t(fx.size()));
-      it->second.second->extract(c, r.foreign ? nullptr : &r.result.resources, f.data());
-      // Labels are relative to the best of the same workload on the same device.
-      training.add_transfer(key + "@" + r.device, std::move(f), throughput(r));
-    } catch (const Error&) {
-      // A record whose config does not fit this template's space teaches nothing.
-    }
-  };
-  int resumed = 0;
-  const std::string fingerprint = env.runner.fingerprint();
-  std::vector<Record> snapshot = env.log.snapshot(); // released once the seeds are chosen
-  for (const Record& r : snapshot) {
-    // Records of this task made with this device, toolkit and template are done (unless --force);
-    // every other record of the template seeds the cost model.
-    const bool mine = r.workload == t.workload && is_current(r, *tmpl, env.target.name, fingerprint);
-    if (!mine || !o.resume) {
-      transfer(r);
-      continue;
-    }
-    try {
-      space::Config c = space.from_entity(r.entity);
-      if (!visited.insert(c.index).second) continue;
-      consider(r, c);
-      ++resumed;
-    } catch (const Error& e) {
-      spdlog::warn("{}: ignoring a record of task {}: {}", env.log.path(), t.index, e.what());
-    }
-  }
-  if (earlier != nullptr) {
-    for (const Record& r : *earlier) {
-      space::Config c = space.from_entity(r.entity);
-      if (!visited.insert(c.index).second) continue; // resumed from the log already
-      consider(r, c);
-      ++resumed;
-    }
-  }
-  for (const Record& r : env.history) transfer(r);
+  TemplateSearch search(t, tmpl, o, env, parts);
+  TaskOutcome& out = search.outcome();
   // A task that starts afresh first measures what was fastest on similar tasks. Tasks tuned side
   // by side (lanes, devices) may find none at the start: the first iterations look again.
   constexpr int kSeedIterations = 4;
-  bool seed_pending = o.transfer && o.transfer_seeds > 0 && out.trials == 0;
-  auto find_seeds = [&](const std::vector<Record>& log_records) {
-    std::vector<const Record*> pool;
-    for (const Record& r : log_records) pool.push_back(&r);
-    for (const Record& r : env.history) pool.push_back(&r);
-    auto found = transfer_seeds(pool, *tmpl, t.workload, space, valid, visited, size_t(o.transfer_seeds));
-    if (!found.empty()) {
-      spdlog::debug("task {} {}: {} configs from similar tasks first", t.index, tmpl->name(), found.size());
-      seed_pending = false;
-    }
-    return found;
-  };
   std::vector<space::Config> seeds;
-  if (seed_pending) seeds = find_seeds(snapshot);
-  std::vector<Record>().swap(snapshot); // a copy of the whole log: not kept for the whole task
-  env.progress.task_start(t, tmpl->name(), position, count, resumed);
-
-  const double flops = double(t.workload.flops());
-  std::unordered_map<int64_t, float> score_cache;
-  auto predict = [&](const std::vector<space::Config>& configs) {
-    if (score_cache.size() > kMaxCached) score_cache.clear();
-    std::vector<space::Config> fresh;
-    std::unordered_set<int64_t> queued;
-    for (const auto& c : configs) {
-      if (!score_cache.count(c.index) && queued.insert(c.index).second) fresh.push_back(c);
-    }
-    if (!fresh.empty()) {
-      std::vector<float> scores = cost_model.predict(fx.matrix(fresh), int(fresh.size()), fx.size());
-      for (size_t i = 0; i < fresh.size(); ++i) score_cache[fresh[i].index] = scores[i];
-    }
-    std::vector<float> out;
-    out.reserve(configs.size());
-    for (const auto& c : configs) out.push_back(score_cache.at(c.index));
-    return out;
-  };
-  auto refit = [&]() {
-    if (!parts.explorer) return 0.0;
-    auto fit_start = Clock::now();
-    training.fit(cost_model);
-    score_cache.clear();
-    return since(fit_start);
-  };
-  double fit_s = refit();
+  int resumed = 0;
+  {
+    const std::vector<Record> snapshot = env.log.snapshot(); // a copy of the whole log: not kept
+    resumed = search.resume(snapshot, earlier);
+    if (search.seeds_pending()) seeds = search.find_seeds(snapshot);
+  }
+  env.progress.task_start(t, tmpl.name(), position, count, resumed);
+  double fit_s = search.refit();
   out.fit_s += fit_s;
   // On a recorded device the task's clock is charged: the tuner's own work as it took here, and
   // each batch's compiles and measurements as the recording host spent them.
@@ -400,70 +280,35 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
 
   // Every record names its run; the run's header line in the log holds all hyperparameters.
   const nlohmann::json tune_settings = {{"tuner", o.tuner}, {"run", run_id(o)}};
-  int iteration = 0;
-  out.stop_reason = "trial budget reached";
-  while (out.trials < o.trials) {
-    if (util::interrupt_requested()) {
-      out.stop_reason = kInterrupted;
-      break;
-    }
-    // Past the deadline, a template that has something for this task stops; one that has nothing
-    // yet still measures one batch, so that every task gets kernels to choose from.
-    if (o.deadline && out.trials > 0 && Clock::now() >= *o.deadline) {
-      out.stop_reason = "time limit reached";
-      break;
-    }
-    if (goal_met(o, out.best)) {
-      out.stop_reason = kGoalReached;
-      break;
-    }
-    if (o.early_stopping > 0 && out.best && out.trials - out.best_trial >= o.early_stopping) {
-      out.stop_reason = "early stopping (" + std::to_string(o.early_stopping) + " trials without improvement)";
-      break;
-    }
-    ++iteration;
+  for (int iteration = 1;; ++iteration) {
+    if (out.stop_reason = search.stop_reason(); !out.stop_reason.empty()) break;
     const int want = std::min(o.batch, o.trials - out.trials);
-
     auto explore_start = Clock::now();
-    std::vector<explore::Candidate> candidates;
-    if (parts.explorer && cost_model.trained()) {
-      std::vector<space::Config> best_known = best_first(measured_ok, 32);
-      explore::ExploreContext ctx{space, predict, valid, visited, rng, o.batch, best_known};
-      candidates = parts.explorer->explore(ctx);
-    }
+    const std::vector<explore::Candidate> candidates = search.explore();
     const double explore_s = since(explore_start);
     auto sample_start = Clock::now();
-    sample::SampleContext sctx{space, valid, visited, rng};
-    if (seed_pending && iteration > 1 && iteration <= kSeedIterations) seeds = find_seeds(env.log.snapshot());
-    if (int(seeds.size()) > want) seeds.resize(size_t(want));
-    for (const auto& c : seeds) visited.insert(c.index); // not sampled again
-    const size_t seeded = seeds.size();
-    std::vector<space::Config> batch;
-    if (want > int(seeded)) batch = parts.sampler->sample(candidates, want - int(seeded), sctx);
-    batch.insert(batch.begin(), seeds.begin(), seeds.end());
+    if (search.seeds_pending() && iteration > 1 && iteration <= kSeedIterations) {
+      seeds = search.find_seeds(env.log.snapshot());
+    }
+    const size_t seeded = std::min(seeds.size(), size_t(want));
+    const std::vector<space::Config> batch = search.sample(candidates, want, std::move(seeds));
     seeds.clear();
     const double sample_s = since(sample_start);
     if (batch.empty()) {
-      out.stop_reason = "design space exhausted";
+      out.stop_reason = kSpaceExhausted;
       break;
     }
 
     // Records go to the log as they are measured; the tuner takes them in batch order, so that
     // the search does not depend on compile timing.
     charged_s += explore_s + sample_s;
-    BatchContext bctx{t, *tmpl, space, env, o.tuner, iteration, tune_settings, start, o.clock_offset_s, charged_s};
+    BatchContext bctx{t, tmpl, search.space(), env, o.tuner, iteration, tune_settings, start, o.clock_offset_s, charged_s};
     BatchCost cost;
-    std::vector<Record> measured = measure_batch(bctx, batch, cost);
+    search.take(measure_batch(bctx, batch, cost), batch);
     out.build_wait_s += cost.build_wait_s;
     out.measure_s += cost.measure_s;
     charged_s += cost.charged_s;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      visited.insert(batch[i].index);
-      ++out.new_trials;
-      consider(measured[i], batch[i]);
-      out.new_records.push_back(std::move(measured[i]));
-    }
-    fit_s = refit();
+    fit_s = search.refit();
     charged_s += fit_s;
     env.log.append_comment("chameleon-iteration " +
                            nlohmann::json({{"run", run_id(o)}, {"task", t.index},
@@ -476,25 +321,8 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
     out.explore_s += explore_s;
     out.sample_s += sample_s;
     out.fit_s += fit_s;
-
-    Progress p;
-    p.position = position;
-    p.count = count;
-    p.task_index = t.index;
-    p.workload = t.workload.str();
-    p.iteration = iteration;
-    p.batch = int(batch.size());
-    p.trials = out.trials;
-    p.target_trials = o.trials;
-    p.new_trials = out.new_trials;
-    if (out.best) {
-      p.best_seconds = out.best->seconds();
-      p.best_gflops = flops / p.best_seconds / 1e9;
-    }
-    p.invalid = out.invalid;
-    p.failed = out.failed;
-    p.elapsed_s = task_clock() - o.clock_offset_s;
-    p.task_left_s = p.elapsed_s / std::max(1, out.new_trials) * (o.trials - out.trials);
+    Progress p = iteration_progress(out, o, position, count, iteration, int(batch.size()),
+                                    task_clock() - o.clock_offset_s);
     p.explore_s = explore_s;
     p.fit_s = fit_s;
     p.sample_s = sample_s;
@@ -504,10 +332,10 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl_ref
   out.modelled_s = task_clock() - o.clock_offset_s;
   out.charged = charged;
   // How this template's turn ended, for status: an interrupted task is unfinished.
-  env.log.append_comment(task_end_comment(run_id(o), t, tmpl->name(), fingerprint, out.trials, out.new_trials,
-                                          out.stop_reason));
+  env.log.append_comment(task_end_comment(run_id(o), t, tmpl.name(), env.runner.fingerprint(), out.trials,
+                                          out.new_trials, out.stop_reason));
   env.progress.task_end(out, position, count);
-  return out;
+  return std::move(out);
 }
 
 int auto_lanes(size_t cores, uint64_t gpu_memory, size_t tasks) {

@@ -1,0 +1,207 @@
+#include "search.hpp"
+
+#include "chameleon/util/error.hpp"
+#include "chameleon/util/interrupt.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace chameleon::tune {
+
+namespace {
+
+// Bound on the validity and score caches of one task.
+constexpr size_t kMaxCached = 2'000'000;
+
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double throughput(const Record& r) {
+  return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
+}
+
+// The fastest configs, best first: where PPO episodes start.
+std::vector<space::Config> best_first(std::vector<std::pair<double, space::Config>> measured, size_t count) {
+  std::sort(measured.begin(), measured.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<space::Config> out;
+  for (size_t i = 0; i < measured.size() && i < count; ++i) out.push_back(measured[i].second);
+  return out;
+}
+
+} // namespace
+
+bool goal_met(const TuneOptions& o, const std::optional<Record>& best) {
+  return o.goal_s > 0 && best && best->seconds() <= o.goal_s * (1 + 1e-9);
+}
+
+TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
+                               TuneEnv& env, TunerParts& parts)
+    : task_(t), tmpl_(tmpl), o_(o), env_(env), parts_(parts),
+      space_(env.runner.measurable_space(tmpl, t.workload)), fx_(tmpl, t.workload, space_, env.target),
+      rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model), training_(fx_.size()),
+      row_(size_t(fx_.size())) {
+  out_.task = t;
+  out_.template_name = tmpl.name();
+  if (parts_.explorer) parts_.explorer->begin_task(space_);
+}
+
+bool TemplateSearch::valid(const space::Config& c) {
+  auto it = valid_cache_.find(c.index);
+  if (it != valid_cache_.end()) return it->second;
+  if (valid_cache_.size() > kMaxCached) valid_cache_.clear();
+  // A config that makes the same kernel as another (KernelFeatures::duplicate) is left to it.
+  const bool ok = codegen::tunable(env_.target, tmpl_.features(task_.workload, space_, c));
+  valid_cache_.emplace(c.index, ok);
+  return ok;
+}
+
+std::vector<float> TemplateSearch::predict(const std::vector<space::Config>& configs) {
+  if (score_cache_.size() > kMaxCached) score_cache_.clear();
+  std::vector<space::Config> fresh;
+  std::unordered_set<int64_t> queued;
+  for (const auto& c : configs) {
+    if (!score_cache_.count(c.index) && queued.insert(c.index).second) fresh.push_back(c);
+  }
+  if (!fresh.empty()) {
+    std::vector<float> scores = cost_model_.predict(fx_.matrix(fresh), int(fresh.size()), fx_.size());
+    for (size_t i = 0; i < fresh.size(); ++i) score_cache_[fresh[i].index] = scores[i];
+  }
+  std::vector<float> out;
+  out.reserve(configs.size());
+  for (const auto& c : configs) out.push_back(score_cache_.at(c.index));
+  return out;
+}
+
+void TemplateSearch::consider(const Record& r, const space::Config& c) {
+  ++out_.trials;
+  if (r.ok()) measured_ok_.emplace_back(r.seconds(), c);
+  if (r.result.error == measure::ErrorNo::Instantiation) ++out_.invalid;
+  else if (!r.ok()) ++out_.failed;
+  if (r.ok() && (!out_.best || r.seconds() < out_.best->seconds())) {
+    out_.best = r;
+    out_.best_trial = out_.trials;
+  }
+  fx_.extract(c, &r.result.resources, row_.data());
+  training_.add_own(row_.data(), throughput(r));
+}
+
+void TemplateSearch::transfer(const Record& r) {
+  if (!o_.transfer || r.template_name != tmpl_.name()) return;
+  const std::string key = r.workload.key();
+  auto it = others_.find(key);
+  if (it == others_.end()) {
+    it = others_.emplace(key, std::make_pair(tmpl_.make_space(r.workload), nullptr)).first;
+    it->second.second = std::make_unique<model::FeatureExtractor>(tmpl_, r.workload, it->second.first, env_.target);
+  }
+  try {
+    space::Config c = it->second.first.from_entity(r.entity);
+    std::vector<float> f(size_t(fx_.size()));
+    it->second.second->extract(c, r.foreign ? nullptr : &r.result.resources, f.data());
+    // Labels are relative to the best of the same workload on the same device.
+    training_.add_transfer(key + "@" + r.device, std::move(f), throughput(r));
+  } catch (const Error&) {
+    // A record whose config does not fit this template's space teaches nothing.
+  }
+}
+
+int TemplateSearch::resume(const std::vector<Record>& snapshot, const std::vector<Record>* earlier) {
+  int resumed = 0;
+  const std::string fingerprint = env_.runner.fingerprint();
+  for (const Record& r : snapshot) {
+    const bool mine = r.workload == task_.workload && is_current(r, tmpl_, env_.target.name, fingerprint);
+    if (!mine || !o_.resume) {
+      transfer(r);
+      continue;
+    }
+    try {
+      space::Config c = space_.from_entity(r.entity);
+      if (!visited_.insert(c.index).second) continue;
+      consider(r, c);
+      ++resumed;
+    } catch (const Error& e) {
+      spdlog::warn("{}: ignoring a record of task {}: {}", env_.log.path(), task_.index, e.what());
+    }
+  }
+  if (earlier != nullptr) {
+    for (const Record& r : *earlier) {
+      space::Config c = space_.from_entity(r.entity);
+      if (!visited_.insert(c.index).second) continue; // resumed from the log already
+      consider(r, c);
+      ++resumed;
+    }
+  }
+  for (const Record& r : env_.history) transfer(r);
+  seeds_pending_ = o_.transfer && o_.transfer_seeds > 0 && out_.trials == 0;
+  return resumed;
+}
+
+std::vector<space::Config> TemplateSearch::find_seeds(const std::vector<Record>& log_records) {
+  std::vector<const Record*> pool;
+  for (const Record& r : log_records) pool.push_back(&r);
+  for (const Record& r : env_.history) pool.push_back(&r);
+  auto found = transfer_seeds(pool, tmpl_, task_.workload, space_, [this](const space::Config& c) { return valid(c); },
+                              visited_, size_t(o_.transfer_seeds));
+  if (!found.empty()) {
+    spdlog::debug("task {} {}: {} configs from similar tasks first", task_.index, tmpl_.name(), found.size());
+    seeds_pending_ = false;
+  }
+  return found;
+}
+
+double TemplateSearch::refit() {
+  if (!parts_.explorer) return 0.0;
+  auto fit_start = std::chrono::steady_clock::now();
+  training_.fit(cost_model_);
+  score_cache_.clear();
+  return since(fit_start);
+}
+
+std::string TemplateSearch::stop_reason() const {
+  if (out_.trials >= o_.trials) return kBudgetReached;
+  if (util::interrupt_requested()) return kInterrupted;
+  // Past the deadline, a template that has something for this task stops; one that has nothing
+  // yet still measures one batch, so that every task gets kernels to choose from.
+  if (o_.deadline && out_.trials > 0 && std::chrono::steady_clock::now() >= *o_.deadline) return kTimeLimitReached;
+  if (goal_met(o_, out_.best)) return kGoalReached;
+  if (o_.early_stopping > 0 && out_.best && out_.trials - out_.best_trial >= o_.early_stopping) {
+    return "early stopping (" + std::to_string(o_.early_stopping) + " trials without improvement)";
+  }
+  return "";
+}
+
+std::vector<explore::Candidate> TemplateSearch::explore() {
+  if (!parts_.explorer || !cost_model_.trained()) return {};
+  std::vector<space::Config> best_known = best_first(measured_ok_, 32);
+  explore::ExploreContext ctx{space_,
+                              [this](const std::vector<space::Config>& c) { return predict(c); },
+                              [this](const space::Config& c) { return valid(c); },
+                              visited_,
+                              rng_,
+                              o_.batch,
+                              best_known};
+  return parts_.explorer->explore(ctx);
+}
+
+std::vector<space::Config> TemplateSearch::sample(const std::vector<explore::Candidate>& candidates, int want,
+                                                  std::vector<space::Config> seeds) {
+  sample::SampleContext ctx{space_, [this](const space::Config& c) { return valid(c); }, visited_, rng_};
+  if (int(seeds.size()) > want) seeds.resize(size_t(want));
+  for (const auto& c : seeds) visited_.insert(c.index); // not sampled again
+  std::vector<space::Config> batch;
+  if (want > int(seeds.size())) batch = parts_.sampler->sample(candidates, want - int(seeds.size()), ctx);
+  batch.insert(batch.begin(), seeds.begin(), seeds.end());
+  return batch;
+}
+
+void TemplateSearch::take(std::vector<Record> measured, const std::vector<space::Config>& batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    visited_.insert(batch[i].index);
+    ++out_.new_trials;
+    consider(measured[i], batch[i]);
+    out_.new_records.push_back(std::move(measured[i]));
+  }
+}
+
+} // namespace chameleon::tune
