@@ -87,8 +87,8 @@ void run_collect(CollectArgs a) {
     }
     std::cout << "  recorded: " << o.ok << " ok, " << o.invalid << " invalid, " << o.failed << " failed\n";
     if (o.best) {
-      std::cout << "  best: " << best_text(*o.best) << ", " << slice.space().str(slice.space().from_entity(o.best->entity))
-                << "\n";
+      const space::ConfigSpace space = slice.space();
+      std::cout << "  best: " << best_text(*o.best) << ", " << space.str(space.from_entity(o.best->entity)) << "\n";
     }
     std::cout << "log: " << log_path << "\n";
   }
