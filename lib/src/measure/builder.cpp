@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <thread>
@@ -109,7 +110,11 @@ struct Builder::Impl {
       kernel = compile_kernel(source, entry, arch);
       return r;
     }
+    const auto start = std::chrono::steady_clock::now();
     WorkerCompile done = compile_in_worker(*worker, source, entry, arch, options.timeout_s);
+    // A compile that hung or crashed cost the time until then: records keep it (the recorded
+    // device charges it).
+    r.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (done.outcome == util::WorkerProcess::Outcome::Timeout) {
       r.error = ErrorNo::BuildTimeout;
       r.message = "NVRTC took longer than the build timeout of " +
