@@ -23,7 +23,7 @@ host spent them (the tuners' own exploring and fitting really runs here). Per sl
 
 Usage:
   scripts/bench_tuners.py --recorded tests/data/measurements/DEVICE [--slices a,b]
-      [--tuners chameleon,ae,sa-as,autotvm,random] [--seeds 25] [--trials 512] [--jobs N]
+      [--tuners chameleon,ae,sa-as,autotvm,random] [--seeds 25] [--trials 256] [--jobs N]
       [--out bench-tuners] [--exe build/apps/chameleon]
   scripts/bench_tuners.py --network networks/resnet18.json --tasks 4,7,10 [--seeds 5]
       [--trials 512] [--compile]     (the sim device: our own model's landscape, not a GPU's)
@@ -150,7 +150,7 @@ def quartiles(values):
 
 def fmt(v, unit=""):
     if v is None:
-        return "-"
+        return "never"
     if unit == "s":
         return f"{v:.0f} s" if v >= 10 else f"{v:.1f} s"
     return f"{v:.0f}"
@@ -262,9 +262,9 @@ def bench_recorded(args):
                 n_reached = sum(1 for g in got if g[0] is not None)
                 qn = quartiles([g[0] for g in got])
                 qt = quartiles([g[1] for g in got])
-                tail = "" if n_reached == len(got) else f", {n_reached}/{len(got)} reach it"
-                cells_n.append(f"{fmt(qn[1])} ({fmt(qn[0])}-{fmt(qn[2])}{tail})")
-                cells_t.append(f"{fmt(qt[1], 's')} ({fmt(qt[0], 's')}-{fmt(qt[2], 's')})")
+                tail = "" if n_reached == len(got) else f"; {n_reached}/{len(got)} reach it"
+                cells_n.append(f"{fmt(qn[1])} ({fmt(qn[0])} to {fmt(qn[2])}{tail})")
+                cells_t.append(f"{fmt(qt[1], 's')} ({fmt(qt[0], 's')} to {fmt(qt[2], 's')})")
                 entry[f"measurements_to_{int(x * 100)}"] = qn
                 entry[f"seconds_to_{int(x * 100)}"] = qt
                 entry[f"reached_{int(x * 100)}"] = n_reached
@@ -373,19 +373,21 @@ def main():
     ap.add_argument("--tasks", default="4,7,10", help="without --recorded: the sim's tasks")
     ap.add_argument("--tuners", default=None, help=f"default: {TUNERS} (sim: autotvm,random)")
     ap.add_argument("--seeds", type=int, default=None, help="default: 25 (sim: 5)")
-    ap.add_argument("--trials", type=int, default=512)
+    ap.add_argument("--trials", type=int, default=None, help="the budget per run (default: 256; sim: 512)")
     ap.add_argument("--target", default="h100", help="without --recorded: the sim's target")
     ap.add_argument("--compile", action="store_true", help="without --recorded: compile with NVRTC (slow)")
     args = ap.parse_args()
     if args.recorded:
         args.tuners = args.tuners or TUNERS
         args.seeds = args.seeds or 25
+        args.trials = args.trials or 256
         if args.seeds < 2:
             sys.exit("bench_tuners: --seeds needs at least 2 for a confidence interval")
         bench_recorded(args)
     else:
         args.tuners = args.tuners or "autotvm,random"
         args.seeds = args.seeds or 5
+        args.trials = args.trials or 512
         bench_sim(args)
 
 
