@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# One time-boxed run on a lent GPU machine (docs/benchmarks.md, ../shared/device/README.md): builds
-# the app and the [gpu] tests, then runs the evidence in order of importance, each phase under its
-# own time limit, skipping what no longer fits the budget:
-#   the fault, every-template, GPU-turn and slice-replay [gpu] tests (gpu-tests-new), ResNet-18 fp32 tune +
-#   replay + bench against cuDNN over all fp32 templates (resnet18-fp32: the issue's headline
-#   target), the tuning throughput of all of ResNet-18 with --lanes auto, the default fp32
-#   templates, nothing cached (net-throughput: the 40 configs/s target, not met by that set in
-#   the thirteenth session, when failing Winograd configs cost worker restarts), VGG-16 fp32 tune +
+# One time-boxed run on a GPU machine held for a short time (docs/benchmarks.md): builds the app and
+# the [gpu] tests, then runs the evidence in order of importance, each phase under its own time
+# limit, skipping what no longer fits the budget:
+#   the fault, every-template, GPU-turn and slice-replay [gpu] tests (gpu-tests-new), the
+#   measurement dataset's slices (slices, below), ResNet-18 fp32 tune + replay + bench against
+#   cuDNN over all fp32 templates (resnet18-fp32: the headline figure), the tuning throughput of
+#   all of ResNet-18 with --lanes auto, the default fp32 templates, nothing cached
+#   (net-throughput: the 40 configs/s target, not met by that set on an H200 on 2026-11-27, when
+#   failing Winograd configs cost worker restarts), VGG-16 fp32 tune +
 #   replay + bench, ResNet-18 TF32 tune + bench against cuDNN TF32, MobileNetV2 fp32 tune +
 #   replay + bench (conv2d_depthwise), conv2d_winograd on fixed and random configs of VGG-16's
 #   layers 2 and 6 and ResNet-18's layer 4 (winograd; WINOGRAD_TASKS picks others, e.g.
 #   "vgg16:4 vgg16:8"), Ctrl-C during a GPU tune (interrupt: exit 130, nothing logged as failed),
 #   VGG-16's layer 2 and three largest layers tuned deeper (vgg-deep), Nsight Compute's view of
 #   two Winograd kernels and the GEMM's best on VGG-16's task 6 (profile), transfer seeds off and
-#   on (seeds), and an earlier session's kernels re-benched beside them (bench-prev) with the same
+#   on (seeds), and an earlier run's kernels re-benched beside them (bench-prev) with the same
 #   configs rebuilt by this template at 2-4 stages in both reduction orders (same-configs).
 # The slices phase feeds the measurement dataset (docs/measurement.md): it measures every config of
 # each slice of SLICES (tests/data/measurements/slices/NAME.json; default: all of them, the
 # implicit GEMM ones and Winograd's first), resuming from what the dataset holds for this GPU, for
-# as long as SLICES_LIMIT (default 600 s) and the budget allow; a later run goes on where it stopped.
+# as long as SLICES_LIMIT (default 360 s) and the budget allow; a later run goes on where it stopped.
+# By default it runs right after the [gpu] tests.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured. Every tuning and
 # collection log in it goes into the dataset with `scripts/dataset.py add OUT_DIR/results.tar.gz`.
@@ -29,7 +31,7 @@
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
 # throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault, every-template and GPU-turn tests),
 # bench-prev to re-bench every *-kernels folder under PREV_KERNELS (default .prev: an earlier
-# session's replayed kernels, carried as an ignored path) against cuDNN, same-configs to measure the
+# run's replayed kernels, carried as an ignored path) against cuDNN, same-configs to measure the
 # implicit GEMM configs of the kernel folders SAME_CONFIGS names under PREV_KERNELS (default
 # vgg-deep-kernels) again with this template at 2, 3 and 4 stages, tap_major 0 and 1 (an A/B of the template on fixed
 # configs; SAME_CONFIGS_LIMIT), net-throughput (all of ResNet-18, NET_TRIALS (default 64) each,
@@ -236,7 +238,7 @@ throughput() {
   done
 }
 
-bench_prev() { # an earlier session's kernels, re-timed here beside cuDNN: old against new on one GPU
+bench_prev() { # an earlier run's kernels, re-timed here beside cuDNN: old against new on one GPU
   local found=0
   for dir in "${PREV_KERNELS:-.prev}"/*-kernels; do
     [ -f "$dir/manifest.json" ] || continue
@@ -321,16 +323,16 @@ slices() { # every config of each slice, resumed from the dataset's records of t
 
 export res build exe device
 export -f slices build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile interrupt_check
-# PREV: the results folder of an earlier session run; its tuning logs are resumed, not redone.
+# PREV: the results folder of an earlier run of this script; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests-new resnet18-fp32 slices net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
+for name in ${PHASES:-gpu-tests-new slices resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
-    slices) phase slices ${SLICES_LIMIT:-600} slices ;;
+    slices) phase slices ${SLICES_LIMIT:-360} slices ;;
     resnet18-fp32) phase resnet18-fp32 ${RESNET_LIMIT:-160} tune_bench resnet18-fp32 resnet18 \
       ${RESNET_TRIALS:-128} 32 conv2d_direct_splitk,conv2d_implicit_gemm,conv2d_winograd $(( ${RESNET_LIMIT:-160} - 45 )) ;;
     gpu-tests) phase gpu-tests 180 "$build/tests/chameleon_gpu_tests" --durations yes ;;
