@@ -25,6 +25,7 @@ Usage:
   scripts/bench_tuners.py --recorded tests/data/measurements/DEVICE [--slices a,b]
       [--tuners chameleon,ae,sa-as,autotvm,random] [--seeds 25] [--trials 256] [--jobs N]
       [--out bench-tuners] [--exe build/apps/chameleon]
+      [--variant 'NAME=TUNER --tune-option ...' ...]
   scripts/bench_tuners.py --network networks/resnet18.json --tasks 4,7,10 [--seeds 5]
       [--trials 512] [--compile]     (the sim device: our own model's landscape, not a GPU's)
 
@@ -179,11 +180,30 @@ def median_time_curve(runs, optimum, t_max, steps=120):
     return pts
 
 
+def parse_variants(specs):
+    """'NAME=TUNER --option value ...' -> {NAME: ['--tuner', TUNER, '--option', 'value', ...]}."""
+    out = {}
+    for spec in specs or []:
+        name, sep, rest = spec.partition("=")
+        words = rest.split()
+        if not sep or not name or not words or "," in name:
+            sys.exit(f"bench_tuners: --variant wants 'NAME=TUNER [tune options]', got '{spec}'")
+        out[name] = ["--tuner", words[0], *words[1:]]
+    return out
+
+
+def others_of(s, slices):
+    """The files of the slices of s's template on other workloads (other tasks)."""
+    key = json.dumps(s["workload"], sort_keys=True)
+    return [o["file"] for o in slices
+            if o["template"] == s["template"] and json.dumps(o["workload"], sort_keys=True) != key]
+
+
 def bench_recorded(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     info = json.loads(run([args.exe, "-q", "dataset", args.recorded, "--json", "--times"]).stdout)
-    slices = [s for s in info["slices"] if s["complete"]]
+    slices = complete = [s for s in info["slices"] if s["complete"]]
     if args.slices:
         wanted = args.slices.split(",")
         slices = [s for s in slices if s["slice"] in wanted]
@@ -192,7 +212,9 @@ def bench_recorded(args):
             sys.exit(f"bench_tuners: no complete slice named {', '.join(sorted(missing))} in {args.recorded}")
     if not slices:
         sys.exit(f"bench_tuners: {args.recorded} holds no complete slice")
-    tuners = args.tuners.split(",")
+    tuners = [t for t in args.tuners.split(",") if t]
+    variants = parse_variants(args.variant)
+    tuners += [v for v in variants if v not in tuners]
     seeds = list(range(args.seeds))
     jobs = []
     work = Path(tempfile.mkdtemp(prefix="bench-tuners-", dir=out))
@@ -202,10 +224,17 @@ def bench_recorded(args):
         for tuner in tuners:
             for seed in seeds:
                 log = work / f"{s['slice']}-{tuner}-{seed}.jsonl"
+                words = variants.get(tuner, ["--tuner", tuner])
+                # @history-others: the model starts trained on the other tasks' slices of the
+                # template (leave-one-task-out); else nothing is transferred.
+                transfer = ["--no-transfer"]
+                if "@history-others" in words:
+                    words = [w for w in words if w != "@history-others"]
+                    transfer = [a for f in others_of(s, complete) for a in ("--history", f)]
                 cmd = [args.exe, "-q", "tune", str(net), "--device", f"recorded:{s['file']}",
-                       "--templates", s["template"], "--tuner", tuner, "--seed", str(seed),
+                       "--templates", s["template"], *words, "--seed", str(seed),
                        "--trials", str(args.trials), "--log", str(log), "--progress", "none",
-                       "--json", "--xgb-threads", "1", "--no-transfer",
+                       "--json", "--xgb-threads", "1", *transfer,
                        "--goal-us", repr(s["optimum"]["seconds"] * 1e6)]
                 jobs.append((s["slice"], tuner, seed, cmd, log))
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -371,14 +400,19 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="with --recorded: tunes side by side")
     ap.add_argument("--network", default="networks/resnet18.json", help="without --recorded: the sim's network")
     ap.add_argument("--tasks", default="4,7,10", help="without --recorded: the sim's tasks")
-    ap.add_argument("--tuners", default=None, help=f"default: {TUNERS} (sim: autotvm,random)")
+    ap.add_argument("--tuners", default=None, help=f"default: {TUNERS}, none beside --variant (sim: autotvm,random)")
+    ap.add_argument("--variant", action="append", help="with --recorded: a tuner with options, "
+                    "'NAME=TUNER --tune-option value ...', benched as NAME (repeatable); the word "
+                    "@history-others starts the model trained on the recording's other tasks of the "
+                    "same template (--history, leave-one-task-out)")
     ap.add_argument("--seeds", type=int, default=None, help="default: 25 (sim: 5)")
     ap.add_argument("--trials", type=int, default=None, help="the budget per run (default: 256; sim: 512)")
     ap.add_argument("--target", default="h100", help="without --recorded: the sim's target")
     ap.add_argument("--compile", action="store_true", help="without --recorded: compile with NVRTC (slow)")
     args = ap.parse_args()
     if args.recorded:
-        args.tuners = args.tuners or TUNERS
+        # With variants, --tuners names the plain tuners run beside them (default: none).
+        args.tuners = args.tuners if args.tuners is not None else ("" if args.variant else TUNERS)
         args.seeds = args.seeds or 25
         args.trials = args.trials or 256
         if args.seeds < 2:

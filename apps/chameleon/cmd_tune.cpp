@@ -46,10 +46,9 @@ struct TuneArgs {
 
 // --lanes: a number from 1 to 16, or auto: on one real GPU with tasks to share, one lane per two
 // cores, at most 8, at most one per task and one per 4 GiB of GPU memory (each lane has its own
-// measurement worker: a CUDA context, the task's tensors and up to 1 GB of split-K workspace). On
-// the 16-core H200 host, 1, 2, 4 and 8 lanes made 9.2, 16.9, 27.9 and 35.6 configs/s with the
-// same kernel quality (docs/benchmarks.md). Else one: the sim stays reproducible run to run, and
-// several --devices get one lane each.
+// measurement worker: a CUDA context, the task's tensors and up to 1 GB of split-K workspace); what
+// lanes bought on a GPU host is in docs/tuning.md. Else one: the sim stays reproducible run to
+// run, and several --devices get one lane each.
 int resolve_lanes(const std::string& text, const ResolvedDevice& rd, size_t devices, size_t tasks, int gpu) {
   if (text == "auto") {
     if (rd.device != "cuda" || devices != 1 || tasks < 2) return 1;
@@ -263,15 +262,19 @@ void run_tune(TuneArgs a, bool quiet) {
 
   tune::TuningLog log(log_path);
   std::vector<tune::Record> history;
-  for (const auto& h : a.history) {
-    std::error_code ec;
-    if (std::filesystem::equivalent(h, log_path, ec)) {
-      spdlog::info("history {} is the tuning log itself: its records are used already", h);
-      continue;
+  for (const auto& path : a.history) {
+    const std::vector<std::string> files = tune::log_files(path);
+    if (files.empty()) spdlog::warn("history {}: a folder without logs (.jsonl or .jsonl.gz)", path);
+    for (const auto& h : files) {
+      std::error_code ec;
+      if (std::filesystem::equivalent(h, log_path, ec)) {
+        spdlog::info("history {} is the tuning log itself: its records are used already", h);
+        continue;
+      }
+      auto contents = tune::read_log(h);
+      spdlog::info("history {}: {} records", h, contents.records.size());
+      history.insert(history.end(), contents.records.begin(), contents.records.end());
     }
-    auto contents = tune::read_log(h);
-    spdlog::info("history {}: {} records", h, contents.records.size());
-    history.insert(history.end(), contents.records.begin(), contents.records.end());
   }
   std::string progress_mode = quiet && a.progress == "text" ? "none" : a.progress;
   auto progress = tune::make_progress(progress_mode);
@@ -465,15 +468,24 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                   "GPU, one per 2 cores, at most 8, one per task and one per 4 GiB of GPU memory; else 1")
       ->capture_default_str();
   cmd->add_option("--shard", a->shard, "Tune only share I of N of the tasks (0 <= I < N), e.g. 2/4");
-  cmd->add_option("--history", a->history, "Extra logs (chameleon or AutoTVM v0.2) whose records warm-start the model");
+  cmd->add_option("--history", a->history,
+                  "Extra logs (chameleon or AutoTVM v0.2; a folder: its .jsonl and .jsonl.gz files, e.g. a "
+                  "device's folder of the measurement dataset) whose records warm-start the model");
   cmd->add_flag("!--no-transfer", t.transfer, "Do not learn from other tasks' records");
   cmd->add_option("--transfer-seeds", t.transfer_seeds,
                   "A task without records first measures up to this many configs that were fastest on "
                   "similar tasks of the same template (0: none; off with --no-transfer)")
       ->check(between(0, 64))
       ->capture_default_str();
-  cmd->add_option("--plan-size", t.batch, "Configs measured per iteration")
-      ->check(at_least(1))
+  cmd->add_option("--transfer-rows", t.transfer_rows,
+                  "Records of other tasks and --history weigh together at most as much as this many of the "
+                  "task's own (0: no cap)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--plan-size", t.batch,
+                  "Configs measured per iteration (0: the tuner's own, 16 for chameleon, ae and sa-as, 64 for "
+                  "autotvm, random and chameleon-paper)")
+      ->check(at_least(0))
       ->capture_default_str();
   cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")
       ->check(between(0, 1))
@@ -555,6 +567,8 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
   cmd->add_option("--ppo-candidates", p.candidates, "PPO: size of the candidate set handed to the sampler")
       ->check(at_least(1))
       ->capture_default_str();
+  cmd->add_flag("--ppo-unmeasured,!--ppo-measured", p.unmeasured,
+                "PPO: the candidate set holds unmeasured configs only, or measured ones too (as in the paper)");
   cmd->add_flag("!--no-ppo-keep-agent", p.keep_agent, "PPO: start every task with a fresh agent");
   auto& ad = t.adaptive;
   cmd->add_option("--kmeans-min", ad.k_min, "Adaptive sampling: smallest k")
@@ -568,6 +582,17 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
       ->capture_default_str();
   cmd->add_option("--kmeans-threshold", ad.threshold, "Adaptive sampling: knee threshold")
       ->check(above(0))
+      ->capture_default_str();
+  cmd->add_option("--kmeans-pick", ad.pick,
+                  "Adaptive sampling: a cluster's config: nearest (to its centroid) or best (best-scored)")
+      ->check(CLI::IsMember({"nearest", "best"}))
+      ->capture_default_str();
+  cmd->add_option("--kmeans-knobs", ad.cluster_knobs,
+                  "Adaptive sampling: cluster on the N knobs with the most values (0: all)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--kmeans-epsilon", ad.epsilon, "Adaptive sampling: share of random configs per batch")
+      ->check(between(0, 1))
       ->capture_default_str();
   add_device_options(*cmd, a->dev);
   cmd->callback([a, &quiet] { run_tune(*a, quiet); });

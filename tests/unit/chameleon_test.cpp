@@ -145,6 +145,91 @@ TEST_CASE("adaptive sampling: 8 to 64 unique, unmeasured configs", "[chameleon][
   CHECK(sampler.sample(cands, 5, ctx).size() <= 5);
 }
 
+TEST_CASE("adaptive sampling's 'best' pick takes each cluster's best-scored unmeasured config",
+          "[chameleon][sample]") {
+  auto sp = toy_space();
+  std::mt19937_64 rng(3);
+  std::unordered_set<int64_t> visited;
+  auto valid = [](const space::Config&) { return true; };
+  sample::SampleContext ctx{sp, valid, visited, rng};
+  sample::AdaptiveOptions o;
+  o.pick = "best";
+  o.k_min = o.k_max = o.k_step = 2; // two clusters, far apart
+  sample::AdaptiveSampler sampler(o);
+  // Two groups of 10; in each, the score rises with knob c; the group's top config is measured.
+  std::vector<explore::Candidate> cands;
+  for (int g = 0; g < 2; ++g) {
+    for (int i = 0; i < 10; ++i) {
+      auto c = sp.from_choices({g * 19, g * 19, i, g * 19});
+      cands.push_back({c, float(g) + 0.05f * float(i)});
+    }
+    visited.insert(cands.back().config.index);
+  }
+  auto batch = sampler.sample(cands, 2, ctx);
+  REQUIRE(batch.size() == 2);
+  std::set<std::vector<int>> picked;
+  for (const auto& c : batch) picked.insert(c.choice);
+  // Each group's second best (its best is measured), not whatever is nearest the centroid.
+  CHECK(picked == std::set<std::vector<int>>{{0, 0, 8, 0}, {19, 19, 8, 19}});
+
+  // Clustering on the two widest knobs, and a random share: still unique and unmeasured.
+  o.cluster_knobs = 2;
+  o.epsilon = 0.25;
+  o.k_min = 2;
+  o.k_max = 8;
+  sample::AdaptiveSampler mixed(o);
+  auto more = mixed.sample(cands, 8, ctx);
+  CHECK(more.size() >= 2);
+  CHECK(more.size() <= 8);
+  std::set<int64_t> unique;
+  for (const auto& c : more) {
+    CHECK(visited.count(c.index) == 0);
+    unique.insert(c.index);
+  }
+  CHECK(unique.size() == more.size());
+  sample::AdaptiveOptions bad;
+  bad.pick = "median";
+  CHECK_THROWS_WITH(sample::AdaptiveSampler(bad), Catch::Contains("'nearest' or 'best'"));
+}
+
+TEST_CASE("PPO's candidate set leaves out measured configs when asked", "[chameleon][ppo]") {
+  auto sp = toy_space();
+  const std::vector<int> goal = {15, 4, 12, 17};
+  std::mt19937_64 rng(6);
+  std::unordered_set<int64_t> visited;
+  auto predict = [&](const std::vector<space::Config>& cs) {
+    std::vector<float> out;
+    for (const auto& c : cs) out.push_back(toy_score(c, goal));
+    return out;
+  };
+  auto valid = [](const space::Config&) { return true; };
+  // Measured: the goal and its neighbours, where the episodes that start from it stay.
+  std::vector<space::Config> best;
+  for (int d = 0; d < 4; ++d) {
+    auto ch = goal;
+    ch[size_t(d)] += 1;
+    best.push_back(sp.from_choices(ch));
+  }
+  best.insert(best.begin(), sp.from_choices(goal));
+  for (const auto& c : best) visited.insert(c.index);
+  for (bool unmeasured : {false, true}) {
+    explore::PpoOptions opts;
+    opts.episodes = 32;
+    opts.steps = 30;
+    opts.best_starts = 1.0;
+    opts.unmeasured = unmeasured;
+    explore::PpoExplorer ppo(opts);
+    ppo.begin_task(sp);
+    explore::ExploreContext ctx{sp, predict, valid, visited, rng, 64, best};
+    auto cands = ppo.explore(ctx);
+    REQUIRE(!cands.empty());
+    const auto measured = std::count_if(cands.begin(), cands.end(),
+                                        [&](const auto& c) { return visited.count(c.config.index) > 0; });
+    if (unmeasured) CHECK(measured == 0);
+    else CHECK(measured > 0); // the episodes start on them
+  }
+}
+
 TEST_CASE("the PPO agent moves its episodes toward the optimum", "[chameleon][ppo]") {
   auto sp = toy_space();
   const std::vector<int> goal = {15, 4, 12, 17};

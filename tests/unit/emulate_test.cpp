@@ -379,7 +379,7 @@ TEST_CASE("conv2d_depthwise computes depthwise conv2d exactly (host emulation)",
 }
 
 // Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the
-// result is recorded in docs/benchmarks.md. One random valid config of every template that has
+// result is recorded in docs/benchmark-history.md. One random valid config of every template that has
 // not been verified on a GPU yet, on every task of every shipped network (CHM_EMU_NETS, e.g.
 // "mobilenet_v2,alexnet", picks some; a path, e.g. "/tmp/odd.json", takes any network file).
 TEST_CASE("every task of every shipped network, new templates (host emulation)", "[.emu-all]") {
@@ -401,7 +401,7 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
         network::load_network(path ? net : std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
     for (const auto& t : tasks) {
       for (const codegen::Template* tmpl : codegen::templates_for(t.workload, {}, true)) {
-        if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmarks.md)
+        if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmark-history.md)
         if (only.size() > 2 && only.find("," + tmpl->name() + ",") == std::string::npos) continue;
         const auto start = std::chrono::steady_clock::now();
         check_template(*tmpl, t.workload, configs, 7000 + uint64_t(t.index));

@@ -15,6 +15,8 @@
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
 
+#include "../../lib/src/tune/training_set.hpp"
+
 #include <filesystem>
 #include <sstream>
 
@@ -732,4 +734,35 @@ TEST_CASE("tune --lanes auto takes one lane per two cores and per task and per 4
   CHECK(tune::auto_lanes(0, 80 * gib, 11) == 1);    // hardware_concurrency() unknown
   CHECK(tune::auto_lanes(12, 0, 11) == 6);          // memory unknown: no cap from it
   CHECK(tune::auto_lanes(16, 80 * gib, 0) == 1);
+}
+
+TEST_CASE("the training set discounts transfer rows, and caps their weight when asked", "[tune]") {
+  auto sum = [](const std::vector<float>& w, size_t from) {
+    double s = 0;
+    for (size_t i = from; i < w.size(); ++i) s += w[i];
+    return s;
+  };
+  const float f[2] = {1, 2};
+  for (int cap : {0, 100}) {
+    tune::TrainingSet set(2, cap);
+    CHECK(set.rows().y.empty()); // nothing to learn from
+    for (int i = 0; i < 1000; ++i) set.add_transfer(i % 2 ? "a@sim" : "b@sim", {1, float(i)}, 1.0 + i);
+    auto r = set.rows();
+    REQUIRE(r.y.size() == 1000);
+    // Each group is labelled against its own best.
+    CHECK(*std::max_element(r.y.begin(), r.y.end()) == 1.0f);
+    CHECK(sum(r.w, 0) == Approx(cap ? 100.0 : 1000.0));
+    for (int i = 0; i < 64; ++i) set.add_own(f, 10.0 + i);
+    r = set.rows();
+    REQUIRE(r.y.size() == 1064);
+    CHECK(r.y[63] == 1.0f); // the task's own best
+    CHECK(sum(r.w, 0) - sum(r.w, 64) == Approx(64.0));
+    CHECK(sum(r.w, 64) == Approx((cap ? 100.0 : 1000.0) / 2)); // 1/2^(64/64)
+    for (int i = 0; i < 256; ++i) set.add_own(f, 1.0);
+    CHECK(set.rows().y.size() == 320); // 1/2^5 < 0.05: transfer rows dropped
+  }
+  // Only failed measurements of its own, none to transfer: nothing to learn.
+  tune::TrainingSet failed(2, 0);
+  failed.add_own(f, 0.0);
+  CHECK(failed.rows().y.empty());
 }

@@ -20,7 +20,7 @@ nlohmann::json to_json(const PpoOptions& o) {
           {"minibatch", o.minibatch},       {"minibatches", o.minibatches},
           {"stay_fraction", o.stay_fraction},
           {"best_starts", o.best_starts},   {"candidates", o.candidates},
-          {"keep_agent", o.keep_agent}};
+          {"unmeasured", o.unmeasured},     {"keep_agent", o.keep_agent}};
 }
 
 namespace {
@@ -244,7 +244,9 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
 
   std::vector<Candidate> out;
   out.reserve(explored.size());
-  for (auto& [index, cand] : explored) out.push_back(std::move(cand));
+  for (auto& [index, cand] : explored) {
+    if (!options_.unmeasured || !ctx.visited.count(index)) out.push_back(std::move(cand));
+  }
   std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
     return a.score != b.score ? a.score > b.score : a.config.index < b.config.index;
   });

@@ -11,7 +11,8 @@
 namespace chameleon::sample {
 
 nlohmann::json to_json(const AdaptiveOptions& o) {
-  return {{"k_min", o.k_min}, {"k_max", o.k_max}, {"k_step", o.k_step}, {"threshold", o.threshold}};
+  return {{"k_min", o.k_min},         {"k_max", o.k_max}, {"k_step", o.k_step}, {"threshold", o.threshold},
+          {"pick", o.pick},           {"cluster_knobs", o.cluster_knobs}, {"epsilon", o.epsilon}};
 }
 
 AdaptiveSampler::AdaptiveSampler(AdaptiveOptions options) : options_(options) {
@@ -20,19 +21,35 @@ AdaptiveSampler::AdaptiveSampler(AdaptiveOptions options) : options_(options) {
                 std::to_string(options_.k_min) + ", k_max " + std::to_string(options_.k_max) +
                 ", k_step " + std::to_string(options_.k_step));
   }
+  if (options_.pick != "nearest" && options_.pick != "best") {
+    throw Error("adaptive sampling picks 'nearest' or 'best', got '" + options_.pick + "'");
+  }
+  if (options_.cluster_knobs < 0) throw Error("adaptive sampling needs cluster_knobs >= 0 (0: all knobs)");
+  if (options_.epsilon < 0 || options_.epsilon > 1) throw Error("adaptive sampling needs 0 <= epsilon <= 1");
 }
 
 namespace {
 // Combinations tried by synthesis before it gives up.
 constexpr int kMaxSynthesisTries = 5000;
 
-Eigen::MatrixXd normalized(const space::ConfigSpace& sp, const std::vector<explore::Candidate>& cands) {
-  const size_t knobs = sp.knobs().size();
-  Eigen::MatrixXd m(Eigen::Index(cands.size()), Eigen::Index(knobs));
+// The knobs clustered: all (widest == 0), or the `widest` with the most values (ties: the first).
+std::vector<size_t> clustered_knobs(const space::ConfigSpace& sp, int widest) {
+  std::vector<size_t> knobs(sp.knobs().size());
+  std::iota(knobs.begin(), knobs.end(), size_t(0));
+  if (widest <= 0 || size_t(widest) >= knobs.size()) return knobs;
+  std::stable_sort(knobs.begin(), knobs.end(),
+                   [&](size_t a, size_t b) { return sp.knobs()[a].size() > sp.knobs()[b].size(); });
+  knobs.resize(size_t(widest));
+  return knobs;
+}
+
+Eigen::MatrixXd normalized(const space::ConfigSpace& sp, const std::vector<explore::Candidate>& cands,
+                           const std::vector<size_t>& knobs) {
+  Eigen::MatrixXd m(Eigen::Index(cands.size()), Eigen::Index(knobs.size()));
   for (size_t i = 0; i < cands.size(); ++i) {
-    for (size_t k = 0; k < knobs; ++k) {
-      const int64_t n = sp.knobs()[k].size();
-      m(Eigen::Index(i), Eigen::Index(k)) = n > 1 ? double(cands[i].config.choice[k]) / double(n - 1) : 0.0;
+    for (size_t j = 0; j < knobs.size(); ++j) {
+      const int64_t n = sp.knobs()[knobs[j]].size();
+      m(Eigen::Index(i), Eigen::Index(j)) = n > 1 ? double(cands[i].config.choice[knobs[j]]) / double(n - 1) : 0.0;
     }
   }
   return m;
@@ -83,7 +100,7 @@ std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Ca
     return random_unvisited(max_batch, ctx, taken);
   }
   // The meta-search over k.
-  const Eigen::MatrixXd points = normalized(ctx.space, candidates);
+  const Eigen::MatrixXd points = normalized(ctx.space, candidates, clustered_knobs(ctx.space, options_.cluster_knobs));
   const int n = int(candidates.size());
   std::vector<int> ks;
   for (int k = options_.k_min; k <= options_.k_max && k <= n; k += options_.k_step) ks.push_back(k);
@@ -108,12 +125,31 @@ std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Ca
 
   std::vector<space::Config> all;
   for (const auto& c : candidates) all.push_back(c.config);
+  // The cluster's best-scored candidate that can be measured (-1: none).
+  auto best_of = [&](int cluster) {
+    int best = -1;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      const auto& c = candidates[i];
+      if (cl.assignment[i] != cluster || taken.count(c.config.index) || ctx.visited.count(c.config.index)) continue;
+      if (best >= 0 && c.score <= candidates[size_t(best)].score) continue;
+      if (ctx.valid(c.config)) best = int(i);
+    }
+    return best;
+  };
+  const int randoms = int(options_.epsilon * max_batch);
+  const int modelled = max_batch - randoms;
   std::vector<space::Config> out;
   for (int c : order) {
-    if (int(out.size()) >= max_batch) break;
+    if (int(out.size()) >= modelled) break;
     if (sizes[size_t(c)] == 0) continue;
     Eigen::Index nearest = 0;
-    (points.rowwise() - cl.centroids.row(c)).rowwise().squaredNorm().minCoeff(&nearest);
+    if (options_.pick == "best") {
+      const int best = best_of(c);
+      if (best < 0) continue; // every member measured or taken: another cluster's turn
+      nearest = best;
+    } else {
+      (points.rowwise() - cl.centroids.row(c)).rowwise().squaredNorm().minCoeff(&nearest);
+    }
     space::Config pick = candidates[size_t(nearest)].config;
     if (taken.count(pick.index)) continue; // two centroids, one config
     if (ctx.visited.count(pick.index) || !ctx.valid(pick)) {
@@ -123,6 +159,10 @@ std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Ca
     }
     taken.insert(pick.index);
     out.push_back(std::move(pick));
+  }
+  if (randoms > 0) {
+    auto extra = random_unvisited(std::min(randoms, max_batch - int(out.size())), ctx, taken);
+    out.insert(out.end(), extra.begin(), extra.end());
   }
   // Never fewer than k_min when the budget allows: the best unvisited candidates, then random.
   const int floor = std::min(max_batch, options_.k_min);

@@ -16,14 +16,6 @@ namespace chameleon::tune {
 
 namespace {
 
-bool is_log_file(const std::filesystem::path& p) {
-  const std::string name = p.filename().string();
-  auto ends = [&](const std::string& suffix) {
-    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return ends(".jsonl") || ends(".jsonl.gz");
-}
-
 // The target a slice's records were measured for: as its collection recorded it, else the preset
 // of that name, else the preset of the records' architecture.
 target::Target target_of(const Record& r, const nlohmann::json& provenance) {
@@ -106,16 +98,8 @@ std::vector<SliceRecording> read_slices(const std::string& file) {
 } // namespace
 
 std::vector<SliceRecording> read_recording(const std::string& path) {
-  std::vector<std::string> files;
+  const std::vector<std::string> files = log_files(path);
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-      if (entry.is_regular_file() && is_log_file(entry.path())) files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-  } else {
-    files.push_back(path);
-  }
   std::vector<SliceRecording> out;
   for (const std::string& f : files) {
     for (SliceRecording& s : read_slices(f)) out.push_back(std::move(s));

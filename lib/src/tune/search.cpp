@@ -40,7 +40,7 @@ TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmp
                                TuneEnv& env, TunerParts& parts)
     : task_(t), tmpl_(tmpl), o_(o), env_(env), parts_(parts),
       space_(env.runner.measurable_space(tmpl, t.workload)), fx_(tmpl, t.workload, space_, env.target),
-      rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model), training_(fx_.size()),
+      rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model), training_(fx_.size(), o.transfer_rows),
       row_(size_t(fx_.size())) {
   out_.task = t;
   out_.template_name = tmpl.name();
@@ -179,7 +179,7 @@ std::vector<explore::Candidate> TemplateSearch::explore() {
                               [this](const space::Config& c) { return valid(c); },
                               visited_,
                               rng_,
-                              o_.batch,
+                              plan_size(o_),
                               best_known};
   return parts_.explorer->explore(ctx);
 }

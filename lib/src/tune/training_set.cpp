@@ -20,32 +20,42 @@ void TrainingSet::add_transfer(const std::string& group, std::vector<float> feat
   g.tp.push_back(throughput);
 }
 
-bool TrainingSet::fit(model::CostModel& m) const {
-  std::vector<float> x, y, w;
+TrainingSet::Rows TrainingSet::rows() const {
+  Rows r;
   const double transfer_weight = std::pow(0.5, double(own_tp_.size()) / 64.0);
   const double best = own_tp_.empty() ? 0.0 : *std::max_element(own_tp_.begin(), own_tp_.end());
   bool learnable = best > 0;
   if (best > 0) {
-    x = own_x_;
+    r.x = own_x_;
     for (double v : own_tp_) {
-      y.push_back(float(v / best));
-      w.push_back(1.0f);
+      r.y.push_back(float(v / best));
+      r.w.push_back(1.0f);
     }
   }
   if (transfer_weight >= kMinTransferWeight) {
+    size_t count = 0;
+    for (const auto& [name, g] : transfer_) count += g.tp.size();
+    const double share =
+        transfer_rows_ > 0 && count > size_t(transfer_rows_) ? double(transfer_rows_) / double(count) : 1.0;
     for (const auto& [name, g] : transfer_) {
       const double group_best = *std::max_element(g.tp.begin(), g.tp.end());
       if (group_best <= 0) continue;
       learnable = true;
-      x.insert(x.end(), g.x.begin(), g.x.end());
+      r.x.insert(r.x.end(), g.x.begin(), g.x.end());
       for (double v : g.tp) {
-        y.push_back(float(v / group_best));
-        w.push_back(float(transfer_weight));
+        r.y.push_back(float(v / group_best));
+        r.w.push_back(float(transfer_weight * share));
       }
     }
   }
-  if (!learnable) return false;
-  m.fit(x, int(y.size()), cols_, y, w);
+  if (!learnable) return {};
+  return r;
+}
+
+bool TrainingSet::fit(model::CostModel& m) const {
+  const Rows r = rows();
+  if (r.y.empty()) return false;
+  m.fit(r.x, int(r.y.size()), cols_, r.y, r.w);
   return true;
 }
 

@@ -62,12 +62,13 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"trials", o.trials},
           {"early_stopping", o.early_stopping},
           {"goal_s", o.goal_s},
-          {"batch", o.batch},
+          {"batch", plan_size(o)},
           {"seed", o.seed},
           {"epsilon", o.epsilon},
           {"resume", o.resume},
           {"transfer", o.transfer},
           {"transfer_seeds", o.transfer_seeds},
+          {"transfer_rows", o.transfer_rows},
           {"time_limit_s", o.time_limit_s},
           {"model", model::to_json(o.model)},
           {"annealing", explore::to_json(o.annealing)},
@@ -76,8 +77,14 @@ nlohmann::json to_json(const TuneOptions& o) {
 }
 
 const std::vector<std::string>& tuner_names() {
-  static const std::vector<std::string> names = {"chameleon", "ae", "sa-as", "autotvm", "random"};
+  static const std::vector<std::string> names = {"chameleon", "chameleon-paper", "ae", "sa-as", "autotvm",
+                                                  "random"};
   return names;
+}
+
+int plan_size(const TuneOptions& o) {
+  if (o.batch > 0) return o.batch;
+  return o.tuner == "autotvm" || o.tuner == "random" || o.tuner == "chameleon-paper" ? 64 : 16;
 }
 
 TunerParts make_tuner(const TuneOptions& o) {
@@ -85,6 +92,14 @@ TunerParts make_tuner(const TuneOptions& o) {
   if (o.tuner == "chameleon") {
     parts.explorer = std::make_unique<explore::PpoExplorer>(o.ppo);
     parts.sampler = std::make_unique<sample::AdaptiveSampler>(o.adaptive);
+  } else if (o.tuner == "chameleon-paper") {
+    explore::PpoOptions ppo = o.ppo;
+    ppo.unmeasured = false;
+    sample::AdaptiveOptions adaptive = o.adaptive;
+    adaptive.pick = "nearest";
+    adaptive.cluster_knobs = 0;
+    parts.explorer = std::make_unique<explore::PpoExplorer>(ppo);
+    parts.sampler = std::make_unique<sample::AdaptiveSampler>(adaptive);
   } else if (o.tuner == "ae") {
     parts.explorer = std::make_unique<explore::PpoExplorer>(o.ppo);
     parts.sampler = std::make_unique<sample::GreedySampler>(o.epsilon);
@@ -282,7 +297,7 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
   const nlohmann::json tune_settings = {{"tuner", o.tuner}, {"run", run_id(o)}};
   for (int iteration = 1;; ++iteration) {
     if (out.stop_reason = search.stop_reason(); !out.stop_reason.empty()) break;
-    const int want = std::min(o.batch, o.trials - out.trials);
+    const int want = std::min(plan_size(o), o.trials - out.trials);
     auto explore_start = Clock::now();
     const std::vector<explore::Candidate> candidates = search.explore();
     const double explore_s = since(explore_start);

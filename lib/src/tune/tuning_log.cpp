@@ -72,6 +72,21 @@ LogLock::~LogLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::vector<std::string> log_files(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return {path};
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    auto ends = [&](const std::string& suffix) {
+      return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (entry.is_regular_file() && (ends(".jsonl") || ends(".jsonl.gz"))) files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 LogContents read_log(const std::string& path, bool repair) {
   const std::string text = util::read_file(path, "tuning log"); // a .jsonl.gz is decompressed
 

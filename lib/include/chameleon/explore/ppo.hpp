@@ -25,6 +25,8 @@ struct PpoOptions {
   double stay_fraction = 0.75; // an episode ends when at least this share of knobs stays
   double best_starts = 0.25;   // share of episodes starting from the best measured configs
   int candidates = 256;        // size of the candidate set S handed to the sampler
+  bool unmeasured = true;      // S holds unmeasured configs only (Chameleon's code keeps the top 64
+                               // unmeasured); false: measured ones too, as the paper's S
   bool keep_agent = true;      // the next task starts from this task's agent (same knob count)
 };
 nlohmann::json to_json(const PpoOptions& o);

@@ -22,8 +22,8 @@ struct ModelOptions {
   int recall_k = 64;       // k of the a-recall@k early-stopping metric (AutoTVM: plan_size)
   // Threads of a fit. One by default: the training sets are small (a task's records), and an
   // OpenMP team's threads spin between XGBoost's many short parallel loops; on cores busy with
-  // NVRTC (a GPU host tuning) that made fits several times slower (docs/benchmarks.md). 0: one
-  // per core.
+  // NVRTC (a GPU host tuning) that made fits several times slower
+  // (docs/benchmark-history.md). 0: one per core.
   int threads = 1;
   uint64_t seed = 0;
 };

@@ -5,10 +5,19 @@
 
 namespace chameleon::sample {
 
-// Chameleon's adaptive sampling; defaults are the paper's values. Every field is a flag.
+// Chameleon's adaptive sampling; k and the knee are the paper's values, pick and cluster_knobs
+// what the replay benchmark chose (docs/tuning.md). Every field is a flag.
 struct AdaptiveOptions {
   int k_min = 8, k_max = 64, k_step = 8; // k = 8, 16, ..., 64
   double threshold = 2.5;                // knee: threshold x loss(k) >= loss(previous k)
+  // Which candidate stands for a cluster: "nearest" (to its centroid, the paper's rule) or "best"
+  // (the cluster's best-scored unmeasured one: the cost model picks within the cluster).
+  std::string pick = "best";
+  // Knobs the clustering sees: 0 = all; N = the N knobs with the most values (Chameleon's code
+  // clusters the two widest).
+  int cluster_knobs = 2;
+  // Share of each batch drawn at random (AutoTVM's epsilon), rounded down; 0: none.
+  double epsilon = 0;
 };
 nlohmann::json to_json(const AdaptiveOptions& o);
 

@@ -29,7 +29,8 @@ struct TuneOptions {
   int trials = 1000;             // per task, resumed records included
   int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
   double goal_s = 0;             // stop a task once a kernel this fast (seconds) is found; 0: off
-  int batch = 64;                // configs per iteration (AutoTVM's plan_size)
+  int batch = 0;                 // configs per iteration (AutoTVM's plan_size); 0: the tuner's own,
+                                 // plan_size()
   uint64_t seed = 0;
   double epsilon = 0.05; // greedy sampling: share of random configs per batch
   bool resume = true;    // current records (this device, toolkit, template) are not measured again;
@@ -37,6 +38,8 @@ struct TuneOptions {
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
   int transfer_seeds = 4; // with transfer: a new task first measures up to this many configs that
                           // were fastest on similar tasks of the same template (0: none)
+  int transfer_rows = 0;  // transfer records weigh together at most as much as this many of the
+                          // task's own (0: each as much as one, AutoTVM's way)
   double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
                            // task gets its share of what is left when it starts (see tune_tasks)
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
@@ -58,17 +61,25 @@ std::string run_id(const TuneOptions& o);
 std::string run_id(const std::string& what);
 
 // An explorer and a sampler, chosen by the tuner's name:
-//   chameleon = PPO exploration + adaptive sampling (the paper's method, the default)
-//   ae        = PPO exploration + greedy sampling
-//   sa-as     = simulated annealing + adaptive sampling
-//   autotvm   = simulated annealing + greedy sampling (AutoTVM's XGBTuner)
-//   random    = uniform random valid configs, no model
+//   chameleon       = PPO exploration + adaptive sampling (the default; docs/tuning.md says how it
+//                     differs from the paper's)
+//   chameleon-paper = the same with the paper's settings: PPO's candidates include measured
+//                     configs, each cluster of all knobs gives its config nearest the centroid,
+//                     batches of up to 64
+//   ae              = PPO exploration + greedy sampling
+//   sa-as           = simulated annealing + adaptive sampling
+//   autotvm         = simulated annealing + greedy sampling (AutoTVM's XGBTuner)
+//   random          = uniform random valid configs, no model
 struct TunerParts {
   std::unique_ptr<explore::Explorer> explorer; // null: no model-guided exploration
   std::unique_ptr<sample::Sampler> sampler;
 };
 TunerParts make_tuner(const TuneOptions& o);
 const std::vector<std::string>& tuner_names();
+// Configs measured per iteration (the first batch is random unless transfer finds a model): o.batch,
+// or the tuner's own: 16 for chameleon, ae and sa-as; AutoTVM's 64 for autotvm, random and
+// chameleon-paper.
+int plan_size(const TuneOptions& o);
 
 // Where tuning happens and where its results go.
 struct TuneEnv {

@@ -22,6 +22,10 @@ struct LogContents {
 // tuning log: a chameleon::Error.
 LogContents read_log(const std::string& path, bool repair = false);
 
+// The logs at `path`: the file itself, or the .jsonl and .jsonl.gz files directly in a folder
+// (a device's folder of the measurement dataset), sorted by name.
+std::vector<std::string> log_files(const std::string& path);
+
 // A tune holds an exclusive lock (flock) on its log from opening to the end, so that a second
 // tune on the same log is refused instead of writing into it too (where the file system has no
 // locks, nothing is refused). log_in_use: whether a running tune holds `path`.
