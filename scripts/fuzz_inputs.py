@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Feeds chameleon's commands mutated inputs and reports every case that crashes, hangs or ends in
-an internal error instead of a message (docs/benchmarks.md, tenth session).
+an internal error instead of a message (docs/benchmark-history.md, "Damaged and odd inputs, fuzzed").
 
   scripts/fuzz_inputs.py KIND [--cases N] [--seed S] [--exe build/apps/chameleon] [--keep DIR]
 

@@ -145,7 +145,7 @@ net_throughput() { # the 40 configs/s target: all of ResNet-18's tasks with --la
     grep -E 'tuned|total'
 }
 
-sanitize() { # Inception-v3 task 42's conv2d_direct_splitk config 647298 (docs/benchmarks.md)
+sanitize() { # Inception-v3 task 42's conv2d_direct_splitk config 647298 (docs/benchmark-history.md)
   # 896 accumulators per thread: ruled out by the static checks since, built here regardless.
   local args=(networks/inception_v3.json --task 42 --template conv2d_direct_splitk --config 647298
               --device "$device" --target auto --warmup 0 --repeat 1 --min-repeat-ms 0 --no-cuda-graph
@@ -181,7 +181,7 @@ winograd() { # conv2d_winograd's first GPU timings: fixed configs and random one
   # and a ResNet-18 one (tuned against the implicit GEMM and cuDNN in vgg-deep)
   for nt in ${WINOGRAD_TASKS:-vgg16:2 vgg16:6 resnet18:4}; do
     local net=${nt%%:*} task=${nt##*:}
-    # tile tile_k thread_m thread_n lanes_m lanes_n: the static table in docs/benchmarks.md
+    # tile tile_k thread_m thread_n lanes_m lanes_n: the static table in docs/benchmark-history.md
     for knobs in 2,8,8,8,4,4 2,16,8,8,4,4 2,8,8,4,4,8 2,8,4,8,8,4 4,8,8,8,2,4 4,8,8,8,2,2 4,8,8,8,4,2 4,8,8,4,4,4; do
       local cfg
       cfg=$(python3 -c 'import json,sys; v=[int(x) for x in sys.argv[1].split(",")]; print(json.dumps([[k,"ot",x] for k,x in zip(["tile","tile_k","thread_m","thread_n","lanes_m","lanes_n"],v)] + [["split_k","ot",1],["splitk_reduce","ot",0]]))' "$knobs")

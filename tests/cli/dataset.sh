@@ -128,6 +128,14 @@ grep -qE "^\| random \| -?[0-9.]+ " "$dir/bt/report.md" || { cat "$dir/bt/report
 for f in ci-resnet18-t4-gemm_measurements.svg ci-resnet18-t4-gemm_time.svg; do
   grep -q "<polyline" "$dir/bt/$f" || { echo "no curve in $f"; exit 1; }
 done
+# A variant: a tuner with other settings, benched under its own name; a spec without one is refused.
+expect 0 "### ci-resnet18-t4-gemm" \
+  python3 "$src/scripts/bench_tuners.py" --exe "$exe" --recorded "$ci" --seeds 2 --trials 24 --jobs 2 \
+  --variant 'near=chameleon --kmeans-pick nearest --plan-size 8' --out "$dir/bv"
+grep -qE "^\| near \| -?[0-9.]+ " "$dir/bv/report.md" || { cat "$dir/bv/report.md"; exit 1; }
+if grep -qE "^\| (autotvm|chameleon) \|" "$dir/bv/report.md"; then cat "$dir/bv/report.md"; exit 1; fi
+expect 1 "--variant wants 'NAME=TUNER" python3 "$src/scripts/bench_tuners.py" --exe "$exe" --recorded "$ci" \
+  --variant 'nameless' --out "$dir/bw"
 echo '{"charts": [{"file": "../x.svg", "series": []}]}' >"$dir/badchart.json"
 expect 1 "a chart's file is a name ending in .svg" "$exe" report --charts "$dir/badchart.json" --out "$dir/c"
 expect 1 "report takes logs or --charts, not both" "$exe" report "$dir/rec.jsonl" --charts "$dir/badchart.json"

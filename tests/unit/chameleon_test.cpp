@@ -5,6 +5,7 @@
 #include "chameleon/sample/adaptive.hpp"
 #include "chameleon/sample/kmeans.hpp"
 
+#include <functional>
 #include <set>
 
 using namespace chameleon;
@@ -23,6 +24,15 @@ float toy_score(const space::Config& c, const std::vector<int>& goal) {
   float d = 0;
   for (size_t k = 0; k < goal.size(); ++k) d += float(std::abs(c.choice[k] - goal[k]));
   return 1.0f - d / 76.0f; // 1 at the goal, 0 at the farthest corner
+}
+
+// The cost model of the toy space: toy_score for a batch of configs.
+std::function<std::vector<float>(const std::vector<space::Config>&)> toy_model(std::vector<int> goal) {
+  return [goal](const std::vector<space::Config>& cs) {
+    std::vector<float> out;
+    for (const auto& c : cs) out.push_back(toy_score(c, goal));
+    return out;
+  };
 }
 
 } // namespace
@@ -197,11 +207,7 @@ TEST_CASE("PPO's candidate set leaves out measured configs when asked", "[chamel
   const std::vector<int> goal = {15, 4, 12, 17};
   std::mt19937_64 rng(6);
   std::unordered_set<int64_t> visited;
-  auto predict = [&](const std::vector<space::Config>& cs) {
-    std::vector<float> out;
-    for (const auto& c : cs) out.push_back(toy_score(c, goal));
-    return out;
-  };
+  auto predict = toy_model(goal);
   auto valid = [](const space::Config&) { return true; };
   // Measured: the goal and its neighbours, where the episodes that start from it stay.
   std::vector<space::Config> best;
@@ -235,11 +241,7 @@ TEST_CASE("the PPO agent moves its episodes toward the optimum", "[chameleon][pp
   const std::vector<int> goal = {15, 4, 12, 17};
   std::mt19937_64 rng(5);
   std::unordered_set<int64_t> visited;
-  auto predict = [&](const std::vector<space::Config>& cs) {
-    std::vector<float> out;
-    for (const auto& c : cs) out.push_back(toy_score(c, goal));
-    return out;
-  };
+  auto predict = toy_model(goal);
   auto valid = [](const space::Config&) { return true; };
   explore::PpoOptions opts;
   opts.episodes = 64;

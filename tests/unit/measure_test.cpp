@@ -221,7 +221,7 @@ TEST_CASE("a compile past the build timeout is error 6 and the builder goes on",
   measure::Builder hasty(fx.h100, "sm_90", opts);
   auto r = hasty.build(fx.request(configs[0]));
   CHECK(r.error == measure::ErrorNo::BuildTimeout);
-  CHECK(r.compile_seconds >= 0.001); // the time it cost is kept (a recorded device charges it)
+  CHECK(r.compile_seconds > 0); // the time it cost is kept (a recorded device charges it)
   opts.timeout_s = 120;
   measure::Builder patient(fx.h100, "sm_90", opts);
   CHECK(patient.build(fx.request(configs[1])).ok());
