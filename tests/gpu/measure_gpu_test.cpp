@@ -16,6 +16,7 @@
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/file_lock.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include <future>
 #include <memory>
 #include <random>
+#include <set>
 #include <unistd.h>
 
 using namespace chameleon;
@@ -333,21 +335,35 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
         if (tmpl == &splitk && f.split_k == 1) continue;
         if (codegen::check_static(gpu_target(), f).ok) configs.push_back(c);
       }
+      INFO(tmpl->name() << " on " << shapes[s].str() << ": valid configs found in 100,000 draws");
+      CHECK(!configs.empty()); // a template that takes a shape is measured on it
       for (const auto& c : configs) {
         jobs.push_back({tmpl, s, sp, c, builder.submit({tmpl, shapes[s], sp.get(), c})});
       }
     }
   }
   int measured = 0, ok = 0;
+  std::set<std::string> templates_measured;
   for (auto& job : jobs) {
     auto r = runner.run(shapes[job.shape], job.build.get());
     ++measured;
+    templates_measured.insert(job.tmpl->name());
     INFO(job.tmpl->name() << " " << shapes[job.shape].str() << " config " << job.config.index << ": "
                           << r.message);
     CHECK(r.ok());
     ok += r.ok();
   }
   std::printf("[gpu] templates on all shipped shapes and awkward ones: %d of %d configs verified\n", ok, measured);
+  // It measured what it meant to: every template that takes one of the shapes, on every such shape.
+  for (const codegen::Template* tmpl : codegen::templates()) {
+    const bool takes_one = std::any_of(shapes.begin(), shapes.end(), [&](const task::Conv2dWorkload& w) {
+      const auto ts = codegen::templates_for(w, {}, /*allow_tf32=*/true);
+      return std::find(ts.begin(), ts.end(), tmpl) != ts.end();
+    });
+    INFO(tmpl->name());
+    if (takes_one) CHECK(templates_measured.count(tmpl->name()) == 1);
+  }
+  CHECK(measured >= int(shapes.size()));
 }
 
 TEST_CASE("a slice collected on the GPU replays exactly on the recorded device", "[gpu]") {
