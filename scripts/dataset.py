@@ -3,7 +3,7 @@
 measured, with its provenance, and says what the dataset holds.
 
   scripts/dataset.py add RESULTS...   logs (.jsonl, .jsonl.gz), folders of them, or a GPU run's
-                                      results.tar.gz (scripts/gpu-session.sh)
+                                      results.tar.gz (scripts/gpu-run.sh)
   scripts/dataset.py summary          folders, files, records and sizes
   scripts/dataset.py folder NAME      the folder a device's records go to ("NVIDIA H100 80GB HBM3"
                                       -> nvidia-h100-80gb-hbm3)

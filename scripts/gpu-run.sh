@@ -26,7 +26,7 @@
 # collection log in it goes into the dataset with `scripts/dataset.py add OUT_DIR/results.tar.gz`.
 # The records name the commit the binary was built from: where the tree has no .git (a copy on a
 # GPU machine), set CHAMELEON_COMMIT (e.g. to `git rev-parse --short=12 HEAD` of the copy's source).
-# Usage: scripts/gpu-session.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
+# Usage: scripts/gpu-run.sh OUT_DIR [BUDGET_S (default 500)] [BUILD_DIR (default build-gpu)]
 # SKIP_BUILD=1 uses BUILD_DIR as it is; PHASES picks and orders the phases (default: all, in the
 # order above; also smoke (a few random configs of every template on two ResNet-18 tasks),
 # throughput (compile-included measure throughput), gpu-tests-templates, gpu-tests-new (the fault, every-template and GPU-turn tests),
@@ -52,7 +52,7 @@ out=$1
 budget=${2:-500}
 build=${3:-build-gpu}
 t0=$(date +%s)
-res=/tmp/gpu-session
+res=/tmp/gpu-run
 rm -rf "$res"
 mkdir -p "$res" "$out"
 exec > >(tee -a "$out/session.log") 2>&1
@@ -328,7 +328,7 @@ if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
-[ -x "$exe" ] || { echo "gpu-session: the build failed"; pack; exit 1; }
+[ -x "$exe" ] || { echo "gpu-run: the build failed"; pack; exit 1; }
 for name in ${PHASES:-gpu-tests-new slices resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
@@ -357,8 +357,8 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp32 net-throughput vgg16-fp
     seeds) phase seeds ${SEEDS_LIMIT:-120} seeds ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
     sanitize) phase sanitize 90 sanitize ;;
-    *) echo "gpu-session: unknown phase $name" ;;
+    *) echo "gpu-run: unknown phase $name" ;;
   esac
 done
-echo "gpu-session: done in $(elapsed) s"
+echo "gpu-run: done in $(elapsed) s"
 pack
