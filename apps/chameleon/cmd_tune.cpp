@@ -181,6 +181,75 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
   std::cout << "\n" << flops_count_note(best_templates);
 }
 
+// The records of --history: each path a log, or a folder of them; the tuning log itself is
+// skipped (its records are used already).
+std::vector<tune::Record> load_history(const std::vector<std::string>& paths, const std::string& log_path) {
+  std::vector<tune::Record> history;
+  for (const auto& path : paths) {
+    const std::vector<std::string> files = tune::log_files(path);
+    if (files.empty()) spdlog::warn("history {}: a folder without logs (.jsonl or .jsonl.gz)", path);
+    for (const auto& h : files) {
+      std::error_code ec;
+      if (std::filesystem::equivalent(h, log_path, ec)) {
+        spdlog::info("history {} is the tuning log itself: its records are used already", h);
+        continue;
+      }
+      auto contents = tune::read_log(h);
+      spdlog::info("history {}: {} records", h, contents.records.size());
+      history.insert(history.end(), contents.records.begin(), contents.records.end());
+    }
+  }
+  return history;
+}
+
+// One runner per device and lane; several GPUs tune different tasks at the same time, and the
+// lanes of one GPU tune different tasks whose measurements take turns on it. GPUs whose
+// fingerprints differ are refused: their records belong in different logs.
+std::vector<std::unique_ptr<measure::Runner>> make_runners(const DeviceOptions& dev, const ResolvedDevice& rd,
+                                                           const std::vector<int>& ordinals, int lanes) {
+  std::vector<std::unique_ptr<measure::Runner>> runners;
+  for (int ordinal : ordinals) {
+    auto turn = std::make_shared<std::mutex>();
+    for (int lane = 0; lane < lanes; ++lane) {
+      auto r = make_device_runner(dev, rd, ordinal);
+      runners.push_back(lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
+    }
+  }
+  for (size_t i = 1; i < runners.size(); ++i) {
+    if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
+      const int o = ordinals[i / size_t(lanes)];
+      throw Error("--devices: GPU " + std::to_string(o) + " (" + runners[i]->fingerprint() +
+                  ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
+                  "): tune different GPUs into different logs");
+    }
+  }
+  return runners;
+}
+
+// tune --json's summary.
+nlohmann::json summary_json(const std::vector<tune::TaskOutcome>& outcomes, const LoadedNetwork& loaded,
+                            const measure::Runner& runner, const ResolvedDevice& rd, const TuneArgs& a,
+                            const std::string& log_path, double wall, int lanes) {
+  nlohmann::json out = {{"network", loaded.net.name},
+                        {"device", runner.device_name()},
+                        {"simulated", runner.simulated()},
+                        {"target", rd.target.name},
+                        {"tuner", a.tune.tuner},
+                        {"log", log_path},
+                        {"wall_s", wall},
+                        {"lanes", lanes},
+                        {"interrupted", util::interrupt_requested()},
+                        {"options", tune::to_json(a.tune)},
+                        {"tasks", nlohmann::json::array()}};
+  double total = 0;
+  for (const auto& o : outcomes) {
+    out["tasks"].push_back(outcome_json(o));
+    if (o.best) total += o.best->seconds() * o.task.count;
+  }
+  out["weighted_total_seconds"] = total;
+  return out;
+}
+
 void run_tune(TuneArgs a, bool quiet) {
   const auto& ad = a.tune.adaptive;
   if (ad.k_min > ad.k_max) {
@@ -228,24 +297,7 @@ void run_tune(TuneArgs a, bool quiet) {
   const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size(), ordinals.front());
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
-  // One runner per device and lane; several GPUs tune different tasks at the same time, and the
-  // lanes of one GPU tune different tasks whose measurements take turns on it.
-  std::vector<std::unique_ptr<measure::Runner>> runners;
-  for (int ordinal : ordinals) {
-    auto turn = std::make_shared<std::mutex>();
-    for (int lane = 0; lane < lanes; ++lane) {
-      auto r = make_device_runner(a.dev, rd, ordinal);
-      runners.push_back(lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
-    }
-  }
-  for (size_t i = 1; i < runners.size(); ++i) {
-    if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
-      const int o = ordinals[i / size_t(lanes)];
-      throw Error("--devices: GPU " + std::to_string(o) + " (" + runners[i]->fingerprint() +
-                  ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
-                  "): tune different GPUs into different logs");
-    }
-  }
+  std::vector<std::unique_ptr<measure::Runner>> runners = make_runners(a.dev, rd, ordinals, lanes);
   // Every loop fits its own cost model: with --xgb-threads 0, loops side by side share the cores
   // instead of each starting a team of one thread per core.
   if (a.tune.model.threads == 0 && runners.size() > 1) {
@@ -261,21 +313,7 @@ void run_tune(TuneArgs a, bool quiet) {
   }
 
   tune::TuningLog log(log_path);
-  std::vector<tune::Record> history;
-  for (const auto& path : a.history) {
-    const std::vector<std::string> files = tune::log_files(path);
-    if (files.empty()) spdlog::warn("history {}: a folder without logs (.jsonl or .jsonl.gz)", path);
-    for (const auto& h : files) {
-      std::error_code ec;
-      if (std::filesystem::equivalent(h, log_path, ec)) {
-        spdlog::info("history {} is the tuning log itself: its records are used already", h);
-        continue;
-      }
-      auto contents = tune::read_log(h);
-      spdlog::info("history {}: {} records", h, contents.records.size());
-      history.insert(history.end(), contents.records.begin(), contents.records.end());
-    }
-  }
+  const std::vector<tune::Record> history = load_history(a.history, log_path);
   std::string progress_mode = quiet && a.progress == "text" ? "none" : a.progress;
   auto progress = tune::make_progress(progress_mode);
   spdlog::info("tuning {} tasks of {} with {} on {} ({}{}), log {}", tasks.size(), loaded.net.name,
@@ -301,24 +339,7 @@ void run_tune(TuneArgs a, bool quiet) {
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (a.as_json) {
-    nlohmann::json out = {{"network", loaded.net.name},
-                          {"device", runner->device_name()},
-                          {"simulated", runner->simulated()},
-                          {"target", rd.target.name},
-                          {"tuner", a.tune.tuner},
-                          {"log", log_path},
-                          {"wall_s", wall},
-                          {"lanes", lanes},
-                          {"interrupted", util::interrupt_requested()},
-                          {"options", tune::to_json(a.tune)},
-                          {"tasks", nlohmann::json::array()}};
-    double total = 0;
-    for (const auto& o : outcomes) {
-      out["tasks"].push_back(outcome_json(o));
-      if (o.best) total += o.best->seconds() * o.task.count;
-    }
-    out["weighted_total_seconds"] = total;
-    std::cout << out.dump(2) << "\n";
+    std::cout << summary_json(outcomes, loaded, *runner, rd, a, log_path, wall, lanes).dump(2) << "\n";
   } else {
     print_summary(outcomes, loaded, *runner, rd.target, a, wall, int(runners.size()));
     std::cout << "log: " << log_path << "\n";
@@ -386,54 +407,163 @@ void run_status(const StatusArgs& a) {
   if (stale + missing + unfinished > 0) throw CLI::RuntimeError(1);
 }
 
+void add_status_command(CLI::App& app) {
+  auto a = std::make_shared<StatusArgs>();
+  auto* cmd = app.add_subcommand("status", "Per task: up to date, stale (why), missing or unfinished (interrupted) in a log; exit 1 unless all are up to date");
+  add_network_options(*cmd, a->net);
+  cmd->add_option("--log", a->log, "Tuning log (default NETWORK-TARGET[-sim].jsonl)");
+  cmd->add_option("--target", a->dev.target, "GPU target: a preset, or auto")->capture_default_str();
+  cmd->add_option("--device", a->dev.device, "cuda, sim or auto")
+      ->check(CLI::IsMember({"cuda", "sim", "auto"}))
+      ->capture_default_str();
+  cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--templates", a->templates,
+                  "Templates the tasks are tuned over (default: all that tune uses unnamed)");
+  cmd->add_flag("--allow-tf32", a->allow_tf32, "The tasks are also tuned over the TF32 templates");
+  cmd->add_flag("--json", a->as_json, "Print JSON");
+  cmd->callback([a] {
+    StatusArgs args = *a;
+    if (args.log.empty()) {
+      LoadedNetwork loaded = load(args.net);
+      args.log = default_log_path(loaded.net.name, resolve_device(args.dev));
+    }
+    run_status(args);
+  });
+}
+
+void add_merge_command(CLI::App& app) {
+  auto logs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("merge", "Combine tuning logs (e.g. shards) without duplicates or loss");
+  cmd->add_option("logs", *logs, "Logs to merge")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", *out, "Merged log (may be one of the inputs)")->required();
+  cmd->callback([=] {
+    auto stats = tune::merge_logs(*logs, *out);
+    std::cout << "merged " << logs->size() << " logs into " << *out << ": " << stats.records
+              << " records (" << stats.duplicates << " duplicates dropped), " << stats.comments
+              << " run lines";
+    if (stats.damaged > 0) std::cout << ", " << stats.damaged << " damaged lines left out";
+    std::cout << "\n";
+  });
+}
+
+// The cost model's, the explorers' and the samplers' settings.
+void add_search_options(CLI::App& cmd, tune::TuneOptions& t) {
+  auto& m = t.model;
+  cmd.add_option("--model-loss", m.loss, "Cost model objective: reg or rank")
+      ->check(CLI::IsMember({"reg", "rank"}))
+      ->capture_default_str();
+  cmd.add_option("--xgb-max-depth", m.max_depth, "XGBoost max_depth")
+      ->check(between(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--xgb-eta", m.eta, "XGBoost eta")->check(between(1e-6, 1))->capture_default_str();
+  cmd.add_option("--xgb-gamma", m.gamma, "XGBoost gamma")->check(at_least(0))->capture_default_str();
+  cmd.add_option("--xgb-min-child-weight", m.min_child_weight, "XGBoost min_child_weight")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd.add_option("--xgb-max-rounds", m.max_rounds, "XGBoost boosting rounds at most")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--xgb-early-stopping", m.early_stopping, "Rounds without a better top-k recall")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--xgb-threads", m.threads, "Threads of a cost-model fit (0: one per core, shared by the loops side by side)")
+      ->check(between(0, 1024))
+      ->capture_default_str();
+  auto& sa = t.annealing;
+  cmd.add_option("--sa-parallel", sa.parallel, "Annealing: parallel chains")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--sa-steps", sa.steps, "Annealing: steps at most")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--sa-early-stop", sa.early_stop, "Annealing: steps without a change of the top set")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_flag("!--no-sa-persistent", sa.persistent, "Annealing: restart the chains every iteration");
+  auto& p = t.ppo;
+  cmd.add_option("--ppo-episodes", p.episodes, "PPO: episodes per exploration")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-steps", p.steps, "PPO: steps per episode at most")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-lr", p.lr, "PPO: Adam learning rate")->check(above(0))->capture_default_str();
+  cmd.add_option("--ppo-gamma", p.gamma, "PPO: discount")->check(between(0, 1))->capture_default_str();
+  cmd.add_option("--ppo-lambda", p.lambda, "PPO: GAE parameter")
+      ->check(between(0, 1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-epochs", p.epochs, "PPO: epochs per exploration")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-clip", p.clip, "PPO: surrogate clip")->check(above(0))->capture_default_str();
+  cmd.add_option("--ppo-value-coef", p.value_coef, "PPO: value loss coefficient")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd.add_option("--ppo-entropy-coef", p.entropy_coef, "PPO: entropy bonus coefficient")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd.add_option("--ppo-hidden", p.hidden, "PPO: units per layer")
+      ->check(between(1, 4096))
+      ->capture_default_str();
+  cmd.add_option("--ppo-minibatch", p.minibatch, "PPO: transitions per gradient step (drawn with replacement)")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-minibatches", p.minibatches,
+                  "PPO: gradient steps per epoch (0: one per episode, as Chameleon's code updates per trajectory)")
+      ->check(between(0, 1024))
+      ->capture_default_str();
+  cmd.add_option("--ppo-stay-fraction", p.stay_fraction, "PPO: an episode ends when this share of knobs stays")
+      ->check(between(0, 1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-best-starts", p.best_starts, "PPO: share of episodes starting from the best measured configs")
+      ->check(between(0, 1))
+      ->capture_default_str();
+  cmd.add_option("--ppo-candidates", p.candidates, "PPO: size of the candidate set handed to the sampler")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_flag("--ppo-unmeasured,!--ppo-measured", p.unmeasured,
+                "PPO: the candidate set holds unmeasured configs only, or measured ones too (as in the paper)");
+  cmd.add_flag("!--no-ppo-keep-agent", p.keep_agent, "PPO: start every task with a fresh agent");
+  auto& ad = t.adaptive;
+  cmd.add_option("--kmeans-min", ad.k_min, "Adaptive sampling: smallest k")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--kmeans-max", ad.k_max, "Adaptive sampling: largest k")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--kmeans-step", ad.k_step, "Adaptive sampling: step of k")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--kmeans-threshold", ad.threshold, "Adaptive sampling: knee threshold")
+      ->check(above(0))
+      ->capture_default_str();
+  cmd.add_option("--kmeans-pick", ad.pick,
+                  "Adaptive sampling: a cluster's config: nearest (to its centroid) or best (best-scored)")
+      ->check(CLI::IsMember({"nearest", "best"}))
+      ->capture_default_str();
+  cmd.add_option("--kmeans-knobs", ad.cluster_knobs,
+                  "Adaptive sampling: cluster on the N knobs with the most values (0: all)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  cmd.add_option("--kmeans-epsilon", ad.epsilon, "Adaptive sampling: share of random configs per batch")
+      ->check(between(0, 1))
+      ->capture_default_str();
+}
+
 } // namespace
 
 void add_tune_commands(CLI::App& app, const bool& quiet) {
-  {
-    auto a = std::make_shared<StatusArgs>();
-    auto* cmd = app.add_subcommand("status", "Per task: up to date, stale (why), missing or unfinished (interrupted) in a log; exit 1 unless all are up to date");
-    add_network_options(*cmd, a->net);
-    cmd->add_option("--log", a->log, "Tuning log (default NETWORK-TARGET[-sim].jsonl)");
-    cmd->add_option("--target", a->dev.target, "GPU target: a preset, or auto")->capture_default_str();
-    cmd->add_option("--device", a->dev.device, "cuda, sim or auto")
-        ->check(CLI::IsMember({"cuda", "sim", "auto"}))
-        ->capture_default_str();
-    cmd->add_option("--gpu", a->dev.gpu, "GPU ordinal")->check(at_least(0))->capture_default_str();
-    cmd->add_option("--templates", a->templates,
-                    "Templates the tasks are tuned over (default: all that tune uses unnamed)");
-    cmd->add_flag("--allow-tf32", a->allow_tf32, "The tasks are also tuned over the TF32 templates");
-    cmd->add_flag("--json", a->as_json, "Print JSON");
-    cmd->callback([a] {
-      StatusArgs args = *a;
-      if (args.log.empty()) {
-        LoadedNetwork loaded = load(args.net);
-        args.log = default_log_path(loaded.net.name, resolve_device(args.dev));
-      }
-      run_status(args);
-    });
-  }
-  {
-    auto logs = std::make_shared<std::vector<std::string>>();
-    auto out = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("merge", "Combine tuning logs (e.g. shards) without duplicates or loss");
-    cmd->add_option("logs", *logs, "Logs to merge")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--out", *out, "Merged log (may be one of the inputs)")->required();
-    cmd->callback([=] {
-      auto stats = tune::merge_logs(*logs, *out);
-      std::cout << "merged " << logs->size() << " logs into " << *out << ": " << stats.records
-                << " records (" << stats.duplicates << " duplicates dropped), " << stats.comments
-                << " run lines";
-      if (stats.damaged > 0) std::cout << ", " << stats.damaged << " damaged lines left out";
-      std::cout << "\n";
-    });
-  }
+  add_status_command(app);
+  add_merge_command(app);
   auto a = std::make_shared<TuneArgs>();
   auto* cmd = app.add_subcommand("tune", "Tune a network's conv2d tasks and log every measurement (Ctrl-C stops after the batch in flight; the same command resumes)");
   add_network_options(*cmd, a->net);
   auto& t = a->tune;
   cmd->add_option("--tuner", t.tuner,
-                  "Search method: chameleon (PPO + adaptive sampling), ae (PPO + greedy), sa-as "
-                  "(annealing + adaptive sampling), autotvm (annealing + greedy), random")
+                  "Search method: chameleon (PPO + adaptive sampling), chameleon-paper (the same with the "
+                  "paper's settings), ae (PPO + greedy), sa-as (annealing + adaptive sampling), autotvm "
+                  "(annealing + greedy), random")
       ->capture_default_str();
   cmd->add_option("--trials", t.trials, "Measurements per task (resumed ones count)")
       ->check(at_least(1))
@@ -494,106 +624,7 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
       ->check(CLI::IsMember({"text", "json", "none"}))
       ->capture_default_str();
   cmd->add_flag("--json", a->as_json, "Print the summary as JSON");
-  auto& m = t.model;
-  cmd->add_option("--model-loss", m.loss, "Cost model objective: reg or rank")
-      ->check(CLI::IsMember({"reg", "rank"}))
-      ->capture_default_str();
-  cmd->add_option("--xgb-max-depth", m.max_depth, "XGBoost max_depth")
-      ->check(between(1, 64))
-      ->capture_default_str();
-  cmd->add_option("--xgb-eta", m.eta, "XGBoost eta")->check(between(1e-6, 1))->capture_default_str();
-  cmd->add_option("--xgb-gamma", m.gamma, "XGBoost gamma")->check(at_least(0))->capture_default_str();
-  cmd->add_option("--xgb-min-child-weight", m.min_child_weight, "XGBoost min_child_weight")
-      ->check(at_least(0))
-      ->capture_default_str();
-  cmd->add_option("--xgb-max-rounds", m.max_rounds, "XGBoost boosting rounds at most")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--xgb-early-stopping", m.early_stopping, "Rounds without a better top-k recall")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--xgb-threads", m.threads, "Threads of a cost-model fit (0: one per core, shared by the loops side by side)")
-      ->check(between(0, 1024))
-      ->capture_default_str();
-  auto& sa = t.annealing;
-  cmd->add_option("--sa-parallel", sa.parallel, "Annealing: parallel chains")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--sa-steps", sa.steps, "Annealing: steps at most")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--sa-early-stop", sa.early_stop, "Annealing: steps without a change of the top set")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_flag("!--no-sa-persistent", sa.persistent, "Annealing: restart the chains every iteration");
-  auto& p = t.ppo;
-  cmd->add_option("--ppo-episodes", p.episodes, "PPO: episodes per exploration")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-steps", p.steps, "PPO: steps per episode at most")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-lr", p.lr, "PPO: Adam learning rate")->check(above(0))->capture_default_str();
-  cmd->add_option("--ppo-gamma", p.gamma, "PPO: discount")->check(between(0, 1))->capture_default_str();
-  cmd->add_option("--ppo-lambda", p.lambda, "PPO: GAE parameter")
-      ->check(between(0, 1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-epochs", p.epochs, "PPO: epochs per exploration")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-clip", p.clip, "PPO: surrogate clip")->check(above(0))->capture_default_str();
-  cmd->add_option("--ppo-value-coef", p.value_coef, "PPO: value loss coefficient")
-      ->check(at_least(0))
-      ->capture_default_str();
-  cmd->add_option("--ppo-entropy-coef", p.entropy_coef, "PPO: entropy bonus coefficient")
-      ->check(at_least(0))
-      ->capture_default_str();
-  cmd->add_option("--ppo-hidden", p.hidden, "PPO: units per layer")
-      ->check(between(1, 4096))
-      ->capture_default_str();
-  cmd->add_option("--ppo-minibatch", p.minibatch, "PPO: transitions per gradient step (drawn with replacement)")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-minibatches", p.minibatches,
-                  "PPO: gradient steps per epoch (0: one per episode, as Chameleon's code updates per trajectory)")
-      ->check(between(0, 1024))
-      ->capture_default_str();
-  cmd->add_option("--ppo-stay-fraction", p.stay_fraction, "PPO: an episode ends when this share of knobs stays")
-      ->check(between(0, 1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-best-starts", p.best_starts, "PPO: share of episodes starting from the best measured configs")
-      ->check(between(0, 1))
-      ->capture_default_str();
-  cmd->add_option("--ppo-candidates", p.candidates, "PPO: size of the candidate set handed to the sampler")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_flag("--ppo-unmeasured,!--ppo-measured", p.unmeasured,
-                "PPO: the candidate set holds unmeasured configs only, or measured ones too (as in the paper)");
-  cmd->add_flag("!--no-ppo-keep-agent", p.keep_agent, "PPO: start every task with a fresh agent");
-  auto& ad = t.adaptive;
-  cmd->add_option("--kmeans-min", ad.k_min, "Adaptive sampling: smallest k")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--kmeans-max", ad.k_max, "Adaptive sampling: largest k")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--kmeans-step", ad.k_step, "Adaptive sampling: step of k")
-      ->check(at_least(1))
-      ->capture_default_str();
-  cmd->add_option("--kmeans-threshold", ad.threshold, "Adaptive sampling: knee threshold")
-      ->check(above(0))
-      ->capture_default_str();
-  cmd->add_option("--kmeans-pick", ad.pick,
-                  "Adaptive sampling: a cluster's config: nearest (to its centroid) or best (best-scored)")
-      ->check(CLI::IsMember({"nearest", "best"}))
-      ->capture_default_str();
-  cmd->add_option("--kmeans-knobs", ad.cluster_knobs,
-                  "Adaptive sampling: cluster on the N knobs with the most values (0: all)")
-      ->check(at_least(0))
-      ->capture_default_str();
-  cmd->add_option("--kmeans-epsilon", ad.epsilon, "Adaptive sampling: share of random configs per batch")
-      ->check(between(0, 1))
-      ->capture_default_str();
+  add_search_options(*cmd, t);
   add_device_options(*cmd, a->dev);
   cmd->callback([a, &quiet] { run_tune(*a, quiet); });
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace chameleon::explore {
 
@@ -97,6 +98,69 @@ void PpoExplorer::begin_task(const space::ConfigSpace& space) {
   if (!options_.keep_agent || (agent_ && agent_->knobs != int(space.knobs().size()))) agent_.reset();
 }
 
+namespace {
+
+// One step of the rollout: the rows of the episodes still running, what they saw and did.
+struct Step {
+  std::vector<int> rows;
+  torch::Tensor obs, actions, logp, value;
+  std::vector<float> reward;
+  std::vector<bool> done;
+};
+
+// An exploration's transitions with their GAE advantages and returns, last step first (the
+// tensors are collected in the same order, so their rows line up with adv and ret).
+struct Transitions {
+  std::vector<torch::Tensor> obs, actions, logp;
+  std::vector<float> adv, ret;
+  double reward_sum = 0;
+};
+
+Transitions advantages(const std::vector<Step>& steps, int episodes, double gamma, double lambda) {
+  Transitions out;
+  std::vector<float> next_value(static_cast<size_t>(episodes), 0.0f);
+  std::vector<float> next_adv(static_cast<size_t>(episodes), 0.0f);
+  for (size_t t = steps.size(); t-- > 0;) {
+    const Step& s = steps[t];
+    auto value = s.value.accessor<float, 1>();
+    for (size_t i = 0; i < s.rows.size(); ++i) {
+      const size_t e = size_t(s.rows[i]);
+      const float v = value[int64_t(i)];
+      const float bootstrap = s.done[i] ? 0.0f : next_value[e];
+      const float carry = s.done[i] ? 0.0f : next_adv[e];
+      const float delta = s.reward[i] + float(gamma) * bootstrap - v;
+      const float adv = delta + float(gamma * lambda) * carry;
+      next_value[e] = v;
+      next_adv[e] = adv;
+      out.adv.push_back(adv);
+      out.ret.push_back(adv + v);
+      out.reward_sum += s.reward[i];
+    }
+    out.obs.push_back(s.obs);
+    out.actions.push_back(s.actions);
+    out.logp.push_back(s.logp);
+  }
+  return out;
+}
+
+// The candidate set: the explored configs (without those in `leave_out`, when given), best
+// predicted first (ties: by index), at most `count`.
+std::vector<Candidate> best_candidates(std::unordered_map<int64_t, Candidate> explored,
+                                       const std::unordered_set<int64_t>* leave_out, int count) {
+  std::vector<Candidate> out;
+  out.reserve(explored.size());
+  for (auto& [index, cand] : explored) {
+    if (leave_out == nullptr || !leave_out->count(index)) out.push_back(std::move(cand));
+  }
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.config.index < b.config.index;
+  });
+  if (int(out.size()) > count) out.resize(size_t(count));
+  return out;
+}
+
+} // namespace
+
 std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   finish_training();
   const auto start = std::chrono::steady_clock::now();
@@ -140,13 +204,7 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
   };
   reward_of(state);
 
-  // Roll out all episodes together. Per step, rows of the episodes still running.
-  struct Step {
-    std::vector<int> rows;
-    torch::Tensor obs, actions, logp, value;
-    std::vector<float> reward;
-    std::vector<bool> done;
-  };
+  // Roll out all episodes together.
   std::vector<Step> steps;
   std::vector<int> alive(static_cast<size_t>(episodes));
   for (int e = 0; e < episodes; ++e) alive[size_t(e)] = e;
@@ -194,36 +252,11 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
     alive = std::move(still);
   }
 
-  // GAE over each episode's transitions, walking the steps backwards.
-  std::vector<float> next_value(static_cast<size_t>(episodes), 0.0f);
-  std::vector<float> next_adv(static_cast<size_t>(episodes), 0.0f);
-  std::vector<torch::Tensor> obs_all, act_all, logp_all;
-  std::vector<float> adv_all, ret_all;
-  double reward_sum = 0;
-  for (size_t t = steps.size(); t-- > 0;) {
-    const Step& s = steps[t];
-    auto value = s.value.accessor<float, 1>();
-    for (size_t i = 0; i < s.rows.size(); ++i) {
-      const size_t e = size_t(s.rows[i]);
-      const float v = value[int64_t(i)];
-      const float bootstrap = s.done[i] ? 0.0f : next_value[e];
-      const float carry = s.done[i] ? 0.0f : next_adv[e];
-      const float delta = s.reward[i] + float(options_.gamma) * bootstrap - v;
-      const float adv = delta + float(options_.gamma * options_.lambda) * carry;
-      next_value[e] = v;
-      next_adv[e] = adv;
-      adv_all.push_back(adv);
-      ret_all.push_back(adv + v);
-      reward_sum += s.reward[i];
-    }
-    obs_all.push_back(s.obs);
-    act_all.push_back(s.actions);
-    logp_all.push_back(s.logp);
-  }
-  // The tensors were collected backwards too, so rows line up with adv_all and ret_all.
+  const Transitions tr = advantages(steps, episodes, options_.gamma, options_.lambda);
+  const auto& adv_all = tr.adv;
   stats_ = PpoStats{};
   stats_.transitions = int64_t(adv_all.size());
-  stats_.mean_reward = adv_all.empty() ? 0 : reward_sum / double(adv_all.size());
+  stats_.mean_reward = adv_all.empty() ? 0 : tr.reward_sum / double(adv_all.size());
   double final_sum = 0;
   for (float f : final_score) final_sum += f;
   stats_.mean_final_score = final_sum / episodes;
@@ -231,10 +264,10 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
 
   if (!adv_all.empty()) {
     auto batch = std::make_shared<Batch>();
-    batch->obs = torch::cat(obs_all);
-    batch->actions = torch::cat(act_all);
-    batch->old_logp = torch::cat(logp_all);
-    batch->ret = torch::tensor(ret_all);
+    batch->obs = torch::cat(tr.obs);
+    batch->actions = torch::cat(tr.actions);
+    batch->old_logp = torch::cat(tr.logp);
+    batch->ret = torch::tensor(tr.ret);
     auto adv = torch::tensor(adv_all);
     auto centered = adv - adv.mean();
     batch->adv = centered / (torch::sqrt((centered * centered).mean()) + 1e-8);
@@ -242,16 +275,7 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
     training_ = std::async(std::launch::async, [this, batch] { train(*batch); });
   }
 
-  std::vector<Candidate> out;
-  out.reserve(explored.size());
-  for (auto& [index, cand] : explored) {
-    if (!options_.unmeasured || !ctx.visited.count(index)) out.push_back(std::move(cand));
-  }
-  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
-    return a.score != b.score ? a.score > b.score : a.config.index < b.config.index;
-  });
-  if (int(out.size()) > options_.candidates) out.resize(size_t(options_.candidates));
-  return out;
+  return best_candidates(std::move(explored), options_.unmeasured ? &ctx.visited : nullptr, options_.candidates);
 }
 
 void PpoExplorer::train(const Batch& b) {
