@@ -119,6 +119,19 @@ expect 0 "dataset: 0 records added" python3 "$src/scripts/dataset.py" --to "$ds"
 expect 0 "ci-resnet18-t4-gemm .* 20/256 \(incomplete\)" "$exe" dataset "$ds/sim-h100"
 expect 0 "^nvidia-h100-80gb-hbm3$" python3 "$src/scripts/dataset.py" folder "NVIDIA H100 80GB HBM3"
 
+# A device's dataset folder as --history (a trained start), with the paper's tuner and the
+# search flags; a folder without logs is named.
+mkdir -p "$dir/empty-history"
+expect 0 "history .*ci-resnet18-t4-gemm.jsonl.gz: 256 records" \
+  "$exe" tune "$net" --tasks 4 --device sim --sim-estimate --trials 24 --tuner chameleon-paper --ppo-measured \
+  --kmeans-knobs 0 --kmeans-epsilon 0.1 --kmeans-pick nearest --transfer-rows 64 \
+  --history "$(dirname "$ci")" --history "$dir/empty-history" --log "$dir/paper.jsonl" --progress none
+grep -q "history $dir/empty-history: a folder without logs" "$dir/out.txt" || { cat "$dir/out.txt"; exit 1; }
+grep -q '"pick":"nearest"' "$dir/paper.jsonl" || { echo "the run header has not the paper's pick"; exit 1; }
+grep -q '"transfer_rows":64' "$dir/paper.jsonl" || { echo "the run header has not --transfer-rows"; exit 1; }
+grep -q '"batch":64' "$dir/paper.jsonl" || { echo "chameleon-paper's plan size is not 64"; exit 1; }
+expect 105 "--kmeans-pick: median not in \{nearest,best\}" "$exe" tune "$net" --device sim --kmeans-pick median
+
 # The tuner benchmark on the CI slice: the machinery, not the figures.
 expect 0 "### ci-resnet18-t4-gemm: conv2d_implicit_gemm, 256 configs" \
   python3 "$src/scripts/bench_tuners.py" --exe "$exe" --recorded "$ci" --tuners autotvm,random --seeds 2 \
