@@ -171,7 +171,7 @@ void run_compile(const CompileArgs& a) {
                         {"error_no", int(b.error)},
                         {"error", measure::error_name(b.error)},
                         {"message", b.message},
-                        {"resources", measure::to_json(b.resources)},
+                        {"resources", target::to_json(b.resources)},
                         {"compile_seconds", b.compile_seconds},
                         {"cubin_bytes", b.cubin.size()}};
   if (b.ok() && !a.cubin.empty()) {

@@ -85,8 +85,8 @@ TEST_CASE("ptxas reports are parsed", "[codegen]") {
       "    16 bytes stack frame, 12 bytes spill stores, 8 bytes spill loads\n"
       "ptxas info    : Used 96 registers, used 1 barriers, 8036 bytes smem, 384 bytes cmem[0]\n",
       out);
-  CHECK(out.registers == 96);
-  CHECK(out.static_smem == 8036);
+  CHECK(out.resources.registers == 96);
+  CHECK(out.resources.static_smem == 8036);
   // Two entries: the one asked for.
   const std::string two =
       "ptxas info    : Compiling entry function 'main_k' for 'sm_90'\n"
@@ -96,11 +96,11 @@ TEST_CASE("ptxas reports are parsed", "[codegen]") {
   cuda::CompileOutput main_k, reduce;
   cuda::parse_ptxas_report(two, main_k, "main_k");
   cuda::parse_ptxas_report(two, reduce, "splitk_reduce");
-  CHECK(main_k.registers == 77);
-  CHECK(reduce.registers == 12);
-  CHECK(out.spill_stores == 12);
-  CHECK(out.spill_loads == 8);
-  CHECK(out.stack_frame == 16);
+  CHECK(main_k.resources.registers == 77);
+  CHECK(reduce.resources.registers == 12);
+  CHECK(out.resources.spill_stores == 12);
+  CHECK(out.resources.spill_loads == 8);
+  CHECK(out.resources.stack_frame == 16);
 }
 
 TEST_CASE("NVRTC arch support is reported plainly", "[codegen]") {
@@ -147,8 +147,8 @@ TEST_CASE("the generated source carries the config and compiles", "[codegen]") {
   auto out = cuda::nvrtc_compile(src.code, src.entry, "sm_90");
   INFO(out.log);
   REQUIRE(out.ok);
-  CHECK(out.registers > 0);
-  CHECK(out.static_smem == tmpl.features(wl, sp, cfg).static_smem);
+  CHECK(out.resources.registers > 0);
+  CHECK(out.resources.static_smem == tmpl.features(wl, sp, cfg).static_smem);
 }
 
 TEST_CASE("the measurement worker's helper kernels compile, as the worker builds them", "[codegen]") {

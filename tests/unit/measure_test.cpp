@@ -331,7 +331,7 @@ TEST_CASE("the sim model is monotone where it must be", "[measure][sim]") {
   Fixture fx;
   for (const auto& c : fx.valid(30, 99)) {
     auto f = fx.tmpl.features(fx.wl, fx.space, c);
-    measure::Resources res;
+    target::Resources res;
     res.registers = std::min(255, f.predicted_registers);
     res.static_smem = int(f.static_smem);
     auto base = measure::simulate(fx.h100, fx.wl, f, res, 1);
@@ -353,7 +353,7 @@ TEST_CASE("the sim rejects launches the hardware would reject", "[measure][sim]"
   auto c = fx.valid(1, 8)[0];
   auto f = fx.tmpl.features(fx.wl, fx.space, c);
   f.geometry.block = {32, 32, 1}; // 1024 threads
-  measure::Resources res;
+  target::Resources res;
   res.registers = 128; // 128 x 1024 > 65536 registers per block
   auto e = measure::simulate(fx.h100, fx.wl, f, res, 1);
   CHECK_FALSE(e.launchable);

@@ -1,6 +1,7 @@
 #include "chameleon/codegen/template.hpp"
 
 #include "chameleon/codegen/embedded.hpp"
+#include "chameleon/target/resources.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/strings.hpp"
 
@@ -218,10 +219,7 @@ std::vector<space::Config> random_valid_configs(const Template& tmpl, const task
 
 Verdict check_compiled(const target::Target& t, const LaunchGeometry& g, int registers,
                        int64_t static_smem) {
-  // Registers are allocated per warp, in units of 256.
-  const int64_t warps = (g.threads() + t.warp_size - 1) / t.warp_size;
-  const int64_t per_warp = ((int64_t(registers) * t.warp_size + 255) / 256) * 256;
-  if (warps * per_warp > t.regs_per_block) {
+  if (target::block_registers(t, g.threads(), registers) > t.regs_per_block) {
     return Verdict::fail(std::to_string(registers) + " registers x " + std::to_string(g.threads()) +
                          " threads exceed the " + std::to_string(t.regs_per_block) +
                          " registers of a block");

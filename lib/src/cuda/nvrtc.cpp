@@ -47,11 +47,11 @@ void parse_ptxas_report(const std::string& full_log, CompileOutput& out, const s
   static const std::regex kStack(R"((\d+) bytes stack frame)");
   static const std::regex kStores(R"((\d+) bytes spill stores)");
   static const std::regex kLoads(R"((\d+) bytes spill loads)");
-  out.registers = last_int(log, kRegs);
-  out.static_smem = last_int(log, kSmem);
-  out.stack_frame = last_int(log, kStack);
-  out.spill_stores = last_int(log, kStores);
-  out.spill_loads = last_int(log, kLoads);
+  out.resources.registers = last_int(log, kRegs);
+  out.resources.static_smem = last_int(log, kSmem);
+  out.resources.stack_frame = last_int(log, kStack);
+  out.resources.spill_stores = last_int(log, kStores);
+  out.resources.spill_loads = last_int(log, kLoads);
 }
 
 std::string nvrtc_version() {

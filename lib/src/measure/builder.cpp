@@ -38,11 +38,7 @@ CompiledKernel compile_kernel(const std::string& source, const std::string& entr
     k.log = out.log;
     // A compute_XY arch gives PTX, kept in the same field.
     k.cubin = out.cubin.empty() ? std::move(out.ptx) : std::move(out.cubin);
-    k.resources.registers = out.registers;
-    k.resources.static_smem = out.static_smem;
-    k.resources.spill_stores = out.spill_stores;
-    k.resources.spill_loads = out.spill_loads;
-    k.resources.stack_frame = out.stack_frame;
+    k.resources = out.resources;
     k.seconds = out.seconds;
   } catch (const std::exception& e) {
     k.ok = false;
@@ -62,7 +58,7 @@ WorkerCompile compile_in_worker(util::WorkerProcess& worker, const std::string& 
   const auto& h = reply.message.header;
   out.kernel.ok = h.at("ok").get<bool>();
   out.kernel.log = h.at("log").get<std::string>();
-  out.kernel.resources = resources_from_json(h.at("resources"));
+  out.kernel.resources = target::resources_from_json(h.at("resources"));
   out.kernel.seconds = h.at("seconds").get<double>();
   out.kernel.cubin = std::move(reply.message.blob);
   return out;
@@ -222,12 +218,9 @@ const target::Target& Builder::target() const { return impl_->target; }
 int Builder::jobs() const { return impl_->options.jobs; }
 CompileCache::Stats Builder::cache_stats() const { return impl_->cache.stats(); }
 
-Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f) {
-  // ptxas fits a block's registers in the register file: threads rounded up to whole warps,
-  // registers per thread rounded down to a multiple of 8.
-  const int64_t threads = ((f.geometry.threads() + t.warp_size - 1) / t.warp_size) * t.warp_size;
-  const int cap = int(std::min<int64_t>(t.max_regs_per_thread, (t.regs_per_block / threads) / 8 * 8));
-  Resources r;
+target::Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f) {
+  const int cap = target::register_cap(t, f.geometry.threads());
+  target::Resources r;
   r.registers = std::min(f.predicted_registers, cap);
   r.static_smem = int(f.static_smem);
   // About 8 bytes of spill code per register that does not fit (seen with ptxas on sm_90).

@@ -43,7 +43,7 @@ Entry read_entry(const std::string& path, CompiledKernel& k) {
     auto meta = nlohmann::json::parse(meta_line);
     k.ok = meta.at("ok").get<bool>();
     k.log = meta.at("log").get<std::string>();
-    k.resources = resources_from_json(meta.at("resources"));
+    k.resources = target::resources_from_json(meta.at("resources"));
     k.seconds = meta.at("seconds").get<double>();
     const size_t size = meta.at("cubin_bytes").get<size_t>();
     k.cubin.resize(size);
@@ -109,7 +109,7 @@ void CompileCache::put(const std::string& key, const CompiledKernel& kernel) {
   }
   nlohmann::json meta = {{"ok", kernel.ok},
                          {"log", kernel.log},
-                         {"resources", to_json(kernel.resources)},
+                         {"resources", target::to_json(kernel.resources)},
                          {"seconds", kernel.seconds},
                          {"cubin_bytes", kernel.cubin.size()},
                          {"cubin_sha256", util::sha256_hex(kernel.cubin)}};

@@ -17,24 +17,6 @@ const char* error_name(ErrorNo e) {
   return "UNKNOWN_ERROR";
 }
 
-nlohmann::json to_json(const Resources& r) {
-  return {{"registers", r.registers},
-          {"static_smem", r.static_smem},
-          {"spill_stores", r.spill_stores},
-          {"spill_loads", r.spill_loads},
-          {"stack_frame", r.stack_frame}};
-}
-
-Resources resources_from_json(const nlohmann::json& j) {
-  Resources r;
-  r.registers = j.value("registers", 0);
-  r.static_smem = j.value("static_smem", 0);
-  r.spill_stores = j.value("spill_stores", 0);
-  r.spill_loads = j.value("spill_loads", 0);
-  r.stack_frame = j.value("stack_frame", 0);
-  return r;
-}
-
 nlohmann::json to_json(const MeasureResult& r) {
   return {{"error_no", int(r.error)},
           {"error", error_name(r.error)},
@@ -49,7 +31,7 @@ nlohmann::json to_json(const MeasureResult& r) {
           {"all_cost", r.all_cost},
           {"timestamp", r.timestamp},
           {"simulated", r.simulated},
-          {"resources", to_json(r.resources)},
+          {"resources", target::to_json(r.resources)},
           {"settings", r.settings}};
 }
 

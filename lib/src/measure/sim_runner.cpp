@@ -32,28 +32,21 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 } // namespace
 
 SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
-                     const codegen::KernelFeatures& f, const Resources& res, uint64_t noise_key) {
+                     const codegen::KernelFeatures& f, const target::Resources& res, uint64_t noise_key) {
   SimEstimate e;
   const auto& g = f.geometry;
   const int64_t threads = g.threads();
-  const int64_t warps = ceil_div(threads, t.warp_size);
+  const int64_t warps = target::warps_per_block(t, threads);
   // Uncompiled kernels (compile-free estimation) use the predicted registers.
-  const int regs = std::max(1, res.registers > 0 ? res.registers
-                                                 : std::min(f.predicted_registers, t.max_regs_per_thread));
-  const int64_t regs_per_warp = ceil_div(int64_t(regs) * t.warp_size, 256) * 256;
-  const int64_t smem = (res.static_smem > 0 ? res.static_smem : f.static_smem) + g.dynamic_smem +
-                       t.smem_reserved_per_block;
+  const int regs = std::max(1, target::kernel_registers(t, f.predicted_registers, &res));
+  const int64_t smem = (res.static_smem > 0 ? res.static_smem : f.static_smem) + g.dynamic_smem;
 
-  if (regs_per_warp * warps > t.regs_per_block || threads > t.max_threads_per_block) {
+  if (const target::LaunchCheck launch = target::check_launch(t, threads, regs); !launch.ok) {
     e.launchable = false;
-    e.reason = "too many resources requested for launch (" + std::to_string(regs) +
-               " registers x " + std::to_string(threads) + " threads)";
+    e.reason = "too many resources requested for launch (" + launch.reason + ")";
     return e;
   }
-  int64_t bps = t.max_blocks_per_sm;
-  bps = std::min<int64_t>(bps, t.max_threads_per_sm / (warps * t.warp_size));
-  bps = std::min<int64_t>(bps, t.regs_per_sm / (regs_per_warp * warps));
-  if (smem > 0) bps = std::min<int64_t>(bps, t.smem_per_sm / smem);
+  const int64_t bps = target::blocks_per_sm(t, threads, regs, smem);
   if (bps < 1) {
     e.launchable = false;
     e.reason = "too many resources requested for launch (a block does not fit on an SM)";

@@ -27,7 +27,7 @@ int run_compile_worker(int fd) {
                                       h.value("arch", std::string()));
     nlohmann::json reply = {{"ok", k.ok},
                             {"log", k.log},
-                            {"resources", to_json(k.resources)},
+                            {"resources", target::to_json(k.resources)},
                             {"seconds", k.seconds}};
     if (!util::write_message(fd, {reply, std::move(k.cubin)})) break;
   }

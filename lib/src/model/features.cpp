@@ -1,6 +1,7 @@
 #include "chameleon/model/features.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 
 namespace chameleon::model {
@@ -36,7 +37,7 @@ std::vector<std::string> FeatureExtractor::names() const {
   return out;
 }
 
-void FeatureExtractor::extract(const space::Config& c, const measure::Resources* compiled,
+void FeatureExtractor::extract(const space::Config& c, const target::Resources* compiled,
                                float* out) const {
   int i = 0;
   for (size_t k = 0; k < space_.knobs().size(); ++k) {
@@ -46,18 +47,11 @@ void FeatureExtractor::extract(const space::Config& c, const measure::Resources*
   const auto& t = target_;
   const double threads = double(f.geometry.threads());
   const double blocks = double(f.geometry.blocks());
-  const int regs = compiled != nullptr && compiled->registers > 0
-                       ? compiled->registers
-                       : std::min(f.predicted_registers, t.max_regs_per_thread);
+  const int regs = target::kernel_registers(t, f.predicted_registers, compiled);
   // Occupancy as the hardware would allocate it; at least one block so that waves stay finite.
-  const double warps = std::ceil(threads / t.warp_size);
-  const double regs_per_warp = std::ceil(regs * double(t.warp_size) / 256.0) * 256.0;
-  double bps = t.max_blocks_per_sm;
-  bps = std::min(bps, std::floor(t.max_threads_per_sm / (warps * t.warp_size)));
-  bps = std::min(bps, std::floor(t.regs_per_sm / (regs_per_warp * warps)));
-  const double smem = double(f.static_smem + f.geometry.dynamic_smem + t.smem_reserved_per_block);
-  if (smem > 0) bps = std::min(bps, std::floor(t.smem_per_sm / smem));
-  bps = std::max(bps, 1.0);
+  const double smem = double(target::block_smem(t, f.static_smem + f.geometry.dynamic_smem));
+  const double bps = double(std::max<int64_t>(
+      1, target::blocks_per_sm(t, f.geometry.threads(), regs, f.static_smem + f.geometry.dynamic_smem)));
   const double spills = compiled != nullptr ? compiled->spill_loads + compiled->spill_stores
                                             : std::max(0, f.predicted_registers - t.max_regs_per_thread) * 8;
   out[i++] = lg(threads);

@@ -92,7 +92,7 @@ nlohmann::ordered_json to_json(const Record& r) {
                {"repeat", m.repeat},
                {"compile_seconds", m.compile_seconds},
                {"run_seconds", m.run_seconds},
-               {"resources", ordered(measure::to_json(m.resources))},
+               {"resources", ordered(target::to_json(m.resources))},
                {"settings", ordered(m.settings)}};
   if (!m.message.empty()) ours["message"] = m.message;
   ojson out;
@@ -162,7 +162,7 @@ Record record_from_json(const json& j) {
       m.compile_seconds = c.value("compile_seconds", 0.0);
       m.run_seconds = c.value("run_seconds", 0.0);
       m.message = c.value("message", std::string());
-      if (c.contains("resources")) m.resources = measure::resources_from_json(c.at("resources"));
+      if (c.contains("resources")) m.resources = target::resources_from_json(c.at("resources"));
       m.settings = c.value("settings", json::object());
     } else {
       r.foreign = true;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "chameleon/target/resources.hpp"
+
 #include <string>
 #include <vector>
 
@@ -11,9 +13,7 @@ struct CompileOutput {
   std::string log;   // NVRTC's log, ptxas report included, trailing NUL stripped
   std::string cubin; // the device image when ok (arch sm_XY)
   std::string ptx;   // the PTX when ok (arch compute_XY)
-  int registers = 0;
-  int static_smem = 0; // bytes
-  int spill_stores = 0, spill_loads = 0, stack_frame = 0; // bytes
+  target::Resources resources; // ptxas's report (for a cubin)
   double seconds = 0;
 };
 

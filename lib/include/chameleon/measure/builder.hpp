@@ -65,7 +65,7 @@ std::string compile_arch_for(const target::Target& t, bool simulated, std::strin
 
 // The compile-free estimate of a kernel's resources: the template's predicted registers, capped
 // as __launch_bounds__ caps them (the excess becomes spills), and its static shared memory.
-Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f);
+target::Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f);
 
 // Compiles one kernel in this process (what a compile worker does).
 CompiledKernel compile_kernel(const std::string& source, const std::string& entry,

@@ -16,7 +16,7 @@ struct CompiledKernel {
   bool ok = false;
   std::string log;
   std::string cubin; // the cubin, or the PTX text for a compute_XY arch
-  Resources resources;
+  target::Resources resources;
   double seconds = 0;
 };
 

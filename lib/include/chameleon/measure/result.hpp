@@ -1,6 +1,7 @@
 #pragma once
 
 #include "chameleon/codegen/template.hpp"
+#include "chameleon/target/resources.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -23,15 +24,6 @@ enum class ErrorNo {
 };
 const char* error_name(ErrorNo e); // "NO_ERROR", "INSTANTIATION_ERROR", ...
 
-// What ptxas reported for a compiled kernel.
-struct Resources {
-  int registers = 0;
-  int static_smem = 0;
-  int spill_stores = 0, spill_loads = 0, stack_frame = 0;
-};
-nlohmann::json to_json(const Resources& r);
-Resources resources_from_json(const nlohmann::json& j);
-
 struct BuildResult {
   std::string template_name;
   std::string config; // the config's knob values (ConfigSpace::str): what a recorded device looks up
@@ -41,7 +33,7 @@ struct BuildResult {
   std::string entry;
   std::string arch; // what the cubin was compiled for
   codegen::KernelFeatures features;
-  Resources resources;
+  target::Resources resources;
   double compile_seconds = 0; // NVRTC time spent for this result (0 when cached)
   bool cached = false;
   bool estimated = false; // resources predicted, nothing compiled (BuildOptions::compile off)
@@ -63,7 +55,7 @@ struct MeasureResult {
   double all_cost = 0;    // wall time of build + measurement
   double timestamp = 0;   // Unix time when measured
   bool simulated = false;
-  Resources resources;
+  target::Resources resources;
   nlohmann::json settings; // the protocol that produced the numbers
 
   bool ok() const { return error == ErrorNo::None; }

@@ -23,7 +23,7 @@ struct SimEstimate {
 // traffic. Deterministic: the noise is a function of the kernel and the seed. See
 // docs/measurement.md for the model.
 SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
-                     const codegen::KernelFeatures& f, const Resources& res, uint64_t noise_key);
+                     const codegen::KernelFeatures& f, const target::Resources& res, uint64_t noise_key);
 
 class SimRunner final : public Runner {
 public:

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "chameleon/codegen/template.hpp"
-#include "chameleon/measure/result.hpp"
 #include "chameleon/space/config_space.hpp"
+#include "chameleon/target/resources.hpp"
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/workload.hpp"
 
@@ -24,7 +24,7 @@ public:
   int size() const { return size_; }
   std::vector<std::string> names() const;
   // Registers: the compiled count when known, else the template's prediction.
-  void extract(const space::Config& c, const measure::Resources* compiled, float* out) const;
+  void extract(const space::Config& c, const target::Resources* compiled, float* out) const;
   // Row-major matrix, one row per config.
   std::vector<float> matrix(const std::vector<space::Config>& configs) const;
 

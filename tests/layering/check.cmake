@@ -1,0 +1,22 @@
+# Compiles SOURCE with the include folders of a module's target (INCLUDES, ';'-separated) and
+# checks the outcome: EXPECT ok (it compiles) or missing (it fails for a header it must not see).
+string(REPLACE "@SEMICOLON@" ";" includes "${INCLUDES}")
+set(flags)
+foreach(dir IN LISTS includes)
+  if(dir)
+    list(APPEND flags "-I${dir}")
+  endif()
+endforeach()
+execute_process(COMMAND "${CXX}" -std=c++17 -fsyntax-only ${flags} "${SOURCE}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(EXPECT STREQUAL "ok")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${SOURCE} should compile with its module's includes:\n${out}")
+  endif()
+elseif(rc EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled: a module sees the headers of a module above it")
+elseif(NOT out MATCHES "No such file or directory")
+  message(FATAL_ERROR "${SOURCE} failed for another reason than a header it must not see:\n${out}")
+else()
+  message(STATUS "${SOURCE}: refused as it should be")
+endif()
