@@ -41,7 +41,7 @@ nlohmann::json outcome_json(const tune::Slice& s, const tune::CollectOutcome& o,
                       {"log", log},            {"size", o.size},              {"tunable", o.tunable},
                       {"recorded", o.recorded()}, {"measured", o.measured},   {"ok", o.ok},
                       {"invalid", o.invalid},  {"failed", o.failed},          {"complete", o.complete()},
-                      {"stop_reason", o.stop_reason}, {"wall_s", o.wall_s}};
+                      {"stop_reason", to_text(o.stop)}, {"wall_s", o.wall_s}};
   if (o.best) j["best"] = {{"seconds", o.best->seconds()}, {"entity", o.best->entity}, {"index", o.best->index}};
   return j;
 }
@@ -79,7 +79,7 @@ void run_collect(CollectArgs a) {
     std::cout << "slice " << slice.name << " (" << slice.template_name << ", " << slice.workload.str() << ") on "
               << runner->device_name() << (runner->simulated() ? " [simulated]" : "") << ": "
               << util::with_commas(o.recorded()) << " of " << util::with_commas(o.tunable) << " configs recorded, "
-              << (o.complete() ? "complete" : "incomplete (" + o.stop_reason + "; the same command resumes)") << "\n";
+              << (o.complete() ? "complete" : "incomplete (" + to_text(o.stop) + "; the same command resumes)") << "\n";
     if (o.measured > 0) {
       std::cout << "  measured now: " << util::with_commas(o.measured) << " in " << util::fixed(o.wall_s, 1) << " s ("
                 << util::fixed(o.measured / std::max(1e-9, o.wall_s), 1) << " configs/s, " << builder->jobs()
@@ -92,7 +92,7 @@ void run_collect(CollectArgs a) {
     }
     std::cout << "log: " << log_path << "\n";
   }
-  if (o.stop_reason == tune::kInterrupted) {
+  if (o.stop == tune::StopReason::Interrupted) {
     throw util::Interrupted("interrupted: every measurement made is in " + log_path +
                             "; the same command resumes where it stopped");
   }

@@ -3,10 +3,10 @@
 #include "options.hpp"
 
 #include "chameleon/codegen/template.hpp"
-#include "chameleon/cuda/device.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/runner.hpp"
+#include "chameleon/tune/schedule.hpp"
 #include "chameleon/tune/status.hpp"
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/util/error.hpp"
@@ -22,7 +22,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 namespace chameleon::app {
@@ -43,34 +42,6 @@ struct TuneArgs {
   std::string shard;   // --shard I/N
   bool as_json = false;
 };
-
-// --lanes: a number from 1 to 16, or auto: on one real GPU with tasks to share, one lane per two
-// cores, at most 8, at most one per task and one per 4 GiB of GPU memory (each lane has its own
-// measurement worker: a CUDA context, the task's tensors and up to 1 GB of split-K workspace); what
-// lanes bought on a GPU host is in docs/tuning.md. Else one: the sim stays reproducible run to
-// run, and several --devices get one lane each.
-int resolve_lanes(const std::string& text, const ResolvedDevice& rd, size_t devices, size_t tasks, int gpu) {
-  if (text == "auto") {
-    if (rd.device != "cuda" || devices != 1 || tasks < 2) return 1;
-    uint64_t memory = 0;
-    try {
-      memory = cuda::query_device(gpu).total_memory;
-    } catch (const std::exception&) {
-      // The runner reports a GPU it cannot use; the lane count does not matter then.
-    }
-    return tune::auto_lanes(std::thread::hardware_concurrency(), memory, tasks);
-  }
-  int n = 0;
-  try {
-    size_t used = 0;
-    n = std::stoi(text, &used);
-    if (used != text.size()) n = 0;
-  } catch (const std::exception&) {
-    n = 0;
-  }
-  if (n < 1 || n > 16) throw Error("--lanes: expected auto or a number from 1 to 16, got '" + text + "'");
-  return n;
-}
 
 // "I/N" -> (I, N) with 0 <= I < N.
 std::pair<int, int> parse_shard(const std::string& text) {
@@ -108,7 +79,7 @@ nlohmann::json outcome_json(const tune::TaskOutcome& o) {
                       {"count", o.task.count},     {"template", o.template_name},
                       {"skipped", o.skipped},      {"trials", o.trials},
                       {"new_trials", o.new_trials}, {"invalid", o.invalid},
-                      {"failed", o.failed},        {"stop_reason", o.stop_reason},
+                      {"failed", o.failed},        {"stop_reason", o.stop_text()},
                       {"wall_s", o.wall_s},        {"build_wait_s", o.build_wait_s},
                       {"measure_s", o.measure_s},  {"explore_s", o.explore_s},
                       {"fit_s", o.fit_s},          {"sample_s", o.sample_s},
@@ -146,7 +117,7 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
       missing.push_back(std::to_string(o.task.index));
       table.add_row({std::to_string(o.task.index), o.task.workload.str(), std::to_string(o.task.count),
                      std::to_string(o.trials), std::to_string(o.new_trials),
-                     o.skipped.empty() ? "-" : o.stop_reason == tune::kInterrupted ? "not run" : "skipped",
+                     o.skipped.empty() ? "-" : o.interrupted() ? "not run" : "skipped",
                      "-", "-", std::to_string(o.invalid),
                      std::to_string(o.failed), "-", "-"});
       continue;
@@ -179,51 +150,6 @@ void print_summary(const std::vector<tune::TaskOutcome>& outcomes, const LoadedN
   std::cout << "conv2d total, weighted by layer counts: " << util::fixed(total * 1e6, 2) << " us";
   if (!missing.empty()) std::cout << " (without tasks " << util::join(missing, ", ") << ")";
   std::cout << "\n" << flops_count_note(best_templates);
-}
-
-// The records of --history: each path a log, or a folder of them; the tuning log itself is
-// skipped (its records are used already).
-std::vector<tune::Record> load_history(const std::vector<std::string>& paths, const std::string& log_path) {
-  std::vector<tune::Record> history;
-  for (const auto& path : paths) {
-    const std::vector<std::string> files = tune::log_files(path);
-    if (files.empty()) spdlog::warn("history {}: a folder without logs (.jsonl or .jsonl.gz)", path);
-    for (const auto& h : files) {
-      std::error_code ec;
-      if (std::filesystem::equivalent(h, log_path, ec)) {
-        spdlog::info("history {} is the tuning log itself: its records are used already", h);
-        continue;
-      }
-      auto contents = tune::read_log(h);
-      spdlog::info("history {}: {} records", h, contents.records.size());
-      history.insert(history.end(), contents.records.begin(), contents.records.end());
-    }
-  }
-  return history;
-}
-
-// One runner per device and lane; several GPUs tune different tasks at the same time, and the
-// lanes of one GPU tune different tasks whose measurements take turns on it. GPUs whose
-// fingerprints differ are refused: their records belong in different logs.
-std::vector<std::unique_ptr<measure::Runner>> make_runners(const DeviceOptions& dev, const ResolvedDevice& rd,
-                                                           const std::vector<int>& ordinals, int lanes) {
-  std::vector<std::unique_ptr<measure::Runner>> runners;
-  for (int ordinal : ordinals) {
-    auto turn = std::make_shared<std::mutex>();
-    for (int lane = 0; lane < lanes; ++lane) {
-      auto r = make_device_runner(dev, rd, ordinal);
-      runners.push_back(lanes > 1 ? measure::take_turns(std::move(r), turn) : std::move(r));
-    }
-  }
-  for (size_t i = 1; i < runners.size(); ++i) {
-    if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
-      const int o = ordinals[i / size_t(lanes)];
-      throw Error("--devices: GPU " + std::to_string(o) + " (" + runners[i]->fingerprint() +
-                  ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
-                  "): tune different GPUs into different logs");
-    }
-  }
-  return runners;
 }
 
 // tune --json's summary.
@@ -287,22 +213,13 @@ void run_tune(TuneArgs a, bool quiet) {
   const std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
   tune::check_log_free(log_path); // before any worker starts; the log itself locks it below
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu} : util::parse_int_list(a.devices, "--devices");
-  for (size_t i = 0; i < ordinals.size(); ++i) {
-    // Two loops on one GPU would only wait for each other's turns: that is what --lanes is for.
-    if (std::count(ordinals.begin(), ordinals.begin() + long(i), ordinals[i]) > 0) {
-      throw Error("--devices: GPU " + std::to_string(ordinals[i]) +
-                  " is named twice (to tune several tasks at once on one GPU, use --lanes)");
-    }
-  }
-  const int lanes = resolve_lanes(a.lanes, rd, ordinals.size(), tasks.size(), ordinals.front());
+  tune::check_device_list(ordinals);
+  const int lanes = tune::resolve_lanes(a.lanes, rd.device == "cuda", ordinals.size(), tasks.size(), ordinals.front());
   auto builder_ptr = make_builder(a.dev, rd);
   measure::Builder& builder = *builder_ptr;
-  std::vector<std::unique_ptr<measure::Runner>> runners = make_runners(a.dev, rd, ordinals, lanes);
-  // Every loop fits its own cost model: with --xgb-threads 0, loops side by side share the cores
-  // instead of each starting a team of one thread per core.
-  if (a.tune.model.threads == 0 && runners.size() > 1) {
-    a.tune.model.threads = std::max(1, int(std::thread::hardware_concurrency()) / int(runners.size()));
-  }
+  std::vector<std::unique_ptr<measure::Runner>> runners = tune::make_loop_runners(
+      [&](int ordinal) { return make_device_runner(a.dev, rd, ordinal); }, ordinals, lanes);
+  tune::share_fit_threads(a.tune, runners.size(), std::thread::hardware_concurrency());
   measure::Runner* runner = runners.front().get();
   if (rd.device == "recorded") {
     spdlog::info("tuning on {}: every measurement is answered from {}; compiles and measurements are "
@@ -313,7 +230,7 @@ void run_tune(TuneArgs a, bool quiet) {
   }
 
   tune::TuningLog log(log_path);
-  const std::vector<tune::Record> history = load_history(a.history, log_path);
+  const std::vector<tune::Record> history = tune::load_history(a.history, log_path);
   std::string progress_mode = quiet && a.progress == "text" ? "none" : a.progress;
   auto progress = tune::make_progress(progress_mode);
   spdlog::info("tuning {} tasks of {} with {} on {} ({}{}), log {}", tasks.size(), loaded.net.name,

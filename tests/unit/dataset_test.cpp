@@ -112,12 +112,13 @@ TEST_CASE("collect measures every tunable config of a slice once, resumes, and r
   CHECK(first.tunable == int(tunable.size()));
   CHECK(first.measured == 10);
   CHECK_FALSE(first.complete());
-  CHECK(first.stop_reason == "--limit reached");
+  CHECK(first.stop == tune::StopReason::CollectLimit);
+  CHECK(to_text(first.stop) == "--limit reached");
   tune::CollectOutcome second = collect(rig, s, path);
   CHECK(second.before == 10);
   CHECK(second.measured == int(tunable.size()) - 10);
   CHECK(second.complete());
-  CHECK(second.stop_reason == "complete");
+  CHECK(second.stop == tune::StopReason::Complete);
   REQUIRE(second.best);
   tune::CollectOutcome third = collect(rig, s, path);
   CHECK(third.measured == 0);
@@ -272,7 +273,7 @@ TEST_CASE("a goal stops a task at the batch that meets it, templates after it in
   o.goal_s = 1.0; // any kernel meets it
   const tune::TaskOutcome out = tune::tune_task(task::Task{7, s.workload, 3, {}}, o, env, 1, 1);
   CHECK(out.new_trials == 8); // one batch of the first template, none of the second
-  CHECK_THAT(out.stop_reason, Catch::Contains("conv2d_implicit_gemm: goal reached") &&
+  CHECK_THAT(out.stop_text(), Catch::Contains("conv2d_implicit_gemm: goal reached") &&
                                   Catch::Contains("conv2d_direct_splitk: goal reached"));
   o.goal_s = 1e-12; // none does: the budget is spent
   const tune::TaskOutcome all = tune::tune_task(task::Task{7, s.workload, 3, {}}, o, env, 1, 1);

@@ -68,7 +68,7 @@ TEST_CASE("a task whose last tune on this device was interrupted is unfinished u
   const std::vector<std::string> dtmpl = {"conv2d_direct"};
   auto end = [&](const task::Task& t, const std::string& why, const std::string& fp = kFingerprint,
                  const std::string& tmpl = "conv2d_direct") {
-    return tune::task_end_comment("run-1", t, tmpl, fp, 40, 40, why);
+    return tune::task_end_comment("run-1", t, tmpl, fp, 40, 40, tune::stop_from_text(why));
   };
   const std::string other_fp = "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0";
   const std::vector<std::string> comments = {

@@ -9,6 +9,7 @@
 #include "chameleon/sample/sampler.hpp"
 #include "chameleon/task/task.hpp"
 #include "chameleon/tune/record.hpp"
+#include "chameleon/tune/schedule.hpp"
 #include "chameleon/tune/status.hpp"
 #include "chameleon/tune/tuner.hpp"
 #include "chameleon/tune/tuning_log.hpp"
@@ -228,6 +229,34 @@ TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming 
   std::filesystem::remove(path);
 }
 
+TEST_CASE("stop reasons keep the log's text and read it back", "[tune][log]") {
+  using tune::StopReason;
+  for (StopReason r : {StopReason::TrialBudget, StopReason::TimeLimit, StopReason::Goal,
+                       StopReason::SpaceExhausted, StopReason::Interrupted, StopReason::Complete,
+                       StopReason::CollectLimit}) {
+    const std::string text = to_text(tune::Stop{r, 0});
+    INFO(text);
+    CHECK_FALSE(text.empty());
+    CHECK(tune::stop_from_text(text) == r);
+  }
+  // The texts the log has always held.
+  CHECK(to_text(tune::Stop{StopReason::TrialBudget, 0}) == "trial budget reached");
+  CHECK(to_text(tune::Stop{StopReason::Interrupted, 0}) == "interrupted");
+  const tune::Stop early{StopReason::EarlyStopping, 20};
+  CHECK(to_text(early) == "early stopping (20 trials without improvement)");
+  CHECK(tune::stop_from_text(to_text(early)).early_stopping == 20);
+  CHECK(to_text(tune::Stop{}).empty());
+  CHECK_FALSE(tune::stop_from_text("").stopped());
+  CHECK(tune::stop_from_text("something newer") == StopReason::Unknown);
+  CHECK(tune::stop_from_text("early stopping (99999999999999 trials without improvement)") ==
+        StopReason::Unknown);
+  // A task over two templates says each one's.
+  tune::TaskOutcome o;
+  o.template_stops = {{"a", {StopReason::TrialBudget, 0}}, {"b", {StopReason::Interrupted, 0}}};
+  CHECK(o.stop_text() == "a: trial budget reached; b: interrupted");
+  CHECK(o.interrupted());
+}
+
 TEST_CASE("a-recall@k", "[tune][model]") {
   std::vector<float> label = {0.1f, 0.9f, 0.5f, 0.3f};
   CHECK(model::average_recall(label, label, 4) == Approx(1.0));
@@ -407,7 +436,7 @@ TEST_CASE("tune_task logs every trial, resumes without measuring again, stops ea
     o.early_stopping = 8;
     auto early = tune::tune_task(t, o, env, 1, 1);
     CHECK(early.new_trials < 400);
-    CHECK(early.stop_reason.find("early stopping") != std::string::npos);
+    CHECK(early.stop_text().find("early stopping") != std::string::npos);
     std::filesystem::remove(log.path());
   }
   std::filesystem::remove(path);
@@ -510,9 +539,9 @@ TEST_CASE("a time limit stops every task, each after its share, and keeps what w
   REQUIRE(outcomes.size() == 3);
   size_t measured = 0;
   for (const auto& out : outcomes) {
-    INFO("task " << out.task.index << ": " << out.stop_reason);
-    CHECK(out.stop_reason.find("time limit reached") != std::string::npos);
-    CHECK(out.stop_reason.find("trial budget") == std::string::npos);
+    INFO("task " << out.task.index << ": " << out.stop_text());
+    CHECK(out.stop_text().find("time limit reached") != std::string::npos);
+    CHECK(out.stop_text().find("trial budget") == std::string::npos);
     CHECK(out.trials > 0); // each task had its share, not only the first
     measured += size_t(out.new_trials);
   }
@@ -546,15 +575,16 @@ TEST_CASE("an interrupt stops the task after its batch in flight, starts no othe
   REQUIRE(outcomes.size() == 3);
   // The first task kept its one batch, of its first template; the others were not started.
   CHECK(outcomes[0].new_trials == 8);
-  CHECK(outcomes[0].stop_reason.find(tune::kInterrupted) != std::string::npos);
-  CHECK(outcomes[0].stop_reason.find("trial budget") == std::string::npos);
+  CHECK(outcomes[0].interrupted());
+  CHECK(outcomes[0].stop_text().find("interrupted") != std::string::npos);
+  CHECK(outcomes[0].stop_text().find("trial budget") == std::string::npos);
   CHECK(outcomes[0].best);
   for (size_t i : {size_t(1), size_t(2)}) {
     INFO("task " << i);
     CHECK(outcomes[i].task.index == tasks[i].index);
     CHECK(outcomes[i].new_trials == 0);
     CHECK(outcomes[i].skipped == "not started: interrupted");
-    CHECK(outcomes[i].stop_reason == tune::kInterrupted);
+    CHECK(outcomes[i].stop == tune::StopReason::Interrupted);
   }
   const auto contents = tune::read_log(log.path());
   CHECK(contents.records.size() == 8);

@@ -124,7 +124,7 @@ LogView view_of(const std::string& path) {
   // Why each task stopped, as the tuner logged it (logs of older versions do not say).
   for (const tune::TaskEnd& e : tune::read_task_ends(contents.comments)) {
     auto it = v.curves.find(e.workload);
-    if (it != v.curves.end()) it->second.stopped = e.stop_reason;
+    if (it != v.curves.end()) it->second.stopped = to_text(e.stop);
   }
   v.label = fs::path(path).stem().string() + " (" + util::join({tuners.begin(), tuners.end()}, "+") + ")";
   return v;

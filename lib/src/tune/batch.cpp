@@ -1,4 +1,5 @@
 #include "batch.hpp"
+#include "clock.hpp"
 
 #include "chameleon/util/error.hpp"
 
@@ -8,10 +9,6 @@
 namespace chameleon::tune {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // A finished build not taken yet, the lowest index first; waits while none is ready.
 size_t next_ready(std::vector<std::future<measure::BuildResult>>& builds, std::vector<char>& taken) {

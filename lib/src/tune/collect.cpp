@@ -1,6 +1,7 @@
 #include "chameleon/tune/collect.hpp"
 
 #include "batch.hpp"
+#include "clock.hpp"
 #include "search.hpp"
 
 #include "chameleon/tune/provenance.hpp"
@@ -17,10 +18,6 @@
 namespace chameleon::tune {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr double kProgressEveryS = 10;
 
@@ -81,9 +78,9 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
   spdlog::info("slice {}: {} configs, {} that tuning measures, {} recorded, {} to measure now", s.name,
                util::with_commas(out.size), util::with_commas(out.tunable), util::with_commas(out.before),
                util::with_commas(int64_t(todo.size())));
-  out.stop_reason = "complete";
+  out.stop = {StopReason::Complete};
   if (todo.empty()) {
-    if (!out.complete()) out.stop_reason = "--limit reached";
+    if (!out.complete()) out.stop = {StopReason::CollectLimit};
     return out;
   }
 
@@ -102,11 +99,11 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
   int iteration = 0;
   for (size_t next = 0; next < todo.size();) {
     if (util::interrupt_requested()) {
-      out.stop_reason = kInterrupted;
+      out.stop = {StopReason::Interrupted};
       break;
     }
     if (o.time_limit_s > 0 && since(start) >= o.time_limit_s) {
-      out.stop_reason = kTimeLimitReached;
+      out.stop = {StopReason::TimeLimit};
       break;
     }
     const size_t end = std::min(todo.size(), next + per_batch);
@@ -127,7 +124,7 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
                    out.best ? util::fixed(out.best->seconds() * 1e6, 3) + " us" : std::string("none yet"));
     }
   }
-  if (out.stop_reason == "complete" && !out.complete()) out.stop_reason = "--limit reached";
+  if (out.stop == StopReason::Complete && !out.complete()) out.stop = {StopReason::CollectLimit};
   out.wall_s = since(start);
   return out;
 }

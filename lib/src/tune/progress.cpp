@@ -11,6 +11,21 @@
 
 namespace chameleon::tune {
 
+std::string TaskOutcome::stop_text() const {
+  if (template_stops.empty()) return to_text(stop);
+  std::vector<std::string> parts;
+  for (const auto& [name, s] : template_stops) parts.push_back(name + ": " + to_text(s));
+  return util::join(parts, "; ");
+}
+
+bool TaskOutcome::interrupted() const {
+  if (stop == StopReason::Interrupted) return true;
+  for (const auto& ts : template_stops) {
+    if (ts.second == StopReason::Interrupted) return true;
+  }
+  return false;
+}
+
 namespace {
 
 std::string duration(double s) {
@@ -46,7 +61,7 @@ public:
     }
     // A task tuned over several templates ends one line per template's turn: name it.
     std::fprintf(stderr, "[task %d/%d] %s done: %d trials (%d new), %s in %s%s\n", position, count,
-                 o.template_name.c_str(), o.trials, o.new_trials, o.stop_reason.c_str(),
+                 o.template_name.c_str(), o.trials, o.new_trials, o.stop_text().c_str(),
                  duration(o.wall_s).c_str(),
                  o.charged ? (" (" + duration(o.modelled_s) + " charged as recorded)").c_str() : "");
   }
@@ -76,7 +91,7 @@ public:
   void task_end(const TaskOutcome& o, int position, int count) override {
     nlohmann::json j = {{"event", "task_end"}, {"position", position}, {"count", count},
                         {"task", o.task.index}, {"trials", o.trials}, {"new_trials", o.new_trials},
-                        {"skipped", o.skipped}, {"stop_reason", o.stop_reason}, {"wall_s", o.wall_s},
+                        {"skipped", o.skipped}, {"stop_reason", o.stop_text()}, {"wall_s", o.wall_s},
                         {"modelled_s", o.modelled_s}};
     if (o.best) j["best_seconds"] = o.best->seconds();
     emit(j);

@@ -1,4 +1,5 @@
 #include "search.hpp"
+#include "clock.hpp"
 
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
@@ -13,10 +14,6 @@ namespace {
 
 // Bound on the validity and score caches of one task.
 constexpr size_t kMaxCached = 2'000'000;
-
-double since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 double throughput(const Record& r) {
   return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
@@ -158,17 +155,19 @@ double TemplateSearch::refit() {
   return since(fit_start);
 }
 
-std::string TemplateSearch::stop_reason() const {
-  if (out_.trials >= o_.trials) return kBudgetReached;
-  if (util::interrupt_requested()) return kInterrupted;
+Stop TemplateSearch::stop_reason() const {
+  if (out_.trials >= o_.trials) return {StopReason::TrialBudget};
+  if (util::interrupt_requested()) return {StopReason::Interrupted};
   // Past the deadline, a template that has something for this task stops; one that has nothing
   // yet still measures one batch, so that every task gets kernels to choose from.
-  if (o_.deadline && out_.trials > 0 && std::chrono::steady_clock::now() >= *o_.deadline) return kTimeLimitReached;
-  if (goal_met(o_, out_.best)) return kGoalReached;
-  if (o_.early_stopping > 0 && out_.best && out_.trials - out_.best_trial >= o_.early_stopping) {
-    return "early stopping (" + std::to_string(o_.early_stopping) + " trials without improvement)";
+  if (o_.deadline && out_.trials > 0 && std::chrono::steady_clock::now() >= *o_.deadline) {
+    return {StopReason::TimeLimit};
   }
-  return "";
+  if (goal_met(o_, out_.best)) return {StopReason::Goal};
+  if (o_.early_stopping > 0 && out_.best && out_.trials - out_.best_trial >= o_.early_stopping) {
+    return {StopReason::EarlyStopping, o_.early_stopping};
+  }
+  return {};
 }
 
 std::vector<explore::Candidate> TemplateSearch::explore() {

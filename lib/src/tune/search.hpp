@@ -18,10 +18,6 @@
 namespace chameleon::tune {
 
 // The stop reasons a template's turn on a task ends with (the log's task-end line keeps the text).
-inline constexpr const char* kBudgetReached = "trial budget reached";
-inline constexpr const char* kTimeLimitReached = "time limit reached";
-inline constexpr const char* kGoalReached = "goal reached";
-inline constexpr const char* kSpaceExhausted = "design space exhausted";
 
 // Whether `best` meets the goal (o.goal_s; a recorded optimum passed through text may be off in
 // its last digit).
@@ -48,7 +44,7 @@ public:
   // the seconds it took.
   double refit();
   // Why the turn ends before its next iteration, or "" to go on.
-  std::string stop_reason() const;
+  Stop stop_reason() const;
   // The explorer's candidates (none before the model is trained).
   std::vector<explore::Candidate> explore();
   // The next batch: `seeds` first (at most `want`), then what the sampler picks from `candidates`.

@@ -68,7 +68,7 @@ std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments) {
       const auto j = nlohmann::json::parse(c.substr(tag));
       out.push_back({j.value("run", std::string()), j.at("workload").get<std::string>(),
                      j.at("template").get<std::string>(), j.at("device_fingerprint").get<std::string>(),
-                     j.at("stop_reason").get<std::string>(), j.value("task", 0), j.value("trials", 0),
+                     stop_from_text(j.at("stop_reason").get<std::string>()), j.value("task", 0), j.value("trials", 0),
                      j.value("new_trials", 0)});
     } catch (const std::exception&) {
       // A damaged line tells nothing.
@@ -79,7 +79,7 @@ std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments) {
 
 std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
                              const std::string& device_fingerprint, int trials, int new_trials,
-                             const std::string& stop_reason) {
+                             const Stop& stop) {
   return kTaskEnd + nlohmann::json({{"run", run},
                                     {"task", t.index},
                                     {"workload", t.workload.key()},
@@ -87,7 +87,7 @@ std::string task_end_comment(const std::string& run, const task::Task& t, const 
                                     {"device_fingerprint", device_fingerprint},
                                     {"trials", trials},
                                     {"new_trials", new_trials},
-                                    {"stop_reason", stop_reason}})
+                                    {"stop_reason", to_text(stop)}})
                         .dump();
 }
 
@@ -163,7 +163,7 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
           }
         }
       }
-      if (last != nullptr && last->stop_reason == kInterrupted) {
+      if (last != nullptr && last->stop == StopReason::Interrupted) {
         s.state = TaskState::Unfinished;
         s.reason = "its last tune was interrupted (" + last->template_name + " at " +
                    std::to_string(last->trials) + " trials): the same tune command finishes it";

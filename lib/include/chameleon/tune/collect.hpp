@@ -23,7 +23,7 @@ struct CollectOutcome {
   int measured = 0;  // by this run
   int ok = 0, invalid = 0, failed = 0; // over every recorded config of the slice
   std::optional<Record> best;          // the fastest recorded config of the slice
-  std::string stop_reason;             // "complete", "--limit reached", "time limit reached", "interrupted"
+  Stop stop;                          // Complete, CollectLimit, TimeLimit or Interrupted
   double wall_s = 0;
 
   int recorded() const { return before + measured; }

@@ -2,6 +2,7 @@
 
 #include "chameleon/task/task.hpp"
 #include "chameleon/tune/record.hpp"
+#include "chameleon/tune/stop.hpp"
 
 #include <memory>
 #include <optional>
@@ -9,9 +10,6 @@
 #include <vector>
 
 namespace chameleon::tune {
-
-// The stop_reason of a task (or template) that an interrupt stopped (util/interrupt.hpp).
-inline constexpr const char* kInterrupted = "interrupted";
 
 // The result of tuning one task.
 struct TaskOutcome {
@@ -24,13 +22,20 @@ struct TaskOutcome {
   int failed = 0;      // errors 2..8
   std::optional<Record> best;
   int best_trial = 0; // the trial that found the best (of its template's, on a task tuned over several)
-  std::string stop_reason;
+  Stop stop; // why a template's turn ended (a task over one template: why the task did)
+  // A task tuned over several templates: each one's name and why its last turn ended.
+  std::vector<std::pair<std::string, Stop>> template_stops;
   double wall_s = 0, build_wait_s = 0, measure_s = 0, explore_s = 0, fit_s = 0, sample_s = 0;
   // The task's time as the device counts it: the wall time, but on a recorded device the recorded
   // compile and measurement seconds (as the recording host spent them) plus the tuner's own work.
   double modelled_s = 0;
   bool charged = false; // modelled_s was charged by a recorded device
   std::vector<Record> new_records; // measured by this call (a later call on the template resumes them)
+
+  // Why it ended, as the log and the summary say it: "trial budget reached", or over several
+  // templates "conv2d_a: trial budget reached; conv2d_b: design space exhausted".
+  std::string stop_text() const;
+  bool interrupted() const; // by Ctrl-C (a template's turn, or any of the task's)
 };
 
 // The state after one iteration of a task, for progress reports.

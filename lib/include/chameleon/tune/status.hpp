@@ -2,6 +2,7 @@
 
 #include "chameleon/task/task.hpp"
 #include "chameleon/tune/record.hpp"
+#include "chameleon/tune/stop.hpp"
 
 #include <optional>
 #include <string>
@@ -38,7 +39,8 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
 
 // A "chameleon-task-end" line read back: how a template's turn on a task ended.
 struct TaskEnd {
-  std::string run, workload, template_name, device_fingerprint, stop_reason;
+  std::string run, workload, template_name, device_fingerprint;
+  Stop stop;
   int task = 0, trials = 0, new_trials = 0;
 };
 // The task-end lines among a log's comment lines (LogContents::comments), in log order; damaged
@@ -49,7 +51,7 @@ std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments);
 // without the "# "): what status reads to tell an interrupted task.
 std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
                              const std::string& device_fingerprint, int trials, int new_trials,
-                             const std::string& stop_reason);
+                             const Stop& stop);
 
 // What differs between two device fingerprints ("driver 12.4 -> 13.0"), part by part.
 std::string fingerprint_change(const std::string& before, const std::string& now);

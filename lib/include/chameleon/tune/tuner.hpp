@@ -118,19 +118,6 @@ std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& reco
                                           const space::ConfigSpace& space,
                                           const std::function<bool(const space::Config&)>& valid,
                                           const std::unordered_set<int64_t>& skip, size_t count);
-// Tunes the tasks in order; tasks without a template are reported as skipped.
-std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
-                                    TuneEnv& env);
-// Several devices (one env each, sharing builder, log and progress): each device tunes the next
-// task not yet taken, in parallel. Outcomes are in task order.
-std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const TuneOptions& o,
-                                    const std::vector<TuneEnv*>& envs);
-
-// `tune --lanes auto` on one real GPU: one lane per two cores, at most 8, at most one per task and
-// one per 4 GiB of GPU memory (each lane's worker holds a CUDA context, the task's tensors and up
-// to 1 GB of split-K workspace); at least 1. gpu_memory 0: unknown, no cap from it.
-int auto_lanes(size_t cores, uint64_t gpu_memory, size_t tasks);
-
 // True when a record was made for this target with this device fingerprint and this version of
 // the template: such records are up to date; any other is stale (it only seeds the cost model).
 bool is_current(const Record& r, const codegen::Template& tmpl, const std::string& target,
