@@ -30,34 +30,45 @@ namespace chameleon::emit {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Selection select_best(const std::vector<tune::Record>& records, const std::string& device,
-                      bool allow_tf32) {
+namespace {
+
+// The records of one workload on the chosen device.
+struct Group {
+  std::optional<tune::Record> best;
+  std::vector<size_t> current; // valid records of the templates' current versions
+  std::vector<size_t> older;   // valid records of older template versions
+  int records = 0;
+  size_t first = 0;
+  task::Conv2dWorkload wl;
+  std::string why;               // why no record is usable, when none is
+  std::set<std::string> unknown; // templates this version does not have
+};
+
+std::string records_text(size_t n) { return std::to_string(n) + (n == 1 ? " record" : " records"); }
+
+bool faster(const tune::Record& a, const tune::Record& b) {
+  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.result.spread < b.result.spread);
+}
+
+// Whether today's template can express a record's config (a damaged or hand-edited one cannot);
+// why not in `why`.
+bool expressible(const tune::Record& r, std::string& why) {
+  try {
+    codegen::find_template(r.template_name).make_space(r.workload).from_entity(r.entity);
+    return true;
+  } catch (const Error& e) {
+    why = e.what();
+    return false;
+  }
+}
+
+// The device's valid records by workload, each a current or an older template version's.
+std::map<std::string, Group> group_records(const std::vector<tune::Record>& records, Selection& sel,
+                                           bool allow_tf32) {
   std::set<std::string> tf32_templates;
   for (const codegen::Template* t : codegen::templates()) {
     if (t->tf32()) tf32_templates.insert(t->name());
   }
-  Selection sel;
-  std::set<std::string> devices;
-  for (const auto& r : records) devices.insert(r.device);
-  sel.devices.assign(devices.begin(), devices.end());
-  sel.device = !device.empty() ? device : (records.empty() ? "" : records.back().device);
-  if (!device.empty() && !devices.count(device)) {
-    throw Error("the log has no records of device '" + device + "' (it has: " + util::join(sel.devices, ", ") + ")");
-  }
-  struct Group {
-    std::optional<tune::Record> best;
-    std::vector<size_t> current; // valid records of the templates' current versions
-    std::vector<size_t> older; // valid records of older template versions
-    int records = 0;
-    size_t first = 0;
-    task::Conv2dWorkload wl;
-    std::string why; // why no record is usable, when none is
-    std::set<std::string> unknown; // templates this version does not have
-  };
-  auto records_text = [](size_t n) { return std::to_string(n) + (n == 1 ? " record" : " records"); };
-  auto faster = [](const tune::Record& a, const tune::Record& b) {
-    return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.result.spread < b.result.spread);
-  };
   std::map<std::string, Group> groups;
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
@@ -79,79 +90,86 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
       g.unknown.insert(r.template_name);
       continue;
     }
-    if (!tune::current_version(r, *tmpl)) {
-      g.older.push_back(i);
-      continue;
-    }
-    g.current.push_back(i);
+    (tune::current_version(r, *tmpl) ? g.current : g.older).push_back(i);
   }
-  // Today's records: the fastest whose config its template can express. One that it cannot (a
-  // damaged or hand-edited record) is left out with a note, not the replay of every kernel.
-  auto expressible = [&](const tune::Record& r, std::string& why) {
-    try {
-      codegen::find_template(r.template_name).make_space(r.workload).from_entity(r.entity);
-      return true;
-    } catch (const Error& e) {
-      why = e.what();
-      return false;
-    }
-  };
-  for (auto& [key, g] : groups) {
-    std::stable_sort(g.current.begin(), g.current.end(),
-                     [&](size_t a, size_t b) { return faster(records[a], records[b]); });
-    for (size_t i : g.current) {
-      std::string why;
-      if (expressible(records[i], why)) {
-        g.best = records[i];
-        break;
-      }
-      const tune::Record& r = records[i];
-      sel.damaged.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): a record of " +
-                            r.template_name + " (" + util::fixed(r.seconds() * 1e6, 2) +
-                            " us) left out: its config does not fit the task (" + why + ")");
-    }
-    if (!g.best && !g.current.empty()) {
-      g.why = records_text(g.current.size()) + (g.current.size() == 1 ? " whose config does" : " whose configs do") +
-              " not fit the task (the warnings above say why); tune again";
-    }
-  }
-  // Workloads with records of older template versions only: the fastest whose config today's
-  // template can still express.
-  for (auto& [key, g] : groups) {
-    if (g.older.empty()) continue;
-    std::sort(g.older.begin(), g.older.end(), [&](size_t a, size_t b) { return faster(records[a], records[b]); });
-    if (g.best) {
-      const tune::Record& old = records[g.older.front()];
-      if (faster(old, *g.best)) {
-        sel.stale.push_back("task " + std::to_string(g.best->task_index) + " (" + g.wl.str() + "): " +
-                            records_text(g.older.size()) + " of older template versions left out, the " +
-                            "fastest (" + old.template_name + ", " + util::fixed(old.seconds() * 1e6, 2) +
-                            " us) faster than the kernel chosen (" + util::fixed(g.best->seconds() * 1e6, 2) +
-                            " us); tune again to measure today's templates");
-      }
-      continue;
-    }
+  return groups;
+}
+
+// Today's records: the fastest whose config its template can express. One that it cannot is left
+// out with a note, not the replay of every kernel.
+void pick_current(Group& g, const std::vector<tune::Record>& records, Selection& sel) {
+  std::stable_sort(g.current.begin(), g.current.end(),
+                   [&](size_t a, size_t b) { return faster(records[a], records[b]); });
+  for (size_t i : g.current) {
     std::string why;
-    for (size_t i : g.older) {
-      const tune::Record& r = records[i];
-      const codegen::Template* tmpl = codegen::template_named(r.template_name);
-      std::string cannot;
-      if (!expressible(r, cannot)) {
-        if (why.empty()) why = cannot;
-        continue;
-      }
-      g.best = r;
-      sel.stale.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): the record of " +
-                          r.template_name + " was made by an older version of it (" + r.template_fingerprint +
-                          ", now " + tmpl->fingerprint() + "): the kernel is today's code for its config, " +
-                          "its time the old one's; tune again to measure it");
+    if (expressible(records[i], why)) {
+      g.best = records[i];
       break;
     }
-    if (!g.best) {
-      g.why = records_text(g.older.size()) + " of older template versions whose configs today's " +
-              "templates cannot express (" + why + "); tune again";
-    }
+    const tune::Record& r = records[i];
+    sel.damaged.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): a record of " +
+                          r.template_name + " (" + util::fixed(r.seconds() * 1e6, 2) +
+                          " us) left out: its config does not fit the task (" + why + ")");
   }
+  if (!g.best && !g.current.empty()) {
+    g.why = records_text(g.current.size()) + (g.current.size() == 1 ? " whose config does" : " whose configs do") +
+            " not fit the task (the warnings above say why); tune again";
+  }
+}
+
+// Records of older template versions: beside a current pick, a note when one was faster; for a
+// workload with only such records, the fastest whose config today's template can still express.
+void pick_older(Group& g, const std::vector<tune::Record>& records, Selection& sel) {
+  if (g.older.empty()) return;
+  std::sort(g.older.begin(), g.older.end(), [&](size_t a, size_t b) { return faster(records[a], records[b]); });
+  if (g.best) {
+    const tune::Record& old = records[g.older.front()];
+    if (faster(old, *g.best)) {
+      sel.stale.push_back("task " + std::to_string(g.best->task_index) + " (" + g.wl.str() + "): " +
+                          records_text(g.older.size()) + " of older template versions left out, the " +
+                          "fastest (" + old.template_name + ", " + util::fixed(old.seconds() * 1e6, 2) +
+                          " us) faster than the kernel chosen (" + util::fixed(g.best->seconds() * 1e6, 2) +
+                          " us); tune again to measure today's templates");
+    }
+    return;
+  }
+  std::string why;
+  for (size_t i : g.older) {
+    const tune::Record& r = records[i];
+    const codegen::Template* tmpl = codegen::template_named(r.template_name);
+    std::string cannot;
+    if (!expressible(r, cannot)) {
+      if (why.empty()) why = cannot;
+      continue;
+    }
+    g.best = r;
+    sel.stale.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): the record of " +
+                        r.template_name + " was made by an older version of it (" + r.template_fingerprint +
+                        ", now " + tmpl->fingerprint() + "): the kernel is today's code for its config, " +
+                        "its time the old one's; tune again to measure it");
+    break;
+  }
+  if (!g.best) {
+    g.why = records_text(g.older.size()) + " of older template versions whose configs today's " +
+            "templates cannot express (" + why + "); tune again";
+  }
+}
+
+} // namespace
+
+Selection select_best(const std::vector<tune::Record>& records, const std::string& device,
+                      bool allow_tf32) {
+  Selection sel;
+  std::set<std::string> devices;
+  for (const auto& r : records) devices.insert(r.device);
+  sel.devices.assign(devices.begin(), devices.end());
+  sel.device = !device.empty() ? device : (records.empty() ? "" : records.back().device);
+  if (!device.empty() && !devices.count(device)) {
+    throw Error("the log has no records of device '" + device + "' (it has: " + util::join(sel.devices, ", ") + ")");
+  }
+  std::map<std::string, Group> groups = group_records(records, sel, allow_tf32);
+  for (auto& [key, g] : groups) pick_current(g, records, sel);
+  for (auto& [key, g] : groups) pick_older(g, records, sel);
   std::vector<const Group*> order;
   for (const auto& [key, g] : groups) order.push_back(&g);
   std::sort(order.begin(), order.end(), [](const Group* a, const Group* b) {
@@ -161,17 +179,26 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
   for (const Group* g : order) {
     if (g->best) {
       sel.best.push_back(*g->best);
-    } else {
-      std::string why = g->why;
-      if (why.empty() && !g->unknown.empty()) {
-        why = "records only of templates this version does not have (" +
-              util::join(std::vector<std::string>(g->unknown.begin(), g->unknown.end()), ", ") + ")";
-      }
-      if (why.empty()) why = records_text(size_t(g->records)) + ", none measured without error";
-      sel.missing.emplace_back(g->wl, why);
+      continue;
     }
+    std::string why = g->why;
+    if (why.empty() && !g->unknown.empty()) {
+      why = "records only of templates this version does not have (" +
+            util::join(std::vector<std::string>(g->unknown.begin(), g->unknown.end()), ", ") + ")";
+    }
+    if (why.empty()) why = records_text(size_t(g->records)) + ", none measured without error";
+    sel.missing.emplace_back(g->wl, why);
   }
   return sel;
+}
+
+void warn_selection(const Selection& sel) {
+  for (const auto& note : sel.damaged) spdlog::warn("{}", note);
+  for (const auto& [wl, why] : sel.missing) spdlog::warn("no kernel for {}: {}", wl.str(), why);
+  for (const auto& note : sel.stale) spdlog::warn("{}", note);
+  if (sel.tf32_skipped > 0) {
+    spdlog::info("{} TF32 records left out (--allow-tf32 lets them compete)", sel.tf32_skipped);
+  }
 }
 
 namespace {
@@ -196,6 +223,40 @@ struct Prepared {
 
   std::string ptx_arch() const { return "compute_" + arch.substr(3); }
 };
+
+// The manifest's entry of a kernel replay wrote: its record, kernel, files and their checksums.
+ManifestKernel manifest_kernel(const tune::Record& r, const Prepared& p, const std::string& name,
+                               const target::Resources& res, const std::string& cubin, const std::string& ptx) {
+  ManifestKernel k;
+  k.name = name;
+  k.task = r.task_index;
+  k.count = std::max(1, r.layer_count);
+  k.workload = r.workload;
+  k.template_name = r.template_name;
+  k.template_fingerprint = p.tmpl->fingerprint();
+  k.config_index = p.cfg.index;
+  k.entity = p.sp.entity_json(p.cfg);
+  k.entry = p.src.entry;
+  k.reduce_entry = p.src.geometry.workspace_splits > 0 ? codegen::kSplitkReduceEntry : "";
+  k.tf32 = p.tmpl->tf32();
+  k.arch = p.arch;
+  k.resources = res;
+  k.geometry = p.src.geometry;
+  k.seconds = r.seconds();
+  k.spread = r.result.spread;
+  k.gflops = double(r.workload.flops()) / r.seconds() / 1e9;
+  k.simulated = r.result.simulated;
+  k.record_line = r.line;
+  k.record_timestamp = r.result.timestamp;
+  k.record_tuner = r.tuner;
+  k.source_file = name + ".cu";
+  k.cubin_file = name + ".cubin";
+  k.ptx_file = name + ".ptx";
+  k.source_sha256 = util::sha256_hex(p.src.code);
+  k.cubin_sha256 = util::sha256_hex(cubin);
+  k.ptx_sha256 = util::sha256_hex(ptx);
+  return k;
+}
 
 // Compiles, on every core, the cubins and PTX the cache lacks, so that the loop that writes the
 // kernels finds them in memory: from a cold cache (another machine, a log from a colleague) that
@@ -263,21 +324,16 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
   }
   compile_ahead(cache, prepared);
 
-  json kernels = json::array();
-  std::string arch, network, target, fingerprint;
-  bool simulated = false;
+  Manifest& m = result.manifest;
   for (size_t i = 0; i < sel.best.size(); ++i) {
     const tune::Record& r = sel.best[i];
-    const codegen::Template& tmpl = *prepared[i].tmpl;
-    const space::ConfigSpace& sp = prepared[i].sp;
-    const space::Config& cfg = prepared[i].cfg;
     const codegen::KernelSource& src = prepared[i].src;
     const std::string& kernel_arch = prepared[i].arch;
     const std::string name = kernel_name(r, i, duplicate_tasks);
     measure::CompiledKernel cubin = measure::compile_cached(cache, src.code, src.entry, kernel_arch);
     if (!cubin.ok) throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
     // Registers as ptxas reported them now, else as the record has them.
-    measure::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
+    target::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
     // PTX through the cache too: NVRTC 13.0 may number the PTX registers of some implicit GEMM
     // configs differently from one compile to the next, and a replay must give the same bytes.
     measure::CompiledKernel ptx =
@@ -287,147 +343,20 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     util::write_file((fs::path(dir) / (name + ".cubin")).string(), cubin.cubin);
     util::write_file((fs::path(dir) / (name + ".ptx")).string(), ptx.cubin);
 
-    const auto& g = src.geometry;
-    const double flops = double(r.workload.flops());
-    json kernel = codegen::to_json(g);
-    kernel.update({{"name", name},
-                       {"task", r.task_index},
-                       {"count", std::max(1, r.layer_count)},
-                       {"workload", task::to_json(r.workload)},
-                       {"shape", r.workload.str()},
-                       {"out_shape", {r.workload.n, r.workload.k, r.workload.out_h(), r.workload.out_w()}},
-                       {"flops", r.workload.flops()},
-                       {"template", r.template_name},
-                       {"template_fingerprint", tmpl.fingerprint()},
-                       {"config", {{"index", cfg.index}, {"entity", sp.entity_json(cfg)}}},
-                       {"entry", src.entry},
-                       {"reduce_entry", g.workspace_splits > 0 ? codegen::kSplitkReduceEntry : ""},
-                       {"tf32", tmpl.tf32()},
-                       {"arch", kernel_arch},
-                       {"resources", measure::to_json(res)},
-                       {"measured",
-                        {{"seconds", r.seconds()},
-                         {"spread", r.result.spread},
-                         {"gflops", flops / r.seconds() / 1e9},
-                         {"simulated", r.result.simulated}}},
-                       {"record", {{"line", r.line}, {"timestamp", r.result.timestamp}, {"tuner", r.tuner}}},
-                       {"files", {{"source", name + ".cu"}, {"cubin", name + ".cubin"}, {"ptx", name + ".ptx"}}},
-                       // bench tells a damaged or replaced file from the one written here
-                       {"sha256",
-                        {{"source", util::sha256_hex(src.code)},
-                         {"cubin", util::sha256_hex(cubin.cubin)},
-                         {"ptx", util::sha256_hex(ptx.cubin)}}}});
-    kernels.push_back(std::move(kernel));
-    arch = kernel_arch;
-    if (network.empty()) network = r.network;
-    target = r.target;
-    fingerprint = r.device_fingerprint;
-    simulated = simulated || r.result.simulated;
+    m.kernels.push_back(manifest_kernel(r, prepared[i], name, res, cubin.cubin, ptx.cubin));
+    m.arch = kernel_arch;
+    if (m.network.empty()) m.network = r.network;
+    m.target = r.target;
+    m.device_fingerprint = r.device_fingerprint;
+    m.simulated = m.simulated || r.result.simulated;
   }
-  json missing = json::array();
-  for (const auto& [wl, why] : sel.missing) {
-    missing.push_back({{"workload", task::to_json(wl)}, {"shape", wl.str()}, {"reason", why}});
-  }
-  result.manifest = {{"schema", "chameleon-manifest/1"},
-                     {"log", fs::path(log_path).filename().string()},
-                     {"network", network},
-                     {"device", sel.device},
-                     {"device_fingerprint", fingerprint},
-                     {"simulated", simulated},
-                     {"target", target},
-                     {"arch", arch},
-                     {"nvrtc", cuda::nvrtc_version()},
-                     {"layout", "data NCHW, weight KCRS (C/groups), out NKOHOW; float32; no bias"},
-                     {"kernels", kernels},
-                     {"missing", missing}};
-  util::write_file((fs::path(dir) / "manifest.json").string(), result.manifest.dump(2) + "\n");
-  util::write_file((fs::path(dir) / "kernels.hpp").string(), kernels_header(result.manifest));
+  for (const auto& [wl, why] : sel.missing) m.missing.push_back({wl, true, wl.str(), why});
+  m.log = fs::path(log_path).filename().string();
+  m.device = sel.device;
+  m.nvrtc = cuda::nvrtc_version();
+  util::write_file((fs::path(dir) / "manifest.json").string(), to_json(m).dump(2) + "\n");
+  util::write_file((fs::path(dir) / "kernels.hpp").string(), kernels_header(m));
   return result;
-}
-
-std::string kernels_header(const json& manifest) {
-  std::ostringstream h;
-  h << "// Generated by `chameleon replay` from " << manifest.value("log", std::string("a log"))
-    << "; do not edit.\n"
-    << "// Best kernels of " << manifest.value("network", std::string("?")) << " for "
-    << manifest.value("device", std::string("?")) << " (" << manifest.value("arch", std::string("?"))
-    << ", NVRTC " << manifest.value("nvrtc", std::string("?")) << ")"
-    << (manifest.value("simulated", false) ? ", timed on the SIM device" : "") << ".\n"
-    << "// conv2d, float32: data [N][C][H][W], weight [K][C/groups][R][S], out [N][K][OH][OW]; no bias.\n"
-    << "// Load NAME.cubin (or NAME.ptx on a newer GPU) with cuModuleLoad, get `entry` with\n"
-    << "// cuModuleGetFunction, then call launch(kKernels[i], ...). A kernel with workspace_splits > 0\n"
-    << "// also needs its module's `reduce_entry` and a workspace of workspace_bytes(k) bytes.\n"
-    << "// See docs/deploy.md.\n"
-    << "#pragma once\n\n#include <cuda.h>\n\n#include <cstddef>\n\nnamespace chameleon_kernels {\n\n"
-    << "struct Conv2dKernel {\n"
-    << "  const char* name;\n  const char* cubin;\n  const char* ptx;\n  const char* entry;\n"
-    << "  unsigned grid[3];\n  unsigned block[3];\n  unsigned dynamic_smem;\n"
-    << "  bool zero_output; // split-K: the output is zeroed before the kernel adds into it\n"
-    << "  // split-K through a workspace: the kernel writes workspace_splits partial outputs there, and\n"
-    << "  // reduce_entry (same module) sums them into the output\n"
-    << "  unsigned workspace_splits;\n  const char* reduce_entry;\n  unsigned reduce_grid[3];\n  unsigned reduce_block[3];\n"
-    << "  int n, c, h, w, k, r, s;\n  int stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right;\n"
-    << "  int dilation_h, dilation_w, groups, out_h, out_w;\n  double measured_us;\n};\n\n"
-    << "inline constexpr Conv2dKernel kKernels[] = {\n";
-  const auto& kernels = manifest.at("kernels");
-  for (const auto& k : kernels) {
-    const auto& w = k.at("workload");
-    auto v = [&](const char* key) { return w.at(key).get<int>(); };
-    auto pad = w.at("padding");
-    auto stride = w.at("stride");
-    auto dil = w.at("dilation");
-    auto files = k.at("files");
-    h << "    {\"" << k.at("name").get<std::string>() << "\", \"" << files.at("cubin").get<std::string>()
-      << "\", \"" << files.at("ptx").get<std::string>() << "\", \"" << k.at("entry").get<std::string>()
-      << "\", {" << util::join_numbers(k.at("grid").get<std::vector<unsigned>>(), ", ") << "}, {"
-      << util::join_numbers(k.at("block").get<std::vector<unsigned>>(), ", ") << "}, "
-      << k.at("dynamic_smem").get<int>() << ", " << (k.value("zero_output", false) ? "true" : "false")
-      << ", " << k.value("workspace_splits", 0) << ", \"" << k.value("reduce_entry", std::string()) << "\", {"
-      << util::join_numbers(k.value("reduce_grid", std::vector<unsigned>{1, 1, 1}), ", ") << "}, {"
-      << util::join_numbers(k.value("reduce_block", std::vector<unsigned>{1, 1, 1}), ", ") << "}"
-      << ", " << v("N") << ", " << v("C") << ", " << v("H")
-      << ", " << v("W") << ", " << v("K") << ", " << v("R") << ", " << v("S") << ", " << stride[0]
-      << ", " << stride[1] << ", " << pad[0] << ", " << pad[1] << ", " << pad[2] << ", " << pad[3]
-      << ", " << dil[0] << ", " << dil[1] << ", " << w.value("groups", 1) << ", " << k.at("out_shape")[2] << ", " << k.at("out_shape")[3]
-      << ", " << util::fixed(k.at("measured").at("seconds").get<double>() * 1e6, 3) << "},\n";
-  }
-  h << "};\n\ninline constexpr int kKernelCount = " << kernels.size() << ";\n\n"
-    << "// Bytes of workspace a kernel needs (0: none).\n"
-    << "inline size_t workspace_bytes(const Conv2dKernel& k) {\n"
-    << "  return size_t(k.workspace_splits) * k.n * k.k * k.out_h * k.out_w * sizeof(float);\n}\n\n"
-    << "// Launches one kernel: out = conv2d(data, weight), all device pointers to float32 tensors of\n"
-    << "// the kernel's shapes; `reduce` and `workspace` only for kernels with workspace_splits > 0.\n"
-    << "// Returns the driver's status (the launches are asynchronous on `stream`).\n"
-    << "inline CUresult launch(const Conv2dKernel& k, CUfunction f, CUstream stream, CUdeviceptr data,\n"
-    << "                       CUdeviceptr weight, CUdeviceptr out, CUfunction reduce = nullptr,\n"
-    << "                       CUdeviceptr workspace = 0) {\n"
-    << "  if (k.workspace_splits > 0 && (reduce == nullptr || workspace == 0)) return CUDA_ERROR_INVALID_VALUE;\n"
-    << "  if (k.zero_output) {\n"
-    << "    const size_t elems = size_t(k.n) * k.k * k.out_h * k.out_w;\n"
-    << "    if (CUresult r = cuMemsetD32Async(out, 0, elems, stream)) return r;\n"
-    << "  }\n"
-    << "  if (k.dynamic_smem > 48 * 1024) {\n"
-    << "    CUresult r = cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(k.dynamic_smem));\n"
-    << "    if (r != CUDA_SUCCESS) return r;\n"
-    << "  }\n"
-    << "  CUdeviceptr kernel_out = k.workspace_splits > 0 ? workspace : out;\n"
-    << "  void* args[] = {&data, &weight, &kernel_out};\n"
-    << "  CUresult r = cuLaunchKernel(f, k.grid[0], k.grid[1], k.grid[2], k.block[0], k.block[1], k.block[2],\n"
-    << "                              k.dynamic_smem, stream, args, nullptr);\n"
-    << "  if (r != CUDA_SUCCESS || k.workspace_splits == 0) return r;\n"
-    << "  void* reduce_args[] = {&workspace, &out};\n"
-    << "  return cuLaunchKernel(reduce, k.reduce_grid[0], k.reduce_grid[1], k.reduce_grid[2], k.reduce_block[0],\n"
-    << "                        k.reduce_block[1], k.reduce_block[2], 0, stream, reduce_args, nullptr);\n}\n\n";
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    const auto& k = kernels[i];
-    h << "// " << k.at("shape").get<std::string>() << "\n"
-      << "inline CUresult launch_" << k.at("name").get<std::string>()
-      << "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out,\n"
-      << "    CUfunction reduce = nullptr, CUdeviceptr workspace = 0) {\n"
-      << "  return launch(kKernels[" << i << "], f, stream, data, weight, out, reduce, workspace);\n}\n\n";
-  }
-  h << "} // namespace chameleon_kernels\n";
-  return h.str();
 }
 
 } // namespace chameleon::emit

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "chameleon/emit/manifest.hpp"
 #include "chameleon/tune/record.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,9 +34,14 @@ struct Selection {
 Selection select_best(const std::vector<tune::Record>& records, const std::string& device = "",
                       bool allow_tf32 = false);
 
+// What a replay left out or took with a caveat, as warnings: the records left out as damaged, the
+// tasks without a kernel (and why), the kernels timed on an older template, and the TF32 records
+// not allowed.
+void warn_selection(const Selection& sel);
+
 struct ReplayResult {
   Selection selection;
-  nlohmann::json manifest; // also written to DIR/manifest.json
+  Manifest manifest; // also written to DIR/manifest.json
 };
 
 // Regenerates the source of every selected kernel, compiles it with NVRTC for the record's arch
@@ -46,8 +52,5 @@ struct ReplayResult {
 // build any more (another toolkit or template).
 ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device = "",
                     const std::string& cache_dir = "", bool allow_tf32 = false);
-
-// The C++ header of a manifest (what replay writes as kernels.hpp).
-std::string kernels_header(const nlohmann::json& manifest);
 
 } // namespace chameleon::emit

@@ -1,0 +1,54 @@
+#pragma once
+
+#include "chameleon/emit/manifest.hpp"
+#include "chameleon/measure/options.hpp"
+#include "chameleon/measure/result.hpp"
+#include "chameleon/target/target.hpp"
+
+#include <string>
+#include <vector>
+
+namespace chameleon::emit {
+
+// `chameleon bench`: the kernels of a replay re-timed, verified, against cuDNN on a GPU, or on
+// the sim model (no cuDNN there), same tensors and protocol for both.
+struct BenchOptions {
+  std::string input;      // a kernels folder (replay's), or a tuning log (replayed into a scratch folder)
+  std::string log_device; // with a log: records of this device (default: the log's last)
+  bool sim = false;       // the sim model instead of a GPU
+  std::string target;     // sim only: the preset to simulate (default: the manifest's)
+  int gpu = 0;
+  measure::MeasureOptions measure;
+  bool allow_tf32 = false; // cuDNN may use TF32; with a log, our TF32 kernels compete
+};
+
+struct BenchRow {
+  std::string kernel, shape = "-", template_name = "-";
+  int count = 1;
+  double flops = 0;                 // of the workload (0 when the entry has none)
+  measure::MeasureResult ours, cudnn; // cudnn: error Unknown on the sim
+};
+
+struct BenchResult {
+  std::string device_name;
+  target::Target target;
+  bool simulated = false;
+  std::string manifest_log; // the log the kernels were replayed from
+  std::vector<BenchRow> rows;
+  std::vector<MissingKernel> missing; // tasks of the log without a kernel: not in the totals
+  double ours_total_s = 0, cudnn_total_s = 0; // weighted by layer counts; ours: the timed kernels
+  bool cudnn_complete = false;                // cuDNN timed every kernel (never on the sim)
+  int failed = 0;                             // kernels of ours that could not be timed
+  std::vector<std::string> timed_templates;   // of the kernels timed
+};
+
+// Times every kernel of the manifest; a kernel that cannot be read or timed is its row's error,
+// never the bench's. chameleon::Error when there is no GPU (and not sim), no manifest or no kernel.
+BenchResult bench(const BenchOptions& o);
+
+// The sim's stand-in for the manifest's GPU: `flag` (--target) when given, else the manifest's
+// target when it is a preset, else the preset of its arch named in its device ("NVIDIA H200" is
+// h200), else the first preset of that arch (with a warning).
+target::Target sim_target(const std::string& flag, const Manifest& m);
+
+} // namespace chameleon::emit
