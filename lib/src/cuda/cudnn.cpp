@@ -2,6 +2,10 @@
 
 #include "dl_bind.hpp"
 
+#include "chameleon/util/error.hpp"
+
+#include <spdlog/spdlog.h>
+
 #include <dlfcn.h>
 
 namespace chameleon::cuda {
@@ -57,6 +61,55 @@ const Cudnn* load_cudnn(std::string* why) {
     return nullptr;
   }
   return &loaded.api;
+}
+
+void check_cudnn(const Cudnn& api, int status, const char* what) {
+  if (status != Cudnn::kSuccess) {
+    throw Error(std::string("cuDNN ") + what + ": " + api.cudnnGetErrorString(status));
+  }
+}
+
+namespace {
+// Release paths must not throw; a failure there is worth a line in the log and nothing more.
+void release(const Cudnn& api, int status, const char* what) noexcept {
+  if (status != Cudnn::kSuccess) spdlog::warn("cuDNN {} failed: {}", what, api.cudnnGetErrorString(status));
+}
+} // namespace
+
+CudnnHandle::CudnnHandle(const Cudnn& api, CUstream stream) : api_(api) {
+  check_cudnn(api, api.cudnnCreate(&handle_), "create");
+  try {
+    check_cudnn(api, api.cudnnSetStream(handle_, stream), "set stream");
+  } catch (...) {
+    release(api, api.cudnnDestroy(handle_), "destroy");
+    throw;
+  }
+}
+
+CudnnHandle::~CudnnHandle() {
+  if (handle_ != nullptr) release(api_, api_.cudnnDestroy(handle_), "destroy");
+}
+
+ConvDescriptors::ConvDescriptors(const Cudnn& api) : api_(api) {
+  try {
+    check_cudnn(api, api.cudnnCreateTensorDescriptor(&x), "input descriptor");
+    check_cudnn(api, api.cudnnCreateFilterDescriptor(&w), "filter descriptor");
+    check_cudnn(api, api.cudnnCreateTensorDescriptor(&y), "output descriptor");
+    check_cudnn(api, api.cudnnCreateConvolutionDescriptor(&conv), "convolution descriptor");
+  } catch (...) {
+    destroy();
+    throw;
+  }
+}
+
+ConvDescriptors::~ConvDescriptors() { destroy(); }
+
+void ConvDescriptors::destroy() noexcept {
+  if (x != nullptr) release(api_, api_.cudnnDestroyTensorDescriptor(x), "destroy input descriptor");
+  if (w != nullptr) release(api_, api_.cudnnDestroyFilterDescriptor(w), "destroy filter descriptor");
+  if (y != nullptr) release(api_, api_.cudnnDestroyTensorDescriptor(y), "destroy output descriptor");
+  if (conv != nullptr) release(api_, api_.cudnnDestroyConvolutionDescriptor(conv), "destroy convolution descriptor");
+  x = w = y = conv = nullptr;
 }
 
 std::string cudnn_algo_name(int algo) {

@@ -24,6 +24,18 @@ PrimaryContext::~PrimaryContext() {
 
 Module::Module(const std::string& image) { CU_CHECK(driver().cuModuleLoadData(&mod_, image.data())); }
 
+Module Module::load(const std::string& image, CUresult* error) {
+  Module m;
+  CUresult r = driver().cuModuleLoadData(&m.mod_, image.data());
+  if (r != CUDA_SUCCESS) m.mod_ = nullptr;
+  if (error != nullptr) *error = r;
+  return m;
+}
+
+CUresult Module::find(const std::string& name, CUfunction* f) const {
+  return driver().cuModuleGetFunction(f, mod_, name.c_str());
+}
+
 Module::~Module() {
   if (mod_ != nullptr) release(driver().cuModuleUnload(mod_), "module unload");
 }

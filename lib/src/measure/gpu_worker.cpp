@@ -114,14 +114,13 @@ public:
     const codegen::LaunchGeometry g = codegen::geometry_from_json(req);
     const unsigned smem = unsigned(g.dynamic_smem);
 
-    CUmodule raw_mod = nullptr;
-    CUresult r = api.cuModuleLoadData(&raw_mod, cubin.data());
+    CUresult r = CUDA_SUCCESS;
+    const cuda::Module module = cuda::Module::load(cubin, &r);
     if (r != CUDA_SUCCESS) {
       return error(ErrorNo::RuntimeDevice, "module load failed: " + describe(r), cuda::is_sticky(r));
     }
-    ModuleGuard guard{raw_mod};
     CUfunction fn = nullptr;
-    r = api.cuModuleGetFunction(&fn, raw_mod, req.at("entry").get<std::string>().c_str());
+    r = module.find(req.at("entry").get<std::string>(), &fn);
     if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no kernel entry: " + describe(r), false);
     if (smem > 48 * 1024) {
       r = api.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem));
@@ -135,7 +134,7 @@ public:
     CUfunction reduce_fn = nullptr;
     CUdeviceptr ws = 0;
     if (g.workspace_splits > 0) {
-      r = api.cuModuleGetFunction(&reduce_fn, raw_mod, codegen::kSplitkReduceEntry);
+      r = module.find(codegen::kSplitkReduceEntry, &reduce_fn);
       if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no split-K reduction entry: " + describe(r), false);
       const size_t ws_bytes = out_elems * 4 * size_t(g.workspace_splits);
       if (task_->workspace.bytes() < ws_bytes) {
@@ -184,16 +183,10 @@ public:
     if (w.pad_top != w.pad_bottom || w.pad_left != w.pad_right) {
       return error(ErrorNo::Instantiation, "cuDNN supports symmetric padding only", false);
     }
-    auto check = [&](int status, const char* what) {
-      if (status != cuda::Cudnn::kSuccess) {
-        throw Error(std::string("cuDNN ") + what + ": " + dnn->cudnnGetErrorString(status));
-      }
-    };
-    if (dnn_handle_ == nullptr) {
-      check(dnn->cudnnCreate(&dnn_handle_), "create");
-      check(dnn->cudnnSetStream(dnn_handle_, stream_->get()), "set stream");
-    }
-    DnnDescriptors desc(*dnn);
+    auto check = [&](int status, const char* what) { cuda::check_cudnn(*dnn, status, what); };
+    if (!dnn_handle_) dnn_handle_ = std::make_unique<cuda::CudnnHandle>(*dnn, stream_->get());
+    const cuda::Cudnn::Handle handle = dnn_handle_->get();
+    const cuda::ConvDescriptors desc(*dnn);
     check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.c, w.h, w.w), "input");
     check(dnn->cudnnSetFilter4dDescriptor(desc.w, cuda::Cudnn::kFloat, cuda::Cudnn::kNchw, w.k, w.c / w.groups, w.r, w.s), "filter");
     check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.k, w.out_h(), w.out_w()), "output");
@@ -205,14 +198,14 @@ public:
     check(dnn->cudnnSetConvolutionMathType(desc.conv, tf32 ? cuda::Cudnn::kDefaultMath : cuda::Cudnn::kFmaMath), "math type");
     cuda::Cudnn::AlgoPerf perf[16];
     int returned = 0;
-    check(dnn->cudnnFindConvolutionForwardAlgorithm(dnn_handle_, desc.x, desc.w, desc.conv, desc.y, 16, &returned, perf), "find");
+    check(dnn->cudnnFindConvolutionForwardAlgorithm(handle, desc.x, desc.w, desc.conv, desc.y, 16, &returned, perf), "find");
     int algo = -1;
     for (int i = 0; i < returned && algo < 0; ++i) {
       if (perf[i].status == cuda::Cudnn::kSuccess) algo = perf[i].algo;
     }
     if (algo < 0) return error(ErrorNo::RuntimeDevice, "cuDNN found no usable algorithm", false);
     size_t ws_bytes = 0;
-    check(dnn->cudnnGetConvolutionForwardWorkspaceSize(dnn_handle_, desc.x, desc.w, desc.conv, desc.y, algo, &ws_bytes), "workspace");
+    check(dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y, algo, &ws_bytes), "workspace");
     cuda::DeviceBuffer workspace(std::max<size_t>(ws_bytes, 4));
     const float alpha = 1.0f, beta = 0.0f;
     void* x = reinterpret_cast<void*>(task_->data.get());
@@ -221,7 +214,7 @@ public:
     void* ws = reinterpret_cast<void*>(workspace.get());
     json out = verify_and_time(
         [&] {
-          int st = dnn->cudnnConvolutionForward(dnn_handle_, &alpha, desc.x, x, desc.w, wt, desc.conv,
+          int st = dnn->cudnnConvolutionForward(handle, &alpha, desc.x, x, desc.w, wt, desc.conv,
                                                 algo, ws, ws_bytes, &beta, desc.y, y);
           return st == cuda::Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN;
         },
@@ -233,24 +226,6 @@ public:
   }
 
 private:
-  // cuDNN descriptors of one call, destroyed with it.
-  struct DnnDescriptors {
-    explicit DnnDescriptors(const cuda::Cudnn& api) : api_(api) {
-      api.cudnnCreateTensorDescriptor(&x);
-      api.cudnnCreateTensorDescriptor(&y);
-      api.cudnnCreateFilterDescriptor(&w);
-      api.cudnnCreateConvolutionDescriptor(&conv);
-    }
-    ~DnnDescriptors() {
-      api_.cudnnDestroyTensorDescriptor(x);
-      api_.cudnnDestroyTensorDescriptor(y);
-      api_.cudnnDestroyFilterDescriptor(w);
-      api_.cudnnDestroyConvolutionDescriptor(conv);
-    }
-    const cuda::Cudnn& api_;
-    cuda::Cudnn::Desc x = nullptr, y = nullptr, w = nullptr, conv = nullptr;
-  };
-
   // One launch into a NaN-poisoned output, verification against the reference, warm-up, then the
   // timed rounds (from a CUDA graph when asked and capturable).
   template <class Launch> json verify_and_time(Launch launch, const MeasureOptions& opt) {
@@ -313,11 +288,6 @@ private:
             {"cuda_graph_used", bool(graph)},
             {"fatal", false}};
   }
-
-  struct ModuleGuard {
-    CUmodule m;
-    ~ModuleGuard() { cuda::driver().cuModuleUnload(m); }
-  };
 
   static json error(ErrorNo e, const std::string& message, bool fatal) {
     return {{"error_no", int(e)}, {"message", message}, {"costs", json::array()}, {"fatal", fatal}};
@@ -401,7 +371,7 @@ private:
   std::unique_ptr<cuda::Stream> stream_;
   cuda::DeviceBuffer flush_;
   std::unique_ptr<TaskState> task_;
-  cuda::Cudnn::Handle dnn_handle_ = nullptr;
+  std::unique_ptr<cuda::CudnnHandle> dnn_handle_; // made on the first cuDNN request
 };
 
 } // namespace

@@ -53,6 +53,39 @@ struct Cudnn {
 
 // The loaded library, or nullptr with the reason (not installed, too old).
 const Cudnn* load_cudnn(std::string* why);
+// Throws chameleon::Error "cuDNN WHAT: cuDNN's message" unless `status` is success.
+void check_cudnn(const Cudnn& api, int status, const char* what);
+
+// Move-only owners of cuDNN's handle and a convolution's descriptors, as handles.hpp owns the
+// driver's: creation is checked (chameleon::Error), destruction never throws.
+class CudnnHandle {
+public:
+  CudnnHandle(const Cudnn& api, CUstream stream); // a handle whose work goes to `stream`
+  ~CudnnHandle();
+  CudnnHandle(const CudnnHandle&) = delete;
+  CudnnHandle& operator=(const CudnnHandle&) = delete;
+  Cudnn::Handle get() const { return handle_; }
+
+private:
+  const Cudnn& api_;
+  Cudnn::Handle handle_ = nullptr;
+};
+
+// The four descriptors of one forward convolution: input x, filter w, output y and the
+// convolution itself.
+class ConvDescriptors {
+public:
+  explicit ConvDescriptors(const Cudnn& api);
+  ~ConvDescriptors();
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+  Cudnn::Desc x = nullptr, w = nullptr, y = nullptr, conv = nullptr;
+
+private:
+  void destroy() noexcept;
+  const Cudnn& api_;
+};
+
 // "IMPLICIT_PRECOMP_GEMM", ...
 std::string cudnn_algo_name(int algo);
 // "9.19.0"

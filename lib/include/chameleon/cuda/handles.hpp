@@ -26,11 +26,17 @@ private:
 class Module {
 public:
   Module() = default;
-  explicit Module(const std::string& image); // cubin or PTX
+  explicit Module(const std::string& image); // cubin or PTX; chameleon::Error when it does not load
+  // The same without throwing: an empty Module and the driver's error in `error`, for a caller
+  // to whom a module that does not load is data (a measurement's error), not an exception.
+  static Module load(const std::string& image, CUresult* error);
   ~Module();
   Module(Module&& o) noexcept : mod_(std::exchange(o.mod_, nullptr)) {}
   Module& operator=(Module&& o) noexcept;
   CUfunction function(const std::string& name) const;
+  // The entry `name` in `*f`, or the driver's error (nothing thrown).
+  CUresult find(const std::string& name, CUfunction* f) const;
+  explicit operator bool() const { return mod_ != nullptr; }
 
 private:
   CUmodule mod_ = nullptr;
