@@ -7,7 +7,20 @@ set -euo pipefail
 exe=$1
 net=$2
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+# On any failure, what the tunes printed and how the log ends: the evidence for a failure that
+# does not come again.
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    for f in "$dir"/out.txt "$dir"/err.txt "$dir"/out2.txt "$dir"/err2.txt; do
+      [ -f "$f" ] && { echo "--- $f (last 40 lines)"; tail -n 40 "$f"; }
+    done
+    [ -f "$dir/tune.jsonl" ] && { echo "--- the log's last 5 lines"; tail -n 5 "$dir/tune.jsonl" | cut -c1-300; }
+  fi
+  rm -rf "$dir"
+  exit "$rc"
+}
+trap on_exit EXIT
 log="$dir/tune.jsonl"
 # Compiled (not --sim-estimate), nothing cached: the builds run in compile workers, which the
 # signal reaches too.
