@@ -121,6 +121,27 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
   CHECK_THROWS_WITH(tune::record_from_json(no_stride), Catch::Contains("need 1 or 2 strides and dilations"));
 }
 
+TEST_CASE("a log's snapshot holds each batch in config order, whatever order its compiles finished in", "[tune][log]") {
+  const std::string path = temp_path("snapshot-order");
+  tune::TuningLog log(path);
+  auto at = [](int64_t index, int iteration) {
+    tune::Record r = sample_record(index);
+    r.iteration = iteration;
+    return r;
+  };
+  // Iteration 1 finished 30, 10, 20; iteration 2 finished 5, 40; then iteration 1 of another task.
+  tune::Record other = at(3, 1);
+  other.task_index = 9;
+  for (const tune::Record& r : {at(30, 1), at(10, 1), at(20, 1), at(5, 2), at(40, 2), other, at(1, 1)}) {
+    log.append(r);
+  }
+  std::vector<int64_t> order;
+  for (const tune::Record& r : log.snapshot()) order.push_back(r.index);
+  // Batches stay where they are; within each, configs are in index order.
+  CHECK(order == std::vector<int64_t>{10, 20, 30, 5, 40, 3, 1});
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("a log that a tune holds is neither opened by a second tune nor replaced by a merge", "[tune][log]") {
   const std::string path = temp_path("held"), other = temp_path("held-other");
   {

@@ -198,9 +198,31 @@ void TuningLog::append(const Record& r) {
   records_.push_back(r);
 }
 
+namespace {
+
+// Whether two records are of one batch: the same task, template, device, tuner and iteration
+// (with one lane, a batch's records are contiguous in the log).
+bool same_batch(const Record& a, const Record& b) {
+  return a.iteration == b.iteration && a.task_index == b.task_index && a.template_name == b.template_name &&
+         a.device == b.device && a.tuner == b.tuner && a.workload == b.workload;
+}
+
+} // namespace
+
 std::vector<Record> TuningLog::snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return records_;
+  std::vector<Record> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out = records_;
+  }
+  for (size_t begin = 0; begin < out.size();) {
+    size_t end = begin + 1;
+    while (end < out.size() && same_batch(out[begin], out[end])) ++end;
+    std::stable_sort(out.begin() + long(begin), out.begin() + long(end),
+                     [](const Record& a, const Record& b) { return a.index < b.index; });
+    begin = end;
+  }
+  return out;
 }
 
 size_t TuningLog::size() const {

@@ -59,7 +59,9 @@ public:
   TuningLog& operator=(const TuningLog&) = delete;
 
   const std::string& path() const { return path_; }
-  // The records so far (a copy: other threads may be appending).
+  // The records so far (a copy: other threads may be appending), each batch's in config order:
+  // a batch's records reach the log as their compiles finish, and a tuner that learns from them
+  // (transfer) must see them in an order that does not depend on that timing.
   std::vector<Record> snapshot() const;
   size_t size() const;
   bool repaired() const { return repaired_; }
