@@ -7,9 +7,10 @@ set -euo pipefail
 # libblas.so.3 is installed; the reference one made the PPO explorer's matrix products a third
 # of a tune's CPU time, docs/benchmark-history.md; the serial build keeps its threads off the
 # compile workers' cores), then the tools the tests use (python3 for the CLI checks, python3-onnx for
-# scripts/onnx_to_network.py's, yamllint for the CI workflow).
+# scripts/onnx_to_network.py's, yamllint for the CI workflow, clang-format for the format check).
 packages=(cmake g++ make libtorch-dev libopenblas0-serial libxgboost-dev xgboost libeigen3-dev
-          libcli11-dev nlohmann-json3-dev libspdlog-dev zlib1g-dev catch2 python3 python3-onnx yamllint)
+          libcli11-dev nlohmann-json3-dev libspdlog-dev zlib1g-dev catch2 python3 python3-onnx yamllint
+          clang-format)
 
 missing=()
 for p in "${packages[@]}"; do

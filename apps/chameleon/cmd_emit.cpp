@@ -40,20 +40,22 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
     std::cout << "replayed " << log << " (" << sel.device << ") into " << out << ": "
               << util::count_of(int64_t(sel.best.size()), "kernel") << "\n";
     using Align = util::Table::Align;
-    util::Table table({"kernel", "workload", "count", "us", "GFLOPS", "template", "config", "registers"},
-                      {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Right,
-                       Align::Right});
+    util::Table table(
+        {"kernel", "workload", "count", "us", "GFLOPS", "template", "config", "registers"},
+        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left,
+         Align::Right, Align::Right});
     for (const emit::ManifestKernel& k : result.manifest.kernels) {
-      table.add_row({k.name, k.workload.str(), std::to_string(k.count), util::fixed(k.seconds * 1e6, 2),
-                     util::fixed(k.gflops, 0), k.template_name, std::to_string(k.config_index),
-                     std::to_string(k.resources.registers)});
+      table.add_row({k.name, k.workload.str(), std::to_string(k.count),
+                     util::fixed(k.seconds * 1e6, 2), util::fixed(k.gflops, 0), k.template_name,
+                     std::to_string(k.config_index), std::to_string(k.resources.registers)});
     }
     table.print(std::cout);
     if (result.manifest.simulated) {
       std::cout << "note: the times are from the sim device, not a GPU\n";
     }
     if (sel.devices.size() > 1) {
-      std::cout << "the log also has records of: " << util::join(sel.devices, ", ") << " (--device to pick)\n";
+      std::cout << "the log also has records of: " << util::join(sel.devices, ", ")
+                << " (--device to pick)\n";
     }
   }
   emit::warn_selection(sel);
@@ -83,44 +85,60 @@ void throw_if_failed(int failed, size_t kernels) {
 nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
   nlohmann::json rows = nlohmann::json::array();
   for (const emit::BenchRow& row : r.rows) {
-    rows.push_back({{"kernel", row.kernel}, {"workload", row.shape}, {"count", row.count},
-                    {"template", row.template_name}, {"ours", measure::to_json(row.ours)},
+    rows.push_back({{"kernel", row.kernel},
+                    {"workload", row.shape},
+                    {"count", row.count},
+                    {"template", row.template_name},
+                    {"ours", measure::to_json(row.ours)},
                     {"cudnn", r.simulated ? nlohmann::json() : measure::to_json(row.cudnn)}});
   }
   nlohmann::json missing = nlohmann::json::array();
-  for (const emit::MissingKernel& m : r.missing) missing.push_back({{"shape", m.shape}, {"reason", m.reason}});
-  return {{"device", r.device_name},        {"simulated", r.simulated},
-          {"manifest", r.manifest_log},      {"allow_tf32", allow_tf32},
-          {"kernels", rows},                 {"failed", r.failed},
-          {"missing", missing},              {"total_ours_seconds", r.ours_total_s},
-          {"total_cudnn_seconds", r.cudnn_total_s}, {"cudnn_complete", r.cudnn_complete}};
+  for (const emit::MissingKernel& m : r.missing)
+    missing.push_back({{"shape", m.shape}, {"reason", m.reason}});
+  return {{"device", r.device_name},
+          {"simulated", r.simulated},
+          {"manifest", r.manifest_log},
+          {"allow_tf32", allow_tf32},
+          {"kernels", rows},
+          {"failed", r.failed},
+          {"missing", missing},
+          {"total_ours_seconds", r.ours_total_s},
+          {"total_cudnn_seconds", r.cudnn_total_s},
+          {"cudnn_complete", r.cudnn_complete}};
 }
 
 void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   using Align = util::Table::Align;
   const bool sim = r.simulated;
   // On the sim, no cuDNN columns: there is nothing to compare against.
-  util::Table table = sim ? util::Table({"kernel", "workload", "count", "ours us", "GFLOPS", "% peak", "template"},
-                                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
-                                         Align::Right, Align::Left})
-                          : util::Table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS",
-                                         "% peak", "template", "cuDNN algorithm"},
-                                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
-                                         Align::Right, Align::Right, Align::Right, Align::Left, Align::Left});
+  util::Table table =
+      sim ? util::Table({"kernel", "workload", "count", "ours us", "GFLOPS", "% peak", "template"},
+                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
+                         Align::Right, Align::Left})
+          : util::Table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS",
+                         "% peak", "template", "cuDNN algorithm"},
+                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
+                         Align::Right, Align::Right, Align::Right, Align::Left, Align::Left});
   for (const emit::BenchRow& row : r.rows) {
     const auto& ours = row.ours;
     const auto& dnn = row.cudnn;
-    std::string ours_us = ours.ok() ? util::fixed(ours.median * 1e6, 2) : measure::error_name(ours.error);
+    std::string ours_us =
+        ours.ok() ? util::fixed(ours.median * 1e6, 2) : measure::error_name(ours.error);
     std::string dnn_us = dnn.ok() ? util::fixed(dnn.median * 1e6, 2) : "n/a";
-    std::string speedup = ours.ok() && dnn.ok() ? util::fixed(dnn.median / ours.median, 2) + "x" : "-";
+    std::string speedup =
+        ours.ok() && dnn.ok() ? util::fixed(dnn.median / ours.median, 2) + "x" : "-";
     std::string gflops = ours.ok() ? util::fixed(row.flops / ours.median / 1e9, 0) : "-";
     std::string peak =
-        ours.ok() ? util::fixed(100 * row.flops / ours.median / 1e9 / r.target.peak_fp32_gflops(), 1) : "-";
+        ours.ok()
+            ? util::fixed(100 * row.flops / ours.median / 1e9 / r.target.peak_fp32_gflops(), 1)
+            : "-";
     if (sim) {
-      table.add_row({row.kernel, row.shape, std::to_string(row.count), ours_us, gflops, peak, row.template_name});
+      table.add_row({row.kernel, row.shape, std::to_string(row.count), ours_us, gflops, peak,
+                     row.template_name});
     } else {
-      table.add_row({row.kernel, row.shape, std::to_string(row.count), ours_us, dnn_us, speedup, gflops, peak,
-                     row.template_name, dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
+      table.add_row({row.kernel, row.shape, std::to_string(row.count), ours_us, dnn_us, speedup,
+                     gflops, peak, row.template_name,
+                     dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
     }
   }
   if (sim) {
@@ -134,9 +152,14 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   table.print(std::cout);
   const bool none_timed = size_t(r.failed) == r.rows.size();
   std::cout << "total weighted by layer counts: ours "
-            << (none_timed ? std::string("none timed") : util::fixed(r.ours_total_s * 1e6, 2) + " us")
-            << (r.failed > 0 ? " (" + util::count_of(r.failed, "kernel") + " failed, not counted)" : "") << ", cuDNN "
-            << (sim ? "not run" : r.cudnn_complete ? util::fixed(r.cudnn_total_s * 1e6, 2) + " us" : "incomplete")
+            << (none_timed ? std::string("none timed")
+                           : util::fixed(r.ours_total_s * 1e6, 2) + " us")
+            << (r.failed > 0 ? " (" + util::count_of(r.failed, "kernel") + " failed, not counted)"
+                             : "")
+            << ", cuDNN "
+            << (sim                ? "not run"
+                : r.cudnn_complete ? util::fixed(r.cudnn_total_s * 1e6, 2) + " us"
+                                   : "incomplete")
             << "\n"
             << flops_count_note(r.timed_templates);
   if (!r.missing.empty()) {
@@ -174,46 +197,57 @@ void add_emit_commands(CLI::App& app) {
     auto device = std::make_shared<std::string>();
     auto as_json = std::make_shared<bool>(false);
     auto allow_tf32 = std::make_shared<bool>(false);
-    auto* cmd = app.add_subcommand("replay", "Emit the best kernel of every task of a log: sources, cubins, PTX, manifest, header");
+    auto* cmd = app.add_subcommand(
+        "replay",
+        "Emit the best kernel of every task of a log: sources, cubins, PTX, manifest, header");
     cmd->add_option("log", *log, "Tuning log")->required()->check(CLI::ExistingFile);
     cmd->add_option("--out", *out, "Output folder (default: LOG-kernels next to the log)");
     cmd->add_option("--device", *device, "Records of this device (default: the log's last)");
-    cmd->add_flag("--allow-tf32", *allow_tf32, "Let the log's TF32 kernels compete (left out by default)");
+    cmd->add_flag("--allow-tf32", *allow_tf32,
+                  "Let the log's TF32 kernels compete (left out by default)");
     cmd->add_flag("--json", *as_json, "Print the manifest");
     cmd->callback([=] { run_replay(*log, *out, *device, *allow_tf32, *as_json); });
   }
   {
     auto a = std::make_shared<BenchArgs>();
-    auto* cmd = app.add_subcommand("bench", "Re-time emitted kernels on the GPU, verified, against cuDNN");
-    cmd->add_option("input", a->input, "A kernels folder (chameleon replay) or a tuning log")->required();
+    auto* cmd =
+        app.add_subcommand("bench", "Re-time emitted kernels on the GPU, verified, against cuDNN");
+    cmd->add_option("input", a->input, "A kernels folder (chameleon replay) or a tuning log")
+        ->required();
     cmd->add_option("--log-device", a->device_name, "With a log: records of this device");
     cmd->add_flag("--allow-tf32", a->allow_tf32,
                   "Let cuDNN use TF32 tensor cores and, with a log, our TF32 kernels compete");
     cmd->add_flag("--json", a->as_json, "Print JSON");
-    cmd->add_option("--device", a->device,
-                    "cuda (a real GPU, against cuDNN), sim (the sim model's times, no cuDNN; to check a "
-                    "kernels folder without a GPU), or auto (cuda)")
+    cmd->add_option(
+           "--device", a->device,
+           "cuda (a real GPU, against cuDNN), sim (the sim model's times, no cuDNN; to check a "
+           "kernels folder without a GPU), or auto (cuda)")
         ->check(CLI::IsMember({"cuda", "sim", "auto"}))
         ->capture_default_str();
-    cmd->add_option("--target", a->target, "With --device sim: the preset to simulate (default: the manifest's)");
+    cmd->add_option("--target", a->target,
+                    "With --device sim: the preset to simulate (default: the manifest's)");
     add_timing_options(*cmd, a->dev);
-    cmd->add_option("--seed", a->dev.measure.seed, "Seed of inputs and weights")->capture_default_str();
+    cmd->add_option("--seed", a->dev.measure.seed, "Seed of inputs and weights")
+        ->capture_default_str();
     cmd->callback([a] { run_bench(*a); });
   }
   {
     auto logs = std::make_shared<std::vector<std::string>>();
     auto out = std::make_shared<std::string>("report");
     auto chart_spec = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("report", "Tuning curves (SVG) and a summary (markdown) of one or more logs");
+    auto* cmd = app.add_subcommand(
+        "report", "Tuning curves (SVG) and a summary (markdown) of one or more logs");
     cmd->add_option("logs", *logs, "Tuning logs (several: side by side)")->check(CLI::ExistingFile);
     cmd->add_option("--out", *out, "Output folder")->capture_default_str();
     cmd->add_option("--charts", *chart_spec,
-                    "Instead of logs: draw the line charts a JSON file describes (scripts/bench_tuners.py writes one)")
+                    "Instead of logs: draw the line charts a JSON file describes "
+                    "(scripts/bench_tuners.py writes one)")
         ->check(CLI::ExistingFile);
     cmd->callback([=] {
       if (!chart_spec->empty()) {
         if (!logs->empty()) throw Error("report takes logs or --charts, not both");
-        std::cout << "charts in " << *out << ": " << util::join(emit::charts(*chart_spec, *out), ", ") << "\n";
+        std::cout << "charts in " << *out << ": "
+                  << util::join(emit::charts(*chart_spec, *out), ", ") << "\n";
         return;
       }
       if (logs->empty()) throw Error("report needs at least one tuning log (or --charts FILE)");

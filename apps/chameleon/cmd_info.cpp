@@ -28,7 +28,9 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
   LoadedNetwork loaded = load(opts);
   nlohmann::json out = {{"network", loaded.net.name},
                         {"source", loaded.net.source},
-                        {"input", loaded.net.input_shape.empty() ? nlohmann::json() : nlohmann::json(loaded.net.input_shape)},
+                        {"input", loaded.net.input_shape.empty()
+                                      ? nlohmann::json()
+                                      : nlohmann::json(loaded.net.input_shape)},
                         {"tasks", nlohmann::json::array()}};
   Table table({"task", "workload", "GFLOP", "count", "templates", "spaces"},
               {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Left});
@@ -40,17 +42,15 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
     double gflop = double(t.workload.flops()) / 1e9;
     total_gflop += gflop * t.count;
     conv_layers += t.count;
-    nlohmann::json j = {{"index", t.index},
-                        {"workload", task::to_json(t.workload)},
-                        {"shape", t.workload.str()},
-                        {"gflop", gflop},
-                        {"count", t.count},
-                        {"layers", t.layers}};
+    nlohmann::json j = {{"index", t.index},          {"workload", task::to_json(t.workload)},
+                        {"shape", t.workload.str()}, {"gflop", gflop},
+                        {"count", t.count},          {"layers", t.layers}};
     // Every template the task can be tuned over, with its design space; those tune leaves out
     // unless named (--templates) are marked.
     std::vector<const codegen::Template*> tmpls;
     for (const codegen::Template* tmpl : codegen::templates()) {
-      if ((allow_tf32 || !tmpl->tf32()) && tmpl->decline_reason(t.workload).empty()) tmpls.push_back(tmpl);
+      if ((allow_tf32 || !tmpl->tf32()) && tmpl->decline_reason(t.workload).empty())
+        tmpls.push_back(tmpl);
     }
     if (!tmpls.empty()) {
       std::vector<std::string> names, sizes;
@@ -60,7 +60,9 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
         names.push_back(tmpl->name() + (tmpl->tuned_by_default() ? "" : "*"));
         any_named_only = any_named_only || !tmpl->tuned_by_default();
         sizes.push_back(util::with_commas(size));
-        all.push_back({{"name", tmpl->name()}, {"space_size", size}, {"tuned_by_default", tmpl->tuned_by_default()}});
+        all.push_back({{"name", tmpl->name()},
+                       {"space_size", size},
+                       {"tuned_by_default", tmpl->tuned_by_default()}});
       }
       j["template"] = tmpls.front()->name();
       j["space_size"] = all.front().at("space_size");
@@ -83,19 +85,21 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
     return;
   }
   std::cout << loaded.net.name << " (" << loaded.net.source << "): "
-            << (loaded.net.input_shape.empty() ? std::string("inputs per layer")
-                                               : "input " + network::shape_str(loaded.net.input_shape))
-            << ", " << conv_layers
-            << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
+            << (loaded.net.input_shape.empty()
+                    ? std::string("inputs per layer")
+                    : "input " + network::shape_str(loaded.net.input_shape))
+            << ", " << conv_layers << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
             << util::fixed(total_gflop, 3) << " GFLOP of conv2d\n";
   table.print(std::cout);
   if (any_named_only) {
-    std::cout << "* tuned only when named in --templates (conv2d_direct, AutoTVM's space, is conv2d_direct_splitk's "
+    std::cout << "* tuned only when named in --templates (conv2d_direct, AutoTVM's space, is "
+                 "conv2d_direct_splitk's "
                  "with split 1)\n";
   }
   if (!declined.empty()) {
     std::cout << "tasks " << util::join(declined, ", ")
-              << " have no template that supports them (`chameleon compile --task N` says why): tuning skips them\n";
+              << " have no template that supports them (`chameleon compile --task N` says why): "
+                 "tuning skips them\n";
   }
 }
 
@@ -122,8 +126,9 @@ void run_targets(bool as_json) {
     table.add_row({t.name, t.arch(), std::to_string(t.sm_count), util::fixed(t.clock_mhz, 0),
                    util::fixed(t.peak_fp32_gflops() / 1000, 1),
                    std::to_string(t.smem_per_block_optin / 1024) + " KB",
-                   util::fixed(double(t.l2_bytes) / (1 << 20), 1), util::fixed(t.mem_bandwidth_gbs, 0),
-                   supported(t) ? "yes" : "needs CUDA 12", t.description});
+                   util::fixed(double(t.l2_bytes) / (1 << 20), 1),
+                   util::fixed(t.mem_bandwidth_gbs, 0), supported(t) ? "yes" : "needs CUDA 12",
+                   t.description});
   }
   table.print(std::cout);
   std::cout << "NVRTC " << cuda::nvrtc_version() << " compiles for sm_"
@@ -183,18 +188,23 @@ void run_compile(const CompileArgs& a) {
   } else {
     std::cout << "task " << ctx.task.index << " (" << ctx.task.workload.str() << "), "
               << ctx.tmpl->name() << ", config " << cfg.index << ":\n  " << ctx.space.str(cfg)
-              << "\n  grid " << util::join_numbers(std::vector<uint32_t>(g.grid.begin(), g.grid.end()), "x")
-              << ", block " << util::join_numbers(std::vector<uint32_t>(g.block.begin(), g.block.end()), "x")
+              << "\n  grid "
+              << util::join_numbers(std::vector<uint32_t>(g.grid.begin(), g.grid.end()), "x")
+              << ", block "
+              << util::join_numbers(std::vector<uint32_t>(g.block.begin(), g.block.end()), "x")
               << ", target " << tgt.name << " (" << arch << ")\n";
     if (b.ok()) {
       const auto& r = b.resources;
       std::cout << "  compiled in " << util::fixed(b.compile_seconds, 3) << " s: " << r.registers
-                << " registers, " << shared_memory_text(b) << ", " << r.spill_stores
-                << "/" << r.spill_loads << " bytes spill stores/loads, " << b.cubin.size()
+                << " registers, " << shared_memory_text(b) << ", " << r.spill_stores << "/"
+                << r.spill_loads << " bytes spill stores/loads, " << b.cubin.size()
                 << " bytes of cubin\n";
-      if (!a.cubin.empty()) std::cout << "  wrote the cubin to " << a.cubin << " (cuobjdump -sass or nvdisasm shows its SASS)\n";
+      if (!a.cubin.empty())
+        std::cout << "  wrote the cubin to " << a.cubin
+                  << " (cuobjdump -sass or nvdisasm shows its SASS)\n";
     } else {
-      std::cout << "  " << measure::error_name(b.error) << " (" << int(b.error) << "): " << b.message << "\n";
+      std::cout << "  " << measure::error_name(b.error) << " (" << int(b.error)
+                << "): " << b.message << "\n";
     }
   }
   if (!b.ok()) throw Error("config " + std::to_string(cfg.index) + " did not build");
@@ -204,7 +214,8 @@ void run_devices(bool as_json) {
   std::string why;
   if (!measure::gpu_available(&why)) {
     if (as_json) {
-      std::cout << nlohmann::json({{"devices", nlohmann::json::array()}, {"reason", why}}).dump(2) << "\n";
+      std::cout << nlohmann::json({{"devices", nlohmann::json::array()}, {"reason", why}}).dump(2)
+                << "\n";
     } else {
       std::cout << "no GPU: " << why << "\n";
     }
@@ -220,9 +231,10 @@ void run_devices(bool as_json) {
   for (const auto& d : devices) {
     auto j = cuda::to_json(d);
     const std::string pci = cuda::pci_bus_id(d);
-    std::cout << "GPU " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor << ", "
-              << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1) << " GiB, L2 "
-              << d.l2_bytes / (1 << 20) << " MB, driver " << j["driver_version"].get<std::string>()
+    std::cout << "GPU " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor
+              << ", " << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1)
+              << " GiB, L2 " << d.l2_bytes / (1 << 20) << " MB, driver "
+              << j["driver_version"].get<std::string>()
               << (pci.empty() ? std::string() : ", PCI " + pci) << "\n";
   }
 }
@@ -233,7 +245,8 @@ void add_info_commands(CLI::App& app) {
   {
     auto opts = std::make_shared<NetworkOptions>();
     auto as_json = std::make_shared<bool>(false);
-    auto* cmd = app.add_subcommand("tasks", "List a network's unique conv2d tasks and their design spaces");
+    auto* cmd =
+        app.add_subcommand("tasks", "List a network's unique conv2d tasks and their design spaces");
     add_network_options(*cmd, *opts);
     auto allow_tf32 = std::make_shared<bool>(false);
     cmd->add_flag("--allow-tf32", *allow_tf32, "Also list the TF32 templates");
@@ -248,7 +261,8 @@ void add_info_commands(CLI::App& app) {
   }
   {
     auto a = std::make_shared<CompileArgs>();
-    auto* cmd = app.add_subcommand("compile", "Generate and compile one config of a task with NVRTC (no GPU needed)");
+    auto* cmd = app.add_subcommand(
+        "compile", "Generate and compile one config of a task with NVRTC (no GPU needed)");
     add_network_options(*cmd, a->net);
     add_config_options(*cmd, a->task, a->tmpl, a->config);
     cmd->add_option("--target", a->target, "Target preset, or auto")->capture_default_str();

@@ -35,8 +35,8 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
                const target::Target& tgt) {
   const double flops = double(ctx.task.workload.flops());
   std::cout << "task " << ctx.task.index << " (" << ctx.task.workload.str() << "), config "
-            << ctx.space.full_index(cfg) << " on " << runner.device_name() << (r.simulated ? " [simulated]" : "")
-            << ":\n  " << ctx.space.str(cfg) << "\n";
+            << ctx.space.full_index(cfg) << " on " << runner.device_name()
+            << (r.simulated ? " [simulated]" : "") << ":\n  " << ctx.space.str(cfg) << "\n";
   if (r.ok()) {
     double gflops = flops / r.median / 1e9;
     std::cout << "  " << util::fixed(r.median * 1e6, 3) << " us (median of " << r.repeat
@@ -51,16 +51,17 @@ void print_one(const TaskContext& ctx, const space::Config& cfg, const measure::
   }
   const auto& res = r.resources;
   std::cout << "  " << res.registers << " registers, " << shared_memory_text(b) << ", "
-            << res.spill_stores + res.spill_loads
-            << " bytes spilled; compile " << (b.cached ? "cached" : util::fixed(r.compile_seconds, 3) + " s")
-            << ", run " << util::fixed(r.run_seconds, 3) << " s\n";
+            << res.spill_stores + res.spill_loads << " bytes spilled; compile "
+            << (b.cached ? "cached" : util::fixed(r.compile_seconds, 3) + " s") << ", run "
+            << util::fixed(r.run_seconds, 3) << " s\n";
 }
 
 nlohmann::json one_json(const TaskContext& ctx, const space::Config& cfg,
                         const measure::BuildResult& b, const measure::MeasureResult& r) {
-  nlohmann::json out = {{"config", {{"index", ctx.space.full_index(cfg)}, {"entity", ctx.space.entity_json(cfg)}}},
-                        {"cached_build", b.cached},
-                        {"result", measure::to_json(r)}};
+  nlohmann::json out = {
+      {"config", {{"index", ctx.space.full_index(cfg)}, {"entity", ctx.space.entity_json(cfg)}}},
+      {"cached_build", b.cached},
+      {"result", measure::to_json(r)}};
   if (r.ok()) out["gflops"] = double(ctx.task.workload.flops()) / r.median / 1e9;
   return out;
 }
@@ -72,7 +73,8 @@ void run_measure(const MeasureArgs& a) {
   auto runner = make_device_runner(a.dev, rd, a.dev.gpu);
   // A recorded device measures its slices only: configs are drawn from the slice.
   if (const std::string why = runner->cannot_measure(*ctx.tmpl, ctx.task.workload); !why.empty()) {
-    throw Error("task " + std::to_string(ctx.task.index) + " on " + runner->device_name() + ": " + why);
+    throw Error("task " + std::to_string(ctx.task.index) + " on " + runner->device_name() + ": " +
+                why);
   }
   ctx.space = runner->measurable_space(*ctx.tmpl, ctx.task.workload);
   if (a.count > 1 && a.config != "random") throw Error("--count needs --config random");
@@ -86,7 +88,8 @@ void run_measure(const MeasureArgs& a) {
   measure::Builder& builder = *builder_ptr;
   // All builds are queued at once: compiling the next configs overlaps measuring this one.
   std::vector<std::future<measure::BuildResult>> builds;
-  for (const auto& c : configs) builds.push_back(builder.submit({ctx.tmpl, ctx.task.workload, &ctx.space, c}));
+  for (const auto& c : configs)
+    builds.push_back(builder.submit({ctx.tmpl, ctx.task.workload, &ctx.space, c}));
 
   nlohmann::json results = nlohmann::json::array();
   int failed = 0;
@@ -96,8 +99,9 @@ void run_measure(const MeasureArgs& a) {
     auto config_start = std::chrono::steady_clock::now();
     measure::BuildResult b = builds[i].get();
     measure::MeasureResult r = runner->run(ctx.task.workload, b);
-    r.all_cost = std::chrono::duration<double>(std::chrono::steady_clock::now() - config_start).count() +
-                 b.compile_seconds;
+    r.all_cost =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - config_start).count() +
+        b.compile_seconds;
     if (!r.ok()) {
       ++failed;
       ++by_error[measure::error_name(r.error)];
@@ -110,7 +114,8 @@ void run_measure(const MeasureArgs& a) {
       print_one(ctx, configs[i], b, r, *runner, rd.target);
     }
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double flops = double(ctx.task.workload.flops());
   if (a.as_json) {
     nlohmann::json out = {{"task", ctx.task.index},
@@ -131,7 +136,9 @@ void run_measure(const MeasureArgs& a) {
               << util::fixed(double(configs.size()) / wall, 1) << " configs/s, compile included, "
               << builder.jobs() << " compile jobs); " << configs.size() - size_t(failed) << " ok";
     for (const auto& [name, n] : by_error) std::cout << ", " << n << " " << name;
-    if (best > 0) std::cout << "; best " << util::fixed(best * 1e6, 3) << " us (" << util::fixed(flops / best / 1e9, 1) << " GFLOPS)";
+    if (best > 0)
+      std::cout << "; best " << util::fixed(best * 1e6, 3) << " us ("
+                << util::fixed(flops / best / 1e9, 1) << " GFLOPS)";
     std::cout << "\n";
   }
   if (failed > 0) {
@@ -147,7 +154,8 @@ void add_measure_commands(CLI::App& app) {
   auto* cmd = app.add_subcommand("measure", "Build, verify and time one config of a task");
   add_network_options(*cmd, a->net);
   add_config_options(*cmd, a->task, a->tmpl, a->config);
-  cmd->add_option("--count", a->count, "With --config random: measure this many random valid configs")
+  cmd->add_option("--count", a->count,
+                  "With --config random: measure this many random valid configs")
       ->check(at_least(1));
   add_device_options(*cmd, a->dev);
   cmd->add_flag("!--no-static-checks", a->dev.build.static_checks,

@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <iostream>
 #include <exception>
+#include <iostream>
 
 int main(int argc, char** argv) {
   // Compile and measurement workers are this same binary, started with a hidden first argument.
@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Log only errors");
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug
-                              : quiet ? spdlog::level::err : spdlog::level::info);
+                      : quiet ? spdlog::level::err
+                              : spdlog::level::info);
   });
   chameleon::app::add_info_commands(app);
   chameleon::app::add_measure_commands(app);

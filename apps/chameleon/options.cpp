@@ -59,13 +59,15 @@ CLI::Validator between(double lo, double hi) {
 void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
   cmd.add_option("network", opts.path, "Network description (JSON, see docs/network-format.md)")
       ->required();
-  cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")->check(at_least(1));
+  cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")
+      ->check(at_least(1));
 }
 
 void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string& config) {
   cmd.add_option("--task", task, "Task index (1-based, as 'chameleon tasks' lists)")->required();
   cmd.add_option("--template", tmpl, "Template (default: the first that supports the task)");
-  cmd.add_option("--config", config, "Config: index, entity JSON, or random")->capture_default_str();
+  cmd.add_option("--config", config, "Config: index, entity JSON, or random")
+      ->capture_default_str();
 }
 
 LoadedNetwork load(const NetworkOptions& opts) {
@@ -86,13 +88,15 @@ TaskContext task_context(const LoadedNetwork& loaded, int index, const std::stri
   if (!tmpl.empty()) {
     ctx.tmpl = &codegen::find_template(tmpl);
     std::string why = ctx.tmpl->decline_reason(ctx.task.workload);
-    if (!why.empty()) throw Error("template " + tmpl + " does not support task " + std::to_string(index) + ": " + why);
+    if (!why.empty())
+      throw Error("template " + tmpl + " does not support task " + std::to_string(index) + ": " +
+                  why);
   } else {
     ctx.tmpl = codegen::template_for(ctx.task.workload);
   }
   if (ctx.tmpl == nullptr) {
-    throw Error("task " + std::to_string(index) + " (" + ctx.task.workload.str() + "): " +
-                codegen::decline_reasons(ctx.task.workload));
+    throw Error("task " + std::to_string(index) + " (" + ctx.task.workload.str() +
+                "): " + codegen::decline_reasons(ctx.task.workload));
   }
   ctx.space = ctx.tmpl->make_space(ctx.task.workload);
   return ctx;
@@ -102,12 +106,15 @@ space::Config parse_config(const TaskContext& ctx, const target::Target& tgt,
                            const std::string& text, uint64_t seed) {
   if (text == "random") {
     std::mt19937_64 rng(seed);
-    auto found = codegen::random_valid_configs(*ctx.tmpl, ctx.task.workload, ctx.space, tgt, 1, rng);
+    auto found =
+        codegen::random_valid_configs(*ctx.tmpl, ctx.task.workload, ctx.space, tgt, 1, rng);
     if (found.empty()) {
       // Say why, from one config: a template that cannot run on the target at all says so.
-      const auto why = codegen::check_static(tgt, ctx.tmpl->features(ctx.task.workload, ctx.space, ctx.space.get(0)));
-      throw Error("no statically valid config of " + ctx.tmpl->name() + " found in 100000 random draws for " +
-                  tgt.name + (why.ok ? std::string() : " (e.g. " + why.reason + ")"));
+      const auto why = codegen::check_static(
+          tgt, ctx.tmpl->features(ctx.task.workload, ctx.space, ctx.space.get(0)));
+      throw Error("no statically valid config of " + ctx.tmpl->name() +
+                  " found in 100000 random draws for " + tgt.name +
+                  (why.ok ? std::string() : " (e.g. " + why.reason + ")"));
     }
     return found.front();
   }
@@ -164,9 +171,10 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--target", opts.target,
                  "GPU target: a preset ('chameleon targets') or auto (GPU --gpu, else h100)")
       ->capture_default_str();
-  cmd.add_option("--device", opts.device,
-                 "Measure on cuda (a real GPU), sim, auto, or recorded:PATH (answers from recorded slices, "
-                 "docs/measurement.md)")
+  cmd.add_option(
+         "--device", opts.device,
+         "Measure on cuda (a real GPU), sim, auto, or recorded:PATH (answers from recorded slices, "
+         "docs/measurement.md)")
       ->check(device_name_check())
       ->capture_default_str();
   add_timing_options(cmd, opts);
@@ -174,7 +182,8 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--max-number", m.max_number, "Cap on launches per round")
       ->check(at_least(1))
       ->capture_default_str();
-  cmd.add_option("--run-timeout", m.run_timeout_s, "Seconds before a config counts as hung (error 7)")
+  cmd.add_option("--run-timeout", m.run_timeout_s,
+                 "Seconds before a config counts as hung (error 7)")
       ->check(above(0))
       ->capture_default_str();
   cmd.add_option("--rtol", m.rtol, "Verification: relative tolerance")
@@ -183,11 +192,13 @@ void add_device_options(CLI::App& cmd, DeviceOptions& opts) {
   cmd.add_option("--atol", m.atol, "Verification: absolute tolerance, relative to max |reference|")
       ->check(at_least(0))
       ->capture_default_str();
-  cmd.add_option("--seed", m.seed, "Seed of inputs, weights (and random choices)")->capture_default_str();
+  cmd.add_option("--seed", m.seed, "Seed of inputs, weights (and random choices)")
+      ->capture_default_str();
   cmd.add_option("--build-jobs", opts.build.jobs, "Parallel NVRTC compiles (0: one per core)")
       ->check(between(0, 1024))
       ->capture_default_str();
-  cmd.add_option("--build-timeout", opts.build.timeout_s, "Seconds before a compile counts as hung (error 6)")
+  cmd.add_option("--build-timeout", opts.build.timeout_s,
+                 "Seconds before a compile counts as hung (error 6)")
       ->check(above(0))
       ->capture_default_str();
   cmd.add_flag("--no-cache", opts.no_cache, "Do not read or write the on-disk compile cache");
@@ -202,7 +213,8 @@ ResolvedDevice resolve_recorded(const DeviceOptions& opts) {
   out.device = "recorded";
   out.recording = opts.device.substr(std::strlen(kRecorded));
   if (opts.sim_estimate) throw Error("--sim-estimate needs --device sim");
-  out.slices = std::make_shared<const std::vector<tune::SliceRecording>>(tune::read_recording(out.recording));
+  out.slices = std::make_shared<const std::vector<tune::SliceRecording>>(
+      tune::read_recording(out.recording));
   out.target = out.slices->front().target;
   for (const auto& s : *out.slices) {
     if (s.complete()) {
@@ -213,17 +225,17 @@ ResolvedDevice resolve_recorded(const DeviceOptions& opts) {
   if (opts.target != "auto") {
     const target::Target named = target::find_preset(opts.target);
     if (named.sm() != out.target.sm()) {
-      throw Error("--target " + named.name + " (" + named.arch() + ") is not the GPU the recording " + out.recording +
-                  " was measured on (" + out.slices->front().device + ", " + out.target.arch() +
-                  "): leave --target out");
+      throw Error("--target " + named.name + " (" + named.arch() +
+                  ") is not the GPU the recording " + out.recording + " was measured on (" +
+                  out.slices->front().device + ", " + out.target.arch() + "): leave --target out");
     }
   }
   return out;
 }
 } // namespace
 
-std::unique_ptr<measure::Runner> make_device_runner(const DeviceOptions& opts, const ResolvedDevice& rd,
-                                                    int ordinal) {
+std::unique_ptr<measure::Runner> make_device_runner(const DeviceOptions& opts,
+                                                    const ResolvedDevice& rd, int ordinal) {
   if (rd.device == "recorded") return tune::make_recorded_runner(rd.recording, *rd.slices);
   return measure::make_runner(rd.device, rd.target, opts.measure, ordinal);
 }
@@ -242,7 +254,8 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
       target::Target real = measure::target_from_device(opts.gpu);
       if (real.sm() != out.target.sm()) {
         std::string why = "target " + out.target.name + " (" + out.target.arch() + ") is not GPU " +
-                          std::to_string(opts.gpu) + " (" + real.description + ", " + real.arch() + ")";
+                          std::to_string(opts.gpu) + " (" + real.description + ", " + real.arch() +
+                          ")";
         if (opts.device == "cuda") throw Error(why + ": use --target auto, or --device sim");
         spdlog::warn("{}: simulating {} (--device sim)", why, out.target.name);
         out.device = "sim";
@@ -257,7 +270,8 @@ ResolvedDevice resolve_device(const DeviceOptions& opts) {
   return out;
 }
 
-std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const ResolvedDevice& rd) {
+std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts,
+                                               const ResolvedDevice& rd) {
   std::string warning;
   const bool recorded = rd.device == "recorded";
   std::string arch = measure::compile_arch_for(rd.target, rd.device != "cuda", &warning);
@@ -276,9 +290,12 @@ std::string shared_memory_text(const measure::BuildResult& b) {
 }
 
 std::string flops_count_note(const std::vector<std::string>& templates) {
-  if (std::find(templates.begin(), templates.end(), "conv2d_winograd") == templates.end()) return "";
-  return "GFLOPS and % peak count the direct convolution's arithmetic (2*N*K*C*R*S*P*Q/groups), as for cuDNN; "
-         "conv2d_winograd computes the same outputs with 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiply-adds\n";
+  if (std::find(templates.begin(), templates.end(), "conv2d_winograd") == templates.end())
+    return "";
+  return "GFLOPS and % peak count the direct convolution's arithmetic (2*N*K*C*R*S*P*Q/groups), as "
+         "for cuDNN; "
+         "conv2d_winograd computes the same outputs with 2.25x (F(2x2)) or 4x (F(4x4)) fewer "
+         "multiply-adds\n";
 }
 
 } // namespace chameleon::app

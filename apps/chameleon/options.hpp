@@ -88,18 +88,20 @@ struct ResolvedDevice {
 ResolvedDevice resolve_device(const DeviceOptions& opts);
 
 // The runner of the resolved device (GPU `ordinal` for cuda).
-std::unique_ptr<measure::Runner> make_device_runner(const DeviceOptions& opts, const ResolvedDevice& rd,
-                                                    int ordinal);
+std::unique_ptr<measure::Runner> make_device_runner(const DeviceOptions& opts,
+                                                    const ResolvedDevice& rd, int ordinal);
 
 // The builder for the resolved device: the target's arch (the nearest one NVRTC supports on the
 // sim, with a warning), the compile cache unless --no-cache, no NVRTC with --sim-estimate.
 std::unique_ptr<measure::Builder> make_builder(const DeviceOptions& opts, const ResolvedDevice& rd);
 
-// "N bytes shared memory" of a build: static plus dynamic, the dynamic part named when there is one.
+// "N bytes shared memory" of a build: static plus dynamic, the dynamic part named when there is
+// one.
 std::string shared_memory_text(const measure::BuildResult& b);
 
 // GFLOPS and % peak count the direct convolution's arithmetic for every kernel (and for cuDNN):
-// a line saying so when one of `templates` computes the outputs with less of it (Winograd), else "".
+// a line saying so when one of `templates` computes the outputs with less of it (Winograd), else
+// "".
 std::string flops_count_note(const std::vector<std::string>& templates);
 
 } // namespace chameleon::app

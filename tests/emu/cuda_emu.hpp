@@ -7,8 +7,9 @@
 // lanes of its warp have arrived. At each barrier the fibers resume in a fresh random order, so
 // that a missing barrier shows as a wrong answer rather than hiding behind a fixed schedule.
 // A cp.async copy happens, at random, when issued or only at the cp.async.wait_group that must
-// see it: both are what the hardware may do; dynamic shared memory is filled with NaN before every block. Blocks run one after
-// another, so __shared__ variables can be function statics and atomics plain additions.
+// see it: both are what the hardware may do; dynamic shared memory is filled with NaN before every
+// block. Blocks run one after another, so __shared__ variables can be function statics and atomics
+// plain additions.
 #pragma once
 
 #include <ucontext.h>
@@ -59,8 +60,8 @@ struct Fiber {
   FiberState state = FiberState::Runnable;
   uint3 tid;
   int linear = 0;
-  std::vector<Copy> open;                // cp.async copies not yet committed
-  std::deque<std::vector<Copy>> groups;  // committed groups, oldest first
+  std::vector<Copy> open;               // cp.async copies not yet committed
+  std::deque<std::vector<Copy>> groups; // committed groups, oldest first
 };
 
 // One warp-wide mma.sync m16n8k8 TF32: each lane's fragments, then its result.
@@ -192,9 +193,11 @@ inline void run_block(std::mt19937& rng) {
     if (warp_op > 0) {
       for (size_t w = 0; w * 32 < n; ++w) {
         size_t at = 0;
-        for (size_t l = w * 32; l < std::min(n, w * 32 + 32); ++l) at += s.fibers[l].state == FiberState::AtWarpOp;
+        for (size_t l = w * 32; l < std::min(n, w * 32 + 32); ++l)
+          at += s.fibers[l].state == FiberState::AtWarpOp;
         if (at == 0) continue;
-        if (at != 32) throw std::runtime_error("emulator: a warp-wide mma with only some lanes of a warp");
+        if (at != 32)
+          throw std::runtime_error("emulator: a warp-wide mma with only some lanes of a warp");
         resolve_mma(s.warps[w]);
         for (size_t l = w * 32; l < w * 32 + 32; ++l) s.fibers[l].state = FiberState::Runnable;
       }
@@ -208,8 +211,8 @@ inline void run_block(std::mt19937& rng) {
 }
 
 // Runs kernel() for every thread of every block.
-inline void launch(const unsigned* grid, const unsigned* block, unsigned dyn_smem_bytes, unsigned seed,
-                   std::function<void()> kernel) {
+inline void launch(const unsigned* grid, const unsigned* block, unsigned dyn_smem_bytes,
+                   unsigned seed, std::function<void()> kernel) {
   State& s = st();
   const size_t threads = size_t(block[0]) * block[1] * block[2];
   s.kernel = std::move(kernel);
@@ -222,7 +225,8 @@ inline void launch(const unsigned* grid, const unsigned* block, unsigned dyn_sme
     Fiber& f = s.fibers[i];
     f.stack.resize(64 * 1024);
     f.linear = int(i);
-    f.tid = {unsigned(i % block[0]), unsigned((i / block[0]) % block[1]), unsigned(i / (size_t(block[0]) * block[1]))};
+    f.tid = {unsigned(i % block[0]), unsigned((i / block[0]) % block[1]),
+             unsigned(i / (size_t(block[0]) * block[1]))};
   }
   s.rng.seed(seed);
   std::mt19937& rng = s.rng;
@@ -242,14 +246,17 @@ inline void launch(const unsigned* grid, const unsigned* block, unsigned dyn_sme
 #define blockDim (chm_emu::st().block_dim)
 #define gridDim (chm_emu::st().grid_dim)
 
-inline void __syncthreads() { chm_emu::park(chm_emu::FiberState::AtBarrier); }
+inline void __syncthreads() {
+  chm_emu::park(chm_emu::FiberState::AtBarrier);
+}
 inline float atomicAdd(float* p, float v) {
   const float old = *p;
   *p = old + v;
   return old;
 }
 
-#define CHM_DYNAMIC_SMEM(type, name) type* name = reinterpret_cast<type*>(chm_emu::st().dyn_smem.data())
+#define CHM_DYNAMIC_SMEM(type, name)                                                               \
+  type* name = reinterpret_cast<type*>(chm_emu::st().dyn_smem.data())
 
 namespace chm_emu {
 inline void issue_copy(const Copy& c) {
@@ -266,13 +273,15 @@ inline void cp_async4(float* dst, const float* src, bool valid) {
   chm_emu::issue_copy({dst, src, 4, valid ? 4 : 0});
 }
 inline void cp_async16(float* dst, const float* src, bool valid) {
-  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || (valid && reinterpret_cast<uintptr_t>(src) % 16 != 0)) {
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 ||
+      (valid && reinterpret_cast<uintptr_t>(src) % 16 != 0)) {
     throw std::runtime_error("emulator: misaligned 16-byte cp.async");
   }
   chm_emu::issue_copy({dst, src, 16, valid ? 16 : 0});
 }
 inline float4 lds4(const float* p) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) throw std::runtime_error("emulator: misaligned 16-byte shared-memory read");
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0)
+    throw std::runtime_error("emulator: misaligned 16-byte shared-memory read");
   float4 v;
   std::memcpy(&v, p, 16);
   return v;

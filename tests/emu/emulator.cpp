@@ -4,11 +4,11 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
-#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -21,8 +21,8 @@ namespace chameleon::emu {
 
 namespace {
 
-using RunFn = void (*)(const unsigned*, const unsigned*, unsigned, unsigned, const float*, const float*,
-                       float*);
+using RunFn = void (*)(const unsigned*, const unsigned*, unsigned, unsigned, const float*,
+                       const float*, float*);
 using ReduceFn = void (*)(const unsigned*, const unsigned*, unsigned, const float*, float*);
 
 struct Loaded {
@@ -46,10 +46,11 @@ Loaded load(const codegen::KernelSource& src, const std::string& cache_dir) {
                      "  chm_emu::launch(grid, block, smem, seed, [&] { " +
                      src.entry + "(d, w, o); });\n}\n";
   if (reduce) {
-    code += std::string("extern \"C\" void chm_emu_reduce(const unsigned* grid, const unsigned* block, "
-                        "unsigned seed, const float* ws, float* o) {\n"
-                        "  chm_emu::launch(grid, block, 0, seed, [&] { ") +
-            codegen::kSplitkReduceEntry + "(ws, o); });\n}\n";
+    code +=
+        std::string("extern \"C\" void chm_emu_reduce(const unsigned* grid, const unsigned* block, "
+                    "unsigned seed, const float* ws, float* o) {\n"
+                    "  chm_emu::launch(grid, block, 0, seed, [&] { ") +
+        codegen::kSplitkReduceEntry + "(ws, o); });\n}\n";
   }
   const std::string key = util::sha256_hex(code + CHM_HOST_CXX).substr(0, 20);
   if (auto it = loaded.find(key); it != loaded.end()) return it->second;
@@ -63,7 +64,8 @@ Loaded load(const codegen::KernelSource& src, const std::string& cache_dir) {
     std::ofstream(cpp) << code;
     const std::string log = base + ".log";
     const std::string cmd = std::string(CHM_HOST_CXX) + " -std=c++17 -O1 -fPIC -shared -w -I\"" +
-                            CHM_EMU_DIR + "\" \"" + cpp + "\" -o \"" + tmp + "\" > \"" + log + "\" 2>&1";
+                            CHM_EMU_DIR + "\" \"" + cpp + "\" -o \"" + tmp + "\" > \"" + log +
+                            "\" 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       throw std::runtime_error("host compile of " + cpp + " failed:\n" + read_file(log));
     }
@@ -88,14 +90,17 @@ Loaded load(const codegen::KernelSource& src, const std::string& cache_dir) {
 class Guarded {
 public:
   static constexpr size_t kGuard = 4096; // floats on each side
-  Guarded(const std::string& name, size_t n, float fill) : name_(name), n_(n), mem_(n + 2 * kGuard, guard()) {
+  Guarded(const std::string& name, size_t n, float fill)
+      : name_(name), n_(n), mem_(n + 2 * kGuard, guard()) {
     std::fill(begin(), begin() + n, fill);
   }
   Guarded(const std::string& name, const std::vector<float>& v) : Guarded(name, v.size(), 0.0f) {
     std::copy(v.begin(), v.end(), begin());
   }
   float* begin() { return mem_.data() + kGuard; }
-  std::vector<float> values() const { return {mem_.begin() + kGuard, mem_.begin() + kGuard + long(n_)}; }
+  std::vector<float> values() const {
+    return {mem_.begin() + kGuard, mem_.begin() + kGuard + long(n_)};
+  }
   // Throws when a guard changed, or when the contents differ from `unchanged` (for inputs).
   void check(const std::vector<float>* unchanged = nullptr) const {
     size_t before = 0, after = 0;
@@ -147,14 +152,16 @@ std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv
   if (g.workspace_splits > 0) {
     // The kernel writes its partial outputs to a NaN-filled workspace; the reduction sums them.
     Guarded ws("workspace", size_t(wl.output_elems()) * size_t(g.workspace_splits), nan);
-    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, in.begin(), w.begin(), ws.begin());
+    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, in.begin(), w.begin(),
+            ws.begin());
     ws.check();
     const unsigned rgrid[3] = {g.reduce_grid[0], g.reduce_grid[1], g.reduce_grid[2]};
     const unsigned rblock[3] = {g.reduce_block[0], g.reduce_block[1], g.reduce_block[2]};
     fns.reduce(rgrid, rblock, schedule_seed, ws.begin(), out.begin());
     ws.check();
   } else {
-    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, in.begin(), w.begin(), out.begin());
+    fns.run(grid, block, unsigned(g.dynamic_smem), schedule_seed, in.begin(), w.begin(),
+            out.begin());
   }
   in.check(&data);
   w.check(&weight);
@@ -162,7 +169,8 @@ std::vector<float> run_kernel(const codegen::KernelSource& src, const task::Conv
   return out.values();
 }
 
-Comparison compare(const std::vector<float>& out, const std::vector<float>& ref, double rtol, double atol) {
+Comparison compare(const std::vector<float>& out, const std::vector<float>& ref, double rtol,
+                   double atol) {
   double max_ref = 0;
   for (float r : ref) max_ref = std::max(max_ref, double(std::fabs(r)));
   const double abs_tol = atol * (max_ref > 0 ? max_ref : 1.0);

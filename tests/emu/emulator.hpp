@@ -21,6 +21,7 @@ struct Comparison {
   int64_t bad = 0;
   std::string first;
 };
-Comparison compare(const std::vector<float>& out, const std::vector<float>& ref, double rtol, double atol);
+Comparison compare(const std::vector<float>& out, const std::vector<float>& ref, double rtol,
+                   double atol);
 
 } // namespace chameleon::emu

@@ -31,7 +31,9 @@ using namespace chameleon;
 
 namespace {
 
-const codegen::Template& direct() { return codegen::find_template("conv2d_direct"); }
+const codegen::Template& direct() {
+  return codegen::find_template("conv2d_direct");
+}
 
 target::Target gpu_target() {
   static const target::Target t = measure::target_from_device(0);
@@ -43,8 +45,8 @@ std::vector<task::Task> tasks_of(const std::string& name) {
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json"));
 }
 
-std::vector<space::Config> valid_configs(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
-                                         int count, uint64_t seed) {
+std::vector<space::Config> valid_configs(const task::Conv2dWorkload& wl,
+                                         const space::ConfigSpace& sp, int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto out = codegen::random_valid_configs(direct(), wl, sp, gpu_target(), count, rng);
   REQUIRE(int(out.size()) == count);
@@ -67,9 +69,12 @@ measure::BuildOptions quick_build() {
 }
 
 // A hand-written kernel with the template's signature, built like a template's output.
-measure::BuildResult custom_kernel(const std::string& body, std::array<uint32_t, 3> block = {64, 1, 1}) {
-  std::string src = "extern \"C\" __global__ void conv2d_direct(const float* data, const float* weight, "
-                    "float* out) {" + body + "}";
+measure::BuildResult custom_kernel(const std::string& body,
+                                   std::array<uint32_t, 3> block = {64, 1, 1}) {
+  std::string src =
+      "extern \"C\" __global__ void conv2d_direct(const float* data, const float* weight, "
+      "float* out) {" +
+      body + "}";
   auto compiled = cuda::nvrtc_compile(src, "conv2d_direct", gpu_target().arch());
   INFO(compiled.log);
   REQUIRE(compiled.ok);
@@ -124,8 +129,9 @@ TEST_CASE("the reference kernel agrees with the CPU reference", "[gpu]") {
     d.upload(data.data(), data.size() * 4);
     w.upload(weight.data(), weight.size() * 4);
     CUdeviceptr dp = d.get(), wp = w.get(), op = o.get();
-    int ints[] = {wl.n, wl.c, wl.h, wl.w, wl.k, wl.r, wl.s, wl.out_h(), wl.out_w(), wl.stride_h,
-                  wl.stride_w, wl.pad_top, wl.pad_left, wl.dilation_h, wl.dilation_w, wl.groups};
+    int ints[] = {wl.n,        wl.c,          wl.h,          wl.w,        wl.k,        wl.r,
+                  wl.s,        wl.out_h(),    wl.out_w(),    wl.stride_h, wl.stride_w, wl.pad_top,
+                  wl.pad_left, wl.dilation_h, wl.dilation_w, wl.groups};
     void* args[19] = {&dp, &wp, &op};
     for (int i = 0; i < 16; ++i) args[3 + i] = &ints[i];
     CU_CHECK(cuda::driver().cuLaunchKernel(fn, 8, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr));
@@ -146,7 +152,8 @@ TEST_CASE("200 random valid configs of ResNet-18, VGG-16 and AlexNet verify corr
       auto sp = direct().make_space(t.workload);
       std::vector<std::future<measure::BuildResult>> builds;
       auto configs = valid_configs(t.workload, sp, 8, 1000 + t.index);
-      for (const auto& c : configs) builds.push_back(builder.submit({&direct(), t.workload, &sp, c}));
+      for (const auto& c : configs)
+        builds.push_back(builder.submit({&direct(), t.workload, &sp, c}));
       for (size_t i = 0; i < configs.size(); ++i) {
         auto b = builds[i].get();
         auto r = runner.run(t.workload, b);
@@ -168,11 +175,13 @@ TEST_CASE("200 random valid configs of ResNet-18, VGG-16 and AlexNet verify corr
 TEST_CASE("a runner waits while another process holds the GPU's turn", "[gpu]") {
   measure::CudaRunner runner(0, quick_timing());
   REQUIRE(runner.device_info().contains("pci_bus_id"));
-  const std::string path = measure::gpu_turn_path(runner.device_info()["pci_bus_id"].get<std::string>());
+  const std::string path =
+      measure::gpu_turn_path(runner.device_info()["pci_bus_id"].get<std::string>());
   const auto t = tasks_of("resnet18")[3];
   auto sp = direct().make_space(t.workload);
   measure::Builder builder(gpu_target(), gpu_target().arch(), {});
-  auto build = builder.submit({&direct(), t.workload, &sp, valid_configs(t.workload, sp, 1, 7)[0]}).get();
+  auto build =
+      builder.submit({&direct(), t.workload, &sp, valid_configs(t.workload, sp, 1, 7)[0]}).get();
   REQUIRE(build.ok());
   // Another process's turn: a lock of its own on the same file (flock locks of two open files
   // exclude each other, in one process as in two).
@@ -188,7 +197,8 @@ TEST_CASE("a runner waits while another process holds the GPU's turn", "[gpu]") 
   CHECK(r.run_seconds >= 1.5);
 }
 
-TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config measures", "[gpu]") {
+TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config measures",
+          "[gpu]") {
   measure::MeasureOptions mopts;
   mopts.run_timeout_s = 3;
   measure::CudaRunner runner(0, mopts);
@@ -206,20 +216,22 @@ TEST_CASE("faulting, hanging and wrong kernels are recorded and the next config 
   CHECK(runner.run(wl, good).ok());
 
   // Spins on an input that never changes; the volatile global read cannot be optimized away.
-  auto hang = runner.run(wl, custom_kernel(
-      "const volatile float* p = data; while (p[threadIdx.x] < 2.0f) {} out[0] = p[0];"));
+  auto hang = runner.run(
+      wl, custom_kernel(
+              "const volatile float* p = data; while (p[threadIdx.x] < 2.0f) {} out[0] = p[0];"));
   CHECK(hang.error == measure::ErrorNo::RunTimeout);
   CHECK(runner.run(wl, good).ok());
 
-  auto wrong = runner.run(wl, custom_kernel(
-      "for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < 32 * 14 * 14; i += 4096) out[i] = 0.5f;"));
+  auto wrong = runner.run(wl, custom_kernel("for (int i = blockIdx.x * blockDim.x + threadIdx.x; i "
+                                            "< 32 * 14 * 14; i += 4096) out[i] = 0.5f;"));
   CHECK(wrong.error == measure::ErrorNo::WrongAnswer);
   CHECK(wrong.message.find("outputs differ") != std::string::npos);
 
   // Writes into its input (and leaves its output unwritten): caught as a write outside the output,
   // and the next config still measures against the original inputs.
-  auto stray = runner.run(wl, custom_kernel(
-      "if (blockIdx.x == 0 && threadIdx.x == 0) const_cast<float*>(data)[5] += 1.0f;"));
+  auto stray = runner.run(
+      wl, custom_kernel(
+              "if (blockIdx.x == 0 && threadIdx.x == 0) const_cast<float*>(data)[5] += 1.0f;"));
   CHECK(stray.error == measure::ErrorNo::WrongAnswer);
   CHECK(stray.message.find("wrote outside its output") != std::string::npos);
   INFO(stray.message);
@@ -290,7 +302,8 @@ TEST_CASE("cuDNN's fastest algorithm is verified and timed like our kernels", "[
   CHECK(runner.run_cudnn(asym).error == measure::ErrorNo::Instantiation);
 }
 
-TEST_CASE("every template verifies on every shipped network's tasks and on awkward shapes", "[gpu]") {
+TEST_CASE("every template verifies on every shipped network's tasks and on awkward shapes",
+          "[gpu]") {
   const auto& splitk = codegen::find_template("conv2d_direct_splitk");
   measure::CudaRunner runner(0, quick_timing());
   measure::Builder builder(gpu_target(), gpu_target().arch(), {});
@@ -298,14 +311,16 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   for (const char* net : {"resnet18", "vgg16", "alexnet", "inception_v3"}) {
     for (const auto& t : tasks_of(net)) shapes.push_back(t.workload);
   }
-  for (const auto& t : tasks_of("mobilenet_v2")) { // its depthwise layers (depthwise, implicit GEMM)
+  for (const auto& t :
+       tasks_of("mobilenet_v2")) { // its depthwise layers (depthwise, implicit GEMM)
     if (t.workload.groups > 1) shapes.push_back(t.workload);
   }
   auto odd = small_workload(); // prime channels, non-square, batch 2, stride 2 on odd sizes
   odd.n = 2, odd.c = 7, odd.h = 13, odd.w = 9, odd.k = 11, odd.stride_h = odd.stride_w = 2;
   shapes.push_back(odd);
   auto dil = small_workload(); // dilation, asymmetric kernel and padding
-  dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3, dil.pad_right = 4;
+  dil.r = 1, dil.s = 5, dil.dilation_w = 2, dil.pad_top = 0, dil.pad_bottom = 0, dil.pad_left = 3,
+  dil.pad_right = 4;
   shapes.push_back(dil);
   auto grouped = odd; // grouped: 3 groups of 3 input and 5 output channels
   grouped.c = 9, grouped.k = 15, grouped.groups = 3;
@@ -324,7 +339,8 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   };
   std::vector<Job> jobs;
   for (size_t s = 0; s < shapes.size(); ++s) {
-    for (const codegen::Template* tmpl : codegen::templates_for(shapes[s], {}, /*allow_tf32=*/true)) {
+    for (const codegen::Template* tmpl :
+         codegen::templates_for(shapes[s], {}, /*allow_tf32=*/true)) {
       auto sp = std::make_shared<space::ConfigSpace>(tmpl->make_space(shapes[s]));
       std::mt19937_64 rng(500 + s);
       std::vector<space::Config> configs;
@@ -348,18 +364,20 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
     auto r = runner.run(shapes[job.shape], job.build.get());
     ++measured;
     templates_measured.insert(job.tmpl->name());
-    INFO(job.tmpl->name() << " " << shapes[job.shape].str() << " config " << job.config.index << ": "
-                          << r.message);
+    INFO(job.tmpl->name() << " " << shapes[job.shape].str() << " config " << job.config.index
+                          << ": " << r.message);
     CHECK(r.ok());
     ok += r.ok();
   }
-  std::printf("[gpu] templates on all shipped shapes and awkward ones: %d of %d configs verified\n", ok, measured);
+  std::printf("[gpu] templates on all shipped shapes and awkward ones: %d of %d configs verified\n",
+              ok, measured);
   // It measured what it meant to: every template that takes one of the shapes, on every such shape.
   for (const codegen::Template* tmpl : codegen::templates()) {
-    const bool takes_one = std::any_of(shapes.begin(), shapes.end(), [&](const task::Conv2dWorkload& w) {
-      const auto ts = codegen::templates_for(w, {}, /*allow_tf32=*/true);
-      return std::find(ts.begin(), ts.end(), tmpl) != ts.end();
-    });
+    const bool takes_one =
+        std::any_of(shapes.begin(), shapes.end(), [&](const task::Conv2dWorkload& w) {
+          const auto ts = codegen::templates_for(w, {}, /*allow_tf32=*/true);
+          return std::find(ts.begin(), ts.end(), tmpl) != ts.end();
+        });
     INFO(tmpl->name());
     if (takes_one) CHECK(templates_measured.count(tmpl->name()) == 1);
   }
@@ -376,7 +394,8 @@ TEST_CASE("a slice collected on the GPU replays exactly on the recorded device",
     "knobs": {"tile_k": [8, 16], "thread_m": [4, 8], "thread_n": [4, 8], "lanes_n": [8], "warps_m": [2],
               "warps_n": [1, 2], "split_k": [4, 8], "splitk_reduce": [0], "stages": [3], "tap_major": [0]}})"),
                                            "gpu test");
-  const std::string dir = std::filesystem::temp_directory_path() / ("chameleon-gpu-slice-" + std::to_string(::getpid()));
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("chameleon-gpu-slice-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   const std::string path = dir + "/slice.jsonl";
   const target::Target t = gpu_target();

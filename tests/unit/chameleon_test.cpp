@@ -27,7 +27,8 @@ float toy_score(const space::Config& c, const std::vector<int>& goal) {
 }
 
 // The cost model of the toy space: toy_score for a batch of configs.
-std::function<std::vector<float>(const std::vector<space::Config>&)> toy_model(std::vector<int> goal) {
+std::function<std::vector<float>(const std::vector<space::Config>&)>
+toy_model(std::vector<int> goal) {
   return [goal](const std::vector<space::Config>& cs) {
     std::vector<float> out;
     for (const auto& c : cs) out.push_back(toy_score(c, goal));
@@ -50,7 +51,8 @@ TEST_CASE("k-means recovers well-separated blobs", "[chameleon][kmeans]") {
   REQUIRE(cl.centroids.rows() == 4);
   for (const auto& c : centers) {
     double best = 1e9;
-    for (int r = 0; r < 4; ++r) best = std::min(best, std::hypot(cl.centroids(r, 0) - c[0], cl.centroids(r, 1) - c[1]));
+    for (int r = 0; r < 4; ++r)
+      best = std::min(best, std::hypot(cl.centroids(r, 0) - c[0], cl.centroids(r, 1) - c[1]));
     CHECK(best < 0.02);
   }
   for (int i = 0; i < 200; ++i) CHECK(cl.assignment[size_t(i)] == cl.assignment[size_t(i % 4)]);
@@ -65,7 +67,7 @@ TEST_CASE("k-means recovers well-separated blobs", "[chameleon][kmeans]") {
 TEST_CASE("the meta-search stops at the knee of the loss curve", "[chameleon][kmeans]") {
   // Losses for k = 8, 16, 24, 32: big drops until 24, then flat.
   CHECK(sample::knee({100, 30, 9, 8}, 2.5) == 3);
-  CHECK(sample::knee({100, 60, 9, 8}, 2.5) == 1); // 2.5 x 60 >= 100: stop at k = 16
+  CHECK(sample::knee({100, 60, 9, 8}, 2.5) == 1);   // 2.5 x 60 >= 100: stop at k = 16
   CHECK(sample::knee({100, 10, 1, 0.1}, 2.5) == 3); // never flat: the largest k
   CHECK(sample::knee({5}, 2.5) == 0);
 }
@@ -97,7 +99,9 @@ TEST_CASE("synthesis never returns a measured config", "[chameleon][sample]") {
   }
 }
 
-TEST_CASE("random sampling finds rare valid configs in a small space and says when there are no more", "[chameleon][sample]") {
+TEST_CASE(
+    "random sampling finds rare valid configs in a small space and says when there are no more",
+    "[chameleon][sample]") {
   auto sp = toy_space(); // 160,000 configs, 8 of them valid: random draws alone would miss them
   std::mt19937_64 rng(3);
   std::unordered_set<int64_t> visited = {20000 + 123, 100000 + 123, 140000 + 123};
@@ -133,7 +137,8 @@ TEST_CASE("adaptive sampling: 8 to 64 unique, unmeasured configs", "[chameleon][
     for (int i = 0; i < 60; ++i) {
       std::vector<int> ch = {g * 8 + i % 3, g * 8 + (i / 3) % 3, g * 6, 19 - g * 6};
       auto c = sp.from_choices(ch);
-      if (std::none_of(cands.begin(), cands.end(), [&](const auto& x) { return x.config.index == c.index; })) {
+      if (std::none_of(cands.begin(), cands.end(),
+                       [&](const auto& x) { return x.config.index == c.index; })) {
         cands.push_back({c, 1.0f});
       }
     }
@@ -229,10 +234,13 @@ TEST_CASE("PPO's candidate set leaves out measured configs when asked", "[chamel
     explore::ExploreContext ctx{sp, predict, valid, visited, rng, 64, best};
     auto cands = ppo.explore(ctx);
     REQUIRE(!cands.empty());
-    const auto measured = std::count_if(cands.begin(), cands.end(),
-                                        [&](const auto& c) { return visited.count(c.config.index) > 0; });
-    if (unmeasured) CHECK(measured == 0);
-    else CHECK(measured > 0); // the episodes start on them
+    const auto measured = std::count_if(cands.begin(), cands.end(), [&](const auto& c) {
+      return visited.count(c.config.index) > 0;
+    });
+    if (unmeasured)
+      CHECK(measured == 0);
+    else
+      CHECK(measured > 0); // the episodes start on them
   }
 }
 

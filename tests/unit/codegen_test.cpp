@@ -24,7 +24,8 @@ std::vector<task::Task> resnet18() {
 }
 
 // Random configs that pass the static check for the target.
-std::vector<space::Config> valid_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+std::vector<space::Config> valid_configs(const codegen::Template& tmpl,
+                                         const task::Conv2dWorkload& wl,
                                          const space::ConfigSpace& sp, const target::Target& t,
                                          int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -45,7 +46,8 @@ void check_configs_compile(const codegen::Template& tmpl, const std::vector<task
   for (const auto& t : tasks) spaces.push_back(tmpl.make_space(t.workload));
   std::vector<std::future<measure::BuildResult>> futures;
   for (size_t i = 0; i < tasks.size(); ++i) {
-    for (const auto& c : valid_configs(tmpl, tasks[i].workload, spaces[i], h100, per_task, seed + i)) {
+    for (const auto& c :
+         valid_configs(tmpl, tasks[i].workload, spaces[i], h100, per_task, seed + i)) {
       futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
     }
   }
@@ -64,15 +66,19 @@ std::vector<std::pair<std::string, uint64_t>> code_relocations(const std::string
     for (size_t i = 0; i < bytes; ++i) v |= uint64_t(uint8_t(elf[at + i])) << (8 * i);
     return v;
   };
-  REQUIRE(elf.compare(0, 4, "\x7f" "ELF") == 0);
-  const uint64_t shoff = read(0x28, 8), shentsize = read(0x3a, 2), shnum = read(0x3c, 2), shstrndx = read(0x3e, 2);
+  REQUIRE(elf.compare(0, 4,
+                      "\x7f"
+                      "ELF") == 0);
+  const uint64_t shoff = read(0x28, 8), shentsize = read(0x3a, 2), shnum = read(0x3c, 2),
+                 shstrndx = read(0x3e, 2);
   const uint64_t strtab = read(shoff + shstrndx * shentsize + 0x18, 8);
   std::vector<std::pair<std::string, uint64_t>> out;
   for (uint64_t i = 0; i < shnum; ++i) {
     const uint64_t header = shoff + i * shentsize;
     std::string name = elf.c_str() + strtab + read(header, 4);
     const uint64_t bytes = read(header + 0x20, 8), entry_bytes = read(header + 0x38, 8);
-    if (name.rfind(".rela.text", 0) == 0 && entry_bytes > 0) out.emplace_back(name, bytes / entry_bytes);
+    if (name.rfind(".rela.text", 0) == 0 && entry_bytes > 0)
+      out.emplace_back(name, bytes / entry_bytes);
   }
   return out;
 }
@@ -88,11 +94,10 @@ TEST_CASE("ptxas reports are parsed", "[codegen]") {
   CHECK(out.resources.registers == 96);
   CHECK(out.resources.static_smem == 8036);
   // Two entries: the one asked for.
-  const std::string two =
-      "ptxas info    : Compiling entry function 'main_k' for 'sm_90'\n"
-      "ptxas info    : Used 77 registers, used 1 barriers, 380 bytes cmem[0]\n"
-      "ptxas info    : Compiling entry function 'splitk_reduce' for 'sm_90'\n"
-      "ptxas info    : Used 12 registers, 372 bytes cmem[0]\n";
+  const std::string two = "ptxas info    : Compiling entry function 'main_k' for 'sm_90'\n"
+                          "ptxas info    : Used 77 registers, used 1 barriers, 380 bytes cmem[0]\n"
+                          "ptxas info    : Compiling entry function 'splitk_reduce' for 'sm_90'\n"
+                          "ptxas info    : Used 12 registers, 372 bytes cmem[0]\n";
   cuda::CompileOutput main_k, reduce;
   cuda::parse_ptxas_report(two, main_k, "main_k");
   cuda::parse_ptxas_report(two, reduce, "splitk_reduce");
@@ -124,10 +129,12 @@ TEST_CASE("the static check rejects what a GPU would refuse", "[codegen]") {
   int f = sp.knob_index("tile_f"), y = sp.knob_index("tile_y");
   auto choice = all_outer.choice;
   for (size_t i = 0; i < sp.knobs()[size_t(f)].choices.size(); ++i) {
-    if (sp.knobs()[size_t(f)].choices[i] == std::vector<int>{1, 1, 64, 1}) choice[size_t(f)] = int(i);
+    if (sp.knobs()[size_t(f)].choices[i] == std::vector<int>{1, 1, 64, 1})
+      choice[size_t(f)] = int(i);
   }
   for (size_t i = 0; i < sp.knobs()[size_t(y)].choices.size(); ++i) {
-    if (sp.knobs()[size_t(y)].choices[i] == std::vector<int>{1, 1, 56, 1}) choice[size_t(y)] = int(i);
+    if (sp.knobs()[size_t(y)].choices[i] == std::vector<int>{1, 1, 56, 1})
+      choice[size_t(y)] = int(i);
   }
   auto v = codegen::check_static(h100, tmpl.features(wl, sp, sp.from_choices(choice)));
   CHECK_FALSE(v.ok);
@@ -151,10 +158,11 @@ TEST_CASE("the generated source carries the config and compiles", "[codegen]") {
   CHECK(out.resources.static_smem == tmpl.features(wl, sp, cfg).static_smem);
 }
 
-TEST_CASE("the measurement worker's helper kernels compile, as the worker builds them", "[codegen]") {
+TEST_CASE("the measurement worker's helper kernels compile, as the worker builds them",
+          "[codegen]") {
   // The worker compiles these on the GPU host at start-up; a mistake would show only there.
-  const std::string helpers = std::string(codegen::embedded_file("kernels/conv2d_reference.cu")) + "\n" +
-                              std::string(codegen::embedded_file("kernels/verify.cu"));
+  const std::string helpers = std::string(codegen::embedded_file("kernels/conv2d_reference.cu")) +
+                              "\n" + std::string(codegen::embedded_file("kernels/verify.cu"));
   for (const char* arch : {"sm_75", "sm_90"}) {
     auto out = cuda::nvrtc_compile(helpers, "chameleon_helpers", arch);
     INFO(arch << ": " << out.log);
@@ -179,8 +187,8 @@ TEST_CASE("20 random valid configs of every ResNet-18 task compile for sm_80 and
     for (size_t i = 0; i < tasks.size(); ++i) {
       for (const auto& c : valid_configs(tmpl, tasks[i].workload, spaces[i], tgt, 20, 17 + i)) {
         futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
-        labels.push_back(std::string(name) + " task " + std::to_string(tasks[i].index) + " config " +
-                         std::to_string(c.index));
+        labels.push_back(std::string(name) + " task " + std::to_string(tasks[i].index) +
+                         " config " + std::to_string(c.index));
       }
     }
     for (size_t i = 0; i < futures.size(); ++i) {
@@ -240,14 +248,16 @@ TEST_CASE("the CPU reference agrees with the definition of conv2d", "[reference]
   for (float v : data) CHECK((v >= -1.0f && v < 1.0f));
 }
 
-TEST_CASE("the split-K template: space, geometry, and random valid configs compile", "[codegen][slow]") {
+TEST_CASE("the split-K template: space, geometry, and random valid configs compile",
+          "[codegen][slow]") {
   const auto& splitk = codegen::find_template("conv2d_direct_splitk");
   auto tasks = resnet18();
   // tile_rc splits C in three: [RC0, SPLIT_K, RC1].
   auto sp = splitk.make_space(tasks[9].workload); // C = 512 = 2^9: C(11, 2) = 55 splits
   CHECK(sp.knobs()[3].size() == 55);
   // ... and splitk_reduce (atomics or workspace) doubles the space.
-  CHECK(sp.size() == codegen::find_template("conv2d_direct").make_space(tasks[9].workload).size() / 10 * 55 * 2);
+  CHECK(sp.size() ==
+        codegen::find_template("conv2d_direct").make_space(tasks[9].workload).size() / 10 * 55 * 2);
   std::mt19937_64 rng(4);
   for (int i = 0; i < 200; ++i) {
     auto c = sp.random(rng);
@@ -258,17 +268,20 @@ TEST_CASE("the split-K template: space, geometry, and random valid configs compi
     CHECK(f.geometry.zero_output == (split > 1 && !workspace));
     CHECK(f.geometry.workspace_splits == (split > 1 && workspace ? split : 0));
     CHECK(int64_t(f.geometry.grid[2]) == int64_t(sp.value(c, 0)[0]) * split);
-    // Without a split the workspace variant is the atomic one's kernel: a duplicate, not measured twice.
+    // Without a split the workspace variant is the atomic one's kernel: a duplicate, not measured
+    // twice.
     CHECK((split == 1 && workspace) == (f.duplicate.find("splitk_reduce 1 without a split") == 0));
     // unroll_explicit only matters for unrolled loops (the split's reason comes first).
     if (split == 1 && workspace) continue;
-    if (f.unrolled_loops == 0 && f.unroll_explicit) CHECK_THAT(f.duplicate, Catch::Contains("unroll_explicit 1 with no"));
+    if (f.unrolled_loops == 0 && f.unroll_explicit)
+      CHECK_THAT(f.duplicate, Catch::Contains("unroll_explicit 1 with no"));
     if (f.unrolled_loops > 0 || !f.unroll_explicit) CHECK(f.duplicate.empty());
   }
   check_configs_compile(splitk, tasks, 8, 70);
 }
 
-TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's layers compile", "[codegen]") {
+TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's layers compile",
+          "[codegen]") {
   const auto& dw = codegen::find_template("conv2d_depthwise");
   const auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
@@ -288,9 +301,12 @@ TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's la
   CHECK(f.static_smem == 4 * 4 * (10 * 34 + 9));
   CHECK(f.accumulators == 8);
   // The template's own limits.
-  CHECK_THAT(dw.features(wl, sp, sp.from_choices({0, 0, 1, 0, 4, 0})).invalid, Catch::Contains("exceeds the block tile"));
-  CHECK_THAT(dw.features(wl, sp, sp.from_choices({0, 0, 0, 0, 1, 0})).invalid, Catch::Contains("fewer than a warp"));
-  CHECK_THAT(dw.features(wl, sp, sp.from_choices({3, 3, 0, 0, 1, 1})).invalid, Catch::Contains("interleave"));
+  CHECK_THAT(dw.features(wl, sp, sp.from_choices({0, 0, 1, 0, 4, 0})).invalid,
+             Catch::Contains("exceeds the block tile"));
+  CHECK_THAT(dw.features(wl, sp, sp.from_choices({0, 0, 0, 0, 1, 0})).invalid,
+             Catch::Contains("fewer than a warp"));
+  CHECK_THAT(dw.features(wl, sp, sp.from_choices({3, 3, 0, 0, 1, 1})).invalid,
+             Catch::Contains("interleave"));
   CHECK_THAT(dw.features(tasks[26].workload, sp, sp.from_choices({4, 0, 0, 0, 4, 0})).invalid,
              Catch::Contains("for a 7x7 plane"));
   auto two = tasks[1].workload; // 2 channels: a block of 4 would leave half of it idle
@@ -313,12 +329,15 @@ TEST_CASE("the depthwise template: space, limits, geometry, and MobileNetV2's la
   check_configs_compile(dw, depthwise, 4, 90);
 }
 
-TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VGG-16's layers compile", "[codegen]") {
+TEST_CASE(
+    "the Winograd template: what it takes, space, limits, geometry, and VGG-16's layers compile",
+    "[codegen]") {
   const auto& wino = codegen::find_template("conv2d_winograd");
   const auto tasks = resnet18();
   auto wl = tasks[3].workload; // C128 28x28 K128 3x3 s1 p1
   REQUIRE(wino.decline_reason(wl).empty());
-  CHECK_THAT(wino.decline_reason(tasks[4].workload), Catch::Contains("needs a 3x3 kernel, not 1x1"));
+  CHECK_THAT(wino.decline_reason(tasks[4].workload),
+             Catch::Contains("needs a 3x3 kernel, not 1x1"));
   CHECK_THAT(wino.decline_reason(tasks[2].workload), Catch::Contains("needs stride 1"));
   auto dilated = wl;
   dilated.dilation_h = dilated.dilation_w = 2;
@@ -328,7 +347,8 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
   CHECK_THAT(wino.decline_reason(grouped), Catch::Contains("grouped"));
   const auto sp = wino.make_space(wl);
   CHECK(sp.size() == 18432);
-  // F(2x2), tile_k 8, a 4x4 thread tile, 2x4 lanes a component: 16 x 8 threads, 8 channels x 16 tiles.
+  // F(2x2), tile_k 8, a 4x4 thread tile, 2x4 lanes a component: 16 x 8 threads, 8 channels x 16
+  // tiles.
   auto f = wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 1, 2, 0, 0}));
   CHECK(f.invalid.empty());
   CHECK(f.geometry.block == std::array<uint32_t, 3>{128, 1, 1});
@@ -348,7 +368,8 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
   CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 1, 2, 0, 1})).duplicate,
              Catch::Contains("splitk_reduce 1 without a split"));
   // The template's own limits.
-  CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 0, 0, 0, 0})).invalid, Catch::Contains("fewer than a warp"));
+  CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 1, 2, 2, 0, 0, 0, 0})).invalid,
+             Catch::Contains("fewer than a warp"));
   CHECK_THAT(wino.features(wl, sp, sp.from_choices({0, 2, 2, 2, 1, 2, 5, 0})).invalid,
              Catch::Contains("split_k 32 leaves a split without channel slices (8 slices of 16)"));
   auto narrow = wl; // 13 output channels: a 32-channel block tile is far beyond them
@@ -365,9 +386,13 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
   CHECK(f.geometry.block == std::array<uint32_t, 3>{144, 1, 1});
   CHECK(f.geometry.grid == std::array<uint32_t, 3>{7, 16, 1}); // 49 tiles in groups of 8
   CHECK(f.geometry.dynamic_smem == 4 * 2 * 36 * ((8 * 12 + 4) + (8 * 8 + 4)));
-  CHECK_FALSE(codegen::check_static(target::find_preset("h100"), wino.features(wl, sp, sp.from_choices({1, 1, 2, 2, 3, 3, 0, 0}))).ok); // 2304 threads
+  CHECK_FALSE(
+      codegen::check_static(target::find_preset("h100"),
+                            wino.features(wl, sp, sp.from_choices({1, 1, 2, 2, 3, 3, 0, 0})))
+          .ok); // 2304 threads
   // VGG-16's layers, all 3x3 stride 1: two random valid configs of each compile.
-  const auto vgg = task::extract_tasks(network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/vgg16.json"));
+  const auto vgg = task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/vgg16.json"));
   for (const auto& t : vgg) CHECK(wino.decline_reason(t.workload).empty());
   check_configs_compile(wino, vgg, 3, 120);
 }
@@ -376,7 +401,8 @@ TEST_CASE("the Winograd template: what it takes, space, limits, geometry, and VG
 // (illegal instruction or address): ptxas resolved the kernel's shared-memory addresses against a
 // device variable the template had named SMEM, through relocations in the kernel's code. A kernel
 // of ours has no reason to need its code relocated, in a module of one kernel or two.
-TEST_CASE("no template's kernel code is left to relocate, the split-K reduction's module included", "[codegen]") {
+TEST_CASE("no template's kernel code is left to relocate, the split-K reduction's module included",
+          "[codegen]") {
   const auto h100 = target::find_preset("h100");
   // C128 28x28 K128 3x3, which every template but the depthwise one takes, and a depthwise layer.
   const auto mobilenet = task::extract_tasks(
@@ -396,7 +422,8 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
     for (int draw = 0; draw < 200000 && (plain < 1 || workspace < workspaces); ++draw) {
       const auto c = sp.random(rng);
       const auto f = tmpl->features(wl, sp, c);
-      if (!f.invalid.empty() || !f.duplicate.empty() || !codegen::check_static(h100, f).ok) continue;
+      if (!f.invalid.empty() || !f.duplicate.empty() || !codegen::check_static(h100, f).ok)
+        continue;
       const bool two_kernels = f.geometry.workspace_splits > 0;
       int& drawn = two_kernels ? workspace : plain;
       if (drawn >= (two_kernels ? workspaces : 1)) continue;
@@ -419,7 +446,8 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
   CHECK(modules >= 14); // six templates, four with a workspace reduction
 }
 
-TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles", "[codegen]") {
+TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles",
+          "[codegen]") {
   const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
   const auto wl = resnet18()[4].workload; // 1x1, C64: GK = 64, 4 tiles of 16
   const auto sp = gemm.make_space(wl);
@@ -432,18 +460,21 @@ TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deep
   CHECK(gemm.features(wl, sp, cfg(0, 0, 0)).duplicate.empty());
   // Without a split, splitk_reduce 1 is 0's kernel: it builds, but tuning measures only the other.
   CHECK(gemm.features(wl, sp, cfg(0, 1, 0)).invalid.empty());
-  CHECK_THAT(gemm.features(wl, sp, cfg(0, 1, 0)).duplicate, Catch::Contains("splitk_reduce 1 without a split"));
+  CHECK_THAT(gemm.features(wl, sp, cfg(0, 1, 0)).duplicate,
+             Catch::Contains("splitk_reduce 1 without a split"));
   CHECK(gemm.features(wl, sp, cfg(1, 1, 0)).duplicate.empty()); // split 2: a workspace
-  CHECK(gemm.features(wl, sp, cfg(0, 0, 2)).invalid.empty()); // 4 tiles, 4 stages
+  CHECK(gemm.features(wl, sp, cfg(0, 0, 2)).invalid.empty());   // 4 tiles, 4 stages
   CHECK(gemm.features(wl, sp, cfg(1, 0, 0)).invalid.empty()); // split 2: 2 tiles a split, 2 stages
-  CHECK_THAT(gemm.features(wl, sp, cfg(1, 0, 1)).invalid, Catch::Contains("3 pipeline stages for 2 reduction tiles"));
+  CHECK_THAT(gemm.features(wl, sp, cfg(1, 0, 1)).invalid,
+             Catch::Contains("3 pipeline stages for 2 reduction tiles"));
   // Shared memory grows with the stages: 2, 3 and 4 copies of the two tiles.
   const int smem2 = gemm.features(wl, sp, cfg(0, 0, 0)).geometry.dynamic_smem;
   CHECK(gemm.features(wl, sp, cfg(0, 0, 1)).geometry.dynamic_smem * 2 == smem2 * 3);
   CHECK(gemm.features(wl, sp, cfg(0, 0, 2)).geometry.dynamic_smem == smem2 * 2);
   // On a 1x1 kernel the reduction orders agree: tap_major 1 is a duplicate.
   CHECK(gemm.features(wl, sp, cfg(0, 0, 0, 1)).invalid.empty());
-  CHECK_THAT(gemm.features(wl, sp, cfg(0, 0, 0, 1)).duplicate, Catch::Contains("tap_major 1 with a 1x1 kernel"));
+  CHECK_THAT(gemm.features(wl, sp, cfg(0, 0, 0, 1)).duplicate,
+             Catch::Contains("tap_major 1 with a 1x1 kernel"));
 
   // On a 3x3 kernel it is its own kernel where tile_k divides the channels, else ruled out.
   const auto wl3 = resnet18()[3].workload; // 3x3, C128
@@ -457,25 +488,28 @@ TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deep
   auto odd = wl3;
   odd.c = 24; // tile_k 16 does not divide 24 channels, 8 does
   const auto sp_odd = gemm.make_space(odd);
-  CHECK_THAT(gemm.features(odd, sp_odd, sp_odd.from_choices({1, 2, 2, 3, 1, 1, 0, 0, 0, 1})).invalid,
-             Catch::Contains("tap_major needs tile_k 16 to divide the 24 input channels per group"));
-  CHECK(gemm.features(odd, sp_odd, sp_odd.from_choices({0, 2, 2, 3, 1, 1, 0, 0, 0, 1})).invalid.empty());
+  CHECK_THAT(
+      gemm.features(odd, sp_odd, sp_odd.from_choices({1, 2, 2, 3, 1, 1, 0, 0, 0, 1})).invalid,
+      Catch::Contains("tap_major needs tile_k 16 to divide the 24 input channels per group"));
+  CHECK(gemm.features(odd, sp_odd, sp_odd.from_choices({0, 2, 2, 3, 1, 1, 0, 0, 0, 1}))
+            .invalid.empty());
 }
 
-TEST_CASE("access features: sector efficiency and bank conflicts of a warp's addresses", "[codegen]") {
+TEST_CASE("access features: sector efficiency and bank conflicts of a warp's addresses",
+          "[codegen]") {
   std::vector<int64_t> row(32), strided(32), same_bank = {0, 32, 64, 0, 96};
   for (int i = 0; i < 32; ++i) {
-    row[size_t(i)] = 96 + i; // 32 consecutive floats from a sector boundary: 4 sectors, all used
+    row[size_t(i)] = 96 + i;    // 32 consecutive floats from a sector boundary: 4 sectors, all used
     strided[size_t(i)] = 8 * i; // one float per sector
   }
   CHECK(codegen::sector_efficiency(row) == Approx(1.0));
   CHECK(codegen::sector_efficiency(strided) == Approx(0.125));
   CHECK(codegen::sector_efficiency({5, 5, 5, 5}) == Approx(0.125)); // one word, read 4 times
-  CHECK(codegen::sector_efficiency({-1, 0}) == Approx(2.0 / 16)); // two sectors either side of 0
+  CHECK(codegen::sector_efficiency({-1, 0}) == Approx(2.0 / 16));   // two sectors either side of 0
   CHECK(codegen::sector_efficiency({}) == Approx(1.0));
   CHECK(codegen::bank_conflict_ways(row) == Approx(1.0));
-  CHECK(codegen::bank_conflict_ways(same_bank) == Approx(4.0)); // 4 distinct addresses in bank 0
-  CHECK(codegen::bank_conflict_ways({7, 7, 7}) == Approx(1.0)); // a broadcast
+  CHECK(codegen::bank_conflict_ways(same_bank) == Approx(4.0));    // 4 distinct addresses in bank 0
+  CHECK(codegen::bank_conflict_ways({7, 7, 7}) == Approx(1.0));    // a broadcast
   CHECK(codegen::bank_conflict_ways({-1, 31, 63}) == Approx(3.0)); // bank 31, negatives included
   CHECK(codegen::bank_conflict_ways({}) == Approx(1.0));
 }
@@ -496,7 +530,8 @@ TEST_CASE("launch geometry survives the JSON of worker messages and manifests", 
   CHECK(back.workspace_splits == g.workspace_splits);
   CHECK(back.reduce_grid == g.reduce_grid);
   CHECK(back.reduce_block == g.reduce_block);
-  CHECK_THROWS_WITH(codegen::geometry_from_json(nlohmann::json{{"grid", {1, 1, 1}}}), Catch::Contains("'block'"));
+  CHECK_THROWS_WITH(codegen::geometry_from_json(nlohmann::json{{"grid", {1, 1, 1}}}),
+                    Catch::Contains("'block'"));
 }
 
 TEST_CASE("templates for a task", "[codegen]") {
@@ -512,7 +547,8 @@ TEST_CASE("templates for a task", "[codegen]") {
   CHECK(codegen::templates_for(wl, {}, true).size() == 4);
   CHECK(codegen::templates_for(wl, {"conv2d_direct"}).size() == 1);
   CHECK(codegen::templates_for(wl, {"conv2d_direct_splitk"}).size() == 1);
-  CHECK_THROWS_WITH(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}), Catch::Contains("--allow-tf32"));
+  CHECK_THROWS_WITH(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}),
+                    Catch::Contains("--allow-tf32"));
   CHECK(codegen::templates_for(wl, {"conv2d_implicit_gemm_tf32"}, true).size() == 1);
   // Grouped: the implicit GEMMs only; a task no template takes says each template's reason once.
   wl.groups = 2;

@@ -30,7 +30,8 @@ struct Quiet : tune::ProgressSink {
 };
 
 std::string temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("chameleon-dataset-" + name + "-" + std::to_string(::getpid()));
+  auto dir =
+      fs::temp_directory_path() / ("chameleon-dataset-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
@@ -59,7 +60,8 @@ struct Rig {
   Quiet progress;
 };
 
-tune::CollectOutcome collect(Rig& rig, const tune::Slice& s, const std::string& log_path, int limit = 0) {
+tune::CollectOutcome collect(Rig& rig, const tune::Slice& s, const std::string& log_path,
+                             int limit = 0) {
   tune::TuningLog log(log_path);
   tune::TuneEnv env{rig.h100, rig.builder, rig.sim, log, {}, rig.progress, s.network};
   tune::CollectOptions o;
@@ -70,7 +72,8 @@ tune::CollectOutcome collect(Rig& rig, const tune::Slice& s, const std::string& 
 
 } // namespace
 
-TEST_CASE("a slice file names a template that supports its workload and knob values it has", "[tune][slice]") {
+TEST_CASE("a slice file names a template that supports its workload and knob values it has",
+          "[tune][slice]") {
   const tune::Slice s = tune::slice_from_json(slice_json(), "test");
   CHECK(s.name == "unit-t7-gemm");
   CHECK(s.space().size() == 48);
@@ -78,7 +81,8 @@ TEST_CASE("a slice file names a template that supports its workload and knob val
   auto bad = slice_json();
   bad["knobs"]["tile_k"] = {12};
   CHECK_THROWS_WITH(tune::slice_from_json(bad, "f.json"),
-                    Catch::Contains("f.json (slice 'unit-t7-gemm')") && Catch::Contains("knob 'tile_k': 12"));
+                    Catch::Contains("f.json (slice 'unit-t7-gemm')") &&
+                        Catch::Contains("knob 'tile_k': 12"));
   bad = slice_json();
   bad["template"] = "conv2d_winograd";
   bad["workload"]["R"] = bad["workload"]["S"] = 1;
@@ -94,11 +98,13 @@ TEST_CASE("a slice file names a template that supports its workload and knob val
   const std::string dir = temp_dir("slice-file");
   std::ofstream(dir + "/cut.json") << R"({"name": "x", "template": )";
   CHECK_THROWS_WITH(tune::load_slice(dir + "/cut.json"), Catch::Contains("not valid JSON"));
-  CHECK_THROWS_WITH(tune::load_slice(dir + "/none.json"), Catch::Contains("cannot open slice file"));
+  CHECK_THROWS_WITH(tune::load_slice(dir + "/none.json"),
+                    Catch::Contains("cannot open slice file"));
 }
 
-TEST_CASE("collect measures every tunable config of a slice once, resumes, and records its provenance",
-          "[tune][collect]") {
+TEST_CASE(
+    "collect measures every tunable config of a slice once, resumes, and records its provenance",
+    "[tune][collect]") {
   Rig rig;
   const tune::Slice s = tune::slice_from_json(slice_json(), "test");
   const std::string dir = temp_dir("collect");
@@ -130,7 +136,7 @@ TEST_CASE("collect measures every tunable config of a slice once, resumes, and r
   const space::ConfigSpace full = s.tmpl().make_space(s.workload);
   for (const tune::Record& r : log.records) {
     CHECK(seen.insert(space.str(space.from_entity(r.entity))).second); // each config once
-    CHECK(full.entity_json(full.get(r.index)) == r.entity);            // the index is the whole space's
+    CHECK(full.entity_json(full.get(r.index)) == r.entity); // the index is the whole space's
     CHECK(r.tuner == "collect");
     CHECK(r.result.settings.at("tune").at("slice") == "unit-t7-gemm");
     CHECK(r.result.settings.at("tune").contains("elapsed_s"));
@@ -149,7 +155,8 @@ TEST_CASE("collect measures every tunable config of a slice once, resumes, and r
   }
 }
 
-TEST_CASE("a recording reads back as the recorded device, which tuning cannot leave", "[tune][recorded]") {
+TEST_CASE("a recording reads back as the recorded device, which tuning cannot leave",
+          "[tune][recorded]") {
   Rig rig;
   const tune::Slice s = tune::slice_from_json(slice_json(), "test");
   const std::string dir = temp_dir("recorded");
@@ -161,7 +168,8 @@ TEST_CASE("a recording reads back as the recorded device, which tuning cannot le
   REQUIRE(partial.size() == 1);
   CHECK_FALSE(partial[0].complete());
   CHECK(partial[0].records.size() == 12);
-  CHECK_THROWS_WITH(tune::make_recorded_runner(path, partial), Catch::Contains("holds no complete slice"));
+  CHECK_THROWS_WITH(tune::make_recorded_runner(path, partial),
+                    Catch::Contains("holds no complete slice"));
 
   collect(rig, s, path);
   auto recording = tune::read_recording(dir); // a folder: its slice logs
@@ -177,7 +185,8 @@ TEST_CASE("a recording reads back as the recorded device, which tuning cannot le
   // Tune on it: every measurement is the recorded one, every config is in the slice.
   const task::Task t{7, s.workload, 3, {}};
   std::map<std::string, double> truth;
-  for (const tune::Record& r : rec.records) truth[rec.slice.space().str(rec.slice.space().from_entity(r.entity))] = r.seconds();
+  for (const tune::Record& r : rec.records)
+    truth[rec.slice.space().str(rec.slice.space().from_entity(r.entity))] = r.seconds();
   const std::string tuned = dir + "/tuned.jsonl.out";
   {
     tune::TuningLog log(tuned);
@@ -186,7 +195,8 @@ TEST_CASE("a recording reads back as the recorded device, which tuning cannot le
     o.tuner = "autotvm";
     o.trials = 40;
     o.batch = 16;
-    o.templates = {"conv2d_implicit_gemm", "conv2d_winograd"}; // the recording has no Winograd slice
+    o.templates = {"conv2d_implicit_gemm",
+                   "conv2d_winograd"}; // the recording has no Winograd slice
     tune::TaskOutcome out = tune::tune_task(t, o, env, 1, 1);
     CHECK(out.new_trials == 40);
     CHECK(out.charged);
@@ -217,7 +227,8 @@ TEST_CASE("a recording reads back as the recorded device, which tuning cannot le
   CHECK_THAT(skipped.skipped, Catch::Contains("no recorded slice of conv2d_direct_splitk"));
 }
 
-TEST_CASE("a folder with no slice, and a log in it that is no collection, are told apart", "[tune][recorded]") {
+TEST_CASE("a folder with no slice, and a log in it that is no collection, are told apart",
+          "[tune][recorded]") {
   const std::string dir = temp_dir("no-slice");
   CHECK_THROWS_WITH(tune::read_recording(dir), Catch::Contains("holds no recorded slice"));
   std::ofstream(dir + "/tune.jsonl") << "# chameleon-run {\"run\": \"x\"}\n";
@@ -244,7 +255,8 @@ TEST_CASE("the sim ranks a slice it recorded itself almost exactly", "[tune][fid
 }
 
 TEST_CASE("fingerprint parts and provenance", "[tune][provenance]") {
-  const std::string fp = "NVIDIA H100 80GB HBM3 | sm_90 | 132 SMs | 79.2 GiB | 1980 MHz | driver 13.0 | nvrtc 13.0";
+  const std::string fp =
+      "NVIDIA H100 80GB HBM3 | sm_90 | 132 SMs | 79.2 GiB | 1980 MHz | driver 13.0 | nvrtc 13.0";
   CHECK(tune::fingerprint_part(fp, "driver ") == "13.0");
   CHECK(tune::fingerprint_part(fp, "nvrtc ") == "13.0");
   CHECK(tune::fingerprint_part(fp, "NVIDIA ") == "H100 80GB HBM3");
@@ -256,10 +268,12 @@ TEST_CASE("fingerprint parts and provenance", "[tune][provenance]") {
   CHECK(p.at("simulated") == true);
   CHECK_FALSE(p.contains("driver"));
   CHECK(target::target_from_json(p.at("target")).regs_per_block == rig.h100.regs_per_block);
-  CHECK(target::target_from_json(p.at("target")).smem_reserved_per_block == rig.h100.smem_reserved_per_block);
+  CHECK(target::target_from_json(p.at("target")).smem_reserved_per_block ==
+        rig.h100.smem_reserved_per_block);
 }
 
-TEST_CASE("a goal stops a task at the batch that meets it, templates after it included", "[tune][goal]") {
+TEST_CASE("a goal stops a task at the batch that meets it, templates after it included",
+          "[tune][goal]") {
   Rig rig;
   const tune::Slice s = tune::slice_from_json(slice_json(), "test");
   const std::string dir = temp_dir("goal");

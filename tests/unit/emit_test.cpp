@@ -14,7 +14,8 @@ using namespace chameleon;
 namespace {
 
 tune::Record record(const task::Conv2dWorkload& wl, int64_t index, double seconds, double spread,
-                    const std::string& device = "sim:h100", measure::ErrorNo error = measure::ErrorNo::None) {
+                    const std::string& device = "sim:h100",
+                    measure::ErrorNo error = measure::ErrorNo::None) {
   tune::Record r;
   r.workload = wl;
   r.index = index;
@@ -46,7 +47,8 @@ bool well_formed(const std::string& xml) {
   std::regex tag(R"(<(/?)([a-zA-Z]+)[^>]*?(/?)>)");
   std::stack<std::string> open;
   int roots = 0;
-  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), tag); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), tag); it != std::sregex_iterator();
+       ++it) {
     const auto& m = *it;
     if (m[1] == "/") {
       if (open.empty() || open.top() != m[2]) return false;
@@ -103,7 +105,8 @@ TEST_CASE("replay picks the best verified record per task and device", "[emit]")
   CHECK(allowed.tf32_skipped == 0);
 }
 
-TEST_CASE("replay leaves out a record whose config does not fit its task, not the replay", "[emit]") {
+TEST_CASE("replay leaves out a record whose config does not fit its task, not the replay",
+          "[emit]") {
   auto a = conv(16, 32), b = conv(32, 32);
   // A damaged record, the fastest of its task: its config is one of another workload's space.
   auto damaged = record(conv(64, 64), 5, 1e-6, 0.0);
@@ -113,19 +116,24 @@ TEST_CASE("replay leaves out a record whose config does not fit its task, not th
   auto only = record(conv(64, 64), 6, 1e-6, 0.0);
   only.workload = b;
   only.entity = damaged.entity;
-  std::vector<tune::Record> records = {record(a, 1, 3e-5, 0.0), damaged, record(a, 2, 2e-5, 0.0), only};
+  std::vector<tune::Record> records = {record(a, 1, 3e-5, 0.0), damaged, record(a, 2, 2e-5, 0.0),
+                                       only};
   auto sel = emit::select_best(records);
   REQUIRE(sel.best.size() == 1);
   CHECK(sel.best[0].index == 2); // the next fastest
   REQUIRE(sel.damaged.size() == 2);
-  CHECK_THAT(sel.damaged[0], Catch::Contains("a record of conv2d_direct (1.00 us) left out: its config does not fit") &&
-                                 Catch::Contains("not a valid choice here"));
+  CHECK_THAT(
+      sel.damaged[0],
+      Catch::Contains("a record of conv2d_direct (1.00 us) left out: its config does not fit") &&
+          Catch::Contains("not a valid choice here"));
   REQUIRE(sel.missing.size() == 1);
   CHECK(sel.missing[0].first == b);
   CHECK_THAT(sel.missing[0].second, Catch::Contains("1 record whose config does not fit the task"));
 }
 
-TEST_CASE("replay prefers records of today's templates and says what older ones it used or left out", "[emit]") {
+TEST_CASE(
+    "replay prefers records of today's templates and says what older ones it used or left out",
+    "[emit]") {
   auto a = conv(16, 32), b = conv(32, 32), c = conv(8, 8), d = conv(8, 16);
   auto older = [](tune::Record r) {
     r.template_fingerprint = "0123456789abcdef";
@@ -140,9 +148,7 @@ TEST_CASE("replay prefers records of today's templates and says what older ones 
       older(record(a, 1, 1e-5, 0.0)), // faster, but by an older version: left out...
       record(a, 2, 3e-5, 0.0),        // ...for today's
       older(record(b, 3, 2e-5, 0.0)), // only older ones: the fastest expressible is used
-      older(record(b, 4, 4e-5, 0.0)),
-      inexpressible,
-      renamed,
+      older(record(b, 4, 4e-5, 0.0)), inexpressible, renamed,
   };
   auto sel = emit::select_best(records);
   REQUIRE(sel.best.size() == 2);
@@ -151,16 +157,20 @@ TEST_CASE("replay prefers records of today's templates and says what older ones 
   CHECK(sel.best[1].workload == b);
   CHECK(sel.best[1].index == 3);
   REQUIRE(sel.stale.size() == 2);
-  CHECK_THAT(sel.stale[0], Catch::Contains("1 record of older template versions left out") &&
-                               Catch::Contains("10.00 us) faster than the kernel chosen (30.00 us)"));
-  CHECK_THAT(sel.stale[1], Catch::Contains("made by an older version of it (0123456789abcdef, now") &&
-                               Catch::Contains("tune again"));
+  CHECK_THAT(sel.stale[0],
+             Catch::Contains("1 record of older template versions left out") &&
+                 Catch::Contains("10.00 us) faster than the kernel chosen (30.00 us)"));
+  CHECK_THAT(sel.stale[1],
+             Catch::Contains("made by an older version of it (0123456789abcdef, now") &&
+                 Catch::Contains("tune again"));
   REQUIRE(sel.missing.size() == 2);
   CHECK(sel.missing[0].first == c);
-  CHECK_THAT(sel.missing[0].second, Catch::Contains("1 record of older template versions whose configs") &&
-                                        Catch::Contains("stages_of_old"));
+  CHECK_THAT(sel.missing[0].second,
+             Catch::Contains("1 record of older template versions whose configs") &&
+                 Catch::Contains("stages_of_old"));
   CHECK(sel.missing[1].first == d); // a template this version does not have
-  CHECK_THAT(sel.missing[1].second, Catch::Contains("templates this version does not have (conv2d_retired)"));
+  CHECK_THAT(sel.missing[1].second,
+             Catch::Contains("templates this version does not have (conv2d_retired)"));
 }
 
 TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") {
@@ -185,8 +195,8 @@ TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") 
   CHECK(h.find("// Best kernels of n for d (sm_90, NVRTC 13.0).\n") != std::string::npos);
   CHECK(h.find("@") == std::string::npos); // every field of the template filled in
   CHECK(h.find("inline CUresult launch_task_03(") != std::string::npos);
-  CHECK(h.find("{\"task_03\", \"task_03.cubin\", \"task_03.ptx\", \"conv2d_direct\", {2, 2, 4}, {7, 7, 2}, 0,") !=
-        std::string::npos);
+  CHECK(h.find("{\"task_03\", \"task_03.cubin\", \"task_03.ptx\", \"conv2d_direct\", {2, 2, 4}, "
+               "{7, 7, 2}, 0,") != std::string::npos);
   CHECK(h.find("kKernelCount = 1") != std::string::npos);
   CHECK(emit::kernels_header(manifest) == h); // deterministic
   // The groups are part of a kernel's shape: a depthwise kernel's weights are [K][1][R][S].
@@ -197,7 +207,8 @@ TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") 
   manifest.kernels[0].workload = depthwise;
   CHECK(emit::kernels_header(manifest).find(", 1, 1, 16, 14, 14, 15.000},") != std::string::npos);
   manifest.simulated = true;
-  CHECK(emit::kernels_header(manifest).find("(sm_90, NVRTC 13.0), timed on the SIM device.\n") != std::string::npos);
+  CHECK(emit::kernels_header(manifest).find("(sm_90, NVRTC 13.0), timed on the SIM device.\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("a manifest round-trips through JSON, and a damaged entry stays that entry's", "[emit]") {

@@ -23,11 +23,13 @@ using namespace chameleon;
 
 namespace {
 
-std::string emu_cache() { return std::string(CHM_EMU_CACHE_DIR); }
+std::string emu_cache() {
+  return std::string(CHM_EMU_CACHE_DIR);
+}
 
-task::Conv2dWorkload shape(int n, int c, int h, int w, int k, int r, int s, int stride_h, int stride_w,
-                           int pad_top, int pad_left, int pad_bottom, int pad_right, int dil_h = 1,
-                           int dil_w = 1) {
+task::Conv2dWorkload shape(int n, int c, int h, int w, int k, int r, int s, int stride_h,
+                           int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dil_h = 1, int dil_w = 1) {
   task::Conv2dWorkload wl;
   wl.n = n;
   wl.c = c;
@@ -53,14 +55,14 @@ task::Conv2dWorkload shape(int n, int c, int h, int w, int k, int r, int s, int 
 // pixels allow 16-byte copies and one whose pixels do not.
 std::vector<task::Conv2dWorkload> awkward_shapes() {
   return {
-      shape(1, 7, 11, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1),   // primes, non-square input
-      shape(2, 5, 15, 15, 17, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2 on odd size, batch 2
+      shape(1, 7, 11, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1),       // primes, non-square input
+      shape(2, 5, 15, 15, 17, 3, 3, 2, 2, 1, 1, 1, 1),      // stride 2 on odd size, batch 2
       shape(1, 4, 12, 10, 8, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2), // dilation 2
-      shape(3, 16, 6, 6, 24, 1, 1, 1, 1, 0, 0, 0, 0),   // pointwise, batch 3 (16-byte copies)
-      shape(1, 3, 7, 5, 11, 1, 1, 1, 1, 0, 0, 0, 0),    // pointwise, 35 pixels
-      shape(1, 6, 9, 8, 10, 1, 7, 1, 1, 0, 3, 0, 3),    // 1x7 kernel
-      shape(1, 8, 10, 10, 12, 3, 3, 2, 2, 0, 0, 1, 1),  // asymmetric (TF "SAME") padding
-      shape(1, 3, 20, 18, 8, 7, 7, 2, 2, 3, 3, 3, 3),   // a stem layer, C=3
+      shape(3, 16, 6, 6, 24, 1, 1, 1, 1, 0, 0, 0, 0),       // pointwise, batch 3 (16-byte copies)
+      shape(1, 3, 7, 5, 11, 1, 1, 1, 1, 0, 0, 0, 0),        // pointwise, 35 pixels
+      shape(1, 6, 9, 8, 10, 1, 7, 1, 1, 0, 3, 0, 3),        // 1x7 kernel
+      shape(1, 8, 10, 10, 12, 3, 3, 2, 2, 0, 0, 1, 1),      // asymmetric (TF "SAME") padding
+      shape(1, 3, 20, 18, 8, 7, 7, 2, 2, 3, 3, 3, 3),       // a stem layer, C=3
   };
 }
 
@@ -73,11 +75,13 @@ task::Conv2dWorkload grouped(task::Conv2dWorkload wl, int groups) {
 // Grouped and depthwise shapes, which only the implicit GEMM templates take (one GEMM per group).
 std::vector<task::Conv2dWorkload> grouped_shapes() {
   return {
-      grouped(shape(2, 13, 9, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1), 13),   // depthwise, prime, batch 2
-      grouped(shape(1, 6, 15, 15, 12, 3, 3, 2, 2, 1, 1, 1, 1), 6),    // depthwise x2, stride 2 on odd
-      grouped(shape(1, 12, 6, 6, 18, 1, 1, 1, 1, 0, 0, 0, 0), 3),     // grouped pointwise (16-byte copies)
+      grouped(shape(2, 13, 9, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1), 13), // depthwise, prime, batch 2
+      grouped(shape(1, 6, 15, 15, 12, 3, 3, 2, 2, 1, 1, 1, 1), 6),  // depthwise x2, stride 2 on odd
+      grouped(shape(1, 12, 6, 6, 18, 1, 1, 1, 1, 0, 0, 0, 0),
+              3), // grouped pointwise (16-byte copies)
       grouped(shape(1, 16, 12, 10, 8, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2), 4), // grouped, dilation 2
-      grouped(shape(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1), 32),    // ResNeXt-like, 2 channels a group
+      grouped(shape(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+              32), // ResNeXt-like, 2 channels a group
   };
 }
 
@@ -85,13 +89,13 @@ std::vector<task::Conv2dWorkload> grouped_shapes() {
 // get right.
 std::vector<task::Conv2dWorkload> depthwise_shapes() {
   return {
-      grouped(shape(1, 5, 13, 7, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2), 5),    // dilation 2, non-square
-      grouped(shape(2, 3, 11, 9, 3, 5, 5, 2, 2, 2, 2, 2, 2), 3),          // 5x5 stride 2, batch 2
-      grouped(shape(1, 7, 8, 10, 7, 3, 3, 2, 2, 0, 0, 1, 1), 7),          // asymmetric (TF "SAME")
-      grouped(shape(1, 4, 9, 9, 12, 1, 7, 1, 1, 0, 3, 0, 3), 4),          // 1x7 kernel, multiplier 3
-      grouped(shape(1, 17, 1, 1, 17, 3, 3, 1, 1, 1, 1, 1, 1), 17),        // a 1x1 plane
-      shape(1, 1, 10, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1),                     // one channel, groups 1
-      grouped(shape(1, 40, 33, 31, 40, 3, 3, 1, 1, 1, 1, 1, 1), 40),      // more channels than a block
+      grouped(shape(1, 5, 13, 7, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2), 5), // dilation 2, non-square
+      grouped(shape(2, 3, 11, 9, 3, 5, 5, 2, 2, 2, 2, 2, 2), 3),       // 5x5 stride 2, batch 2
+      grouped(shape(1, 7, 8, 10, 7, 3, 3, 2, 2, 0, 0, 1, 1), 7),       // asymmetric (TF "SAME")
+      grouped(shape(1, 4, 9, 9, 12, 1, 7, 1, 1, 0, 3, 0, 3), 4),       // 1x7 kernel, multiplier 3
+      grouped(shape(1, 17, 1, 1, 17, 3, 3, 1, 1, 1, 1, 1, 1), 17),     // a 1x1 plane
+      shape(1, 1, 10, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1),                  // one channel, groups 1
+      grouped(shape(1, 40, 33, 31, 40, 3, 3, 1, 1, 1, 1, 1, 1), 40),   // more channels than a block
   };
 }
 
@@ -105,8 +109,8 @@ struct Problem {
 };
 
 // Emulates the configs of the template on the workload, each compared with the exact conv2d.
-void check_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
-                   const std::vector<space::Config>& configs) {
+void check_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                   const space::ConfigSpace& sp, const std::vector<space::Config>& configs) {
   const Problem p(wl, 7);
   const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
   for (const auto& cfg : configs) {
@@ -120,10 +124,12 @@ void check_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl
 }
 
 // Emulates `count` random valid configs of the template on the workload.
-void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, int count, uint64_t seed) {
+void check_template(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, int count,
+                    uint64_t seed) {
   const auto sp = tmpl.make_space(wl);
   std::mt19937_64 rng(seed);
-  const auto configs = codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), count, rng);
+  const auto configs =
+      codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), count, rng);
   REQUIRE(int(configs.size()) == count);
   check_configs(tmpl, wl, sp, configs);
 }
@@ -137,9 +143,11 @@ int64_t mutated_mismatches(const codegen::Template& tmpl, const task::Conv2dWork
   if (!from.empty()) {
     size_t at = src.code.find(from);
     REQUIRE(at != std::string::npos);
-    for (; at != std::string::npos; at = src.code.find(from, at + to.size())) src.code.replace(at, from.size(), to);
+    for (; at != std::string::npos; at = src.code.find(from, at + to.size()))
+      src.code.replace(at, from.size(), to);
   }
-  return emu::compare(emu::run_kernel(src, wl, p.data, p.weight, 1, emu_cache()), p.ref, 1e-4, 1e-4).bad;
+  return emu::compare(emu::run_kernel(src, wl, p.data, p.weight, 1, emu_cache()), p.ref, 1e-4, 1e-4)
+      .bad;
 }
 
 } // namespace
@@ -158,18 +166,22 @@ void check_awkward_shapes(const std::string& name, int configs_per_shape) {
 TEST_CASE("conv2d_direct computes conv2d exactly on awkward shapes (host emulation)", "[emu]") {
   check_awkward_shapes("conv2d_direct", 2);
 }
-TEST_CASE("conv2d_direct_splitk computes conv2d exactly on awkward shapes (host emulation)", "[emu]") {
+TEST_CASE("conv2d_direct_splitk computes conv2d exactly on awkward shapes (host emulation)",
+          "[emu]") {
   check_awkward_shapes("conv2d_direct_splitk", 2);
 }
-TEST_CASE("conv2d_implicit_gemm computes conv2d exactly on awkward shapes (host emulation)", "[emu]") {
+TEST_CASE("conv2d_implicit_gemm computes conv2d exactly on awkward shapes (host emulation)",
+          "[emu]") {
   check_awkward_shapes("conv2d_implicit_gemm", 3);
 }
-TEST_CASE("conv2d_implicit_gemm_tf32 computes conv2d within TF32 tolerance on awkward shapes (host emulation)",
+TEST_CASE("conv2d_implicit_gemm_tf32 computes conv2d within TF32 tolerance on awkward shapes (host "
+          "emulation)",
           "[emu]") {
   check_awkward_shapes("conv2d_implicit_gemm_tf32", 3);
 }
 
-TEST_CASE("the implicit GEMM templates compute ResNet-18's layers exactly (host emulation)", "[emu]") {
+TEST_CASE("the implicit GEMM templates compute ResNet-18's layers exactly (host emulation)",
+          "[emu]") {
   const auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
   // The stem (7x7 stride 2, C=3), a 3x3 layer at 28x28, a 1x1 stride-2 layer and the 3x3 layer
@@ -204,17 +216,22 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
     CHECK(run("unsigned(ih) < unsigned(H)", "unsigned(ih) <= unsigned(H)") > 0);
     CHECK(run("unsigned(iw) < unsigned(W)", "unsigned(iw) <= unsigned(W)") > 0);
     // A misaligned 16-byte access is an error, as on the GPU.
-    CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"), Catch::Contains("misaligned"));
+    CHECK_THROWS_WITH(run("lds4(&a_tile[(wm0", "lds4(1 + &a_tile[(wm0"),
+                      Catch::Contains("misaligned"));
     if (tap_major) {
       // The tap-major copies: a tile's channels one plane apart, its weights R*S apart, its tap.
       CHECK(run("src[i] + Offset(rr) * H * W", "src[i] + Offset(rr) * H * W + W") > 0);
-      CHECK(run("(tid % A_PER_ROW) * (A_VEC ? 4 : TAP ? RS : 1)", "(tid % A_PER_ROW) * (A_VEC ? 4 : 1)") > 0);
-      CHECK(run("const int r = tile_tap / S, s = tile_tap - r * S", "const int r = tile_tap % S, s = tile_tap / S") > 0);
+      CHECK(run("(tid % A_PER_ROW) * (A_VEC ? 4 : TAP ? RS : 1)",
+                "(tid % A_PER_ROW) * (A_VEC ? 4 : 1)") > 0);
+      CHECK(run("const int r = tile_tap / S, s = tile_tap - r * S",
+                "const int r = tile_tap % S, s = tile_tap / S") > 0);
     }
   }
 }
 
-TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 to 4 stages (host emulation)", "[emu]") {
+TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 to 4 stages (host "
+          "emulation)",
+          "[emu]") {
   const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
   // GK = 63 (4-byte weight copies, no tile divides it), GM = 40, batch 2 with 198 pixels.
   const auto odd = shape(2, 7, 11, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1);
@@ -233,7 +250,8 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
     bool tap_major = false;
   };
   const std::vector<Case> cases = {
-      // 32 threads, a 1 x 256 block tile: 8 gather columns per thread, 8 weight copies for 32 threads.
+      // 32 threads, a 1 x 256 block tile: 8 gather columns per thread, 8 weight copies for 32
+      // threads.
       {&odd, {0, 0, 3, 5, 0, 0, 0, 0}, "1x256 tile, 8 gather columns a thread"},
       // 32 threads, a 32 x 1 tile: a thread's gather rows are 32 apart, beyond BK = 8.
       {&odd, {0, 0, 0, 0, 0, 0, 0, 0}, "32x1 tile, gather rows beyond the tile"},
@@ -244,11 +262,23 @@ TEST_CASE("the implicit GEMM's copies are exact at their corners in rings of 2 t
       {&pointwise, {0, 0, 3, 5, 0, 0, 0, 0}, "pointwise 1x256 tile, 2 16-byte input copies a row"},
       {&pointwise, {0, 0, 2, 0, 0, 0, 0, 0}, "pointwise 32x4 tile, input rows beyond the tile"},
       // Tap-major: the same corners, each tile within one tap.
-      {&channels32, {0, 0, 3, 5, 0, 0, 0, 0}, "tap-major 1x256 tile, 8 gather columns a thread", true},
-      {&channels32, {0, 0, 0, 0, 0, 0, 0, 0}, "tap-major 32x1 tile, gather rows beyond the tile", true},
-      {&channels32, {2, 2, 1, 2, 0, 0, 1, 1}, "tap-major BK 32, 32x8 tile, split 2 with a workspace", true},
+      {&channels32,
+       {0, 0, 3, 5, 0, 0, 0, 0},
+       "tap-major 1x256 tile, 8 gather columns a thread",
+       true},
+      {&channels32,
+       {0, 0, 0, 0, 0, 0, 0, 0},
+       "tap-major 32x1 tile, gather rows beyond the tile",
+       true},
+      {&channels32,
+       {2, 2, 1, 2, 0, 0, 1, 1},
+       "tap-major BK 32, 32x8 tile, split 2 with a workspace",
+       true},
       {&even, {1, 1, 2, 3, 1, 1, 1, 0}, "tap-major 16x64 tile dividing the GEMM, split 2", true},
-      {&strided, {1, 2, 1, 2, 0, 2, 0, 0}, "tap-major 32x32 tile, stride 2, dilation 2, asymmetric padding", true},
+      {&strided,
+       {1, 2, 1, 2, 0, 2, 0, 0},
+       "tap-major 32x32 tile, stride 2, dilation 2, asymmetric padding",
+       true},
   };
   for (const auto& c : cases) {
     const auto sp = tmpl.make_space(*c.wl);
@@ -277,10 +307,12 @@ TEST_CASE("the emulator catches a kernel that writes outside its output", "[emu]
     return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
   };
   CHECK(run("", "") == 0);
-  CHECK_THROWS_WITH(run("if (m < GM && p < GN)", "if (m <= GM && p < GN)"), Catch::Contains("after out"));
-  CHECK_THROWS_WITH(run("const int tid = threadIdx.x;",
-                        "const int tid = threadIdx.x; if (tid == 0) const_cast<float*>(data)[3] += 1.0f;"),
-                    Catch::Contains("changed its input data"));
+  CHECK_THROWS_WITH(run("if (m < GM && p < GN)", "if (m <= GM && p < GN)"),
+                    Catch::Contains("after out"));
+  CHECK_THROWS_WITH(
+      run("const int tid = threadIdx.x;",
+          "const int tid = threadIdx.x; if (tid == 0) const_cast<float*>(data)[3] += 1.0f;"),
+      Catch::Contains("changed its input data"));
 }
 
 namespace {
@@ -297,7 +329,8 @@ void check_split_k(const task::Conv2dWorkload& wl, const std::vector<const char*
       for (int draw = 0; draw < 200000 && found < 2; ++draw) {
         const auto cfg = sp.random(rng);
         const auto f = tmpl.features(wl, sp, cfg);
-        if (f.split_k < 2 || (f.geometry.workspace_splits > 0) != workspace || !codegen::check_static(t, f).ok) {
+        if (f.split_k < 2 || (f.geometry.workspace_splits > 0) != workspace ||
+            !codegen::check_static(t, f).ok) {
           continue;
         }
         ++found;
@@ -316,14 +349,17 @@ void check_split_k(const task::Conv2dWorkload& wl, const std::vector<const char*
 }
 } // namespace
 
-TEST_CASE("split-K configs are exact with atomics and with a workspace and its reduction (host emulation)",
+TEST_CASE("split-K configs are exact with atomics and with a workspace and its reduction (host "
+          "emulation)",
           "[emu]") {
   // Prime C and K, batch 2.
   check_split_k(shape(2, 37, 9, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1),
                 {"conv2d_direct_splitk", "conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"});
 }
 
-TEST_CASE("the implicit GEMM templates compute grouped and depthwise conv2d exactly (host emulation)", "[emu]") {
+TEST_CASE(
+    "the implicit GEMM templates compute grouped and depthwise conv2d exactly (host emulation)",
+    "[emu]") {
   uint64_t seed = 300;
   for (const auto& wl : grouped_shapes()) {
     for (const char* name : {"conv2d_implicit_gemm", "conv2d_implicit_gemm_tf32"}) {
@@ -362,7 +398,8 @@ TEST_CASE("conv2d_depthwise computes depthwise conv2d exactly (host emulation)",
   const auto wl = depthwise_shapes()[3];
   const auto sp = tmpl.make_space(wl);
   std::mt19937_64 rng(9);
-  const auto cfg = codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), 1, rng).at(0);
+  const auto cfg =
+      codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), 1, rng).at(0);
   const Problem p(wl, 3);
   auto run = [&](const std::string& from, const std::string& to) {
     return mutated_mismatches(tmpl, wl, sp, cfg, p, from, to);
@@ -370,7 +407,8 @@ TEST_CASE("conv2d_depthwise computes depthwise conv2d exactly (host emulation)",
   CHECK(run("", "") == 0);
   CHECK(run("C + k / M)", "C + k % C)") > 0);
   CHECK(run("__syncthreads();", "") > 0);
-  CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+  CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"),
+                    Catch::Contains("after out"));
   // Grouped convolutions with several input channels a group are the implicit GEMM's.
   CHECK_THAT(tmpl.decline_reason(grouped(shape(1, 12, 6, 6, 18, 1, 1, 1, 1, 0, 0, 0, 0), 3)),
              Catch::Contains("not a depthwise convolution (4 input channels per group)"));
@@ -379,11 +417,12 @@ TEST_CASE("conv2d_depthwise computes depthwise conv2d exactly (host emulation)",
 }
 
 // Long (tens of minutes on 2 cores): run by hand with `chameleon_unit_tests "[.emu-all]"`; the
-// result is recorded in docs/benchmark-history.md. One random valid config of every template that has
-// not been verified on a GPU yet, on every task of every shipped network (CHM_EMU_NETS, e.g.
+// result is recorded in docs/benchmark-history.md. One random valid config of every template that
+// has not been verified on a GPU yet, on every task of every shipped network (CHM_EMU_NETS, e.g.
 // "mobilenet_v2,alexnet", picks some; a path, e.g. "/tmp/odd.json", takes any network file).
 TEST_CASE("every task of every shipped network, new templates (host emulation)", "[.emu-all]") {
-  std::vector<std::string> nets = {"resnet18", "vgg16", "alexnet", "inception_v3", "resnet50", "mobilenet_v2"};
+  std::vector<std::string> nets = {"resnet18",     "vgg16",    "alexnet",
+                                   "inception_v3", "resnet50", "mobilenet_v2"};
   if (const char* pick = std::getenv("CHM_EMU_NETS"); pick != nullptr && *pick != 0) {
     nets.clear();
     std::istringstream names(pick);
@@ -391,22 +430,26 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
   }
   // CHM_EMU_TEMPLATES=a,b: only those templates; CHM_EMU_CONFIGS=N: N random configs each (1).
   std::string only;
-  if (const char* pick = std::getenv("CHM_EMU_TEMPLATES"); pick != nullptr) only = "," + std::string(pick) + ",";
+  if (const char* pick = std::getenv("CHM_EMU_TEMPLATES"); pick != nullptr)
+    only = "," + std::string(pick) + ",";
   int configs = 1;
-  if (const char* n = std::getenv("CHM_EMU_CONFIGS"); n != nullptr && *n != 0) configs = std::max(1, std::atoi(n));
+  if (const char* n = std::getenv("CHM_EMU_CONFIGS"); n != nullptr && *n != 0)
+    configs = std::max(1, std::atoi(n));
   for (const std::string& net : nets) {
     // A shipped network's name, or the path of any network file.
     const bool path = net.find('/') != std::string::npos || net.find(".json") != std::string::npos;
-    const auto tasks = task::extract_tasks(
-        network::load_network(path ? net : std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
+    const auto tasks = task::extract_tasks(network::load_network(
+        path ? net : std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
     for (const auto& t : tasks) {
       for (const codegen::Template* tmpl : codegen::templates_for(t.workload, {}, true)) {
-        if (tmpl->name() == "conv2d_direct") continue; // verified on a GPU (docs/benchmark-history.md)
+        if (tmpl->name() == "conv2d_direct")
+          continue; // verified on a GPU (docs/benchmark-history.md)
         if (only.size() > 2 && only.find("," + tmpl->name() + ",") == std::string::npos) continue;
         const auto start = std::chrono::steady_clock::now();
         check_template(*tmpl, t.workload, configs, 7000 + uint64_t(t.index));
-        std::printf("[emu] %s task %d %s: %.1f s\n", net.c_str(), t.index, tmpl->name().c_str(),
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        std::printf(
+            "[emu] %s task %d %s: %.1f s\n", net.c_str(), t.index, tmpl->name().c_str(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         std::fflush(stdout);
       }
     }
@@ -422,8 +465,8 @@ TEST_CASE("one config of one task, named by the environment (host emulation)", "
     if (v == nullptr) FAIL("set " << name);
     return std::string(v);
   };
-  const auto tasks = task::extract_tasks(
-      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + env("CHM_EMU_NET") + ".json"));
+  const auto tasks = task::extract_tasks(network::load_network(
+      std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + env("CHM_EMU_NET") + ".json"));
   const auto& t = tasks.at(size_t(std::stoi(env("CHM_EMU_TASK")) - 1));
   const auto& tmpl = codegen::find_template(env("CHM_EMU_TEMPLATE"));
   const auto sp = tmpl.make_space(t.workload);
@@ -431,10 +474,12 @@ TEST_CASE("one config of one task, named by the environment (host emulation)", "
   const Problem p(t.workload, 7);
   const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
   for (unsigned seed : {1u, 2u, 3u}) {
-    const auto out = emu::run_kernel(tmpl.render(t.workload, sp, cfg), t.workload, p.data, p.weight, seed, emu_cache());
+    const auto out = emu::run_kernel(tmpl.render(t.workload, sp, cfg), t.workload, p.data, p.weight,
+                                     seed, emu_cache());
     const auto cmp = emu::compare(out, p.ref, tol, tol);
-    INFO(tmpl.name() << " on " << t.workload.str() << ", " << sp.str(cfg) << ", schedule seed " << seed << ": "
-                     << cmp.bad << " of " << out.size() << " wrong, first at " << cmp.first);
+    INFO(tmpl.name() << " on " << t.workload.str() << ", " << sp.str(cfg) << ", schedule seed "
+                     << seed << ": " << cmp.bad << " of " << out.size() << " wrong, first at "
+                     << cmp.first);
     CHECK(cmp.bad == 0);
   }
 }
@@ -465,7 +510,8 @@ void check_winograd(const task::Conv2dWorkload& wl, int count, uint64_t seed) {
   REQUIRE(tmpl.decline_reason(wl).empty());
   const auto sp = tmpl.make_space(wl);
   std::mt19937_64 rng(seed);
-  const auto pool = codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), 200, rng);
+  const auto pool =
+      codegen::random_valid_configs(tmpl, wl, sp, target::find_preset("h100"), 200, rng);
   for (int tile : {2, 4}) {
     std::vector<space::Config> picked;
     for (const auto& c : pool) {
@@ -505,22 +551,27 @@ TEST_CASE("the emulator catches a wrong Winograd transform, slice or tile edge",
     };
     CHECK(run("", "") == 0);
     if (tile == 2) {
-      CHECK(run("y[2 * Stride] = x[2 * Stride] - x[1 * Stride];", "y[2 * Stride] = x[1 * Stride] - x[2 * Stride];") > 0);
+      CHECK(run("y[2 * Stride] = x[2 * Stride] - x[1 * Stride];",
+                "y[2 * Stride] = x[1 * Stride] - x[2 * Stride];") > 0);
       CHECK(run("y[1 * Stride] = m[1 * Stride] - m[2 * Stride] - m[3 * Stride];",
                 "y[1 * Stride] = m[1 * Stride] - m[2 * Stride] + m[3 * Stride];") > 0);
     } else {
       CHECK(run("y[3 * Stride] = fmaf(2.0f, f, e);", "y[3 * Stride] = fmaf(-2.0f, f, e);") > 0);
-      CHECK(run("y[3 * Stride] = fmaf(2.0f, g[1 * Stride], far);", "y[3 * Stride] = fmaf(4.0f, g[1 * Stride], far);") > 0);
-      CHECK(run("y[3 * Stride] = fmaf(8.0f, d, b) + m[5 * Stride];", "y[3 * Stride] = fmaf(8.0f, d, b);") > 0);
+      CHECK(run("y[3 * Stride] = fmaf(2.0f, g[1 * Stride], far);",
+                "y[3 * Stride] = fmaf(4.0f, g[1 * Stride], far);") > 0);
+      CHECK(run("y[3 * Stride] = fmaf(8.0f, d, b) + m[5 * Stride];",
+                "y[3 * Stride] = fmaf(8.0f, d, b);") > 0);
     }
-    CHECK(run("y[1 * Stride] = outer + g[1 * Stride];", "y[1 * Stride] = outer - g[1 * Stride];") > 0);
+    CHECK(run("y[1 * Stride] = outer + g[1 * Stride];", "y[1 * Stride] = outer - g[1 * Stride];") >
+          0);
     CHECK(run(" * unscale(q / ALPHA, q % ALPHA);", ";") > 0);
     CHECK(run("(slice_begin + s + 1) * BK", "(slice_begin + s) * BK") > 0);
     CHECK(run("store_slice(sl, next, next + NC * U_PLANE, tid);\n    __syncthreads();",
               "store_slice(sl, next, next + NC * U_PLANE, tid);") > 0);
     CHECK(run("unsigned(iw + x) < unsigned(W)", "unsigned(iw + x) <= unsigned(W)") > 0);
     CHECK(run("unsigned(ih + y) < unsigned(H)", "unsigned(ih + y) < unsigned(H + 1)") > 0);
-    CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"), Catch::Contains("after out"));
+    CHECK_THROWS_WITH(run("if (oh < OH && ow < OW)", "if (oh <= OH && ow < OW)"),
+                      Catch::Contains("after out"));
   }
   // Block tiles whose sums do not fit the stages' shared memory at once: the output transform
   // takes them in passes of thread-rows (F(2x2): 64x64 tiles of 1024 threads at tile_k 4, 4
@@ -532,7 +583,8 @@ TEST_CASE("the emulator catches a wrong Winograd transform, slice or tile edge",
     const int lanes = tile == 2 ? 3 : 2; // 8x8 or 4x4 lanes
     const auto cfg = wide_sp.from_choices({tile == 2 ? 0 : 1, 0, 3, 3, lanes, lanes, 0, 0});
     INFO("F(" << tile << "x" << tile << ", 3x3): " << wide_sp.str(cfg));
-    REQUIRE(codegen::check_static(target::find_preset("h100"), tmpl.features(wide, wide_sp, cfg)).ok);
+    REQUIRE(
+        codegen::check_static(target::find_preset("h100"), tmpl.features(wide, wide_sp, cfg)).ok);
     auto run = [&](const std::string& from, const std::string& to) {
       return mutated_mismatches(tmpl, wide, wide_sp, cfg, wide_p, from, to);
     };

@@ -3,13 +3,13 @@
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
+#include "chameleon/measure/device.hpp"
 #include "chameleon/measure/recorded_runner.hpp"
 #include "chameleon/measure/runner.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/measure/stats.hpp"
 #include "chameleon/network/network.hpp"
 #include "chameleon/task/task.hpp"
-#include "chameleon/measure/device.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/file_lock.hpp"
 #include "chameleon/util/worker_process.hpp"
@@ -18,14 +18,14 @@
 #include <fstream>
 #include <sstream>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <signal.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <thread>
-#include <mutex>
-#include <chrono>
-#include <atomic>
-#include <random>
-#include <signal.h>
 
 using namespace chameleon;
 
@@ -151,7 +151,9 @@ TEST_CASE("a damaged cache entry is a miss, not a failure", "[measure][builder]"
   }
   // An entry written before entries had a checksum: a miss, but not damage.
   const std::string old = cache.dir() + "/kernels/ab/abc789.bin";
-  std::ofstream(old, std::ios::binary) << R"({"ok":true,"log":"","resources":{},"seconds":0.1,"cubin_bytes":3})" "\nabc";
+  std::ofstream(old, std::ios::binary)
+      << R"({"ok":true,"log":"","resources":{},"seconds":0.1,"cubin_bytes":3})"
+         "\nabc";
 
   std::ostringstream captured;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
@@ -168,7 +170,8 @@ TEST_CASE("a damaged cache entry is a miss, not a failure", "[measure][builder]"
   const std::string text = captured.str();
   INFO(text);
   CHECK_FALSE(old_warned);
-  CHECK(text.find("damaged entry " + path + " ignored, the kernel is compiled again") != std::string::npos);
+  CHECK(text.find("damaged entry " + path + " ignored, the kernel is compiled again") !=
+        std::string::npos);
   CHECK(text.find("compile cache:", text.find("compile cache:") + 1) == std::string::npos); // once
   CHECK(reopened.stats().misses == 3);
   // The next put replaces a damaged entry.
@@ -177,7 +180,8 @@ TEST_CASE("a damaged cache entry is a miss, not a failure", "[measure][builder]"
   std::filesystem::remove_all(cache.dir());
 }
 
-TEST_CASE("a cache folder that cannot be written warns once and keeps kernels in memory", "[measure][builder]") {
+TEST_CASE("a cache folder that cannot be written warns once and keeps kernels in memory",
+          "[measure][builder]") {
   std::ostringstream captured;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
   auto previous = spdlog::default_logger();
@@ -212,7 +216,8 @@ TEST_CASE("parallel compile in worker processes", "[measure][builder]") {
   }
 }
 
-TEST_CASE("a compile past the build timeout is error 6 and the builder goes on", "[measure][builder]") {
+TEST_CASE("a compile past the build timeout is error 6 and the builder goes on",
+          "[measure][builder]") {
   Fixture fx;
   auto configs = fx.valid(2, 23);
   measure::BuildOptions opts;
@@ -241,7 +246,7 @@ TEST_CASE("processes take turns on a GPU through its lock file", "[measure][turn
   REQUIRE(mine.usable());
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_write) !=
         std::filesystem::perms::none); // anyone's process can take its turn
-  theirs.lock(); // free: no wait
+  theirs.lock();                       // free: no wait
   theirs.unlock();
   CHECK(waits == 0);
   mine.lock();
@@ -266,7 +271,8 @@ TEST_CASE("processes take turns on a GPU through its lock file", "[measure][turn
 
 TEST_CASE("a worker that dies is reported and replaced", "[measure][worker]") {
   util::WorkerProcess worker("compile");
-  util::Message bad_source{{{"op", "compile"}, {"entry", "k"}, {"arch", "sm_90"}}, "this is not CUDA"};
+  util::Message bad_source{{{"op", "compile"}, {"entry", "k"}, {"arch", "sm_90"}},
+                           "this is not CUDA"};
   auto reply = worker.call(bad_source, 60);
   REQUIRE(reply.outcome == util::WorkerProcess::Outcome::Ok);
   CHECK_FALSE(reply.message.header.at("ok").get<bool>());
@@ -290,7 +296,8 @@ TEST_CASE("compile arch: a real device needs its own, the sim falls back", "[mea
   CHECK(measure::compile_arch_for(target::find_preset("h100"), false, nullptr) == "sm_90");
 }
 
-TEST_CASE("a GPU's name picks the preset of its architecture it names, else the first of it", "[measure]") {
+TEST_CASE("a GPU's name picks the preset of its architecture it names, else the first of it",
+          "[measure]") {
   REQUIRE(target::closest_preset("NVIDIA H200", 90) != nullptr);
   CHECK(target::closest_preset("NVIDIA H200", 90)->name == "h200");
   CHECK(target::closest_preset("NVIDIA H100 80GB HBM3", 90)->name == "h100");
@@ -375,7 +382,8 @@ namespace {
 // Counts how many measurements run at the same time.
 class ConcurrencyProbe : public measure::Runner {
 public:
-  explicit ConcurrencyProbe(std::atomic<int>& now, std::atomic<int>& most) : now_(now), most_(most) {}
+  explicit ConcurrencyProbe(std::atomic<int>& now, std::atomic<int>& most)
+      : now_(now), most_(most) {}
   std::string device_name() const override { return "probe"; }
   bool simulated() const override { return true; }
   std::string fingerprint() const override { return "probe"; }
@@ -399,7 +407,8 @@ TEST_CASE("lanes that share a device take turns measuring", "[measure]") {
   std::atomic<int> now{0}, most{0};
   auto turn = std::make_shared<std::mutex>();
   std::vector<std::unique_ptr<measure::Runner>> lanes;
-  for (int i = 0; i < 4; ++i) lanes.push_back(measure::take_turns(std::make_unique<ConcurrencyProbe>(now, most), turn));
+  for (int i = 0; i < 4; ++i)
+    lanes.push_back(measure::take_turns(std::make_unique<ConcurrencyProbe>(now, most), turn));
   std::vector<std::thread> threads;
   for (auto& lane : lanes) {
     threads.emplace_back([&lane] {
@@ -433,14 +442,17 @@ TEST_CASE("a batch's pipeline: compiles side by side, measurements one at a time
   // A slow first compile: the second config is measured first.
   CHECK(pipeline_finish_times({3, 1}, {1, 1}, 2) == std::vector<double>{4.0, 2.0});
   // The device is the bottleneck: compiles are hidden behind measurements.
-  CHECK(pipeline_finish_times({0.1, 0.1, 0.1, 0.1}, {1, 1, 1, 1}, 4) == std::vector<double>{1.1, 2.1, 3.1, 4.1});
+  CHECK(pipeline_finish_times({0.1, 0.1, 0.1, 0.1}, {1, 1, 1, 1}, 4) ==
+        std::vector<double>{1.1, 2.1, 3.1, 4.1});
   CHECK(pipeline_finish_times({}, {}, 4).empty());
   CHECK_THROWS_AS(pipeline_finish_times({1}, {}, 1), Error);
 }
 
-TEST_CASE("the recorded device answers as recorded, within its slice, and nothing else", "[measure][recorded]") {
+TEST_CASE("the recorded device answers as recorded, within its slice, and nothing else",
+          "[measure][recorded]") {
   Fixture f(7);
-  const auto knobs = nlohmann::json::parse(R"({"tile_f": [[-1, 4, 8, 2]], "unroll_explicit": [1]})");
+  const auto knobs =
+      nlohmann::json::parse(R"({"tile_f": [[-1, 4, 8, 2]], "unroll_explicit": [1]})");
   const space::ConfigSpace slice = f.space.restrict(knobs);
   std::mt19937_64 rng(5);
   auto configs = codegen::random_valid_configs(f.tmpl, f.wl, slice, f.h100, 2, rng);
@@ -459,7 +471,8 @@ TEST_CASE("the recorded device answers as recorded, within its slice, and nothin
   s.workload = f.wl;
   s.knobs = knobs;
   s.answers[slice.str(configs[0])] = answer;
-  measure::RecordedRunner runner({"rec.jsonl", "NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3 | sm_90", 16}, {s});
+  measure::RecordedRunner runner(
+      {"rec.jsonl", "NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3 | sm_90", 16}, {s});
   CHECK(runner.device_name() == "recorded:NVIDIA H100 80GB HBM3");
   CHECK(runner.fingerprint() == "recorded:NVIDIA H100 80GB HBM3 | sm_90");
   CHECK(runner.simulated());
@@ -467,7 +480,8 @@ TEST_CASE("the recorded device answers as recorded, within its slice, and nothin
   CHECK(runner.measurable_space(f.tmpl, f.wl).size() == slice.size());
   CHECK(runner.cannot_measure(f.tmpl, f.wl).empty());
   CHECK_THAT(runner.cannot_measure(codegen::find_template("conv2d_implicit_gemm"), f.wl),
-             Catch::Contains("no recorded slice of conv2d_implicit_gemm") && Catch::Contains("rec.jsonl"));
+             Catch::Contains("no recorded slice of conv2d_implicit_gemm") &&
+                 Catch::Contains("rec.jsonl"));
   Fixture other(4);
   CHECK_THAT(runner.cannot_hold(other.wl), Catch::Contains("no recorded slice of this workload"));
   CHECK(runner.cannot_hold(f.wl).empty());
@@ -477,7 +491,8 @@ TEST_CASE("the recorded device answers as recorded, within its slice, and nothin
     b.compile = false;
     return b;
   }());
-  const measure::MeasureResult r = runner.run(f.wl, builder.build({&f.tmpl, f.wl, &slice, configs[0]}));
+  const measure::MeasureResult r =
+      runner.run(f.wl, builder.build({&f.tmpl, f.wl, &slice, configs[0]}));
   CHECK(r.ok());
   CHECK(r.simulated);
   CHECK(r.median == answer.median);

@@ -21,7 +21,8 @@ std::vector<task::Task> tasks_of(const std::string& name, int batch = 0) {
 }
 
 json small_net(json layers) {
-  return {{"name", "t"}, {"input", {{"name", "data"}, {"shape", {1, 3, 32, 32}}}}, {"layers", layers}};
+  return {
+      {"name", "t"}, {"input", {{"name", "data"}, {"shape", {1, 3, 32, 32}}}}, {"layers", layers}};
 }
 
 void require_error(const json& doc, const std::string& fragment) {
@@ -81,15 +82,26 @@ TEST_CASE("grouped convolutions are tasks too", "[network]") {
 
 TEST_CASE("shape inference follows the layers", "[network]") {
   auto net = network::parse_network(
-      small_net({{{"name", "c1"}, {"op", "conv2d"}, {"out_channels", 8}, {"kernel", {3, 5}},
-                  {"stride", 2}, {"padding", {1, 2}}, {"dilation", {1, 1}}},
-                 {{"name", "p"}, {"op", "max_pool"}, {"kernel", 3}, {"stride", 2}, {"ceil_mode", true}},
-                 {{"name", "c2"}, {"op", "conv2d"}, {"out_channels", 6}, {"kernel", 3}, {"dilation", 2},
-                  {"padding", 2}, {"inputs", {"p"}}},
-                 {{"name", "cat"}, {"op", "concat"}, {"inputs", {"p", "c2"}}},
-                 {{"name", "g"}, {"op", "global_avg_pool"}},
-                 {{"name", "f"}, {"op", "flatten"}},
-                 {{"name", "d"}, {"op", "dense"}, {"units", 10}}}),
+      small_net(
+          {{{"name", "c1"},
+            {"op", "conv2d"},
+            {"out_channels", 8},
+            {"kernel", {3, 5}},
+            {"stride", 2},
+            {"padding", {1, 2}},
+            {"dilation", {1, 1}}},
+           {{"name", "p"}, {"op", "max_pool"}, {"kernel", 3}, {"stride", 2}, {"ceil_mode", true}},
+           {{"name", "c2"},
+            {"op", "conv2d"},
+            {"out_channels", 6},
+            {"kernel", 3},
+            {"dilation", 2},
+            {"padding", 2},
+            {"inputs", {"p"}}},
+           {{"name", "cat"}, {"op", "concat"}, {"inputs", {"p", "c2"}}},
+           {{"name", "g"}, {"op", "global_avg_pool"}},
+           {{"name", "f"}, {"op", "flatten"}},
+           {{"name", "d"}, {"op", "dense"}, {"units", 10}}}),
       "t.json");
   CHECK(net.layers[0].shape == network::Shape{1, 8, 16, 16});
   CHECK(net.layers[1].shape == network::Shape{1, 8, 8, 8}); // ceil((16-3)/2)+1 = 8
@@ -106,24 +118,31 @@ TEST_CASE("a wrong network file gets an error naming the layer and the problem",
                 "shape mismatch");
   require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 40}}}),
                 "layer 'a'");
-  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3},
-                            {"stride", 0}}}),
-                "stride");
+  require_error(
+      small_net(
+          {{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3}, {"stride", 0}}}),
+      "stride");
   require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"kernel", 3}}}), "out_channels");
-  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3},
-                            {"groups", 2}}}),
-                "groups");
+  require_error(
+      small_net(
+          {{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3}, {"groups", 2}}}),
+      "groups");
   require_error(small_net({{{"name", "a"}, {"op", "relu"}}, {{"name", "a"}, {"op", "relu"}}}),
                 "used twice");
-  require_error(small_net({{{"name", "a"}, {"op", "relu"}, {"kernal", 3}}}), "unknown field 'kernal'");
+  require_error(small_net({{{"name", "a"}, {"op", "relu"}, {"kernal", 3}}}),
+                "unknown field 'kernal'");
   require_error(small_net({{{"name", "d"}, {"op", "dense"}, {"units", 4}}}), "flatten");
   require_error(small_net(json::array()), "layers");
   require_error(json::array(), "JSON object");
   // Numbers beyond int are refused, not wrapped around.
-  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 99999999999LL}, {"kernel", 3}}}),
-                "'out_channels' is out of range");
-  require_error(small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", {3, -4294967296LL}}}}),
-                "'kernel' is out of range");
+  require_error(
+      small_net(
+          {{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 99999999999LL}, {"kernel", 3}}}),
+      "'out_channels' is out of range");
+  require_error(
+      small_net(
+          {{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", {3, -4294967296LL}}}}),
+      "'kernel' is out of range");
   json wide = small_net({{{"name", "a"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 3}}});
   wide["input"]["shape"] = {1, 3, 8, 4294967297LL};
   require_error(wide, "beyond 32-bit indexing");
@@ -134,23 +153,29 @@ TEST_CASE("a wrong network file gets an error naming the layer and the problem",
   named = small_net({{{"name", "a"}, {"op", "relu"}}});
   named["input"]["name"] = json::array();
   require_error(named, "the input's 'name' must be a string, got []");
-  require_error(small_net({{{"name", 7}, {"op", "relu"}}}), "'name' must be a non-empty string, got 7");
-  require_error(small_net({{{"name", "a"}, {"op", 7}}}), "layer 'a' (#1): 'op' must be a string, got 7");
-  require_error(small_net({{{"name", "p"}, {"op", "max_pool"}, {"kernel", 2}, {"ceil_mode", "yes"}}}),
-                "'ceil_mode' must be true or false, got \"yes\"");
+  require_error(small_net({{{"name", 7}, {"op", "relu"}}}),
+                "'name' must be a non-empty string, got 7");
+  require_error(small_net({{{"name", "a"}, {"op", 7}}}),
+                "layer 'a' (#1): 'op' must be a string, got 7");
+  require_error(
+      small_net({{{"name", "p"}, {"op", "max_pool"}, {"kernel", 2}, {"ceil_mode", "yes"}}}),
+      "'ceil_mode' must be true or false, got \"yes\"");
 }
 
-TEST_CASE("a network can be a list of conv2d layers that each give their input shape", "[network]") {
+TEST_CASE("a network can be a list of conv2d layers that each give their input shape",
+          "[network]") {
   // What scripts/onnx_to_network.py writes: no 'input', every conv2d with its own 'input_shape'.
   auto conv = [](const std::string& name, json shape, int k, int kernel, int stride = 1) {
-    return json{{"name", name}, {"op", "conv2d"}, {"input_shape", shape}, {"out_channels", k},
+    return json{{"name", name},     {"op", "conv2d"},   {"input_shape", shape}, {"out_channels", k},
                 {"kernel", kernel}, {"stride", stride}, {"padding", kernel / 2}};
   };
   json doc = {{"name", "flat"},
-              {"layers", {conv("a", {1, 3, 29, 31}, 17, 3, 2), conv("b", {1, 17, 15, 16}, 17, 3),
-                          conv("c", {1, 17, 15, 16}, 17, 3),
-                          // A later layer may still read an earlier one.
-                          {{"name", "d"}, {"op", "conv2d"}, {"out_channels", 5}, {"kernel", 1}}}}};
+              {"layers",
+               {conv("a", {1, 3, 29, 31}, 17, 3, 2),
+                conv("b", {1, 17, 15, 16}, 17, 3),
+                conv("c", {1, 17, 15, 16}, 17, 3),
+                // A later layer may still read an earlier one.
+                {{"name", "d"}, {"op", "conv2d"}, {"out_channels", 5}, {"kernel", 1}}}}};
   const auto net = network::parse_network(doc, "flat.json");
   CHECK(net.input_shape.empty());
   CHECK(net.layers[0].shape == network::Shape{1, 17, 15, 16});
@@ -166,16 +191,33 @@ TEST_CASE("a network can be a list of conv2d layers that each give their input s
 
   auto one = [](json layer) { return json{{"name", "t"}, {"layers", {layer}}}; };
   require_error(one({{"name", "r"}, {"op", "relu"}}), "no input to read");
-  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 1}, {"input_shape", {1, 3, 0, 4}}}),
+  require_error(one({{"name", "c"},
+                     {"op", "conv2d"},
+                     {"out_channels", 4},
+                     {"kernel", 1},
+                     {"input_shape", {1, 3, 0, 4}}}),
                 "input_shape must be [N, C, H, W]");
-  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 1}, {"input_shape", {1, 3, 4}}}),
+  require_error(one({{"name", "c"},
+                     {"op", "conv2d"},
+                     {"out_channels", 4},
+                     {"kernel", 1},
+                     {"input_shape", {1, 3, 4}}}),
                 "input_shape must be [N, C, H, W]");
-  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 1}, {"input_shape", {1, 3, 4, 4}},
+  require_error(one({{"name", "c"},
+                     {"op", "conv2d"},
+                     {"out_channels", 4},
+                     {"kernel", 1},
+                     {"input_shape", {1, 3, 4, 4}},
                      {"inputs", {"x"}}}),
                 "'inputs' or an 'input_shape', not both");
-  require_error(one({{"name", "p"}, {"op", "max_pool"}, {"kernel", 2}, {"input_shape", {1, 3, 4, 4}}}),
-                "unknown field 'input_shape'");
-  require_error(one({{"name", "c"}, {"op", "conv2d"}, {"out_channels", 4}, {"kernel", 5}, {"input_shape", {1, 3, 4, 4}}}),
+  require_error(
+      one({{"name", "p"}, {"op", "max_pool"}, {"kernel", 2}, {"input_shape", {1, 3, 4, 4}}}),
+      "unknown field 'input_shape'");
+  require_error(one({{"name", "c"},
+                     {"op", "conv2d"},
+                     {"out_channels", 4},
+                     {"kernel", 5},
+                     {"input_shape", {1, 3, 4, 4}}}),
                 "layer 'c'");
 }
 

@@ -19,7 +19,9 @@ task::Conv2dWorkload conv(int c, int hw, int k, int rs, int stride, int pad) {
   wl.pad_top = wl.pad_left = wl.pad_bottom = wl.pad_right = pad;
   return wl;
 }
-const codegen::Template& direct() { return codegen::find_template("conv2d_direct"); }
+const codegen::Template& direct() {
+  return codegen::find_template("conv2d_direct");
+}
 } // namespace
 
 TEST_CASE("split enumeration follows AutoTVM's order", "[space]") {
@@ -99,7 +101,8 @@ TEST_CASE("neighbourhood moves stay in the space", "[space]") {
   CHECK(sp.step(top, std::vector<int>(8, +1)).index == sp.size() - 1);
 }
 
-TEST_CASE("a slice keeps the named values of each knob, and its configs know their full index", "[space][slice]") {
+TEST_CASE("a slice keeps the named values of each knob, and its configs know their full index",
+          "[space][slice]") {
   auto full = direct().make_space(conv(256, 14, 256, 3, 1, 1));
   auto knobs = nlohmann::json::parse(R"({"tile_f": [[-1, 4, 8, 2], [-1, 1, 16, 8]],
     "tile_rx": [[1, 3], [3, 1]], "unroll_explicit": [1]})");
@@ -126,23 +129,28 @@ TEST_CASE("a slice keeps the named values of each knob, and its configs know the
   }
   // A config outside the slice is not one of its configs.
   auto outside = full.get(0);
-  CHECK_THROWS_WITH(sp.from_entity(full.entity_json(outside)), Catch::Contains("is not a valid choice here"));
+  CHECK_THROWS_WITH(sp.from_entity(full.entity_json(outside)),
+                    Catch::Contains("is not a valid choice here"));
   // A slice of a slice still indexes into the first space.
   auto narrower = sp.restrict(nlohmann::json::parse(R"({"tile_f": [[-1, 1, 16, 8]]})"));
   auto c = narrower.get(narrower.size() - 1);
   CHECK(full.entity_json(full.get(narrower.full_index(c))) == narrower.entity_json(c));
 }
 
-TEST_CASE("a slice that names what the space does not have is refused, naming it", "[space][slice]") {
+TEST_CASE("a slice that names what the space does not have is refused, naming it",
+          "[space][slice]") {
   auto full = direct().make_space(conv(256, 14, 256, 3, 1, 1));
   using nlohmann::json;
   CHECK_THROWS_WITH(full.restrict(json::parse(R"({"tile_z": [1]})")),
                     Catch::Contains("unknown knob 'tile_z'") && Catch::Contains("tile_f, tile_y"));
-  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"tile_f": [[-1, 3, 8, 2]]})")), Catch::Contains("knob 'tile_f'"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"tile_f": [[-1, 3, 8, 2]]})")),
+                    Catch::Contains("knob 'tile_f'"));
   CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": [2]})")),
                     Catch::Contains("knob 'unroll_explicit': 2 is not a valid choice here"));
-  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": []})")), Catch::Contains("non-empty list"));
-  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": [1, 1]})")), Catch::Contains("named twice"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": []})")),
+                    Catch::Contains("non-empty list"));
+  CHECK_THROWS_WITH(full.restrict(json::parse(R"({"unroll_explicit": [1, 1]})")),
+                    Catch::Contains("named twice"));
   CHECK_THROWS_WITH(full.restrict(json::parse(R"([1])")), Catch::Contains("object"));
   CHECK(full.restrict(json::object()).size() == full.size());
 }

@@ -16,10 +16,12 @@ using namespace chameleon;
 
 namespace {
 
-const std::string kFingerprint = "NVIDIA H100 80GB HBM3 | sm_90 | 132 SMs | 79.2 GiB | 1980 MHz | driver 13.0 | nvrtc 13.0";
+const std::string kFingerprint =
+    "NVIDIA H100 80GB HBM3 | sm_90 | 132 SMs | 79.2 GiB | 1980 MHz | driver 13.0 | nvrtc 13.0";
 
 std::vector<task::Task> tasks_of(const std::string& name) {
-  return task::extract_tasks(network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json"));
+  return task::extract_tasks(
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json"));
 }
 
 tune::Record current(const task::Task& t, int64_t index, const std::string& fp = kFingerprint) {
@@ -40,7 +42,8 @@ tune::Record current(const task::Task& t, int64_t index, const std::string& fp =
 }
 
 std::string temp(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("chameleon-status-" + name + "-" + std::to_string(::getpid()) + ".jsonl");
+  auto p = std::filesystem::temp_directory_path() /
+           ("chameleon-status-" + name + "-" + std::to_string(::getpid()) + ".jsonl");
   std::filesystem::remove(p);
   return p.string();
 }
@@ -62,23 +65,28 @@ TEST_CASE("shards cover every task exactly once", "[ci]") {
   CHECK_THROWS(task::shard_tasks(tasks, -1, 2));
 }
 
-TEST_CASE("a task whose last tune on this device was interrupted is unfinished until a tune ends it", "[ci]") {
+TEST_CASE(
+    "a task whose last tune on this device was interrupted is unfinished until a tune ends it",
+    "[ci]") {
   auto tasks = tasks_of("alexnet");
-  const std::vector<tune::Record> records = {current(tasks[0], 1), current(tasks[1], 2), current(tasks[2], 3)};
+  const std::vector<tune::Record> records = {current(tasks[0], 1), current(tasks[1], 2),
+                                             current(tasks[2], 3)};
   const std::vector<std::string> dtmpl = {"conv2d_direct"};
   auto end = [&](const task::Task& t, const std::string& why, const std::string& fp = kFingerprint,
                  const std::string& tmpl = "conv2d_direct") {
     return tune::task_end_comment("run-1", t, tmpl, fp, 40, 40, tune::stop_from_text(why));
   };
-  const std::string other_fp = "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0";
+  const std::string other_fp =
+      "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0";
   const std::vector<std::string> comments = {
       "chameleon-run {}",
-      end(tasks[0], "interrupted"),                    // task 1: interrupted, then finished
+      end(tasks[0], "interrupted"), // task 1: interrupted, then finished
       end(tasks[0], "trial budget reached"),
-      end(tasks[1], "trial budget reached"),           // task 2: finished, then interrupted
+      end(tasks[1], "trial budget reached"), // task 2: finished, then interrupted
       end(tasks[1], "interrupted"),
-      end(tasks[2], "interrupted", other_fp),          // task 3: interrupted on another GPU only
-      end(tasks[2], "interrupted", kFingerprint, "conv2d_implicit_gemm"), // ... and on a template not asked for
+      end(tasks[2], "interrupted", other_fp), // task 3: interrupted on another GPU only
+      end(tasks[2], "interrupted", kFingerprint,
+          "conv2d_implicit_gemm"), // ... and on a template not asked for
       "chameleon-task-end {not json",
   };
   auto s = tune::task_status(tasks, records, "h100", kFingerprint, dtmpl, false, 0, comments);
@@ -86,7 +94,8 @@ TEST_CASE("a task whose last tune on this device was interrupted is unfinished u
   CHECK(s[0].state == tune::TaskState::UpToDate);
   CHECK(s[1].state == tune::TaskState::Unfinished);
   CHECK(std::string(tune::state_name(s[1].state)) == "unfinished");
-  CHECK(s[1].reason == "its last tune was interrupted (conv2d_direct at 40 trials): the same tune command finishes it");
+  CHECK(s[1].reason == "its last tune was interrupted (conv2d_direct at 40 trials): the same tune "
+                       "command finishes it");
   CHECK(s[1].best);
   CHECK(s[2].state == tune::TaskState::UpToDate);
   CHECK(s[3].state == tune::TaskState::Missing); // no records: missing, whatever the comments say
@@ -99,7 +108,8 @@ TEST_CASE("a task whose last tune on this device was interrupted is unfinished u
     for (const auto& c : comments) log.append_comment(c);
   }
   const auto contents = tune::read_log(path);
-  auto again = tune::task_status(tasks, contents.records, "h100", kFingerprint, dtmpl, false, 0, contents.comments);
+  auto again = tune::task_status(tasks, contents.records, "h100", kFingerprint, dtmpl, false, 0,
+                                 contents.comments);
   CHECK(again[1].state == tune::TaskState::Unfinished);
   CHECK(again[0].state == tune::TaskState::UpToDate);
   std::filesystem::remove(path);
@@ -118,7 +128,9 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   old_template.template_fingerprint = "0000000000000000";
   records.push_back(old_template);
   // Task 4: another GPU.
-  records.push_back(current(tasks[3], 5, "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0"));
+  records.push_back(current(
+      tasks[3], 5,
+      "NVIDIA A100-SXM4-80GB | sm_80 | 108 SMs | 79.1 GiB | 1410 MHz | driver 13.0 | nvrtc 13.0"));
 
   auto s = tune::task_status(tasks, records, "h100", kFingerprint, {"conv2d_direct"});
   REQUIRE(s.size() == 5);
@@ -138,14 +150,16 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   CHECK(other[0].state == tune::TaskState::Stale);
   // Tuned over every template, task 1 still lacks split-K and implicit GEMM records (TF32 ones
   // only when allowed).
-  const std::vector<std::string> every = {"conv2d_direct", "conv2d_direct_splitk", "conv2d_implicit_gemm"};
+  const std::vector<std::string> every = {"conv2d_direct", "conv2d_direct_splitk",
+                                          "conv2d_implicit_gemm"};
   auto all = tune::task_status(tasks, records, "h100", kFingerprint, every);
   CHECK(all[0].state == tune::TaskState::Stale);
   CHECK(all[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
   auto with_tf32 = every;
   with_tf32.push_back("conv2d_implicit_gemm_tf32");
   auto tf32 = tune::task_status(tasks, records, "h100", kFingerprint, with_tf32, true);
-  CHECK(tf32[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm, conv2d_implicit_gemm_tf32");
+  CHECK(tf32[0].reason ==
+        "no records of conv2d_direct_splitk, conv2d_implicit_gemm, conv2d_implicit_gemm_tf32");
   // ... but not on a GPU without TF32 tensor cores, where tune skips that template.
   auto turing = tune::task_status(tasks, records, "h100", kFingerprint, with_tf32, true, 75);
   CHECK(turing[0].reason == "no records of conv2d_direct_splitk, conv2d_implicit_gemm");
@@ -158,7 +172,8 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   splitk_old.entity = splitk_space.entity_json(splitk_space.get(6));
   auto two = records;
   two.push_back(splitk_old);
-  auto both = tune::task_status(tasks, two, "h100", kFingerprint, {"conv2d_direct", "conv2d_direct_splitk"});
+  auto both = tune::task_status(tasks, two, "h100", kFingerprint,
+                                {"conv2d_direct", "conv2d_direct_splitk"});
   CHECK(both[1].state == tune::TaskState::Stale);
   CHECK(both[1].reason == "driver 12.4 -> driver 13.0; nvrtc 12.4 -> nvrtc 13.0");
   // The templates tune uses unnamed leave conv2d_direct out: its records alone do not count.
@@ -167,9 +182,10 @@ TEST_CASE("a changed device, driver, toolkit or template makes tasks stale", "[c
   CHECK(all[4].state == tune::TaskState::Missing);
 }
 
-TEST_CASE("a task no template takes says every template's reason, or that the named ones do not", "[ci]") {
+TEST_CASE("a task no template takes says every template's reason, or that the named ones do not",
+          "[ci]") {
   auto tasks = tasks_of("mobilenet_v2");
-  tasks.resize(2); // the stem and a depthwise layer
+  tasks.resize(2);                                   // the stem and a depthwise layer
   tasks[1].workload.h = tasks[1].workload.w = 50000; // beyond every template's 32-bit indexing
   const auto s = tune::task_status(tasks, {}, "h100", kFingerprint);
   REQUIRE(s.size() == 2);
@@ -178,8 +194,10 @@ TEST_CASE("a task no template takes says every template's reason, or that the na
   CHECK(s[1].reason == codegen::decline_reasons(tasks[1].workload));
   CHECK(s[1].reason.find("conv2d_depthwise: tensors beyond 32-bit indexing") != std::string::npos);
   const auto named = tune::task_status(tasks, {}, "h100", kFingerprint, {"conv2d_direct"});
-  CHECK(named[1].reason == "none of the templates conv2d_direct supports it (conv2d_direct: grouped/depthwise "
-                           "convolution (groups=32): AutoTVM's direct schedule has no groups (conv2d_implicit_gemm has))");
+  CHECK(named[1].reason ==
+        "none of the templates conv2d_direct supports it (conv2d_direct: grouped/depthwise "
+        "convolution (groups=32): AutoTVM's direct schedule has no groups (conv2d_implicit_gemm "
+        "has))");
 }
 
 TEST_CASE("merging overlapping logs loses nothing and duplicates nothing", "[ci]") {

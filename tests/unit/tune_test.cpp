@@ -21,11 +21,11 @@
 #include <filesystem>
 #include <sstream>
 
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
+#include <fstream>
 #include <map>
 #include <set>
-#include <fstream>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 using namespace chameleon;
@@ -104,8 +104,9 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
   CHECK(sp.from_entity(foreign.entity).index == 43253325); // tile_rx/tile_ry in v0.2's order
   CHECK(foreign.result.median == Approx(4.13e-05));
 
-  CHECK_THROWS_WITH(tune::record_from_json(nlohmann::json::parse(R"({"i": [], "r": [], "v": 0.1})")),
-                    Catch::Contains("v0.1"));
+  CHECK_THROWS_WITH(
+      tune::record_from_json(nlohmann::json::parse(R"({"i": [], "r": [], "v": 0.1})")),
+      Catch::Contains("v0.1"));
 
   // A measured record without a positive time (damaged or edited) would rank first: refused.
   for (double t : {0.0, -1.0}) {
@@ -115,13 +116,17 @@ TEST_CASE("records round-trip and read AutoTVM v0.2 lines", "[tune][log]") {
   }
   auto no_costs = nlohmann::json::parse(kTopHubV02);
   no_costs["result"][0] = nlohmann::json::array();
-  CHECK_THROWS_WITH(tune::record_from_json(no_costs), Catch::Contains("needs a positive time, got 0"));
+  CHECK_THROWS_WITH(tune::record_from_json(no_costs),
+                    Catch::Contains("needs a positive time, got 0"));
   auto no_stride = nlohmann::json::parse(kTopHubV02);
   no_stride["input"][2][2] = nlohmann::json::array();
-  CHECK_THROWS_WITH(tune::record_from_json(no_stride), Catch::Contains("need 1 or 2 strides and dilations"));
+  CHECK_THROWS_WITH(tune::record_from_json(no_stride),
+                    Catch::Contains("need 1 or 2 strides and dilations"));
 }
 
-TEST_CASE("a log's snapshot holds each batch in config order, whatever order its compiles finished in", "[tune][log]") {
+TEST_CASE(
+    "a log's snapshot holds each batch in config order, whatever order its compiles finished in",
+    "[tune][log]") {
   const std::string path = temp_path("snapshot-order");
   tune::TuningLog log(path);
   auto at = [](int64_t index, int iteration) {
@@ -132,7 +137,8 @@ TEST_CASE("a log's snapshot holds each batch in config order, whatever order its
   // Iteration 1 finished 30, 10, 20; iteration 2 finished 5, 40; then iteration 1 of another task.
   tune::Record other = at(3, 1);
   other.task_index = 9;
-  for (const tune::Record& r : {at(30, 1), at(10, 1), at(20, 1), at(5, 2), at(40, 2), other, at(1, 1)}) {
+  for (const tune::Record& r :
+       {at(30, 1), at(10, 1), at(20, 1), at(5, 2), at(40, 2), other, at(1, 1)}) {
     log.append(r);
   }
   std::vector<int64_t> order;
@@ -142,7 +148,8 @@ TEST_CASE("a log's snapshot holds each batch in config order, whatever order its
   std::filesystem::remove(path);
 }
 
-TEST_CASE("a log that a tune holds is neither opened by a second tune nor replaced by a merge", "[tune][log]") {
+TEST_CASE("a log that a tune holds is neither opened by a second tune nor replaced by a merge",
+          "[tune][log]") {
   const std::string path = temp_path("held"), other = temp_path("held-other");
   {
     tune::TuningLog log(path);
@@ -152,8 +159,9 @@ TEST_CASE("a log that a tune holds is neither opened by a second tune nor replac
     std::ofstream(path, std::ios::app) << full.substr(0, 20);
     const auto size = std::filesystem::file_size(path);
     CHECK(tune::log_in_use(path));
-    CHECK_THROWS_WITH(tune::TuningLog(path), Catch::Contains("is being written by another tune that is still running") &&
-                                                 Catch::Contains("another --log"));
+    CHECK_THROWS_WITH(tune::TuningLog(path),
+                      Catch::Contains("is being written by another tune that is still running") &&
+                          Catch::Contains("another --log"));
     CHECK_THROWS_WITH(tune::check_log_free(path), Catch::Contains("another --log"));
     CHECK(std::filesystem::file_size(path) == size);
     CHECK_THROWS_WITH(tune::merge_logs({path}, path), Catch::Contains("merge into another --out"));
@@ -166,7 +174,8 @@ TEST_CASE("a log that a tune holds is neither opened by a second tune nor replac
     CHECK(tune::read_log(path).records.size() == 1);
     spdlog::set_default_logger(previous);
     INFO(captured.str());
-    CHECK(captured.str().find("is being written by a running tune: read as it is now") != std::string::npos);
+    CHECK(captured.str().find("is being written by a running tune: read as it is now") !=
+          std::string::npos);
     CHECK(captured.str().find("cut-off") == std::string::npos);
     CHECK(tune::merge_logs({path}, other).records == 1);
     CHECK(std::filesystem::file_size(path) == size);
@@ -185,7 +194,8 @@ TEST_CASE("a log that a tune holds is neither opened by a second tune nor replac
   std::filesystem::remove(other);
 }
 
-TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming it", "[tune][log]") {
+TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming it",
+          "[tune][log]") {
   std::string path = temp_path("log");
   {
     tune::TuningLog log(path);
@@ -245,7 +255,7 @@ TEST_CASE("the log survives a cut-off last line and skips a damaged one, naming 
   // A file without a single record is no tuning log: an error, never appended to.
   std::ofstream(path) << "{\n  \"name\": \"resnet18\",\n  \"layers\": []\n}\n";
   CHECK_THROWS_WITH(tune::read_log(path), Catch::Contains(":1: not a JSON record") &&
-                                             Catch::Contains("not a tuning log"));
+                                              Catch::Contains("not a tuning log"));
   CHECK_THROWS_AS(tune::TuningLog(path), Error);
   std::filesystem::remove(path);
 }
@@ -327,12 +337,15 @@ TEST_CASE("annealing proposes unvisited valid configs, best first", "[tune][expl
     std::vector<float> out;
     for (const auto& c : cs) {
       float d = 0;
-      for (size_t k = 0; k < c.choice.size(); ++k) d += float(std::abs(c.choice[k] - goal.choice[k]));
+      for (size_t k = 0; k < c.choice.size(); ++k)
+        d += float(std::abs(c.choice[k] - goal.choice[k]));
       out.push_back(-d);
     }
     return out;
   };
-  auto valid = [&](const space::Config& c) { return codegen::check_static(h100, tmpl.features(wl, sp, c)).ok; };
+  auto valid = [&](const space::Config& c) {
+    return codegen::check_static(h100, tmpl.features(wl, sp, c)).ok;
+  };
   std::unordered_set<int64_t> visited = {goal.index};
   explore::ExploreContext ctx{sp, predict, valid, visited, rng, 64, {}};
   explore::SimulatedAnnealing sa({});
@@ -356,7 +369,9 @@ TEST_CASE("greedy sampling: best first, epsilon random, never visited", "[tune][
   const auto& tmpl = codegen::find_template("conv2d_direct");
   auto sp = tmpl.make_space(wl);
   auto h100 = target::find_preset("h100");
-  auto valid = [&](const space::Config& c) { return codegen::check_static(h100, tmpl.features(wl, sp, c)).ok; };
+  auto valid = [&](const space::Config& c) {
+    return codegen::check_static(h100, tmpl.features(wl, sp, c)).ok;
+  };
   std::mt19937_64 rng(2);
   std::vector<explore::Candidate> cands;
   std::unordered_set<int64_t> visited;
@@ -392,10 +407,13 @@ struct SimRig {
                            }()};
   measure::SimRunner runner{h100, {}};
   NoProgress progress;
-  tune::TuneEnv env(tune::TuningLog& log) { return {h100, builder, runner, log, {}, progress, "test"}; }
+  tune::TuneEnv env(tune::TuningLog& log) {
+    return {h100, builder, runner, log, {}, progress, "test"};
+  }
 };
 
-TEST_CASE("the chameleon tuner is reproducible on the sim: the same configs in the same order", "[tune][ppo]") {
+TEST_CASE("the chameleon tuner is reproducible on the sim: the same configs in the same order",
+          "[tune][ppo]") {
   // A new PPO agent's first weights come from the seeded generator too: they once came from
   // whatever state an earlier agent or process had left it in.
   auto t = resnet18()[3];
@@ -488,7 +506,8 @@ TEST_CASE("a task's trials go first evenly to its templates, then to the fastest
     REQUIRE(per_template.size() == 2);
     REQUIRE(out.best.has_value());
     const std::string winner = out.best->template_name;
-    const std::string other = winner == "conv2d_implicit_gemm" ? "conv2d_direct_splitk" : "conv2d_implicit_gemm";
+    const std::string other =
+        winner == "conv2d_implicit_gemm" ? "conv2d_direct_splitk" : "conv2d_implicit_gemm";
     CHECK(per_template[other] == 16);  // half of an even share
     CHECK(per_template[winner] == 48); // the rest
     CHECK(best[winner] <= best[other]);
@@ -511,7 +530,8 @@ public:
   std::string device_name() const override { return inner_.device_name(); }
   bool simulated() const override { return true; }
   std::string fingerprint() const override { return inner_.fingerprint(); }
-  measure::MeasureResult run(const task::Conv2dWorkload& wl, const measure::BuildResult& b) override {
+  measure::MeasureResult run(const task::Conv2dWorkload& wl,
+                             const measure::BuildResult& b) override {
     return inner_.run(wl, b);
   }
   std::string cannot_hold(const task::Conv2dWorkload& wl) const override {
@@ -523,8 +543,9 @@ private:
 };
 } // namespace
 
-TEST_CASE("a task whose tensors the GPU cannot hold is skipped with the sizes, and the others are tuned",
-          "[tune]") {
+TEST_CASE(
+    "a task whose tensors the GPU cannot hold is skipped with the sizes, and the others are tuned",
+    "[tune]") {
   SimRig rig;
   SmallDevice small(rig.runner);
   tune::TuningLog log(temp_path("small-device"));
@@ -540,13 +561,15 @@ TEST_CASE("a task whose tensors the GPU cannot hold is skipped with the sizes, a
   big.workload.n = 8192; // 0.77 GiB in, 2 x 0.77 GiB out
   CHECK(measure::tensor_bytes(big.workload) == 4 * (8192LL * 512 * 49 * 3 + 512LL * 512 * 9));
   out = tune::tune_task(big, o, env, 2, 2);
-  CHECK(out.skipped == "its tensors (input, weights, output and reference) need 2.3 GiB, more than the GPU's 1.0 GiB");
+  CHECK(out.skipped == "its tensors (input, weights, output and reference) need 2.3 GiB, more than "
+                       "the GPU's 1.0 GiB");
   CHECK(out.trials == 0);
   CHECK(tune::read_log(log.path()).records.size() == 8); // nothing recorded for it, nothing lost
   std::filesystem::remove(log.path());
 }
 
-TEST_CASE("a time limit stops every task, each after its share, and keeps what was measured", "[tune]") {
+TEST_CASE("a time limit stops every task, each after its share, and keeps what was measured",
+          "[tune]") {
   SimRig rig;
   tune::TuningLog log(temp_path("time-limit"));
   tune::TuneEnv env = rig.env(log);
@@ -570,7 +593,8 @@ TEST_CASE("a time limit stops every task, each after its share, and keeps what w
   std::filesystem::remove(log.path());
 }
 
-TEST_CASE("an interrupt stops the task after its batch in flight, starts no other, and keeps what was measured",
+TEST_CASE("an interrupt stops the task after its batch in flight, starts no other, and keeps what "
+          "was measured",
           "[tune]") {
   // Ctrl-C during the first batch of the first task (its first template).
   struct InterruptAtFirstBatch : tune::ProgressSink {
@@ -582,7 +606,8 @@ TEST_CASE("an interrupt stops the task after its batch in flight, starts no othe
   tune::TuningLog log(temp_path("interrupt"));
   tune::TuneEnv env{rig.h100, rig.builder, rig.runner, log, {}, progress, "test"};
   const auto all = resnet18();
-  const std::vector<task::Task> tasks = {all[3], all[6], all[9]}; // tuned over several templates each
+  const std::vector<task::Task> tasks = {all[3], all[6],
+                                         all[9]}; // tuned over several templates each
   tune::TuneOptions o;
   o.trials = 64;
   o.batch = 8;
@@ -610,13 +635,15 @@ TEST_CASE("an interrupt stops the task after its batch in flight, starts no othe
   const auto contents = tune::read_log(log.path());
   CHECK(contents.records.size() == 8);
   // The log says the task ended interrupted: status calls it unfinished, not up to date.
-  const auto status = tune::task_status({tasks[0]}, contents.records, rig.h100.name, rig.runner.fingerprint(),
-                                        {outcomes[0].template_name}, false, 0, contents.comments);
+  const auto status =
+      tune::task_status({tasks[0]}, contents.records, rig.h100.name, rig.runner.fingerprint(),
+                        {outcomes[0].template_name}, false, 0, contents.comments);
   CHECK(status[0].state == tune::TaskState::Unfinished);
   std::filesystem::remove(log.path());
 }
 
-TEST_CASE("after each task, the run's progress: tasks done, elapsed, and the time left at the mean task time",
+TEST_CASE("after each task, the run's progress: tasks done, elapsed, and the time left at the mean "
+          "task time",
           "[tune]") {
   struct RunEvents : tune::ProgressSink {
     void task_start(const task::Task&, const std::string&, int, int, int) override {}
@@ -656,11 +683,13 @@ TEST_CASE("after each task, the run's progress: tasks done, elapsed, and the tim
   std::filesystem::remove(log.path());
 }
 
-TEST_CASE("depthwise convolutions are tuned by the depthwise template and the implicit GEMM, and a task no template takes is skipped with a reason",
+TEST_CASE("depthwise convolutions are tuned by the depthwise template and the implicit GEMM, and a "
+          "task no template takes is skipped with a reason",
           "[tune]") {
   auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/mobilenet_v2.json"));
-  auto grouped = std::find_if(tasks.begin(), tasks.end(), [](const auto& t) { return t.workload.groups > 1; });
+  auto grouped =
+      std::find_if(tasks.begin(), tasks.end(), [](const auto& t) { return t.workload.groups > 1; });
   REQUIRE(grouped != tasks.end());
   SimRig rig;
   tune::TuningLog log(temp_path("grouped"));
@@ -684,7 +713,11 @@ TEST_CASE("depthwise convolutions are tuned by the depthwise template and the im
   CHECK(out.skipped.find("no template") != std::string::npos);
   CHECK(out.trials == 0);
   std::filesystem::remove(log.path());
-  CHECK_THROWS_WITH(tune::make_tuner([] { tune::TuneOptions o; o.tuner = "bogus"; return o; }()),
+  CHECK_THROWS_WITH(tune::make_tuner([] {
+                      tune::TuneOptions o;
+                      o.tuner = "bogus";
+                      return o;
+                    }()),
                     Catch::Contains("unknown tuner"));
 }
 
@@ -693,7 +726,8 @@ TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and ar
   const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
   const auto& wl = tasks[6].workload; // 256@14 3x3
   const auto space = gemm.make_space(wl);
-  auto record = [&](size_t task, int64_t index, double seconds, const std::string& tmpl = "conv2d_implicit_gemm") {
+  auto record = [&](size_t task, int64_t index, double seconds,
+                    const std::string& tmpl = "conv2d_implicit_gemm") {
     tune::Record r;
     r.workload = tasks[task].workload;
     r.template_name = tmpl;
@@ -706,16 +740,20 @@ TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and ar
     return r;
   };
   std::vector<tune::Record> log = {
-      record(3, 100, 3e-5), record(3, 101, 2e-5), record(3, 102, 9e-5), // 128@28 3x3: 101, 100
-      record(0, 200, 1e-5), record(0, 201, 5e-5),                       // the 7x7 stem: 200, 201
-      record(9, 300, 4e-5),                                             // 512@7 3x3: 300
-      record(6, 400, 1e-6),                                             // this task: not a seed
-      record(3, 500, 1e-7, "conv2d_implicit_gemm_tf32"),                // another template
+      record(3, 100, 3e-5),
+      record(3, 101, 2e-5),
+      record(3, 102, 9e-5), // 128@28 3x3: 101, 100
+      record(0, 200, 1e-5),
+      record(0, 201, 5e-5),                              // the 7x7 stem: 200, 201
+      record(9, 300, 4e-5),                              // 512@7 3x3: 300
+      record(6, 400, 1e-6),                              // this task: not a seed
+      record(3, 500, 1e-7, "conv2d_implicit_gemm_tf32"), // another template
   };
   log.push_back(record(9, 301, 1e-6));
   log.back().result.error = measure::ErrorNo::WrongAnswer; // failed: not a seed
   log.push_back(record(0, 600, 1e-7));
-  log.back().template_fingerprint = "0123456789abcdef"; // an older version of the template: not a seed
+  log.back().template_fingerprint =
+      "0123456789abcdef"; // an older version of the template: not a seed
   std::vector<const tune::Record*> pool;
   for (const auto& r : log) pool.push_back(&r);
   auto indices = [](const std::vector<space::Config>& configs) {
@@ -727,22 +765,29 @@ TEST_CASE("transfer seeds: the fastest configs of similar tasks, that fit and ar
   // Every other task's best first, the most similar (3x3, nearest sizes) first, then the seconds.
   CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 8)) ==
         std::vector<int64_t>{101, 300, 200, 100, 201});
-  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 2)) == std::vector<int64_t>{101, 300});
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 2)) ==
+        std::vector<int64_t>{101, 300});
   // Configs already measured, or that fail the static check, are skipped.
-  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {300}, 2)) == std::vector<int64_t>{101, 200});
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, any, {300}, 2)) ==
+        std::vector<int64_t>{101, 200});
   auto not_101 = [](const space::Config& c) { return c.index != 101; };
-  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, not_101, {}, 1)) == std::vector<int64_t>{300});
+  CHECK(indices(tune::transfer_seeds(pool, gemm, wl, space, not_101, {}, 1)) ==
+        std::vector<int64_t>{300});
   CHECK(tune::transfer_seeds(pool, gemm, wl, space, any, {}, 0).empty());
   // A record read from an AutoTVM log has no version to compare: it counts as today's.
   tune::Record autotvm = record(0, 700, 1e-8);
   autotvm.template_fingerprint.clear();
   autotvm.foreign = true;
-  CHECK(indices(tune::transfer_seeds({&autotvm, &log[3]}, gemm, wl, space, any, {}, 1)) == std::vector<int64_t>{700});
+  CHECK(indices(tune::transfer_seeds({&autotvm, &log[3]}, gemm, wl, space, any, {}, 1)) ==
+        std::vector<int64_t>{700});
   // A config that does not fit the space (the direct schedule's splits are the shape's) is skipped.
   const auto& direct = codegen::find_template("conv2d_direct");
   tune::Record foreign = record(3, 0, 1e-5, "conv2d_direct");
-  foreign.entity = direct.make_space(tasks[3].workload).entity_json(direct.make_space(tasks[3].workload).get(5));
-  CHECK(tune::transfer_seeds({&foreign}, direct, tasks[9].workload, direct.make_space(tasks[9].workload), any, {}, 4).empty());
+  foreign.entity =
+      direct.make_space(tasks[3].workload).entity_json(direct.make_space(tasks[3].workload).get(5));
+  CHECK(tune::transfer_seeds({&foreign}, direct, tasks[9].workload,
+                             direct.make_space(tasks[9].workload), any, {}, 4)
+            .empty());
 }
 
 TEST_CASE("a new task measures the fastest configs of the tasks tuned before it first", "[tune]") {
@@ -767,23 +812,26 @@ TEST_CASE("a new task measures the fastest configs of the tasks tuned before it 
     const auto records = log.snapshot();
     REQUIRE(records.size() == before + 32);
     // The first task's two fastest lead the second task's first batch.
-    const bool led = records[before].index == first[0].second && records[before + 1].index == first[1].second;
+    const bool led =
+        records[before].index == first[0].second && records[before + 1].index == first[1].second;
     CHECK(led == (seeds > 0));
     std::filesystem::remove(log.path());
   }
 }
 
-TEST_CASE("tune --lanes auto takes one lane per two cores and per task and per 4 GiB of GPU memory and at most 8", "[tune]") {
+TEST_CASE("tune --lanes auto takes one lane per two cores and per task and per 4 GiB of GPU memory "
+          "and at most 8",
+          "[tune]") {
   const uint64_t gib = uint64_t(1) << 30;
-  CHECK(tune::auto_lanes(16, 141 * gib, 11) == 8);  // the H200 host: cores and the cap of 8
-  CHECK(tune::auto_lanes(16, 80 * gib, 3) == 3);    // one per task
-  CHECK(tune::auto_lanes(16, 16 * gib, 11) == 4);   // a 16 GiB card: 4 GiB per lane
+  CHECK(tune::auto_lanes(16, 141 * gib, 11) == 8); // the H200 host: cores and the cap of 8
+  CHECK(tune::auto_lanes(16, 80 * gib, 3) == 3);   // one per task
+  CHECK(tune::auto_lanes(16, 16 * gib, 11) == 4);  // a 16 GiB card: 4 GiB per lane
   CHECK(tune::auto_lanes(64, 24 * gib, 20) == 6);
-  CHECK(tune::auto_lanes(16, 6 * gib, 11) == 1);    // less than two lanes' memory
-  CHECK(tune::auto_lanes(2, 80 * gib, 11) == 1);    // two cores
+  CHECK(tune::auto_lanes(16, 6 * gib, 11) == 1); // less than two lanes' memory
+  CHECK(tune::auto_lanes(2, 80 * gib, 11) == 1); // two cores
   CHECK(tune::auto_lanes(1, 80 * gib, 11) == 1);
-  CHECK(tune::auto_lanes(0, 80 * gib, 11) == 1);    // hardware_concurrency() unknown
-  CHECK(tune::auto_lanes(12, 0, 11) == 6);          // memory unknown: no cap from it
+  CHECK(tune::auto_lanes(0, 80 * gib, 11) == 1); // hardware_concurrency() unknown
+  CHECK(tune::auto_lanes(12, 0, 11) == 6);       // memory unknown: no cap from it
   CHECK(tune::auto_lanes(16, 80 * gib, 0) == 1);
 }
 
@@ -797,7 +845,8 @@ TEST_CASE("the training set discounts transfer rows, and caps their weight when 
   for (int cap : {0, 100}) {
     tune::TrainingSet set(2, cap);
     CHECK(set.rows().y.empty()); // nothing to learn from
-    for (int i = 0; i < 1000; ++i) set.add_transfer(i % 2 ? "a@sim" : "b@sim", {1, float(i)}, 1.0 + i);
+    for (int i = 0; i < 1000; ++i)
+      set.add_transfer(i % 2 ? "a@sim" : "b@sim", {1, float(i)}, 1.0 + i);
     auto r = set.rows();
     REQUIRE(r.y.size() == 1000);
     // Each group is labelled against its own best.

@@ -34,10 +34,13 @@ struct Tiles {
   int64_t threads() const { return int64_t(channels) * lanes_h() * lanes_w(); }
   int64_t accumulators() const { return int64_t(thread_h) * thread_w; }
   // Local column of a thread's output j.
-  int64_t col(int tx, int j) const { return interleave ? tx + int64_t(j) * lanes_w() : int64_t(tx) * thread_w + j; }
+  int64_t col(int tx, int j) const {
+    return interleave ? tx + int64_t(j) * lanes_w() : int64_t(tx) * thread_w + j;
+  }
 };
 
-Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const space::Config& cfg) {
+Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+             const space::Config& cfg) {
   Tiles t;
   auto v = [&](size_t k) { return sp.value(cfg, k)[0]; };
   t.tile_h = v(0);
@@ -56,9 +59,11 @@ Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const
 
 std::string Conv2dDepthwise::decline_reason(const task::Conv2dWorkload& wl) const {
   if (wl.c / wl.groups != 1) {
-    return "not a depthwise convolution (" + std::to_string(wl.c / wl.groups) + " input channels per group)";
+    return "not a depthwise convolution (" + std::to_string(wl.c / wl.groups) +
+           " input channels per group)";
   }
-  if (int64_t(wl.n) * wl.c * wl.h * wl.w > (int64_t(1) << 31) || wl.output_elems() > (int64_t(1) << 31)) {
+  if (int64_t(wl.n) * wl.c * wl.h * wl.w > (int64_t(1) << 31) ||
+      wl.output_elems() > (int64_t(1) << 31)) {
     return "tensors beyond 32-bit indexing";
   }
   return "";
@@ -83,7 +88,8 @@ KernelSource Conv2dDepthwise::render(const task::Conv2dWorkload& wl, const space
   return {"conv2d_depthwise", src.str(), features(wl, sp, cfg).geometry};
 }
 
-KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl,
+                                         const space::ConfigSpace& sp,
                                          const space::Config& cfg) const {
   const Tiles t = decode(wl, sp, cfg);
   const int oh = wl.out_h(), ow = wl.out_w();
@@ -92,16 +98,18 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const s
   const int64_t rs = int64_t(wl.r) * wl.s;
   const int64_t in_size = t.in_h * t.in_w;
   KernelFeatures f;
-  f.geometry.grid = {uint32_t(std::min<int64_t>(tiles, UINT32_MAX)), uint32_t(std::min<int64_t>(channel_blocks, UINT32_MAX)),
-                     uint32_t(wl.n)};
-  f.geometry.block = {uint32_t(std::max<int64_t>(1, std::min<int64_t>(t.threads(), UINT32_MAX))), 1, 1};
+  f.geometry.grid = {uint32_t(std::min<int64_t>(tiles, UINT32_MAX)),
+                     uint32_t(std::min<int64_t>(channel_blocks, UINT32_MAX)), uint32_t(wl.n)};
+  f.geometry.block = {uint32_t(std::max<int64_t>(1, std::min<int64_t>(t.threads(), UINT32_MAX))), 1,
+                      1};
   f.static_smem = 4 * int64_t(t.channels) * (in_size + rs);
   f.accumulators = t.accumulators();
   f.predicted_registers = int(f.accumulators + (t.interleave ? 0 : t.seg) + 24);
   f.fma_per_thread = f.accumulators * rs;
   f.reduction_steps = 1;
   f.global_loads_per_block = int64_t(t.channels) * (in_size + rs);
-  const double smem_reads = t.interleave ? double(f.accumulators * rs) : double(t.thread_h * wl.r * t.seg);
+  const double smem_reads =
+      t.interleave ? double(f.accumulators * rs) : double(t.thread_h * wl.r * t.seg);
   f.smem_reads_per_fma = (smem_reads + double(rs)) / double(f.fma_per_thread);
   f.vthreads = 1;
   f.unrolled_loops = 3;
@@ -111,20 +119,22 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const s
   // or the channels, a warp at least, the grid's y and z limits, and no duplicate configs.
   const int64_t h_cap = pow2_at_least(oh), w_cap = std::max<int64_t>(4, pow2_at_least(ow));
   if (t.thread_h > t.tile_h || t.thread_w > t.tile_w) {
-    f.invalid = "a thread tile of " + std::to_string(t.thread_h) + "x" + std::to_string(t.thread_w) +
-                " outputs exceeds the block tile of " + std::to_string(t.tile_h) + "x" + std::to_string(t.tile_w);
+    f.invalid = "a thread tile of " + std::to_string(t.thread_h) + "x" +
+                std::to_string(t.thread_w) + " outputs exceeds the block tile of " +
+                std::to_string(t.tile_h) + "x" + std::to_string(t.tile_w);
   } else if (t.tile_h > h_cap || t.tile_w > w_cap) {
     f.invalid = "a block tile of " + std::to_string(t.tile_h) + "x" + std::to_string(t.tile_w) +
                 " outputs for a " + std::to_string(oh) + "x" + std::to_string(ow) + " plane";
   } else if (t.channels > pow2_at_least(wl.k)) {
-    f.invalid = std::to_string(t.channels) + " channels per block for " + std::to_string(wl.k) + " channels";
+    f.invalid = std::to_string(t.channels) + " channels per block for " + std::to_string(wl.k) +
+                " channels";
   } else if (t.threads() < 32) {
     f.invalid = std::to_string(t.threads()) + " threads per block, fewer than a warp";
   } else if (t.interleave && t.thread_w == 1) {
     f.invalid = "interleave with one output per row is the same kernel as without";
   } else if (channel_blocks > kMaxGridYZ || wl.n > kMaxGridYZ) {
-    f.invalid = "a grid of " + std::to_string(channel_blocks) + " channel blocks x " + std::to_string(wl.n) +
-                " images exceeds 65535 in y or z";
+    f.invalid = "a grid of " + std::to_string(channel_blocks) + " channel blocks x " +
+                std::to_string(wl.n) + " images exceeds 65535 in y or z";
   }
 
   // The first warp of each access: input patch and weight loads, output stores, patch reads.
@@ -152,7 +162,8 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl, const s
 
 std::string Conv2dDepthwise::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs());
-  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs).substr(0, 16);
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs)
+      .substr(0, 16);
 }
 
 } // namespace chameleon::codegen

@@ -22,7 +22,7 @@ struct Tiles {
   std::array<int, 2> rc, ry, rx;
   int max_unroll = 0;
   int unroll_explicit = 0;
-  int split_k = 1; // blocks sharing the input channels (conv2d_direct_splitk)
+  int split_k = 1;            // blocks sharing the input channels (conv2d_direct_splitk)
   int reduce = kReduceAtomic; // how the splits' partial sums meet (conv2d_direct_splitk)
 
   int fb() const { return f[1] * f[2] * f[3]; }
@@ -122,7 +122,8 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
                                       const space::Config& cfg) const {
   Tiles t = decode(sp, cfg);
   KernelFeatures f;
-  f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]), uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
+  f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]),
+                     uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
   set_split_k(f.geometry, wl, t.split_k, t.reduce);
   f.split_k = t.split_k;
   f.duplicate = duplicate_reduce(t.split_k, t.reduce);
@@ -148,7 +149,8 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   const bool rc = ry && int64_t(t.rc[1]) * t.ry[1] * t.rx[1] * tile <= t.max_unroll;
   f.unrolled_loops = int(rx) + int(ry) + int(rc);
   f.unroll_explicit = t.unroll_explicit != 0;
-  // unroll_explicit only says how the unrolled loops are written: with none unrolled, 1 is 0's kernel.
+  // unroll_explicit only says how the unrolled loops are written: with none unrolled, 1 is 0's
+  // kernel.
   if (f.duplicate.empty() && !rx && t.unroll_explicit != 0) {
     f.duplicate = "unroll_explicit 1 with no reduction loop unrolled (auto_unroll_max_step " +
                   std::to_string(t.max_unroll) + "): the kernel of unroll_explicit 0";
@@ -167,7 +169,8 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
     if (lane < w_size) {
       const int per_f = t.rc[1] * t.ry[1] * t.rx[1];
       const int fo = lane / per_f, rest = lane % per_f;
-      const int c = rest / (t.ry[1] * t.rx[1]), ry_i = (rest / t.rx[1]) % t.ry[1], rx_i = rest % t.rx[1];
+      const int c = rest / (t.ry[1] * t.rx[1]), ry_i = (rest / t.rx[1]) % t.ry[1],
+                rx_i = rest % t.rx[1];
       w_loads.push_back(((int64_t(fo) * wl.c + c) * wl.r + ry_i) * wl.s + rx_i);
     }
     const int fl = tz * t.f[3], yl = ty * t.y[3], xl = tx * t.x[3];

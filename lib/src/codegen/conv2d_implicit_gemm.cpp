@@ -19,15 +19,26 @@ constexpr int kMaxBlockTile = 256; // rows or columns of a block tile
 // variant with 16 x 8 mma tiles.
 const std::vector<KnobDef>& knob_defs(bool tf32) {
   static const std::vector<KnobDef> fp32 = {
-      {"tile_k", {8, 16, 32}},           {"thread_m", {1, 2, 4, 8}}, {"thread_n", {1, 2, 4, 8}},
-      {"lanes_n", {1, 2, 4, 8, 16, 32}}, {"warps_m", {1, 2, 4}},     {"warps_n", {1, 2, 4}},
-      {"split_k", {1, 2, 4, 8, 16, 32}}, {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
-      {"stages", {2, 3, 4}},             {"tap_major", {0, 1}},
+      {"tile_k", {8, 16, 32}},
+      {"thread_m", {1, 2, 4, 8}},
+      {"thread_n", {1, 2, 4, 8}},
+      {"lanes_n", {1, 2, 4, 8, 16, 32}},
+      {"warps_m", {1, 2, 4}},
+      {"warps_n", {1, 2, 4}},
+      {"split_k", {1, 2, 4, 8, 16, 32}},
+      {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
+      {"stages", {2, 3, 4}},
+      {"tap_major", {0, 1}},
   };
   static const std::vector<KnobDef> tf = {
-      {"tile_k", {8, 16, 32}}, {"mma_m", {1, 2, 4}},  {"mma_n", {1, 2, 4, 8}},
-      {"warps_m", {1, 2, 4}},  {"warps_n", {1, 2, 4}}, {"split_k", {1, 2, 4, 8, 16, 32}},
-      {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}}, {"stages", {2, 3, 4}},
+      {"tile_k", {8, 16, 32}},
+      {"mma_m", {1, 2, 4}},
+      {"mma_n", {1, 2, 4, 8}},
+      {"warps_m", {1, 2, 4}},
+      {"warps_n", {1, 2, 4}},
+      {"split_k", {1, 2, 4, 8, 16, 32}},
+      {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
+      {"stages", {2, 3, 4}},
       {"tap_major", {0, 1}},
   };
   return tf32 ? tf : fp32;
@@ -48,7 +59,9 @@ struct Gemm {
   int64_t k_tiles() const { return (gk + bk - 1) / bk; }
   int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
   int64_t accumulators() const { return tf32 ? int64_t(4) * mi * ni : int64_t(tm) * tn; }
-  int64_t smem_floats() const { return stages * (int64_t(bm()) * (bk + 4) + int64_t(bk) * (bn() + 8)); }
+  int64_t smem_floats() const {
+    return stages * (int64_t(bm()) * (bk + 4) + int64_t(bk) * (bn() + 8));
+  }
 };
 
 Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
@@ -86,8 +99,12 @@ Gemm decode(bool tf32, const task::Conv2dWorkload& wl, const space::ConfigSpace&
 }
 
 // Tap-major order is the channel-major one on a 1x1 kernel (gk == cg).
-bool tap_major_order(const Gemm& g) { return g.tap_major && g.gk > g.cg; }
-bool weights_vectorized(const Gemm& g) { return !tap_major_order(g) && g.gk % 4 == 0; }
+bool tap_major_order(const Gemm& g) {
+  return g.tap_major && g.gk > g.cg;
+}
+bool weights_vectorized(const Gemm& g) {
+  return !tap_major_order(g) && g.gk % 4 == 0;
+}
 bool input_vectorized(const task::Conv2dWorkload& wl, const Gemm& g) {
   return wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
          wl.pad_left == 0 && wl.out_h() == wl.h && wl.out_w() == wl.w &&
@@ -153,9 +170,10 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   if (f.duplicate.empty() && g.tap_major && !tap_major_order(g)) {
     f.duplicate = "tap_major 1 with a 1x1 kernel makes the kernel of tap_major 0";
   }
-  // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the rest.
-  f.predicted_registers =
-      int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) + 3 * input_slots(wl, g) + 40);
+  // Accumulators, one step's operands, the gather's precomputed pixels (3 per column slot), the
+  // rest.
+  f.predicted_registers = int(f.accumulators + (tf32_ ? 4 * g.mi + 2 * g.ni : g.tm + g.tn) +
+                              3 * input_slots(wl, g) + 40);
   f.reduction_steps = g.k_tiles_per_split();
   // Both variants: each accumulator takes BK multiply-adds per reduction tile.
   f.fma_per_thread = f.accumulators * f.reduction_steps * g.bk;
@@ -178,16 +196,18 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
     f.invalid = "block tile of " + std::to_string(bm) + " output channels for " +
                 std::to_string(g.gm) + " channels";
   } else if (bn > n_cap) {
-    f.invalid = "block tile of " + std::to_string(bn) + " pixels for " + std::to_string(g.gn) + " pixels";
+    f.invalid =
+        "block tile of " + std::to_string(bn) + " pixels for " + std::to_string(g.gn) + " pixels";
   } else if (int64_t(g.split_k - 1) * g.k_tiles_per_split() >= g.k_tiles()) {
-    f.invalid = "split_k " + std::to_string(g.split_k) + " leaves a split without reduction tiles (" +
-                std::to_string(g.k_tiles()) + " tiles of " + std::to_string(g.bk) + ")";
+    f.invalid = "split_k " + std::to_string(g.split_k) +
+                " leaves a split without reduction tiles (" + std::to_string(g.k_tiles()) +
+                " tiles of " + std::to_string(g.bk) + ")";
   } else if (tap_major_order(g) && g.cg % g.bk != 0) {
-    f.invalid = "tap_major needs tile_k " + std::to_string(g.bk) + " to divide the " + std::to_string(g.cg) +
-                " input channels per group";
+    f.invalid = "tap_major needs tile_k " + std::to_string(g.bk) + " to divide the " +
+                std::to_string(g.cg) + " input channels per group";
   } else if (g.stages > 2 && g.k_tiles_per_split() < g.stages) {
-    f.invalid = std::to_string(g.stages) + " pipeline stages for " + std::to_string(g.k_tiles_per_split()) +
-                " reduction tiles per block";
+    f.invalid = std::to_string(g.stages) + " pipeline stages for " +
+                std::to_string(g.k_tiles_per_split()) + " reduction tiles per block";
   }
 
   // The first warp of each access: weight copies, input copies, output stores, operand reads.
@@ -204,12 +224,14 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
       // Column col is reduction index col, or, tap-major, channel col of the first tap.
       const int row = lane / g.bk, col = lane % g.bk;
       const int64_t stride = tap_major_order(g) ? int64_t(wl.r) * wl.s : 1;
-      if (row < bm && row < g.gm && col < g.gk) a_loads.push_back(int64_t(row) * g.gk + col * stride);
+      if (row < bm && row < g.gm && col < g.gk)
+        a_loads.push_back(int64_t(row) * g.gk + col * stride);
     }
     if (b_vec) {
       const int row = lane / (bn / 4), col = (lane % (bn / 4)) * 4;
       if (row < g.bk && row < wl.c / wl.groups) {
-        for (int i = 0; i < 4 && col + i < g.gn; ++i) b_loads.push_back(int64_t(row) * pq + col + i);
+        for (int i = 0; i < 4 && col + i < g.gn; ++i)
+          b_loads.push_back(int64_t(row) * pq + col + i);
       }
     } else {
       const int row = lane / bn, p = lane % bn;

@@ -12,9 +12,12 @@ namespace chameleon::codegen {
 class ImplicitGemm final : public Template {
 public:
   explicit ImplicitGemm(bool tf32) : tf32_(tf32) {}
-  std::string name() const override { return tf32_ ? "conv2d_implicit_gemm_tf32" : "conv2d_implicit_gemm"; }
+  std::string name() const override {
+    return tf32_ ? "conv2d_implicit_gemm_tf32" : "conv2d_implicit_gemm";
+  }
   std::string autotvm_task_name() const override {
-    return tf32_ ? "conv2d_nchw_implicit_gemm_tf32.chameleon" : "conv2d_nchw_implicit_gemm.chameleon";
+    return tf32_ ? "conv2d_nchw_implicit_gemm_tf32.chameleon"
+                 : "conv2d_nchw_implicit_gemm.chameleon";
   }
   std::string decline_reason(const task::Conv2dWorkload& wl) const override;
   space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;

@@ -17,9 +17,13 @@ constexpr const char* kSourcePath = "templates/conv2d_winograd.cu";
 // The knobs, in space order.
 const std::vector<KnobDef>& knob_defs() {
   static const std::vector<KnobDef> defs = {
-      {"tile", {2, 4}},                {"tile_k", {4, 8, 16}},
-      {"thread_m", {1, 2, 4, 8}},      {"thread_n", {1, 2, 4, 8}},
-      {"lanes_m", {1, 2, 4, 8}},       {"lanes_n", {1, 2, 4, 8}},  {"split_k", {1, 2, 4, 8, 16, 32}},
+      {"tile", {2, 4}},
+      {"tile_k", {4, 8, 16}},
+      {"thread_m", {1, 2, 4, 8}},
+      {"thread_n", {1, 2, 4, 8}},
+      {"lanes_m", {1, 2, 4, 8}},
+      {"lanes_n", {1, 2, 4, 8}},
+      {"split_k", {1, 2, 4, 8, 16, 32}},
       {"splitk_reduce", {kReduceAtomic, kReduceWorkspace}},
   };
   return defs;
@@ -34,7 +38,7 @@ struct Wino {
 
   int bm() const { return lanes_m * tm; }
   int bt() const { return lanes_n * tn; }
-  int alpha() const { return mt + 2; } // input patch side
+  int alpha() const { return mt + 2; }         // input patch side
   int nc() const { return alpha() * alpha(); } // components
   int team() const { return lanes_m * lanes_n; }
   int threads() const { return nc() * team(); }
@@ -50,7 +54,8 @@ struct Wino {
   }
 };
 
-Wino decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const space::Config& cfg) {
+Wino decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+            const space::Config& cfg) {
   Wino w;
   auto v = [&](size_t k) { return sp.value(cfg, k)[0]; };
   w.mt = v(0);
@@ -75,7 +80,8 @@ int64_t local_of(int t, int lanes, int i, int lane) {
 
 std::string Conv2dWinograd::decline_reason(const task::Conv2dWorkload& wl) const {
   if (wl.r != 3 || wl.s != 3) {
-    return "Winograd F(m x m, 3x3) needs a 3x3 kernel, not " + std::to_string(wl.r) + "x" + std::to_string(wl.s);
+    return "Winograd F(m x m, 3x3) needs a 3x3 kernel, not " + std::to_string(wl.r) + "x" +
+           std::to_string(wl.s);
   }
   if (wl.stride_h != 1 || wl.stride_w != 1) return "Winograd F(m x m, 3x3) needs stride 1";
   if (wl.dilation_h != 1 || wl.dilation_w != 1) return "Winograd F(m x m, 3x3) needs dilation 1";
@@ -106,7 +112,8 @@ KernelSource Conv2dWinograd::render(const task::Conv2dWorkload& wl, const space:
   return {"conv2d_winograd", src.str(), features(wl, sp, cfg).geometry};
 }
 
-KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl,
+                                        const space::ConfigSpace& sp,
                                         const space::Config& cfg) const {
   const Wino w = decode(wl, sp, cfg);
   const int bm = w.bm(), bt = w.bt();
@@ -121,7 +128,8 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
   f.duplicate = duplicate_reduce(w.split_k, w.reduce);
   // Accumulators, one channel's operands, a slice's loads in flight (nc per patch, 9 per weight
   // entry), each patch's precomputed origin and mask with their addressing (about 4), the rest.
-  f.predicted_registers = int(f.accumulators + w.tm + w.tn + (w.nc() + 4) * w.in_slots() + 9 * w.w_slots() + 32);
+  f.predicted_registers =
+      int(f.accumulators + w.tm + w.tn + (w.nc() + 4) * w.in_slots() + 9 * w.w_slots() + 32);
   f.reduction_steps = w.slices_per_split();
   f.fma_per_thread = f.accumulators * f.reduction_steps * w.bk;
   f.global_loads_per_block = f.reduction_steps * w.bk * (w.nc() * int64_t(bt) + 9 * int64_t(bm));
@@ -129,8 +137,9 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
   // 32 operations and 16 stores (F(2x2)) or 168 and 36 (F(4x4)); a weight entry about 20 and 16
   // or 54 and 36.
   const int patch_ops = w.mt == 2 ? 48 : 204, weight_ops = w.mt == 2 ? 36 : 90;
-  f.smem_reads_per_fma = double(w.tm + w.tn) / double(f.accumulators) +
-                         double(patch_ops * w.in_slots() + weight_ops * w.w_slots()) / double(f.accumulators * w.bk);
+  f.smem_reads_per_fma =
+      double(w.tm + w.tn) / double(f.accumulators) +
+      double(patch_ops * w.in_slots() + weight_ops * w.w_slots()) / double(f.accumulators * w.bk);
   f.vthreads = 1;
   f.unrolled_loops = 3;
   f.unroll_explicit = false;
@@ -138,15 +147,18 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
   // The template's own limits: a warp at least, tiles not far beyond the problem, and every split
   // owns at least one slice.
   if (w.threads() < 32) {
-    f.invalid = std::to_string(w.threads()) + " threads per block (" + std::to_string(w.nc()) + " components x " +
-                std::to_string(w.team()) + "), fewer than a warp";
+    f.invalid = std::to_string(w.threads()) + " threads per block (" + std::to_string(w.nc()) +
+                " components x " + std::to_string(w.team()) + "), fewer than a warp";
   } else if (bm > pow2_at_least(wl.k)) {
-    f.invalid = "block tile of " + std::to_string(bm) + " output channels for " + std::to_string(wl.k) + " channels";
+    f.invalid = "block tile of " + std::to_string(bm) + " output channels for " +
+                std::to_string(wl.k) + " channels";
   } else if (bt > std::max<int64_t>(4, pow2_at_least(w.tiles))) {
-    f.invalid = "block tile of " + std::to_string(bt) + " output tiles for " + std::to_string(w.tiles) + " tiles";
+    f.invalid = "block tile of " + std::to_string(bt) + " output tiles for " +
+                std::to_string(w.tiles) + " tiles";
   } else if (int64_t(w.split_k - 1) * w.slices_per_split() >= w.slices) {
-    f.invalid = "split_k " + std::to_string(w.split_k) + " leaves a split without channel slices (" +
-                std::to_string(w.slices) + " slices of " + std::to_string(w.bk) + ")";
+    f.invalid = "split_k " + std::to_string(w.split_k) +
+                " leaves a split without channel slices (" + std::to_string(w.slices) +
+                " slices of " + std::to_string(w.bk) + ")";
   }
 
   // The first warp of each access: input patches (their first element), weights (their first
@@ -173,7 +185,9 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl, const sp
       const int m = int(local_of(w.tm, w.lanes_m, 0, lane / bt));
       const int img = int(tile / (int64_t(th) * tw)), rest = int(tile % (int64_t(th) * tw));
       if (m < wl.k && tile < w.tiles) {
-        stores.push_back(((int64_t(img) * wl.k + m) * wl.out_h() + (rest / tw) * w.mt) * wl.out_w() + (rest % tw) * w.mt);
+        stores.push_back(((int64_t(img) * wl.k + m) * wl.out_h() + (rest / tw) * w.mt) *
+                             wl.out_w() +
+                         (rest % tw) * w.mt);
       }
     }
     const int xi = lane / w.team(), lane_m = (lane % w.team()) / w.lanes_n;

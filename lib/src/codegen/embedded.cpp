@@ -10,7 +10,8 @@ std::string_view embedded_file(std::string_view path) {
   for (const EmbeddedFile* f = embedded_files_begin(); f != embedded_files_end(); ++f) {
     if (path == f->path) return f->content;
   }
-  throw Error("no embedded file '" + std::string(path) + "' (a build problem: see lib/CMakeLists.txt)");
+  throw Error("no embedded file '" + std::string(path) +
+              "' (a build problem: see lib/CMakeLists.txt)");
 }
 
 } // namespace chameleon::codegen

@@ -19,15 +19,16 @@ void render_body(std::ostream& src, const char* source_path, int64_t split_k, in
   if (split_k > 1 && reduce == kReduceWorkspace) src << splitk_reduce_source();
 }
 
-void render_prelude(std::ostream& src, const std::string& template_name, const task::Conv2dWorkload& wl,
-                    const space::ConfigSpace& sp, const space::Config& cfg) {
+void render_prelude(std::ostream& src, const std::string& template_name,
+                    const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                    const space::Config& cfg) {
   src << "// chameleon " << template_name << " for " << wl.str() << "\n"
       << "// config " << cfg.index << ": " << sp.str(cfg) << "\n";
   const std::pair<const char*, int> values[] = {
-      {"N", wl.n},          {"C", wl.c},         {"H", wl.h},           {"W", wl.w},
-      {"K", wl.k},          {"R", wl.r},         {"S", wl.s},           {"OH", wl.out_h()},
-      {"OW", wl.out_w()},   {"SH", wl.stride_h}, {"SW", wl.stride_w},   {"PT", wl.pad_top},
-      {"PL", wl.pad_left},  {"DH", wl.dilation_h}, {"DW", wl.dilation_w},
+      {"N", wl.n},         {"C", wl.c},           {"H", wl.h},           {"W", wl.w},
+      {"K", wl.k},         {"R", wl.r},           {"S", wl.s},           {"OH", wl.out_h()},
+      {"OW", wl.out_w()},  {"SH", wl.stride_h},   {"SW", wl.stride_w},   {"PT", wl.pad_top},
+      {"PL", wl.pad_left}, {"DH", wl.dilation_h}, {"DW", wl.dilation_w},
   };
   for (const auto& [key, value] : values) define_constant(src, key, value);
 }
@@ -54,7 +55,8 @@ int64_t pow2_at_least(int64_t v) {
 }
 
 void set_access_features(KernelFeatures& f, const std::vector<int64_t>& input_loads,
-                         const std::vector<int64_t>& weight_loads, const std::vector<int64_t>& stores,
+                         const std::vector<int64_t>& weight_loads,
+                         const std::vector<int64_t>& stores,
                          const std::vector<int64_t>& smem_reads) {
   f.input_load_efficiency = sector_efficiency(input_loads);
   f.weight_load_efficiency = sector_efficiency(weight_loads);
@@ -72,7 +74,9 @@ const std::vector<int64_t>& distinct(const std::vector<int64_t>& values) {
   buffer.erase(std::unique(buffer.begin(), buffer.end()), buffer.end());
   return buffer;
 }
-int64_t sector(int64_t o) { return o >= 0 ? o / 8 : (o - 7) / 8; }
+int64_t sector(int64_t o) {
+  return o >= 0 ? o / 8 : (o - 7) / 8;
+}
 } // namespace
 
 double sector_efficiency(const std::vector<int64_t>& offsets) {
@@ -80,7 +84,8 @@ double sector_efficiency(const std::vector<int64_t>& offsets) {
   // The words in order: their sectors are in order too, so each new sector starts a run.
   const std::vector<int64_t>& words = distinct(offsets);
   size_t sectors = 0;
-  for (size_t i = 0; i < words.size(); ++i) sectors += i == 0 || sector(words[i]) != sector(words[i - 1]);
+  for (size_t i = 0; i < words.size(); ++i)
+    sectors += i == 0 || sector(words[i]) != sector(words[i - 1]);
   return double(words.size()) / double(8 * sectors);
 }
 

@@ -13,8 +13,9 @@ namespace chameleon::codegen {
 
 // What every template's rendering starts with: a comment naming the template, workload and
 // config, then the workload as compile-time constants (N C H W K R S OH OW SH SW PT PL DH DW).
-void render_prelude(std::ostream& src, const std::string& template_name, const task::Conv2dWorkload& wl,
-                    const space::ConfigSpace& sp, const space::Config& cfg);
+void render_prelude(std::ostream& src, const std::string& template_name,
+                    const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                    const space::Config& cfg);
 // `static constexpr int KEY = VALUE;`
 void define_constant(std::ostream& src, const char* key, int64_t value);
 // What every template's rendering ends with: the split-K knobs as SPLIT_K and SPLIT_WORKSPACE,
@@ -39,7 +40,8 @@ int64_t pow2_at_least(int64_t v);
 // efficiencies of its input loads, weight loads and output stores, and the bank conflicts of its
 // shared-memory reads.
 void set_access_features(KernelFeatures& f, const std::vector<int64_t>& input_loads,
-                         const std::vector<int64_t>& weight_loads, const std::vector<int64_t>& stores,
+                         const std::vector<int64_t>& weight_loads,
+                         const std::vector<int64_t>& stores,
                          const std::vector<int64_t>& smem_reads);
 
 // Fraction of the bytes moved that are used, for a warp whose lane i reads float offsets[i]

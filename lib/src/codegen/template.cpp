@@ -64,7 +64,8 @@ std::string duplicate_reduce(int splits, int mode) {
 }
 
 std::string splitk_reduce_source() {
-  return std::string("#line 1 \"templates/splitk_reduce.cu\"\n") + std::string(embedded_file("templates/splitk_reduce.cu"));
+  return std::string("#line 1 \"templates/splitk_reduce.cu\"\n") +
+         std::string(embedded_file("templates/splitk_reduce.cu"));
 }
 
 const std::string& Template::fingerprint() const {
@@ -80,7 +81,8 @@ const std::vector<const Template*>& templates() {
   static const ImplicitGemm gemm_tf32(true);
   static const Conv2dWinograd winograd;
   // The first that takes a workload is `measure`'s default: depthwise layers get their own.
-  static const std::vector<const Template*> all = {&direct, &splitk, &depthwise, &gemm, &gemm_tf32, &winograd};
+  static const std::vector<const Template*> all = {&direct, &splitk,    &depthwise,
+                                                   &gemm,   &gemm_tf32, &winograd};
   return all;
 }
 
@@ -113,13 +115,14 @@ void check_template_names(const std::vector<std::string>& names, bool allow_tf32
 }
 
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
-                                          const std::vector<std::string>& names, bool allow_tf32,
-                                          int target_sm) {
+                                           const std::vector<std::string>& names, bool allow_tf32,
+                                           int target_sm) {
   check_template_names(names, allow_tf32);
   std::vector<const Template*> out;
   for (const Template* t : templates()) {
     const bool runs = target_sm <= 0 || t->min_sm() <= target_sm;
-    if (template_wanted(*t, names, allow_tf32) && runs && t->decline_reason(wl).empty()) out.push_back(t);
+    if (template_wanted(*t, names, allow_tf32) && runs && t->decline_reason(wl).empty())
+      out.push_back(t);
   }
   return out;
 }
@@ -142,7 +145,8 @@ std::string decline_reasons(const task::Conv2dWorkload& wl) {
   return "no template supports it (" + util::join(reasons, "; ") + ")";
 }
 
-std::string no_template_reason(const task::Conv2dWorkload& wl, const std::vector<std::string>& names) {
+std::string no_template_reason(const task::Conv2dWorkload& wl,
+                               const std::vector<std::string>& names) {
   if (names.empty()) return decline_reasons(wl);
   // Each named template's own reason, where it has one (a template may instead be left out by
   // the target's architecture or the TF32 permission).
@@ -160,11 +164,12 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   const auto& g = f.geometry;
   if (!f.invalid.empty()) return Verdict::fail(f.invalid);
   if (g.workspace_bytes > kMaxWorkspaceBytes) {
-    return Verdict::fail("a split-K workspace of " + std::to_string(g.workspace_bytes >> 20) + " MB exceeds " +
-                         std::to_string(kMaxWorkspaceBytes >> 20) + " MB");
+    return Verdict::fail("a split-K workspace of " + std::to_string(g.workspace_bytes >> 20) +
+                         " MB exceeds " + std::to_string(kMaxWorkspaceBytes >> 20) + " MB");
   }
   if (t.sm() < f.min_sm) {
-    return Verdict::fail("needs sm_" + std::to_string(f.min_sm) + " or newer (target is " + t.arch() + ")");
+    return Verdict::fail("needs sm_" + std::to_string(f.min_sm) + " or newer (target is " +
+                         t.arch() + ")");
   }
   const char* axes = "xyz";
   if (f.geometry.threads() > t.max_threads_per_block) {
@@ -173,12 +178,14 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   }
   for (int i = 0; i < 3; ++i) {
     if (int64_t(g.block[size_t(i)]) > t.max_block_dim[i]) {
-      return Verdict::fail(std::string("block ") + axes[i] + " size " + std::to_string(g.block[size_t(i)]) +
-                           " exceeds " + std::to_string(t.max_block_dim[i]));
+      return Verdict::fail(std::string("block ") + axes[i] + " size " +
+                           std::to_string(g.block[size_t(i)]) + " exceeds " +
+                           std::to_string(t.max_block_dim[i]));
     }
     if (int64_t(g.grid[size_t(i)]) > t.max_grid_dim[i]) {
-      return Verdict::fail(std::string("grid ") + axes[i] + " size " + std::to_string(g.grid[size_t(i)]) +
-                           " exceeds " + std::to_string(t.max_grid_dim[i]));
+      return Verdict::fail(std::string("grid ") + axes[i] + " size " +
+                           std::to_string(g.grid[size_t(i)]) + " exceeds " +
+                           std::to_string(t.max_grid_dim[i]));
     }
   }
   if (f.static_smem > t.smem_per_block) {
@@ -187,8 +194,8 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   }
   if (g.dynamic_smem + f.static_smem > t.smem_per_block_optin) {
     return Verdict::fail(std::to_string(g.dynamic_smem + f.static_smem) +
-                         " bytes of shared memory exceed " + std::to_string(t.smem_per_block_optin) +
-                         " per block");
+                         " bytes of shared memory exceed " +
+                         std::to_string(t.smem_per_block_optin) + " per block");
   }
   // Beyond twice the register file of a thread, most of the tile lives in local memory and the
   // unrolled code takes NVRTC seconds: nothing worth compiling. On an H200, no conv2d_direct_splitk
@@ -206,9 +213,11 @@ bool tunable(const target::Target& t, const KernelFeatures& f) {
   return f.duplicate.empty() && check_static(t, f).ok;
 }
 
-std::vector<space::Config> random_valid_configs(const Template& tmpl, const task::Conv2dWorkload& wl,
-                                                const space::ConfigSpace& sp, const target::Target& t,
-                                                int count, std::mt19937_64& rng, int64_t max_draws) {
+std::vector<space::Config> random_valid_configs(const Template& tmpl,
+                                                const task::Conv2dWorkload& wl,
+                                                const space::ConfigSpace& sp,
+                                                const target::Target& t, int count,
+                                                std::mt19937_64& rng, int64_t max_draws) {
   std::vector<space::Config> out;
   for (int64_t draw = 0; draw < max_draws && int(out.size()) < count; ++draw) {
     space::Config c = sp.random(rng);

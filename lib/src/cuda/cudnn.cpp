@@ -72,7 +72,8 @@ void check_cudnn(const Cudnn& api, int status, const char* what) {
 namespace {
 // Release paths must not throw; a failure there is worth a line in the log and nothing more.
 void release(const Cudnn& api, int status, const char* what) noexcept {
-  if (status != Cudnn::kSuccess) spdlog::warn("cuDNN {} failed: {}", what, api.cudnnGetErrorString(status));
+  if (status != Cudnn::kSuccess)
+    spdlog::warn("cuDNN {} failed: {}", what, api.cudnnGetErrorString(status));
 }
 } // namespace
 
@@ -102,19 +103,25 @@ ConvDescriptors::ConvDescriptors(const Cudnn& api) : api_(api) {
   }
 }
 
-ConvDescriptors::~ConvDescriptors() { destroy(); }
+ConvDescriptors::~ConvDescriptors() {
+  destroy();
+}
 
 void ConvDescriptors::destroy() noexcept {
   if (x != nullptr) release(api_, api_.cudnnDestroyTensorDescriptor(x), "destroy input descriptor");
-  if (w != nullptr) release(api_, api_.cudnnDestroyFilterDescriptor(w), "destroy filter descriptor");
-  if (y != nullptr) release(api_, api_.cudnnDestroyTensorDescriptor(y), "destroy output descriptor");
-  if (conv != nullptr) release(api_, api_.cudnnDestroyConvolutionDescriptor(conv), "destroy convolution descriptor");
+  if (w != nullptr)
+    release(api_, api_.cudnnDestroyFilterDescriptor(w), "destroy filter descriptor");
+  if (y != nullptr)
+    release(api_, api_.cudnnDestroyTensorDescriptor(y), "destroy output descriptor");
+  if (conv != nullptr)
+    release(api_, api_.cudnnDestroyConvolutionDescriptor(conv), "destroy convolution descriptor");
   x = w = y = conv = nullptr;
 }
 
 std::string cudnn_algo_name(int algo) {
-  static const char* kNames[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
-                                 "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* kNames[] = {
+      "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+      "WINOGRAD",      "WINOGRAD_NONFUSED"};
   return algo >= 0 && algo < 8 ? kNames[algo] : "ALGO_" + std::to_string(algo);
 }
 

@@ -73,7 +73,8 @@ std::vector<DeviceInfo> list_devices() {
 std::string pci_bus_id(const DeviceInfo& d) {
   if (d.pci_domain < 0 || d.pci_bus < 0 || d.pci_device < 0) return "";
   char id[32];
-  std::snprintf(id, sizeof(id), "%04x:%02x:%02x", unsigned(d.pci_domain), unsigned(d.pci_bus), unsigned(d.pci_device));
+  std::snprintf(id, sizeof(id), "%04x:%02x:%02x", unsigned(d.pci_domain), unsigned(d.pci_bus),
+                unsigned(d.pci_device));
   return id;
 }
 

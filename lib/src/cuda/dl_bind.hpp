@@ -10,7 +10,8 @@ namespace chameleon::cuda {
 template <class Fn>
 void bind_symbol(void* lib, Fn& fn, const char* symbol, const char* library, std::string& error) {
   fn = reinterpret_cast<Fn>(dlsym(lib, symbol));
-  if (fn == nullptr && error.empty()) error = std::string(library) + " lacks " + symbol + " (too old?)";
+  if (fn == nullptr && error.empty())
+    error = std::string(library) + " lacks " + symbol + " (too old?)";
 }
 
 } // namespace chameleon::cuda

@@ -26,7 +26,9 @@ Loaded load() {
   }
   DriverApi& a = out.api;
   std::string& e = out.error;
-  auto bind = [&](auto& fn, const char* symbol) { bind_symbol(lib, fn, symbol, "the CUDA driver", e); };
+  auto bind = [&](auto& fn, const char* symbol) {
+    bind_symbol(lib, fn, symbol, "the CUDA driver", e);
+  };
   bind(a.cuInit, "cuInit");
   bind(a.cuDriverGetVersion, "cuDriverGetVersion");
   bind(a.cuGetErrorName, "cuGetErrorName");
@@ -104,7 +106,8 @@ std::string error_name(CUresult r) {
   std::string why;
   const DriverApi* api = try_driver(&why);
   const char* name = nullptr;
-  if (api != nullptr && api->cuGetErrorName(r, &name) == CUDA_SUCCESS && name != nullptr) return name;
+  if (api != nullptr && api->cuGetErrorName(r, &name) == CUDA_SUCCESS && name != nullptr)
+    return name;
   return "CUresult " + std::to_string(int(r));
 }
 

@@ -22,7 +22,9 @@ PrimaryContext::~PrimaryContext() {
   if (ctx_ != nullptr) release(driver().cuDevicePrimaryCtxRelease(device_), "context release");
 }
 
-Module::Module(const std::string& image) { CU_CHECK(driver().cuModuleLoadData(&mod_, image.data())); }
+Module::Module(const std::string& image) {
+  CU_CHECK(driver().cuModuleLoadData(&mod_, image.data()));
+}
 
 Module Module::load(const std::string& image, CUresult* error) {
   Module m;
@@ -75,8 +77,8 @@ void DeviceBuffer::upload(const void* src, size_t bytes) {
   CU_CHECK(driver().cuMemcpyHtoD(ptr_, src, bytes));
   // From pageable memory, cuMemcpyHtoD may return before its DMA has landed, and it runs on the
   // legacy stream, which our non-blocking streams do not wait for: without this, a kernel launched
-  // next on such a stream (the reference conv2d) could read a half-uploaded tensor. Seen on an H200:
-  // a reference computed from partly uploaded weights failed our kernel and cuDNN alike.
+  // next on such a stream (the reference conv2d) could read a half-uploaded tensor. Seen on an
+  // H200: a reference computed from partly uploaded weights failed our kernel and cuDNN alike.
   CU_CHECK(driver().cuCtxSynchronize());
 }
 
@@ -84,21 +86,29 @@ void DeviceBuffer::download(void* dst, size_t bytes) const {
   CU_CHECK(driver().cuMemcpyDtoH(dst, ptr_, bytes));
 }
 
-Stream::Stream() { CU_CHECK(driver().cuStreamCreate(&s_, CU_STREAM_NON_BLOCKING)); }
+Stream::Stream() {
+  CU_CHECK(driver().cuStreamCreate(&s_, CU_STREAM_NON_BLOCKING));
+}
 
 Stream::~Stream() {
   if (s_ != nullptr) release(driver().cuStreamDestroy(s_), "stream destroy");
 }
 
-void Stream::synchronize() const { CU_CHECK(driver().cuStreamSynchronize(s_)); }
+void Stream::synchronize() const {
+  CU_CHECK(driver().cuStreamSynchronize(s_));
+}
 
-Event::Event() { CU_CHECK(driver().cuEventCreate(&e_, CU_EVENT_DEFAULT)); }
+Event::Event() {
+  CU_CHECK(driver().cuEventCreate(&e_, CU_EVENT_DEFAULT));
+}
 
 Event::~Event() {
   if (e_ != nullptr) release(driver().cuEventDestroy(e_), "event destroy");
 }
 
-void Event::record(CUstream s) const { CU_CHECK(driver().cuEventRecord(e_, s)); }
+void Event::record(CUstream s) const {
+  CU_CHECK(driver().cuEventRecord(e_, s));
+}
 
 float Event::elapsed_since(const Event& start) const {
   CU_CHECK(driver().cuEventSynchronize(e_));
@@ -131,6 +141,8 @@ GraphExec& GraphExec::operator=(GraphExec&& o) noexcept {
   return *this;
 }
 
-void GraphExec::launch(CUstream s) const { CU_CHECK(driver().cuGraphLaunch(exec_, s)); }
+void GraphExec::launch(CUstream s) const {
+  CU_CHECK(driver().cuGraphLaunch(exec_, s));
+}
 
 } // namespace chameleon::cuda

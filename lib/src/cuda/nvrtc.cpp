@@ -94,7 +94,8 @@ int nvrtc_nearest_arch(int sm) {
 CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
                             const std::string& arch, const std::vector<std::string>& extra) {
   const bool ptx = arch.rfind("compute_", 0) == 0;
-  if (arch.rfind("sm_", 0) != 0 && !ptx) throw Error("bad arch '" + arch + "' (expected sm_XY or compute_XY)");
+  if (arch.rfind("sm_", 0) != 0 && !ptx)
+    throw Error("bad arch '" + arch + "' (expected sm_XY or compute_XY)");
   std::string problem = nvrtc_arch_problem(std::stoi(arch.substr(ptx ? 8 : 3)));
   if (!problem.empty()) throw Error(problem);
 

@@ -30,13 +30,14 @@ target::Target sim_target(const std::string& flag, const Manifest& m) {
   const int sm = m.arch.rfind("sm_", 0) == 0 ? std::atoi(m.arch.c_str() + 3) : 0;
   const target::Target* closest = target::closest_preset(m.device, sm);
   if (closest == nullptr) {
-    throw Error("the manifest names no known target (target '" + m.target + "', device '" + m.device +
-                "', arch '" + m.arch + "'): pass --target");
+    throw Error("the manifest names no known target (target '" + m.target + "', device '" +
+                m.device + "', arch '" + m.arch + "'): pass --target");
   }
   if (util::lower(m.device).find(closest->name) == std::string::npos) {
-    spdlog::warn("no preset is named in the manifest's device '{}': simulating {}, the first of its arch {} "
-                 "(--target picks another)",
-                 m.device, closest->name, m.arch);
+    spdlog::warn(
+        "no preset is named in the manifest's device '{}': simulating {}, the first of its arch {} "
+        "(--target picks another)",
+        m.device, closest->name, m.arch);
   }
   return *closest;
 }
@@ -46,8 +47,8 @@ namespace {
 // A manifest's kernel as the runner takes it: its image read and checked against the manifest's
 // checksum, and on the sim its template's features. A damaged entry or file is the kernel's
 // failure (its build's error).
-measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, bool use_ptx, bool sim,
-                                 const std::string& arch) {
+measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, bool use_ptx,
+                                 bool sim, const std::string& arch) {
   measure::BuildResult b;
   auto fail = [&](const std::string& why) {
     b.error = measure::ErrorNo::CompileHost;
@@ -68,7 +69,8 @@ measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, b
   // Manifests of older versions carry no checksums.
   const std::string& sha = use_ptx ? k.ptx_sha256 : k.cubin_sha256;
   if (!sha.empty() && sha != util::sha256_hex(b.cubin)) {
-    return fail(image_path.string() + " is not the file replay wrote (its SHA-256 differs): damaged or replaced "
+    return fail(image_path.string() +
+                " is not the file replay wrote (its SHA-256 differs): damaged or replaced "
                 "(replay again)");
   }
   if (use_ptx) b.cubin.push_back('\0');
@@ -76,10 +78,12 @@ measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, b
     // The sim times a kernel from what its template says of the config (the cubin only has to
     // be there), keyed as the tune keyed it: the same kernel gets the same time.
     const codegen::Template* t = codegen::template_named(k.template_name);
-    if (t == nullptr) return fail("template '" + k.template_name + "' is not one of this chameleon's (replay with it)");
+    if (t == nullptr)
+      return fail("template '" + k.template_name +
+                  "' is not one of this chameleon's (replay with it)");
     if (k.template_fingerprint != t->fingerprint()) {
-      return fail(k.template_name + " has changed since this replay (fingerprint " + k.template_fingerprint +
-                  ", now " + t->fingerprint() + "): replay the log again");
+      return fail(k.template_name + " has changed since this replay (fingerprint " +
+                  k.template_fingerprint + ", now " + t->fingerprint() + "): replay the log again");
     }
     try {
       const auto sp = t->make_space(k.workload);
@@ -106,7 +110,8 @@ struct Scratch {
 
 BenchResult bench(const BenchOptions& o) {
   if (!o.sim) {
-    if (!o.target.empty()) throw Error("--target is for --device sim: on a GPU the target is the GPU");
+    if (!o.target.empty())
+      throw Error("--target is for --device sim: on a GPU the target is the GPU");
     std::string why;
     if (!measure::gpu_available(&why)) {
       // The sim has nothing to compare against cuDNN: point at its own bench instead.
@@ -121,16 +126,19 @@ BenchResult bench(const BenchOptions& o) {
     dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
     spdlog::info("replaying {} into {}", o.input, dir.string());
     scratch.path = dir;
-    auto replayed = replay(o.input, dir.string(), o.log_device, measure::default_cache_dir(), o.allow_tf32);
+    auto replayed =
+        replay(o.input, dir.string(), o.log_device, measure::default_cache_dir(), o.allow_tf32);
     warn_selection(replayed.selection);
-    if (replayed.selection.best.empty()) throw Error(o.input + ": no kernel to bench (above: why for each task)");
+    if (replayed.selection.best.empty())
+      throw Error(o.input + ": no kernel to bench (above: why for each task)");
   }
   const Manifest manifest = read_manifest(dir.string());
   BenchResult out;
   out.missing = manifest.missing;
   // From a folder: its replay said why; say it again, as the totals leave the task out.
   if (scratch.path.empty()) {
-    for (const MissingKernel& m : out.missing) spdlog::warn("no kernel for {}: {}", m.shape, m.reason);
+    for (const MissingKernel& m : out.missing)
+      spdlog::warn("no kernel for {}: {}", m.shape, m.reason);
   }
   if (manifest.kernels.empty()) {
     throw Error((dir / "manifest.json").string() + " lists no kernel (above: why for each task)");
@@ -153,12 +161,17 @@ BenchResult bench(const BenchOptions& o) {
   const std::string arch = manifest.arch.empty() ? "?" : manifest.arch;
   const bool use_ptx = !o.sim && arch != out.target.arch();
   int tf32_kernels = 0;
-  for (const ManifestKernel& k : manifest.kernels) tf32_kernels += k.damaged.empty() && k.tf32 ? 1 : 0;
+  for (const ManifestKernel& k : manifest.kernels)
+    tf32_kernels += k.damaged.empty() && k.tf32 ? 1 : 0;
   if (tf32_kernels > 0 && !o.allow_tf32 && !o.sim) {
-    spdlog::warn("{} of our kernels compute in TF32 while cuDNN is held to fp32: pass --allow-tf32 to "
-                 "compare like with like", tf32_kernels);
+    spdlog::warn(
+        "{} of our kernels compute in TF32 while cuDNN is held to fp32: pass --allow-tf32 to "
+        "compare like with like",
+        tf32_kernels);
   }
-  if (use_ptx) spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", arch, out.target.arch());
+  if (use_ptx)
+    spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", arch,
+                 out.target.arch());
   out.cudnn_complete = !o.sim;
   for (const ManifestKernel& k : manifest.kernels) {
     BenchRow row;
@@ -190,8 +203,10 @@ BenchResult bench(const BenchOptions& o) {
       ++out.failed;
       spdlog::warn("{}: {}", row.kernel, row.ours.message);
     }
-    if (row.cudnn.ok()) out.cudnn_total_s += row.cudnn.median * row.count;
-    else out.cudnn_complete = false;
+    if (row.cudnn.ok())
+      out.cudnn_total_s += row.cudnn.median * row.count;
+    else
+      out.cudnn_complete = false;
     out.rows.push_back(std::move(row));
   }
   return out;

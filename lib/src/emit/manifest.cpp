@@ -16,27 +16,33 @@ using nlohmann::json;
 json to_json(const ManifestKernel& k) {
   const auto& wl = k.workload;
   json j = codegen::to_json(k.geometry);
-  j.update({{"name", k.name},
-            {"task", k.task},
-            {"count", k.count},
-            {"workload", task::to_json(wl)},
-            {"shape", wl.str()},
-            {"out_shape", {wl.n, wl.k, wl.out_h(), wl.out_w()}},
-            {"flops", wl.flops()},
-            {"template", k.template_name},
-            {"template_fingerprint", k.template_fingerprint},
-            {"config", {{"index", k.config_index}, {"entity", k.entity}}},
-            {"entry", k.entry},
-            {"reduce_entry", k.reduce_entry},
-            {"tf32", k.tf32},
-            {"arch", k.arch},
-            {"resources", target::to_json(k.resources)},
-            {"measured",
-             {{"seconds", k.seconds}, {"spread", k.spread}, {"gflops", k.gflops}, {"simulated", k.simulated}}},
-            {"record", {{"line", k.record_line}, {"timestamp", k.record_timestamp}, {"tuner", k.record_tuner}}},
-            {"files", {{"source", k.source_file}, {"cubin", k.cubin_file}, {"ptx", k.ptx_file}}},
-            // bench tells a damaged or replaced file from the one written here
-            {"sha256", {{"source", k.source_sha256}, {"cubin", k.cubin_sha256}, {"ptx", k.ptx_sha256}}}});
+  j.update(
+      {{"name", k.name},
+       {"task", k.task},
+       {"count", k.count},
+       {"workload", task::to_json(wl)},
+       {"shape", wl.str()},
+       {"out_shape", {wl.n, wl.k, wl.out_h(), wl.out_w()}},
+       {"flops", wl.flops()},
+       {"template", k.template_name},
+       {"template_fingerprint", k.template_fingerprint},
+       {"config", {{"index", k.config_index}, {"entity", k.entity}}},
+       {"entry", k.entry},
+       {"reduce_entry", k.reduce_entry},
+       {"tf32", k.tf32},
+       {"arch", k.arch},
+       {"resources", target::to_json(k.resources)},
+       {"measured",
+        {{"seconds", k.seconds},
+         {"spread", k.spread},
+         {"gflops", k.gflops},
+         {"simulated", k.simulated}}},
+       {"record",
+        {{"line", k.record_line}, {"timestamp", k.record_timestamp}, {"tuner", k.record_tuner}}},
+       {"files", {{"source", k.source_file}, {"cubin", k.cubin_file}, {"ptx", k.ptx_file}}},
+       // bench tells a damaged or replaced file from the one written here
+       {"sha256",
+        {{"source", k.source_sha256}, {"cubin", k.cubin_sha256}, {"ptx", k.ptx_sha256}}}});
   return j;
 }
 
@@ -45,15 +51,21 @@ json to_json(const Manifest& m) {
   for (const ManifestKernel& k : m.kernels) kernels.push_back(to_json(k));
   json missing = json::array();
   for (const MissingKernel& x : m.missing) {
-    missing.push_back({{"workload", task::to_json(x.workload)}, {"shape", x.shape}, {"reason", x.reason}});
+    missing.push_back(
+        {{"workload", task::to_json(x.workload)}, {"shape", x.shape}, {"reason", x.reason}});
   }
-  return {{"schema", m.schema},   {"log", m.log},
-          {"network", m.network}, {"device", m.device},
+  return {{"schema", m.schema},
+          {"log", m.log},
+          {"network", m.network},
+          {"device", m.device},
           {"device_fingerprint", m.device_fingerprint},
           {"simulated", m.simulated},
-          {"target", m.target},   {"arch", m.arch},
-          {"nvrtc", m.nvrtc},     {"layout", m.layout},
-          {"kernels", kernels},   {"missing", missing}};
+          {"target", m.target},
+          {"arch", m.arch},
+          {"nvrtc", m.nvrtc},
+          {"layout", m.layout},
+          {"kernels", kernels},
+          {"missing", missing}};
 }
 
 namespace {
@@ -120,10 +132,11 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     throw Error(where + ": not a chameleon manifest (no 'kernels' list)");
   }
   // The fields about the whole folder; a kernel's own are checked kernel by kernel.
-  for (const char* key : {"schema", "log", "network", "device", "device_fingerprint", "target", "arch",
-                          "nvrtc", "layout"}) {
+  for (const char* key : {"schema", "log", "network", "device", "device_fingerprint", "target",
+                          "arch", "nvrtc", "layout"}) {
     if (j.contains(key) && !j.at(key).is_string()) {
-      throw Error(where + ": '" + key + "' must be a string, got " + j.at(key).dump() + " (replay again)");
+      throw Error(where + ": '" + key + "' must be a string, got " + j.at(key).dump() +
+                  " (replay again)");
     }
   }
   Manifest m;
@@ -136,14 +149,16 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
   m.arch = text(j, "arch");
   m.nvrtc = text(j, "nvrtc");
   m.layout = text(j, "layout", m.layout);
-  m.simulated = j.contains("simulated") && j.at("simulated").is_boolean() && j.at("simulated").get<bool>();
+  m.simulated =
+      j.contains("simulated") && j.at("simulated").is_boolean() && j.at("simulated").get<bool>();
   const json& kernels = j.at("kernels");
   for (size_t i = 0; i < kernels.size(); ++i) m.kernels.push_back(kernel_from_json(kernels[i], i));
   if (j.contains("missing") && j.at("missing").is_array()) {
     for (const json& e : j.at("missing")) {
       MissingKernel x;
       auto field = [&](const char* key) {
-        return e.is_object() && e.value(key, json()).is_string() ? e.at(key).get<std::string>() : "?";
+        return e.is_object() && e.value(key, json()).is_string() ? e.at(key).get<std::string>()
+                                                                 : "?";
       };
       x.shape = field("shape");
       x.reason = field("reason");
@@ -187,13 +202,14 @@ std::string numbers(const std::array<uint32_t, 3>& v) {
 std::string kernel_row(const ManifestKernel& k) {
   const auto& w = k.workload;
   std::ostringstream h;
-  h << "    {\"" << k.name << "\", \"" << k.cubin_file << "\", \"" << k.ptx_file << "\", \"" << k.entry
-    << "\", {" << numbers(k.geometry.grid) << "}, {" << numbers(k.geometry.block) << "}, "
-    << k.geometry.dynamic_smem << ", " << (k.geometry.zero_output ? "true" : "false") << ", "
-    << k.geometry.workspace_splits << ", \"" << k.reduce_entry << "\", {"
+  h << "    {\"" << k.name << "\", \"" << k.cubin_file << "\", \"" << k.ptx_file << "\", \""
+    << k.entry << "\", {" << numbers(k.geometry.grid) << "}, {" << numbers(k.geometry.block)
+    << "}, " << k.geometry.dynamic_smem << ", " << (k.geometry.zero_output ? "true" : "false")
+    << ", " << k.geometry.workspace_splits << ", \"" << k.reduce_entry << "\", {"
     << numbers(k.geometry.reduce_grid) << "}, {" << numbers(k.geometry.reduce_block) << "}";
-  for (int v : {w.n, w.c, w.h, w.w, w.k, w.r, w.s, w.stride_h, w.stride_w, w.pad_top, w.pad_left,
-                w.pad_bottom, w.pad_right, w.dilation_h, w.dilation_w, w.groups, w.out_h(), w.out_w()}) {
+  for (int v :
+       {w.n, w.c, w.h, w.w, w.k, w.r, w.s, w.stride_h, w.stride_w, w.pad_top, w.pad_left,
+        w.pad_bottom, w.pad_right, w.dilation_h, w.dilation_w, w.groups, w.out_h(), w.out_w()}) {
     h << ", " << v;
   }
   h << ", " << util::fixed(k.seconds * 1e6, 3) << "},\n";
@@ -207,11 +223,12 @@ std::string kernels_header(const Manifest& m) {
   for (size_t i = 0; i < m.kernels.size(); ++i) {
     const ManifestKernel& k = m.kernels[i];
     rows += kernel_row(k);
-    launchers += "// " + k.workload.str() + "\ninline CUresult launch_" + k.name +
-                 "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out,\n"
-                 "    CUfunction reduce = nullptr, CUdeviceptr workspace = 0) {\n"
-                 "  return launch(kKernels[" +
-                 std::to_string(i) + "], f, stream, data, weight, out, reduce, workspace);\n}\n\n";
+    launchers +=
+        "// " + k.workload.str() + "\ninline CUresult launch_" + k.name +
+        "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out,\n"
+        "    CUfunction reduce = nullptr, CUdeviceptr workspace = 0) {\n"
+        "  return launch(kKernels[" +
+        std::to_string(i) + "], f, stream, data, weight, out, reduce, workspace);\n}\n\n";
   }
   std::string h(codegen::embedded_file("templates/kernels.hpp.in"));
   replace_all(h, "@LOG@", m.log);

@@ -44,10 +44,13 @@ struct Group {
   std::set<std::string> unknown; // templates this version does not have
 };
 
-std::string records_text(size_t n) { return std::to_string(n) + (n == 1 ? " record" : " records"); }
+std::string records_text(size_t n) {
+  return std::to_string(n) + (n == 1 ? " record" : " records");
+}
 
 bool faster(const tune::Record& a, const tune::Record& b) {
-  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.result.spread < b.result.spread);
+  return a.seconds() < b.seconds() ||
+         (a.seconds() == b.seconds() && a.result.spread < b.result.spread);
 }
 
 // Whether today's template can express a record's config (a damaged or hand-edited one cannot);
@@ -107,12 +110,14 @@ void pick_current(Group& g, const std::vector<tune::Record>& records, Selection&
       break;
     }
     const tune::Record& r = records[i];
-    sel.damaged.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): a record of " +
-                          r.template_name + " (" + util::fixed(r.seconds() * 1e6, 2) +
+    sel.damaged.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() +
+                          "): a record of " + r.template_name + " (" +
+                          util::fixed(r.seconds() * 1e6, 2) +
                           " us) left out: its config does not fit the task (" + why + ")");
   }
   if (!g.best && !g.current.empty()) {
-    g.why = records_text(g.current.size()) + (g.current.size() == 1 ? " whose config does" : " whose configs do") +
+    g.why = records_text(g.current.size()) +
+            (g.current.size() == 1 ? " whose config does" : " whose configs do") +
             " not fit the task (the warnings above say why); tune again";
   }
 }
@@ -121,15 +126,17 @@ void pick_current(Group& g, const std::vector<tune::Record>& records, Selection&
 // workload with only such records, the fastest whose config today's template can still express.
 void pick_older(Group& g, const std::vector<tune::Record>& records, Selection& sel) {
   if (g.older.empty()) return;
-  std::sort(g.older.begin(), g.older.end(), [&](size_t a, size_t b) { return faster(records[a], records[b]); });
+  std::sort(g.older.begin(), g.older.end(),
+            [&](size_t a, size_t b) { return faster(records[a], records[b]); });
   if (g.best) {
     const tune::Record& old = records[g.older.front()];
     if (faster(old, *g.best)) {
-      sel.stale.push_back("task " + std::to_string(g.best->task_index) + " (" + g.wl.str() + "): " +
-                          records_text(g.older.size()) + " of older template versions left out, the " +
-                          "fastest (" + old.template_name + ", " + util::fixed(old.seconds() * 1e6, 2) +
-                          " us) faster than the kernel chosen (" + util::fixed(g.best->seconds() * 1e6, 2) +
-                          " us); tune again to measure today's templates");
+      sel.stale.push_back(
+          "task " + std::to_string(g.best->task_index) + " (" + g.wl.str() +
+          "): " + records_text(g.older.size()) + " of older template versions left out, the " +
+          "fastest (" + old.template_name + ", " + util::fixed(old.seconds() * 1e6, 2) +
+          " us) faster than the kernel chosen (" + util::fixed(g.best->seconds() * 1e6, 2) +
+          " us); tune again to measure today's templates");
     }
     return;
   }
@@ -143,10 +150,11 @@ void pick_older(Group& g, const std::vector<tune::Record>& records, Selection& s
       continue;
     }
     g.best = r;
-    sel.stale.push_back("task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): the record of " +
-                        r.template_name + " was made by an older version of it (" + r.template_fingerprint +
-                        ", now " + tmpl->fingerprint() + "): the kernel is today's code for its config, " +
-                        "its time the old one's; tune again to measure it");
+    sel.stale.push_back(
+        "task " + std::to_string(r.task_index) + " (" + r.workload.str() + "): the record of " +
+        r.template_name + " was made by an older version of it (" + r.template_fingerprint +
+        ", now " + tmpl->fingerprint() + "): the kernel is today's code for its config, " +
+        "its time the old one's; tune again to measure it");
     break;
   }
   if (!g.best) {
@@ -165,7 +173,8 @@ Selection select_best(const std::vector<tune::Record>& records, const std::strin
   sel.devices.assign(devices.begin(), devices.end());
   sel.device = !device.empty() ? device : (records.empty() ? "" : records.back().device);
   if (!device.empty() && !devices.count(device)) {
-    throw Error("the log has no records of device '" + device + "' (it has: " + util::join(sel.devices, ", ") + ")");
+    throw Error("the log has no records of device '" + device +
+                "' (it has: " + util::join(sel.devices, ", ") + ")");
   }
   std::map<std::string, Group> groups = group_records(records, sel, allow_tf32);
   for (auto& [key, g] : groups) pick_current(g, records, sel);
@@ -203,7 +212,8 @@ void warn_selection(const Selection& sel) {
 
 namespace {
 
-std::string kernel_name(const tune::Record& r, size_t position, const std::set<int>& duplicate_tasks) {
+std::string kernel_name(const tune::Record& r, size_t position,
+                        const std::set<int>& duplicate_tasks) {
   char buf[32];
   if (r.task_index > 0 && !duplicate_tasks.count(r.task_index)) {
     std::snprintf(buf, sizeof(buf), "task_%02d", r.task_index);
@@ -226,7 +236,8 @@ struct Prepared {
 
 // The manifest's entry of a kernel replay wrote: its record, kernel, files and their checksums.
 ManifestKernel manifest_kernel(const tune::Record& r, const Prepared& p, const std::string& name,
-                               const target::Resources& res, const std::string& cubin, const std::string& ptx) {
+                               const target::Resources& res, const std::string& cubin,
+                               const std::string& ptx) {
   ManifestKernel k;
   k.name = name;
   k.task = r.task_index;
@@ -272,8 +283,10 @@ void compile_ahead(measure::CompileCache& cache, const std::vector<Prepared>& ke
     }
   }
   if (missing.empty()) return;
-  const size_t workers = std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency()));
-  spdlog::info("compiling {} kernels the compile cache lacks (cubins and PTX), {} at a time", missing.size(), workers);
+  const size_t workers =
+      std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency()));
+  spdlog::info("compiling {} kernels the compile cache lacks (cubins and PTX), {} at a time",
+               missing.size(), workers);
   const auto start = std::chrono::steady_clock::now();
   std::atomic<size_t> next{0};
   std::vector<std::thread> pool;
@@ -283,16 +296,20 @@ void compile_ahead(measure::CompileCache& cache, const std::vector<Prepared>& ke
         util::WorkerProcess worker("compile");
         for (size_t i = next++; i < missing.size(); i = next++) {
           const auto& [k, arch] = missing[i];
-          measure::WorkerCompile done = measure::compile_in_worker(worker, k->src.code, k->src.entry, arch, kTimeoutS);
-          if (done.outcome == util::WorkerProcess::Outcome::Ok) cache.put(measure::compile_key(k->src.code, arch), done.kernel);
+          measure::WorkerCompile done =
+              measure::compile_in_worker(worker, k->src.code, k->src.entry, arch, kTimeoutS);
+          if (done.outcome == util::WorkerProcess::Outcome::Ok)
+            cache.put(measure::compile_key(k->src.code, arch), done.kernel);
         }
       } catch (const std::exception& e) {
-        spdlog::debug("replay: a compile worker gave up ({}); the rest is compiled in this process", e.what());
+        spdlog::debug("replay: a compile worker gave up ({}); the rest is compiled in this process",
+                      e.what());
       }
     });
   }
   for (auto& t : pool) t.join();
-  spdlog::info("compiled in {:.1f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  spdlog::info("compiled in {:.1f} s",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 } // namespace
@@ -309,7 +326,8 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
 
   std::set<int> seen_tasks, duplicate_tasks;
   for (const auto& r : sel.best) {
-    if (r.task_index > 0 && !seen_tasks.insert(r.task_index).second) duplicate_tasks.insert(r.task_index);
+    if (r.task_index > 0 && !seen_tasks.insert(r.task_index).second)
+      duplicate_tasks.insert(r.task_index);
   }
   // Every kernel's source, then their compiles on every core, then the files, in task order.
   std::vector<Prepared> prepared;
@@ -320,7 +338,8 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
     // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
     // its kernels were compiled for, which the record also holds.
-    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), r.arch.empty() ? "sm_90" : r.arch});
+    prepared.push_back(
+        {&tmpl, std::move(sp), cfg, std::move(src), r.arch.empty() ? "sm_90" : r.arch});
   }
   compile_ahead(cache, prepared);
 
@@ -330,15 +349,18 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     const codegen::KernelSource& src = prepared[i].src;
     const std::string& kernel_arch = prepared[i].arch;
     const std::string name = kernel_name(r, i, duplicate_tasks);
-    measure::CompiledKernel cubin = measure::compile_cached(cache, src.code, src.entry, kernel_arch);
-    if (!cubin.ok) throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
+    measure::CompiledKernel cubin =
+        measure::compile_cached(cache, src.code, src.entry, kernel_arch);
+    if (!cubin.ok)
+      throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
     // Registers as ptxas reported them now, else as the record has them.
     target::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
     // PTX through the cache too: NVRTC 13.0 may number the PTX registers of some implicit GEMM
     // configs differently from one compile to the next, and a replay must give the same bytes.
     measure::CompiledKernel ptx =
         measure::compile_cached(cache, src.code, src.entry, prepared[i].ptx_arch());
-    if (!ptx.ok) throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
+    if (!ptx.ok)
+      throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
     util::write_file((fs::path(dir) / (name + ".cu")).string(), src.code);
     util::write_file((fs::path(dir) / (name + ".cubin")).string(), cubin.cubin);
     util::write_file((fs::path(dir) / (name + ".ptx")).string(), ptx.cubin);

@@ -33,7 +33,7 @@ struct TemplateShare {
 struct Curve {
   task::Conv2dWorkload wl;
   int task_index = 0;
-  std::string network; // the network the task was tuned for, as its records name it
+  std::string network;             // the network the task was tuned for, as its records name it
   std::vector<double> best_gflops; // after each measurement
   std::vector<double> seconds;     // since the task's first measurement
   double best_s = 0;
@@ -115,7 +115,8 @@ LogView view_of(const std::string& path) {
       auto j = nlohmann::json::parse(line.substr(tag.size()));
       auto it = v.curves.find(j.value("workload", std::string()));
       if (it != v.curves.end()) {
-        it->second.explore_s += j.value("explore_s", 0.0) + j.value("fit_s", 0.0) + j.value("sample_s", 0.0);
+        it->second.explore_s +=
+            j.value("explore_s", 0.0) + j.value("fit_s", 0.0) + j.value("sample_s", 0.0);
       }
     } catch (const nlohmann::json::exception&) {
       // A comment that is not ours.
@@ -126,11 +127,14 @@ LogView view_of(const std::string& path) {
     auto it = v.curves.find(e.workload);
     if (it != v.curves.end()) it->second.stopped = to_text(e.stop);
   }
-  v.label = fs::path(path).stem().string() + " (" + util::join({tuners.begin(), tuners.end()}, "+") + ")";
+  v.label =
+      fs::path(path).stem().string() + " (" + util::join({tuners.begin(), tuners.end()}, "+") + ")";
   return v;
 }
 
-void write(const fs::path& path, const std::string& text) { util::write_file(path.string(), text); }
+void write(const fs::path& path, const std::string& text) {
+  util::write_file(path.string(), text);
+}
 
 // How a table names a task: its index, and its network's name too when the logs hold tasks of
 // several networks (one log may: tune writes to any --log given), whose indices repeat.
@@ -147,7 +151,8 @@ std::vector<std::string> figure_names(const std::vector<const Curve*>& curves) {
   std::map<std::string, std::vector<size_t>> by_name;
   for (size_t t = 0; t < curves.size(); ++t) {
     char name[32];
-    std::snprintf(name, sizeof(name), "task_%02d", curves[t]->task_index > 0 ? curves[t]->task_index : int(t + 1));
+    std::snprintf(name, sizeof(name), "task_%02d",
+                  curves[t]->task_index > 0 ? curves[t]->task_index : int(t + 1));
     out[t] = name;
     by_name[out[t]].push_back(t);
   }
@@ -158,7 +163,8 @@ std::vector<std::string> figure_names(const std::vector<const Curve*>& curves) {
     const bool by_network = networks.size() == uses.size() && !networks.count("");
     for (size_t t : uses) {
       std::string net;
-      for (char ch : curves[t]->network) net += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      for (char ch : curves[t]->network)
+        net += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
       out[t] = by_network ? net + "_" + name : name + "_" + std::to_string(t + 1);
     }
   }
@@ -171,9 +177,11 @@ std::string template_table(const LogView& v, bool networks) {
     const Curve& c = v.curves.at(k);
     if (c.templates.size() < 2) continue;
     for (const auto& [name, share] : c.templates) {
-      md << "| " << task_label(c, networks) << " | " << name << " | " << share.trials << " | " << share.failed << " | "
-         << (share.best_s > 0 ? util::fixed(share.best_s * 1e6, 2) : "-") << " | "
-         << (share.best_s > 0 && c.best_s > 0 ? util::fixed(share.best_s / c.best_s, 2) + "x" : "-") << " |\n";
+      md << "| " << task_label(c, networks) << " | " << name << " | " << share.trials << " | "
+         << share.failed << " | " << (share.best_s > 0 ? util::fixed(share.best_s * 1e6, 2) : "-")
+         << " | "
+         << (share.best_s > 0 && c.best_s > 0 ? util::fixed(share.best_s / c.best_s, 2) + "x" : "-")
+         << " |\n";
     }
   }
   if (md.str().empty()) return "";
@@ -183,8 +191,10 @@ std::string template_table(const LogView& v, bool networks) {
   }
   std::vector<std::string> won;
   for (const auto& [name, n] : wins) won.push_back(name + " " + std::to_string(n));
-  return "Tasks won: " + util::join(won, ", ") + ". Templates per task (time of each template's best over the task's best):\n\n"
-         "| task | template | trials | failed | best us | time vs best |\n|---|---|---|---|---|---|\n" +
+  return "Tasks won: " + util::join(won, ", ") +
+         ". Templates per task (time of each template's best over the task's best):\n\n"
+         "| task | template | trials | failed | best us | time vs best "
+         "|\n|---|---|---|---|---|---|\n" +
          md.str() + "\n";
 }
 
@@ -228,12 +238,13 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
     const task::Conv2dWorkload& wl = first[t]->wl;
     const std::string& name = names[t];
     LineChart by_trial{name + ": " + wl.str(), "measurements", "best GFLOPS", {}};
-    LineChart by_time{name + ": " + wl.str(), "seconds since the task's first measurement",
-                      "best GFLOPS", {}};
+    LineChart by_time{
+        name + ": " + wl.str(), "seconds since the task's first measurement", "best GFLOPS", {}};
     double best_all = 0;
     for (const auto& v : views) {
       auto it = v.curves.find(keys[t]);
-      if (it != v.curves.end() && !it->second.best_gflops.empty()) best_all = std::max(best_all, it->second.best_gflops.back());
+      if (it != v.curves.end() && !it->second.best_gflops.empty())
+        best_all = std::max(best_all, it->second.best_gflops.back());
     }
     for (size_t i = 0; i < views.size(); ++i) {
       auto it = views[i].curves.find(keys[t]);
@@ -259,7 +270,8 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
   }
   for (size_t i = 0; i < views.size(); ++i) {
     for (size_t k = 0; k < relative[i].size(); ++k) {
-      if (present[i][k] > 0) overview[i].points.emplace_back(double(k + 1), 100.0 * relative[i][k] / present[i][k]);
+      if (present[i][k] > 0)
+        overview[i].points.emplace_back(double(k + 1), 100.0 * relative[i][k] / present[i][k]);
     }
   }
   LineChart over{"All tasks: best so far, % of the best found", "measurements per task",
@@ -269,24 +281,26 @@ ReportResult report(const std::vector<std::string>& logs, const std::string& dir
 
   for (const auto& v : views) {
     md << "## " << v.label << "\n\n"
-       << "| task | workload | trials | best us | GFLOPS | template | config | invalid | failed | compile s | measure s | explore s | stopped |\n"
+       << "| task | workload | trials | best us | GFLOPS | template | config | invalid | failed | "
+          "compile s | measure s | explore s | stopped |\n"
        << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& k : v.order) {
       const Curve& c = v.curves.at(k);
-      md << "| " << task_label(c, several) << " | " << c.wl.str() << " | " << c.best_gflops.size() << " | "
-         << (c.best_s > 0 ? util::fixed(c.best_s * 1e6, 2) : "-") << " | "
+      md << "| " << task_label(c, several) << " | " << c.wl.str() << " | " << c.best_gflops.size()
+         << " | " << (c.best_s > 0 ? util::fixed(c.best_s * 1e6, 2) : "-") << " | "
          << (c.best_s > 0 ? util::fixed(c.best_gflops.back(), 0) : "-") << " | "
          << (c.best_s > 0 ? c.best_template : "-") << " | "
          << (c.best_index >= 0 ? std::to_string(c.best_index) : "-") << " | " << c.invalid << " | "
          << c.failed << " | " << util::fixed(c.compile_s, 1) << " | " << util::fixed(c.measure_s, 1)
-         << " | " << util::fixed(c.explore_s, 1) << " | " << (c.stopped.empty() ? "-" : c.stopped) << " |\n";
+         << " | " << util::fixed(c.explore_s, 1) << " | " << (c.stopped.empty() ? "-" : c.stopped)
+         << " |\n";
     }
     md << "\n" << template_table(v, several);
   }
   md << "## Figures\n\n![overview](overview.svg)\n\n";
   for (size_t i = 1; i < result.files.size(); i += 2) {
-    md << "![" << result.files[i] << "](" << result.files[i] << ") ![" << result.files[i + 1] << "]("
-       << result.files[i + 1] << ")\n\n";
+    md << "![" << result.files[i] << "](" << result.files[i] << ") ![" << result.files[i + 1]
+       << "](" << result.files[i + 1] << ")\n\n";
   }
   result.markdown = md.str();
   write(fs::path(dir) / "report.md", result.markdown);
@@ -306,11 +320,13 @@ std::vector<std::string> charts(const std::string& spec_path, const std::string&
       chart.y_label = c.value("y_label", std::string());
       for (const auto& s : c.at("series")) {
         Series series{s.at("name").get<std::string>(), {}};
-        for (const auto& p : s.at("points")) series.points.emplace_back(p.at(0).get<double>(), p.at(1).get<double>());
+        for (const auto& p : s.at("points"))
+          series.points.emplace_back(p.at(0).get<double>(), p.at(1).get<double>());
         chart.series.push_back(std::move(series));
       }
       const std::string file = c.at("file").get<std::string>();
-      if (file.empty() || file.find('/') != std::string::npos || fs::path(file).extension() != ".svg") {
+      if (file.empty() || file.find('/') != std::string::npos ||
+          fs::path(file).extension() != ".svg") {
         throw Error("a chart's file is a name ending in .svg, got '" + file + "'");
       }
       write(fs::path(dir) / file, chart.svg());
@@ -318,7 +334,8 @@ std::vector<std::string> charts(const std::string& spec_path, const std::string&
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error("chart file '" + spec_path + "': " + e.what() +
-                " (expected {\"charts\": [{\"file\", \"title\", \"x_label\", \"y_label\", \"series\": [{\"name\", \"points\": [[x, y], ...]}]}]})");
+                " (expected {\"charts\": [{\"file\", \"title\", \"x_label\", \"y_label\", "
+                "\"series\": [{\"name\", \"points\": [[x, y], ...]}]}]})");
   }
   return files;
 }

@@ -33,11 +33,20 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    default: out += c;
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
     }
   }
   return out;
@@ -74,32 +83,34 @@ std::string LineChart::svg() const {
     << "<text x=\"" << width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">"
     << xml_escape(title) << "</text>\n";
   for (double x = x0; x <= x1 + xs / 2; x += xs) {
-    o << "<line x1=\"" << px(x) << "\" y1=\"" << top << "\" x2=\"" << px(x) << "\" y2=\"" << top + ph
-      << "\" stroke=\"#eee\"/>\n<text x=\"" << px(x) << "\" y=\"" << top + ph + 16
+    o << "<line x1=\"" << px(x) << "\" y1=\"" << top << "\" x2=\"" << px(x) << "\" y2=\""
+      << top + ph << "\" stroke=\"#eee\"/>\n<text x=\"" << px(x) << "\" y=\"" << top + ph + 16
       << "\" text-anchor=\"middle\">" << tick_label(x, xs) << "</text>\n";
   }
   for (double y = y0; y <= y1 + ys / 2; y += ys) {
-    o << "<line x1=\"" << left << "\" y1=\"" << py(y) << "\" x2=\"" << left + pw << "\" y2=\"" << py(y)
-      << "\" stroke=\"#eee\"/>\n<text x=\"" << left - 6 << "\" y=\"" << py(y) + 4
+    o << "<line x1=\"" << left << "\" y1=\"" << py(y) << "\" x2=\"" << left + pw << "\" y2=\""
+      << py(y) << "\" stroke=\"#eee\"/>\n<text x=\"" << left - 6 << "\" y=\"" << py(y) + 4
       << "\" text-anchor=\"end\">" << tick_label(y, ys) << "</text>\n";
   }
   o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
     << "\" fill=\"none\" stroke=\"#333\"/>\n"
     << "<text x=\"" << left + pw / 2 << "\" y=\"" << top + ph + 40 << "\" text-anchor=\"middle\">"
     << xml_escape(x_label) << "</text>\n"
-    << "<text x=\"18\" y=\"" << top + ph / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
-    << top + ph / 2 << ")\">" << xml_escape(y_label) << "</text>\n";
+    << "<text x=\"18\" y=\"" << top + ph / 2
+    << "\" text-anchor=\"middle\" transform=\"rotate(-90 18 " << top + ph / 2 << ")\">"
+    << xml_escape(y_label) << "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
     const char* color = kColors[i % (sizeof(kColors) / sizeof(kColors[0]))];
     o << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
     for (const auto& [x, y] : series[i].points) {
-      if (std::isfinite(x) && std::isfinite(y)) o << util::fixed(px(x), 1) << "," << util::fixed(py(y), 1) << " ";
+      if (std::isfinite(x) && std::isfinite(y))
+        o << util::fixed(px(x), 1) << "," << util::fixed(py(y), 1) << " ";
     }
     o << "\"/>\n";
     const int ly = height + 18 * int(i);
-    o << "<line x1=\"" << left << "\" y1=\"" << ly - 4 << "\" x2=\"" << left + 24 << "\" y2=\"" << ly - 4
-      << "\" stroke=\"" << color << "\" stroke-width=\"2\"/>\n<text x=\"" << left + 30 << "\" y=\""
-      << ly << "\">" << xml_escape(series[i].name) << "</text>\n";
+    o << "<line x1=\"" << left << "\" y1=\"" << ly - 4 << "\" x2=\"" << left + 24 << "\" y2=\""
+      << ly - 4 << "\" stroke=\"" << color << "\" stroke-width=\"2\"/>\n<text x=\"" << left + 30
+      << "\" y=\"" << ly << "\">" << xml_escape(series[i].name) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();

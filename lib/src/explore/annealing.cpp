@@ -8,9 +8,8 @@
 namespace chameleon::explore {
 
 nlohmann::json to_json(const AnnealingOptions& o) {
-  return {{"parallel", o.parallel},     {"steps", o.steps},
-          {"early_stop", o.early_stop}, {"temp_start", o.temp_start},
-          {"temp_end", o.temp_end},     {"persistent", o.persistent}};
+  return {{"parallel", o.parallel},     {"steps", o.steps},       {"early_stop", o.early_stop},
+          {"temp_start", o.temp_start}, {"temp_end", o.temp_end}, {"persistent", o.persistent}};
 }
 
 namespace {
@@ -34,7 +33,8 @@ public:
   }
   std::vector<Candidate> best_first() const {
     std::vector<Candidate> out;
-    for (auto it = items_.rbegin(); it != items_.rend(); ++it) out.push_back({it->second, it->first});
+    for (auto it = items_.rbegin(); it != items_.rend(); ++it)
+      out.push_back({it->second, it->first});
     return out;
   }
 
@@ -47,7 +47,8 @@ private:
 } // namespace
 
 std::vector<Candidate> SimulatedAnnealing::explore(ExploreContext& ctx) {
-  const size_t chains = size_t(std::max<int64_t>(1, std::min<int64_t>(options_.parallel, ctx.space.size())));
+  const size_t chains =
+      size_t(std::max<int64_t>(1, std::min<int64_t>(options_.parallel, ctx.space.size())));
   if (!options_.persistent || chains_.size() != chains) {
     chains_.clear();
     for (size_t i = 0; i < chains; ++i) chains_.push_back(ctx.space.random(ctx.rng));

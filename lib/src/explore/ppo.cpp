@@ -13,15 +13,23 @@
 namespace chameleon::explore {
 
 nlohmann::json to_json(const PpoOptions& o) {
-  return {{"episodes", o.episodes},         {"steps", o.steps},
-          {"lr", o.lr},                     {"gamma", o.gamma},
-          {"lambda", o.lambda},             {"epochs", o.epochs},
-          {"clip", o.clip},                 {"value_coef", o.value_coef},
-          {"entropy_coef", o.entropy_coef}, {"hidden", o.hidden},
-          {"minibatch", o.minibatch},       {"minibatches", o.minibatches},
+  return {{"episodes", o.episodes},
+          {"steps", o.steps},
+          {"lr", o.lr},
+          {"gamma", o.gamma},
+          {"lambda", o.lambda},
+          {"epochs", o.epochs},
+          {"clip", o.clip},
+          {"value_coef", o.value_coef},
+          {"entropy_coef", o.entropy_coef},
+          {"hidden", o.hidden},
+          {"minibatch", o.minibatch},
+          {"minibatches", o.minibatches},
           {"stay_fraction", o.stay_fraction},
-          {"best_starts", o.best_starts},   {"candidates", o.candidates},
-          {"unmeasured", o.unmeasured},     {"keep_agent", o.keep_agent}};
+          {"best_starts", o.best_starts},
+          {"candidates", o.candidates},
+          {"unmeasured", o.unmeasured},
+          {"keep_agent", o.keep_agent}};
 }
 
 namespace {
@@ -29,8 +37,7 @@ namespace {
 // Policy and value heads over one shared first layer.
 struct ActorCriticImpl : torch::nn::Module {
   ActorCriticImpl(int knobs, int hidden)
-      : knobs_(knobs),
-        shared_(register_module("shared", torch::nn::Linear(knobs, hidden))),
+      : knobs_(knobs), shared_(register_module("shared", torch::nn::Linear(knobs, hidden))),
         policy_hidden_(register_module("policy_hidden", torch::nn::Linear(hidden, hidden))),
         policy_out_(register_module("policy_out", torch::nn::Linear(hidden, 3 * knobs))),
         value_hidden_(register_module("value_hidden", torch::nn::Linear(hidden, hidden))),
@@ -39,7 +46,8 @@ struct ActorCriticImpl : torch::nn::Module {
   // Logits [batch, knobs, 3] (decrement, stay, increment) and values [batch].
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& obs) {
     auto h = torch::tanh(shared_->forward(obs));
-    auto logits = policy_out_->forward(torch::tanh(policy_hidden_->forward(h))).view({-1, knobs_, 3});
+    auto logits =
+        policy_out_->forward(torch::tanh(policy_hidden_->forward(h))).view({-1, knobs_, 3});
     auto value = value_out_->forward(torch::tanh(value_hidden_->forward(h))).squeeze(-1);
     return {logits, value};
   }
@@ -95,7 +103,8 @@ const PpoStats& PpoExplorer::last_stats() const {
 
 void PpoExplorer::begin_task(const space::ConfigSpace& space) {
   finish_training();
-  if (!options_.keep_agent || (agent_ && agent_->knobs != int(space.knobs().size()))) agent_.reset();
+  if (!options_.keep_agent || (agent_ && agent_->knobs != int(space.knobs().size())))
+    agent_.reset();
 }
 
 namespace {
@@ -174,7 +183,8 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
 
   // Starting points: the best measured configs, then random ones.
   std::vector<space::Config> state;
-  const int from_best = std::min<int>(int(ctx.best_known.size()), int(options_.best_starts * episodes));
+  const int from_best =
+      std::min<int>(int(ctx.best_known.size()), int(options_.best_starts * episodes));
   for (int e = 0; e < episodes; ++e) {
     state.push_back(e < from_best ? ctx.best_known[size_t(e)] : space.random(ctx.rng));
   }
@@ -275,7 +285,8 @@ std::vector<Candidate> PpoExplorer::explore(ExploreContext& ctx) {
     training_ = std::async(std::launch::async, [this, batch] { train(*batch); });
   }
 
-  return best_candidates(std::move(explored), options_.unmeasured ? &ctx.visited : nullptr, options_.candidates);
+  return best_candidates(std::move(explored), options_.unmeasured ? &ctx.visited : nullptr,
+                         options_.candidates);
 }
 
 void PpoExplorer::train(const Batch& b) {
@@ -294,16 +305,17 @@ void PpoExplorer::train(const Batch& b) {
       auto [logits, value] = net->forward(b.obs.index_select(0, idx));
       auto log_probs = torch::log_softmax(logits, -1);
       auto a = b.actions.index_select(0, idx);
-      auto logp = log_probs.gather(2, a.unsqueeze(-1)).squeeze(-1);      // [b, knobs]
-      auto ratio = torch::exp(logp - b.old_logp.index_select(0, idx));   // per knob
+      auto logp = log_probs.gather(2, a.unsqueeze(-1)).squeeze(-1);    // [b, knobs]
+      auto ratio = torch::exp(logp - b.old_logp.index_select(0, idx)); // per knob
       auto advantage = b.adv.index_select(0, idx).unsqueeze(-1);
-      auto surrogate = torch::min(ratio * advantage,
-                                  torch::clamp(ratio, 1 - options_.clip, 1 + options_.clip) * advantage);
-      auto entropy = -(log_probs.exp() * log_probs).sum(-1);            // [b, knobs]
+      auto surrogate = torch::min(
+          ratio * advantage, torch::clamp(ratio, 1 - options_.clip, 1 + options_.clip) * advantage);
+      auto entropy = -(log_probs.exp() * log_probs).sum(-1); // [b, knobs]
       auto policy_loss = -surrogate.sum(-1).mean();
       auto value_loss = torch::mse_loss(value, b.ret.index_select(0, idx));
       auto entropy_term = entropy.sum(-1).mean();
-      auto loss = policy_loss + options_.value_coef * value_loss - options_.entropy_coef * entropy_term;
+      auto loss =
+          policy_loss + options_.value_coef * value_loss - options_.entropy_coef * entropy_term;
       agent_->optimizer.zero_grad();
       loss.backward();
       agent_->optimizer.step();
@@ -313,8 +325,9 @@ void PpoExplorer::train(const Batch& b) {
     }
   }
   stats_.train_seconds = seconds_since(start);
-  spdlog::debug("PPO: {} transitions, rollout {:.3f} s, update {:.3f} s ({} x {} minibatches of {})",
-                stats_.transitions, stats_.rollout_seconds, stats_.train_seconds, options_.epochs, steps, mb);
+  spdlog::debug(
+      "PPO: {} transitions, rollout {:.3f} s, update {:.3f} s ({} x {} minibatches of {})",
+      stats_.transitions, stats_.rollout_seconds, stats_.train_seconds, options_.epochs, steps, mb);
 }
 
 } // namespace chameleon::explore

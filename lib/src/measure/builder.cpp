@@ -48,7 +48,8 @@ CompiledKernel compile_kernel(const std::string& source, const std::string& entr
 }
 
 WorkerCompile compile_in_worker(util::WorkerProcess& worker, const std::string& source,
-                                const std::string& entry, const std::string& arch, double timeout_s) {
+                                const std::string& entry, const std::string& arch,
+                                double timeout_s) {
   WorkerCompile out;
   util::Message request{{{"op", "compile"}, {"entry", entry}, {"arch", arch}}, source};
   auto reply = worker.call(request, timeout_s);
@@ -110,7 +111,8 @@ struct Builder::Impl {
     WorkerCompile done = compile_in_worker(*worker, source, entry, arch, options.timeout_s);
     // A compile that hung or crashed cost the time until then: records keep it (the recorded
     // device charges it).
-    r.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.compile_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (done.outcome == util::WorkerProcess::Outcome::Timeout) {
       r.error = ErrorNo::BuildTimeout;
       r.message = "NVRTC took longer than the build timeout of " +
@@ -213,10 +215,18 @@ std::future<BuildResult> Builder::submit(BuildRequest request) {
   return future;
 }
 
-const std::string& Builder::arch() const { return impl_->arch; }
-const target::Target& Builder::target() const { return impl_->target; }
-int Builder::jobs() const { return impl_->options.jobs; }
-CompileCache::Stats Builder::cache_stats() const { return impl_->cache.stats(); }
+const std::string& Builder::arch() const {
+  return impl_->arch;
+}
+const target::Target& Builder::target() const {
+  return impl_->target;
+}
+int Builder::jobs() const {
+  return impl_->options.jobs;
+}
+CompileCache::Stats Builder::cache_stats() const {
+  return impl_->cache.stats();
+}
 
 target::Resources estimate_resources(const target::Target& t, const codegen::KernelFeatures& f) {
   const int cap = target::register_cap(t, f.geometry.threads());

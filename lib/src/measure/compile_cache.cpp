@@ -51,7 +51,8 @@ Entry read_entry(const std::string& path, CompiledKernel& k) {
     if (size_t(in.gcount()) != size) return Entry::Damaged;
     // An entry from before the checksum: the next put rewrites it.
     if (!meta.contains("cubin_sha256")) return Entry::Old;
-    return meta.at("cubin_sha256").get<std::string>() == util::sha256_hex(k.cubin) ? Entry::Good : Entry::Damaged;
+    return meta.at("cubin_sha256").get<std::string>() == util::sha256_hex(k.cubin) ? Entry::Good
+                                                                                   : Entry::Damaged;
   } catch (const std::exception&) {
     return Entry::Damaged;
   }
@@ -79,10 +80,12 @@ std::optional<CompiledKernel> CompileCache::get(const std::string& key) {
     }
     if (entry == Entry::Damaged) {
       // Cut short, garbled, or a cubin that is not the one compiled: loaded, it could fail or
-      // compute garbage, and the config would be logged as failed for good. The next put replaces it.
+      // compute garbage, and the config would be logged as failed for good. The next put replaces
+      // it.
       if (!damage_warned_.exchange(true)) {
         spdlog::warn("compile cache: damaged entry {} ignored, the kernel is compiled again (later "
-                     "damaged entries are not reported)", path_for(key));
+                     "damaged entries are not reported)",
+                     path_for(key));
       } else {
         spdlog::debug("compile cache: ignoring damaged entry {}", path_for(key));
       }
@@ -131,9 +134,10 @@ void CompileCache::put(const std::string& key, const CompiledKernel& kernel) {
 
 void CompileCache::write_failed(const std::string& why) {
   if (!write_warned_.exchange(true)) {
-    spdlog::warn("compile cache: {}; compiled kernels stay in memory only (CHAMELEON_CACHE_DIR picks "
-                 "another folder; further write failures are not reported)",
-                 why);
+    spdlog::warn(
+        "compile cache: {}; compiled kernels stay in memory only (CHAMELEON_CACHE_DIR picks "
+        "another folder; further write failures are not reported)",
+        why);
   } else {
     spdlog::debug("compile cache: {}", why);
   }

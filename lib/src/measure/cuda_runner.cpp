@@ -36,8 +36,9 @@ std::string memory_shortfall(const task::Conv2dWorkload& wl, int64_t device_byte
   const int64_t need = tensor_bytes(wl);
   if (need <= device_bytes) return "";
   const double gib = double(int64_t(1) << 30);
-  return "its tensors (input, weights, output and reference) need " + util::fixed(double(need) / gib, 1) +
-         " GiB, more than the GPU's " + util::fixed(double(device_bytes) / gib, 1) + " GiB";
+  return "its tensors (input, weights, output and reference) need " +
+         util::fixed(double(need) / gib, 1) + " GiB, more than the GPU's " +
+         util::fixed(double(device_bytes) / gib, 1) + " GiB";
 }
 
 CudaRunner::CudaRunner(int ordinal, MeasureOptions options)
@@ -66,9 +67,10 @@ void CudaRunner::ensure_worker() {
     turn_ = std::make_unique<util::FileLock>(gpu_turn_path(id), [ordinal = ordinal_, id] {
       static std::atomic<bool> told{false};
       if (!told.exchange(true)) {
-        spdlog::warn("GPU {} ({}) is measuring for another chameleon process: the two take turns, so "
-                     "neither disturbs the other's timings, and each waits for the other",
-                     ordinal, id);
+        spdlog::warn(
+            "GPU {} ({}) is measuring for another chameleon process: the two take turns, so "
+            "neither disturbs the other's timings, and each waits for the other",
+            ordinal, id);
       }
     });
   }
@@ -85,7 +87,8 @@ std::string CudaRunner::ensure_task(const task::Conv2dWorkload& wl) {
                      {"flush_l2", options_.flush_l2}},
                     ""};
   auto reply = worker_.call(msg, kSetupTimeoutS);
-  if (reply.outcome != util::WorkerProcess::Outcome::Ok) return "task setup failed: " + reply.detail;
+  if (reply.outcome != util::WorkerProcess::Outcome::Ok)
+    return "task setup failed: " + reply.detail;
   if (!reply.message.header.value("ok", false)) {
     return "task setup failed: " + reply.message.header.value("error", std::string("?"));
   }
@@ -123,15 +126,17 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
 }
 
 MeasureResult CudaRunner::run_cudnn(const task::Conv2dWorkload& wl, bool allow_tf32) {
-  util::Message msg{{{"op", "cudnn"}, {"allow_tf32", allow_tf32},
-                        {"options", to_json(verification_options(options_, allow_tf32))}},
+  util::Message msg{{{"op", "cudnn"},
+                     {"allow_tf32", allow_tf32},
+                     {"options", to_json(verification_options(options_, allow_tf32))}},
                     ""};
   MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{});
   r.settings["allow_tf32"] = allow_tf32;
   return r;
 }
 
-MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Message msg, MeasureResult r) {
+MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Message msg,
+                                     MeasureResult r) {
   auto start = std::chrono::steady_clock::now();
   r.settings = to_json(options_);
   r.settings["device"] = name_;
@@ -214,11 +219,15 @@ public:
     std::lock_guard<std::mutex> lock(*turn_);
     return inner_->run(wl, build);
   }
-  std::string cannot_hold(const task::Conv2dWorkload& wl) const override { return inner_->cannot_hold(wl); }
-  std::string cannot_measure(const codegen::Template& t, const task::Conv2dWorkload& wl) const override {
+  std::string cannot_hold(const task::Conv2dWorkload& wl) const override {
+    return inner_->cannot_hold(wl);
+  }
+  std::string cannot_measure(const codegen::Template& t,
+                             const task::Conv2dWorkload& wl) const override {
     return inner_->cannot_measure(t, wl);
   }
-  space::ConfigSpace measurable_space(const codegen::Template& t, const task::Conv2dWorkload& wl) const override {
+  space::ConfigSpace measurable_space(const codegen::Template& t,
+                                      const task::Conv2dWorkload& wl) const override {
     return inner_->measurable_space(t, wl);
   }
   int charged_compile_jobs() const override { return inner_->charged_compile_jobs(); }
@@ -229,11 +238,13 @@ private:
 };
 } // namespace
 
-std::unique_ptr<Runner> take_turns(std::unique_ptr<Runner> inner, std::shared_ptr<std::mutex> turn) {
+std::unique_ptr<Runner> take_turns(std::unique_ptr<Runner> inner,
+                                   std::shared_ptr<std::mutex> turn) {
   return std::make_unique<TurnTakingRunner>(std::move(inner), std::move(turn));
 }
 
-std::string runner_fingerprint(const std::string& device, const target::Target& target, int ordinal) {
+std::string runner_fingerprint(const std::string& device, const target::Target& target,
+                               int ordinal) {
   if (device == "sim") return SimRunner(target, {}).fingerprint();
   return device_fingerprint(cuda::query_device(ordinal));
 }

@@ -3,15 +3,16 @@
 #include "chameleon/cuda/nvrtc.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 
 namespace chameleon::measure {
 
 target::Target target_from_device(const cuda::DeviceInfo& d) {
   target::Target t;
-  if (const target::Target* p = target::closest_preset(d.name, d.cc_major * 10 + d.cc_minor)) t = *p;
+  if (const target::Target* p = target::closest_preset(d.name, d.cc_major * 10 + d.cc_minor))
+    t = *p;
   t.name = "auto";
   t.description = d.name + " (GPU " + std::to_string(d.ordinal) + ")";
   t.sm_major = d.cc_major;
@@ -41,21 +42,26 @@ target::Target target_from_device(const cuda::DeviceInfo& d) {
   return t;
 }
 
-target::Target target_from_device(int ordinal) { return target_from_device(cuda::query_device(ordinal)); }
+target::Target target_from_device(int ordinal) {
+  return target_from_device(cuda::query_device(ordinal));
+}
 
 std::string device_fingerprint(const cuda::DeviceInfo& d) {
   char memory[32];
   std::snprintf(memory, sizeof(memory), "%.1f GiB", double(d.total_memory) / double(1 << 30));
   return d.name + " | sm_" + std::to_string(d.cc_major) + std::to_string(d.cc_minor) + " | " +
-         std::to_string(d.sm_count) + " SMs | " + memory + " | " + std::to_string(d.clock_khz / 1000) +
-         " MHz | driver " + std::to_string(d.driver_version / 1000) + "." +
+         std::to_string(d.sm_count) + " SMs | " + memory + " | " +
+         std::to_string(d.clock_khz / 1000) + " MHz | driver " +
+         std::to_string(d.driver_version / 1000) + "." +
          std::to_string((d.driver_version % 1000) / 10) + " | nvrtc " + cuda::nvrtc_version();
 }
 
 std::string gpu_turn_path(const std::string& pci_bus_id) {
   const char* dir = std::getenv("CHAMELEON_LOCK_DIR");
   std::string name = pci_bus_id;
-  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '-');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); },
+      '-');
   return std::string(dir && *dir ? dir : "/tmp") + "/chameleon-gpu-" + name + ".lock";
 }
 

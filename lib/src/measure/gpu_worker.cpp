@@ -16,8 +16,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -40,8 +40,8 @@ struct TaskState {
   task::Conv2dWorkload wl;
   cuda::DeviceBuffer data, weight, out, ref, counters;
   unsigned long long inputs_sum = 0; // checksum of data, weight and ref as set up
-  cuda::DeviceBuffer workspace; // split-K partial outputs, grown on demand
-  float atol_scale = 1; // max |ref|
+  cuda::DeviceBuffer workspace;      // split-K partial outputs, grown on demand
+  float atol_scale = 1;              // max |ref|
 };
 
 class GpuWorker {
@@ -53,10 +53,11 @@ public:
     int sm = info_.cc_major * 10 + info_.cc_minor;
     std::string problem = cuda::nvrtc_arch_problem(sm);
     if (!problem.empty()) return {{"ok", false}, {"error", info_.name + ": " + problem}};
-    std::string helpers = std::string(codegen::embedded_file("kernels/conv2d_reference.cu")) + "\n" +
-                          std::string(codegen::embedded_file("kernels/verify.cu"));
+    std::string helpers = std::string(codegen::embedded_file("kernels/conv2d_reference.cu")) +
+                          "\n" + std::string(codegen::embedded_file("kernels/verify.cu"));
     auto compiled = cuda::nvrtc_compile(helpers, "chameleon_helpers", "sm_" + std::to_string(sm));
-    if (!compiled.ok) return {{"ok", false}, {"error", "helper kernels failed to compile: " + compiled.log}};
+    if (!compiled.ok)
+      return {{"ok", false}, {"error", "helper kernels failed to compile: " + compiled.log}};
     helpers_ = cuda::Module(compiled.cubin);
     reference_fn_ = helpers_.function("conv2d_reference");
     compare_fn_ = helpers_.function("compare_outputs");
@@ -88,8 +89,9 @@ public:
     const auto& w = t->wl;
     int oh = w.out_h(), ow = w.out_w();
     CUdeviceptr d = t->data.get(), wt = t->weight.get(), o = t->ref.get();
-    int args_i[] = {w.n, w.c, w.h, w.w, w.k, w.r, w.s, oh, ow, w.stride_h, w.stride_w,
-                    w.pad_top, w.pad_left, w.dilation_h, w.dilation_w, w.groups};
+    int args_i[] = {w.n,        w.c,          w.h,          w.w,        w.k,        w.r,
+                    w.s,        oh,           ow,           w.stride_h, w.stride_w, w.pad_top,
+                    w.pad_left, w.dilation_h, w.dilation_w, w.groups};
     void* args[19] = {&d, &wt, &o};
     for (int i = 0; i < 16; ++i) args[3 + i] = &args_i[i];
     unsigned blocks = unsigned(std::min<int64_t>((w.output_elems() + 255) / 256, 65535 * 8));
@@ -117,14 +119,17 @@ public:
     CUresult r = CUDA_SUCCESS;
     const cuda::Module module = cuda::Module::load(cubin, &r);
     if (r != CUDA_SUCCESS) {
-      return error(ErrorNo::RuntimeDevice, "module load failed: " + describe(r), cuda::is_sticky(r));
+      return error(ErrorNo::RuntimeDevice, "module load failed: " + describe(r),
+                   cuda::is_sticky(r));
     }
     CUfunction fn = nullptr;
     r = module.find(req.at("entry").get<std::string>(), &fn);
-    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no kernel entry: " + describe(r), false);
+    if (r != CUDA_SUCCESS)
+      return error(ErrorNo::RuntimeDevice, "no kernel entry: " + describe(r), false);
     if (smem > 48 * 1024) {
       r = api.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem));
-      if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "shared memory opt-in: " + describe(r), false);
+      if (r != CUDA_SUCCESS)
+        return error(ErrorNo::RuntimeDevice, "shared memory opt-in: " + describe(r), false);
     }
 
     CUdeviceptr d = task_->data.get(), w = task_->weight.get(), o = task_->out.get();
@@ -135,20 +140,23 @@ public:
     CUdeviceptr ws = 0;
     if (g.workspace_splits > 0) {
       r = module.find(codegen::kSplitkReduceEntry, &reduce_fn);
-      if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "no split-K reduction entry: " + describe(r), false);
+      if (r != CUDA_SUCCESS)
+        return error(ErrorNo::RuntimeDevice, "no split-K reduction entry: " + describe(r), false);
       const size_t ws_bytes = out_elems * 4 * size_t(g.workspace_splits);
       if (task_->workspace.bytes() < ws_bytes) {
         try {
           task_->workspace = cuda::DeviceBuffer();
           task_->workspace = cuda::DeviceBuffer(ws_bytes);
         } catch (const std::exception& e) {
-          return error(ErrorNo::RuntimeDevice, std::string("split-K workspace: ") + e.what(), false);
+          return error(ErrorNo::RuntimeDevice, std::string("split-K workspace: ") + e.what(),
+                       false);
         }
       }
       ws = task_->workspace.get();
       // NaN, like the output: a partial sum the kernel never writes cannot pass verification.
       r = api.cuMemsetD32Async(ws, kPoison, ws_bytes / 4, stream_->get());
-      if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "workspace reset: " + describe(r), cuda::is_sticky(r));
+      if (r != CUDA_SUCCESS)
+        return error(ErrorNo::RuntimeDevice, "workspace reset: " + describe(r), cuda::is_sticky(r));
     }
     CUdeviceptr kernel_out = g.workspace_splits > 0 ? ws : o;
     void* args[] = {&d, &w, &kernel_out};
@@ -161,8 +169,8 @@ public:
             CUresult zeroed = api.cuMemsetD32Async(o, 0, out_elems, s);
             if (zeroed != CUDA_SUCCESS) return zeroed;
           }
-          CUresult launched = api.cuLaunchKernel(fn, g.grid[0], g.grid[1], g.grid[2], g.block[0], g.block[1],
-                                                 g.block[2], smem, s, args, nullptr);
+          CUresult launched = api.cuLaunchKernel(fn, g.grid[0], g.grid[1], g.grid[2], g.block[0],
+                                                 g.block[1], g.block[2], smem, s, args, nullptr);
           if (launched != CUDA_SUCCESS || reduce_fn == nullptr) return launched;
           return api.cuLaunchKernel(reduce_fn, g.reduce_grid[0], g.reduce_grid[1], g.reduce_grid[2],
                                     g.reduce_block[0], g.reduce_block[1], g.reduce_block[2], 0, s,
@@ -187,25 +195,38 @@ public:
     if (!dnn_handle_) dnn_handle_ = std::make_unique<cuda::CudnnHandle>(*dnn, stream_->get());
     const cuda::Cudnn::Handle handle = dnn_handle_->get();
     const cuda::ConvDescriptors desc(*dnn);
-    check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.c, w.h, w.w), "input");
-    check(dnn->cudnnSetFilter4dDescriptor(desc.w, cuda::Cudnn::kFloat, cuda::Cudnn::kNchw, w.k, w.c / w.groups, w.r, w.s), "filter");
-    check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.k, w.out_h(), w.out_w()), "output");
-    check(dnn->cudnnSetConvolution2dDescriptor(desc.conv, w.pad_top, w.pad_left, w.stride_h, w.stride_w,
-                                               w.dilation_h, w.dilation_w, cuda::Cudnn::kCrossCorrelation,
-                                               cuda::Cudnn::kFloat), "convolution");
+    check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.c,
+                                          w.h, w.w),
+          "input");
+    check(dnn->cudnnSetFilter4dDescriptor(desc.w, cuda::Cudnn::kFloat, cuda::Cudnn::kNchw, w.k,
+                                          w.c / w.groups, w.r, w.s),
+          "filter");
+    check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.k,
+                                          w.out_h(), w.out_w()),
+          "output");
+    check(dnn->cudnnSetConvolution2dDescriptor(desc.conv, w.pad_top, w.pad_left, w.stride_h,
+                                               w.stride_w, w.dilation_h, w.dilation_w,
+                                               cuda::Cudnn::kCrossCorrelation, cuda::Cudnn::kFloat),
+          "convolution");
     check(dnn->cudnnSetConvolutionGroupCount(desc.conv, w.groups), "groups");
     // fp32 means no TF32 tensor cores unless asked for.
-    check(dnn->cudnnSetConvolutionMathType(desc.conv, tf32 ? cuda::Cudnn::kDefaultMath : cuda::Cudnn::kFmaMath), "math type");
+    check(dnn->cudnnSetConvolutionMathType(desc.conv, tf32 ? cuda::Cudnn::kDefaultMath
+                                                           : cuda::Cudnn::kFmaMath),
+          "math type");
     cuda::Cudnn::AlgoPerf perf[16];
     int returned = 0;
-    check(dnn->cudnnFindConvolutionForwardAlgorithm(handle, desc.x, desc.w, desc.conv, desc.y, 16, &returned, perf), "find");
+    check(dnn->cudnnFindConvolutionForwardAlgorithm(handle, desc.x, desc.w, desc.conv, desc.y, 16,
+                                                    &returned, perf),
+          "find");
     int algo = -1;
     for (int i = 0; i < returned && algo < 0; ++i) {
       if (perf[i].status == cuda::Cudnn::kSuccess) algo = perf[i].algo;
     }
     if (algo < 0) return error(ErrorNo::RuntimeDevice, "cuDNN found no usable algorithm", false);
     size_t ws_bytes = 0;
-    check(dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y, algo, &ws_bytes), "workspace");
+    check(dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y,
+                                                       algo, &ws_bytes),
+          "workspace");
     cuda::DeviceBuffer workspace(std::max<size_t>(ws_bytes, 4));
     const float alpha = 1.0f, beta = 0.0f;
     void* x = reinterpret_cast<void*>(task_->data.get());
@@ -234,18 +255,22 @@ private:
     const size_t out_elems = size_t(task_->wl.output_elems());
     CU_CHECK(api.cuMemsetD32Async(task_->out.get(), kPoison, out_elems, s));
     CUresult r = launch();
-    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "launch failed: " + describe(r), cuda::is_sticky(r));
+    if (r != CUDA_SUCCESS)
+      return error(ErrorNo::RuntimeDevice, "launch failed: " + describe(r), cuda::is_sticky(r));
     r = api.cuStreamSynchronize(s);
-    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "kernel failed: " + describe(r), true);
+    if (r != CUDA_SUCCESS)
+      return error(ErrorNo::RuntimeDevice, "kernel failed: " + describe(r), true);
     std::optional<std::string> wrong = verify(opt);
     if (inputs_checksum(*task_) != task_->inputs_sum) {
       // The kernel wrote outside its output: set the task up again, so that the configs measured
       // next are not failed by damaged inputs or a damaged reference.
-      std::string what = "the kernel wrote outside its output (the inputs or the reference changed)";
+      std::string what =
+          "the kernel wrote outside its output (the inputs or the reference changed)";
       if (wrong) what += "; its output is wrong too: " + *wrong;
       const json request = task_request_; // set_task overwrites task_request_
       json again = set_task(request);
-      if (!again.value("ok", false)) return error(ErrorNo::WrongAnswer, what + "; resetting the task failed", true);
+      if (!again.value("ok", false))
+        return error(ErrorNo::WrongAnswer, what + "; resetting the task failed", true);
       return error(ErrorNo::WrongAnswer, what, false);
     }
     if (wrong) return error(ErrorNo::WrongAnswer, *wrong, false);
@@ -280,7 +305,8 @@ private:
       costs.push_back(double(e1.elapsed_since(e0)) / 1000.0 / number);
     }
     r = api.cuStreamSynchronize(s);
-    if (r != CUDA_SUCCESS) return error(ErrorNo::RuntimeDevice, "kernel failed while timed: " + describe(r), true);
+    if (r != CUDA_SUCCESS)
+      return error(ErrorNo::RuntimeDevice, "kernel failed while timed: " + describe(r), true);
     return {{"error_no", 0},
             {"message", ""},
             {"costs", costs},
@@ -358,8 +384,8 @@ private:
     std::memcpy(&worst_ratio, &worst_bits, 4);
     return std::to_string(got[0]) + " of " + std::to_string(n) +
            " outputs differ from the reference (first at index " + std::to_string(got[1]) +
-           ": got " + std::to_string(o) + ", expected " + std::to_string(rv) +
-           "; worst error " + util::fixed(worst_ratio, 1) + "x the tolerance)";
+           ": got " + std::to_string(o) + ", expected " + std::to_string(rv) + "; worst error " +
+           util::fixed(worst_ratio, 1) + "x the tolerance)";
   }
 
   int ordinal_ = 0;
@@ -397,8 +423,12 @@ int run_gpu_worker(int fd) {
     } catch (const std::exception& e) {
       // Something outside the kernel failed (allocation, event, copy): report and let the parent
       // replace this process, whose context may be damaged.
-      reply = {{"ok", false}, {"error", e.what()}, {"error_no", int(ErrorNo::RuntimeDevice)},
-               {"message", e.what()}, {"costs", json::array()}, {"fatal", true}};
+      reply = {{"ok", false},
+               {"error", e.what()},
+               {"error_no", int(ErrorNo::RuntimeDevice)},
+               {"message", e.what()},
+               {"costs", json::array()},
+               {"fatal", true}};
     }
     if (!util::write_message(fd, {reply, ""})) break;
   }

@@ -7,11 +7,16 @@
 namespace chameleon::measure {
 
 nlohmann::json to_json(const MeasureOptions& o) {
-  return {{"warmup", o.warmup},         {"repeat", o.repeat},
-          {"min_repeat_ms", o.min_repeat_ms}, {"max_number", o.max_number},
-          {"flush_l2", o.flush_l2},     {"cuda_graph", o.cuda_graph},
-          {"run_timeout_s", o.run_timeout_s}, {"rtol", o.rtol},
-          {"atol", o.atol},             {"seed", o.seed}};
+  return {{"warmup", o.warmup},
+          {"repeat", o.repeat},
+          {"min_repeat_ms", o.min_repeat_ms},
+          {"max_number", o.max_number},
+          {"flush_l2", o.flush_l2},
+          {"cuda_graph", o.cuda_graph},
+          {"run_timeout_s", o.run_timeout_s},
+          {"rtol", o.rtol},
+          {"atol", o.atol},
+          {"seed", o.seed}};
 }
 
 MeasureOptions measure_options_from_json(const nlohmann::json& j) {

@@ -8,8 +8,8 @@
 
 namespace chameleon::measure {
 
-std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s, const std::vector<double>& run_s,
-                                          int jobs) {
+std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s,
+                                          const std::vector<double>& run_s, int jobs) {
   const size_t n = compile_s.size();
   if (run_s.size() != n) throw Error("pipeline_finish_times: one measurement time per compile");
   // Compiles: each worker takes the next config of the batch when it is free.
@@ -25,7 +25,8 @@ std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s, 
   // Measurements: one at a time, the config whose compile ended first (the lower index on a tie).
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return built[a] < built[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return built[a] < built[b]; });
   std::vector<double> done(n);
   double device_free = 0;
   for (size_t i : order) {
@@ -38,7 +39,8 @@ std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s, 
 RecordedRunner::RecordedRunner(RecordedSource source, std::vector<RecordedSlice> slices)
     : source_(std::move(source)), slices_(std::move(slices)) {}
 
-const RecordedSlice* RecordedRunner::find(const std::string& template_name, const task::Conv2dWorkload& wl) const {
+const RecordedSlice* RecordedRunner::find(const std::string& template_name,
+                                          const task::Conv2dWorkload& wl) const {
   for (const RecordedSlice& s : slices_) {
     if (s.template_name == template_name && s.workload == wl) return &s;
   }
@@ -52,7 +54,8 @@ std::string RecordedRunner::cannot_hold(const task::Conv2dWorkload& wl) const {
   return "no recorded slice of this workload in " + source_.path;
 }
 
-std::string RecordedRunner::cannot_measure(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) const {
+std::string RecordedRunner::cannot_measure(const codegen::Template& tmpl,
+                                           const task::Conv2dWorkload& wl) const {
   if (find(tmpl.name(), wl) != nullptr) return "";
   return "no recorded slice of " + tmpl.name() + " for this workload in " + source_.path;
 }
@@ -79,8 +82,8 @@ MeasureResult RecordedRunner::run(const task::Conv2dWorkload& wl, const BuildRes
   }
   if (answer == nullptr) {
     // The loader checked that every tunable config of each slice is recorded.
-    throw Error("the recording " + source_.path + " has no measurement of " + build.template_name + " " +
-                build.config + " for " + wl.str() + ": it is not part of a recorded slice");
+    throw Error("the recording " + source_.path + " has no measurement of " + build.template_name +
+                " " + build.config + " for " + wl.str() + ": it is not part of a recorded slice");
   }
   r = *answer;
   r.simulated = true;

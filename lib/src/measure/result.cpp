@@ -4,15 +4,24 @@ namespace chameleon::measure {
 
 const char* error_name(ErrorNo e) {
   switch (e) {
-  case ErrorNo::None: return "NO_ERROR";
-  case ErrorNo::Instantiation: return "INSTANTIATION_ERROR";
-  case ErrorNo::CompileHost: return "COMPILE_HOST";
-  case ErrorNo::CompileDevice: return "COMPILE_DEVICE";
-  case ErrorNo::RuntimeDevice: return "RUNTIME_DEVICE";
-  case ErrorNo::WrongAnswer: return "WRONG_ANSWER";
-  case ErrorNo::BuildTimeout: return "BUILD_TIMEOUT";
-  case ErrorNo::RunTimeout: return "RUN_TIMEOUT";
-  case ErrorNo::Unknown: return "UNKNOWN_ERROR";
+  case ErrorNo::None:
+    return "NO_ERROR";
+  case ErrorNo::Instantiation:
+    return "INSTANTIATION_ERROR";
+  case ErrorNo::CompileHost:
+    return "COMPILE_HOST";
+  case ErrorNo::CompileDevice:
+    return "COMPILE_DEVICE";
+  case ErrorNo::RuntimeDevice:
+    return "RUNTIME_DEVICE";
+  case ErrorNo::WrongAnswer:
+    return "WRONG_ANSWER";
+  case ErrorNo::BuildTimeout:
+    return "BUILD_TIMEOUT";
+  case ErrorNo::RunTimeout:
+    return "RUN_TIMEOUT";
+  case ErrorNo::Unknown:
+    return "UNKNOWN_ERROR";
   }
   return "UNKNOWN_ERROR";
 }

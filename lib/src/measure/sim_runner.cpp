@@ -27,12 +27,15 @@ double unit_hash(uint64_t key) {
   return double(key >> 11) / double(1ull << 53);
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 } // namespace
 
 SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
-                     const codegen::KernelFeatures& f, const target::Resources& res, uint64_t noise_key) {
+                     const codegen::KernelFeatures& f, const target::Resources& res,
+                     uint64_t noise_key) {
   SimEstimate e;
   const auto& g = f.geometry;
   const int64_t threads = g.threads();
@@ -68,11 +71,14 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   // TF32 tensor cores: one mma.sync per 32 multiply-adds of a lane, about 8x the FP32 FMA rate.
   const double math_issue = f.tf32 ? acc / 32.0 : acc;
   const double math_rate = f.tf32 ? 8.0 : 1.0;
-  const double issue = double(warps) * iters * (math_issue + operands + loop_overhead + spill_words) / 4.0;
+  const double issue =
+      double(warps) * iters * (math_issue + operands + loop_overhead + spill_words) / 4.0;
   const double fma = double(threads) * iters * acc / double(t.fp32_lanes_per_sm) / math_rate;
   const double lds = double(warps) * iters * operands * f.smem_conflict_ways;
-  const double load_eff = std::max(0.05, 0.5 * (f.input_load_efficiency + f.weight_load_efficiency));
-  const double gload = double(f.global_loads_per_block) / steps * 4.0 / load_eff / kL2ToSmBytesPerCycle;
+  const double load_eff =
+      std::max(0.05, 0.5 * (f.input_load_efficiency + f.weight_load_efficiency));
+  const double gload =
+      double(f.global_loads_per_block) / steps * 4.0 / load_eff / kL2ToSmBytesPerCycle;
   const double ilp = std::min(acc, 4.0);
 
   // A wave with b blocks per SM. The blocks share the SM's throughput, and hide each other's
@@ -99,9 +105,10 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   // Split-K blocks add into the output: every one of them reads and writes it through L2 (with a
   // workspace, each writes its own slice).
   const double out_passes = f.split_k <= 1 ? 1.0 : (g.workspace_splits > 0 ? 1.0 : 2.0) * f.split_k;
-  const double l2_bytes = double(blocks) * double(f.global_loads_per_block) * 4.0 / load_eff +
-                          out_passes * 4.0 * double(wl.output_elems()) / std::max(0.05, f.store_efficiency) +
-                          double(res.spill_loads + res.spill_stores) * double(threads * blocks) * steps;
+  const double l2_bytes =
+      double(blocks) * double(f.global_loads_per_block) * 4.0 / load_eff +
+      out_passes * 4.0 * double(wl.output_elems()) / std::max(0.05, f.store_efficiency) +
+      double(res.spill_loads + res.spill_stores) * double(threads * blocks) * steps;
   const double dram_bw = t.mem_bandwidth_gbs * 1e9 * std::min(1.0, 2.0 * active);
   const double l2_bw = kL2OverDram * t.mem_bandwidth_gbs * 1e9 * active;
   e.memory_s = std::max(dram_bytes / dram_bw, l2_bytes / l2_bw);
@@ -113,7 +120,8 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   const double bandwidth = t.mem_bandwidth_gbs * 1e9;
   double extra = 0.0;
   if (g.zero_output) extra += kLaunchOverheadS + out_bytes / bandwidth;
-  if (g.workspace_splits > 0) extra += kLaunchOverheadS + double(g.workspace_splits + 1) * out_bytes / bandwidth;
+  if (g.workspace_splits > 0)
+    extra += kLaunchOverheadS + double(g.workspace_splits + 1) * out_bytes / bandwidth;
   e.noiseless_s = std::max(e.compute_s, e.memory_s) + kLaunchOverheadS + extra;
   e.seconds = e.noiseless_s * noise;
   return e;
@@ -122,7 +130,9 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
 SimRunner::SimRunner(target::Target target, MeasureOptions options)
     : target_(std::move(target)), options_(options) {}
 
-std::string SimRunner::device_name() const { return "sim:" + target_.name; }
+std::string SimRunner::device_name() const {
+  return "sim:" + target_.name;
+}
 
 std::string SimRunner::fingerprint() const {
   return "sim:" + target_.name + " | " + target_.arch() + " | " + std::to_string(target_.sm_count) +

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <memory>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <thread>
 
@@ -24,8 +24,9 @@ void xgb_check(int rc, const char* what) {
 class Matrix {
 public:
   Matrix(const std::vector<float>& x, int rows, int cols, int threads) {
-    xgb_check(XGDMatrixCreateFromMat_omp(x.data(), bst_ulong(rows), bst_ulong(cols), NAN, &h_, threads),
-              "matrix creation");
+    xgb_check(
+        XGDMatrixCreateFromMat_omp(x.data(), bst_ulong(rows), bst_ulong(cols), NAN, &h_, threads),
+        "matrix creation");
   }
   ~Matrix() { XGDMatrixFree(h_); }
   Matrix(const Matrix&) = delete;
@@ -40,19 +41,25 @@ std::vector<float> predict_raw(BoosterHandle b, const Matrix& m, int rounds, siz
   bst_ulong len = 0;
   const float* out = nullptr;
   xgb_check(XGBoosterPredict(b, m.get(), 0, unsigned(rounds), 0, &len, &out), "prediction");
-  if (len != rows) throw Error("XGBoost returned " + std::to_string(len) + " predictions for " +
-                               std::to_string(rows) + " rows");
+  if (len != rows)
+    throw Error("XGBoost returned " + std::to_string(len) + " predictions for " +
+                std::to_string(rows) + " rows");
   return std::vector<float>(out, out + len);
 }
 
 } // namespace
 
 nlohmann::json to_json(const ModelOptions& o) {
-  return {{"loss", o.loss},         {"max_depth", o.max_depth},
-          {"eta", o.eta},           {"gamma", o.gamma},
-          {"min_child_weight", o.min_child_weight}, {"subsample", o.subsample},
-          {"max_rounds", o.max_rounds}, {"early_stopping", o.early_stopping},
-          {"recall_k", o.recall_k}, {"seed", o.seed}};
+  return {{"loss", o.loss},
+          {"max_depth", o.max_depth},
+          {"eta", o.eta},
+          {"gamma", o.gamma},
+          {"min_child_weight", o.min_child_weight},
+          {"subsample", o.subsample},
+          {"max_rounds", o.max_rounds},
+          {"early_stopping", o.early_stopping},
+          {"recall_k", o.recall_k},
+          {"seed", o.seed}};
 }
 
 double average_recall(const std::vector<float>& pred, const std::vector<float>& label, int k) {
@@ -61,14 +68,17 @@ double average_recall(const std::vector<float>& pred, const std::vector<float>& 
   // True rank (1 = best) of every row; ties share the better rank.
   std::vector<size_t> by_label(n);
   std::iota(by_label.begin(), by_label.end(), 0);
-  std::stable_sort(by_label.begin(), by_label.end(), [&](size_t a, size_t b) { return label[a] > label[b]; });
+  std::stable_sort(by_label.begin(), by_label.end(),
+                   [&](size_t a, size_t b) { return label[a] > label[b]; });
   std::vector<size_t> rank(n);
   for (size_t i = 0; i < n; ++i) {
-    rank[by_label[i]] = (i > 0 && label[by_label[i]] == label[by_label[i - 1]]) ? rank[by_label[i - 1]] : i + 1;
+    rank[by_label[i]] =
+        (i > 0 && label[by_label[i]] == label[by_label[i - 1]]) ? rank[by_label[i - 1]] : i + 1;
   }
   std::vector<size_t> by_pred(n);
   std::iota(by_pred.begin(), by_pred.end(), 0);
-  std::stable_sort(by_pred.begin(), by_pred.end(), [&](size_t a, size_t b) { return pred[a] > pred[b]; });
+  std::stable_sort(by_pred.begin(), by_pred.end(),
+                   [&](size_t a, size_t b) { return pred[a] > pred[b]; });
   const size_t top = std::min(n, size_t(k));
   double sum = 0;
   for (size_t i = 0; i < top; ++i) {
@@ -92,11 +102,13 @@ CostModel::~CostModel() {
 void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::vector<float>& y,
                     const std::vector<float>& weights) {
   if (rows == 0) return;
-  int threads = options_.threads > 0 ? options_.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options_.threads > 0 ? options_.threads
+                                     : int(std::max(1u, std::thread::hardware_concurrency()));
   Matrix train(x, rows, cols, threads);
   xgb_check(XGDMatrixSetFloatInfo(train.get(), "label", y.data(), bst_ulong(rows)), "labels");
   if (!weights.empty()) {
-    xgb_check(XGDMatrixSetFloatInfo(train.get(), "weight", weights.data(), bst_ulong(rows)), "weights");
+    xgb_check(XGDMatrixSetFloatInfo(train.get(), "weight", weights.data(), bst_ulong(rows)),
+              "weights");
   }
   if (options_.loss == "rank") {
     unsigned group = unsigned(rows);
@@ -107,7 +119,9 @@ void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::
   xgb_check(XGBoosterCreate(mats, 1, &raw), "booster creation");
   std::unique_ptr<void, int (*)(BoosterHandle)> owner(raw, XGBoosterFree);
   BoosterHandle b = owner.get();
-  auto set = [&](const char* k, const std::string& v) { xgb_check(XGBoosterSetParam(b, k, v.c_str()), k); };
+  auto set = [&](const char* k, const std::string& v) {
+    xgb_check(XGBoosterSetParam(b, k, v.c_str()), k);
+  };
   set("objective", options_.loss == "rank" ? "rank:pairwise" : "reg:squarederror");
   set("max_depth", std::to_string(options_.max_depth));
   set("eta", std::to_string(options_.eta));
@@ -124,7 +138,8 @@ void CostModel::fit(const std::vector<float>& x, int rows, int cols, const std::
   int best_round = 0;
   for (int round = 0; round < options_.max_rounds; ++round) {
     xgb_check(XGBoosterUpdateOneIter(b, round, train.get()), "training");
-    double recall = average_recall(predict_raw(b, train, round + 1, size_t(rows)), y, options_.recall_k);
+    double recall =
+        average_recall(predict_raw(b, train, round + 1, size_t(rows)), y, options_.recall_k);
     if (recall > best) {
       best = recall;
       best_round = round + 1;

@@ -1,15 +1,17 @@
 #include "chameleon/model/features.hpp"
 
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 
 namespace chameleon::model {
 
 namespace {
 constexpr int kDerived = 19;
 
-float lg(double v) { return float(std::log2(std::max(v, 0.0) + 1.0)); }
+float lg(double v) {
+  return float(std::log2(std::max(v, 0.0) + 1.0));
+}
 } // namespace
 
 FeatureExtractor::FeatureExtractor(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
@@ -28,10 +30,11 @@ std::vector<std::string> FeatureExtractor::names() const {
       out.push_back(k.name);
     }
   }
-  for (const char* n : {"threads", "blocks", "waves", "blocks_per_sm", "smem_bytes", "registers",
-                        "vthreads", "accumulators", "fma_per_thread", "reduction_steps",
-                        "smem_reads_per_fma", "input_load_eff", "weight_load_eff", "store_eff",
-                        "smem_conflict_ways", "unrolled_loops", "unroll_explicit", "spills", "split_k"}) {
+  for (const char* n :
+       {"threads", "blocks", "waves", "blocks_per_sm", "smem_bytes", "registers", "vthreads",
+        "accumulators", "fma_per_thread", "reduction_steps", "smem_reads_per_fma", "input_load_eff",
+        "weight_load_eff", "store_eff", "smem_conflict_ways", "unrolled_loops", "unroll_explicit",
+        "spills", "split_k"}) {
     out.push_back(n);
   }
   return out;
@@ -50,10 +53,12 @@ void FeatureExtractor::extract(const space::Config& c, const target::Resources* 
   const int regs = target::kernel_registers(t, f.predicted_registers, compiled);
   // Occupancy as the hardware would allocate it; at least one block so that waves stay finite.
   const double smem = double(target::block_smem(t, f.static_smem + f.geometry.dynamic_smem));
-  const double bps = double(std::max<int64_t>(
-      1, target::blocks_per_sm(t, f.geometry.threads(), regs, f.static_smem + f.geometry.dynamic_smem)));
-  const double spills = compiled != nullptr ? compiled->spill_loads + compiled->spill_stores
-                                            : std::max(0, f.predicted_registers - t.max_regs_per_thread) * 8;
+  const double bps =
+      double(std::max<int64_t>(1, target::blocks_per_sm(t, f.geometry.threads(), regs,
+                                                        f.static_smem + f.geometry.dynamic_smem)));
+  const double spills = compiled != nullptr
+                            ? compiled->spill_loads + compiled->spill_stores
+                            : std::max(0, f.predicted_registers - t.max_regs_per_thread) * 8;
   out[i++] = lg(threads);
   out[i++] = lg(blocks);
   out[i++] = float(blocks / (bps * t.sm_count));
@@ -77,7 +82,8 @@ void FeatureExtractor::extract(const space::Config& c, const target::Resources* 
 
 std::vector<float> FeatureExtractor::matrix(const std::vector<space::Config>& configs) const {
   std::vector<float> out(configs.size() * size_t(size_));
-  for (size_t r = 0; r < configs.size(); ++r) extract(configs[r], nullptr, out.data() + r * size_t(size_));
+  for (size_t r = 0; r < configs.size(); ++r)
+    extract(configs[r], nullptr, out.data() + r * size_t(size_));
   return out;
 }
 

@@ -35,8 +35,8 @@ struct OpInfo {
 };
 
 const std::map<std::string, OpInfo>& op_table() {
-  static const std::set<std::string> kConvKeys = {"out_channels", "kernel", "stride", "padding",
-                                                  "dilation",     "groups", "bias",   "input_shape"};
+  static const std::set<std::string> kConvKeys = {
+      "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias", "input_shape"};
   static const std::set<std::string> kPoolKeys = {"kernel", "stride", "padding", "dilation",
                                                   "ceil_mode"};
   static const std::map<std::string, OpInfo> table = {
@@ -55,7 +55,8 @@ const std::map<std::string, OpInfo>& op_table() {
       {"lrn", {Op::Identity, {"size", "alpha", "beta", "k"}}},
       {"batch_norm", {Op::BatchNorm, {"eps", "momentum"}}},
       {"max_pool", {Op::MaxPool, kPoolKeys}},
-      {"avg_pool", {Op::AvgPool, {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}}},
+      {"avg_pool",
+       {Op::AvgPool, {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}}},
       {"global_avg_pool", {Op::GlobalAvgPool, {}}},
       {"global_max_pool", {Op::GlobalMaxPool, {}}},
       {"adaptive_avg_pool", {Op::AdaptiveAvgPool, {"output_size"}}},
@@ -91,19 +92,22 @@ private:
 };
 
 int get_int(const Context& ctx, const json& value, const std::string& key) {
-  if (!value.is_number_integer()) ctx.fail("'" + key + "' must be a whole number, got " + value.dump());
-  if (value.is_number_unsigned() ? value.get<uint64_t>() > uint64_t(kMaxDim)
-                                 : value.get<int64_t>() < -kMaxDim || value.get<int64_t>() > kMaxDim) {
+  if (!value.is_number_integer())
+    ctx.fail("'" + key + "' must be a whole number, got " + value.dump());
+  if (value.is_number_unsigned()
+          ? value.get<uint64_t>() > uint64_t(kMaxDim)
+          : value.get<int64_t>() < -kMaxDim || value.get<int64_t>() > kMaxDim) {
     ctx.fail("'" + key + "' is out of range, got " + value.dump());
   }
   return value.get<int>();
 }
 
 // An optional string field: `fallback` when absent, an error when not a string.
-std::string get_string(const Context& ctx, const json& obj, const std::string& key, const std::string& fallback,
-                       const std::string& owner = "") {
+std::string get_string(const Context& ctx, const json& obj, const std::string& key,
+                       const std::string& fallback, const std::string& owner = "") {
   if (!obj.contains(key)) return fallback;
-  if (!obj.at(key).is_string()) ctx.fail(owner + "'" + key + "' must be a string, got " + obj.at(key).dump());
+  if (!obj.at(key).is_string())
+    ctx.fail(owner + "'" + key + "' must be a string, got " + obj.at(key).dump());
   return obj.at(key).get<std::string>();
 }
 
@@ -143,7 +147,8 @@ Window get_window(const Context& ctx, const json& layer, bool stride_defaults_to
   Window w;
   if (!layer.contains("kernel")) ctx.fail("missing 'kernel'");
   std::tie(w.kernel_h, w.kernel_w) = get_pair(ctx, layer, "kernel", {1, 1});
-  auto stride_default = stride_defaults_to_kernel ? std::pair{w.kernel_h, w.kernel_w} : std::pair{1, 1};
+  auto stride_default =
+      stride_defaults_to_kernel ? std::pair{w.kernel_h, w.kernel_w} : std::pair{1, 1};
   std::tie(w.stride_h, w.stride_w) = get_pair(ctx, layer, "stride", stride_default);
   std::tie(w.dilation_h, w.dilation_w) = get_pair(ctx, layer, "dilation", {1, 1});
   get_padding(ctx, layer, w);
@@ -248,8 +253,8 @@ int64_t window_out(const Context& ctx, int64_t in, int k, int s, int pad_lo, int
   int64_t padded = in + pad_lo + pad_hi;
   if (span > padded) {
     std::ostringstream msg;
-    msg << "kernel " << k << " (dilation " << d << ") spans " << span << " rows/cols but the padded "
-        << axis << " extent is only " << padded;
+    msg << "kernel " << k << " (dilation " << d << ") spans " << span
+        << " rows/cols but the padded " << axis << " extent is only " << padded;
     ctx.fail(msg.str());
   }
   int64_t out = (padded - span) / s + 1;
@@ -284,7 +289,8 @@ Shape infer_layer(const Context& ctx, const Layer& layer, const std::vector<Shap
     int64_t c = in[0][1];
     if (c % layer.groups != 0 || layer.out_channels % layer.groups != 0) {
       ctx.fail("groups=" + std::to_string(layer.groups) + " must divide both the input channels (" +
-               std::to_string(c) + ") and out_channels (" + std::to_string(layer.out_channels) + ")");
+               std::to_string(c) + ") and out_channels (" + std::to_string(layer.out_channels) +
+               ")");
     }
     int64_t oh = window_out(ctx, in[0][2], w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom,
                             w.dilation_h, false, "height");
@@ -344,7 +350,8 @@ Shape infer_layer(const Context& ctx, const Layer& layer, const std::vector<Shap
     expect_inputs(ctx, layer, 1, SIZE_MAX);
     int rank = int(in[0].size());
     int axis = layer.axis < 0 ? layer.axis + rank : layer.axis;
-    if (axis < 0 || axis >= rank) ctx.fail("concat axis " + std::to_string(layer.axis) + " out of range");
+    if (axis < 0 || axis >= rank)
+      ctx.fail("concat axis " + std::to_string(layer.axis) + " out of range");
     Shape out = in[0];
     for (size_t i = 1; i < in.size(); ++i) {
       bool same = in[i].size() == in[0].size();
@@ -393,7 +400,8 @@ void infer_shapes(Network& net) {
     }
     if (layer.op == Op::Conv2d && !in.empty()) {
       for (int64_t d : in[0]) {
-        if (d > kMaxDim) ctx.fail("input dimension " + std::to_string(d) + " is beyond 32-bit indexing");
+        if (d > kMaxDim)
+          ctx.fail("input dimension " + std::to_string(d) + " is beyond 32-bit indexing");
       }
     }
     layer.shape = infer_layer(ctx, layer, in);
@@ -412,7 +420,8 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
   // Without an 'input', every layer reads an earlier one or (a conv2d) gives its 'input_shape'.
   if (doc.contains("input")) {
     const json& input = doc.at("input");
-    if (!input.is_object()) ctx.fail("'input' is an object ({\"name\": ..., \"shape\": [N, C, H, W]})");
+    if (!input.is_object())
+      ctx.fail("'input' is an object ({\"name\": ..., \"shape\": [N, C, H, W]})");
     net.input_name = get_string(ctx, input, "name", "input", "the input's ");
     if (!input.contains("shape")) ctx.fail("input needs a 'shape'");
     net.input_shape = get_shape(ctx, input.at("shape"), "input shape");
@@ -432,15 +441,17 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
                            : "";
     ctx.at_layer(name.empty() ? "?" : name, i);
     if (!j.is_object()) ctx.fail("a layer is a JSON object");
-    if (name.empty()) ctx.fail(j.contains("name") ? "'name' must be a non-empty string, got " + j.at("name").dump()
-                                                  : "missing 'name'");
+    if (name.empty())
+      ctx.fail(j.contains("name") ? "'name' must be a non-empty string, got " + j.at("name").dump()
+                                  : "missing 'name'");
     if (!names.insert(name).second) ctx.fail("the name '" + name + "' is used twice");
     Layer layer = parse_layer(ctx, j);
     if (!layer.input_shape.empty()) {
       if (batch > 0) layer.input_shape[0] = batch;
     } else if (layer.inputs.empty()) { // sequential by default
       if (previous.empty()) {
-        ctx.fail("no input to read: give the network an 'input', or this layer 'inputs' (or, a conv2d, an "
+        ctx.fail("no input to read: give the network an 'input', or this layer 'inputs' (or, a "
+                 "conv2d, an "
                  "'input_shape')");
       }
       layer.inputs.push_back(previous);
@@ -461,8 +472,8 @@ Network load_network(const std::string& path, int batch) {
   } catch (const json::parse_error& e) {
     const std::string lower = util::lower(path);
     if (lower.size() > 5 && lower.compare(lower.size() - 5, 5, ".onnx") == 0) {
-      throw Error(path + ": an ONNX model, not a network file: `scripts/onnx_to_network.py " + path +
-                  " -o NAME.json` writes its convolutions as one (docs/network-format.md)");
+      throw Error(path + ": an ONNX model, not a network file: `scripts/onnx_to_network.py " +
+                  path + " -o NAME.json` writes its convolutions as one (docs/network-format.md)");
     }
     throw Error(path + ": not valid JSON: " + e.what());
   }

@@ -11,8 +11,9 @@
 namespace chameleon::sample {
 
 nlohmann::json to_json(const AdaptiveOptions& o) {
-  return {{"k_min", o.k_min},         {"k_max", o.k_max}, {"k_step", o.k_step}, {"threshold", o.threshold},
-          {"pick", o.pick},           {"cluster_knobs", o.cluster_knobs}, {"epsilon", o.epsilon}};
+  return {{"k_min", o.k_min},         {"k_max", o.k_max}, {"k_step", o.k_step},
+          {"threshold", o.threshold}, {"pick", o.pick},   {"cluster_knobs", o.cluster_knobs},
+          {"epsilon", o.epsilon}};
 }
 
 AdaptiveSampler::AdaptiveSampler(AdaptiveOptions options) : options_(options) {
@@ -24,8 +25,10 @@ AdaptiveSampler::AdaptiveSampler(AdaptiveOptions options) : options_(options) {
   if (options_.pick != "nearest" && options_.pick != "best") {
     throw Error("adaptive sampling picks 'nearest' or 'best', got '" + options_.pick + "'");
   }
-  if (options_.cluster_knobs < 0) throw Error("adaptive sampling needs cluster_knobs >= 0 (0: all knobs)");
-  if (options_.epsilon < 0 || options_.epsilon > 1) throw Error("adaptive sampling needs 0 <= epsilon <= 1");
+  if (options_.cluster_knobs < 0)
+    throw Error("adaptive sampling needs cluster_knobs >= 0 (0: all knobs)");
+  if (options_.epsilon < 0 || options_.epsilon > 1)
+    throw Error("adaptive sampling needs 0 <= epsilon <= 1");
 }
 
 namespace {
@@ -43,13 +46,15 @@ std::vector<size_t> clustered_knobs(const space::ConfigSpace& sp, int widest) {
   return knobs;
 }
 
-Eigen::MatrixXd normalized(const space::ConfigSpace& sp, const std::vector<explore::Candidate>& cands,
+Eigen::MatrixXd normalized(const space::ConfigSpace& sp,
+                           const std::vector<explore::Candidate>& cands,
                            const std::vector<size_t>& knobs) {
   Eigen::MatrixXd m(Eigen::Index(cands.size()), Eigen::Index(knobs.size()));
   for (size_t i = 0; i < cands.size(); ++i) {
     for (size_t j = 0; j < knobs.size(); ++j) {
       const int64_t n = sp.knobs()[knobs[j]].size();
-      m(Eigen::Index(i), Eigen::Index(j)) = n > 1 ? double(cands[i].config.choice[knobs[j]]) / double(n - 1) : 0.0;
+      m(Eigen::Index(i), Eigen::Index(j)) =
+          n > 1 ? double(cands[i].config.choice[knobs[j]]) / double(n - 1) : 0.0;
     }
   }
   return m;
@@ -57,7 +62,8 @@ Eigen::MatrixXd normalized(const space::ConfigSpace& sp, const std::vector<explo
 } // namespace
 
 std::optional<space::Config> synthesize(const std::vector<space::Config>& configs,
-                                        SampleContext& ctx, const std::unordered_set<int64_t>& taken) {
+                                        SampleContext& ctx,
+                                        const std::unordered_set<int64_t>& taken) {
   if (configs.empty()) return std::nullopt;
   const size_t knobs = ctx.space.knobs().size();
   // Per knob, its observed choices from most to least frequent (ties: lower choice first).
@@ -66,7 +72,8 @@ std::optional<space::Config> synthesize(const std::vector<space::Config>& config
     std::map<int, int> freq;
     for (const auto& c : configs) ++freq[c.choice[k]];
     for (const auto& [choice, n] : freq) ranked[k].push_back(choice);
-    std::stable_sort(ranked[k].begin(), ranked[k].end(), [&](int a, int b) { return freq[a] > freq[b]; });
+    std::stable_sort(ranked[k].begin(), ranked[k].end(),
+                     [&](int a, int b) { return freq[a] > freq[b]; });
   }
   // Best-first over rank vectors ordered by rank sum: the mode first, then the combinations that
   // give up the least frequency.
@@ -92,15 +99,17 @@ std::optional<space::Config> synthesize(const std::vector<space::Config>& config
   return std::nullopt;
 }
 
-std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Candidate>& candidates,
-                                                   int max_batch, SampleContext& ctx) {
+std::vector<space::Config>
+AdaptiveSampler::sample(const std::vector<explore::Candidate>& candidates, int max_batch,
+                        SampleContext& ctx) {
   std::unordered_set<int64_t> taken;
   if (candidates.empty()) {
     last_k_ = 0;
     return random_unvisited(max_batch, ctx, taken);
   }
   // The meta-search over k.
-  const Eigen::MatrixXd points = normalized(ctx.space, candidates, clustered_knobs(ctx.space, options_.cluster_knobs));
+  const Eigen::MatrixXd points =
+      normalized(ctx.space, candidates, clustered_knobs(ctx.space, options_.cluster_knobs));
   const int n = int(candidates.size());
   std::vector<int> ks;
   for (int k = options_.k_min; k <= options_.k_max && k <= n; k += options_.k_step) ks.push_back(k);
@@ -121,7 +130,8 @@ std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Ca
   for (int a : cl.assignment) ++sizes[size_t(a)];
   std::vector<int> order(sizes.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return sizes[size_t(a)] > sizes[size_t(b)]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return sizes[size_t(a)] > sizes[size_t(b)]; });
 
   std::vector<space::Config> all;
   for (const auto& c : candidates) all.push_back(c.config);
@@ -130,7 +140,9 @@ std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Ca
     int best = -1;
     for (size_t i = 0; i < candidates.size(); ++i) {
       const auto& c = candidates[i];
-      if (cl.assignment[i] != cluster || taken.count(c.config.index) || ctx.visited.count(c.config.index)) continue;
+      if (cl.assignment[i] != cluster || taken.count(c.config.index) ||
+          ctx.visited.count(c.config.index))
+        continue;
       if (best >= 0 && c.score <= candidates[size_t(best)].score) continue;
       if (ctx.valid(c.config)) best = int(i);
     }
@@ -168,7 +180,8 @@ std::vector<space::Config> AdaptiveSampler::sample(const std::vector<explore::Ca
   const int floor = std::min(max_batch, options_.k_min);
   for (const auto& c : candidates) {
     if (int(out.size()) >= floor) break;
-    if (taken.count(c.config.index) || ctx.visited.count(c.config.index) || !ctx.valid(c.config)) continue;
+    if (taken.count(c.config.index) || ctx.visited.count(c.config.index) || !ctx.valid(c.config))
+      continue;
     taken.insert(c.config.index);
     out.push_back(c.config);
   }

@@ -16,7 +16,8 @@ std::vector<space::Config> random_unvisited(int count, SampleContext& ctx,
   // Rejection sampling; a space whose valid configs are nearly all measured gives up after a
   // bounded number of draws rather than looping forever.
   const int64_t max_draws = 2000 + 200LL * count;
-  for (int64_t draw = 0; draw < max_draws && int(out.size()) < count; ++draw) take(ctx.space.random(ctx.rng));
+  for (int64_t draw = 0; draw < max_draws && int(out.size()) < count; ++draw)
+    take(ctx.space.random(ctx.rng));
   // Too few in a space small enough to walk: its valid configs may be rare rather than used up
   // (a depthwise layer's GEMM keeps 45 of 186,624), so walk all of it, from a random start with a
   // random stride coprime to its size (a random order, each config once), until enough are found.
@@ -36,7 +37,8 @@ std::vector<space::Config> GreedySampler::sample(const std::vector<explore::Cand
                                                  int max_batch, SampleContext& ctx) {
   std::vector<space::Config> out;
   std::unordered_set<int64_t> taken;
-  const int randoms = candidates.empty() ? max_batch : std::min(max_batch, int(epsilon_ * max_batch));
+  const int randoms =
+      candidates.empty() ? max_batch : std::min(max_batch, int(epsilon_ * max_batch));
   for (const auto& cand : candidates) {
     if (int(out.size()) >= max_batch - randoms) break;
     const auto& c = cand.config;

@@ -201,16 +201,19 @@ Config ConfigSpace::from_entity(const nlohmann::json& entity) const {
 }
 
 ConfigSpace ConfigSpace::restrict(const nlohmann::json& knob_values) const {
-  if (!knob_values.is_object()) throw Error("a slice's knobs are an object {\"knob\": [values...]}");
+  if (!knob_values.is_object())
+    throw Error("a slice's knobs are an object {\"knob\": [values...]}");
   std::vector<std::vector<int>> keep(knobs_.size());
   for (const auto& [name, values] : knob_values.items()) {
     const int k = knob_index(name);
     if (k < 0) {
       std::vector<std::string> names;
       for (const Knob& knob : knobs_) names.push_back(knob.name);
-      throw Error("unknown knob '" + name + "' (this space's knobs: " + util::join(names, ", ") + ")");
+      throw Error("unknown knob '" + name + "' (this space's knobs: " + util::join(names, ", ") +
+                  ")");
     }
-    if (!values.is_array() || values.empty()) throw Error("knob '" + name + "': expected a non-empty list of values");
+    if (!values.is_array() || values.empty())
+      throw Error("knob '" + name + "': expected a non-empty list of values");
     std::vector<int> positions;
     for (const auto& v : values) positions.push_back(choice_of(size_t(k), v));
     std::sort(positions.begin(), positions.end());
@@ -244,7 +247,8 @@ ConfigSpace ConfigSpace::restrict(const nlohmann::json& knob_values) const {
 int64_t ConfigSpace::full_index(const Config& c) const {
   if (!restricted()) return c.index;
   int64_t index = 0;
-  for (size_t i = knobs_.size(); i-- > 0;) index = index * full_sizes_[i] + positions_[i][size_t(c.choice[i])];
+  for (size_t i = knobs_.size(); i-- > 0;)
+    index = index * full_sizes_[i] + positions_[i][size_t(c.choice[i])];
   return index;
 }
 

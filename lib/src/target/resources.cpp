@@ -25,10 +25,14 @@ Resources resources_from_json(const nlohmann::json& j) {
 }
 
 namespace {
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 } // namespace
 
-int64_t warps_per_block(const Target& t, int64_t threads) { return ceil_div(threads, t.warp_size); }
+int64_t warps_per_block(const Target& t, int64_t threads) {
+  return ceil_div(threads, t.warp_size);
+}
 
 int64_t registers_per_warp(const Target& t, int registers) {
   return ceil_div(int64_t(registers) * t.warp_size, 256) * 256;

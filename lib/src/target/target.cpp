@@ -9,7 +9,9 @@
 
 namespace chameleon::target {
 
-std::string Target::arch() const { return "sm_" + std::to_string(sm()); }
+std::string Target::arch() const {
+  return "sm_" + std::to_string(sm());
+}
 
 namespace {
 
@@ -27,15 +29,20 @@ struct Row {
 // Figures from NVIDIA's CUDA programming guide (compute capability tables) and product sheets.
 constexpr Row kRows[] = {
     {"titanxp", "NVIDIA TITAN Xp (Pascal)", 6, 1, 30, 1582, 128, 48, 96, 0, 2048, 32, 3, 547.7},
-    {"1080ti", "NVIDIA GeForce GTX 1080 Ti (Pascal)", 6, 1, 28, 1582, 128, 48, 96, 0, 2048, 32, 2.75, 484},
+    {"1080ti", "NVIDIA GeForce GTX 1080 Ti (Pascal)", 6, 1, 28, 1582, 128, 48, 96, 0, 2048, 32,
+     2.75, 484},
     {"v100", "NVIDIA Tesla V100 SXM2 (Volta)", 7, 0, 80, 1530, 64, 96, 96, 0, 2048, 32, 6, 900},
     {"t4", "NVIDIA T4 (Turing)", 7, 5, 40, 1590, 64, 64, 64, 0, 1024, 16, 4, 320},
-    {"a100", "NVIDIA A100 SXM4 80GB (Ampere)", 8, 0, 108, 1410, 64, 163, 164, 1, 2048, 32, 40, 2039},
+    {"a100", "NVIDIA A100 SXM4 80GB (Ampere)", 8, 0, 108, 1410, 64, 163, 164, 1, 2048, 32, 40,
+     2039},
     {"a10", "NVIDIA A10 (Ampere)", 8, 6, 72, 1695, 128, 99, 100, 1, 1536, 16, 6, 600},
     {"l4", "NVIDIA L4 (Ada)", 8, 9, 58, 2040, 128, 99, 100, 1, 1536, 24, 48, 300},
-    {"rtx4090", "NVIDIA GeForce RTX 4090 (Ada)", 8, 9, 128, 2520, 128, 99, 100, 1, 1536, 24, 72, 1008},
-    {"h100", "NVIDIA H100 SXM5 80GB (Hopper)", 9, 0, 132, 1980, 128, 227, 228, 1, 2048, 32, 50, 3350},
-    {"h200", "NVIDIA H200 SXM 141GB (Hopper)", 9, 0, 132, 1980, 128, 227, 228, 1, 2048, 32, 50, 4800},
+    {"rtx4090", "NVIDIA GeForce RTX 4090 (Ada)", 8, 9, 128, 2520, 128, 99, 100, 1, 1536, 24, 72,
+     1008},
+    {"h100", "NVIDIA H100 SXM5 80GB (Hopper)", 9, 0, 132, 1980, 128, 227, 228, 1, 2048, 32, 50,
+     3350},
+    {"h200", "NVIDIA H200 SXM 141GB (Hopper)", 9, 0, 132, 1980, 128, 227, 228, 1, 2048, 32, 50,
+     4800},
 };
 
 Target from_row(const Row& r) {
@@ -120,7 +127,8 @@ Target target_from_json(const nlohmann::json& j) {
     // Fields a target written before they were would lack keep the preset of its arch's values.
     const std::string arch = j.at("arch").get<std::string>();
     int sm = 0;
-    if (arch.rfind("sm_", 0) != 0 || (sm = std::atoi(arch.c_str() + 3)) <= 0) throw Error("bad arch '" + arch + "'");
+    if (arch.rfind("sm_", 0) != 0 || (sm = std::atoi(arch.c_str() + 3)) <= 0)
+      throw Error("bad arch '" + arch + "'");
     Target t;
     if (const Target* p = closest_preset(j.value("description", std::string()), sm)) t = *p;
     t.name = j.at("name").get<std::string>();
@@ -144,9 +152,12 @@ Target target_from_json(const nlohmann::json& j) {
     read("l2_bytes", t.l2_bytes);
     read("mem_bandwidth_gbs", t.mem_bandwidth_gbs);
     read("warp_size", t.warp_size);
-    for (int i = 0; i < 3 && j.contains("max_block_dim"); ++i) t.max_block_dim[i] = j.at("max_block_dim").at(i).get<int>();
-    for (int i = 0; i < 3 && j.contains("max_grid_dim"); ++i) t.max_grid_dim[i] = j.at("max_grid_dim").at(i).get<int>();
-    if (t.sm_count <= 0 || t.warp_size <= 0 || t.clock_mhz <= 0) throw Error("SM count, warp size and clock must be positive");
+    for (int i = 0; i < 3 && j.contains("max_block_dim"); ++i)
+      t.max_block_dim[i] = j.at("max_block_dim").at(i).get<int>();
+    for (int i = 0; i < 3 && j.contains("max_grid_dim"); ++i)
+      t.max_grid_dim[i] = j.at("max_grid_dim").at(i).get<int>();
+    if (t.sm_count <= 0 || t.warp_size <= 0 || t.clock_mhz <= 0)
+      throw Error("SM count, warp size and clock must be positive");
     return t;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("bad target description: ") + e.what());

@@ -7,13 +7,15 @@
 namespace chameleon::task {
 
 std::vector<Task> extract_tasks(const network::Network& net) {
-  std::unordered_map<std::string, const network::Shape*> shapes = {{net.input_name, &net.input_shape}};
+  std::unordered_map<std::string, const network::Shape*> shapes = {
+      {net.input_name, &net.input_shape}};
   std::vector<Task> tasks;
   std::unordered_map<std::string, size_t> by_key;
   for (const auto& layer : net.layers) {
     shapes[layer.name] = &layer.shape;
     if (layer.op != network::Op::Conv2d) continue;
-    const network::Shape& in = layer.input_shape.empty() ? *shapes.at(layer.inputs.at(0)) : layer.input_shape;
+    const network::Shape& in =
+        layer.input_shape.empty() ? *shapes.at(layer.inputs.at(0)) : layer.input_shape;
     const network::Window& win = layer.window;
     Conv2dWorkload wl;
     wl.n = int(in[0]);
@@ -51,7 +53,8 @@ std::vector<Task> select_tasks(const std::vector<Task>& tasks, const std::vector
   for (int index : indices) {
     if (index < 1 || index > int(tasks.size())) {
       throw Error("task " + std::to_string(index) + " does not exist: the network has " +
-                  std::to_string(tasks.size()) + " tasks (1.." + std::to_string(tasks.size()) + ")");
+                  std::to_string(tasks.size()) + " tasks (1.." + std::to_string(tasks.size()) +
+                  ")");
     }
     out.push_back(tasks[size_t(index - 1)]);
   }

@@ -53,8 +53,12 @@ std::string Conv2dWorkload::key() const {
   return out;
 }
 
-bool Conv2dWorkload::operator==(const Conv2dWorkload& o) const { return as_tuple(*this) == as_tuple(o); }
-bool Conv2dWorkload::operator<(const Conv2dWorkload& o) const { return as_tuple(*this) < as_tuple(o); }
+bool Conv2dWorkload::operator==(const Conv2dWorkload& o) const {
+  return as_tuple(*this) == as_tuple(o);
+}
+bool Conv2dWorkload::operator<(const Conv2dWorkload& o) const {
+  return as_tuple(*this) < as_tuple(o);
+}
 
 nlohmann::json to_json(const Conv2dWorkload& wl) {
   return {{"N", wl.n},
@@ -107,7 +111,8 @@ void validate(const Conv2dWorkload& wl) {
   if (wl.n < 1 || wl.c < 1 || wl.h < 1 || wl.w < 1 || wl.k < 1 || wl.r < 1 || wl.s < 1) {
     fail("sizes must be positive");
   }
-  if (wl.stride_h < 1 || wl.stride_w < 1 || wl.dilation_h < 1 || wl.dilation_w < 1 || wl.groups < 1) {
+  if (wl.stride_h < 1 || wl.stride_w < 1 || wl.dilation_h < 1 || wl.dilation_w < 1 ||
+      wl.groups < 1) {
     fail("stride, dilation and groups must be at least 1");
   }
   if (wl.pad_top < 0 || wl.pad_left < 0 || wl.pad_bottom < 0 || wl.pad_right < 0) {

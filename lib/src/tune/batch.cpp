@@ -11,7 +11,8 @@ namespace chameleon::tune {
 namespace {
 
 // A finished build not taken yet, the lowest index first; waits while none is ready.
-size_t next_ready(std::vector<std::future<measure::BuildResult>>& builds, std::vector<char>& taken) {
+size_t next_ready(std::vector<std::future<measure::BuildResult>>& builds,
+                  std::vector<char>& taken) {
   for (;;) {
     size_t first_pending = builds.size();
     for (size_t i = 0; i < builds.size(); ++i) {
@@ -29,9 +30,10 @@ size_t next_ready(std::vector<std::future<measure::BuildResult>>& builds, std::v
 
 } // namespace
 
-Record make_record(const task::Task& t, const codegen::Template& tmpl, const space::ConfigSpace& space,
-                   const space::Config& c, measure::MeasureResult result, const TuneEnv& env,
-                   const std::string& tuner, int iteration) {
+Record make_record(const task::Task& t, const codegen::Template& tmpl,
+                   const space::ConfigSpace& space, const space::Config& c,
+                   measure::MeasureResult result, const TuneEnv& env, const std::string& tuner,
+                   int iteration) {
   Record r;
   r.result = std::move(result);
   r.workload = t.workload;
@@ -56,7 +58,8 @@ std::vector<Record> measure_batch(const BatchContext& ctx, const std::vector<spa
   TuneEnv& env = ctx.env;
   const int charged_jobs = env.runner.charged_compile_jobs();
   std::vector<std::future<measure::BuildResult>> builds;
-  for (const auto& c : batch) builds.push_back(env.builder.submit({&ctx.tmpl, ctx.task.workload, &ctx.space, c}));
+  for (const auto& c : batch)
+    builds.push_back(env.builder.submit({&ctx.tmpl, ctx.task.workload, &ctx.space, c}));
   std::vector<char> taken(batch.size(), 0);
   std::vector<Record> measured(batch.size());
   auto finish = [&](Record& r, double elapsed_s) {
@@ -74,7 +77,8 @@ std::vector<Record> measure_batch(const BatchContext& ctx, const std::vector<spa
     cost.measure_s += since(run_start);
     // A recorded result keeps the compile time it was recorded with.
     if (charged_jobs == 0) result.all_cost = b.compile_seconds + result.run_seconds;
-    measured[i] = make_record(ctx.task, ctx.tmpl, ctx.space, batch[i], std::move(result), env, ctx.tuner, ctx.iteration);
+    measured[i] = make_record(ctx.task, ctx.tmpl, ctx.space, batch[i], std::move(result), env,
+                              ctx.tuner, ctx.iteration);
     if (charged_jobs == 0) finish(measured[i], ctx.clock_offset_s + since(ctx.started));
   }
   if (charged_jobs > 0) {
@@ -86,7 +90,8 @@ std::vector<Record> measure_batch(const BatchContext& ctx, const std::vector<spa
     const std::vector<double> done = measure::pipeline_finish_times(compile_s, run_s, charged_jobs);
     std::vector<size_t> order(batch.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return done[a] < done[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return done[a] < done[b]; });
     for (size_t i : order) finish(measured[i], ctx.charged_s + done[i]);
     cost.charged_s = done.empty() ? 0.0 : *std::max_element(done.begin(), done.end());
   }

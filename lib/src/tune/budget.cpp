@@ -15,7 +15,8 @@
 
 namespace chameleon::tune {
 
-TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count) {
+TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position,
+                      int count) {
   TunerParts parts = make_tuner(o);
   return tune_task(t, o, env, parts, position, count);
 }
@@ -25,13 +26,16 @@ namespace {
 // The templates that take the task on this device; none: why, in `skipped`.
 std::vector<const codegen::Template*> runnable_templates(const task::Task& t, const TuneOptions& o,
                                                          const TuneEnv& env, std::string& skipped) {
-  const auto wanted = codegen::templates_for(t.workload, o.templates, o.allow_tf32, env.target.sm());
+  const auto wanted =
+      codegen::templates_for(t.workload, o.templates, o.allow_tf32, env.target.sm());
   std::vector<const codegen::Template*> tmpls;
   std::vector<std::string> declined; // by the device (a recorded one measures only its slices)
   for (const codegen::Template* tmpl : wanted) {
     const std::string why = env.runner.cannot_measure(*tmpl, t.workload);
-    if (why.empty()) tmpls.push_back(tmpl);
-    else declined.push_back(why);
+    if (why.empty())
+      tmpls.push_back(tmpl);
+    else
+      declined.push_back(why);
   }
   const std::string cannot_hold = env.runner.cannot_hold(t.workload);
   if (!cannot_hold.empty()) {
@@ -39,7 +43,8 @@ std::vector<const codegen::Template*> runnable_templates(const task::Task& t, co
     return {};
   }
   if (tmpls.empty()) {
-    skipped = !declined.empty() ? util::join(declined, "; ") : codegen::no_template_reason(t.workload, o.templates);
+    skipped = !declined.empty() ? util::join(declined, "; ")
+                                : codegen::no_template_reason(t.workload, o.templates);
   }
   return tmpls;
 }
@@ -113,7 +118,8 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       const int adds = std::max(0, share - latest[i].trials);
       part_options.deadline = share_of(*o.deadline, double(adds) / double(left));
     }
-    TaskOutcome part = tune_template(t, *tmpls[i], part_options, env, parts, position, count, &measured[i]);
+    TaskOutcome part =
+        tune_template(t, *tmpls[i], part_options, env, parts, position, count, &measured[i]);
     measured[i].insert(measured[i].end(), std::make_move_iterator(part.new_records.begin()),
                        std::make_move_iterator(part.new_records.end()));
     part.new_records.clear();
@@ -154,7 +160,9 @@ TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, T
       // limit goes on, with the task's time left.
       const Stop why = latest[i].stop;
       if (why != StopReason::TrialBudget && why != StopReason::TimeLimit) continue;
-      if ((o.deadline && Clock::now() >= *o.deadline) || util::interrupt_requested() || task_goal_met()) break;
+      if ((o.deadline && Clock::now() >= *o.deadline) || util::interrupt_requested() ||
+          task_goal_met())
+        break;
       run(i, latest[i].trials + left);
     }
   }

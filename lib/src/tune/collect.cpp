@@ -23,8 +23,8 @@ constexpr double kProgressEveryS = 10;
 
 // The slice's records in the log for this device and template version, by config (the last
 // record of a config wins).
-std::unordered_map<std::string, Record> recorded_configs(const Slice& s, const space::ConfigSpace& space,
-                                                         const TuneEnv& env) {
+std::unordered_map<std::string, Record>
+recorded_configs(const Slice& s, const space::ConfigSpace& space, const TuneEnv& env) {
   std::unordered_map<std::string, Record> out;
   const codegen::Template& tmpl = s.tmpl();
   const std::string fingerprint = env.runner.fingerprint();
@@ -75,9 +75,9 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
   std::mt19937_64 rng(o.seed ^ std::hash<std::string>{}(s.name));
   std::shuffle(todo.begin(), todo.end(), rng);
   if (o.limit > 0 && int(todo.size()) > o.limit) todo.resize(size_t(o.limit));
-  spdlog::info("slice {}: {} configs, {} that tuning measures, {} recorded, {} to measure now", s.name,
-               util::with_commas(out.size), util::with_commas(out.tunable), util::with_commas(out.before),
-               util::with_commas(int64_t(todo.size())));
+  spdlog::info("slice {}: {} configs, {} that tuning measures, {} recorded, {} to measure now",
+               s.name, util::with_commas(out.size), util::with_commas(out.tunable),
+               util::with_commas(out.before), util::with_commas(int64_t(todo.size())));
   out.stop = {StopReason::Complete};
   if (todo.empty()) {
     if (!out.complete()) out.stop = {StopReason::CollectLimit};
@@ -109,7 +109,8 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
     const size_t end = std::min(todo.size(), next + per_batch);
     std::vector<space::Config> batch(todo.begin() + long(next), todo.begin() + long(end));
     next = end;
-    BatchContext ctx{task, tmpl, space, env, "collect", ++iteration, tune_settings, start, 0.0, 0.0};
+    BatchContext ctx{task,        tmpl,          space, env, "collect",
+                     ++iteration, tune_settings, start, 0.0, 0.0};
     BatchCost cost;
     for (const Record& r : measure_batch(ctx, batch, cost)) {
       ++out.measured;
@@ -118,10 +119,11 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
     if (since(last_report) >= kProgressEveryS || next == todo.size()) {
       last_report = Clock::now();
       const double rate = out.measured / std::max(1e-9, since(start));
-      spdlog::info("[collect] {}: {}/{} configs recorded, {:.1f} configs/s, ~{:.1f} min left; best {}",
-                   s.name, util::with_commas(out.recorded()), util::with_commas(out.tunable), rate,
-                   double(todo.size() - next) / std::max(rate, 1e-9) / 60.0,
-                   out.best ? util::fixed(out.best->seconds() * 1e6, 3) + " us" : std::string("none yet"));
+      spdlog::info(
+          "[collect] {}: {}/{} configs recorded, {:.1f} configs/s, ~{:.1f} min left; best {}",
+          s.name, util::with_commas(out.recorded()), util::with_commas(out.tunable), rate,
+          double(todo.size() - next) / std::max(rate, 1e-9) / 60.0,
+          out.best ? util::fixed(out.best->seconds() * 1e6, 3) + " us" : std::string("none yet"));
     }
   }
   if (out.stop == StopReason::Complete && !out.complete()) out.stop = {StopReason::CollectLimit};

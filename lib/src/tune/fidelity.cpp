@@ -49,10 +49,12 @@ SimFidelity sim_fidelity(const SliceRecording& rec) {
   for (const Record& r : rec.records) {
     const space::Config c = space.from_entity(r.entity);
     const codegen::KernelFeatures f = tmpl.features(rec.slice.workload, space, c);
-    const measure::SimEstimate e = measure::simulate(rec.target, rec.slice.workload, f, r.result.resources, 0);
+    const measure::SimEstimate e =
+        measure::simulate(rec.target, rec.slice.workload, f, r.result.resources, 0);
     if (!r.ok()) {
       // Resource failures (error 1) are the compiled check's: the sim would not run them either.
-      if (e.launchable && r.result.error != measure::ErrorNo::Instantiation) ++out.failed_launchable;
+      if (e.launchable && r.result.error != measure::ErrorNo::Instantiation)
+        ++out.failed_launchable;
       continue;
     }
     if (!e.launchable) {
@@ -77,7 +79,8 @@ SimFidelity sim_fidelity(const SliceRecording& rec) {
     }
   }
   out.top1_in_sim_top5 = out.top1 > 0 ? double(in) / out.top1 : 0.0;
-  const size_t pick = size_t(std::min_element(predicted.begin(), predicted.end()) - predicted.begin());
+  const size_t pick =
+      size_t(std::min_element(predicted.begin(), predicted.end()) - predicted.begin());
   out.sim_pick = *std::min_element(measured.begin(), measured.end()) / measured[pick];
   return out;
 }

@@ -17,8 +17,8 @@ namespace chameleon::tune {
 namespace {
 
 // The progress line of an iteration.
-Progress iteration_progress(const TaskOutcome& out, const TuneOptions& o, int position, int count, int iteration,
-                            int batch, double elapsed_s) {
+Progress iteration_progress(const TaskOutcome& out, const TuneOptions& o, int position, int count,
+                            int iteration, int batch, double elapsed_s) {
   Progress p;
   p.position = position;
   p.count = count;
@@ -91,7 +91,16 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
     // Records go to the log as they are measured; the tuner takes them in batch order, so that
     // the search does not depend on compile timing.
     charged_s += explore_s + sample_s;
-    BatchContext bctx{t, tmpl, search.space(), env, o.tuner, iteration, tune_settings, start, o.clock_offset_s, charged_s};
+    BatchContext bctx{t,
+                      tmpl,
+                      search.space(),
+                      env,
+                      o.tuner,
+                      iteration,
+                      tune_settings,
+                      start,
+                      o.clock_offset_s,
+                      charged_s};
     BatchCost cost;
     search.take(measure_batch(bctx, batch, cost), batch);
     out.build_wait_s += cost.build_wait_s;
@@ -99,14 +108,17 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
     charged_s += cost.charged_s;
     fit_s = search.refit();
     charged_s += fit_s;
-    env.log.append_comment("chameleon-iteration " +
-                           nlohmann::json({{"run", run_id(o)}, {"task", t.index},
-                                           {"workload", t.workload.key()}, {"iteration", iteration},
-                                           {"batch", batch.size()}, {"seeded", seeded},
-                                           {"explore_s", explore_s},
-                                           {"sample_s", sample_s}, {"fit_s", fit_s},
-                                           {"elapsed_s", task_clock()}})
-                               .dump());
+    env.log.append_comment("chameleon-iteration " + nlohmann::json({{"run", run_id(o)},
+                                                                    {"task", t.index},
+                                                                    {"workload", t.workload.key()},
+                                                                    {"iteration", iteration},
+                                                                    {"batch", batch.size()},
+                                                                    {"seeded", seeded},
+                                                                    {"explore_s", explore_s},
+                                                                    {"sample_s", sample_s},
+                                                                    {"fit_s", fit_s},
+                                                                    {"elapsed_s", task_clock()}})
+                                                        .dump());
     out.explore_s += explore_s;
     out.sample_s += sample_s;
     out.fit_s += fit_s;
@@ -121,8 +133,8 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
   out.modelled_s = task_clock() - o.clock_offset_s;
   out.charged = charged;
   // How this template's turn ended, for status: an interrupted task is unfinished.
-  env.log.append_comment(task_end_comment(run_id(o), t, tmpl.name(), env.runner.fingerprint(), out.trials,
-                                          out.new_trials, out.stop));
+  env.log.append_comment(task_end_comment(run_id(o), t, tmpl.name(), env.runner.fingerprint(),
+                                          out.trials, out.new_trials, out.stop));
   env.progress.task_end(out, position, count);
   return std::move(out);
 }

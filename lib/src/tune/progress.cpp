@@ -41,33 +41,38 @@ public:
                   int resumed) override {
     std::fprintf(stderr, "[task %d/%d] #%d %s (x%d), %s%s\n", position, count, t.index,
                  t.workload.str().c_str(), t.count, tmpl.c_str(),
-                 resumed > 0 ? (", resuming from " + std::to_string(resumed) + " records").c_str() : "");
+                 resumed > 0 ? (", resuming from " + std::to_string(resumed) + " records").c_str()
+                             : "");
   }
   void iteration(const Progress& p) override {
     std::string best = p.best_seconds > 0 ? util::fixed(p.best_seconds * 1e6, 2) + " us (" +
                                                 util::fixed(p.best_gflops, 0) + " GFLOPS)"
                                           : "none yet";
-    std::fprintf(stderr,
-                 "[task %d/%d] iter %d: %d/%d trials, best %s, %d invalid, %d failed, %s elapsed, ~%s "
-                 "left; explore %.2f s, fit %.2f s\n",
-                 p.position, p.count, p.iteration, p.trials, p.target_trials, best.c_str(), p.invalid,
-                 p.failed, duration(p.elapsed_s).c_str(), duration(p.task_left_s).c_str(), p.explore_s,
-                 p.fit_s);
+    std::fprintf(
+        stderr,
+        "[task %d/%d] iter %d: %d/%d trials, best %s, %d invalid, %d failed, %s elapsed, ~%s "
+        "left; explore %.2f s, fit %.2f s\n",
+        p.position, p.count, p.iteration, p.trials, p.target_trials, best.c_str(), p.invalid,
+        p.failed, duration(p.elapsed_s).c_str(), duration(p.task_left_s).c_str(), p.explore_s,
+        p.fit_s);
   }
   void task_end(const TaskOutcome& o, int position, int count) override {
     if (!o.skipped.empty()) {
-      std::fprintf(stderr, "[task %d/%d] #%d skipped: %s\n", position, count, o.task.index, o.skipped.c_str());
+      std::fprintf(stderr, "[task %d/%d] #%d skipped: %s\n", position, count, o.task.index,
+                   o.skipped.c_str());
       return;
     }
     // A task tuned over several templates ends one line per template's turn: name it.
     std::fprintf(stderr, "[task %d/%d] %s done: %d trials (%d new), %s in %s%s\n", position, count,
                  o.template_name.c_str(), o.trials, o.new_trials, o.stop_text().c_str(),
                  duration(o.wall_s).c_str(),
-                 o.charged ? (" (" + duration(o.modelled_s) + " charged as recorded)").c_str() : "");
+                 o.charged ? (" (" + duration(o.modelled_s) + " charged as recorded)").c_str()
+                           : "");
   }
   void run_progress(const RunProgress& r) override {
     if (r.done >= r.count) return; // the summary follows
-    std::fprintf(stderr, "[run] %d/%d tasks done, %s elapsed%s\n", r.done, r.count, duration(r.elapsed_s).c_str(),
+    std::fprintf(stderr, "[run] %d/%d tasks done, %s elapsed%s\n", r.done, r.count,
+                 duration(r.elapsed_s).c_str(),
                  r.left_s >= 0 ? (", ~" + duration(r.left_s) + " left").c_str() : "");
   }
 };
@@ -76,28 +81,45 @@ class JsonProgress final : public ProgressSink {
 public:
   void task_start(const task::Task& t, const std::string& tmpl, int position, int count,
                   int resumed) override {
-    emit({{"event", "task_start"}, {"position", position}, {"count", count}, {"task", t.index},
+    emit({{"event", "task_start"},
+          {"position", position},
+          {"count", count},
+          {"task", t.index},
           {"template", tmpl},
-          {"workload", t.workload.str()}, {"resumed", resumed}});
+          {"workload", t.workload.str()},
+          {"resumed", resumed}});
   }
   void iteration(const Progress& p) override {
-    emit({{"event", "iteration"}, {"position", p.position}, {"count", p.count}, {"task", p.task_index},
-          {"iteration", p.iteration}, {"batch", p.batch}, {"trials", p.trials},
-          {"target_trials", p.target_trials}, {"best_seconds", p.best_seconds},
-          {"best_gflops", p.best_gflops}, {"invalid", p.invalid}, {"failed", p.failed},
-          {"elapsed_s", p.elapsed_s}, {"task_left_s", p.task_left_s}, {"explore_s", p.explore_s},
-          {"fit_s", p.fit_s}, {"sample_s", p.sample_s}});
+    emit({{"event", "iteration"},
+          {"position", p.position},
+          {"count", p.count},
+          {"task", p.task_index},
+          {"iteration", p.iteration},
+          {"batch", p.batch},
+          {"trials", p.trials},
+          {"target_trials", p.target_trials},
+          {"best_seconds", p.best_seconds},
+          {"best_gflops", p.best_gflops},
+          {"invalid", p.invalid},
+          {"failed", p.failed},
+          {"elapsed_s", p.elapsed_s},
+          {"task_left_s", p.task_left_s},
+          {"explore_s", p.explore_s},
+          {"fit_s", p.fit_s},
+          {"sample_s", p.sample_s}});
   }
   void task_end(const TaskOutcome& o, int position, int count) override {
-    nlohmann::json j = {{"event", "task_end"}, {"position", position}, {"count", count},
-                        {"task", o.task.index}, {"trials", o.trials}, {"new_trials", o.new_trials},
-                        {"skipped", o.skipped}, {"stop_reason", o.stop_text()}, {"wall_s", o.wall_s},
-                        {"modelled_s", o.modelled_s}};
+    nlohmann::json j = {{"event", "task_end"},  {"position", position},
+                        {"count", count},       {"task", o.task.index},
+                        {"trials", o.trials},   {"new_trials", o.new_trials},
+                        {"skipped", o.skipped}, {"stop_reason", o.stop_text()},
+                        {"wall_s", o.wall_s},   {"modelled_s", o.modelled_s}};
     if (o.best) j["best_seconds"] = o.best->seconds();
     emit(j);
   }
   void run_progress(const RunProgress& r) override {
-    nlohmann::json j = {{"event", "run"}, {"done", r.done}, {"count", r.count}, {"elapsed_s", r.elapsed_s}};
+    nlohmann::json j = {
+        {"event", "run"}, {"done", r.done}, {"count", r.count}, {"elapsed_s", r.elapsed_s}};
     j["left_s"] = r.left_s >= 0 ? nlohmann::json(r.left_s) : nlohmann::json();
     emit(j);
   }

@@ -33,7 +33,8 @@ std::string fingerprint_part(const std::string& fingerprint, const std::string& 
   size_t start = 0;
   while (start <= fingerprint.size()) {
     size_t bar = fingerprint.find(" | ", start);
-    const std::string part = fingerprint.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+    const std::string part =
+        fingerprint.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
     if (part.rfind(label, 0) == 0) return part.substr(label.size());
     if (bar == std::string::npos) break;
     start = bar + 3;

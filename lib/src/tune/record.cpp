@@ -32,7 +32,9 @@ std::string task_name_of(const std::string& template_name) {
 }
 
 // nlohmann's two JSON types do not convert into each other; values keep their sorted keys.
-nlohmann::ordered_json ordered(const json& j) { return nlohmann::ordered_json::parse(j.dump()); }
+nlohmann::ordered_json ordered(const json& j) {
+  return nlohmann::ordered_json::parse(j.dump());
+}
 
 // An int or a list of ints (AutoTVM writes both).
 std::vector<int> ints(const json& j) {
@@ -74,30 +76,31 @@ nlohmann::ordered_json to_json(const Record& r) {
   const auto& m = r.result;
   json costs = r.ok() ? json(m.costs) : json::array({kFailedCost});
   ojson ours = {{"template", r.template_name},
-               {"template_fingerprint", r.template_fingerprint},
-               {"target", r.target},
-               {"arch", r.arch},
-               {"device", r.device},
-               {"device_fingerprint", r.device_fingerprint},
-               {"simulated", m.simulated},
-               {"tuner", r.tuner},
-               {"iteration", r.iteration},
-               {"network", r.network},
-               {"task", r.task_index},
-               {"layer_count", r.layer_count},
-               {"workload", ordered(task::to_json(r.workload))},
-               {"median", m.median},
-               {"spread", m.spread},
-               {"number", m.number},
-               {"repeat", m.repeat},
-               {"compile_seconds", m.compile_seconds},
-               {"run_seconds", m.run_seconds},
-               {"resources", ordered(target::to_json(m.resources))},
-               {"settings", ordered(m.settings)}};
+                {"template_fingerprint", r.template_fingerprint},
+                {"target", r.target},
+                {"arch", r.arch},
+                {"device", r.device},
+                {"device_fingerprint", r.device_fingerprint},
+                {"simulated", m.simulated},
+                {"tuner", r.tuner},
+                {"iteration", r.iteration},
+                {"network", r.network},
+                {"task", r.task_index},
+                {"layer_count", r.layer_count},
+                {"workload", ordered(task::to_json(r.workload))},
+                {"median", m.median},
+                {"spread", m.spread},
+                {"number", m.number},
+                {"repeat", m.repeat},
+                {"compile_seconds", m.compile_seconds},
+                {"run_seconds", m.run_seconds},
+                {"resources", ordered(target::to_json(m.resources))},
+                {"settings", ordered(m.settings)}};
   if (!m.message.empty()) ours["message"] = m.message;
   ojson out;
-  out["input"] = ojson::array({"cuda -model=" + r.target + " -arch=" + r.arch, task_name_of(r.template_name),
-                               ordered(autotvm_args(r.workload)), ojson::object()});
+  out["input"] =
+      ojson::array({"cuda -model=" + r.target + " -arch=" + r.arch, task_name_of(r.template_name),
+                    ordered(autotvm_args(r.workload)), ojson::object()});
   out["config"] = {{"index", r.index}, {"code_hash", nullptr}, {"entity", ordered(r.entity)}};
   out["result"] = ojson::array({ordered(costs), int(m.error), m.all_cost, m.timestamp});
   out["version"] = 0.2;
@@ -117,7 +120,8 @@ std::string autotvm_task_name(const json& j) {
 Record record_from_json(const json& j) {
   if (!j.is_object() || !j.contains("input") || !j.contains("config") || !j.contains("result")) {
     if (j.is_object() && j.contains("i") && j.contains("r")) {
-      throw Error("an AutoTVM v0.1 record (AutoTVM itself no longer reads those); convert it to v0.2");
+      throw Error(
+          "an AutoTVM v0.1 record (AutoTVM itself no longer reads those); convert it to v0.2");
     }
     throw Error("not a tuning record (needs input, config and result)");
   }
@@ -155,7 +159,8 @@ Record record_from_json(const json& j) {
       r.task_index = c.value("task", 0);
       r.layer_count = c.value("layer_count", 0);
       m.simulated = c.value("simulated", false);
-      if (c.contains("median") && m.error == measure::ErrorNo::None) m.median = c.at("median").get<double>();
+      if (c.contains("median") && m.error == measure::ErrorNo::None)
+        m.median = c.at("median").get<double>();
       m.spread = c.value("spread", m.spread);
       m.number = c.value("number", 0);
       m.repeat = c.value("repeat", m.repeat);

@@ -19,7 +19,8 @@ namespace {
 // The target a slice's records were measured for: as its collection recorded it, else the preset
 // of that name, else the preset of the records' architecture.
 target::Target target_of(const Record& r, const nlohmann::json& provenance) {
-  if (provenance.is_object() && provenance.contains("target")) return target::target_from_json(provenance.at("target"));
+  if (provenance.is_object() && provenance.contains("target"))
+    return target::target_from_json(provenance.at("target"));
   try {
     return target::find_preset(r.target);
   } catch (const Error&) {
@@ -32,7 +33,8 @@ target::Target target_of(const Record& r, const nlohmann::json& provenance) {
 // The slices of one log, with their records.
 std::vector<SliceRecording> read_slices(const std::string& file) {
   LogContents log = read_log(file);
-  std::map<std::string, std::pair<Slice, nlohmann::json>> slices; // by name: the slice, its runs' provenance
+  std::map<std::string, std::pair<Slice, nlohmann::json>>
+      slices; // by name: the slice, its runs' provenance
   std::vector<std::string> order;
   std::map<std::string, std::vector<nlohmann::json>> provenances;
   for (const nlohmann::json& h : read_run_headers(log.comments)) {
@@ -43,7 +45,8 @@ std::vector<SliceRecording> read_slices(const std::string& file) {
       order.push_back(s.name);
       it = slices.emplace(s.name, std::make_pair(s, nlohmann::json())).first;
     } else if (to_json(it->second.first) != to_json(s)) {
-      throw Error(file + ": two collections name slice '" + s.name + "' with different knobs or workloads");
+      throw Error(file + ": two collections name slice '" + s.name +
+                  "' with different knobs or workloads");
     }
     provenances[s.name].push_back(h.value("provenance", nlohmann::json::object()));
   }
@@ -55,11 +58,13 @@ std::vector<SliceRecording> read_slices(const std::string& file) {
     const space::ConfigSpace space = rec.slice.space();
     const codegen::Template& tmpl = rec.slice.tmpl();
     // Group by device and template version; the largest group is the recording.
-    std::map<std::pair<std::string, std::string>, std::unordered_map<std::string, const Record*>> groups;
+    std::map<std::pair<std::string, std::string>, std::unordered_map<std::string, const Record*>>
+        groups;
     for (const Record& r : log.records) {
       if (r.template_name != tmpl.name() || r.workload != rec.slice.workload) continue;
       try {
-        groups[{r.device_fingerprint, r.template_fingerprint}][space.str(space.from_entity(r.entity))] = &r;
+        groups[{r.device_fingerprint, r.template_fingerprint}]
+              [space.str(space.from_entity(r.entity))] = &r;
       } catch (const Error&) {
         // Outside the slice.
       }
@@ -68,13 +73,15 @@ std::vector<SliceRecording> read_slices(const std::string& file) {
       spdlog::warn("{}: slice {} has no records yet", file, name);
       continue;
     }
-    auto best = std::max_element(groups.begin(), groups.end(),
-                                 [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
+    auto best = std::max_element(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+      return a.second.size() < b.second.size();
+    });
     for (const auto& [key, configs] : groups) {
       if (key != best->first) rec.other_records += int(configs.size());
     }
     for (const auto& [key, r] : best->second) rec.records.push_back(*r);
-    std::sort(rec.records.begin(), rec.records.end(), [](const Record& a, const Record& b) { return a.line < b.line; });
+    std::sort(rec.records.begin(), rec.records.end(),
+              [](const Record& a, const Record& b) { return a.line < b.line; });
     const Record& first = rec.records.front();
     rec.device = first.device;
     rec.device_fingerprint = first.device_fingerprint;
@@ -106,20 +113,25 @@ std::vector<SliceRecording> read_recording(const std::string& path) {
   }
   if (out.empty()) {
     throw Error("'" + path + "' holds no recorded slice (logs that `chameleon collect` wrote" +
-                (files.size() > 1 || std::filesystem::is_directory(path, ec) ? ", directly in the folder" : "") + ")");
+                (files.size() > 1 || std::filesystem::is_directory(path, ec)
+                     ? ", directly in the folder"
+                     : "") +
+                ")");
   }
   return out;
 }
 
-std::unique_ptr<measure::RecordedRunner> make_recorded_runner(const std::string& path,
-                                                               const std::vector<SliceRecording>& slices) {
+std::unique_ptr<measure::RecordedRunner>
+make_recorded_runner(const std::string& path, const std::vector<SliceRecording>& slices) {
   measure::RecordedSource source;
   source.path = path;
   std::vector<measure::RecordedSlice> usable;
   for (const SliceRecording& rec : slices) {
     if (!rec.complete()) {
-      spdlog::warn("{}: slice {} is incomplete ({} of {} configs recorded; `chameleon collect` resumes it): left out",
-                   rec.file, rec.slice.name, util::with_commas(rec.tunable - rec.missing), util::with_commas(rec.tunable));
+      spdlog::warn("{}: slice {} is incomplete ({} of {} configs recorded; `chameleon collect` "
+                   "resumes it): left out",
+                   rec.file, rec.slice.name, util::with_commas(rec.tunable - rec.missing),
+                   util::with_commas(rec.tunable));
       continue;
     }
     if (source.fingerprint.empty()) {
@@ -127,7 +139,8 @@ std::unique_ptr<measure::RecordedRunner> make_recorded_runner(const std::string&
       source.fingerprint = rec.device_fingerprint;
       source.compile_jobs = rec.provenance.value("compile_jobs", 0);
       if (source.compile_jobs <= 0) {
-        spdlog::warn("{}: the recording does not say how many compiles its host ran side by side: charging one at a time",
+        spdlog::warn("{}: the recording does not say how many compiles its host ran side by side: "
+                     "charging one at a time",
                      rec.file);
         source.compile_jobs = 1;
       }
@@ -137,13 +150,16 @@ std::unique_ptr<measure::RecordedRunner> make_recorded_runner(const std::string&
     }
     const codegen::Template& tmpl = rec.slice.tmpl();
     if (rec.template_fingerprint != tmpl.fingerprint()) {
-      spdlog::warn("{}: slice {} was recorded with another version of {} ({}; now {}): its answers are that version's",
-                   rec.file, rec.slice.name, tmpl.name(), rec.template_fingerprint, tmpl.fingerprint());
+      spdlog::warn("{}: slice {} was recorded with another version of {} ({}; now {}): its answers "
+                   "are that version's",
+                   rec.file, rec.slice.name, tmpl.name(), rec.template_fingerprint,
+                   tmpl.fingerprint());
     }
     for (const measure::RecordedSlice& u : usable) {
       if (u.template_name == rec.slice.template_name && u.workload == rec.slice.workload) {
-        throw Error("'" + path + "' holds two slices of " + tmpl.name() + " for " + rec.slice.workload.str() +
-                    " (" + u.name + ", " + rec.slice.name + "): name one file");
+        throw Error("'" + path + "' holds two slices of " + tmpl.name() + " for " +
+                    rec.slice.workload.str() + " (" + u.name + ", " + rec.slice.name +
+                    "): name one file");
       }
     }
     measure::RecordedSlice s;
@@ -152,10 +168,12 @@ std::unique_ptr<measure::RecordedRunner> make_recorded_runner(const std::string&
     s.workload = rec.slice.workload;
     s.knobs = rec.slice.knobs;
     const space::ConfigSpace space = rec.slice.space();
-    for (const Record& r : rec.records) s.answers[space.str(space.from_entity(r.entity))] = r.result;
+    for (const Record& r : rec.records)
+      s.answers[space.str(space.from_entity(r.entity))] = r.result;
     usable.push_back(std::move(s));
   }
-  if (usable.empty()) throw Error("'" + path + "' holds no complete slice: `chameleon collect` completes one");
+  if (usable.empty())
+    throw Error("'" + path + "' holds no complete slice: `chameleon collect` completes one");
   return std::make_unique<measure::RecordedRunner>(std::move(source), std::move(usable));
 }
 

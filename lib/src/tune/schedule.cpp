@@ -40,8 +40,11 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
   {
     TunerParts parts = make_tuner(o);
     const TuneEnv& first = *envs.front();
-    nlohmann::json header = {{"run", run_id(o)}, {"settings", to_json(o)}, {"devices", envs.size()},
-                             {"provenance", run_provenance(first.runner, first.builder, first.target)}};
+    nlohmann::json header = {
+        {"run", run_id(o)},
+        {"settings", to_json(o)},
+        {"devices", envs.size()},
+        {"provenance", run_provenance(first.runner, first.builder, first.target)}};
     header["settings"]["explorer"] = parts.explorer ? parts.explorer->settings() : nlohmann::json();
     header["settings"]["sampler"] = parts.sampler->settings();
     envs.front()->log.append_comment("chameleon-run " + header.dump());
@@ -60,7 +63,9 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
                          : std::nullopt;
   auto options_for = [&](size_t i) {
     TuneOptions task_options = o;
-    if (run_deadline) task_options.deadline = share_of(*run_deadline, double(envs.size()) / double(tasks.size() - i));
+    if (run_deadline)
+      task_options.deadline =
+          share_of(*run_deadline, double(envs.size()) / double(tasks.size() - i));
     return task_options;
   };
   // After each task, where the run stands: the tasks left at the mean time of the ended ones
@@ -83,7 +88,9 @@ std::vector<TaskOutcome> tune_tasks(const std::vector<task::Task>& tasks, const 
     if (measured_tasks > 0 && !util::interrupt_requested()) { // interrupted: nothing more is coming
       p.left_s = double(p.count - ended) * measured_wall / measured_tasks / double(envs.size());
       if (run_deadline) {
-        p.left_s = std::min(p.left_s, std::max(0.0, std::chrono::duration<double>(*run_deadline - Clock::now()).count()));
+        p.left_s = std::min(
+            p.left_s,
+            std::max(0.0, std::chrono::duration<double>(*run_deadline - Clock::now()).count()));
       }
     }
     env.progress.run_progress(p);
@@ -140,7 +147,8 @@ int resolve_lanes(const std::string& text, bool real_gpu, size_t devices, size_t
   } catch (const std::exception&) {
     n = 0;
   }
-  if (n < 1 || n > 16) throw Error("--lanes: expected auto or a number from 1 to 16, got '" + text + "'");
+  if (n < 1 || n > 16)
+    throw Error("--lanes: expected auto or a number from 1 to 16, got '" + text + "'");
   return n;
 }
 
@@ -153,9 +161,8 @@ void check_device_list(const std::vector<int>& ordinals) {
   }
 }
 
-std::vector<std::unique_ptr<measure::Runner>> make_loop_runners(const RunnerFactory& make_runner,
-                                                                const std::vector<int>& ordinals,
-                                                                int lanes) {
+std::vector<std::unique_ptr<measure::Runner>>
+make_loop_runners(const RunnerFactory& make_runner, const std::vector<int>& ordinals, int lanes) {
   std::vector<std::unique_ptr<measure::Runner>> runners;
   for (int ordinal : ordinals) {
     auto turn = std::make_shared<std::mutex>();
@@ -168,18 +175,20 @@ std::vector<std::unique_ptr<measure::Runner>> make_loop_runners(const RunnerFact
     if (runners[i]->fingerprint() != runners[0]->fingerprint()) {
       const int o = ordinals[i / size_t(lanes)];
       throw Error("--devices: GPU " + std::to_string(o) + " (" + runners[i]->fingerprint() +
-                  ") differs from GPU " + std::to_string(ordinals[0]) + " (" + runners[0]->fingerprint() +
-                  "): tune different GPUs into different logs");
+                  ") differs from GPU " + std::to_string(ordinals[0]) + " (" +
+                  runners[0]->fingerprint() + "): tune different GPUs into different logs");
     }
   }
   return runners;
 }
 
-std::vector<Record> load_history(const std::vector<std::string>& paths, const std::string& log_path) {
+std::vector<Record> load_history(const std::vector<std::string>& paths,
+                                 const std::string& log_path) {
   std::vector<Record> history;
   for (const auto& path : paths) {
     const std::vector<std::string> files = log_files(path);
-    if (files.empty()) spdlog::warn("history {}: a folder without logs (.jsonl or .jsonl.gz)", path);
+    if (files.empty())
+      spdlog::warn("history {}: a folder without logs (.jsonl or .jsonl.gz)", path);
     for (const auto& h : files) {
       std::error_code ec;
       if (std::filesystem::equivalent(h, log_path, ec)) {

@@ -20,8 +20,10 @@ double throughput(const Record& r) {
 }
 
 // The fastest configs, best first: where PPO episodes start.
-std::vector<space::Config> best_first(std::vector<std::pair<double, space::Config>> measured, size_t count) {
-  std::sort(measured.begin(), measured.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+std::vector<space::Config> best_first(std::vector<std::pair<double, space::Config>> measured,
+                                      size_t count) {
+  std::sort(measured.begin(), measured.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<space::Config> out;
   for (size_t i = 0; i < measured.size() && i < count; ++i) out.push_back(measured[i].second);
   return out;
@@ -33,12 +35,13 @@ bool goal_met(const TuneOptions& o, const std::optional<Record>& best) {
   return o.goal_s > 0 && best && best->seconds() <= o.goal_s * (1 + 1e-9);
 }
 
-TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
-                               TuneEnv& env, TunerParts& parts)
+TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmpl,
+                               const TuneOptions& o, TuneEnv& env, TunerParts& parts)
     : task_(t), tmpl_(tmpl), o_(o), env_(env), parts_(parts),
-      space_(env.runner.measurable_space(tmpl, t.workload)), fx_(tmpl, t.workload, space_, env.target),
-      rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model), training_(fx_.size(), o.transfer_rows),
-      row_(size_t(fx_.size())) {
+      space_(env.runner.measurable_space(tmpl, t.workload)),
+      fx_(tmpl, t.workload, space_, env.target),
+      rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model),
+      training_(fx_.size(), o.transfer_rows), row_(size_t(fx_.size())) {
   out_.task = t;
   out_.template_name = tmpl.name();
   if (parts_.explorer) parts_.explorer->begin_task(space_);
@@ -62,7 +65,8 @@ std::vector<float> TemplateSearch::predict(const std::vector<space::Config>& con
     if (!score_cache_.count(c.index) && queued.insert(c.index).second) fresh.push_back(c);
   }
   if (!fresh.empty()) {
-    std::vector<float> scores = cost_model_.predict(fx_.matrix(fresh), int(fresh.size()), fx_.size());
+    std::vector<float> scores =
+        cost_model_.predict(fx_.matrix(fresh), int(fresh.size()), fx_.size());
     for (size_t i = 0; i < fresh.size(); ++i) score_cache_[fresh[i].index] = scores[i];
   }
   std::vector<float> out;
@@ -74,8 +78,10 @@ std::vector<float> TemplateSearch::predict(const std::vector<space::Config>& con
 void TemplateSearch::consider(const Record& r, const space::Config& c) {
   ++out_.trials;
   if (r.ok()) measured_ok_.emplace_back(r.seconds(), c);
-  if (r.result.error == measure::ErrorNo::Instantiation) ++out_.invalid;
-  else if (!r.ok()) ++out_.failed;
+  if (r.result.error == measure::ErrorNo::Instantiation)
+    ++out_.invalid;
+  else if (!r.ok())
+    ++out_.failed;
   if (r.ok() && (!out_.best || r.seconds() < out_.best->seconds())) {
     out_.best = r;
     out_.best_trial = out_.trials;
@@ -90,7 +96,8 @@ void TemplateSearch::transfer(const Record& r) {
   auto it = others_.find(key);
   if (it == others_.end()) {
     it = others_.emplace(key, std::make_pair(tmpl_.make_space(r.workload), nullptr)).first;
-    it->second.second = std::make_unique<model::FeatureExtractor>(tmpl_, r.workload, it->second.first, env_.target);
+    it->second.second =
+        std::make_unique<model::FeatureExtractor>(tmpl_, r.workload, it->second.first, env_.target);
   }
   try {
     space::Config c = it->second.first.from_entity(r.entity);
@@ -103,11 +110,13 @@ void TemplateSearch::transfer(const Record& r) {
   }
 }
 
-int TemplateSearch::resume(const std::vector<Record>& snapshot, const std::vector<Record>* earlier) {
+int TemplateSearch::resume(const std::vector<Record>& snapshot,
+                           const std::vector<Record>* earlier) {
   int resumed = 0;
   const std::string fingerprint = env_.runner.fingerprint();
   for (const Record& r : snapshot) {
-    const bool mine = r.workload == task_.workload && is_current(r, tmpl_, env_.target.name, fingerprint);
+    const bool mine =
+        r.workload == task_.workload && is_current(r, tmpl_, env_.target.name, fingerprint);
     if (!mine || !o_.resume) {
       transfer(r);
       continue;
@@ -138,10 +147,12 @@ std::vector<space::Config> TemplateSearch::find_seeds(const std::vector<Record>&
   std::vector<const Record*> pool;
   for (const Record& r : log_records) pool.push_back(&r);
   for (const Record& r : env_.history) pool.push_back(&r);
-  auto found = transfer_seeds(pool, tmpl_, task_.workload, space_, [this](const space::Config& c) { return valid(c); },
-                              visited_, size_t(o_.transfer_seeds));
+  auto found = transfer_seeds(
+      pool, tmpl_, task_.workload, space_, [this](const space::Config& c) { return valid(c); },
+      visited_, size_t(o_.transfer_seeds));
   if (!found.empty()) {
-    spdlog::debug("task {} {}: {} configs from similar tasks first", task_.index, tmpl_.name(), found.size());
+    spdlog::debug("task {} {}: {} configs from similar tasks first", task_.index, tmpl_.name(),
+                  found.size());
     seeds_pending_ = false;
   }
   return found;
@@ -183,13 +194,15 @@ std::vector<explore::Candidate> TemplateSearch::explore() {
   return parts_.explorer->explore(ctx);
 }
 
-std::vector<space::Config> TemplateSearch::sample(const std::vector<explore::Candidate>& candidates, int want,
-                                                  std::vector<space::Config> seeds) {
-  sample::SampleContext ctx{space_, [this](const space::Config& c) { return valid(c); }, visited_, rng_};
+std::vector<space::Config> TemplateSearch::sample(const std::vector<explore::Candidate>& candidates,
+                                                  int want, std::vector<space::Config> seeds) {
+  sample::SampleContext ctx{space_, [this](const space::Config& c) { return valid(c); }, visited_,
+                            rng_};
   if (int(seeds.size()) > want) seeds.resize(size_t(want));
   for (const auto& c : seeds) visited_.insert(c.index); // not sampled again
   std::vector<space::Config> batch;
-  if (want > int(seeds.size())) batch = parts_.sampler->sample(candidates, want - int(seeds.size()), ctx);
+  if (want > int(seeds.size()))
+    batch = parts_.sampler->sample(candidates, want - int(seeds.size()), ctx);
   batch.insert(batch.begin(), seeds.begin(), seeds.end());
   return batch;
 }

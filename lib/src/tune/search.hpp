@@ -28,8 +28,8 @@ bool goal_met(const TuneOptions& o, const std::optional<Record>& best);
 // configs measured) and the steps themselves. The turn's outcome accumulates in outcome().
 class TemplateSearch {
 public:
-  TemplateSearch(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o, TuneEnv& env,
-                 TunerParts& parts);
+  TemplateSearch(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
+                 TuneEnv& env, TunerParts& parts);
 
   // Resume: this task's records in `snapshot` (the log) made with this device, toolkit and
   // template version are done (unless --force), and so are `earlier` ones (this tune's, from an
@@ -80,7 +80,8 @@ private:
   std::vector<float> row_;
   std::vector<std::pair<double, space::Config>> measured_ok_;
   // Other workloads' spaces and feature extractors, for transfer.
-  std::map<std::string, std::pair<space::ConfigSpace, std::unique_ptr<model::FeatureExtractor>>> others_;
+  std::map<std::string, std::pair<space::ConfigSpace, std::unique_ptr<model::FeatureExtractor>>>
+      others_;
   bool seeds_pending_ = false;
   TaskOutcome out_;
 };

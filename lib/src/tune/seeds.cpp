@@ -14,7 +14,9 @@ namespace {
 // How unlike two convolutions are: log ratios of the GEMM sizes (channels per group, output
 // channels per group, output pixels) and of the groups, plus a step for another kernel or stride.
 double unlikeness(const task::Conv2dWorkload& a, const task::Conv2dWorkload& b) {
-  auto log_ratio = [](double x, double y) { return std::abs(std::log(std::max(x, 1.0) / std::max(y, 1.0))); };
+  auto log_ratio = [](double x, double y) {
+    return std::abs(std::log(std::max(x, 1.0) / std::max(y, 1.0)));
+  };
   double d = log_ratio(a.c / a.groups, b.c / b.groups) + log_ratio(a.k / a.groups, b.k / b.groups) +
              log_ratio(double(a.n) * a.out_h() * a.out_w(), double(b.n) * b.out_h() * b.out_w()) +
              log_ratio(a.groups, b.groups);
@@ -26,7 +28,8 @@ double unlikeness(const task::Conv2dWorkload& a, const task::Conv2dWorkload& b) 
 } // namespace
 
 std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& records,
-                                          const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                                          const codegen::Template& tmpl,
+                                          const task::Conv2dWorkload& wl,
                                           const space::ConfigSpace& space,
                                           const std::function<bool(const space::Config&)>& valid,
                                           const std::unordered_set<int64_t>& skip, size_t count) {
@@ -36,7 +39,8 @@ std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& reco
   // only there).
   std::map<std::string, std::vector<const Record*>> groups;
   for (const Record* r : records) {
-    if (r->template_name != tmpl.name() || !current_version(*r, tmpl) || !r->ok() || r->workload == wl) {
+    if (r->template_name != tmpl.name() || !current_version(*r, tmpl) || !r->ok() ||
+        r->workload == wl) {
       continue;
     }
     groups[r->workload.key() + "@" + r->device].push_back(r);
@@ -48,21 +52,24 @@ std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& reco
   };
   std::vector<Candidate> candidates;
   for (auto& [key, group] : groups) {
-    std::sort(group.begin(), group.end(), [](const Record* a, const Record* b) { return a->seconds() < b->seconds(); });
+    std::sort(group.begin(), group.end(),
+              [](const Record* a, const Record* b) { return a->seconds() < b->seconds(); });
     for (size_t i = 0; i < group.size() && i < 2; ++i) {
       candidates.push_back({i, unlikeness(wl, group[i]->workload), group[i]});
     }
   }
-  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return a.rank != b.rank ? a.rank < b.rank : a.unlikeness < b.unlikeness;
-  });
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) {
+                     return a.rank != b.rank ? a.rank < b.rank : a.unlikeness < b.unlikeness;
+                   });
   std::vector<space::Config> out;
   std::unordered_set<int64_t> taken;
   for (const Candidate& c : candidates) {
     if (out.size() >= count) break;
     try {
       space::Config config = space.from_entity(c.record->entity);
-      if (skip.count(config.index) || !taken.insert(config.index).second || !valid(config)) continue;
+      if (skip.count(config.index) || !taken.insert(config.index).second || !valid(config))
+        continue;
       out.push_back(config);
     } catch (const Error&) {
       // The config does not fit this workload's space (shape-dependent knobs).

@@ -5,9 +5,13 @@
 
 namespace chameleon::tune {
 
-const codegen::Template& Slice::tmpl() const { return codegen::find_template(template_name); }
+const codegen::Template& Slice::tmpl() const {
+  return codegen::find_template(template_name);
+}
 
-space::ConfigSpace Slice::space() const { return tmpl().make_space(workload).restrict(knobs); }
+space::ConfigSpace Slice::space() const {
+  return tmpl().make_space(workload).restrict(knobs);
+}
 
 Slice slice_from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw Error(where + ": a slice is a JSON object");
@@ -27,7 +31,8 @@ Slice slice_from_json(const nlohmann::json& j, const std::string& where) {
     s.workload = task::workload_from_json(j.at("workload"));
     const codegen::Template& t = s.tmpl();
     const std::string why = t.decline_reason(s.workload);
-    if (!why.empty()) throw Error("template " + t.name() + " does not support " + s.workload.str() + ": " + why);
+    if (!why.empty())
+      throw Error("template " + t.name() + " does not support " + s.workload.str() + ": " + why);
     s.space(); // checks the knobs
   } catch (const Error& e) {
     throw Error(where + " (slice '" + s.name + "'): " + e.what());
@@ -36,8 +41,10 @@ Slice slice_from_json(const nlohmann::json& j, const std::string& where) {
 }
 
 nlohmann::json to_json(const Slice& s) {
-  nlohmann::json j = {{"name", s.name}, {"workload", task::to_json(s.workload)},
-                      {"template", s.template_name}, {"knobs", s.knobs}};
+  nlohmann::json j = {{"name", s.name},
+                      {"workload", task::to_json(s.workload)},
+                      {"template", s.template_name},
+                      {"knobs", s.knobs}};
   if (!s.description.empty()) j["description"] = s.description;
   if (!s.network.empty()) j["network"] = s.network;
   if (s.task > 0) j["task"] = s.task;

@@ -13,9 +13,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <unordered_map>
 #include <sstream>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace chameleon::tune {
 
@@ -23,11 +23,16 @@ namespace fs = std::filesystem;
 
 const char* state_name(TaskState s) {
   switch (s) {
-  case TaskState::UpToDate: return "up to date";
-  case TaskState::Stale: return "stale";
-  case TaskState::Missing: return "missing";
-  case TaskState::NoTemplate: return "no template";
-  case TaskState::Unfinished: return "unfinished";
+  case TaskState::UpToDate:
+    return "up to date";
+  case TaskState::Stale:
+    return "stale";
+  case TaskState::Missing:
+    return "missing";
+  case TaskState::NoTemplate:
+    return "no template";
+  case TaskState::Unfinished:
+    return "unfinished";
   }
   return "?";
 }
@@ -67,9 +72,10 @@ std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments) {
     try {
       const auto j = nlohmann::json::parse(c.substr(tag));
       out.push_back({j.value("run", std::string()), j.at("workload").get<std::string>(),
-                     j.at("template").get<std::string>(), j.at("device_fingerprint").get<std::string>(),
-                     stop_from_text(j.at("stop_reason").get<std::string>()), j.value("task", 0), j.value("trials", 0),
-                     j.value("new_trials", 0)});
+                     j.at("template").get<std::string>(),
+                     j.at("device_fingerprint").get<std::string>(),
+                     stop_from_text(j.at("stop_reason").get<std::string>()), j.value("task", 0),
+                     j.value("trials", 0), j.value("new_trials", 0)});
     } catch (const std::exception&) {
       // A damaged line tells nothing.
     }
@@ -77,7 +83,8 @@ std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments) {
   return out;
 }
 
-std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
+std::string task_end_comment(const std::string& run, const task::Task& t,
+                             const std::string& template_name,
                              const std::string& device_fingerprint, int trials, int new_trials,
                              const Stop& stop) {
   return kTaskEnd + nlohmann::json({{"run", run},
@@ -136,15 +143,18 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
         continue;
       }
       std::vector<std::string> change;
-      if (latest_other->target != target) change.push_back("target " + latest_other->target + " -> " + target);
+      if (latest_other->target != target)
+        change.push_back("target " + latest_other->target + " -> " + target);
       if (latest_other->device_fingerprint != device_fingerprint) {
         std::string diff = fingerprint_change(latest_other->device_fingerprint, device_fingerprint);
-        change.push_back(latest_other->foreign ? "records from AutoTVM (" + latest_other->device + ")"
-                                               : diff.empty() ? "another device" : diff);
+        change.push_back(latest_other->foreign
+                             ? "records from AutoTVM (" + latest_other->device + ")"
+                         : diff.empty() ? "another device"
+                                        : diff);
       }
       if (!current_version(*latest_other, *tmpl)) {
-        change.push_back("template " + tmpl->name() + " changed (" + latest_other->template_fingerprint +
-                         " -> " + tmpl->fingerprint() + ")");
+        change.push_back("template " + tmpl->name() + " changed (" +
+                         latest_other->template_fingerprint + " -> " + tmpl->fingerprint() + ")");
       }
       if (change.empty()) change.push_back("outdated records");
       // The target and device changes are the same for every template: each said once.

@@ -14,7 +14,8 @@ void TrainingSet::add_own(const float* features, double throughput) {
   own_tp_.push_back(throughput);
 }
 
-void TrainingSet::add_transfer(const std::string& group, std::vector<float> features, double throughput) {
+void TrainingSet::add_transfer(const std::string& group, std::vector<float> features,
+                               double throughput) {
   auto& g = transfer_[group];
   g.x.insert(g.x.end(), features.begin(), features.end());
   g.tp.push_back(throughput);
@@ -35,8 +36,9 @@ TrainingSet::Rows TrainingSet::rows() const {
   if (transfer_weight >= kMinTransferWeight) {
     size_t count = 0;
     for (const auto& [name, g] : transfer_) count += g.tp.size();
-    const double share =
-        transfer_rows_ > 0 && count > size_t(transfer_rows_) ? double(transfer_rows_) / double(count) : 1.0;
+    const double share = transfer_rows_ > 0 && count > size_t(transfer_rows_)
+                             ? double(transfer_rows_) / double(count)
+                             : 1.0;
     for (const auto& [name, g] : transfer_) {
       const double group_best = *std::max_element(g.tp.begin(), g.tp.end());
       if (group_best <= 0) continue;

@@ -17,7 +17,8 @@ namespace chameleon::tune {
 // the first batches without outvoting the task's own records later.
 class TrainingSet {
 public:
-  explicit TrainingSet(int cols, int transfer_rows = 0) : cols_(cols), transfer_rows_(transfer_rows) {}
+  explicit TrainingSet(int cols, int transfer_rows = 0)
+      : cols_(cols), transfer_rows_(transfer_rows) {}
 
   void add_own(const float* features, double throughput);
   void add_transfer(const std::string& group, std::vector<float> features, double throughput);

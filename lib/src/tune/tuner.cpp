@@ -13,8 +13,9 @@ namespace chameleon::tune {
 
 bool is_current(const Record& r, const codegen::Template& tmpl, const std::string& target,
                 const std::string& device_fingerprint) {
-  return !r.foreign && r.template_name == tmpl.name() && r.template_fingerprint == tmpl.fingerprint() &&
-         r.target == target && r.device_fingerprint == device_fingerprint;
+  return !r.foreign && r.template_name == tmpl.name() &&
+         r.template_fingerprint == tmpl.fingerprint() && r.target == target &&
+         r.device_fingerprint == device_fingerprint;
 }
 
 std::string run_id(const std::string& what) {
@@ -23,7 +24,9 @@ std::string run_id(const std::string& what) {
   return what + "-" + std::to_string(started);
 }
 
-std::string run_id(const TuneOptions& o) { return run_id(o.tuner); }
+std::string run_id(const TuneOptions& o) {
+  return run_id(o.tuner);
+}
 
 nlohmann::json to_json(const TuneOptions& o) {
   return {{"tuner", o.tuner},
@@ -47,8 +50,8 @@ nlohmann::json to_json(const TuneOptions& o) {
 }
 
 const std::vector<std::string>& tuner_names() {
-  static const std::vector<std::string> names = {"chameleon", "chameleon-paper", "ae", "sa-as", "autotvm",
-                                                  "random"};
+  static const std::vector<std::string> names = {"chameleon", "chameleon-paper", "ae",
+                                                 "sa-as",     "autotvm",         "random"};
   return names;
 }
 

@@ -22,8 +22,10 @@ constexpr int kDamagedShown = 5; // damaged lines warned about one by one
 constexpr const char* kAnotherLog = "give this one another --log (`chameleon merge` joins logs)";
 
 std::string in_use_message(const std::string& path, const std::string& advice) {
-  return "tuning log '" + path + "' is being written by another tune that is still running: wait for "
-         "it to end, or " + advice;
+  return "tuning log '" + path +
+         "' is being written by another tune that is still running: wait for "
+         "it to end, or " +
+         advice;
 }
 
 // Takes a lock without waiting: false when another process holds a conflicting one.
@@ -79,9 +81,11 @@ std::vector<std::string> log_files(const std::string& path) {
   for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
     const std::string name = entry.path().filename().string();
     auto ends = [&](const std::string& suffix) {
-      return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+      return name.size() > suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
-    if (entry.is_regular_file() && (ends(".jsonl") || ends(".jsonl.gz"))) files.push_back(entry.path().string());
+    if (entry.is_regular_file() && (ends(".jsonl") || ends(".jsonl.gz")))
+      files.push_back(entry.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -100,7 +104,8 @@ LogContents read_log(const std::string& path, bool repair) {
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
     if (first_damage.empty()) first_damage = where + why;
     out.damaged.push_back(int(line_no));
-    if (out.damaged.size() <= size_t(kDamagedShown)) spdlog::warn("{}{} (line skipped)", where, why);
+    if (out.damaged.size() <= size_t(kDamagedShown))
+      spdlog::warn("{}{} (line skipped)", where, why);
   };
   size_t pos = 0, line_no = 0, good_end = 0;
   while (pos < text.size()) {
@@ -125,7 +130,9 @@ LogContents read_log(const std::string& path, bool repair) {
     } catch (const nlohmann::json::parse_error& e) {
       if (last) { // a line cut short by a killed writer, or one still being written
         out.repaired = true;
-        if (!being_written) spdlog::warn("{}:{}: dropping a cut-off last record ({} bytes)", path, line_no, line.size());
+        if (!being_written)
+          spdlog::warn("{}:{}: dropping a cut-off last record ({} bytes)", path, line_no,
+                       line.size());
         break;
       }
       damaged(line_no, std::string("not a JSON record: ") + e.what());
@@ -149,11 +156,15 @@ LogContents read_log(const std::string& path, bool repair) {
   }
   if (!out.damaged.empty() && out.records.empty()) {
     // Nothing readable: not a tuning log (a network file given as --log, say), never appended to.
-    throw Error(first_damage + (out.damaged.size() > 1 ? " (and " + std::to_string(out.damaged.size() - 1) + " more bad lines)" : "") +
+    throw Error(first_damage +
+                (out.damaged.size() > 1
+                     ? " (and " + std::to_string(out.damaged.size() - 1) + " more bad lines)"
+                     : "") +
                 "; no tuning record could be read, so this is not a tuning log");
   }
   if (out.damaged.size() > size_t(kDamagedShown)) {
-    spdlog::warn("{}: {} damaged lines skipped in all ({} shown)", path, out.damaged.size(), kDamagedShown);
+    spdlog::warn("{}: {} damaged lines skipped in all ({} shown)", path, out.damaged.size(),
+                 kDamagedShown);
   }
   if (out.repaired && repair) std::filesystem::resize_file(path, good_end);
   if (!out.repaired && !text.empty() && text.back() != '\n' && repair) {
@@ -169,13 +180,15 @@ TuningLog::TuningLog(std::string path) : path_(std::move(path)) {
     util::make_folder(parent.string(), "the tuning log's folder");
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error("cannot open tuning log '" + path_ + "' for writing: " + std::strerror(errno));
+  if (fd_ < 0)
+    throw Error("cannot open tuning log '" + path_ + "' for writing: " + std::strerror(errno));
   try {
     // Locked before it is read: a second tune on the same log would repair a line the first one
     // is still writing, measure the same configs again and make both runs' trial counts wrong.
     if (!lock_log(fd_, true)) throw Error(in_use_message(path_, kAnotherLog));
     if (starts_gzip(path_)) {
-      throw Error("tuning log '" + path_ + "' is compressed and cannot be appended to: tune into another " +
+      throw Error("tuning log '" + path_ +
+                  "' is compressed and cannot be appended to: tune into another " +
                   "--log (--history '" + path_ + "' lets the tune learn from it)");
     }
     LogContents contents = read_log(path_, true);
@@ -203,8 +216,9 @@ namespace {
 // Whether two records are of one batch: the same task, template, device, tuner and iteration
 // (with one lane, a batch's records are contiguous in the log).
 bool same_batch(const Record& a, const Record& b) {
-  return a.iteration == b.iteration && a.task_index == b.task_index && a.template_name == b.template_name &&
-         a.device == b.device && a.tuner == b.tuner && a.workload == b.workload;
+  return a.iteration == b.iteration && a.task_index == b.task_index &&
+         a.template_name == b.template_name && a.device == b.device && a.tuner == b.tuner &&
+         a.workload == b.workload;
 }
 
 } // namespace

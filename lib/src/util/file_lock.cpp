@@ -19,7 +19,8 @@ FileLock::FileLock(std::string path, std::function<void()> on_wait)
   } else {
     fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC); // another user's file, read-only to us
   }
-  if (fd_ < 0) spdlog::debug("cannot open lock file {}: {}; going on without it", path_, std::strerror(errno));
+  if (fd_ < 0)
+    spdlog::debug("cannot open lock file {}: {}; going on without it", path_, std::strerror(errno));
 }
 
 FileLock::~FileLock() {

@@ -41,7 +41,10 @@ std::string gunzip(const std::string& bytes, const std::string& where) {
   }
   inflateEnd(&z);
   if (rc != Z_STREAM_END) {
-    throw Error(where + ": damaged or cut-off gzip data (" + (rc == Z_OK || rc == Z_BUF_ERROR ? "it ends early" : "zlib error " + std::to_string(rc)) + ")");
+    throw Error(
+        where + ": damaged or cut-off gzip data (" +
+        (rc == Z_OK || rc == Z_BUF_ERROR ? "it ends early" : "zlib error " + std::to_string(rc)) +
+        ")");
   }
   return out;
 }
@@ -50,7 +53,8 @@ std::string gunzip(const std::string& bytes, const std::string& where) {
 } // namespace
 
 bool is_gzip(const std::string& bytes) {
-  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b;
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
 }
 
 std::string read_file(const std::string& path, const std::string& what) {

@@ -35,11 +35,17 @@ extern "C" void on_interrupt(int) {
 
 } // namespace
 
-void install_interrupt_handler() { handle_interrupts_with(on_interrupt); }
+void install_interrupt_handler() {
+  handle_interrupts_with(on_interrupt);
+}
 
-bool interrupt_requested() { return g_requested.load(std::memory_order_relaxed); }
+bool interrupt_requested() {
+  return g_requested.load(std::memory_order_relaxed);
+}
 
-void set_interrupt_requested(bool requested) { g_requested.store(requested); }
+void set_interrupt_requested(bool requested) {
+  g_requested.store(requested);
+}
 
 sigset_t interrupt_signals() {
   sigset_t set;

@@ -98,7 +98,9 @@ std::optional<Message> read_message(int fd) {
 
 WorkerProcess::WorkerProcess(std::string role) : role_(std::move(role)) {}
 
-WorkerProcess::~WorkerProcess() { stop(); }
+WorkerProcess::~WorkerProcess() {
+  stop();
+}
 
 void WorkerProcess::start() {
   int sv[2];
@@ -153,11 +155,14 @@ std::string WorkerProcess::reap(bool kill_first) {
     return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
            strsignal(WTERMSIG(status)) + ")";
   }
-  if (r > 0 && WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (r > 0 && WIFEXITED(status))
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
   return "vanished";
 }
 
-void WorkerProcess::stop() { reap(true); }
+void WorkerProcess::stop() {
+  reap(true);
+}
 
 WorkerProcess::Reply WorkerProcess::call(const Message& request, double timeout_s) {
   if (pid_ <= 0) start();

@@ -7,9 +7,9 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <array>
+#include <cstdint>
 #include <mutex>
 #include <random>
-#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -51,25 +51,25 @@ struct KernelSource {
 // sim device and the cost model's derived features read it.
 struct KernelFeatures {
   LaunchGeometry geometry;
-  int64_t static_smem = 0;          // bytes
-  int64_t accumulators = 0;         // outputs each thread keeps in registers
-  int predicted_registers = 0;      // before the launch-bounds cap
-  int64_t fma_per_thread = 0;       // multiply-adds each thread performs
-  int64_t reduction_steps = 0;      // shared-memory stages (two barriers each)
+  int64_t static_smem = 0;            // bytes
+  int64_t accumulators = 0;           // outputs each thread keeps in registers
+  int predicted_registers = 0;        // before the launch-bounds cap
+  int64_t fma_per_thread = 0;         // multiply-adds each thread performs
+  int64_t reduction_steps = 0;        // shared-memory stages (two barriers each)
   int64_t global_loads_per_block = 0; // floats each block reads from global memory
-  double smem_reads_per_fma = 0;    // shared-memory words read per multiply-add
+  double smem_reads_per_fma = 0;      // shared-memory words read per multiply-add
   // Useful bytes over bytes moved in 32-byte sectors, for the first warp of each access.
   double input_load_efficiency = 1;
   double weight_load_efficiency = 1;
   double store_efficiency = 1;
-  double smem_conflict_ways = 1;    // serialization of the first warp's shared-memory reads
+  double smem_conflict_ways = 1; // serialization of the first warp's shared-memory reads
   int vthreads = 1;
-  int unrolled_loops = 0;           // reduction loops unrolled (0..3)
+  int unrolled_loops = 0; // reduction loops unrolled (0..3)
   bool unroll_explicit = false;
-  int split_k = 1;                  // blocks adding into each output (atomics when > 1)
-  bool tf32 = false;                // tensor cores with TF32 inputs (verified with a looser tolerance)
-  int min_sm = 0;                   // oldest architecture that can run it (sm_80: 80)
-  std::string invalid;              // why the template itself rules the config out, or empty
+  int split_k = 1;     // blocks adding into each output (atomics when > 1)
+  bool tf32 = false;   // tensor cores with TF32 inputs (verified with a looser tolerance)
+  int min_sm = 0;      // oldest architecture that can run it (sm_80: 80)
+  std::string invalid; // why the template itself rules the config out, or empty
   // Non-empty when another config of the space makes the same kernel (this one builds and runs,
   // but tuning measures only the other): why, naming the knob that makes no difference.
   std::string duplicate;
@@ -133,7 +133,7 @@ std::string splitk_reduce_source();
 std::string duplicate_reduce(int splits, int mode);
 
 const std::vector<const Template*>& templates();
-const Template& find_template(const std::string& name); // throws chameleon::Error
+const Template& find_template(const std::string& name);  // throws chameleon::Error
 const Template* template_named(const std::string& name); // nullptr when there is none
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
@@ -141,7 +141,8 @@ const Template* template_for(const task::Conv2dWorkload& wl);
 std::string decline_reasons(const task::Conv2dWorkload& wl);
 // Why templates_for(wl, names, ...) found none: every template's reason when `names` is empty,
 // else that none of the named ones supports it, with each named one's reason.
-std::string no_template_reason(const task::Conv2dWorkload& wl, const std::vector<std::string>& names);
+std::string no_template_reason(const task::Conv2dWorkload& wl,
+                               const std::vector<std::string>& names);
 // Whether a template takes part: named in `names`, or, when names is empty, any template tuned by
 // default but the TF32 ones unless allow_tf32.
 bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32);
@@ -151,8 +152,8 @@ void check_template_names(const std::vector<std::string>& names, bool allow_tf32
 // templates only with allow_tf32 (naming one without it throws chameleon::Error). With
 // target_sm above 0, only templates that can run there (min_sm).
 std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
-                                          const std::vector<std::string>& names = {},
-                                          bool allow_tf32 = false, int target_sm = 0);
+                                           const std::vector<std::string>& names = {},
+                                           bool allow_tf32 = false, int target_sm = 0);
 
 // Rejects what the target would refuse before anything is compiled: block and grid sizes,
 // static shared memory, a register tile that cannot live in registers.
@@ -162,10 +163,11 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f);
 bool tunable(const target::Target& t, const KernelFeatures& f);
 // Up to `count` random configs that pass the static check for `t`, in the order `rng` draws them;
 // fewer only when `max_draws` draws do not find them.
-std::vector<space::Config> random_valid_configs(const Template& tmpl, const task::Conv2dWorkload& wl,
-                                                const space::ConfigSpace& sp, const target::Target& t,
-                                                int count, std::mt19937_64& rng,
-                                                int64_t max_draws = 100000);
+std::vector<space::Config> random_valid_configs(const Template& tmpl,
+                                                const task::Conv2dWorkload& wl,
+                                                const space::ConfigSpace& sp,
+                                                const target::Target& t, int count,
+                                                std::mt19937_64& rng, int64_t max_draws = 100000);
 
 // Rejects what the compiled kernel cannot launch with: registers x threads, shared memory.
 Verdict check_compiled(const target::Target& t, const LaunchGeometry& g, int registers,

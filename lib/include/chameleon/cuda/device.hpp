@@ -25,7 +25,7 @@ struct DeviceInfo {
   int max_threads_per_sm = 0, max_blocks_per_sm = 0;
   int warp_size = 32;
   int64_t l2_bytes = 0;
-  int driver_version = 0; // e.g. 13000
+  int driver_version = 0;                             // e.g. 13000
   int pci_domain = -1, pci_bus = -1, pci_device = -1; // -1: the driver did not say
 };
 

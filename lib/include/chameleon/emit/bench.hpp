@@ -13,7 +13,8 @@ namespace chameleon::emit {
 // `chameleon bench`: the kernels of a replay re-timed, verified, against cuDNN on a GPU, or on
 // the sim model (no cuDNN there), same tensors and protocol for both.
 struct BenchOptions {
-  std::string input;      // a kernels folder (replay's), or a tuning log (replayed into a scratch folder)
+  std::string
+      input; // a kernels folder (replay's), or a tuning log (replayed into a scratch folder)
   std::string log_device; // with a log: records of this device (default: the log's last)
   bool sim = false;       // the sim model instead of a GPU
   std::string target;     // sim only: the preset to simulate (default: the manifest's)
@@ -25,7 +26,7 @@ struct BenchOptions {
 struct BenchRow {
   std::string kernel, shape = "-", template_name = "-";
   int count = 1;
-  double flops = 0;                 // of the workload (0 when the entry has none)
+  double flops = 0;                   // of the workload (0 when the entry has none)
   measure::MeasureResult ours, cudnn; // cudnn: error Unknown on the sim
 };
 

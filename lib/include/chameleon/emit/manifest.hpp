@@ -15,13 +15,13 @@ namespace chameleon::emit {
 // A kernels folder's manifest.json (docs/deploy.md): what `replay` writes and `bench` and users'
 // loaders read. One type, one JSON mapping.
 struct ManifestKernel {
-  std::string name;     // task_NN (kernel_NN where a task index repeats); its files' stem
-  int task = 0;         // the task's index in its network (0: not known)
-  int count = 1;        // layers of the network with this workload
+  std::string name; // task_NN (kernel_NN where a task index repeats); its files' stem
+  int task = 0;     // the task's index in its network (0: not known)
+  int count = 1;    // layers of the network with this workload
   task::Conv2dWorkload workload;
   std::string template_name, template_fingerprint;
   int64_t config_index = 0;
-  nlohmann::json entity; // the config's knob values, AutoTVM's form
+  nlohmann::json entity;           // the config's knob values, AutoTVM's form
   std::string entry, reduce_entry; // kernel entries of the module (reduce: split-K's workspace sum)
   bool tf32 = false;
   std::string arch; // of the cubin; the PTX is for compute_XY

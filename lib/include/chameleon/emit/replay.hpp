@@ -50,7 +50,8 @@ struct ReplayResult {
 // NAME.ptx; manifest.json (docs/deploy.md); kernels.hpp with a launch function per task. Works
 // without a GPU. The same log gives the same bytes. Throws chameleon::Error when a kernel does not
 // build any more (another toolkit or template).
-ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device = "",
-                    const std::string& cache_dir = "", bool allow_tf32 = false);
+ReplayResult replay(const std::string& log_path, const std::string& dir,
+                    const std::string& device = "", const std::string& cache_dir = "",
+                    bool allow_tf32 = false);
 
 } // namespace chameleon::emit

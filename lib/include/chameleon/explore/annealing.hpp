@@ -6,9 +6,9 @@ namespace chameleon::explore {
 
 // AutoTVM v0.6's SimulatedAnnealingOptimizer, every setting a flag.
 struct AnnealingOptions {
-  int parallel = 128;     // chains
-  int steps = 500;        // at most, per exploration
-  int early_stop = 50;    // steps without a change of the kept top set
+  int parallel = 128;  // chains
+  int steps = 500;     // at most, per exploration
+  int early_stop = 50; // steps without a change of the kept top set
   double temp_start = 1.0;
   double temp_end = 0.0;
   bool persistent = true; // chains continue from where the last exploration left them

@@ -9,13 +9,13 @@ namespace chameleon::explore {
 
 // Chameleon's adaptive exploration; defaults are the paper's values. Every field is a flag.
 struct PpoOptions {
-  int episodes = 128;          // run together, one cost-model prediction per step for all
-  int steps = 500;             // at most, per episode
-  double lr = 1e-3;            // Adam
-  double gamma = 0.9;          // discount
-  double lambda = 0.99;        // GAE parameter
-  int epochs = 3;              // PPO epochs per exploration
-  double clip = 0.3;           // clipped surrogate
+  int episodes = 128;   // run together, one cost-model prediction per step for all
+  int steps = 500;      // at most, per episode
+  double lr = 1e-3;     // Adam
+  double gamma = 0.9;   // discount
+  double lambda = 0.99; // GAE parameter
+  int epochs = 3;       // PPO epochs per exploration
+  double clip = 0.3;    // clipped surrogate
   double value_coef = 1.0;
   double entropy_coef = 0.1;
   int hidden = 64;             // units of the shared layer and of each head

@@ -15,10 +15,10 @@
 namespace chameleon::measure {
 
 struct BuildOptions {
-  int jobs = 0;             // parallel compiles; 0 = one per core
-  double timeout_s = 60;    // a compile that takes longer is error 6
-  std::string cache_dir;    // on-disk compile cache; empty = memory only
-  bool isolate = true;      // compile in worker processes (killable on timeout)
+  int jobs = 0;          // parallel compiles; 0 = one per core
+  double timeout_s = 60; // a compile that takes longer is error 6
+  std::string cache_dir; // on-disk compile cache; empty = memory only
+  bool isolate = true;   // compile in worker processes (killable on timeout)
   // false: skip NVRTC and estimate the resources from the template's prediction (fast tuner
   // studies on the sim device; no cubin, so a real GPU cannot run the result).
   bool compile = true;
@@ -79,6 +79,7 @@ struct WorkerCompile {
   CompiledKernel kernel;
 };
 WorkerCompile compile_in_worker(util::WorkerProcess& worker, const std::string& source,
-                                const std::string& entry, const std::string& arch, double timeout_s);
+                                const std::string& entry, const std::string& arch,
+                                double timeout_s);
 
 } // namespace chameleon::measure

@@ -2,8 +2,8 @@
 
 #include "chameleon/measure/result.hpp"
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -60,6 +60,7 @@ std::string compile_key(const std::string& source, const std::string& arch);
 // Compiles in this process unless the cache holds the kernel; caches what it compiles. `hit`
 // says which.
 CompiledKernel compile_cached(CompileCache& cache, const std::string& source,
-                              const std::string& entry, const std::string& arch, bool* hit = nullptr);
+                              const std::string& entry, const std::string& arch,
+                              bool* hit = nullptr);
 
 } // namespace chameleon::measure

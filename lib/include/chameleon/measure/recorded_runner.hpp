@@ -16,7 +16,8 @@ struct RecordedSlice {
   std::string name;
   std::string template_name;
   task::Conv2dWorkload workload;
-  nlohmann::json knobs = nlohmann::json::object(); // the slice's knob values (ConfigSpace::restrict)
+  nlohmann::json knobs =
+      nlohmann::json::object(); // the slice's knob values (ConfigSpace::restrict)
   // Keyed by the config's knob values (ConfigSpace::str).
   std::unordered_map<std::string, MeasureResult> answers;
 };
@@ -42,8 +43,10 @@ public:
   std::string fingerprint() const override { return "recorded:" + source_.fingerprint; }
   MeasureResult run(const task::Conv2dWorkload& wl, const BuildResult& build) override;
   std::string cannot_hold(const task::Conv2dWorkload& wl) const override;
-  std::string cannot_measure(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) const override;
-  space::ConfigSpace measurable_space(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) const override;
+  std::string cannot_measure(const codegen::Template& tmpl,
+                             const task::Conv2dWorkload& wl) const override;
+  space::ConfigSpace measurable_space(const codegen::Template& tmpl,
+                                      const task::Conv2dWorkload& wl) const override;
   int charged_compile_jobs() const override { return source_.compile_jobs; }
 
   const RecordedSource& source() const { return source_; }

@@ -26,7 +26,8 @@ const char* error_name(ErrorNo e); // "NO_ERROR", "INSTANTIATION_ERROR", ...
 
 struct BuildResult {
   std::string template_name;
-  std::string config; // the config's knob values (ConfigSpace::str): what a recorded device looks up
+  std::string
+      config; // the config's knob values (ConfigSpace::str): what a recorded device looks up
   ErrorNo error = ErrorNo::None;
   std::string message; // why it failed (the static check's reason, NVRTC's log, ...)
   std::string cubin;

@@ -27,10 +27,13 @@ public:
   virtual std::string cannot_hold(const task::Conv2dWorkload&) const { return ""; }
   // Why the device cannot measure `tmpl`'s kernels for the workload; "" when it can. A recorded
   // device answers only for the slices it holds.
-  virtual std::string cannot_measure(const codegen::Template&, const task::Conv2dWorkload&) const { return ""; }
+  virtual std::string cannot_measure(const codegen::Template&, const task::Conv2dWorkload&) const {
+    return "";
+  }
   // The configs of `tmpl`'s space for the workload that the device can measure: the whole space,
   // or a recorded device's slice (explorers and samplers then never propose a config outside it).
-  virtual space::ConfigSpace measurable_space(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) const {
+  virtual space::ConfigSpace measurable_space(const codegen::Template& tmpl,
+                                              const task::Conv2dWorkload& wl) const {
     return tmpl.make_space(wl);
   }
   // A device that answers from recorded measurements charges each config the compile and
@@ -44,8 +47,8 @@ public:
 // compiles (`compile_s`, queued in batch order) run on `jobs` workers side by side and their
 // measurements (`run_s`) one at a time in the order the compiles end, as the tuner and `collect`
 // take them. What a recorded device charges for a batch.
-std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s, const std::vector<double>& run_s,
-                                          int jobs);
+std::vector<double> pipeline_finish_times(const std::vector<double>& compile_s,
+                                          const std::vector<double>& run_s, int jobs);
 
 // The bytes a measurement holds on the GPU for a workload: input, weights, output and reference.
 int64_t tensor_bytes(const task::Conv2dWorkload& wl);
@@ -63,7 +66,8 @@ std::unique_ptr<Runner> make_runner(const std::string& device, const target::Tar
 std::unique_ptr<Runner> take_turns(std::unique_ptr<Runner> inner, std::shared_ptr<std::mutex> turn);
 
 // The fingerprint a runner of `device` ("cuda" or "sim") would write, without starting one.
-std::string runner_fingerprint(const std::string& device, const target::Target& target, int ordinal = 0);
+std::string runner_fingerprint(const std::string& device, const target::Target& target,
+                               int ordinal = 0);
 
 // True when a CUDA driver and at least one GPU can be used.
 bool gpu_available(std::string* why = nullptr);

@@ -46,19 +46,19 @@ struct Layer {
   int out_channels = 0; // conv2d
   int groups = 1;       // conv2d
   bool ceil_mode = false;
-  int units = 0;                        // dense
-  int axis = 1;                         // concat
-  int output_h = 1, output_w = 1;       // adaptive_avg_pool
+  int units = 0;                  // dense
+  int axis = 1;                   // concat
+  int output_h = 1, output_w = 1; // adaptive_avg_pool
   // conv2d only: the shape of the tensor it reads, given in the file ("input_shape") instead of
   // an input layer, for a network written as a list of standalone conv2d layers (one exported
   // from another framework, scripts/onnx_to_network.py). Empty: the input layer's shape.
   Shape input_shape;
-  Shape shape;                          // inferred output shape
+  Shape shape; // inferred output shape
 };
 
 struct Network {
   std::string name;
-  std::string source; // file the network came from, for messages
+  std::string source;     // file the network came from, for messages
   std::string input_name; // empty when the file has no 'input' (its conv2d layers give theirs)
   Shape input_shape;
   std::vector<Layer> layers;

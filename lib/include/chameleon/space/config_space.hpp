@@ -48,8 +48,8 @@ public:
   int64_t size() const { return size_; }
   int knob_index(const std::string& name) const; // -1 when absent
 
-  Config get(int64_t index) const;                       // throws chameleon::Error out of range
-  Config from_choices(std::vector<int> choice) const;    // throws on a bad position
+  Config get(int64_t index) const;                    // throws chameleon::Error out of range
+  Config from_choices(std::vector<int> choice) const; // throws on a bad position
   const std::vector<int>& value(const Config& c, size_t knob) const {
     return knobs_[knob].choices[size_t(c.choice[knob])];
   }

@@ -12,8 +12,8 @@ namespace chameleon::target {
 // template's prediction for one not compiled. The one definition the compiler, the sim, the cost
 // model's features and the static checks share.
 struct Resources {
-  int registers = 0;   // per thread
-  int static_smem = 0; // bytes per block
+  int registers = 0;                                      // per thread
+  int static_smem = 0;                                    // bytes per block
   int spill_stores = 0, spill_loads = 0, stack_frame = 0; // bytes per thread
 };
 nlohmann::json to_json(const Resources& r);

@@ -14,8 +14,8 @@ struct Target {
   std::string description; // "NVIDIA H100 SXM5 80GB"
   int sm_major = 0, sm_minor = 0;
   int sm_count = 0;
-  double clock_mhz = 0;       // boost clock
-  int fp32_lanes_per_sm = 0;  // FP32 FMA units per SM
+  double clock_mhz = 0;      // boost clock
+  int fp32_lanes_per_sm = 0; // FP32 FMA units per SM
   int warp_size = 32;
   int max_threads_per_block = 1024;
   int max_block_dim[3] = {1024, 1024, 64};
@@ -34,7 +34,9 @@ struct Target {
 
   std::string arch() const; // "sm_90"
   int sm() const { return sm_major * 10 + sm_minor; }
-  double peak_fp32_gflops() const { return 2.0 * sm_count * fp32_lanes_per_sm * clock_mhz / 1000.0; }
+  double peak_fp32_gflops() const {
+    return 2.0 * sm_count * fp32_lanes_per_sm * clock_mhz / 1000.0;
+  }
 };
 
 const std::vector<Target>& presets();

@@ -21,7 +21,8 @@ struct TaskOutcome {
   int invalid = 0;     // error 1 (after compiling: registers or shared memory)
   int failed = 0;      // errors 2..8
   std::optional<Record> best;
-  int best_trial = 0; // the trial that found the best (of its template's, on a task tuned over several)
+  int best_trial =
+      0;     // the trial that found the best (of its template's, on a task tuned over several)
   Stop stop; // why a template's turn ended (a task over one template: why the task did)
   // A task tuned over several templates: each one's name and why its last turn ended.
   std::vector<std::pair<std::string, Stop>> template_stops;
@@ -30,7 +31,8 @@ struct TaskOutcome {
   // compile and measurement seconds (as the recording host spent them) plus the tuner's own work.
   double modelled_s = 0;
   bool charged = false; // modelled_s was charged by a recorded device
-  std::vector<Record> new_records; // measured by this call (a later call on the template resumes them)
+  std::vector<Record>
+      new_records; // measured by this call (a later call on the template resumes them)
 
   // Why it ended, as the log and the summary say it: "trial budget reached", or over several
   // templates "conv2d_a: trial budget reached; conv2d_b: design space exhausted".
@@ -48,8 +50,8 @@ struct Progress {
   int trials = 0, target_trials = 0, new_trials = 0;
   double best_seconds = 0, best_gflops = 0;
   int invalid = 0, failed = 0;
-  double elapsed_s = 0;   // this task
-  double task_left_s = 0; // estimate
+  double elapsed_s = 0;                          // this task
+  double task_left_s = 0;                        // estimate
   double explore_s = 0, fit_s = 0, sample_s = 0; // CPU time of this iteration
 };
 

@@ -22,13 +22,13 @@ struct Record {
   int64_t index = 0;
   nlohmann::json entity = nlohmann::json::array();
   measure::MeasureResult result;
-  std::string device;             // "NVIDIA H100 80GB HBM3" or "sim:h100"
+  std::string device; // "NVIDIA H100 80GB HBM3" or "sim:h100"
   std::string device_fingerprint;
   std::string tuner;
   int iteration = 0;
-  std::string network; // where the task came from, when known
-  int task_index = 0;  // 1-based index in that network
-  int layer_count = 0; // layers of the network that share the workload
+  std::string network;  // where the task came from, when known
+  int task_index = 0;   // 1-based index in that network
+  int layer_count = 0;  // layers of the network that share the workload
   bool foreign = false; // read from an AutoTVM log: no chameleon fields
   int line = 0;         // where read_log found it (1-based), 0 otherwise
 

@@ -37,7 +37,7 @@ std::vector<SliceRecording> read_recording(const std::string& path);
 // The recorded device over a recording's complete slices (an incomplete one is left out with a
 // warning naming what `collect` would resume). Throws chameleon::Error when no slice is complete,
 // or when the slices come from several devices.
-std::unique_ptr<measure::RecordedRunner> make_recorded_runner(const std::string& path,
-                                                               const std::vector<SliceRecording>& slices);
+std::unique_ptr<measure::RecordedRunner>
+make_recorded_runner(const std::string& path, const std::vector<SliceRecording>& slices);
 
 } // namespace chameleon::tune

@@ -41,13 +41,13 @@ void check_device_list(const std::vector<int>& ordinals);
 // measuring on it (measure::take_turns). Devices whose fingerprints differ are refused: their
 // records belong in different logs.
 using RunnerFactory = std::function<std::unique_ptr<measure::Runner>(int ordinal)>;
-std::vector<std::unique_ptr<measure::Runner>> make_loop_runners(const RunnerFactory& make_runner,
-                                                                const std::vector<int>& ordinals,
-                                                                int lanes);
+std::vector<std::unique_ptr<measure::Runner>>
+make_loop_runners(const RunnerFactory& make_runner, const std::vector<int>& ordinals, int lanes);
 
 // The records of --history: each path a log or a folder of logs (tune::log_files); the tuning
 // log itself is skipped (its records are used already), and a folder without logs is warned of.
-std::vector<Record> load_history(const std::vector<std::string>& paths, const std::string& log_path);
+std::vector<Record> load_history(const std::vector<std::string>& paths,
+                                 const std::string& log_path);
 
 // Every loop fits its own cost model: with ModelOptions::threads 0 (one per core), loops side by
 // side share the cores instead of each starting a team of one thread per core.

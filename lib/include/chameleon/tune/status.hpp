@@ -19,9 +19,9 @@ const char* state_name(TaskState s);
 struct TaskStatus {
   task::Task task;
   TaskState state = TaskState::Missing;
-  int current = 0;     // records made with this device, toolkit and template
-  int outdated = 0;    // records of this task made otherwise
-  std::string reason;  // for stale: what changed
+  int current = 0;            // records made with this device, toolkit and template
+  int outdated = 0;           // records of this task made otherwise
+  std::string reason;         // for stale: what changed
   std::optional<Record> best; // the best current record
 };
 
@@ -49,7 +49,8 @@ std::vector<TaskEnd> read_task_ends(const std::vector<std::string>& comments);
 
 // The comment line a tune writes when a template's turn on a task ends ("chameleon-task-end {...}",
 // without the "# "): what status reads to tell an interrupted task.
-std::string task_end_comment(const std::string& run, const task::Task& t, const std::string& template_name,
+std::string task_end_comment(const std::string& run, const task::Task& t,
+                             const std::string& template_name,
                              const std::string& device_fingerprint, int trials, int new_trials,
                              const Stop& stop);
 

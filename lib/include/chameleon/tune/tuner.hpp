@@ -23,23 +23,23 @@
 namespace chameleon::tune {
 
 struct TuneOptions {
-  std::string tuner = "chameleon"; // see tuner_names()
+  std::string tuner = "chameleon";    // see tuner_names()
   std::vector<std::string> templates; // templates to tune over; empty: every one supporting a task
-  bool allow_tf32 = false;       // also tune the TF32 tensor-core templates (inputs rounded to TF32)
-  int trials = 1000;             // per task, resumed records included
-  int early_stopping = 0;        // stop a task after this many trials without improvement; 0: off
-  double goal_s = 0;             // stop a task once a kernel this fast (seconds) is found; 0: off
-  int batch = 0;                 // configs per iteration (AutoTVM's plan_size); 0: the tuner's own,
-                                 // plan_size()
+  bool allow_tf32 = false; // also tune the TF32 tensor-core templates (inputs rounded to TF32)
+  int trials = 1000;       // per task, resumed records included
+  int early_stopping = 0;  // stop a task after this many trials without improvement; 0: off
+  double goal_s = 0;       // stop a task once a kernel this fast (seconds) is found; 0: off
+  int batch = 0;           // configs per iteration (AutoTVM's plan_size); 0: the tuner's own,
+                           // plan_size()
   uint64_t seed = 0;
   double epsilon = 0.05; // greedy sampling: share of random configs per batch
   bool resume = true;    // current records (this device, toolkit, template) are not measured again;
                          // false (--force): every task is tuned anew, old records seed the model
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
-  int transfer_seeds = 4; // with transfer: a new task first measures up to this many configs that
-                          // were fastest on similar tasks of the same template (0: none)
-  int transfer_rows = 0;  // transfer records weigh together at most as much as this many of the
-                          // task's own (0: each as much as one, AutoTVM's way)
+  int transfer_seeds = 4;  // with transfer: a new task first measures up to this many configs that
+                           // were fastest on similar tasks of the same template (0: none)
+  int transfer_rows = 0;   // transfer records weigh together at most as much as this many of the
+                           // task's own (0: each as much as one, AutoTVM's way)
   double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
                            // task gets its share of what is left when it starts (see tune_tasks)
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
@@ -76,8 +76,8 @@ struct TunerParts {
 };
 TunerParts make_tuner(const TuneOptions& o);
 const std::vector<std::string>& tuner_names();
-// Configs measured per iteration (the first batch is random unless transfer finds a model): o.batch,
-// or the tuner's own: 16 for chameleon, ae and sa-as; AutoTVM's 64 for autotvm, random and
+// Configs measured per iteration (the first batch is random unless transfer finds a model):
+// o.batch, or the tuner's own: 16 for chameleon, ae and sa-as; AutoTVM's 64 for autotvm, random and
 // chameleon-paper.
 int plan_size(const TuneOptions& o);
 
@@ -94,15 +94,17 @@ struct TuneEnv {
 
 // A log record of config `c` of `space` (the template's space for task `t`, or a slice of it)
 // measured with `result`, as a run in `env` writes it: by tuner `tuner`, in batch `iteration`.
-Record make_record(const task::Task& t, const codegen::Template& tmpl, const space::ConfigSpace& space,
-                   const space::Config& c, measure::MeasureResult result, const TuneEnv& env,
-                   const std::string& tuner, int iteration);
+Record make_record(const task::Task& t, const codegen::Template& tmpl,
+                   const space::ConfigSpace& space, const space::Config& c,
+                   measure::MeasureResult result, const TuneEnv& env, const std::string& tuner,
+                   int iteration);
 
 // Tunes one task (resuming from the log), appending every measurement to the log. The parts
 // (explorer, sampler) carry over from task to task: the PPO agent keeps what it learned.
 TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, TunerParts& parts,
                       int position, int count);
-TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position, int count);
+TaskOutcome tune_task(const task::Task& t, const TuneOptions& o, TuneEnv& env, int position,
+                      int count);
 // One template's share of a task (o.trials is the share). `earlier`: records of this template
 // and task measured by an earlier call of the same tune, counted as done even with --force.
 TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, const TuneOptions& o,
@@ -114,7 +116,8 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
 // without records of its own measures them in its first batch: spaces whose knobs do not depend
 // on the shape (the implicit GEMM, depthwise) carry a good config from layer to layer.
 std::vector<space::Config> transfer_seeds(const std::vector<const Record*>& records,
-                                          const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                                          const codegen::Template& tmpl,
+                                          const task::Conv2dWorkload& wl,
                                           const space::ConfigSpace& space,
                                           const std::function<bool(const space::Config&)>& valid,
                                           const std::unordered_set<int64_t>& skip, size_t count);

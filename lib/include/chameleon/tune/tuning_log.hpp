@@ -10,10 +10,11 @@ namespace chameleon::tune {
 
 struct LogContents {
   std::vector<Record> records;
-  int skipped = 0;       // records of other AutoTVM tasks, comment and blank lines
+  int skipped = 0;                   // records of other AutoTVM tasks, comment and blank lines
   std::vector<std::string> comments; // "# ..." lines without the "# " (run headers, iterations)
-  bool repaired = false; // a cut-off last line was dropped
-  std::vector<int> damaged; // other lines that are not records (numbers from 1; skipped, with a warning each)
+  bool repaired = false;             // a cut-off last line was dropped
+  std::vector<int>
+      damaged; // other lines that are not records (numbers from 1; skipped, with a warning each)
 };
 
 // Reads a log. A last line cut off by a killed process is dropped (and, with `repair`, removed
@@ -47,8 +48,9 @@ private:
   int fd_ = -1;
 };
 
-// The append-only tuning log (JSON lines), safe to append to from several threads. Each record is written with a single write() as soon
-// as it is measured, so a tune killed at any moment loses at most the record being written.
+// The append-only tuning log (JSON lines), safe to append to from several threads. Each record is
+// written with a single write() as soon as it is measured, so a tune killed at any moment loses at
+// most the record being written.
 class TuningLog {
 public:
   // Opens `path` for appending and locks it (a chameleon::Error when another tune holds it), then

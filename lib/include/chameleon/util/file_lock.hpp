@@ -18,7 +18,7 @@ public:
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
 
-  void lock();   // blocks until this object holds the lock
+  void lock(); // blocks until this object holds the lock
   void unlock();
   bool usable() const { return fd_ >= 0; }
   const std::string& path() const { return path_; }

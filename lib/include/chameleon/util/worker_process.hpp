@@ -42,7 +42,7 @@ public:
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   int starts() const { return starts_; } // how many processes were started so far
-  void stop();                          // kills the child, if any
+  void stop();                           // kills the child, if any
 
 private:
   void start();
