@@ -29,10 +29,11 @@ std::string default_kernels_dir(const std::string& log) {
   return (p.parent_path() / (p.stem().string() + "-kernels")).string();
 }
 
-void run_replay(const std::string& log, std::string out, const std::string& device, bool allow_tf32,
+void run_replay(const std::string& log, std::string out, emit::ReplayOptions options,
                 bool as_json) {
   if (out.empty()) out = default_kernels_dir(log);
-  auto result = emit::replay(log, out, device, measure::default_cache_dir(), allow_tf32);
+  options.cache_dir = measure::default_cache_dir();
+  auto result = emit::replay(log, out, options);
   const auto& sel = result.selection;
   if (as_json) {
     std::cout << to_json(result.manifest).dump(2) << "\n";
@@ -65,6 +66,7 @@ void run_replay(const std::string& log, std::string out, const std::string& devi
 struct BenchArgs {
   std::string input; // kernels folder or log
   std::string device_name;
+  std::string log_arch;        // with a log: --arch
   std::string device = "auto"; // cuda, sim or auto (cuda; there is no cuDNN on the sim)
   std::string target;          // sim only: the preset to simulate (default: the manifest's)
   DeviceOptions dev;
@@ -174,6 +176,7 @@ void run_bench(const BenchArgs& a) {
   emit::BenchOptions o;
   o.input = a.input;
   o.log_device = a.device_name;
+  o.log_arch = a.log_arch;
   o.sim = a.device == "sim";
   o.target = a.target;
   o.gpu = a.dev.gpu;
@@ -194,19 +197,22 @@ void add_emit_commands(CLI::App& app) {
   {
     auto log = std::make_shared<std::string>();
     auto out = std::make_shared<std::string>();
-    auto device = std::make_shared<std::string>();
+    auto options = std::make_shared<emit::ReplayOptions>();
     auto as_json = std::make_shared<bool>(false);
-    auto allow_tf32 = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand(
         "replay",
         "Emit the best kernel of every task of a log: sources, cubins, PTX, manifest, header");
     cmd->add_option("log", *log, "Tuning log")->required()->check(CLI::ExistingFile);
     cmd->add_option("--out", *out, "Output folder (default: LOG-kernels next to the log)");
-    cmd->add_option("--device", *device, "Records of this device (default: the log's last)");
-    cmd->add_flag("--allow-tf32", *allow_tf32,
+    cmd->add_option("--device", options->device,
+                    "Records of this device (default: the log's last)");
+    cmd->add_flag("--allow-tf32", options->allow_tf32,
                   "Let the log's TF32 kernels compete (left out by default)");
+    cmd->add_option(
+        "--arch", options->arch,
+        "Compile for this arch (sm_XY) instead of each record's own (its target's GPU)");
     cmd->add_flag("--json", *as_json, "Print the manifest");
-    cmd->callback([=] { run_replay(*log, *out, *device, *allow_tf32, *as_json); });
+    cmd->callback([=] { run_replay(*log, *out, *options, *as_json); });
   }
   {
     auto a = std::make_shared<BenchArgs>();
@@ -215,6 +221,7 @@ void add_emit_commands(CLI::App& app) {
     cmd->add_option("input", a->input, "A kernels folder (chameleon replay) or a tuning log")
         ->required();
     cmd->add_option("--log-device", a->device_name, "With a log: records of this device");
+    cmd->add_option("--arch", a->log_arch, "With a log: the arch to compile for (replay's --arch)");
     cmd->add_flag("--allow-tf32", a->allow_tf32,
                   "Let cuDNN use TF32 tensor cores and, with a log, our TF32 kernels compete");
     cmd->add_flag("--json", a->as_json, "Print JSON");

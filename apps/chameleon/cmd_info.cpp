@@ -6,6 +6,7 @@
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/runner.hpp"
+#include "chameleon/target/target.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/files.hpp"
 #include "chameleon/util/strings.hpp"
@@ -16,6 +17,7 @@
 
 #include <iostream>
 #include <memory>
+#include <set>
 
 namespace chameleon::app {
 
@@ -24,8 +26,27 @@ namespace {
 using util::Table;
 using Align = util::Table::Align;
 
-void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
+// The templates a task can be tuned over (on a target of arch `sm`, 0: any), and in `too_new` those
+// that would take it but need a newer arch than the target's.
+std::vector<const codegen::Template*> task_templates(const task::Task& t, bool allow_tf32, int sm,
+                                                     std::vector<std::string>& too_new) {
+  std::vector<const codegen::Template*> tmpls;
+  for (const codegen::Template* tmpl : codegen::templates()) {
+    if ((!allow_tf32 && tmpl->tf32()) || !tmpl->decline_reason(t.workload).empty()) continue;
+    if (sm > 0 && tmpl->min_sm() > sm) {
+      too_new.push_back(tmpl->name() + " (needs sm_" + std::to_string(tmpl->min_sm()) + ")");
+      continue;
+    }
+    tmpls.push_back(tmpl);
+  }
+  return tmpls;
+}
+
+void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& target_name,
+               bool as_json) {
   LoadedNetwork loaded = load(opts);
+  const int sm = target_name.empty() ? 0 : target::find_preset(target_name).sm();
+  std::set<std::string> too_new_all;
   nlohmann::json out = {{"network", loaded.net.name},
                         {"source", loaded.net.source},
                         {"input", loaded.net.input_shape.empty()
@@ -47,11 +68,10 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
                         {"count", t.count},          {"layers", t.layers}};
     // Every template the task can be tuned over, with its design space; those tune leaves out
     // unless named (--templates) are marked.
-    std::vector<const codegen::Template*> tmpls;
-    for (const codegen::Template* tmpl : codegen::templates()) {
-      if ((allow_tf32 || !tmpl->tf32()) && tmpl->decline_reason(t.workload).empty())
-        tmpls.push_back(tmpl);
-    }
+    std::vector<std::string> too_new;
+    const std::vector<const codegen::Template*> tmpls = task_templates(t, allow_tf32, sm, too_new);
+    too_new_all.insert(too_new.begin(), too_new.end());
+    if (!too_new.empty()) j["needs_newer_arch"] = too_new;
     if (!tmpls.empty()) {
       std::vector<std::string> names, sizes;
       nlohmann::json all = nlohmann::json::array();
@@ -84,6 +104,14 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
     std::cout << out.dump(2) << "\n";
     return;
   }
+  if (sm > 0) {
+    const cuda::NvrtcLibrary* nvrtc = cuda::nvrtc_for(sm);
+    std::cout << "for " << target_name << " (sm_" << sm << ", "
+              << (nvrtc != nullptr
+                      ? "NVRTC " + nvrtc->version()
+                      : std::string("no NVRTC here compiles for it: chameleon targets"))
+              << ")\n";
+  }
   std::cout << loaded.net.name << " (" << loaded.net.source << "): "
             << (loaded.net.input_shape.empty()
                     ? std::string("inputs per layer")
@@ -96,6 +124,11 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
                  "conv2d_direct_splitk's "
                  "with split 1)\n";
   }
+  if (!too_new_all.empty()) {
+    std::cout << "not for " << target_name << ": "
+              << util::join(std::vector<std::string>(too_new_all.begin(), too_new_all.end()), ", ")
+              << "\n";
+  }
   if (!declined.empty()) {
     std::cout << "tasks " << util::join(declined, ", ")
               << " have no template that supports them (`chameleon compile --task N` says why): "
@@ -103,23 +136,28 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, bool as_json) {
   }
 }
 
+// The NVRTC that compiles for a target ("13.0"), or what it needs.
+std::string compiler_of(const target::Target& t) {
+  if (const cuda::NvrtcLibrary* l = cuda::nvrtc_for(t.sm())) return "NVRTC " + l->version();
+  return t.sm() < 75 ? "needs NVRTC 12" : "needs a newer NVRTC";
+}
+
 void run_targets(bool as_json) {
-  std::vector<int> archs = cuda::nvrtc_supported_archs();
-  auto supported = [&](const target::Target& t) {
-    return cuda::nvrtc_arch_problem(t.sm()).empty();
-  };
   if (as_json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& t : target::presets()) {
       auto j = target::to_json(t);
-      j["nvrtc_supported"] = supported(t);
+      const cuda::NvrtcLibrary* l = cuda::nvrtc_for(t.sm());
+      j["nvrtc_supported"] = l != nullptr;
+      j["nvrtc"] = l != nullptr ? nlohmann::json({{"version", l->version()}, {"path", l->path}})
+                                : nlohmann::json();
       out.push_back(j);
     }
     std::cout << out.dump(2) << "\n";
     return;
   }
   Table table({"name", "arch", "SMs", "MHz", "FP32 TFLOPS", "smem/block (opt-in)", "L2 MB",
-               "DRAM GB/s", "compile", "description"},
+               "DRAM GB/s", "compiler", "description"},
               {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
                Align::Right, Align::Right, Align::Left, Align::Left});
   for (const auto& t : target::presets()) {
@@ -127,12 +165,16 @@ void run_targets(bool as_json) {
                    util::fixed(t.peak_fp32_gflops() / 1000, 1),
                    std::to_string(t.smem_per_block_optin / 1024) + " KB",
                    util::fixed(double(t.l2_bytes) / (1 << 20), 1),
-                   util::fixed(t.mem_bandwidth_gbs, 0), supported(t) ? "yes" : "needs CUDA 12",
-                   t.description});
+                   util::fixed(t.mem_bandwidth_gbs, 0), compiler_of(t), t.description});
   }
   table.print(std::cout);
-  std::cout << "NVRTC " << cuda::nvrtc_version() << " compiles for sm_"
-            << util::join_numbers(archs, ", sm_") << "; 'auto' reads GPU 0\n";
+  const auto& libs = cuda::nvrtc_libraries();
+  if (libs.empty()) std::cout << "no NVRTC found: " << cuda::nvrtc_arch_problem(90) << "\n";
+  for (const cuda::NvrtcLibrary& l : libs) {
+    std::cout << "NVRTC " << l.version() << " (" << l.path << ") compiles for sm_"
+              << util::join_numbers(l.archs, ", sm_") << "\n";
+  }
+  std::cout << "each target compiles with the newest NVRTC that can; 'auto' reads GPU 0\n";
 }
 
 struct CompileArgs {
@@ -235,7 +277,12 @@ void run_devices(bool as_json) {
               << ", " << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1)
               << " GiB, L2 " << d.l2_bytes / (1 << 20) << " MB, driver "
               << j["driver_version"].get<std::string>()
-              << (pci.empty() ? std::string() : ", PCI " + pci) << "\n";
+              << (pci.empty() ? std::string() : ", PCI " + pci) << ", compiles with " <<
+        [&] {
+          const cuda::NvrtcLibrary* l = cuda::nvrtc_for(d.cc_major * 10 + d.cc_minor);
+          return l != nullptr ? "NVRTC " + l->version()
+                              : "no NVRTC found for its arch (chameleon targets says which)";
+        }() << "\n";
   }
 }
 
@@ -250,8 +297,13 @@ void add_info_commands(CLI::App& app) {
     add_network_options(*cmd, *opts);
     auto allow_tf32 = std::make_shared<bool>(false);
     cmd->add_flag("--allow-tf32", *allow_tf32, "Also list the TF32 templates");
+    auto target_name = std::make_shared<std::string>();
+    cmd->add_option("--target", *target_name,
+                    "Only the templates that run on this target (a preset: chameleon targets)");
     cmd->add_flag("--json", *as_json, "Print JSON");
-    cmd->callback([opts, allow_tf32, as_json] { run_tasks(*opts, *allow_tf32, *as_json); });
+    cmd->callback([opts, allow_tf32, target_name, as_json] {
+      run_tasks(*opts, *allow_tf32, *target_name, *as_json);
+    });
   }
   {
     auto as_json = std::make_shared<bool>(false);

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
@@ -28,6 +29,17 @@ int main(int argc, char** argv) {
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.add_flag("-q,--quiet", quiet, "Log only errors");
+  // Set as the option is read, before any command runs; the compile workers inherit it.
+  app.add_option_function<std::string>(
+         "--nvrtc",
+         [](const std::string& path) {
+           const char* before = std::getenv("CHAMELEON_NVRTC");
+           const std::string paths = before && *before ? path + ":" + before : path;
+           ::setenv("CHAMELEON_NVRTC", paths.c_str(), 1);
+         },
+         "An NVRTC library (libnvrtc.so.N) or a folder of one, looked at first (also: the "
+         "CHAMELEON_NVRTC variable, ':'-separated); e.g. a CUDA 12 NVRTC for sm_61 and sm_70")
+      ->check(CLI::ExistingPath);
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug
                       : quiet ? spdlog::level::err

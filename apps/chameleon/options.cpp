@@ -1,8 +1,10 @@
 #include "options.hpp"
 
+#include "chameleon/codegen/embedded.hpp"
 #include "chameleon/measure/device.hpp"
 #include "chameleon/measure/runner.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 
@@ -57,7 +60,9 @@ CLI::Validator between(double lo, double hi) {
 }
 
 void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
-  cmd.add_option("network", opts.path, "Network description (JSON, see docs/network-format.md)")
+  cmd.add_option("network", opts.path,
+                 "Network description (JSON, see docs/network-format.md), or the name of a shipped "
+                 "one (resnet18, vgg16, ...)")
       ->required();
   cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")
       ->check(at_least(1));
@@ -70,9 +75,43 @@ void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string
       ->capture_default_str();
 }
 
+std::vector<std::string> shipped_networks() {
+  std::vector<std::string> names;
+  for (auto f = codegen::embedded_files_begin(); f != codegen::embedded_files_end(); ++f) {
+    const std::string path = f->path;
+    if (path.rfind("networks/", 0) == 0 && path.size() > 14 &&
+        path.compare(path.size() - 5, 5, ".json") == 0) {
+      names.push_back(path.substr(9, path.size() - 14));
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+network::Network load_network_arg(const std::string& arg, int batch) {
+  std::error_code ec;
+  if (std::filesystem::exists(arg, ec)) return network::load_network(arg, batch);
+  // Not a file: the shipped network of that name ("resnet18", "resnet18.json", or
+  // "networks/resnet18.json" from another folder), built into the binary.
+  const std::filesystem::path given(arg);
+  std::string name = given.filename().string();
+  if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0)
+    name.resize(name.size() - 5);
+  const std::vector<std::string> shipped = shipped_networks();
+  const std::string folder = given.parent_path().filename().string();
+  const bool named = given.parent_path().empty() || folder == "networks"; // not some/other/path
+  if (!named || std::find(shipped.begin(), shipped.end(), name) == shipped.end()) {
+    throw Error("cannot open network file '" + arg + "', and it names no shipped network (" +
+                util::join(shipped, ", ") + ")");
+  }
+  const std::string path = "networks/" + name + ".json";
+  spdlog::info("{} is not a file here: using the shipped {} (built into chameleon)", arg, path);
+  return network::parse_network_text(std::string(codegen::embedded_file(path)), path, batch);
+}
+
 LoadedNetwork load(const NetworkOptions& opts) {
   LoadedNetwork out;
-  out.net = network::load_network(opts.path, opts.batch);
+  out.net = load_network_arg(opts.path, opts.batch);
   out.tasks = task::extract_tasks(out.net);
   return out;
 }

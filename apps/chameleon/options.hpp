@@ -25,6 +25,11 @@ struct NetworkOptions {
   int batch = 0; // 0 keeps the file's batch
 };
 void add_network_options(CLI::App& cmd, NetworkOptions& opts);
+// The networks built into the binary (networks/*.json), by name: "alexnet", "resnet18", ...
+std::vector<std::string> shipped_networks();
+// A network file, or, when `arg` is no file, the shipped network it names (with a note saying so);
+// an error listing the shipped networks otherwise.
+network::Network load_network_arg(const std::string& arg, int batch);
 
 // The network and its tasks, loaded once.
 struct LoadedNetwork {

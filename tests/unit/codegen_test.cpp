@@ -11,6 +11,8 @@
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/task.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include <random>
@@ -112,8 +114,39 @@ TEST_CASE("NVRTC arch support is reported plainly", "[codegen]") {
   auto archs = cuda::nvrtc_supported_archs();
   REQUIRE(!archs.empty());
   CHECK(cuda::nvrtc_arch_problem(archs.back()).empty());
-  CHECK(cuda::nvrtc_arch_problem(archs.front() - 1).find("cannot compile") != std::string::npos);
+  const std::string problem = cuda::nvrtc_arch_problem(archs.front() - 1);
+  CHECK_THAT(problem, Catch::Contains("no NVRTC found here compiles for sm_" +
+                                      std::to_string(archs.front() - 1)) &&
+                          Catch::Contains("found NVRTC " + cuda::nvrtc_version()));
   CHECK(cuda::nvrtc_nearest_arch(1) == archs.front());
+  // Every NVRTC found says where it is and what it compiles for; a target's is the newest that can.
+  for (const cuda::NvrtcLibrary& l : cuda::nvrtc_libraries()) {
+    INFO(l.path);
+    CHECK(l.major >= 11);
+    CHECK_FALSE(l.archs.empty());
+    CHECK(cuda::nvrtc_for(l.archs.back()) != nullptr);
+  }
+  CHECK(cuda::nvrtc_version(90) == cuda::nvrtc_for(90)->version());
+  CHECK(cuda::arch_sm("sm_90") == 90);
+  CHECK(cuda::arch_sm("compute_61") == 61);
+  CHECK(cuda::arch_sm("sm_") == 0);
+  CHECK(cuda::arch_sm("90") == 0);
+}
+
+TEST_CASE("NVRTC is looked for where the toolkit and the wheels put it, CHAMELEON_NVRTC first",
+          "[codegen]") {
+  const char* before = std::getenv("CHAMELEON_NVRTC");
+  const std::string saved = before ? before : "";
+  ::setenv("CHAMELEON_NVRTC", "/opt/a:/opt/b/libnvrtc.so.12", 1);
+  const auto paths = cuda::nvrtc_search_paths();
+  if (before)
+    ::setenv("CHAMELEON_NVRTC", saved.c_str(), 1);
+  else
+    ::unsetenv("CHAMELEON_NVRTC");
+  REQUIRE(paths.size() >= 3);
+  CHECK(paths[0] == "/opt/a");
+  CHECK(paths[1] == "/opt/b/libnvrtc.so.12");
+  CHECK(std::find(paths.begin(), paths.end(), "/usr/local/cuda/lib64") != paths.end());
 }
 
 TEST_CASE("the static check rejects what a GPU would refuse", "[codegen]") {

@@ -1,11 +1,16 @@
 #include "chameleon/cuda/nvrtc.hpp"
 
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/strings.hpp"
 
-#include <nvrtc.h>
+#include "dl_bind.hpp"
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <regex>
 
@@ -13,16 +18,137 @@ namespace chameleon::cuda {
 
 namespace {
 
-void check_nvrtc(nvrtcResult r, const char* what) {
-  if (r != NVRTC_SUCCESS) {
-    throw Error(std::string("NVRTC ") + what + " failed: " + nvrtcGetErrorString(r));
-  }
+namespace fs = std::filesystem;
+
+// NVRTC's C API, declared here (nvrtcResult is an int-sized enum, nvrtcProgram a pointer) so that
+// the build needs neither nvrtc.h nor the library: each NVRTC found is bound at run time.
+using Program = struct NvrtcProgramOpaque*;
+struct Api {
+  int (*nvrtcVersion)(int*, int*);
+  int (*nvrtcGetNumSupportedArchs)(int*);
+  int (*nvrtcGetSupportedArchs)(int*);
+  const char* (*nvrtcGetErrorString)(int);
+  int (*nvrtcCreateProgram)(Program*, const char*, const char*, int, const char* const*,
+                            const char* const*);
+  int (*nvrtcDestroyProgram)(Program*);
+  int (*nvrtcCompileProgram)(Program, int, const char* const*);
+  int (*nvrtcGetProgramLogSize)(Program, size_t*);
+  int (*nvrtcGetProgramLog)(Program, char*);
+  int (*nvrtcGetCUBINSize)(Program, size_t*);
+  int (*nvrtcGetCUBIN)(Program, char*);
+  int (*nvrtcGetPTXSize)(Program, size_t*);
+  int (*nvrtcGetPTX)(Program, char*);
+};
+constexpr int kSuccess = 0;
+
+struct Loaded {
+  std::vector<NvrtcLibrary> libraries; // newest first
+  std::vector<Api> apis;               // the same order
+};
+
+// Binds one library; false (and nothing kept) when it is not a usable NVRTC.
+bool bind(void* lib, Api& a) {
+  std::string e;
+  auto b = [&](auto& fn, const char* symbol) { bind_symbol(lib, fn, symbol, "NVRTC", e); };
+  b(a.nvrtcVersion, "nvrtcVersion");
+  b(a.nvrtcGetNumSupportedArchs, "nvrtcGetNumSupportedArchs");
+  b(a.nvrtcGetSupportedArchs, "nvrtcGetSupportedArchs");
+  b(a.nvrtcGetErrorString, "nvrtcGetErrorString");
+  b(a.nvrtcCreateProgram, "nvrtcCreateProgram");
+  b(a.nvrtcDestroyProgram, "nvrtcDestroyProgram");
+  b(a.nvrtcCompileProgram, "nvrtcCompileProgram");
+  b(a.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize");
+  b(a.nvrtcGetProgramLog, "nvrtcGetProgramLog");
+  b(a.nvrtcGetCUBINSize, "nvrtcGetCUBINSize");
+  b(a.nvrtcGetCUBIN, "nvrtcGetCUBIN");
+  b(a.nvrtcGetPTXSize, "nvrtcGetPTXSize");
+  b(a.nvrtcGetPTX, "nvrtcGetPTX");
+  return e.empty();
 }
 
-struct ProgramDeleter {
-  void operator()(nvrtcProgram p) const noexcept { nvrtcDestroyProgram(&p); }
-};
-using Program = std::unique_ptr<std::remove_pointer_t<nvrtcProgram>, ProgramDeleter>;
+// The libnvrtc.so.N files of a folder (not the builtins, not the .alt variants), or the path
+// itself when it is a file.
+std::vector<std::string> nvrtc_files(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return {path};
+  std::vector<std::string> out;
+  if (!fs::is_directory(path, ec)) return out;
+  static const std::regex kName(R"(libnvrtc\.so\.[0-9]+(\.[0-9]+)*)");
+  for (const auto& entry : fs::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, kName)) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Loaded load() {
+  Loaded out;
+  std::vector<std::string> candidates;
+  for (const std::string& path : nvrtc_search_paths()) {
+    for (const std::string& file : nvrtc_files(path)) candidates.push_back(file);
+  }
+  // Last, whatever the library path gives.
+  for (const char* soname : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"})
+    candidates.push_back(soname);
+  for (const std::string& file : candidates) {
+    void* lib = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) continue;
+    Api api{};
+    NvrtcLibrary info;
+    if (!bind(lib, api) || api.nvrtcVersion(&info.major, &info.minor) != kSuccess) continue;
+    const bool known =
+        std::any_of(out.libraries.begin(), out.libraries.end(), [&](const NvrtcLibrary& l) {
+          return l.major == info.major && l.minor == info.minor;
+        });
+    if (known) continue; // the first found of a version wins (the search order is the preference)
+    int count = 0;
+    if (api.nvrtcGetNumSupportedArchs(&count) != kSuccess || count <= 0) continue;
+    info.archs.resize(size_t(count));
+    if (api.nvrtcGetSupportedArchs(info.archs.data()) != kSuccess) continue;
+    std::sort(info.archs.begin(), info.archs.end());
+    Dl_info where{};
+    info.path =
+        dladdr(reinterpret_cast<void*>(api.nvrtcVersion), &where) != 0 && where.dli_fname != nullptr
+            ? where.dli_fname
+            : file;
+    out.libraries.push_back(std::move(info));
+    out.apis.push_back(api);
+  }
+  // Newest first.
+  std::vector<size_t> order(out.libraries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto& x = out.libraries[a];
+    const auto& y = out.libraries[b];
+    return x.major != y.major ? x.major > y.major : x.minor > y.minor;
+  });
+  Loaded sorted;
+  for (size_t i : order) {
+    sorted.libraries.push_back(out.libraries[i]);
+    sorted.apis.push_back(out.apis[i]);
+  }
+  return sorted;
+}
+
+const Loaded& loaded() {
+  static const Loaded l = load();
+  return l;
+}
+
+const Api* api_for(int sm) {
+  const Loaded& l = loaded();
+  for (size_t i = 0; i < l.libraries.size(); ++i) {
+    if (l.libraries[i].compiles_for(sm)) return &l.apis[i];
+  }
+  return nullptr;
+}
+
+void check_nvrtc(const Api& api, int r, const char* what) {
+  if (r != kSuccess) {
+    throw Error(std::string("NVRTC ") + what + " failed: " + api.nvrtcGetErrorString(r));
+  }
+}
 
 int last_int(const std::string& log, const std::regex& re) {
   int value = 0;
@@ -32,7 +158,84 @@ int last_int(const std::string& log, const std::regex& re) {
   return value;
 }
 
+// Python's site-packages (and Debian's dist-packages) folders under a prefix.
+std::vector<fs::path> python_packages(const fs::path& prefix) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const char* lib : {"lib", "lib64"}) {
+    const fs::path dir = prefix / lib;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("python3", 0) != 0) continue;
+      for (const char* packages : {"site-packages", "dist-packages"})
+        out.push_back(entry.path() / packages);
+    }
+  }
+  out.push_back(prefix / "lib/python3/dist-packages");
+  return out;
+}
+
 } // namespace
+
+bool NvrtcLibrary::compiles_for(int sm) const {
+  return std::find(archs.begin(), archs.end(), sm) != archs.end();
+}
+
+std::vector<std::string> nvrtc_search_paths() {
+  std::vector<std::string> out;
+  if (const char* explicit_paths = std::getenv("CHAMELEON_NVRTC");
+      explicit_paths && *explicit_paths) {
+    std::string list = explicit_paths;
+    for (size_t start = 0; start <= list.size();) {
+      const size_t colon = std::min(list.find(':', start), list.size());
+      if (colon > start) out.push_back(list.substr(start, colon - start));
+      start = colon + 1;
+    }
+  }
+  for (const char* var : {"CUDA_HOME", "CUDA_PATH"}) {
+    if (const char* home = std::getenv(var); home && *home)
+      out.push_back((fs::path(home) / "lib64").string());
+  }
+  out.push_back("/usr/local/cuda/lib64");
+  std::error_code ec;
+  std::vector<std::string> versioned;
+  for (const auto& entry : fs::directory_iterator("/usr/local", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("cuda-", 0) == 0) versioned.push_back((entry.path() / "lib64").string());
+  }
+  std::sort(versioned.rbegin(), versioned.rend()); // newest first
+  out.insert(out.end(), versioned.begin(), versioned.end());
+#ifdef CHAMELEON_NVRTC_BUILD_DIR
+  out.push_back(CHAMELEON_NVRTC_BUILD_DIR);
+#endif
+  std::vector<fs::path> prefixes;
+  if (const char* venv = std::getenv("VIRTUAL_ENV"); venv && *venv) prefixes.emplace_back(venv);
+  if (const char* home = std::getenv("HOME"); home && *home)
+    prefixes.push_back(fs::path(home) / ".local");
+  prefixes.emplace_back("/usr/local");
+  prefixes.emplace_back("/usr");
+  for (const fs::path& prefix : prefixes) {
+    for (const fs::path& packages : python_packages(prefix)) {
+      for (const char* wheel : {"nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"}) {
+        const fs::path dir = packages / wheel;
+        if (fs::is_directory(dir, ec)) out.push_back(dir.string());
+      }
+    }
+  }
+  return out;
+}
+
+const std::vector<NvrtcLibrary>& nvrtc_libraries() {
+  return loaded().libraries;
+}
+
+const NvrtcLibrary* nvrtc_for(int sm) {
+  for (const NvrtcLibrary& l : nvrtc_libraries()) {
+    if (l.compiles_for(sm)) return &l;
+  }
+  return nullptr;
+}
 
 void parse_ptxas_report(const std::string& full_log, CompileOutput& out, const std::string& entry) {
   std::string log = full_log;
@@ -54,37 +257,67 @@ void parse_ptxas_report(const std::string& full_log, CompileOutput& out, const s
   out.resources.spill_loads = last_int(log, kLoads);
 }
 
+int arch_sm(const std::string& arch) {
+  for (const char* prefix : {"sm_", "compute_"}) {
+    const std::string p = prefix;
+    if (arch.rfind(p, 0) == 0 && arch.size() > p.size() &&
+        std::all_of(arch.begin() + long(p.size()), arch.end(),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::atoi(arch.c_str() + p.size());
+    }
+  }
+  return 0;
+}
+
+std::string nvrtc_version(int sm) {
+  if (const NvrtcLibrary* l = nvrtc_for(sm)) return l->version();
+  return nvrtc_version();
+}
+
 std::string nvrtc_version() {
-  int major = 0, minor = 0;
-  check_nvrtc(nvrtcVersion(&major, &minor), "version query");
-  return std::to_string(major) + "." + std::to_string(minor);
+  const auto& libs = nvrtc_libraries();
+  return libs.empty() ? "none" : libs.front().version();
 }
 
 std::vector<int> nvrtc_supported_archs() {
-  int count = 0;
-  check_nvrtc(nvrtcGetNumSupportedArchs(&count), "arch query");
-  std::vector<int> archs(size_t(std::max(count, 0)));
-  if (count > 0) check_nvrtc(nvrtcGetSupportedArchs(archs.data()), "arch query");
+  std::vector<int> archs;
+  for (const NvrtcLibrary& l : nvrtc_libraries())
+    archs.insert(archs.end(), l.archs.begin(), l.archs.end());
   std::sort(archs.begin(), archs.end());
+  archs.erase(std::unique(archs.begin(), archs.end()), archs.end());
   return archs;
 }
 
 std::string nvrtc_arch_problem(int sm) {
-  auto archs = nvrtc_supported_archs();
-  if (std::find(archs.begin(), archs.end(), sm) != archs.end()) return "";
-  std::string range = archs.empty() ? "none"
-                                    : "sm_" + std::to_string(archs.front()) + " to sm_" +
-                                          std::to_string(archs.back());
-  std::string need = !archs.empty() && sm < archs.front()
-                         ? "a CUDA 12.x toolkit (CUDA 13 dropped Maxwell, Pascal and Volta)"
-                         : "a newer CUDA toolkit";
-  return "NVRTC " + nvrtc_version() + " cannot compile for sm_" + std::to_string(sm) +
-         " (it supports " + range + "): this target needs " + need;
+  if (nvrtc_for(sm) != nullptr) return "";
+  const auto& libs = nvrtc_libraries();
+  const std::string arch = "sm_" + std::to_string(sm);
+  const std::string get12 = "`pip install nvidia-cuda-nvrtc-cu12` (chameleon finds the wheel; or "
+                            "pass --nvrtc FOLDER) or a "
+                            "CUDA 12.x toolkit (set CUDA_HOME)";
+  if (libs.empty()) {
+    return "no NVRTC found to compile for " + arch + " (looked in CHAMELEON_NVRTC, CUDA_HOME, " +
+           "/usr/local/cuda*, the nvidia-cuda-nvrtc wheels and the library path): install the "
+           "CUDA " +
+           "toolkit (set CUDA_HOME), or " + get12;
+  }
+  std::vector<std::string> found;
+  int lowest = libs.front().archs.front();
+  for (const NvrtcLibrary& l : libs) {
+    found.push_back("NVRTC " + l.version() + " (sm_" + std::to_string(l.archs.front()) + " to sm_" +
+                    std::to_string(l.archs.back()) + ", " + l.path + ")");
+    lowest = std::min(lowest, l.archs.front());
+  }
+  const std::string need = sm < 75
+                               ? "NVRTC 12.x (CUDA 13 dropped Maxwell, Pascal and Volta): " + get12
+                               : "a newer CUDA toolkit's NVRTC";
+  return "no NVRTC found here compiles for " + arch + " (found " + util::join(found, "; ") +
+         "): this target needs " + need;
 }
 
 int nvrtc_nearest_arch(int sm) {
   auto archs = nvrtc_supported_archs();
-  if (archs.empty()) throw Error("NVRTC reports no supported GPU architecture");
+  if (archs.empty()) throw Error(nvrtc_arch_problem(sm));
   for (int a : archs) {
     if (a >= sm) return a;
   }
@@ -96,14 +329,18 @@ CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
   const bool ptx = arch.rfind("compute_", 0) == 0;
   if (arch.rfind("sm_", 0) != 0 && !ptx)
     throw Error("bad arch '" + arch + "' (expected sm_XY or compute_XY)");
-  std::string problem = nvrtc_arch_problem(std::stoi(arch.substr(ptx ? 8 : 3)));
-  if (!problem.empty()) throw Error(problem);
+  const int sm = std::stoi(arch.substr(ptx ? 8 : 3));
+  const Api* found = api_for(sm);
+  if (found == nullptr) throw Error(nvrtc_arch_problem(sm));
+  const Api& api = *found;
 
   auto start = std::chrono::steady_clock::now();
-  nvrtcProgram raw = nullptr;
-  check_nvrtc(nvrtcCreateProgram(&raw, code.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr),
-              "program creation");
-  Program prog(raw);
+  Program raw = nullptr;
+  check_nvrtc(
+      api, api.nvrtcCreateProgram(&raw, code.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr),
+      "program creation");
+  auto destroy = [&api](Program p) { api.nvrtcDestroyProgram(&p); };
+  std::unique_ptr<NvrtcProgramOpaque, decltype(destroy)> prog(raw, destroy);
 
   // -default-device: lambdas and constexpr helpers in templates are device code.
   std::vector<std::string> options = {"--gpu-architecture=" + arch, "-std=c++17", "-default-device",
@@ -114,29 +351,29 @@ CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
   for (const auto& o : options) argv.push_back(o.c_str());
 
   CompileOutput out;
-  nvrtcResult result = nvrtcCompileProgram(prog.get(), int(argv.size()), argv.data());
+  const int result = api.nvrtcCompileProgram(prog.get(), int(argv.size()), argv.data());
   size_t log_size = 0;
-  nvrtcGetProgramLogSize(prog.get(), &log_size);
+  api.nvrtcGetProgramLogSize(prog.get(), &log_size);
   out.log.resize(log_size);
-  if (log_size > 0) nvrtcGetProgramLog(prog.get(), out.log.data());
+  if (log_size > 0) api.nvrtcGetProgramLog(prog.get(), out.log.data());
   while (!out.log.empty() && (out.log.back() == '\0' || out.log.back() == '\n')) out.log.pop_back();
 
-  if (result == NVRTC_SUCCESS && ptx) {
+  if (result == kSuccess && ptx) {
     size_t size = 0;
-    check_nvrtc(nvrtcGetPTXSize(prog.get(), &size), "PTX size query");
+    check_nvrtc(api, api.nvrtcGetPTXSize(prog.get(), &size), "PTX size query");
     out.ptx.resize(size);
-    check_nvrtc(nvrtcGetPTX(prog.get(), out.ptx.data()), "PTX query");
+    check_nvrtc(api, api.nvrtcGetPTX(prog.get(), out.ptx.data()), "PTX query");
     while (!out.ptx.empty() && out.ptx.back() == '\0') out.ptx.pop_back();
     out.ok = true;
-  } else if (result == NVRTC_SUCCESS) {
+  } else if (result == kSuccess) {
     size_t cubin_size = 0;
-    check_nvrtc(nvrtcGetCUBINSize(prog.get(), &cubin_size), "cubin size query");
+    check_nvrtc(api, api.nvrtcGetCUBINSize(prog.get(), &cubin_size), "cubin size query");
     out.cubin.resize(cubin_size);
-    check_nvrtc(nvrtcGetCUBIN(prog.get(), out.cubin.data()), "cubin query");
+    check_nvrtc(api, api.nvrtcGetCUBIN(prog.get(), out.cubin.data()), "cubin query");
     out.ok = true;
     parse_ptxas_report(out.log, out, name);
   } else if (out.log.empty()) {
-    out.log = nvrtcGetErrorString(result);
+    out.log = api.nvrtcGetErrorString(result);
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;

@@ -126,8 +126,12 @@ BenchResult bench(const BenchOptions& o) {
     dir = fs::temp_directory_path() / ("chameleon-bench-" + std::to_string(::getpid()));
     spdlog::info("replaying {} into {}", o.input, dir.string());
     scratch.path = dir;
-    auto replayed =
-        replay(o.input, dir.string(), o.log_device, measure::default_cache_dir(), o.allow_tf32);
+    ReplayOptions ro;
+    ro.device = o.log_device;
+    ro.cache_dir = measure::default_cache_dir();
+    ro.allow_tf32 = o.allow_tf32;
+    ro.arch = o.log_arch;
+    auto replayed = replay(o.input, dir.string(), ro);
     warn_selection(replayed.selection);
     if (replayed.selection.best.empty())
       throw Error(o.input + ": no kernel to bench (above: why for each task)");

@@ -4,6 +4,7 @@
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
+#include "chameleon/target/target.hpp"
 #include "chameleon/tune/tuning_log.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/files.hpp"
@@ -14,11 +15,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -269,57 +270,85 @@ ManifestKernel manifest_kernel(const tune::Record& r, const Prepared& p, const s
   return k;
 }
 
-// Compiles, on every core, the cubins and PTX the cache lacks, so that the loop that writes the
-// kernels finds them in memory: from a cold cache (another machine, a log from a colleague) that
-// loop would compile two kernels per task one after the other. Each compile runs in a compile
-// worker process, as a tune's do, so that a hung or crashing NVRTC costs a worker, not the replay.
-// A compile that fails here is done again by that loop, which says why it fails.
-void compile_ahead(measure::CompileCache& cache, const std::vector<Prepared>& kernels) {
-  constexpr double kTimeoutS = 600; // a kernel the tune compiled; only a hung NVRTC takes this long
-  std::vector<std::pair<const Prepared*, std::string>> missing; // a kernel and an arch
-  for (const Prepared& k : kernels) {
-    for (const std::string& arch : {k.arch, k.ptx_arch()}) {
-      if (!cache.get(measure::compile_key(k.src.code, arch))) missing.emplace_back(&k, arch);
+// The arch a record's kernel is compiled for: `chosen` (--arch) when given, else the record's.
+// Said when it is not the arch of the record's target (the sim compiled for the nearest arch its
+// NVRTC had), and refused with the fix when the record names none or no NVRTC here compiles for it.
+std::string kernel_arch(const tune::Record& r, const std::string& chosen) {
+  const std::string what =
+      (r.task_index > 0 ? "task " + std::to_string(r.task_index) + " (" : "the kernel of (") +
+      r.workload.str() + ")";
+  std::string arch = chosen.empty() ? r.arch : chosen;
+  if (arch.empty()) {
+    throw Error(what + ": its record does not say which GPU it is for (target '" + r.target +
+                "'): pass --arch sm_XY to choose the arch to compile for");
+  }
+  if (cuda::arch_sm(arch) == 0 || arch.rfind("sm_", 0) != 0) {
+    throw Error("--arch '" + arch + "': expected sm_XY, e.g. sm_70");
+  }
+  static std::set<std::string> said; // once per target and arch
+  const int target_sm = r.foreign ? cuda::arch_sm(r.arch) : [&] {
+    for (const target::Target& t : target::presets()) {
+      if (t.name == r.target) return t.sm();
+    }
+    return 0;
+  }();
+  const std::string target_arch = target_sm > 0 ? "sm_" + std::to_string(target_sm) : "";
+  if (!target_arch.empty() && arch != target_arch && said.insert(r.target + "/" + arch).second) {
+    if (!chosen.empty()) {
+      spdlog::warn("records of {} ({}): compiling for {} as --arch asks", r.target, target_arch,
+                   arch);
+    } else {
+      spdlog::warn("records of {} ({}) were compiled for {} (the nearest arch the tune's NVRTC "
+                   "had): their kernels are for {}; --arch {} compiles them for {}",
+                   r.target, target_arch, arch, arch, target_arch, r.target);
     }
   }
-  if (missing.empty()) return;
-  const size_t workers =
-      std::min<size_t>(missing.size(), std::max(1u, std::thread::hardware_concurrency()));
-  spdlog::info("compiling {} kernels the compile cache lacks (cubins and PTX), {} at a time",
-               missing.size(), workers);
-  const auto start = std::chrono::steady_clock::now();
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (size_t w = 0; w < workers; ++w) {
-    pool.emplace_back([&] {
-      try {
-        util::WorkerProcess worker("compile");
-        for (size_t i = next++; i < missing.size(); i = next++) {
-          const auto& [k, arch] = missing[i];
-          measure::WorkerCompile done =
-              measure::compile_in_worker(worker, k->src.code, k->src.entry, arch, kTimeoutS);
-          if (done.outcome == util::WorkerProcess::Outcome::Ok)
-            cache.put(measure::compile_key(k->src.code, arch), done.kernel);
-        }
-      } catch (const std::exception& e) {
-        spdlog::debug("replay: a compile worker gave up ({}); the rest is compiled in this process",
-                      e.what());
-      }
-    });
+  if (const std::string problem = cuda::nvrtc_arch_problem(cuda::arch_sm(arch)); !problem.empty()) {
+    throw Error(what + ": " + problem +
+                (chosen.empty() ? "; or --arch sm_XY to compile for another arch" : ""));
   }
-  for (auto& t : pool) t.join();
-  spdlog::info("compiled in {:.1f} s",
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return arch;
+}
+
+// Every kernel's cubin and PTX, compiled on the builder's workers (every core, each compile in a
+// worker process, as a tune's, so that a hung or crashing NVRTC costs a worker, not the replay)
+// and through the compile cache: a kernel the tune compiled is the cubin it measured, and PTX from
+// the cache keeps a replay's bytes the same (NVRTC 13.0 may number the PTX registers of some
+// implicit GEMM configs differently from one compile to the next).
+struct Compiled {
+  std::future<measure::CompiledKernel> cubin, ptx;
+};
+
+std::vector<Compiled> compile_all(measure::Builder& builder, const std::vector<Prepared>& kernels,
+                                  size_t& missing) {
+  missing = 0;
+  for (const Prepared& k : kernels) {
+    missing += builder.cached(k.src.code, k.arch) ? 0 : 1;
+    missing += builder.cached(k.src.code, k.ptx_arch()) ? 0 : 1;
+  }
+  if (missing > 0) {
+    spdlog::info("compiling {} kernels the compile cache lacks (cubins and PTX), {} at a time",
+                 missing, std::min<size_t>(missing, size_t(builder.jobs())));
+  }
+  std::vector<Compiled> out;
+  for (const Prepared& k : kernels) {
+    out.push_back({builder.compile_source(k.src.code, k.src.entry, k.arch),
+                   builder.compile_source(k.src.code, k.src.entry, k.ptx_arch())});
+  }
+  return out;
 }
 
 } // namespace
 
-ReplayResult replay(const std::string& log_path, const std::string& dir, const std::string& device,
-                    const std::string& cache_dir, bool allow_tf32) {
-  measure::CompileCache cache(cache_dir);
+ReplayResult replay(const std::string& log_path, const std::string& dir,
+                    const ReplayOptions& options) {
   tune::LogContents contents = tune::read_log(log_path);
+  for (const auto& [task, count] : contents.other_tasks) {
+    spdlog::warn("{}: {} of {} left out: chameleon has no template for that AutoTVM task", log_path,
+                 count == 1 ? "1 record" : std::to_string(count) + " records", task);
+  }
   ReplayResult result;
-  result.selection = select_best(contents.records, device, allow_tf32);
+  result.selection = select_best(contents.records, options.device, options.allow_tf32);
   const Selection& sel = result.selection;
   if (sel.best.empty() && sel.missing.empty()) throw Error(log_path + ": no tuning records");
   util::make_folder(dir, "the output folder");
@@ -336,12 +365,15 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     space::ConfigSpace sp = tmpl.make_space(r.workload);
     space::Config cfg = sp.from_entity(r.entity);
     codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
-    // The record's arch; a simulated record of a target NVRTC cannot compile for keeps the arch
-    // its kernels were compiled for, which the record also holds.
-    prepared.push_back(
-        {&tmpl, std::move(sp), cfg, std::move(src), r.arch.empty() ? "sm_90" : r.arch});
+    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), kernel_arch(r, options.arch)});
   }
-  compile_ahead(cache, prepared);
+  measure::BuildOptions build_options;
+  build_options.cache_dir = options.cache_dir;
+  build_options.timeout_s = 600; // a kernel the tune compiled; only a hung NVRTC takes this long
+  measure::Builder builder(target::Target(), "", build_options);
+  const auto compile_start = std::chrono::steady_clock::now();
+  size_t missing = 0;
+  std::vector<Compiled> compiled = compile_all(builder, prepared, missing);
 
   Manifest& m = result.manifest;
   for (size_t i = 0; i < sel.best.size(); ++i) {
@@ -349,16 +381,12 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     const codegen::KernelSource& src = prepared[i].src;
     const std::string& kernel_arch = prepared[i].arch;
     const std::string name = kernel_name(r, i, duplicate_tasks);
-    measure::CompiledKernel cubin =
-        measure::compile_cached(cache, src.code, src.entry, kernel_arch);
+    measure::CompiledKernel cubin = compiled[i].cubin.get();
     if (!cubin.ok)
       throw Error(name + " (" + r.workload.str() + ") no longer compiles: " + cubin.log);
     // Registers as ptxas reported them now, else as the record has them.
     target::Resources res = cubin.resources.registers > 0 ? cubin.resources : r.result.resources;
-    // PTX through the cache too: NVRTC 13.0 may number the PTX registers of some implicit GEMM
-    // configs differently from one compile to the next, and a replay must give the same bytes.
-    measure::CompiledKernel ptx =
-        measure::compile_cached(cache, src.code, src.entry, prepared[i].ptx_arch());
+    measure::CompiledKernel ptx = compiled[i].ptx.get();
     if (!ptx.ok)
       throw Error(name + " (" + r.workload.str() + ") does not compile to PTX: " + ptx.log);
     util::write_file((fs::path(dir) / (name + ".cu")).string(), src.code);
@@ -372,10 +400,15 @@ ReplayResult replay(const std::string& log_path, const std::string& dir, const s
     m.device_fingerprint = r.device_fingerprint;
     m.simulated = m.simulated || r.result.simulated;
   }
+  if (missing > 0) {
+    spdlog::info(
+        "compiled in {:.1f} s",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count());
+  }
   for (const auto& [wl, why] : sel.missing) m.missing.push_back({wl, true, wl.str(), why});
   m.log = fs::path(log_path).filename().string();
   m.device = sel.device;
-  m.nvrtc = cuda::nvrtc_version();
+  m.nvrtc = cuda::nvrtc_version(cuda::arch_sm(m.arch));
   util::write_file((fs::path(dir) / "manifest.json").string(), to_json(m).dump(2) + "\n");
   util::write_file((fs::path(dir) / "kernels.hpp").string(), kernels_header(m));
   return result;

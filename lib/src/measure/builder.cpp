@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <thread>
 
 namespace chameleon::measure {
@@ -22,10 +23,8 @@ std::string clip(const std::string& log) {
   return log.size() <= kMaxLogChars ? log : log.substr(0, kMaxLogChars) + "\n[... log truncated]";
 }
 
-struct Job {
-  BuildRequest request;
-  std::promise<BuildResult> promise;
-};
+// What a compile thread does next: a config's build, or a source's compile (its promise inside).
+using Job = std::function<void(util::WorkerProcess* worker)>;
 
 } // namespace
 
@@ -91,24 +90,34 @@ struct Builder::Impl {
         job = std::move(queue.front());
         queue.pop_front();
       }
-      try {
-        job.promise.set_value(build_one(job.request, worker.get()));
-      } catch (...) {
-        job.promise.set_exception(std::current_exception());
-      }
+      job(worker.get());
     }
+  }
+
+  void push(Job job) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      queue.push_back(std::move(job));
+    }
+    cv.notify_one();
   }
 
   // Compiles through the worker when there is one; a timeout or a crash becomes the result.
   BuildResult compile(const std::string& source, const std::string& entry,
                       util::WorkerProcess* worker, CompiledKernel& kernel) {
+    return compile_for(source, entry, arch, worker, kernel);
+  }
+
+  BuildResult compile_for(const std::string& source, const std::string& entry,
+                          const std::string& for_arch, util::WorkerProcess* worker,
+                          CompiledKernel& kernel) {
     BuildResult r;
     if (worker == nullptr) {
-      kernel = compile_kernel(source, entry, arch);
+      kernel = compile_kernel(source, entry, for_arch);
       return r;
     }
     const auto start = std::chrono::steady_clock::now();
-    WorkerCompile done = compile_in_worker(*worker, source, entry, arch, options.timeout_s);
+    WorkerCompile done = compile_in_worker(*worker, source, entry, for_arch, options.timeout_s);
     // A compile that hung or crashed cost the time until then: records keep it (the recorded
     // device charges it).
     r.compile_seconds =
@@ -205,14 +214,49 @@ std::future<BuildResult> Builder::submit(BuildRequest request) {
   if (request.tmpl == nullptr || request.space == nullptr) {
     throw Error("build request without a template or space");
   }
-  Job job{std::move(request), {}};
-  auto future = job.promise.get_future();
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->queue.push_back(std::move(job));
-  }
-  impl_->cv.notify_one();
+  auto promise = std::make_shared<std::promise<BuildResult>>();
+  auto future = promise->get_future();
+  impl_->push(
+      [impl = impl_.get(), promise, request = std::move(request)](util::WorkerProcess* worker) {
+        try {
+          promise->set_value(impl->build_one(request, worker));
+        } catch (...) {
+          promise->set_exception(std::current_exception());
+        }
+      });
   return future;
+}
+
+std::future<CompiledKernel> Builder::compile_source(std::string source, std::string entry,
+                                                    std::string arch) {
+  auto promise = std::make_shared<std::promise<CompiledKernel>>();
+  auto future = promise->get_future();
+  impl_->push([impl = impl_.get(), promise, source = std::move(source), entry = std::move(entry),
+               arch = std::move(arch)](util::WorkerProcess* worker) {
+    try {
+      const std::string key = compile_key(source, arch);
+      CompiledKernel kernel;
+      if (auto hit = impl->cache.get(key)) {
+        promise->set_value(std::move(*hit));
+        return;
+      }
+      const BuildResult failed = impl->compile_for(source, entry, arch, worker, kernel);
+      if (!failed.ok()) {
+        kernel.ok = false;
+        kernel.log = failed.message;
+      } else {
+        impl->cache.put(key, kernel);
+      }
+      promise->set_value(std::move(kernel));
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  });
+  return future;
+}
+
+bool Builder::cached(const std::string& source, const std::string& arch) const {
+  return impl_->cache.get(compile_key(source, arch)).has_value();
 }
 
 const std::string& Builder::arch() const {

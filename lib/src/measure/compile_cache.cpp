@@ -156,8 +156,8 @@ std::string default_cache_dir() {
 }
 
 std::string compile_key(const std::string& source, const std::string& arch) {
-  return util::sha256_hex("nvrtc " + cuda::nvrtc_version() + "\narch " + arch + "\noptions " +
-                          kCompileOptionsTag + "\n" + source);
+  return util::sha256_hex("nvrtc " + cuda::nvrtc_version(cuda::arch_sm(arch)) + "\narch " + arch +
+                          "\noptions " + kCompileOptionsTag + "\n" + source);
 }
 
 CompiledKernel compile_cached(CompileCache& cache, const std::string& source,

@@ -53,7 +53,8 @@ std::string device_fingerprint(const cuda::DeviceInfo& d) {
          std::to_string(d.sm_count) + " SMs | " + memory + " | " +
          std::to_string(d.clock_khz / 1000) + " MHz | driver " +
          std::to_string(d.driver_version / 1000) + "." +
-         std::to_string((d.driver_version % 1000) / 10) + " | nvrtc " + cuda::nvrtc_version();
+         std::to_string((d.driver_version % 1000) / 10) + " | nvrtc " +
+         cuda::nvrtc_version(d.cc_major * 10 + d.cc_minor);
 }
 
 std::string gpu_turn_path(const std::string& pci_bus_id) {

@@ -466,9 +466,15 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
 Network load_network(const std::string& path, int batch) {
   std::ifstream in(path);
   if (!in) throw Error("cannot open network file '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_network_text(text.str(), path, batch);
+}
+
+Network parse_network_text(const std::string& text, const std::string& path, int batch) {
   json doc;
   try {
-    doc = json::parse(in);
+    doc = json::parse(text);
   } catch (const json::parse_error& e) {
     const std::string lower = util::lower(path);
     if (lower.size() > 5 && lower.compare(lower.size() - 5, 5, ".onnx") == 0) {

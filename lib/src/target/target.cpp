@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
+#include <utility>
+
 #include <cstdlib>
 
 namespace chameleon::target {
@@ -95,6 +98,24 @@ Target find_preset(const std::string& name) {
   }
   throw Error("unknown target '" + name + "' (known: " + known +
               ", or 'auto' to read GPU 0); 'chameleon targets' lists them");
+}
+
+int sm_of_model(const std::string& model) {
+  std::string m;
+  for (char c : model) m += char(std::tolower(static_cast<unsigned char>(c)));
+  for (const Target& t : presets()) {
+    if (t.name == m) return t.sm();
+  }
+  static const std::pair<const char*, int> kModels[] = {
+      {"k80", 37},    {"m60", 52},     {"p100", 60}, {"1080ti", 61},   {"1080", 61}, {"1070", 61},
+      {"titanx", 61}, {"titanxp", 61}, {"p40", 61},  {"p4", 61},       {"v100", 70}, {"titanv", 70},
+      {"t4", 75},     {"2080ti", 75},  {"2080", 75}, {"titanrtx", 75}, {"a100", 80}, {"a30", 80},
+      {"a10", 86},    {"3090", 86},    {"3080", 86}, {"a40", 86},      {"l4", 89},   {"4090", 89},
+      {"l40", 89},    {"h100", 90},    {"h200", 90}};
+  for (const auto& [name, sm] : kModels) {
+    if (m == name) return sm;
+  }
+  return 0;
 }
 
 nlohmann::json to_json(const Target& t) {

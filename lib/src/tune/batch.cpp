@@ -1,4 +1,6 @@
 #include "batch.hpp"
+
+#include "chameleon/cuda/nvrtc.hpp"
 #include "clock.hpp"
 
 #include "chameleon/util/error.hpp"
@@ -41,6 +43,7 @@ Record make_record(const task::Task& t, const codegen::Template& tmpl,
   r.template_fingerprint = tmpl.fingerprint();
   r.target = env.target.name;
   r.arch = env.builder.arch();
+  r.nvrtc = cuda::nvrtc_version(cuda::arch_sm(r.arch));
   r.index = space.full_index(c); // a slice's configs are logged by their index in the whole space
   r.entity = space.entity_json(c);
   r.device = env.runner.device_name();

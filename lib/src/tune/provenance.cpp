@@ -53,7 +53,7 @@ nlohmann::json run_provenance(const measure::Runner& runner, const measure::Buil
                         {"device", runner.device_name()},
                         {"device_fingerprint", fingerprint},
                         {"simulated", runner.simulated()},
-                        {"nvrtc", cuda::nvrtc_version()},
+                        {"nvrtc", cuda::nvrtc_version(cuda::arch_sm(builder.arch()))},
                         {"arch", builder.arch()},
                         {"target", target::to_json(target)}};
   const std::string driver = fingerprint_part(fingerprint, "driver ");

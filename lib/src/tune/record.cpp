@@ -2,6 +2,7 @@
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/stats.hpp"
+#include "chameleon/target/target.hpp"
 #include "chameleon/util/error.hpp"
 
 #include <cmath>
@@ -79,6 +80,7 @@ nlohmann::ordered_json to_json(const Record& r) {
                 {"template_fingerprint", r.template_fingerprint},
                 {"target", r.target},
                 {"arch", r.arch},
+                {"nvrtc", r.nvrtc},
                 {"device", r.device},
                 {"device_fingerprint", r.device_fingerprint},
                 {"simulated", m.simulated},
@@ -117,6 +119,18 @@ std::string autotvm_task_name(const json& j) {
   return "";
 }
 
+std::string arch_of_autotvm_target(const std::string& target) {
+  // "cuda -model=v100 -arch=sm_70": the -arch when there is one, else the -model's GPU.
+  std::istringstream words(target);
+  std::string word, model;
+  while (words >> word) {
+    if (word.rfind("-arch=", 0) == 0) return word.substr(6);
+    if (word.rfind("-model=", 0) == 0) model = word.substr(7);
+  }
+  const int sm = target::sm_of_model(model);
+  return sm > 0 ? "sm_" + std::to_string(sm) : "";
+}
+
 Record record_from_json(const json& j) {
   if (!j.is_object() || !j.contains("input") || !j.contains("config") || !j.contains("result")) {
     if (j.is_object() && j.contains("i") && j.contains("r")) {
@@ -151,6 +165,7 @@ Record record_from_json(const json& j) {
       r.template_fingerprint = c.value("template_fingerprint", std::string());
       r.target = c.value("target", std::string());
       r.arch = c.value("arch", std::string());
+      r.nvrtc = c.value("nvrtc", std::string());
       r.device = c.value("device", std::string());
       r.device_fingerprint = c.value("device_fingerprint", std::string());
       r.tuner = c.value("tuner", std::string());
@@ -176,6 +191,7 @@ Record record_from_json(const json& j) {
       r.target = target;
       r.device = target;
       r.tuner = "autotvm";
+      r.arch = arch_of_autotvm_target(target);
     }
     // A time that is no time (a damaged or edited line) would rank first everywhere.
     if (m.error == measure::ErrorNo::None && !(std::isfinite(m.median) && m.median > 0)) {

@@ -142,6 +142,7 @@ LogContents read_log(const std::string& path, bool repair) {
     std::string task = autotvm_task_name(j);
     if (!task.empty() && task != "conv2d_nchw.cuda" && !j.contains("chameleon")) {
       ++out.skipped; // another operator's record in an AutoTVM log
+      ++out.other_tasks[task];
     } else {
       try {
         out.records.push_back(record_from_json(j));

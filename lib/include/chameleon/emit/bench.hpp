@@ -16,6 +16,7 @@ struct BenchOptions {
   std::string
       input; // a kernels folder (replay's), or a tuning log (replayed into a scratch folder)
   std::string log_device; // with a log: records of this device (default: the log's last)
+  std::string log_arch;   // with a log: the arch to compile for (replay's --arch)
   bool sim = false;       // the sim model instead of a GPU
   std::string target;     // sim only: the preset to simulate (default: the manifest's)
   int gpu = 0;

@@ -44,14 +44,25 @@ struct ReplayResult {
   Manifest manifest; // also written to DIR/manifest.json
 };
 
+struct ReplayOptions {
+  std::string device;    // records of this device (default: the log's last)
+  std::string cache_dir; // the compile cache (a tune's kernels are found there)
+  bool allow_tf32 = false;
+  // The arch to compile for (sm_XY), chosen deliberately; empty: each record's own (its target's
+  // GPU; a record made on the sim for a target the tune's NVRTC could not compile for holds the
+  // arch it used instead, which replay says).
+  std::string arch;
+};
+
 // Regenerates the source of every selected kernel, compiles it with NVRTC for the record's arch
-// (cubin; from the compile cache in `cache_dir` when tuning compiled it already) and as PTX
-// (forward compatibility), and writes to `dir`: per task NAME.cu, NAME.cubin,
-// NAME.ptx; manifest.json (docs/deploy.md); kernels.hpp with a launch function per task. Works
-// without a GPU. The same log gives the same bytes. Throws chameleon::Error when a kernel does not
-// build any more (another toolkit or template).
+// (cubin; from the compile cache when tuning compiled it already) and as PTX (forward
+// compatibility), and writes to `dir`: per task NAME.cu, NAME.cubin, NAME.ptx; manifest.json
+// (docs/deploy.md); kernels.hpp with a launch function per task. Works without a GPU. The same log
+// gives the same bytes. Throws chameleon::Error when a kernel does not build any more (another
+// toolkit or template), when a record does not say its arch, or when no NVRTC here compiles for
+// it (naming the fix). Records of AutoTVM templates chameleon does not have are counted, one
+// warning per template.
 ReplayResult replay(const std::string& log_path, const std::string& dir,
-                    const std::string& device = "", const std::string& cache_dir = "",
-                    bool allow_tf32 = false);
+                    const ReplayOptions& options = {});
 
 } // namespace chameleon::emit

@@ -47,6 +47,13 @@ public:
 
   std::future<BuildResult> submit(BuildRequest request);
   BuildResult build(BuildRequest request) { return submit(std::move(request)).get(); }
+  // One source compiled for `arch` (sm_XY: a cubin; compute_XY: PTX, in the cubin field) on the
+  // same workers and through the same cache, without the static checks (what replay compiles).
+  // A compile error, a timeout or a crash: ok false, and why in the log.
+  std::future<CompiledKernel> compile_source(std::string source, std::string entry,
+                                             std::string arch);
+  // Whether the compile cache holds this source's kernel for `arch`.
+  bool cached(const std::string& source, const std::string& arch) const;
 
   const std::string& arch() const;
   const target::Target& target() const;

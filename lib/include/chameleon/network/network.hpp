@@ -69,6 +69,8 @@ struct Network {
 // batch size of the input shape.
 Network parse_network(const nlohmann::json& doc, const std::string& source, int batch = 0);
 Network load_network(const std::string& path, int batch = 0);
+// The same from a file's text; `path` names it in errors and as the network's source.
+Network parse_network_text(const std::string& text, const std::string& path, int batch = 0);
 
 // Runs shape inference over the layers again, e.g. after the input batch was changed.
 void infer_shapes(Network& net);

@@ -49,6 +49,10 @@ Target find_preset(const std::string& name);
 // else the first preset of that architecture; nullptr when none has it.
 const Target* closest_preset(const std::string& device_name, int sm);
 
+// The compute capability of a GPU named as AutoTVM's `-model=` and TopHub name them ("v100",
+// "1080ti", "t4", or a preset's name): 70 for "v100"; 0 for a name it does not know.
+int sm_of_model(const std::string& model);
+
 nlohmann::json to_json(const Target& t);
 // Reads what to_json wrote (a GPU's own target, recorded with its measurements); fields it lacks
 // keep the values of the preset of its architecture. Throws chameleon::Error on a bad one.

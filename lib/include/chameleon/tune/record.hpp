@@ -19,6 +19,7 @@ struct Record {
   std::string template_fingerprint;
   std::string target; // preset name ("h100") or "auto"
   std::string arch;   // "sm_90"
+  std::string nvrtc;  // the NVRTC version that compiled it ("13.0"; empty in older logs)
   int64_t index = 0;
   nlohmann::json entity = nlohmann::json::array();
   measure::MeasureResult result;
@@ -42,6 +43,9 @@ nlohmann::ordered_json to_json(const Record& r);
 // ("dense_small_batch.cuda", ...) throws too; readers skip those by checking autotvm_task_name.
 Record record_from_json(const nlohmann::json& j);
 std::string autotvm_task_name(const nlohmann::json& j);
+// The arch an AutoTVM record's target names: "-arch=sm_70", else the GPU of "-model=v100"
+// (target::sm_of_model); empty when it names neither.
+std::string arch_of_autotvm_target(const std::string& target);
 
 // Whether a record of `tmpl` describes the template as it is today: made by its current version,
 // or read from an AutoTVM log (no version to compare: AutoTVM's template is conv2d_direct's).

@@ -2,6 +2,7 @@
 
 #include "chameleon/tune/record.hpp"
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -10,7 +11,8 @@ namespace chameleon::tune {
 
 struct LogContents {
   std::vector<Record> records;
-  int skipped = 0;                   // records of other AutoTVM tasks, comment and blank lines
+  int skipped = 0;                        // records of other AutoTVM tasks, comment and blank lines
+  std::map<std::string, int> other_tasks; // records of other AutoTVM tasks, by task name
   std::vector<std::string> comments; // "# ..." lines without the "# " (run headers, iterations)
   bool repaired = false;             // a cut-off last line was dropped
   std::vector<int>
