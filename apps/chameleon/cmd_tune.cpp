@@ -615,6 +615,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                   "autotvm, random and chameleon-paper)")
       ->check(at_least(0))
       ->capture_default_str();
+  cmd->add_option("--compile-aware", t.compile_aware,
+                  "Cost-aware sampling: a model of each config's NVRTC time, and this share of the "
+                  "candidates' score spread added for the quickest to compile (0: off)")
+      ->check(between(0, 1))
+      ->capture_default_str();
   cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")
       ->check(between(0, 1))
       ->capture_default_str();

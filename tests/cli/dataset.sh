@@ -88,6 +88,13 @@ for line in open(sys.argv[2]):
         last = elapsed
 assert last > 0
 PY
+# --compile-aware: the recorded compile seconds train a compile-time model; the run header keeps
+# the setting; a share outside 0..1 is refused.
+expect 0 '"compile_aware": 0.3' "$exe" -q tune "$net" --tasks 4 --device "recorded:$ci" --trials 48 \
+  --compile-aware 0.3 --log "$dir/compile-aware.jsonl" --json
+grep -q '"compile_aware":0.3' "$dir/compile-aware.jsonl" || { echo "no compile_aware in the run header"; exit 1; }
+expect 105 "--compile-aware: must be from 0 to 1, got 2" \
+  "$exe" tune "$net" --tasks 4 --device "recorded:$ci" --compile-aware 2
 # --goal-us: a task stops at the batch that finds a kernel that fast (here the slice's optimum).
 optimum_us=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["slices"][0]["optimum"]["seconds"] * 1e6))' "$dir/ds.json")
 expect 0 '"stop_reason": "goal reached"' "$exe" -q tune "$net" --tasks 4 --device "recorded:$ci" --trials 256 \

@@ -41,7 +41,8 @@ TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmp
       space_(env.runner.measurable_space(tmpl, t.workload)),
       fx_(tmpl, t.workload, space_, env.target),
       rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model),
-      training_(fx_.size(), o.transfer_rows), row_(size_t(fx_.size())) {
+      training_(fx_.size(), o.transfer_rows), compile_model_(o.model),
+      compile_training_(fx_.size(), o.transfer_rows), row_(size_t(fx_.size())) {
   out_.task = t;
   out_.template_name = tmpl.name();
   if (parts_.explorer) parts_.explorer->begin_task(space_);
@@ -88,6 +89,9 @@ void TemplateSearch::consider(const Record& r, const space::Config& c) {
   }
   fx_.extract(c, &r.result.resources, row_.data());
   training_.add_own(row_.data(), throughput(r));
+  if (o_.compile_aware > 0 && r.result.compile_seconds > 0) {
+    compile_training_.add_own(row_.data(), 1.0 / r.result.compile_seconds);
+  }
 }
 
 void TemplateSearch::transfer(const Record& r) {
@@ -104,6 +108,9 @@ void TemplateSearch::transfer(const Record& r) {
     std::vector<float> f(size_t(fx_.size()));
     it->second.second->extract(c, r.foreign ? nullptr : &r.result.resources, f.data());
     // Labels are relative to the best of the same workload on the same device.
+    if (o_.compile_aware > 0 && r.result.compile_seconds > 0) {
+      compile_training_.add_transfer(key + "@" + r.device, f, 1.0 / r.result.compile_seconds);
+    }
     training_.add_transfer(key + "@" + r.device, std::move(f), throughput(r));
   } catch (const Error&) {
     // A record whose config does not fit this template's space teaches nothing.
@@ -162,6 +169,7 @@ double TemplateSearch::refit() {
   if (!parts_.explorer) return 0.0;
   auto fit_start = std::chrono::steady_clock::now();
   training_.fit(cost_model_);
+  if (o_.compile_aware > 0) compile_training_.fit(compile_model_);
   score_cache_.clear();
   return since(fit_start);
 }
@@ -202,9 +210,29 @@ std::vector<space::Config> TemplateSearch::sample(const std::vector<explore::Can
   for (const auto& c : seeds) visited_.insert(c.index); // not sampled again
   std::vector<space::Config> batch;
   if (want > int(seeds.size()))
-    batch = parts_.sampler->sample(candidates, want - int(seeds.size()), ctx);
+    batch = parts_.sampler->sample(compile_aware(candidates), want - int(seeds.size()), ctx);
   batch.insert(batch.begin(), seeds.begin(), seeds.end());
   return batch;
+}
+
+std::vector<explore::Candidate>
+TemplateSearch::compile_aware(std::vector<explore::Candidate> candidates) {
+  if (o_.compile_aware <= 0 || !compile_model_.trained() || candidates.size() < 2)
+    return candidates;
+  std::vector<space::Config> configs;
+  for (const auto& c : candidates) configs.push_back(c.config);
+  const std::vector<float> quick =
+      compile_model_.predict(fx_.matrix(configs), int(configs.size()), fx_.size());
+  const auto [smin, smax] = std::minmax_element(
+      candidates.begin(), candidates.end(),
+      [](const explore::Candidate& a, const explore::Candidate& b) { return a.score < b.score; });
+  const auto [qmin, qmax] = std::minmax_element(quick.begin(), quick.end());
+  const float spread = smax->score - smin->score, qspan = *qmax - *qmin;
+  if (spread <= 0 || qspan <= 0) return candidates;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    candidates[i].score += float(o_.compile_aware) * spread * (quick[i] - *qmin) / qspan;
+  }
+  return candidates;
 }
 
 void TemplateSearch::take(std::vector<Record> measured, const std::vector<space::Config>& batch) {

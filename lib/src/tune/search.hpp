@@ -59,6 +59,8 @@ public:
 private:
   bool valid(const space::Config& c);
   std::vector<float> predict(const std::vector<space::Config>& configs);
+  // The candidates' scores with their predicted compile quickness added (compile_aware).
+  std::vector<explore::Candidate> compile_aware(std::vector<explore::Candidate> candidates);
   void consider(const Record& r, const space::Config& c);
   void transfer(const Record& r);
 
@@ -76,6 +78,9 @@ private:
   std::mt19937_64 rng_;
   model::CostModel cost_model_;
   TrainingSet training_;
+  // Cost-aware sampling (TuneOptions::compile_aware): labels are quickness, 1 / NVRTC seconds.
+  model::CostModel compile_model_;
+  TrainingSet compile_training_;
   std::unordered_set<int64_t> visited_;
   std::vector<float> row_;
   std::vector<std::pair<double, space::Config>> measured_ok_;

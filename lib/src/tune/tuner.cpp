@@ -42,6 +42,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"transfer", o.transfer},
           {"transfer_seeds", o.transfer_seeds},
           {"transfer_rows", o.transfer_rows},
+          {"compile_aware", o.compile_aware},
           {"time_limit_s", o.time_limit_s},
           {"model", model::to_json(o.model)},
           {"annealing", explore::to_json(o.annealing)},

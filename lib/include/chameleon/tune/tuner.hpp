@@ -36,10 +36,15 @@ struct TuneOptions {
   bool resume = true;    // current records (this device, toolkit, template) are not measured again;
                          // false (--force): every task is tuned anew, old records seed the model
   bool transfer = true;  // records of other tasks (and --history) warm-start the cost model
-  int transfer_seeds = 4;  // with transfer: a new task first measures up to this many configs that
-                           // were fastest on similar tasks of the same template (0: none)
-  int transfer_rows = 0;   // transfer records weigh together at most as much as this many of the
-                           // task's own (0: each as much as one, AutoTVM's way)
+  int transfer_seeds = 4; // with transfer: a new task first measures up to this many configs that
+                          // were fastest on similar tasks of the same template (0: none)
+  int transfer_rows = 0;  // transfer records weigh together at most as much as this many of the
+                          // task's own (0: each as much as one, AutoTVM's way)
+  // Cost-aware sampling: a second model learns each config's compile time from the records' NVRTC
+  // seconds (own and transferred), and a candidate's score gains up to this share of the
+  // candidates' score spread, the most for the quickest to compile among them: of configs
+  // predicted about as fast, those that compile quickly go first. 0: off.
+  double compile_aware = 0;
   double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
                            // task gets its share of what is left when it starts (see tune_tasks)
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
