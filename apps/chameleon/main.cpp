@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
          "An NVRTC library (libnvrtc.so.N) or a folder of one, looked at first (also: the "
          "CHAMELEON_NVRTC variable, ':'-separated); e.g. a CUDA 12 NVRTC for sm_61 and sm_70")
       ->check(CLI::ExistingPath);
+  app.add_option_function<std::string>(
+      "--nvrtc-version",
+      [](const std::string& v) { ::setenv("CHAMELEON_NVRTC_VERSION", v.c_str(), 1); },
+      "Use only this NVRTC version (12, 13 or e.g. 12.9; also CHAMELEON_NVRTC_VERSION), e.g. to "
+      "compare two on one arch");
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug
                       : quiet ? spdlog::level::err

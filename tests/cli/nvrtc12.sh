@@ -81,4 +81,10 @@ flags = struct.unpack_from("<I", b, 0x30)[0]
 assert (flags & 0xFF if b[8] < 8 else (flags >> 8) & 0xFF) == 61, "the cubin is not for sm_61"
 print("the 1080ti log replays into sm_61 kernels (NVRTC %s)" % m["nvrtc"])
 PY
+# --nvrtc-version 12: NVRTC 12 for every arch it has, sm_90 included (to compare the two there).
+"$exe" --nvrtc-version 12 targets >"$dir/targets12.txt"
+grep -Eq "^h100 .* NVRTC 12\." "$dir/targets12.txt" || { cat "$dir/targets12.txt"; echo "h100 does not use NVRTC 12 with --nvrtc-version 12"; exit 1; }
+out="$dir/h100-12.cubin"
+"$exe" -q --nvrtc-version 12 compile "$net" --task 4 --target h100 --config random --cubin "$out" >/dev/null
+[ "$(cubin_sm "$out")" = 90 ] || { echo "no sm_90 cubin from NVRTC 12"; exit 1; }
 echo "nvrtc12 ok"

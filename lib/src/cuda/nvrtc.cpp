@@ -115,6 +115,20 @@ Loaded load() {
     out.libraries.push_back(std::move(info));
     out.apis.push_back(api);
   }
+  // CHAMELEON_NVRTC_VERSION (`--nvrtc-version`): only that version ("12", or "12.9"), e.g. to
+  // compare NVRTC 12 and 13 on one arch.
+  if (const char* only = std::getenv("CHAMELEON_NVRTC_VERSION"); only && *only) {
+    const std::string want = only;
+    Loaded kept;
+    for (size_t i = 0; i < out.libraries.size(); ++i) {
+      const std::string v = out.libraries[i].version();
+      if (v == want || v.rfind(want + ".", 0) == 0) {
+        kept.libraries.push_back(out.libraries[i]);
+        kept.apis.push_back(out.apis[i]);
+      }
+    }
+    out = std::move(kept);
+  }
   // Newest first.
   std::vector<size_t> order(out.libraries.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

@@ -44,7 +44,8 @@ struct NvrtcLibrary {
 // site-packages/nvidia/cuda_nvrtc/lib; nvidia-cuda-nvrtc 13: site-packages/nvidia/cu13/lib) of
 // $VIRTUAL_ENV, ~/.local, /usr/local and /usr, then the library path.
 std::vector<std::string> nvrtc_search_paths();
-// Every NVRTC found (one per version), newest first; looked for once per process.
+// Every NVRTC found (one per version), newest first; looked for once per process. With
+// CHAMELEON_NVRTC_VERSION set (`chameleon --nvrtc-version 12`), only that version is kept.
 const std::vector<NvrtcLibrary>& nvrtc_libraries();
 // The newest NVRTC that compiles for `sm`, or nullptr.
 const NvrtcLibrary* nvrtc_for(int sm);
