@@ -26,6 +26,12 @@ namespace {
 using util::Table;
 using Align = util::Table::Align;
 
+// The NVRTC that compiles for arch `sm` ("NVRTC 13.0"), or what it needs (`targets` says more).
+std::string compiler_of(int sm) {
+  if (const cuda::NvrtcLibrary* l = cuda::nvrtc_for(sm)) return "NVRTC " + l->version();
+  return sm < 75 ? "needs NVRTC 12" : "needs a newer NVRTC";
+}
+
 // The templates a task can be tuned over (on a target of arch `sm`, 0: any), and in `too_new` those
 // that would take it but need a newer arch than the target's.
 std::vector<const codegen::Template*> task_templates(const task::Task& t, bool allow_tf32, int sm,
@@ -105,12 +111,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
     return;
   }
   if (sm > 0) {
-    const cuda::NvrtcLibrary* nvrtc = cuda::nvrtc_for(sm);
-    std::cout << "for " << target_name << " (sm_" << sm << ", "
-              << (nvrtc != nullptr
-                      ? "NVRTC " + nvrtc->version()
-                      : std::string("no NVRTC here compiles for it: chameleon targets"))
-              << ")\n";
+    std::cout << "for " << target_name << " (sm_" << sm << ", " << compiler_of(sm) << ")\n";
   }
   std::cout << loaded.net.name << " (" << loaded.net.source << "): "
             << (loaded.net.input_shape.empty()
@@ -136,12 +137,6 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
   }
 }
 
-// The NVRTC that compiles for a target ("13.0"), or what it needs.
-std::string compiler_of(const target::Target& t) {
-  if (const cuda::NvrtcLibrary* l = cuda::nvrtc_for(t.sm())) return "NVRTC " + l->version();
-  return t.sm() < 75 ? "needs NVRTC 12" : "needs a newer NVRTC";
-}
-
 void run_targets(bool as_json) {
   if (as_json) {
     nlohmann::json out = nlohmann::json::array();
@@ -165,7 +160,7 @@ void run_targets(bool as_json) {
                    util::fixed(t.peak_fp32_gflops() / 1000, 1),
                    std::to_string(t.smem_per_block_optin / 1024) + " KB",
                    util::fixed(double(t.l2_bytes) / (1 << 20), 1),
-                   util::fixed(t.mem_bandwidth_gbs, 0), compiler_of(t), t.description});
+                   util::fixed(t.mem_bandwidth_gbs, 0), compiler_of(t.sm()), t.description});
   }
   table.print(std::cout);
   const auto& libs = cuda::nvrtc_libraries();
@@ -277,12 +272,8 @@ void run_devices(bool as_json) {
               << ", " << d.sm_count << " SMs, " << util::fixed(j["memory_gib"].get<double>(), 1)
               << " GiB, L2 " << d.l2_bytes / (1 << 20) << " MB, driver "
               << j["driver_version"].get<std::string>()
-              << (pci.empty() ? std::string() : ", PCI " + pci) << ", compiles with " <<
-        [&] {
-          const cuda::NvrtcLibrary* l = cuda::nvrtc_for(d.cc_major * 10 + d.cc_minor);
-          return l != nullptr ? "NVRTC " + l->version()
-                              : "no NVRTC found for its arch (chameleon targets says which)";
-        }() << "\n";
+              << (pci.empty() ? std::string() : ", PCI " + pci) << ", compiler "
+              << compiler_of(d.cc_major * 10 + d.cc_minor) << "\n";
   }
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <regex>
+#include <utility>
 
 namespace chameleon::cuda {
 
@@ -82,8 +83,15 @@ std::vector<std::string> nvrtc_files(const std::string& path) {
   return out;
 }
 
+// The version filter of CHAMELEON_NVRTC_VERSION (`--nvrtc-version`): "12" or "12.9"; empty: all.
+bool wanted_version(const NvrtcLibrary& l) {
+  const char* only = std::getenv("CHAMELEON_NVRTC_VERSION");
+  if (only == nullptr || *only == '\0') return true;
+  const std::string want = only, v = l.version();
+  return v == want || v.rfind(want + ".", 0) == 0;
+}
+
 Loaded load() {
-  Loaded out;
   std::vector<std::string> candidates;
   for (const std::string& path : nvrtc_search_paths()) {
     for (const std::string& file : nvrtc_files(path)) candidates.push_back(file);
@@ -91,17 +99,18 @@ Loaded load() {
   // Last, whatever the library path gives.
   for (const char* soname : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"})
     candidates.push_back(soname);
+  std::vector<std::pair<NvrtcLibrary, Api>> found;
   for (const std::string& file : candidates) {
     void* lib = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) continue;
     Api api{};
     NvrtcLibrary info;
     if (!bind(lib, api) || api.nvrtcVersion(&info.major, &info.minor) != kSuccess) continue;
-    const bool known =
-        std::any_of(out.libraries.begin(), out.libraries.end(), [&](const NvrtcLibrary& l) {
-          return l.major == info.major && l.minor == info.minor;
-        });
-    if (known) continue; // the first found of a version wins (the search order is the preference)
+    const bool known = std::any_of(found.begin(), found.end(), [&](const auto& f) {
+      return f.first.major == info.major && f.first.minor == info.minor;
+    });
+    // The first found of a version wins (the search order is the preference).
+    if (known || !wanted_version(info)) continue;
     int count = 0;
     if (api.nvrtcGetNumSupportedArchs(&count) != kSuccess || count <= 0) continue;
     info.archs.resize(size_t(count));
@@ -112,37 +121,19 @@ Loaded load() {
         dladdr(reinterpret_cast<void*>(api.nvrtcVersion), &where) != 0 && where.dli_fname != nullptr
             ? where.dli_fname
             : file;
+    found.emplace_back(std::move(info), api);
+  }
+  // Newest first.
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.first.major != b.first.major ? a.first.major > b.first.major
+                                          : a.first.minor > b.first.minor;
+  });
+  Loaded out;
+  for (auto& [info, api] : found) {
     out.libraries.push_back(std::move(info));
     out.apis.push_back(api);
   }
-  // CHAMELEON_NVRTC_VERSION (`--nvrtc-version`): only that version ("12", or "12.9"), e.g. to
-  // compare NVRTC 12 and 13 on one arch.
-  if (const char* only = std::getenv("CHAMELEON_NVRTC_VERSION"); only && *only) {
-    const std::string want = only;
-    Loaded kept;
-    for (size_t i = 0; i < out.libraries.size(); ++i) {
-      const std::string v = out.libraries[i].version();
-      if (v == want || v.rfind(want + ".", 0) == 0) {
-        kept.libraries.push_back(out.libraries[i]);
-        kept.apis.push_back(out.apis[i]);
-      }
-    }
-    out = std::move(kept);
-  }
-  // Newest first.
-  std::vector<size_t> order(out.libraries.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const auto& x = out.libraries[a];
-    const auto& y = out.libraries[b];
-    return x.major != y.major ? x.major > y.major : x.minor > y.minor;
-  });
-  Loaded sorted;
-  for (size_t i : order) {
-    sorted.libraries.push_back(out.libraries[i]);
-    sorted.apis.push_back(out.apis[i]);
-  }
-  return sorted;
+  return out;
 }
 
 const Loaded& loaded() {
@@ -307,20 +298,17 @@ std::string nvrtc_arch_problem(int sm) {
   const auto& libs = nvrtc_libraries();
   const std::string arch = "sm_" + std::to_string(sm);
   const std::string get12 = "`pip install nvidia-cuda-nvrtc-cu12` (chameleon finds the wheel; or "
-                            "pass --nvrtc FOLDER) or a "
-                            "CUDA 12.x toolkit (set CUDA_HOME)";
+                            "pass --nvrtc FOLDER) or a CUDA 12.x toolkit (set CUDA_HOME)";
   if (libs.empty()) {
-    return "no NVRTC found to compile for " + arch + " (looked in CHAMELEON_NVRTC, CUDA_HOME, " +
-           "/usr/local/cuda*, the nvidia-cuda-nvrtc wheels and the library path): install the "
-           "CUDA " +
-           "toolkit (set CUDA_HOME), or " + get12;
+    return "no NVRTC found to compile for " + arch +
+           " (looked in CHAMELEON_NVRTC, CUDA_HOME, /usr/local/cuda*, the nvidia-cuda-nvrtc "
+           "wheels and the library path): install the CUDA toolkit (set CUDA_HOME), or " +
+           get12;
   }
   std::vector<std::string> found;
-  int lowest = libs.front().archs.front();
   for (const NvrtcLibrary& l : libs) {
     found.push_back("NVRTC " + l.version() + " (sm_" + std::to_string(l.archs.front()) + " to sm_" +
                     std::to_string(l.archs.back()) + ", " + l.path + ")");
-    lowest = std::min(lowest, l.archs.front());
   }
   const std::string need = sm < 75
                                ? "NVRTC 12.x (CUDA 13 dropped Maxwell, Pascal and Volta): " + get12
@@ -341,9 +329,8 @@ int nvrtc_nearest_arch(int sm) {
 CompileOutput nvrtc_compile(const std::string& code, const std::string& name,
                             const std::string& arch, const std::vector<std::string>& extra) {
   const bool ptx = arch.rfind("compute_", 0) == 0;
-  if (arch.rfind("sm_", 0) != 0 && !ptx)
-    throw Error("bad arch '" + arch + "' (expected sm_XY or compute_XY)");
-  const int sm = std::stoi(arch.substr(ptx ? 8 : 3));
+  const int sm = arch_sm(arch);
+  if (sm == 0) throw Error("bad arch '" + arch + "' (expected sm_XY or compute_XY)");
   const Api* found = api_for(sm);
   if (found == nullptr) throw Error(nvrtc_arch_problem(sm));
   const Api& api = *found;

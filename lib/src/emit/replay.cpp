@@ -271,9 +271,11 @@ ManifestKernel manifest_kernel(const tune::Record& r, const Prepared& p, const s
 }
 
 // The arch a record's kernel is compiled for: `chosen` (--arch) when given, else the record's.
-// Said when it is not the arch of the record's target (the sim compiled for the nearest arch its
-// NVRTC had), and refused with the fix when the record names none or no NVRTC here compiles for it.
-std::string kernel_arch(const tune::Record& r, const std::string& chosen) {
+// Said (once per target and arch: `said`) when it is not the arch of the record's target (the sim
+// compiled for the nearest arch its NVRTC had), and refused with the fix when the record names
+// none or no NVRTC here compiles for it.
+std::string kernel_arch(const tune::Record& r, const std::string& chosen,
+                        std::set<std::string>& said) {
   const std::string what =
       (r.task_index > 0 ? "task " + std::to_string(r.task_index) + " (" : "the kernel of (") +
       r.workload.str() + ")";
@@ -285,13 +287,8 @@ std::string kernel_arch(const tune::Record& r, const std::string& chosen) {
   if (cuda::arch_sm(arch) == 0 || arch.rfind("sm_", 0) != 0) {
     throw Error("--arch '" + arch + "': expected sm_XY, e.g. sm_70");
   }
-  static std::set<std::string> said; // once per target and arch
-  const int target_sm = r.foreign ? cuda::arch_sm(r.arch) : [&] {
-    for (const target::Target& t : target::presets()) {
-      if (t.name == r.target) return t.sm();
-    }
-    return 0;
-  }();
+  // An AutoTVM record's arch is its target's (tune::arch_of_autotvm_target); ours name a preset.
+  const int target_sm = r.foreign ? cuda::arch_sm(r.arch) : target::sm_of_model(r.target);
   const std::string target_arch = target_sm > 0 ? "sm_" + std::to_string(target_sm) : "";
   if (!target_arch.empty() && arch != target_arch && said.insert(r.target + "/" + arch).second) {
     if (!chosen.empty()) {
@@ -360,12 +357,14 @@ ReplayResult replay(const std::string& log_path, const std::string& dir,
   }
   // Every kernel's source, then their compiles on every core, then the files, in task order.
   std::vector<Prepared> prepared;
+  std::set<std::string> arch_said;
   for (const tune::Record& r : sel.best) {
     const codegen::Template& tmpl = codegen::find_template(r.template_name);
     space::ConfigSpace sp = tmpl.make_space(r.workload);
     space::Config cfg = sp.from_entity(r.entity);
     codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
-    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), kernel_arch(r, options.arch)});
+    prepared.push_back(
+        {&tmpl, std::move(sp), cfg, std::move(src), kernel_arch(r, options.arch, arch_said)});
   }
   measure::BuildOptions build_options;
   build_options.cache_dir = options.cache_dir;

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cctype>
 #include <utility>
 
 #include <cstdlib>
@@ -101,8 +100,7 @@ Target find_preset(const std::string& name) {
 }
 
 int sm_of_model(const std::string& model) {
-  std::string m;
-  for (char c : model) m += char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string m = util::lower(model);
   for (const Target& t : presets()) {
     if (t.name == m) return t.sm();
   }
