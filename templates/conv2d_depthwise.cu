@@ -34,7 +34,8 @@ static constexpr int SEG = (THREAD_W - 1) * SW + (S - 1) * DW + 1;
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_depthwise(const float* __restrict__ data, const float* __restrict__ weight,
-                     float* __restrict__ out) {
+                     float* __restrict__ out, const float* __restrict__ bias,
+                     const float* __restrict__ residual) {
   __shared__ float patch[CB * IN_SIZE];
   __shared__ float taps[CB * RS];
 
@@ -107,7 +108,10 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int j = 0; j < THREAD_W; ++j) {
         const int oh = oh0 + row_of(i), ow = ow0 + col_of(j);
-        if (oh < OH && ow < OW) out[((size_t(n) * K + k) * OH + oh) * OW + ow] = acc[i][j];
+        if (oh < OH && ow < OW) {
+          const size_t o = ((size_t(n) * K + k) * OH + oh) * OW + ow;
+          out[o] = EPI_ANY ? epilogue(acc[i][j], k, o, bias, residual) : acc[i][j];
+        }
       }
   }
 }

@@ -64,7 +64,8 @@ template <int Extent, int Mode, class F> __device__ __forceinline__ void reduce_
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_direct(const float* __restrict__ data, const float* __restrict__ weight,
-                  float* __restrict__ out) {
+                  float* __restrict__ out, const float* __restrict__ bias,
+                  const float* __restrict__ residual) {
   __shared__ float AA[A_SIZE];
   __shared__ float WW[W_SIZE];
 
@@ -156,13 +157,14 @@ extern "C" __global__ void __launch_bounds__(THREADS)
               const int y = y_base + (vy * Y2 + ty) * Y3 + yi;
               const int x = x_base + (vx * X2 + tx) * X3 + xi;
               const float v = acc[(((vf * F3 + fi) * Y1 + vy) * Y3 + yi) * (X1 * X3) + vx * X3 + xi];
-              float* dst = &out[((size_t(n) * K + f) * OH + y) * OW + x];
+              const size_t o = ((size_t(n) * K + f) * OH + y) * OW + x;
+              float* dst = &out[o];
               if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
                 dst[split * OUT_TOTAL] = v;
               } else if constexpr (SPLIT_K > 1) {
                 atomicAdd(dst, v);
               } else {
-                *dst = v;
+                *dst = EPI_ANY ? epilogue(v, f, o, bias, residual) : v;
               }
             }
 }

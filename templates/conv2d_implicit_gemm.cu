@@ -251,24 +251,32 @@ __device__ __forceinline__ int pixel_of(int j, int lane_n) {
   return NV == 4 ? (j / 4) * (LANES_N * 4) + lane_n * 4 + j % 4 : j * LANES_N + lane_n;
 }
 
-// `out` and `m` are the group's (its first output channel and a channel within it).
-__device__ __forceinline__ void store_out(float* __restrict__ out, int m, int p, int split, float v) {
+// The group's output, bias and residual (from its first output channel) and a channel within it.
+struct Outputs {
+  float* __restrict__ out;
+  const float* __restrict__ bias;
+  const float* __restrict__ residual;
+};
+
+__device__ __forceinline__ void store_out(const Outputs& o, int m, int p, int split, float v) {
   if (m < GM && p < GN) {
     const int img = p / PQ, q = p % PQ;
-    float* dst = &out[(size_t(img) * K + m) * PQ + q];
+    const size_t at = (size_t(img) * K + m) * PQ + q;
+    float* dst = &o.out[at];
     if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
       dst[split * OUT_TOTAL] = v;
     } else if constexpr (SPLIT_K > 1) {
       atomicAdd(dst, v);
     } else {
-      *dst = v;
+      *dst = EPI_ANY ? epilogue(v, m, at, o.bias, o.residual) : v;
     }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_implicit_gemm(const float* __restrict__ data, const float* __restrict__ weight,
-                         float* __restrict__ out) {
+                         float* __restrict__ out, const float* __restrict__ bias,
+                         const float* __restrict__ residual) {
   CHM_DYNAMIC_SMEM(float, smem);
   float* const As = smem;                     // [STAGES][BM][A_LD]
   float* const Bs = smem + STAGES * A_STAGE;  // [STAGES][BK][B_LD]
@@ -283,7 +291,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   // output channel (the full C and K stay the image strides).
   data += size_t(group) * CG * H * W;
   weight += size_t(group) * GM * GK;
-  out += size_t(group) * GM * PQ;
+  const Outputs outs = {out + size_t(group) * GM * PQ, EPI_BIAS ? bias + group * GM : bias,
+                        EPI_RESIDUAL ? residual + size_t(group) * GM * PQ : residual};
   const int kt_begin = split * KT_PER_SPLIT;
   const int kt_end = kt_begin + KT_PER_SPLIT < KT ? kt_begin + KT_PER_SPLIT : KT;
 
@@ -399,16 +408,16 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
     for (int j = 0; j < NI; ++j) {
       const int m = m0 + wm0 + i * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
-      store_out(out, m, p, split, acc[i][j][0]);
-      store_out(out, m, p + 1, split, acc[i][j][1]);
-      store_out(out, m + 8, p, split, acc[i][j][2]);
-      store_out(out, m + 8, p + 1, split, acc[i][j][3]);
+      store_out(outs, m, p, split, acc[i][j][0]);
+      store_out(outs, m, p + 1, split, acc[i][j][1]);
+      store_out(outs, m + 8, p, split, acc[i][j][2]);
+      store_out(outs, m + 8, p + 1, split, acc[i][j][3]);
     }
 #else
 #pragma unroll
   for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < TN; ++j)
-      store_out(out, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + pixel_of(j, lane_n), split, acc[i][j]);
+      store_out(outs, m0 + wm0 + i * LANES_M + lane_m, n0 + wn0 + pixel_of(j, lane_n), split, acc[i][j]);
 #endif
 }

@@ -265,22 +265,25 @@ template <int T, int LANES> __device__ __forceinline__ void read_operands(const 
 }
 
 __device__ __forceinline__ void store_out(float* __restrict__ out, int m, int oh, int ow, int img,
-                                          int split, float v) {
+                                          int split, float v, const float* __restrict__ bias,
+                                          const float* __restrict__ residual) {
   if (oh < OH && ow < OW) {
-    float* dst = &out[((size_t(img) * K + m) * OH + oh) * OW + ow];
+    const size_t o = ((size_t(img) * K + m) * OH + oh) * OW + ow;
+    float* dst = &out[o];
     if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
       dst[split * OUT_TOTAL] = v;
     } else if constexpr (SPLIT_K > 1) {
       atomicAdd(dst, v);
     } else {
-      *dst = v;
+      *dst = EPI_ANY ? epilogue(v, m, o, bias, residual) : v;
     }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_winograd(const float* __restrict__ data, const float* __restrict__ weight,
-                    float* __restrict__ out) {
+                    float* __restrict__ out, const float* __restrict__ bias,
+                    const float* __restrict__ residual) {
   CHM_DYNAMIC_SMEM(float, smem); // [2][STAGE]: per stage U [NC][U_PLANE], then V [NC][V_PLANE]
 
   const int tid = threadIdx.x;
@@ -356,7 +359,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
         for (int row = 0; row < MT; ++row)
 #pragma unroll
-          for (int col = 0; col < MT; ++col) store_out(out, m, oh + row, ow + col, img, split, y[row * MT + col]);
+          for (int col = 0; col < MT; ++col) store_out(out, m, oh + row, ow + col, img, split, y[row * MT + col], bias, residual);
       }
     }
     __syncthreads(); // before the next rows overwrite the components

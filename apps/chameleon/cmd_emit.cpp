@@ -101,6 +101,8 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
           {"simulated", r.simulated},
           {"manifest", r.manifest_log},
           {"allow_tf32", allow_tf32},
+          {"dtypes", r.dtypes},
+          {"fused_kernels", r.fused},
           {"kernels", rows},
           {"failed", r.failed},
           {"missing", missing},
@@ -147,9 +149,20 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
     std::cout << "bench on " << r.device_name << " (" << r.target.arch()
               << "): the sim model's times, not a GPU's; cuDNN is not run\n";
   } else {
+    const bool only_fp32 = r.dtypes.empty() || r.dtypes == std::vector<std::string>{"float32"};
     std::cout << "bench on " << r.device_name << " (" << r.target.arch() << "), cuDNN "
-              << (allow_tf32 ? "with TF32 allowed" : "fp32 (TF32 off)")
+              << (!only_fp32   ? "in each kernel's type (" + util::join(r.dtypes, ", ") + ")"
+                  : allow_tf32 ? std::string("with TF32 allowed")
+                               : std::string("fp32 (TF32 off)"))
               << ", same tensors and protocol for both; times per launch\n";
+  }
+  if (!sim && r.fused > 0) {
+    std::cout << util::count_of(r.fused, "kernel")
+              << " fuse an epilogue (bias, residual, activation) that cuDNN's time leaves out: "
+                 "its column is the convolution alone\n";
+  }
+  if (r.dtypes.size() > 1 || (!r.dtypes.empty() && r.dtypes[0] != "float32")) {
+    std::cout << "% peak is of the FP32 peak, for every type\n";
   }
   table.print(std::cout);
   const bool none_timed = size_t(r.failed) == r.rows.size();

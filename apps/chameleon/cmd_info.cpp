@@ -51,6 +51,7 @@ std::vector<const codegen::Template*> task_templates(const task::Task& t, bool a
 void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& target_name,
                bool as_json) {
   LoadedNetwork loaded = load(opts);
+  allow_tf32 = allow_tf32 || loaded.tf32();
   const int sm = target_name.empty() ? 0 : target::find_preset(target_name).sm();
   std::set<std::string> too_new_all;
   nlohmann::json out = {{"network", loaded.net.name},
@@ -58,6 +59,8 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
                         {"input", loaded.net.input_shape.empty()
                                       ? nlohmann::json()
                                       : nlohmann::json(loaded.net.input_shape)},
+                        {"precision", loaded.precision},
+                        {"fused", loaded.fused},
                         {"tasks", nlohmann::json::array()}};
   Table table({"task", "workload", "GFLOP", "count", "templates", "spaces"},
               {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Left});
@@ -72,6 +75,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
     nlohmann::json j = {{"index", t.index},          {"workload", task::to_json(t.workload)},
                         {"shape", t.workload.str()}, {"gflop", gflop},
                         {"count", t.count},          {"layers", t.layers}};
+    if (loaded.fused) j["fused"] = t.fused;
     // Every template the task can be tuned over, with its design space; those tune leaves out
     // unless named (--templates) are marked.
     std::vector<std::string> too_new;
@@ -118,7 +122,8 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
                     ? std::string("inputs per layer")
                     : "input " + network::shape_str(loaded.net.input_shape))
             << ", " << conv_layers << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
-            << util::fixed(total_gflop, 3) << " GFLOP of conv2d\n";
+            << util::fixed(total_gflop, 3) << " GFLOP of conv2d, " << loaded.precision
+            << (loaded.fused ? ", epilogues fused" : "") << "\n";
   table.print(std::cout);
   if (any_named_only) {
     std::cout << "* tuned only when named in --templates (conv2d_direct, AutoTVM's space, is "

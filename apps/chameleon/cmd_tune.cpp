@@ -72,8 +72,11 @@ std::vector<std::string> split_names(const std::string& list) {
   return out;
 }
 
-std::string default_log_path(const std::string& network, const ResolvedDevice& rd) {
-  return network + "-" + rd.target.name + (rd.device == "cuda" ? "" : "-" + rd.device) + ".jsonl";
+// NETWORK[-PRECISION]-TARGET[-DEVICE].jsonl, the precision named unless fp32.
+std::string default_log_path(const LoadedNetwork& loaded, const ResolvedDevice& rd) {
+  const std::string precision = loaded.precision == "fp32" ? "" : "-" + loaded.precision;
+  return loaded.net.name + precision + "-" + rd.target.name +
+         (rd.device == "cuda" ? "" : "-" + rd.device) + ".jsonl";
 }
 
 nlohmann::json outcome_json(const tune::TaskOutcome& o) {
@@ -197,6 +200,7 @@ void run_tune(TuneArgs a, bool quiet) {
     spdlog::warn("{} has no conv2d layers: nothing to tune", a.net.path);
     return;
   }
+  if (loaded.tf32()) a.tune.allow_tf32 = true;
   std::vector<task::Task> tasks = loaded.tasks;
   if (!a.tasks.empty()) tasks = task::select_tasks(tasks, util::parse_int_list(a.tasks, "--tasks"));
   if (!a.shard.empty()) {
@@ -221,7 +225,7 @@ void run_tune(TuneArgs a, bool quiet) {
     }
   }
 
-  const std::string log_path = a.log.empty() ? default_log_path(loaded.net.name, rd) : a.log;
+  const std::string log_path = a.log.empty() ? default_log_path(loaded, rd) : a.log;
   tune::check_log_free(log_path); // before any worker starts; the log itself locks it below
   std::vector<int> ordinals = a.devices.empty() ? std::vector<int>{a.dev.gpu}
                                                 : util::parse_int_list(a.devices, "--devices");
@@ -377,7 +381,7 @@ void add_status_command(CLI::App& app) {
     StatusArgs args = *a;
     if (args.log.empty()) {
       LoadedNetwork loaded = load(args.net);
-      args.log = default_log_path(loaded.net.name, resolve_device(args.dev));
+      args.log = default_log_path(loaded, resolve_device(args.dev));
     }
     run_status(args);
   });

@@ -66,6 +66,14 @@ void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
       ->required();
   cmd.add_option("--batch", opts.batch, "Override the batch size of the network's input")
       ->check(at_least(1));
+  cmd.add_option("--precision", opts.precision,
+                 "fp32, tf32 (float32 tensors, TF32 tensor cores allowed), fp16 or bf16 (tensors "
+                 "of that type, float32 accumulation); default: the network's, else fp32")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
+  cmd.add_flag_function(
+      "--fuse,!--no-fuse", [&opts](int64_t count) { opts.fuse = count > 0 ? 1 : 0; },
+      "Fuse each conv2d's bias, batch_norm, residual add and activation into its kernel (default: "
+      "the network's \"fuse\", else on for fp16/bf16, off for fp32/tf32)");
 }
 
 void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string& config) {
@@ -112,7 +120,15 @@ network::Network load_network_arg(const std::string& arg, int batch) {
 LoadedNetwork load(const NetworkOptions& opts) {
   LoadedNetwork out;
   out.net = load_network_arg(opts.path, opts.batch);
-  out.tasks = task::extract_tasks(out.net);
+  out.precision = !opts.precision.empty()      ? opts.precision
+                  : !out.net.precision.empty() ? out.net.precision
+                                               : "fp32";
+  task::ExtractOptions extract;
+  extract.dtype = task::dtype_from_text(out.tf32() ? "fp32" : out.precision);
+  const bool low = extract.dtype != task::DataType::f32;
+  out.fused = opts.fuse >= 0 ? opts.fuse == 1 : out.net.fuse >= 0 ? out.net.fuse == 1 : low;
+  extract.fuse = out.fused;
+  out.tasks = task::extract_tasks(out.net, extract);
   return out;
 }
 

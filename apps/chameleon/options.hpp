@@ -22,7 +22,9 @@ CLI::Validator between(double lo, double hi); // lo <= value <= hi
 // Options shared by the commands that work on one network.
 struct NetworkOptions {
   std::string path;
-  int batch = 0; // 0 keeps the file's batch
+  int batch = 0;         // 0 keeps the file's batch
+  std::string precision; // fp32, tf32, fp16, bf16; empty: the network's, else fp32
+  int fuse = -1;         // --fuse 1, --no-fuse 0; -1: the network's, else fused unless fp32/tf32
 };
 void add_network_options(CLI::App& cmd, NetworkOptions& opts);
 // The networks built into the binary (networks/*.json), by name: "alexnet", "resnet18", ...
@@ -35,6 +37,9 @@ network::Network load_network_arg(const std::string& arg, int batch);
 struct LoadedNetwork {
   network::Network net;
   std::vector<task::Task> tasks;
+  std::string precision = "fp32"; // as resolved: tf32 tasks are float32 ones with TF32 allowed
+  bool fused = false;
+  bool tf32() const { return precision == "tf32"; }
 };
 LoadedNetwork load(const NetworkOptions& opts);
 

@@ -12,6 +12,8 @@
 // plain additions.
 #pragma once
 
+#include "chameleon/util/float16.hpp"
+
 #include <ucontext.h>
 
 #include <algorithm>
@@ -45,6 +47,12 @@ struct alignas(16) float4 {
 
 namespace chm_emu {
 
+using chameleon::util::bf16_to_float;
+using chameleon::util::bits_float;
+using chameleon::util::float_to_bf16;
+using chameleon::util::float_to_half;
+using chameleon::util::half_to_float;
+
 enum class FiberState { Runnable, AtBarrier, AtWarpOp, Done };
 
 struct Copy {
@@ -64,12 +72,20 @@ struct Fiber {
   std::deque<std::vector<Copy>> groups; // committed groups, oldest first
 };
 
-// One warp-wide mma.sync m16n8k8 TF32: each lane's fragments, then its result.
+// One warp-wide operation: mma.sync (m16n8k8 TF32, m16n8k16 float16 or bfloat16) with each
+// lane's fragments, then its result; or ldmatrix (.x1/.x2/.x4, .trans) with each lane's row
+// address, then its registers.
+enum class WarpKind { MmaTf32, MmaF16, MmaBf16, Ldmatrix };
 struct WarpMma {
+  WarpKind kind = WarpKind::MmaTf32;
   unsigned a[32][4];
   unsigned b[32][2];
   float c[32][4];
   float d[32][4];
+  const uint16_t* rows[32]; // ldmatrix: the row each lane names
+  unsigned r[32][4];        // ldmatrix: the registers each lane receives
+  int matrices = 1;
+  bool trans = false;
 };
 
 struct State {
@@ -109,19 +125,13 @@ inline float bits_to_float(unsigned u) {
   return f;
 }
 
-// D = A x B + C for one warp, with the PTX ISA's fragment layout (g = lane / 4, t = lane % 4):
-// a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4); b0 (t, g), b1 (t+4, g);
-// c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1).
-inline void resolve_mma(WarpMma& w) {
-  float A[16][8], B[8][8], Cm[16][8];
+// D = A x B + C for a 16 x KD x 8 tile of the warp: C from each lane's c, D into its d, in the
+// accumulator layout c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1).
+template <int KD>
+inline void multiply(WarpMma& w, const float (&A)[16][KD], const float (&B)[KD][8]) {
+  float Cm[16][8];
   for (int lane = 0; lane < 32; ++lane) {
     const int g = lane / 4, t = lane % 4;
-    A[g][t] = bits_to_float(w.a[lane][0]);
-    A[g + 8][t] = bits_to_float(w.a[lane][1]);
-    A[g][t + 4] = bits_to_float(w.a[lane][2]);
-    A[g + 8][t + 4] = bits_to_float(w.a[lane][3]);
-    B[t][g] = bits_to_float(w.b[lane][0]);
-    B[t + 4][g] = bits_to_float(w.b[lane][1]);
     Cm[g][2 * t] = w.c[lane][0];
     Cm[g][2 * t + 1] = w.c[lane][1];
     Cm[g + 8][2 * t] = w.c[lane][2];
@@ -129,7 +139,7 @@ inline void resolve_mma(WarpMma& w) {
   }
   auto dot = [&](int row, int col) {
     float acc = Cm[row][col];
-    for (int k = 0; k < 8; ++k) acc += A[row][k] * B[k][col];
+    for (int k = 0; k < KD; ++k) acc += A[row][k] * B[k][col];
     return acc;
   };
   for (int lane = 0; lane < 32; ++lane) {
@@ -138,6 +148,82 @@ inline void resolve_mma(WarpMma& w) {
     w.d[lane][1] = dot(g, 2 * t + 1);
     w.d[lane][2] = dot(g + 8, 2 * t);
     w.d[lane][3] = dot(g + 8, 2 * t + 1);
+  }
+}
+
+// m16n8k8 TF32, with the PTX ISA's fragment layout (g = lane / 4, t = lane % 4):
+// a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4); b0 (t, g), b1 (t+4, g).
+inline void resolve_tf32(WarpMma& w) {
+  float A[16][8], B[8][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    A[g][t] = bits_to_float(w.a[lane][0]);
+    A[g + 8][t] = bits_to_float(w.a[lane][1]);
+    A[g][t + 4] = bits_to_float(w.a[lane][2]);
+    A[g + 8][t + 4] = bits_to_float(w.a[lane][3]);
+    B[t][g] = bits_to_float(w.b[lane][0]);
+    B[t + 4][g] = bits_to_float(w.b[lane][1]);
+  }
+  multiply(w, A, B);
+}
+
+// m16n8k16 with 16-bit inputs, two a register (the lower half the lower column or row):
+// a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..); b0 (2t..2t+1, g),
+// b1 (2t+8.., g).
+inline void resolve_16816(WarpMma& w) {
+  const bool bf = w.kind == WarpKind::MmaBf16;
+  auto value = [bf](unsigned reg, int half) {
+    const uint16_t h = uint16_t(half ? reg >> 16 : reg & 0xffffu);
+    return bf ? bf16_to_float(h) : half_to_float(h);
+  };
+  float A[16][16], B[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    for (int h = 0; h < 2; ++h) {
+      A[g][2 * t + h] = value(w.a[lane][0], h);
+      A[g + 8][2 * t + h] = value(w.a[lane][1], h);
+      A[g][2 * t + 8 + h] = value(w.a[lane][2], h);
+      A[g + 8][2 * t + 8 + h] = value(w.a[lane][3], h);
+      B[2 * t + h][g] = value(w.b[lane][0], h);
+      B[2 * t + 8 + h][g] = value(w.b[lane][1], h);
+    }
+  }
+  multiply(w, A, B);
+}
+
+// ldmatrix: lanes 8i..8i+7 name the rows of matrix i (8 elements of 16 bits, 16-byte aligned);
+// lane l receives of each matrix the elements (l/4, 2(l%4)) and (l/4, 2(l%4)+1), or, .trans,
+// (2(l%4), l/4) and (2(l%4)+1, l/4), the first in the lower half of its register.
+inline void resolve_ldmatrix(WarpMma& w) {
+  for (int m = 0; m < w.matrices; ++m) {
+    for (int row = 0; row < 8; ++row) {
+      if (reinterpret_cast<uintptr_t>(w.rows[m * 8 + row]) % 16 != 0)
+        throw std::runtime_error("emulator: ldmatrix row address not 16-byte aligned");
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    const int i = lane / 4, j = 2 * (lane % 4);
+    for (int m = 0; m < w.matrices; ++m) {
+      const uint16_t* const* rows = &w.rows[m * 8];
+      const uint16_t lo = w.trans ? rows[j][i] : rows[i][j];
+      const uint16_t hi = w.trans ? rows[j + 1][i] : rows[i][j + 1];
+      w.r[lane][m] = unsigned(lo) | (unsigned(hi) << 16);
+    }
+  }
+}
+
+inline void resolve_warp(WarpMma& w) {
+  switch (w.kind) {
+  case WarpKind::MmaTf32:
+    resolve_tf32(w);
+    break;
+  case WarpKind::MmaF16:
+  case WarpKind::MmaBf16:
+    resolve_16816(w);
+    break;
+  case WarpKind::Ldmatrix:
+    resolve_ldmatrix(w);
+    break;
   }
 }
 
@@ -166,7 +252,8 @@ inline void run_block(std::mt19937& rng) {
     f.ctx.uc_link = &s.main;
     makecontext(&f.ctx, trampoline, 0);
   }
-  std::fill(s.dyn_smem.begin(), s.dyn_smem.end(), std::numeric_limits<float>::quiet_NaN());
+  // NaN as a float and as each of its halves (float16 and bfloat16 alike).
+  std::fill(s.dyn_smem.begin(), s.dyn_smem.end(), bits_float(0x7fff7fffu));
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   for (;;) {
@@ -191,15 +278,26 @@ inline void run_block(std::mt19937& rng) {
     }
     if (done == n) return;
     if (warp_op > 0) {
+      // Warps whose lanes have all arrived; a random share of them (one at least) goes on, the
+      // others wait a round, so that warps drift apart as on the GPU and a missing barrier
+      // between them shows.
+      std::vector<size_t> ready;
       for (size_t w = 0; w * 32 < n; ++w) {
         size_t at = 0;
         for (size_t l = w * 32; l < std::min(n, w * 32 + 32); ++l)
           at += s.fibers[l].state == FiberState::AtWarpOp;
         if (at == 0) continue;
         if (at != 32)
-          throw std::runtime_error("emulator: a warp-wide mma with only some lanes of a warp");
-        resolve_mma(s.warps[w]);
-        for (size_t l = w * 32; l < w * 32 + 32; ++l) s.fibers[l].state = FiberState::Runnable;
+          throw std::runtime_error(
+              "emulator: a warp-wide operation with only some lanes of a warp");
+        ready.push_back(w);
+      }
+      std::shuffle(ready.begin(), ready.end(), rng);
+      for (size_t i = 0; i < ready.size(); ++i) {
+        if (i > 0 && (rng() & 1u)) continue;
+        resolve_warp(s.warps[ready[i]]);
+        for (size_t l = ready[i] * 32; l < ready[i] * 32 + 32; ++l)
+          s.fibers[l].state = FiberState::Runnable;
       }
     } else if (barrier == n) {
       for (Fiber& f : s.fibers) f.state = FiberState::Runnable;
@@ -306,13 +404,52 @@ inline unsigned to_tf32(float x) {
   if ((u & 0x7f800000u) != 0x7f800000u) u += 0x1000u;
   return u & 0xffffe000u;
 }
-inline void mma_tf32(float* d, const unsigned* a, const unsigned* b) {
-  chm_emu::State& s = chm_emu::st();
+namespace chm_emu {
+// The calling lane's part of a warp-wide mma of `kind`; parks until the warp has arrived.
+inline void warp_mma(WarpKind kind, float* d, const unsigned* a, const unsigned* b) {
+  State& s = st();
   const int lane = s.cur->linear % 32;
-  chm_emu::WarpMma& w = s.warps[size_t(s.cur->linear / 32)];
+  WarpMma& w = s.warps[size_t(s.cur->linear / 32)];
+  w.kind = kind;
   std::memcpy(w.a[lane], a, sizeof(w.a[lane]));
   std::memcpy(w.b[lane], b, sizeof(w.b[lane]));
   std::memcpy(w.c[lane], d, sizeof(w.c[lane]));
-  chm_emu::park(chm_emu::FiberState::AtWarpOp);
+  park(FiberState::AtWarpOp);
   std::memcpy(d, w.d[lane], sizeof(w.d[lane]));
+}
+// The calling lane's part of an ldmatrix of `matrices` 8x8 matrices.
+inline void warp_ldmatrix(unsigned* r, const void* row, int matrices, bool trans) {
+  State& s = st();
+  const int lane = s.cur->linear % 32;
+  WarpMma& w = s.warps[size_t(s.cur->linear / 32)];
+  w.kind = WarpKind::Ldmatrix;
+  w.matrices = matrices;
+  w.trans = trans;
+  w.rows[lane] = static_cast<const uint16_t*>(row);
+  park(FiberState::AtWarpOp);
+  for (int m = 0; m < matrices; ++m) r[m] = w.r[lane][m];
+}
+} // namespace chm_emu
+
+inline void mma_tf32(float* d, const unsigned* a, const unsigned* b) {
+  chm_emu::warp_mma(chm_emu::WarpKind::MmaTf32, d, a, b);
+}
+// The tensor-core template's helpers; DTYPE (2: bfloat16) is the rendered kernel's.
+#define mma_16816(d, a, b)                                                                         \
+  chm_emu::warp_mma(DTYPE == 2 ? chm_emu::WarpKind::MmaBf16 : chm_emu::WarpKind::MmaF16, d, a, b)
+inline void ldmatrix_x4(unsigned* r, const void* p) {
+  chm_emu::warp_ldmatrix(r, p, 4, false);
+}
+inline void ldmatrix_x4_trans(unsigned* r, const void* p) {
+  chm_emu::warp_ldmatrix(r, p, 4, true);
+}
+inline void ldmatrix_x2_trans(unsigned* r, const void* p) {
+  chm_emu::warp_ldmatrix(r, p, 2, true);
+}
+inline void cp_async16_b(void* dst, const void* src, bool valid) {
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 ||
+      (valid && reinterpret_cast<uintptr_t>(src) % 16 != 0)) {
+    throw std::runtime_error("emulator: misaligned 16-byte cp.async");
+  }
+  chm_emu::issue_copy({dst, src, 16, valid ? 16 : 0});
 }

@@ -438,7 +438,8 @@ TEST_CASE("a slice collected on the GPU replays exactly on the recorded device",
   o.trials = int(rec.records.size());
   o.batch = 8;
   o.templates = {"conv2d_implicit_gemm"};
-  const tune::TaskOutcome out = tune::tune_task(task::Task{7, slice.workload, 3, {}}, o, env, 1, 1);
+  const tune::TaskOutcome out =
+      tune::tune_task(task::Task{7, slice.workload, 3, {}, {}}, o, env, 1, 1);
   CHECK(out.new_trials == int(rec.records.size()));
   REQUIRE(out.best);
   double best = 1e9;
@@ -447,4 +448,51 @@ TEST_CASE("a slice collected on the GPU replays exactly on the recorded device",
   }
   CHECK(out.best->seconds() == best); // the whole slice, replayed: its optimum, exactly
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core kernels and cuDNN "
+          "in their type",
+          "[gpu]") {
+  measure::CudaRunner runner(0, quick_timing());
+  measure::Builder builder(gpu_target(), gpu_target().arch(), {});
+  const auto net =
+      network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json");
+  std::vector<task::Conv2dWorkload> shapes;
+  for (task::DataType t : {task::DataType::f32, task::DataType::f16, task::DataType::bf16}) {
+    task::ExtractOptions o;
+    o.dtype = t;
+    o.fuse = true;
+    for (const auto& task : task::extract_tasks(net, o)) shapes.push_back(task.workload);
+    // Awkward: prime channels, batch 2, stride 2 on odd sizes, a residual and silu.
+    auto odd = small_workload();
+    odd.n = 2, odd.c = 7, odd.h = 13, odd.w = 9, odd.k = 11, odd.stride_h = odd.stride_w = 2;
+    odd.dtype = t;
+    odd.epilogue.bias = odd.epilogue.residual = true;
+    odd.epilogue.act = task::Activation::silu;
+    shapes.push_back(odd);
+  }
+  int measured = 0, ok = 0;
+  for (const auto& wl : shapes) {
+    for (const codegen::Template* tmpl : codegen::templates_for(wl, {}, true, gpu_target().sm())) {
+      const space::ConfigSpace sp = tmpl->make_space(wl);
+      std::mt19937_64 rng(77);
+      for (const auto& c : codegen::random_valid_configs(*tmpl, wl, sp, gpu_target(), 2, rng)) {
+        const auto r = runner.run(wl, builder.build({tmpl, wl, &sp, c}));
+        INFO(tmpl->name() << " on " << wl.str() << " config " << c.index << ": " << r.message);
+        CHECK(r.ok());
+        ++measured;
+        ok += r.ok();
+      }
+    }
+  }
+  std::printf("[gpu] fused and fp16/bf16 kernels: %d of %d configs verified\n", ok, measured);
+  std::string why;
+  if (cuda::load_cudnn(&why) == nullptr) return;
+  for (const auto& wl : {shapes[2], shapes.back()}) {
+    const auto r = runner.run_cudnn(wl);
+    INFO(wl.str() << ": " << r.message);
+    CHECK(r.ok());
+    std::printf("[gpu] cuDNN on %s: %.2f us (%s)\n", wl.str().c_str(), r.median * 1e6,
+                r.message.c_str());
+  }
 }

@@ -445,11 +445,14 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
   int modules = 0;
   for (const codegen::Template* tmpl : codegen::templates()) {
     auto wl = shapes[0];
+    if (!tmpl->takes(wl.dtype)) wl.dtype = task::DataType::f16; // the tensor-core template
     if (!tmpl->decline_reason(wl).empty()) wl = shapes[1];
     INFO(tmpl->name());
     REQUIRE(tmpl->decline_reason(wl).empty());
     const auto sp = tmpl->make_space(wl);
-    const int workspaces = sp.knob_index("splitk_reduce") >= 0 ? 2 : 0; // the two-kernel modules
+    // The two-kernel modules: a split with a workspace (conv2d_tensorcore's every split).
+    const int workspaces =
+        sp.knob_index("splitk_reduce") >= 0 || sp.knob_index("split_k") >= 0 ? 2 : 0;
     std::mt19937_64 rng(41);
     int plain = 0, workspace = 0;
     for (int draw = 0; draw < 200000 && (plain < 1 || workspace < workspaces); ++draw) {
@@ -466,7 +469,9 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
       INFO(tmpl->name() << " config " << c.index << ": " << out.log);
       REQUIRE(out.ok);
       const auto relocations = code_relocations(out.cubin);
-      CHECK(relocations.size() == (two_kernels ? 2u : 1u)); // one section per kernel
+      // At most one section per kernel (ptxas may leave out an empty one).
+      CHECK(relocations.size() >= 1u);
+      CHECK(relocations.size() <= (two_kernels ? 2u : 1u));
       for (const auto& [section, entries] : relocations) {
         INFO(section);
         CHECK(entries == 0);
@@ -476,7 +481,7 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
     CHECK(plain == 1);
     CHECK(workspace == workspaces);
   }
-  CHECK(modules >= 14); // six templates, four with a workspace reduction
+  CHECK(modules >= 17); // seven templates, five with a workspace reduction
 }
 
 TEST_CASE("the implicit GEMM marks duplicate reductions and rules out rings deeper than its tiles",

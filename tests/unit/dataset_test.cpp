@@ -183,7 +183,7 @@ TEST_CASE("a recording reads back as the recorded device, which tuning cannot le
   CHECK(runner->charged_compile_jobs() == 2);
 
   // Tune on it: every measurement is the recorded one, every config is in the slice.
-  const task::Task t{7, s.workload, 3, {}};
+  const task::Task t{7, s.workload, 3, {}, {}};
   std::map<std::string, double> truth;
   for (const tune::Record& r : rec.records)
     truth[rec.slice.space().str(rec.slice.space().from_entity(r.entity))] = r.seconds();
@@ -285,11 +285,11 @@ TEST_CASE("a goal stops a task at the batch that meets it, templates after it in
   o.batch = 8;
   o.templates = {"conv2d_implicit_gemm", "conv2d_direct_splitk"};
   o.goal_s = 1.0; // any kernel meets it
-  const tune::TaskOutcome out = tune::tune_task(task::Task{7, s.workload, 3, {}}, o, env, 1, 1);
+  const tune::TaskOutcome out = tune::tune_task(task::Task{7, s.workload, 3, {}, {}}, o, env, 1, 1);
   CHECK(out.new_trials == 8); // one batch of the first template, none of the second
   CHECK_THAT(out.stop_text(), Catch::Contains("conv2d_implicit_gemm: goal reached") &&
                                   Catch::Contains("conv2d_direct_splitk: goal reached"));
   o.goal_s = 1e-12; // none does: the budget is spent
-  const tune::TaskOutcome all = tune::tune_task(task::Task{7, s.workload, 3, {}}, o, env, 1, 1);
+  const tune::TaskOutcome all = tune::tune_task(task::Task{7, s.workload, 3, {}, {}}, o, env, 1, 1);
   CHECK(all.trials == 64);
 }

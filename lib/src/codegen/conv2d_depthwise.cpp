@@ -58,6 +58,7 @@ Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
 } // namespace
 
 std::string Conv2dDepthwise::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (!float32_only(wl).empty()) return float32_only(wl);
   if (wl.c / wl.groups != 1) {
     return "not a depthwise convolution (" + std::to_string(wl.c / wl.groups) +
            " input channels per group)";
@@ -84,7 +85,7 @@ KernelSource Conv2dDepthwise::render(const task::Conv2dWorkload& wl, const space
   define_constant(src, "THREAD_W", t.thread_w);
   define_constant(src, "CB", t.channels);
   define_constant(src, "INTERLEAVE", t.interleave);
-  render_body(src, kSourcePath, 1, kReduceAtomic);
+  render_body(src, kSourcePath, wl, 1, kReduceAtomic);
   return {"conv2d_depthwise", src.str(), features(wl, sp, cfg).geometry};
 }
 
@@ -162,7 +163,8 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl,
 
 std::string Conv2dDepthwise::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs());
-  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs)
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
+                          epilogue_source())
       .substr(0, 16);
 }
 

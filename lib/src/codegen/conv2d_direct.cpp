@@ -69,6 +69,7 @@ int input_tile_w(const task::Conv2dWorkload& wl, const Tiles& t) {
 } // namespace
 
 std::string Conv2dDirect::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (!float32_only(wl).empty()) return float32_only(wl);
   if (wl.groups != 1) {
     return "grouped/depthwise convolution (groups=" + std::to_string(wl.groups) +
            "): AutoTVM's direct schedule has no groups (conv2d_implicit_gemm has)";
@@ -113,7 +114,7 @@ KernelSource Conv2dDirect::render(const task::Conv2dWorkload& wl, const space::C
   def("RX1", t.rx[1]);
   def("MAX_UNROLL", t.max_unroll);
   def("UNROLL_EXPLICIT", t.unroll_explicit);
-  render_body(src, kSourcePath, t.split_k, t.reduce);
+  render_body(src, kSourcePath, wl, t.split_k, t.reduce);
   // One entry name for both variants: the header launches either.
   return {"conv2d_direct", src.str(), features(wl, sp, cfg).geometry};
 }
@@ -125,6 +126,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]),
                      uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
   set_split_k(f.geometry, wl, t.split_k, t.reduce);
+  f.invalid = epilogue_conflict(wl, t.split_k, t.reduce);
   f.split_k = t.split_k;
   f.duplicate = duplicate_reduce(t.split_k, t.reduce);
   f.geometry.block = {uint32_t(t.x[2]), uint32_t(t.y[2]), uint32_t(t.f[2])};
@@ -186,7 +188,7 @@ std::string Conv2dDirect::source_fingerprint() const {
                       " tile_ry:2 tile_rx:2 auto_unroll_max_step:0,512,1500 unroll_explicit:0,1" +
                       (split_k_ ? " splitk_reduce:0,1" : "");
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + knobs +
-                          (split_k_ ? splitk_reduce_source() : std::string()))
+                          (split_k_ ? splitk_reduce_source() : std::string()) + epilogue_source())
       .substr(0, 16);
 }
 

@@ -119,6 +119,7 @@ int input_slots(const task::Conv2dWorkload& wl, const Gemm& g) {
 } // namespace
 
 std::string ImplicitGemm::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (!float32_only(wl).empty()) return float32_only(wl);
   if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
       int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
     return "GEMM sizes beyond 32-bit indexing";
@@ -148,7 +149,7 @@ KernelSource ImplicitGemm::render(const task::Conv2dWorkload& wl, const space::C
   def("NI", g.ni);
   def("STAGES", g.stages);
   def("TAP_MAJOR", g.tap_major);
-  render_body(src, kSourcePath, g.split_k, g.reduce);
+  render_body(src, kSourcePath, wl, g.split_k, g.reduce);
   return {"conv2d_implicit_gemm", src.str(), features(wl, sp, cfg).geometry};
 }
 
@@ -162,6 +163,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.geometry.block = {uint32_t(g.threads()), 1, 1};
   f.geometry.dynamic_smem = int(4 * g.smem_floats());
   set_split_k(f.geometry, wl, g.split_k, g.reduce);
+  f.invalid = epilogue_conflict(wl, g.split_k, g.reduce);
   f.split_k = g.split_k;
   f.tf32 = tf32_;
   f.min_sm = min_sm();
@@ -264,7 +266,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
 std::string ImplicitGemm::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs(tf32_));
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
-                          splitk_reduce_source())
+                          splitk_reduce_source() + epilogue_source())
       .substr(0, 16);
 }
 

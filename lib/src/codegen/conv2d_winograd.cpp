@@ -79,6 +79,7 @@ int64_t local_of(int t, int lanes, int i, int lane) {
 } // namespace
 
 std::string Conv2dWinograd::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (!float32_only(wl).empty()) return float32_only(wl);
   if (wl.r != 3 || wl.s != 3) {
     return "Winograd F(m x m, 3x3) needs a 3x3 kernel, not " + std::to_string(wl.r) + "x" +
            std::to_string(wl.s);
@@ -108,7 +109,7 @@ KernelSource Conv2dWinograd::render(const task::Conv2dWorkload& wl, const space:
   define_constant(src, "TN", w.tn);
   define_constant(src, "LANES_M", w.lanes_m);
   define_constant(src, "LANES_N", w.lanes_n);
-  render_body(src, kSourcePath, w.split_k, w.reduce);
+  render_body(src, kSourcePath, wl, w.split_k, w.reduce);
   return {"conv2d_winograd", src.str(), features(wl, sp, cfg).geometry};
 }
 
@@ -123,6 +124,7 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl,
   f.geometry.block = {uint32_t(w.threads()), 1, 1};
   f.geometry.dynamic_smem = int(4 * w.smem_floats());
   set_split_k(f.geometry, wl, w.split_k, w.reduce);
+  f.invalid = epilogue_conflict(wl, w.split_k, w.reduce);
   f.split_k = w.split_k;
   f.accumulators = int64_t(w.tm) * w.tn;
   f.duplicate = duplicate_reduce(w.split_k, w.reduce);
@@ -200,7 +202,7 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl,
 std::string Conv2dWinograd::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs());
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
-                          splitk_reduce_source())
+                          splitk_reduce_source() + epilogue_source())
       .substr(0, 16);
 }
 

@@ -12,9 +12,15 @@ void define_constant(std::ostream& src, const char* key, int64_t value) {
   src << "static constexpr int " << key << " = " << value << ";\n";
 }
 
-void render_body(std::ostream& src, const char* source_path, int64_t split_k, int reduce) {
+void render_body(std::ostream& src, const char* source_path, const task::Conv2dWorkload& wl,
+                 int64_t split_k, int reduce) {
   define_constant(src, "SPLIT_K", split_k);
   define_constant(src, "SPLIT_WORKSPACE", reduce == kReduceWorkspace ? 1 : 0);
+  src << "#define DTYPE " << int(wl.dtype) << "\n"
+      << "#define EPI_BIAS " << (wl.epilogue.bias ? 1 : 0) << "\n"
+      << "#define EPI_RESIDUAL " << (wl.epilogue.residual ? 1 : 0) << "\n"
+      << "#define EPI_ACT " << int(wl.epilogue.act) << "\n"
+      << epilogue_source();
   src << "#line 1 \"" << source_path << "\"\n" << embedded_file(source_path);
   if (split_k > 1 && reduce == kReduceWorkspace) src << splitk_reduce_source();
 }

@@ -19,9 +19,10 @@ void render_prelude(std::ostream& src, const std::string& template_name,
 // `static constexpr int KEY = VALUE;`
 void define_constant(std::ostream& src, const char* key, int64_t value);
 // What every template's rendering ends with: the split-K knobs as SPLIT_K and SPLIT_WORKSPACE,
-// the template's source (`source_path`, embedded), and, for a workspace split-K, the reduction
-// kernel.
-void render_body(std::ostream& src, const char* source_path, int64_t split_k, int reduce);
+// the task's type and epilogue (DTYPE, EPI_*, templates/epilogue.cu), the template's source
+// (`source_path`, embedded), and, for a workspace split-K, the reduction kernel.
+void render_body(std::ostream& src, const char* source_path, const task::Conv2dWorkload& wl,
+                 int64_t split_k, int reduce);
 
 // A knob of plain values ("other" knobs), for templates whose knobs do not depend on the shape.
 struct KnobDef {

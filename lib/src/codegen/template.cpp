@@ -8,6 +8,7 @@
 #include "conv2d_depthwise.hpp"
 #include "conv2d_direct.hpp"
 #include "conv2d_implicit_gemm.hpp"
+#include "conv2d_tensorcore.hpp"
 #include "conv2d_winograd.hpp"
 
 #include <algorithm>
@@ -68,6 +69,23 @@ std::string splitk_reduce_source() {
          std::string(embedded_file("templates/splitk_reduce.cu"));
 }
 
+std::string epilogue_source() {
+  return std::string("#line 1 \"templates/epilogue.cu\"\n") +
+         std::string(embedded_file("templates/epilogue.cu"));
+}
+
+std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mode) {
+  if (wl.epilogue.empty() || splits <= 1 || mode != kReduceAtomic) return "";
+  return "split_k " + std::to_string(splits) + " by atomics cannot apply the fused epilogue (" +
+         wl.epilogue.str() + "): the workspace split (splitk_reduce 1) does";
+}
+
+std::string float32_only(const task::Conv2dWorkload& wl) {
+  if (wl.dtype == task::DataType::f32) return "";
+  return std::string("float32 tensors only (") + task::dtype_short(wl.dtype) +
+         " tasks: conv2d_tensorcore)";
+}
+
 const std::string& Template::fingerprint() const {
   std::call_once(fingerprint_once_, [this] { fingerprint_ = source_fingerprint(); });
   return fingerprint_;
@@ -80,9 +98,10 @@ const std::vector<const Template*>& templates() {
   static const ImplicitGemm gemm(false);
   static const ImplicitGemm gemm_tf32(true);
   static const Conv2dWinograd winograd;
+  static const TensorCoreGemm tensorcore;
   // The first that takes a workload is `measure`'s default: depthwise layers get their own.
-  static const std::vector<const Template*> all = {&direct, &splitk,    &depthwise,
-                                                   &gemm,   &gemm_tf32, &winograd};
+  static const std::vector<const Template*> all = {&direct,    &splitk,   &depthwise, &gemm,
+                                                   &gemm_tf32, &winograd, &tensorcore};
   return all;
 }
 
@@ -134,20 +153,26 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
   return nullptr;
 }
 
-std::string decline_reasons(const task::Conv2dWorkload& wl) {
+std::string decline_reasons(const task::Conv2dWorkload& wl, int target_sm) {
   std::vector<std::string> reasons;
   std::set<std::string> said;
   for (const Template* t : templates()) {
+    // Templates of another element type say nothing about this task.
+    if (!t->takes(wl.dtype)) continue;
     // Variants of one template (split-K, TF32) decline for the same reason: name the first.
-    const std::string why = t->decline_reason(wl);
+    std::string why = t->decline_reason(wl);
+    if (why.empty() && target_sm > 0 && t->min_sm() > target_sm) {
+      why = "needs sm_" + std::to_string(t->min_sm()) + " or newer (the target is sm_" +
+            std::to_string(target_sm) + ")";
+    }
     if (!why.empty() && said.insert(why).second) reasons.push_back(t->name() + ": " + why);
   }
   return "no template supports it (" + util::join(reasons, "; ") + ")";
 }
 
 std::string no_template_reason(const task::Conv2dWorkload& wl,
-                               const std::vector<std::string>& names) {
-  if (names.empty()) return decline_reasons(wl);
+                               const std::vector<std::string>& names, int target_sm) {
+  if (names.empty()) return decline_reasons(wl, target_sm);
   // Each named template's own reason, where it has one (a template may instead be left out by
   // the target's architecture or the TF32 permission).
   std::vector<std::string> reasons;

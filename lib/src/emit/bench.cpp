@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,7 @@ measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, b
   b.entry = k.entry;
   b.features.geometry = k.geometry;
   b.features.tf32 = k.tf32;
+  b.features.dtype = k.workload.dtype; // verified with its type's tolerance
   b.resources = k.resources;
   const fs::path image_path = dir / (use_ptx ? k.ptx_file : k.cubin_file);
   std::ifstream image(image_path, std::ios::binary);
@@ -188,6 +190,10 @@ BenchResult bench(const BenchOptions& o) {
       row.template_name = k.template_name;
       row.flops = double(k.workload.flops());
       row.ours = runner->run(k.workload, build);
+      const std::string dtype = task::dtype_name(k.workload.dtype);
+      if (std::find(out.dtypes.begin(), out.dtypes.end(), dtype) == out.dtypes.end())
+        out.dtypes.push_back(dtype);
+      out.fused += k.workload.epilogue.empty() ? 0 : 1;
     } else {
       row.ours.error = build.error;
       row.ours.message = build.message;

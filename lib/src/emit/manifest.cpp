@@ -212,6 +212,9 @@ std::string kernel_row(const ManifestKernel& k) {
         w.pad_bottom, w.pad_right, w.dilation_h, w.dilation_w, w.groups, w.out_h(), w.out_w()}) {
     h << ", " << v;
   }
+  h << ", \"" << task::dtype_name(w.dtype) << "\", " << (w.epilogue.bias ? "true" : "false") << ", "
+    << (w.epilogue.residual ? "true" : "false") << ", \"" << task::activation_name(w.epilogue.act)
+    << "\"";
   h << ", " << util::fixed(k.seconds * 1e6, 3) << "},\n";
   return h.str();
 }
@@ -223,12 +226,13 @@ std::string kernels_header(const Manifest& m) {
   for (size_t i = 0; i < m.kernels.size(); ++i) {
     const ManifestKernel& k = m.kernels[i];
     rows += kernel_row(k);
-    launchers +=
-        "// " + k.workload.str() + "\ninline CUresult launch_" + k.name +
-        "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, CUdeviceptr out,\n"
-        "    CUfunction reduce = nullptr, CUdeviceptr workspace = 0) {\n"
-        "  return launch(kKernels[" +
-        std::to_string(i) + "], f, stream, data, weight, out, reduce, workspace);\n}\n\n";
+    launchers += "// " + k.workload.str() + "\ninline CUresult launch_" + k.name +
+                 "(CUfunction f, CUstream stream, CUdeviceptr data, CUdeviceptr weight, "
+                 "CUdeviceptr out,\n    CUfunction reduce = nullptr, CUdeviceptr workspace = 0, "
+                 "CUdeviceptr bias = 0, CUdeviceptr residual = 0) {\n"
+                 "  return launch(kKernels[" +
+                 std::to_string(i) +
+                 "], f, stream, data, weight, out, reduce, workspace, bias, residual);\n}\n\n";
   }
   std::string h(codegen::embedded_file("templates/kernels.hpp.in"));
   replace_all(h, "@LOG@", m.log);

@@ -29,7 +29,16 @@ double unix_now() {
 } // namespace
 
 int64_t tensor_bytes(const task::Conv2dWorkload& wl) {
-  return 4 * (wl.input_elems() + wl.weight_elems() + 2 * wl.output_elems());
+  // The task's type for input, weights, output and residual; float32 for the reference (and, for
+  // a float16 or bfloat16 task, the reference's float32 copies of input and weights; for a fused
+  // one, the convolution alone).
+  const int64_t size = task::dtype_bytes(wl.dtype);
+  int64_t bytes =
+      size * (wl.input_elems() + wl.weight_elems() + wl.output_elems()) + 4 * wl.output_elems();
+  if (wl.dtype != task::DataType::f32) bytes += 4 * (wl.input_elems() + wl.weight_elems());
+  if (wl.epilogue.residual) bytes += size * wl.output_elems();
+  if (!wl.epilogue.empty()) bytes += 4 * wl.output_elems();
+  return bytes;
 }
 
 std::string memory_shortfall(const task::Conv2dWorkload& wl, int64_t device_bytes) {
@@ -128,7 +137,7 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
 MeasureResult CudaRunner::run_cudnn(const task::Conv2dWorkload& wl, bool allow_tf32) {
   util::Message msg{{{"op", "cudnn"},
                      {"allow_tf32", allow_tf32},
-                     {"options", to_json(verification_options(options_, allow_tf32))}},
+                     {"options", to_json(verification_options(options_, allow_tf32, wl.dtype))}},
                     ""};
   MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{});
   r.settings["allow_tf32"] = allow_tf32;

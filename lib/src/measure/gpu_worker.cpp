@@ -27,7 +27,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr unsigned kPoison = 0x7fc00000u; // a quiet NaN: outputs a kernel never writes fail
+// A quiet NaN as a float and as each of its 16-bit halves (float16 and bfloat16): outputs a
+// kernel never writes fail.
+constexpr unsigned kPoison = 0x7fff7fffu;
 
 std::string describe(CUresult r) {
   const char* text = nullptr;
@@ -35,13 +37,20 @@ std::string describe(CUresult r) {
   return cuda::error_name(r) + (text ? std::string(" (") + text + ")" : std::string());
 }
 
-// The buffers of one task, its reference output and the verification counters.
+// The buffers of one task, its reference output and the verification counters. data, weight,
+// out and residual hold the task's type; bias, ref and ref_conv float32.
 struct TaskState {
   task::Conv2dWorkload wl;
   cuda::DeviceBuffer data, weight, out, ref, counters;
-  unsigned long long inputs_sum = 0; // checksum of data, weight and ref as set up
+  cuda::DeviceBuffer bias, residual; // the epilogue's inputs, when it reads them
+  cuda::DeviceBuffer ref_conv;       // a fused task's convolution alone (what cuDNN computes)
+  unsigned long long inputs_sum = 0; // checksum of the inputs and references as set up
   cuda::DeviceBuffer workspace;      // split-K partial outputs, grown on demand
   float atol_scale = 1;              // max |ref|
+  float atol_scale_conv = 1;         // max |ref_conv|
+  size_t out_words() const {
+    return (size_t(wl.output_elems()) * task::dtype_bytes(wl.dtype) + 3) / 4;
+  }
 };
 
 class GpuWorker {
@@ -61,6 +70,7 @@ public:
     helpers_ = cuda::Module(compiled.cubin);
     reference_fn_ = helpers_.function("conv2d_reference");
     compare_fn_ = helpers_.function("compare_outputs");
+    compare16_fn_ = helpers_.function("compare_outputs_16");
     checksum_fn_ = helpers_.function("checksum_words");
     stream_ = std::make_unique<cuda::Stream>();
     json device = cuda::to_json(info_);
@@ -72,23 +82,36 @@ public:
     task_request_ = req;
     auto t = std::make_unique<TaskState>();
     t->wl = task::workload_from_json(req.at("workload"));
+    const auto& w = t->wl;
     uint64_t seed = req.value("seed", uint64_t(0));
-    auto data = make_tensor(seed, Tensor::Data, t->wl.input_elems());
-    auto weight = make_tensor(seed, Tensor::Weight, t->wl.weight_elems());
-    const size_t out_bytes = size_t(t->wl.output_elems()) * 4;
-    t->data = cuda::DeviceBuffer(data.size() * 4);
-    t->weight = cuda::DeviceBuffer(weight.size() * 4);
-    t->out = cuda::DeviceBuffer(out_bytes);
+    const TaskInputs in = make_inputs(w, seed);
+    auto upload = [](cuda::DeviceBuffer& b, const std::vector<uint8_t>& bytes) {
+      // Rounded up to whole words: the poison and the checksums work in 4-byte words.
+      b = cuda::DeviceBuffer((bytes.size() + 3) / 4 * 4);
+      b.upload(bytes.data(), bytes.size());
+    };
+    upload(t->data, to_bytes(w.dtype, in.data));
+    upload(t->weight, to_bytes(w.dtype, in.weight));
+    if (!in.bias.empty()) upload(t->bias, to_bytes(task::DataType::f32, in.bias));
+    if (!in.residual.empty()) upload(t->residual, to_bytes(w.dtype, in.residual));
+    const size_t out_bytes = size_t(w.output_elems()) * 4;
+    t->out = cuda::DeviceBuffer(t->out_words() * 4);
     t->ref = cuda::DeviceBuffer(out_bytes);
-    t->data.upload(data.data(), data.size() * 4);
-    t->weight.upload(weight.data(), weight.size() * 4);
     if (req.value("flush_l2", false) && flush_.bytes() == 0) {
       flush_ = cuda::DeviceBuffer(size_t(std::max<int64_t>(info_.l2_bytes, 1 << 20)) * 2);
     }
 
-    const auto& w = t->wl;
+    // The reference convolution reads float32: a float16 or bfloat16 task's rounded inputs as
+    // floats.
+    cuda::DeviceBuffer data32, weight32;
+    if (w.dtype != task::DataType::f32) {
+      upload(data32, to_bytes(task::DataType::f32, in.data));
+      upload(weight32, to_bytes(task::DataType::f32, in.weight));
+    }
     int oh = w.out_h(), ow = w.out_w();
-    CUdeviceptr d = t->data.get(), wt = t->weight.get(), o = t->ref.get();
+    CUdeviceptr d = data32.bytes() ? data32.get() : t->data.get();
+    CUdeviceptr wt = weight32.bytes() ? weight32.get() : t->weight.get();
+    CUdeviceptr o = t->ref.get();
     int args_i[] = {w.n,        w.c,          w.h,          w.w,        w.k,        w.r,
                     w.s,        oh,           ow,           w.stride_h, w.stride_w, w.pad_top,
                     w.pad_left, w.dilation_h, w.dilation_w, w.groups};
@@ -100,13 +123,25 @@ public:
     stream_->synchronize();
     std::vector<float> ref(size_t(w.output_elems()));
     t->ref.download(ref.data(), out_bytes);
-    float max_abs = 0;
-    for (float v : ref) max_abs = std::max(max_abs, std::fabs(v));
-    t->atol_scale = max_abs > 0 ? max_abs : 1.0f;
+    auto max_abs = [](const std::vector<float>& v) {
+      float m = 0;
+      for (float x : v) m = std::max(m, std::fabs(x));
+      return m > 0 ? m : 1.0f;
+    };
+    if (!w.epilogue.empty()) {
+      // The convolution alone stays, for cuDNN; the reference gets the epilogue (on the host).
+      t->ref_conv = cuda::DeviceBuffer(out_bytes);
+      t->ref_conv.upload(ref.data(), out_bytes);
+      t->atol_scale_conv = max_abs(ref);
+      apply_epilogue(w, in, ref);
+      t->ref.upload(ref.data(), out_bytes);
+    }
+    t->atol_scale = max_abs(ref);
     t->counters = cuda::DeviceBuffer(32);
     t->inputs_sum = inputs_checksum(*t);
+    const float max_reference = t->atol_scale;
     task_ = std::move(t);
-    return {{"ok", true}, {"max_abs_reference", max_abs}};
+    return {{"ok", true}, {"max_abs_reference", max_reference}};
   }
 
   json measure(const json& req, const std::string& cubin) {
@@ -133,6 +168,7 @@ public:
     }
 
     CUdeviceptr d = task_->data.get(), w = task_->weight.get(), o = task_->out.get();
+    CUdeviceptr bias = task_->bias.get(), residual = task_->residual.get();
     const size_t out_elems = size_t(task_->wl.output_elems());
     // Workspace split-K: the kernel writes its partial outputs to the workspace, and the module's
     // reduction kernel sums them into the output; both launches are timed.
@@ -159,13 +195,15 @@ public:
         return error(ErrorNo::RuntimeDevice, "workspace reset: " + describe(r), cuda::is_sticky(r));
     }
     CUdeviceptr kernel_out = g.workspace_splits > 0 ? ws : o;
-    void* args[] = {&d, &w, &kernel_out};
-    void* reduce_args[] = {&ws, &o};
+    // Every kernel takes (data, weight, out, bias, residual); the reduction (ws, out, bias,
+    // residual). Null where the epilogue reads nothing.
+    void* args[] = {&d, &w, &kernel_out, &bias, &residual};
+    void* reduce_args[] = {&ws, &o, &bias, &residual};
     CUstream s = stream_->get();
     return verify_and_time(
         [&] {
           // Split-K kernels add into the output: zeroing it is part of every launch (and timed).
-          if (g.zero_output) {
+          if (g.zero_output) { // float32 outputs only (atomics)
             CUresult zeroed = api.cuMemsetD32Async(o, 0, out_elems, s);
             if (zeroed != CUDA_SUCCESS) return zeroed;
           }
@@ -195,23 +233,28 @@ public:
     if (!dnn_handle_) dnn_handle_ = std::make_unique<cuda::CudnnHandle>(*dnn, stream_->get());
     const cuda::Cudnn::Handle handle = dnn_handle_->get();
     const cuda::ConvDescriptors desc(*dnn);
-    check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.c,
-                                          w.h, w.w),
+    // The task's type for the tensors, float32 arithmetic (cuDNN's "pseudo half" for float16 and
+    // bfloat16, which may use tensor cores).
+    const int type = w.dtype == task::DataType::f16    ? cuda::Cudnn::kHalf
+                     : w.dtype == task::DataType::bf16 ? cuda::Cudnn::kBfloat16
+                                                       : cuda::Cudnn::kFloat;
+    check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, type, w.n, w.c, w.h, w.w),
           "input");
-    check(dnn->cudnnSetFilter4dDescriptor(desc.w, cuda::Cudnn::kFloat, cuda::Cudnn::kNchw, w.k,
-                                          w.c / w.groups, w.r, w.s),
+    check(dnn->cudnnSetFilter4dDescriptor(desc.w, type, cuda::Cudnn::kNchw, w.k, w.c / w.groups,
+                                          w.r, w.s),
           "filter");
-    check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, cuda::Cudnn::kFloat, w.n, w.k,
-                                          w.out_h(), w.out_w()),
+    check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, type, w.n, w.k, w.out_h(),
+                                          w.out_w()),
           "output");
     check(dnn->cudnnSetConvolution2dDescriptor(desc.conv, w.pad_top, w.pad_left, w.stride_h,
                                                w.stride_w, w.dilation_h, w.dilation_w,
                                                cuda::Cudnn::kCrossCorrelation, cuda::Cudnn::kFloat),
           "convolution");
     check(dnn->cudnnSetConvolutionGroupCount(desc.conv, w.groups), "groups");
-    // fp32 means no TF32 tensor cores unless asked for.
-    check(dnn->cudnnSetConvolutionMathType(desc.conv, tf32 ? cuda::Cudnn::kDefaultMath
-                                                           : cuda::Cudnn::kFmaMath),
+    // fp32 means no TF32 tensor cores unless asked for; float16 and bfloat16 take them.
+    const bool tensor_cores = tf32 || w.dtype != task::DataType::f32;
+    check(dnn->cudnnSetConvolutionMathType(desc.conv, tensor_cores ? cuda::Cudnn::kDefaultMath
+                                                                   : cuda::Cudnn::kFmaMath),
           "math type");
     cuda::Cudnn::AlgoPerf perf[16];
     int returned = 0;
@@ -239,7 +282,9 @@ public:
                                                 algo, ws, ws_bytes, &beta, desc.y, y);
           return st == cuda::Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN;
         },
-        opt);
+        opt, /*conv_only=*/true);
+    // A fused task's epilogue is not part of cuDNN's time: it is the convolution alone.
+    if (!w.epilogue.empty()) out["epilogue"] = "not included (convolution alone)";
     out["algorithm"] = cuda::cudnn_algo_name(algo);
     out["workspace_bytes"] = ws_bytes;
     out["cudnn_version"] = cuda::cudnn_version(*dnn);
@@ -249,18 +294,18 @@ public:
 private:
   // One launch into a NaN-poisoned output, verification against the reference, warm-up, then the
   // timed rounds (from a CUDA graph when asked and capturable).
-  template <class Launch> json verify_and_time(Launch launch, const MeasureOptions& opt) {
+  template <class Launch>
+  json verify_and_time(Launch launch, const MeasureOptions& opt, bool conv_only = false) {
     const auto& api = cuda::driver();
     CUstream s = stream_->get();
-    const size_t out_elems = size_t(task_->wl.output_elems());
-    CU_CHECK(api.cuMemsetD32Async(task_->out.get(), kPoison, out_elems, s));
+    CU_CHECK(api.cuMemsetD32Async(task_->out.get(), kPoison, task_->out_words(), s));
     CUresult r = launch();
     if (r != CUDA_SUCCESS)
       return error(ErrorNo::RuntimeDevice, "launch failed: " + describe(r), cuda::is_sticky(r));
     r = api.cuStreamSynchronize(s);
     if (r != CUDA_SUCCESS)
       return error(ErrorNo::RuntimeDevice, "kernel failed: " + describe(r), true);
-    std::optional<std::string> wrong = verify(opt);
+    std::optional<std::string> wrong = verify(opt, conv_only);
     if (inputs_checksum(*task_) != task_->inputs_sum) {
       // The kernel wrote outside its output: set the task up again, so that the configs measured
       // next are not failed by damaged inputs or a damaged reference.
@@ -343,7 +388,9 @@ private:
     CUstream s = stream_->get();
     CUdeviceptr sum = t.counters.get() + 24;
     CU_CHECK(api.cuMemsetD32Async(sum, 0, 2, s));
-    for (const cuda::DeviceBuffer* b : {&t.data, &t.weight, &t.ref}) {
+    for (const cuda::DeviceBuffer* b :
+         {&t.data, &t.weight, &t.ref, &t.bias, &t.residual, &t.ref_conv}) {
+      if (b->bytes() == 0) continue;
       CUdeviceptr p = b->get();
       long long n = (long long)(b->bytes() / 4);
       void* args[] = {&p, &n, &sum};
@@ -356,29 +403,37 @@ private:
     return got;
   }
 
-  // A description of the mismatch, or nothing when the output matches the reference.
-  std::optional<std::string> verify(const MeasureOptions& opt) {
+  // A description of the mismatch, or nothing when the output matches the reference (with
+  // conv_only, a fused task's convolution alone: what cuDNN computes).
+  std::optional<std::string> verify(const MeasureOptions& opt, bool conv_only = false) {
     const auto& api = cuda::driver();
     CUstream s = stream_->get();
     TaskState& t = *task_;
-    CUdeviceptr out = t.out.get(), ref = t.ref.get();
+    const bool alone = conv_only && t.ref_conv.bytes() > 0;
+    CUdeviceptr out = t.out.get(), ref = alone ? t.ref_conv.get() : t.ref.get();
     long long n = t.wl.output_elems();
-    float rtol = float(opt.rtol), atol = float(opt.atol) * t.atol_scale;
+    float rtol = float(opt.rtol),
+          atol = float(opt.atol) * (alone ? t.atol_scale_conv : t.atol_scale);
     CUdeviceptr bad = t.counters.get(), first = bad + 8, worst = bad + 16;
     // The counters are reset on the stream itself, ordered before the comparison.
     CU_CHECK(api.cuMemsetD32Async(bad, 0, 2, s));
     CU_CHECK(api.cuMemsetD32Async(first, ~0u, 2, s));
     CU_CHECK(api.cuMemsetD32Async(worst, 0, 2, s));
-    void* args[] = {&out, &ref, &n, &rtol, &atol, &bad, &first, &worst};
+    int bf16 = t.wl.dtype == task::DataType::bf16 ? 1 : 0;
+    void* args[] = {&out, &ref, &n, &rtol, &atol, &bad, &first, &worst, &bf16};
     unsigned blocks = unsigned(std::min<long long>((n + 255) / 256, 4096));
-    CU_CHECK(api.cuLaunchKernel(compare_fn_, blocks, 1, 1, 256, 1, 1, 0, s, args, nullptr));
+    CUfunction fn = t.wl.dtype == task::DataType::f32 ? compare_fn_ : compare16_fn_;
+    CU_CHECK(api.cuLaunchKernel(fn, blocks, 1, 1, 256, 1, 1, 0, s, args, nullptr));
     stream_->synchronize();
     unsigned long long got[3];
     t.counters.download(got, sizeof(got));
     if (got[0] == 0) return std::nullopt;
-    float o = 0, rv = 0;
-    CU_CHECK(api.cuMemcpyDtoH(&o, out + got[1] * 4, 4));
+    const size_t size = size_t(task::dtype_bytes(t.wl.dtype));
+    unsigned char bytes[4] = {0, 0, 0, 0};
+    float rv = 0;
+    CU_CHECK(api.cuMemcpyDtoH(bytes, out + got[1] * size, size));
     CU_CHECK(api.cuMemcpyDtoH(&rv, ref + got[1] * 4, 4));
+    const float o = from_bytes(t.wl.dtype, bytes);
     float worst_ratio;
     unsigned worst_bits = unsigned(got[2]);
     std::memcpy(&worst_ratio, &worst_bits, 4);
@@ -392,7 +447,8 @@ private:
   std::unique_ptr<cuda::PrimaryContext> ctx_;
   cuda::DeviceInfo info_;
   cuda::Module helpers_;
-  CUfunction reference_fn_ = nullptr, compare_fn_ = nullptr, checksum_fn_ = nullptr;
+  CUfunction reference_fn_ = nullptr, compare_fn_ = nullptr, compare16_fn_ = nullptr,
+             checksum_fn_ = nullptr;
   json task_request_; // the last set_task, to set the task up again after a kernel damaged it
   std::unique_ptr<cuda::Stream> stream_;
   cuda::DeviceBuffer flush_;

@@ -36,14 +36,16 @@ MeasureOptions measure_options_from_json(const nlohmann::json& j) {
 }
 
 MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f) {
-  return verification_options(o, f.tf32);
+  return verification_options(o, f.tf32, f.dtype);
 }
 
-MeasureOptions verification_options(MeasureOptions o, bool tf32) {
-  if (tf32) {
-    o.rtol = std::max(o.rtol, kTf32Tolerance);
-    o.atol = std::max(o.atol, kTf32Tolerance);
-  }
+MeasureOptions verification_options(MeasureOptions o, bool tf32, task::DataType dtype) {
+  const double floor = dtype == task::DataType::bf16  ? kBf16Tolerance
+                       : dtype == task::DataType::f16 ? kF16Tolerance
+                       : tf32                         ? kTf32Tolerance
+                                                      : 0.0;
+  o.rtol = std::max(o.rtol, floor);
+  o.atol = std::max(o.atol, floor);
   return o;
 }
 

@@ -1,5 +1,9 @@
 #include "chameleon/measure/reference.hpp"
 
+#include "chameleon/util/float16.hpp"
+
+#include <cstring>
+
 namespace chameleon::measure {
 
 namespace {
@@ -52,6 +56,63 @@ std::vector<float> conv2d_cpu(const task::Conv2dWorkload& wl, const std::vector<
     }
   }
   return out;
+}
+
+TaskInputs make_inputs(const task::Conv2dWorkload& wl, uint64_t seed) {
+  TaskInputs in;
+  in.data = make_tensor(seed, Tensor::Data, wl.input_elems());
+  in.weight = make_tensor(seed, Tensor::Weight, wl.weight_elems());
+  if (wl.epilogue.bias) in.bias = make_tensor(seed, Tensor::Bias, wl.k);
+  if (wl.epilogue.residual) in.residual = make_tensor(seed, Tensor::Residual, wl.output_elems());
+  round_to(wl.dtype, in.data);
+  round_to(wl.dtype, in.weight);
+  round_to(wl.dtype, in.residual);
+  return in;
+}
+
+void apply_epilogue(const task::Conv2dWorkload& wl, const TaskInputs& in, std::vector<float>& out) {
+  if (wl.epilogue.empty()) return;
+  const int64_t plane = int64_t(wl.out_h()) * wl.out_w();
+  for (size_t i = 0; i < out.size(); ++i) {
+    float v = out[i];
+    if (wl.epilogue.bias) v += in.bias[size_t((int64_t(i) / plane) % wl.k)];
+    if (wl.epilogue.residual) v += in.residual[i];
+    out[i] = task::apply_activation(wl.epilogue.act, v);
+  }
+}
+
+void round_to(task::DataType t, std::vector<float>& v) {
+  if (t == task::DataType::f32) return;
+  for (float& x : v) {
+    x = t == task::DataType::bf16 ? util::bf16_to_float(util::float_to_bf16(x))
+                                  : util::half_to_float(util::float_to_half(x));
+  }
+}
+
+std::vector<uint8_t> to_bytes(task::DataType t, const std::vector<float>& v) {
+  const size_t size = size_t(task::dtype_bytes(t));
+  std::vector<uint8_t> out(v.size() * size);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (t == task::DataType::f32) {
+      std::memcpy(&out[i * 4], &v[i], 4);
+    } else {
+      const uint16_t h =
+          t == task::DataType::bf16 ? util::float_to_bf16(v[i]) : util::float_to_half(v[i]);
+      std::memcpy(&out[i * 2], &h, 2);
+    }
+  }
+  return out;
+}
+
+float from_bytes(task::DataType t, const void* p) {
+  if (t == task::DataType::f32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return t == task::DataType::bf16 ? util::bf16_to_float(h) : util::half_to_float(h);
 }
 
 } // namespace chameleon::measure

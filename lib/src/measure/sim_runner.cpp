@@ -68,17 +68,18 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   const double operands = f.smem_reads_per_fma * acc;
   const double loop_overhead = f.unrolled_loops >= 3 ? 0.5 : (f.unrolled_loops > 0 ? 1.5 : 3.0);
   const double spill_words = double(res.spill_loads + res.spill_stores) / 4.0;
-  // TF32 tensor cores: one mma.sync per 32 multiply-adds of a lane, about 8x the FP32 FMA rate.
-  const double math_issue = f.tf32 ? acc / 32.0 : acc;
-  const double math_rate = f.tf32 ? 8.0 : 1.0;
+  // TF32 tensor cores: one mma.sync per 32 multiply-adds of a lane, about 8x the FP32 FMA rate;
+  // fp16/bf16 ones (m16n8k16): one per 64, about 16x.
+  const double math_issue = f.f16_mma ? acc / 64.0 : f.tf32 ? acc / 32.0 : acc;
+  const double math_rate = f.f16_mma ? 16.0 : f.tf32 ? 8.0 : 1.0;
   const double issue =
       double(warps) * iters * (math_issue + operands + loop_overhead + spill_words) / 4.0;
   const double fma = double(threads) * iters * acc / double(t.fp32_lanes_per_sm) / math_rate;
   const double lds = double(warps) * iters * operands * f.smem_conflict_ways;
   const double load_eff =
       std::max(0.05, 0.5 * (f.input_load_efficiency + f.weight_load_efficiency));
-  const double gload =
-      double(f.global_loads_per_block) / steps * 4.0 / load_eff / kL2ToSmBytesPerCycle;
+  const double gload = double(f.global_loads_per_block) / steps * task::dtype_bytes(f.dtype) /
+                       load_eff / kL2ToSmBytesPerCycle;
   const double ilp = std::min(acc, 4.0);
 
   // A wave with b blocks per SM. The blocks share the SM's throughput, and hide each other's
@@ -101,7 +102,9 @@ SimEstimate simulate(const target::Target& t, const task::Conv2dWorkload& wl,
   // Memory: compulsory DRAM traffic and L2 traffic (tile reloads, uncoalesced sectors, spills);
   // few active SMs cannot pull the full bandwidth.
   const double active = double(e.active_sms) / double(t.sm_count);
-  const double dram_bytes = 4.0 * double(wl.input_elems() + wl.weight_elems() + wl.output_elems());
+  const double dram_bytes = double(task::dtype_bytes(wl.dtype)) *
+                            double(wl.input_elems() + wl.weight_elems() +
+                                   wl.output_elems() * (wl.epilogue.residual ? 2 : 1));
   // Split-K blocks add into the output: every one of them reads and writes it through L2 (with a
   // workspace, each writes its own slice).
   const double out_passes = f.split_k <= 1 ? 1.0 : (g.workspace_splits > 0 ? 1.0 : 2.0) * f.split_k;

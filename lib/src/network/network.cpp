@@ -210,6 +210,11 @@ Layer parse_layer(const Context& ctx, const json& j) {
     layer.groups = j.contains("groups") ? get_int(ctx, j.at("groups"), "groups") : 1;
     if (layer.groups < 1) ctx.fail("groups must be at least 1");
     layer.window = get_window(ctx, j, false);
+    if (j.contains("bias")) {
+      if (!j.at("bias").is_boolean())
+        ctx.fail("'bias' must be true or false, got " + j.at("bias").dump());
+      layer.bias = j.at("bias").get<bool>();
+    }
     if (j.contains("input_shape")) {
       if (j.contains("inputs")) ctx.fail("a layer takes 'inputs' or an 'input_shape', not both");
       layer.input_shape = get_shape(ctx, j.at("input_shape"), "input_shape");
@@ -417,6 +422,16 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
   net.source = source;
   net.name = get_string(ctx, doc, "name", "network");
   get_string(ctx, doc, "description", "");
+  net.precision = get_string(ctx, doc, "precision", "");
+  if (!net.precision.empty() && net.precision != "fp32" && net.precision != "tf32" &&
+      net.precision != "fp16" && net.precision != "bf16") {
+    ctx.fail("'precision' is fp32, tf32, fp16 or bf16, got '" + net.precision + "'");
+  }
+  if (doc.contains("fuse")) {
+    if (!doc.at("fuse").is_boolean())
+      ctx.fail("'fuse' must be true or false, got " + doc.at("fuse").dump());
+    net.fuse = doc.at("fuse").get<bool>() ? 1 : 0;
+  }
   // Without an 'input', every layer reads an earlier one or (a conv2d) gives its 'input_shape'.
   if (doc.contains("input")) {
     const json& input = doc.at("input");

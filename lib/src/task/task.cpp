@@ -6,12 +6,62 @@
 
 namespace chameleon::task {
 
-std::vector<Task> extract_tasks(const network::Network& net) {
+namespace {
+
+// The epilogue layer `conv` (at position `at`) can take over, and those layers' names.
+Epilogue fuse_chain(const network::Network& net, size_t at,
+                    const std::unordered_map<std::string, std::vector<size_t>>& readers,
+                    const std::unordered_map<std::string, size_t>& position,
+                    std::vector<std::string>* fused) {
+  const network::Layer& conv = net.layers[at];
+  Epilogue e;
+  e.bias = conv.bias;
+  std::string tensor = conv.name;
+  // The only reader of `tensor`, or nullptr.
+  auto next = [&]() -> const network::Layer* {
+    auto it = readers.find(tensor);
+    if (it == readers.end() || it->second.size() != 1) return nullptr;
+    return &net.layers[it->second[0]];
+  };
+  const network::Layer* l = next();
+  if (l != nullptr && l->op == network::Op::BatchNorm) {
+    e.bias = true;
+    fused->push_back(l->name);
+    tensor = l->name;
+    l = next();
+  }
+  if (l != nullptr && l->op == network::Op::Add && l->inputs.size() == 2) {
+    const std::string& other = l->inputs[0] == tensor ? l->inputs[1] : l->inputs[0];
+    auto pos = position.find(other);
+    // The residual must exist before the conv2d runs: the network's input or an earlier layer.
+    const bool earlier = other == net.input_name || (pos != position.end() && pos->second < at);
+    if (other != tensor && earlier) {
+      e.residual = true;
+      fused->push_back(l->name);
+      tensor = l->name;
+      l = next();
+    }
+  }
+  if (l != nullptr && l->op == network::Op::Activation && activation_from_name(l->op_name, &e.act))
+    fused->push_back(l->name);
+  return e;
+}
+
+} // namespace
+
+std::vector<Task> extract_tasks(const network::Network& net, const ExtractOptions& opts) {
+  std::unordered_map<std::string, std::vector<size_t>> readers;
+  std::unordered_map<std::string, size_t> position;
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    position[net.layers[i].name] = i;
+    for (const std::string& in : net.layers[i].inputs) readers[in].push_back(i);
+  }
   std::unordered_map<std::string, const network::Shape*> shapes = {
       {net.input_name, &net.input_shape}};
   std::vector<Task> tasks;
   std::unordered_map<std::string, size_t> by_key;
-  for (const auto& layer : net.layers) {
+  for (size_t at = 0; at < net.layers.size(); ++at) {
+    const network::Layer& layer = net.layers[at];
     shapes[layer.name] = &layer.shape;
     if (layer.op != network::Op::Conv2d) continue;
     const network::Shape& in =
@@ -34,6 +84,9 @@ std::vector<Task> extract_tasks(const network::Network& net) {
     wl.dilation_h = win.dilation_h;
     wl.dilation_w = win.dilation_w;
     wl.groups = layer.groups;
+    wl.dtype = opts.dtype;
+    std::vector<std::string> fused;
+    if (opts.fuse) wl.epilogue = fuse_chain(net, at, readers, position, &fused);
     auto [it, inserted] = by_key.emplace(wl.key(), tasks.size());
     if (inserted) {
       Task task;
@@ -44,6 +97,7 @@ std::vector<Task> extract_tasks(const network::Network& net) {
     Task& task = tasks[it->second];
     task.count += 1;
     task.layers.push_back(layer.name);
+    task.fused.push_back(std::move(fused));
   }
   return tasks;
 }

@@ -4,20 +4,87 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <tuple>
 
 namespace chameleon::task {
 
 namespace {
 auto as_tuple(const Conv2dWorkload& w) {
-  return std::tie(w.n, w.c, w.h, w.w, w.k, w.r, w.s, w.stride_h, w.stride_w, w.pad_top, w.pad_left,
-                  w.pad_bottom, w.pad_right, w.dilation_h, w.dilation_w, w.groups);
+  return std::make_tuple(w.n, w.c, w.h, w.w, w.k, w.r, w.s, w.stride_h, w.stride_w, w.pad_top,
+                         w.pad_left, w.pad_bottom, w.pad_right, w.dilation_h, w.dilation_w,
+                         w.groups, int(w.dtype), w.epilogue.bias, w.epilogue.residual,
+                         int(w.epilogue.act));
 }
+
+constexpr std::pair<Activation, const char*> kActivations[] = {
+    {Activation::none, "none"}, {Activation::relu, "relu"},           {Activation::relu6, "relu6"},
+    {Activation::silu, "silu"}, {Activation::hardswish, "hardswish"},
+};
 
 std::string folded(const char* tag, int a, int b) {
   return a == b ? tag + std::to_string(a) : tag + std::to_string(a) + "x" + std::to_string(b);
 }
 } // namespace
+
+const char* dtype_name(DataType t) {
+  return t == DataType::f16 ? "float16" : t == DataType::bf16 ? "bfloat16" : "float32";
+}
+
+const char* dtype_short(DataType t) {
+  return t == DataType::f16 ? "fp16" : t == DataType::bf16 ? "bf16" : "fp32";
+}
+
+DataType dtype_from_text(const std::string& text) {
+  for (DataType t : {DataType::f32, DataType::f16, DataType::bf16}) {
+    if (text == dtype_name(t) || text == dtype_short(t)) return t;
+  }
+  throw Error("unknown data type '" + text + "' (known: fp32, fp16, bf16, or float32, float16, " +
+              "bfloat16)");
+}
+
+const char* activation_name(Activation a) {
+  for (const auto& [act, name] : kActivations) {
+    if (act == a) return name;
+  }
+  return "none";
+}
+
+bool activation_from_name(const std::string& op, Activation* out) {
+  for (const auto& [act, name] : kActivations) {
+    if (act != Activation::none && op == name) {
+      *out = act;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Epilogue::str() const {
+  std::string out;
+  auto add = [&](const char* part) { out += (out.empty() ? "" : "+") + std::string(part); };
+  if (bias) add("bias");
+  if (residual) add("add");
+  if (act != Activation::none) add(activation_name(act));
+  return out;
+}
+
+float apply_activation(Activation a, float v) {
+  switch (a) {
+  case Activation::none:
+    return v;
+  case Activation::relu:
+    return std::max(v, 0.0f);
+  case Activation::relu6:
+    return std::min(std::max(v, 0.0f), 6.0f);
+  case Activation::silu:
+    return v / (1.0f + std::exp(-v));
+  case Activation::hardswish:
+    return v * std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+  }
+  return v;
+}
 
 int Conv2dWorkload::out_h() const {
   return (h + pad_top + pad_bottom - dilation_h * (r - 1) - 1) / stride_h + 1;
@@ -32,6 +99,13 @@ int64_t Conv2dWorkload::flops() const {
 }
 
 std::string Conv2dWorkload::str() const {
+  std::string out = shape_str();
+  if (dtype != DataType::f32) out += std::string(" ") + dtype_short(dtype);
+  if (!epilogue.empty()) out += " +" + epilogue.str();
+  return out;
+}
+
+std::string Conv2dWorkload::shape_str() const {
   std::string pad = (pad_top == pad_bottom && pad_left == pad_right)
                         ? folded(" p", pad_top, pad_left)
                         : " p" + std::to_string(pad_top) + "," + std::to_string(pad_left) + "," +
@@ -50,6 +124,13 @@ std::string Conv2dWorkload::key() const {
                 dilation_h, dilation_w, groups}) {
     out += "_" + std::to_string(v);
   }
+  if (dtype != DataType::f32) out += std::string("_") + dtype_short(dtype);
+  if (!epilogue.empty()) {
+    out += "_e";
+    if (epilogue.bias) out += "b";
+    if (epilogue.residual) out += "r";
+    if (epilogue.act != Activation::none) out += std::string("_") + activation_name(epilogue.act);
+  }
   return out;
 }
 
@@ -61,17 +142,24 @@ bool Conv2dWorkload::operator<(const Conv2dWorkload& o) const {
 }
 
 nlohmann::json to_json(const Conv2dWorkload& wl) {
-  return {{"N", wl.n},
-          {"C", wl.c},
-          {"H", wl.h},
-          {"W", wl.w},
-          {"K", wl.k},
-          {"R", wl.r},
-          {"S", wl.s},
-          {"stride", {wl.stride_h, wl.stride_w}},
-          {"padding", {wl.pad_top, wl.pad_left, wl.pad_bottom, wl.pad_right}},
-          {"dilation", {wl.dilation_h, wl.dilation_w}},
-          {"groups", wl.groups}};
+  nlohmann::json j = {{"N", wl.n},
+                      {"C", wl.c},
+                      {"H", wl.h},
+                      {"W", wl.w},
+                      {"K", wl.k},
+                      {"R", wl.r},
+                      {"S", wl.s},
+                      {"stride", {wl.stride_h, wl.stride_w}},
+                      {"padding", {wl.pad_top, wl.pad_left, wl.pad_bottom, wl.pad_right}},
+                      {"dilation", {wl.dilation_h, wl.dilation_w}},
+                      {"groups", wl.groups}};
+  if (wl.dtype != DataType::f32) j["dtype"] = dtype_name(wl.dtype);
+  if (!wl.epilogue.empty()) {
+    j["epilogue"] = {{"bias", wl.epilogue.bias},
+                     {"residual", wl.epilogue.residual},
+                     {"activation", activation_name(wl.epilogue.act)}};
+  }
+  return j;
 }
 
 Conv2dWorkload workload_from_json(const nlohmann::json& j) {
@@ -99,6 +187,17 @@ Conv2dWorkload workload_from_json(const nlohmann::json& j) {
     wl.dilation_h = dil[0];
     wl.dilation_w = dil[1];
     wl.groups = j.value("groups", 1);
+    if (j.contains("dtype")) wl.dtype = dtype_from_text(j.at("dtype").get<std::string>());
+    if (j.contains("epilogue")) {
+      const nlohmann::json& e = j.at("epilogue");
+      wl.epilogue.bias = e.value("bias", false);
+      wl.epilogue.residual = e.value("residual", false);
+      const std::string act = e.value("activation", std::string("none"));
+      if (act != "none" && !activation_from_name(act, &wl.epilogue.act)) {
+        throw Error("unknown epilogue activation '" + act +
+                    "' (known: relu, relu6, silu, hardswish)");
+      }
+    }
     validate(wl);
     return wl;
   } catch (const nlohmann::json::exception& e) {

@@ -43,8 +43,9 @@ std::vector<const codegen::Template*> runnable_templates(const task::Task& t, co
     return {};
   }
   if (tmpls.empty()) {
-    skipped = !declined.empty() ? util::join(declined, "; ")
-                                : codegen::no_template_reason(t.workload, o.templates);
+    skipped = !declined.empty()
+                  ? util::join(declined, "; ")
+                  : codegen::no_template_reason(t.workload, o.templates, env.target.sm());
   }
   return tmpls;
 }

@@ -92,7 +92,7 @@ CollectOutcome collect_slice(const Slice& s, const CollectOptions& o, TuneEnv& e
       {"provenance", run_provenance(env.runner, env.builder, env.target)}};
   env.log.append_comment("chameleon-run " + header.dump());
 
-  const task::Task task{s.task > 0 ? s.task : 1, s.workload, 1, {}};
+  const task::Task task{s.task > 0 ? s.task : 1, s.workload, 1, {}, {}};
   const size_t per_batch = size_t(o.batch > 0 ? o.batch : std::max(16, 4 * env.builder.jobs()));
   const nlohmann::json tune_settings = {{"tuner", "collect"}, {"run", run}, {"slice", s.name}};
   auto last_report = start;

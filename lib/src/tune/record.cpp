@@ -17,9 +17,11 @@ namespace {
 constexpr double kFailedCost = 1e9; // AutoTVM writes [1e9] as the costs of a failed config
 constexpr const char* kTaskName = "conv2d_nchw.cuda";
 
+// The out_dtype (last) is the accumulation type, float32 for every task (AutoTVM's convention).
 json autotvm_args(const task::Conv2dWorkload& w) {
-  return json::array({json::array({"TENSOR", {w.n, w.c, w.h, w.w}, "float32"}),
-                      json::array({"TENSOR", {w.k, w.c / w.groups, w.r, w.s}, "float32"}),
+  const char* dtype = task::dtype_name(w.dtype);
+  return json::array({json::array({"TENSOR", {w.n, w.c, w.h, w.w}, dtype}),
+                      json::array({"TENSOR", {w.k, w.c / w.groups, w.r, w.s}, dtype}),
                       {w.stride_h, w.stride_w},
                       {w.pad_top, w.pad_left, w.pad_bottom, w.pad_right},
                       {w.dilation_h, w.dilation_w},
@@ -66,6 +68,12 @@ task::Conv2dWorkload workload_from_args(const json& args) {
     w.pad_left = w.pad_right = pad.size() > 1 ? pad[1] : pad[0];
   }
   if (kernel[1] > 0 && w.c % kernel[1] == 0) w.groups = w.c / kernel[1];
+  // The data tensor's dtype ("float32", "float16", "bfloat16"); absent or another: float32.
+  const json& data_tensor = args.at(0);
+  if (data_tensor.size() > 2 && data_tensor.at(2).is_string()) {
+    const std::string dtype = data_tensor.at(2).get<std::string>();
+    if (dtype == "float16" || dtype == "bfloat16") w.dtype = task::dtype_from_text(dtype);
+  }
   task::validate(w);
   return w;
 }

@@ -115,7 +115,7 @@ std::vector<TaskStatus> task_status(const std::vector<task::Task>& tasks,
     const auto tmpls = codegen::templates_for(t.workload, templates, allow_tf32, target_sm);
     if (tmpls.empty()) {
       s.state = TaskState::NoTemplate;
-      s.reason = codegen::no_template_reason(t.workload, templates);
+      s.reason = codegen::no_template_reason(t.workload, templates, target_sm);
       out.push_back(s);
       continue;
     }

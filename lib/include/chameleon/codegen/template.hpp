@@ -66,9 +66,11 @@ struct KernelFeatures {
   int vthreads = 1;
   int unrolled_loops = 0; // reduction loops unrolled (0..3)
   bool unroll_explicit = false;
-  int split_k = 1;     // blocks adding into each output (atomics when > 1)
-  bool tf32 = false;   // tensor cores with TF32 inputs (verified with a looser tolerance)
-  int min_sm = 0;      // oldest architecture that can run it (sm_80: 80)
+  int split_k = 1;      // blocks adding into each output (atomics when > 1)
+  bool tf32 = false;    // tensor cores with TF32 inputs (verified with a looser tolerance)
+  bool f16_mma = false; // fp16/bf16 tensor cores (mma.sync m16n8k16)
+  task::DataType dtype = task::DataType::f32; // of the task's tensors
+  int min_sm = 0;                             // oldest architecture that can run it (sm_80: 80)
   std::string invalid; // why the template itself rules the config out, or empty
   // Non-empty when another config of the space makes the same kernel (this one builds and runs,
   // but tuning measures only the other): why, naming the knob that makes no difference.
@@ -100,6 +102,8 @@ public:
   // Hash of the template source and knob definitions: records made with another are stale.
   // Hashed once (source_fingerprint), then kept: records are checked against it one by one.
   const std::string& fingerprint() const;
+  // Whether its kernels read and write tensors of type `t` (float32 unless said).
+  virtual bool takes(task::DataType t) const { return t == task::DataType::f32; }
   // TF32 tensor-core templates round the inputs to 10 mantissa bits: used only when allowed.
   virtual bool tf32() const { return false; }
   // The oldest architecture any of its configs runs on (80 for sm_80); 0: any.
@@ -128,6 +132,13 @@ space::Knob splitk_reduce_knob();
 void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, int mode);
 // The reduction kernel's source, appended to a template's rendering when mode is workspace.
 std::string splitk_reduce_source();
+// The task's type and epilogue code (templates/epilogue.cu), rendered before every template.
+std::string epilogue_source();
+// Why a split-K config cannot apply the task's fused epilogue (atomics add partial sums after
+// any activation would have run), or "".
+std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mode);
+// Why a float32 template declines the task ("" for a float32 task).
+std::string float32_only(const task::Conv2dWorkload& wl);
 // Without a split (splits 1) both modes make the same kernel, so the space holds every such
 // config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);
@@ -138,11 +149,12 @@ const Template* template_named(const std::string& name); // nullptr when there i
 // The first registered template that supports the workload, or nullptr.
 const Template* template_for(const task::Conv2dWorkload& wl);
 // Why no template supports the workload: every template's reason, each said once.
-std::string decline_reasons(const task::Conv2dWorkload& wl);
+// With target_sm above 0, a template that needs a newer architecture says so.
+std::string decline_reasons(const task::Conv2dWorkload& wl, int target_sm = 0);
 // Why templates_for(wl, names, ...) found none: every template's reason when `names` is empty,
 // else that none of the named ones supports it, with each named one's reason.
 std::string no_template_reason(const task::Conv2dWorkload& wl,
-                               const std::vector<std::string>& names);
+                               const std::vector<std::string>& names, int target_sm = 0);
 // Whether a template takes part: named in `names`, or, when names is empty, any template tuned by
 // default but the TF32 ones unless allow_tf32.
 bool template_wanted(const Template& t, const std::vector<std::string>& names, bool allow_tf32);

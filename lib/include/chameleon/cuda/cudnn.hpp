@@ -13,7 +13,14 @@ namespace chameleon::cuda {
 struct Cudnn {
   using Handle = void*;
   using Desc = void*;
-  enum : int { kSuccess = 0, kNchw = 0, kFloat = 0, kCrossCorrelation = 1 };
+  enum : int {
+    kSuccess = 0,
+    kNchw = 0,
+    kFloat = 0,
+    kHalf = 2,
+    kBfloat16 = 9,
+    kCrossCorrelation = 1
+  };
   enum Math : int { kDefaultMath = 0, kTensorOpMath = 1, kFmaMath = 3 };
   struct AlgoPerf { // cudnnConvolutionFwdAlgoPerf_t
     int algo;

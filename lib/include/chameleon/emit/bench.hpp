@@ -42,6 +42,8 @@ struct BenchResult {
   bool cudnn_complete = false;                // cuDNN timed every kernel (never on the sim)
   int failed = 0;                             // kernels of ours that could not be timed
   std::vector<std::string> timed_templates;   // of the kernels timed
+  std::vector<std::string> dtypes;            // of the kernels, each once ("float16", ...)
+  int fused = 0; // kernels with a fused epilogue (cuDNN's time is their convolution alone)
 };
 
 // Times every kernel of the manifest; a kernel that cannot be read or timed is its row's error,

@@ -55,7 +55,11 @@ struct Manifest {
   std::string log; // the tuning log's file name
   std::string network, device, device_fingerprint, target, arch, nvrtc;
   bool simulated = false;
-  std::string layout = "data NCHW, weight KCRS (C/groups), out NKOHOW; float32; no bias";
+  std::string layout = kLayout;
+  static constexpr const char* kLayout =
+      "data NCHW, weight KCRS (C/groups), out and residual NKOHOW, of each kernel's workload "
+      "dtype (float32 when it names none); bias float32 [K]; kernel arguments (data, weight, out, "
+      "bias, residual)";
   std::vector<ManifestKernel> kernels;
   std::vector<MissingKernel> missing;
 };

@@ -28,8 +28,15 @@ nlohmann::json to_json(const MeasureOptions& o);
 // verified against the exact reference with at least this tolerance, fp32 ones with the options'.
 // cuDNN with TF32 allowed is held to the same tolerance.
 constexpr double kTf32Tolerance = 5e-3;
+// Float16 and bfloat16 outputs are rounded once from float32 accumulators: 2 units in the last
+// place of the format (2^-10 and 2^-7 relative: one for the rounding, one for a float32 result
+// on the other side of a rounding boundary from the reference), for rtol and atol alike. The
+// reference computes from the same rounded inputs (and residual).
+constexpr double kF16Tolerance = 2e-3;
+constexpr double kBf16Tolerance = 1.6e-2;
 MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f);
-MeasureOptions verification_options(MeasureOptions o, bool tf32);
+MeasureOptions verification_options(MeasureOptions o, bool tf32,
+                                    task::DataType dtype = task::DataType::f32);
 MeasureOptions measure_options_from_json(const nlohmann::json& j);
 
 } // namespace chameleon::measure

@@ -45,6 +45,7 @@ struct Layer {
   Window window;        // conv2d, max_pool, avg_pool
   int out_channels = 0; // conv2d
   int groups = 1;       // conv2d
+  bool bias = false;    // conv2d: adds a bias per output channel ("bias": true)
   bool ceil_mode = false;
   int units = 0;                  // dense
   int axis = 1;                   // concat
@@ -62,6 +63,10 @@ struct Network {
   std::string input_name; // empty when the file has no 'input' (its conv2d layers give theirs)
   Shape input_shape;
   std::vector<Layer> layers;
+  // The file's own settings, for what the command line does not say: "precision" ("fp32", "tf32",
+  // "fp16", "bf16"; empty when not given) and "fuse" (-1 not given, 0 false, 1 true).
+  std::string precision;
+  int fuse = -1;
 };
 
 // Parses and shape-checks a network description (format: docs/network-format.md). Every problem

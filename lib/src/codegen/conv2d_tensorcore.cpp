@@ -1,0 +1,197 @@
+#include "conv2d_tensorcore.hpp"
+
+#include "render_util.hpp"
+
+#include "chameleon/codegen/embedded.hpp"
+#include "chameleon/util/sha256.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace chameleon::codegen {
+
+namespace {
+
+constexpr const char* kSourcePath = "templates/conv2d_tensorcore.cu";
+constexpr int kMaxBlockTile = 256; // rows or columns of a block tile
+constexpr int kMaxStaged = 64;     // input elements a thread gathers into registers per tile
+
+const std::vector<KnobDef>& knob_defs() {
+  static const std::vector<KnobDef> defs = {
+      {"tile_k", {16, 32, 64}}, {"mma_m", {1, 2, 4}},   {"mma_n", {1, 2, 4, 8}},
+      {"warps_m", {1, 2, 4}},   {"warps_n", {1, 2, 4}}, {"split_k", {1, 2, 4, 8, 16}},
+      {"stages", {2, 3, 4}},
+  };
+  return defs;
+}
+
+// One config, decoded, with the sizes the kernel derives from it.
+struct Tc {
+  int bk = 16, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1, stages = 2;
+  int64_t gm = 0, gn = 0, gk = 0, cg = 0;
+  bool b_vec = false; // 16-byte input copies (a pointwise convolution over whole images)
+
+  int bm() const { return warps_m * 16 * mi; }
+  int bn() const { return warps_n * 8 * ni; }
+  int threads() const { return 32 * warps_m * warps_n; }
+  int64_t k_tiles() const { return (gk + bk - 1) / bk; }
+  int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
+  // The input elements a thread gathers per tile (B_ROWS x B_SLOTS in the template).
+  int64_t staged() const {
+    if (b_vec) return 0;
+    const int copies = bn();
+    const int row_step = threads() >= copies ? threads() / copies : 1;
+    const int slots = threads() >= copies ? 1 : copies / threads();
+    return int64_t((bk + row_step - 1) / row_step) * slots;
+  }
+  int64_t smem_bytes() const {
+    return 2 * int64_t(stages) * (int64_t(bm()) * (bk + 8) + int64_t(bk) * (bn() + 8));
+  }
+};
+
+Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const space::Config& cfg) {
+  Tc c;
+  auto v = [&](size_t k) { return sp.value(cfg, k)[0]; };
+  c.bk = v(0);
+  c.mi = v(1);
+  c.ni = v(2);
+  c.warps_m = v(3);
+  c.warps_n = v(4);
+  c.split_k = v(5);
+  c.stages = v(6);
+  c.gm = wl.k / wl.groups;
+  c.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
+  c.cg = wl.c / wl.groups;
+  c.gk = c.cg * wl.r * wl.s;
+  c.b_vec = wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
+            wl.pad_left == 0 && wl.out_h() == wl.h && wl.out_w() == wl.w &&
+            (int64_t(wl.out_h()) * wl.out_w()) % 8 == 0;
+  return c;
+}
+
+} // namespace
+
+std::string TensorCoreGemm::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (wl.dtype == task::DataType::f32) {
+    return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
+           "tensor cores through conv2d_implicit_gemm_tf32)";
+  }
+  if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
+      int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
+    return "GEMM sizes beyond 32-bit indexing";
+  }
+  return "";
+}
+
+space::ConfigSpace TensorCoreGemm::make_space(const task::Conv2dWorkload&) const {
+  return space_of(knob_defs());
+}
+
+KernelSource TensorCoreGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                    const space::Config& cfg) const {
+  const Tc c = decode(wl, sp, cfg);
+  std::ostringstream src;
+  render_prelude(src, name(), wl, sp, cfg);
+  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
+  def("G", wl.groups);
+  def("BK", c.bk);
+  def("WARPS_M", c.warps_m);
+  def("WARPS_N", c.warps_n);
+  def("MI", c.mi);
+  def("NI", c.ni);
+  def("STAGES", c.stages);
+  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
+  return {"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
+}
+
+KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
+                                        const space::ConfigSpace& sp,
+                                        const space::Config& cfg) const {
+  const Tc c = decode(wl, sp, cfg);
+  const int bm = c.bm(), bn = c.bn();
+  KernelFeatures f;
+  f.geometry.grid = {uint32_t((c.gn + bn - 1) / bn), uint32_t((c.gm + bm - 1) / bm),
+                     uint32_t(int64_t(c.split_k) * wl.groups)};
+  f.geometry.block = {uint32_t(c.threads()), 1, 1};
+  f.geometry.dynamic_smem = int(c.smem_bytes());
+  set_split_k(f.geometry, wl, c.split_k, kReduceWorkspace);
+  f.split_k = c.split_k;
+  f.f16_mma = true;
+  f.dtype = wl.dtype;
+  f.min_sm = min_sm();
+  f.accumulators = int64_t(4) * c.mi * c.ni;
+  // Accumulators, one step's fragments (4 registers per 16-row tile, 2 per 8-column one), the
+  // staged input (2 elements a register), the gather's pixels, the rest.
+  f.predicted_registers =
+      int(f.accumulators + 4 * c.mi + 2 * c.ni + (c.staged() + 1) / 2 + 3 * c.staged() / 8 + 40);
+  f.reduction_steps = c.k_tiles_per_split();
+  f.fma_per_thread = f.accumulators * f.reduction_steps * c.bk;
+  f.global_loads_per_block = f.reduction_steps * (int64_t(bm) * c.bk + int64_t(c.bk) * bn);
+  // ldmatrix: a 16x16 weight fragment (4 registers) and a 16x8 input one (2) serve 16x8x16
+  // multiply-adds of the warp; per lane and multiply-add, in 4-byte words.
+  f.smem_reads_per_fma = double(4 * c.mi + 2 * c.ni) / double(64 * c.mi * c.ni);
+  f.unrolled_loops = 3;
+
+  const int64_t m_cap = std::max<int64_t>(16, pow2_at_least(c.gm));
+  const int64_t n_cap = std::max<int64_t>(16, pow2_at_least(c.gn));
+  if (bm > kMaxBlockTile || bn > kMaxBlockTile) {
+    f.invalid = "block tile " + std::to_string(bm) + "x" + std::to_string(bn) + " exceeds " +
+                std::to_string(kMaxBlockTile) + " on a side";
+  } else if (bm > m_cap) {
+    f.invalid = "block tile of " + std::to_string(bm) + " output channels for " +
+                std::to_string(c.gm) + " channels";
+  } else if (bn > n_cap) {
+    f.invalid =
+        "block tile of " + std::to_string(bn) + " pixels for " + std::to_string(c.gn) + " pixels";
+  } else if (int64_t(c.split_k - 1) * c.k_tiles_per_split() >= c.k_tiles()) {
+    f.invalid = "split_k " + std::to_string(c.split_k) +
+                " leaves a split without reduction tiles (" + std::to_string(c.k_tiles()) +
+                " tiles of " + std::to_string(c.bk) + ")";
+  } else if (c.stages > 2 && c.k_tiles_per_split() < c.stages) {
+    f.invalid = std::to_string(c.stages) + " pipeline stages for " +
+                std::to_string(c.k_tiles_per_split()) + " reduction tiles per block";
+  } else if (c.staged() > kMaxStaged) {
+    f.invalid = std::to_string(c.staged()) + " input elements gathered per thread and tile (" +
+                std::to_string(c.bk) + "x" + std::to_string(bn) + " over " +
+                std::to_string(c.threads()) + " threads; at most " + std::to_string(kMaxStaged) +
+                ")";
+  }
+
+  // The first warp of each access, in elements: weight copies, input copies, output stores.
+  const int pq = wl.out_h() * wl.out_w();
+  std::vector<int64_t> a_loads, b_loads, stores, a_reads;
+  for (int lane = 0; lane < 32; ++lane) {
+    const int row = c.gk % 8 == 0 ? lane / (c.bk / 8) : lane / c.bk;
+    const int col = c.gk % 8 == 0 ? (lane % (c.bk / 8)) * 8 : lane % c.bk;
+    if (row < bm && row < c.gm) {
+      for (int i = 0; i < (c.gk % 8 == 0 ? 8 : 1) && col + i < c.gk; ++i)
+        a_loads.push_back((int64_t(row) * c.gk + col + i) / 2);
+    }
+    const int w = c.b_vec ? 8 : 1;
+    const int brow = lane / (bn / w), p = (lane % (bn / w)) * w;
+    const int ch = c.b_vec ? brow : brow / (wl.r * wl.s), rs = c.b_vec ? 0 : brow % (wl.r * wl.s);
+    for (int i = 0; i < w && p + i < c.gn && brow < c.bk && brow < c.gk; ++i) {
+      const int q = (p + i) % pq, oh = q / wl.out_w(), ow = q % wl.out_w();
+      const int ih = oh * wl.stride_h - wl.pad_top + (rs / wl.s) * wl.dilation_h;
+      const int iw = ow * wl.stride_w - wl.pad_left + (rs % wl.s) * wl.dilation_w;
+      if (ih >= 0 && ih < wl.h && iw >= 0 && iw < wl.w)
+        b_loads.push_back((((int64_t((p + i) / pq) * wl.c + ch) * wl.h + ih) * wl.w + iw) / 2);
+    }
+    const int m = lane / 4, sp_ = 2 * (lane % 4);
+    if (m < c.gm && sp_ < c.gn)
+      stores.push_back(((int64_t(sp_ / pq) * wl.k + m) * pq + sp_ % pq) / 2);
+    // ldmatrix reads 8 rows of 16 bytes per phase: conflict-free with the 8-element row padding.
+    a_reads.push_back(int64_t(lane % 8) * (c.bk + 8) / 2 + (lane / 8) % 4);
+  }
+  set_access_features(f, b_loads, a_loads, stores, a_reads);
+  return f;
+}
+
+std::string TensorCoreGemm::source_fingerprint() const {
+  const std::string knobs = knob_text(knob_defs());
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
+                          splitk_reduce_source() + epilogue_source())
+      .substr(0, 16);
+}
+
+} // namespace chameleon::codegen

@@ -1,0 +1,320 @@
+// conv2d_tensorcore: conv2d as an implicit GEMM on fp16/bf16 tensor cores (mma.sync m16n8k16,
+// float32 accumulation), for float16 and bfloat16 tasks on sm_80 and newer.
+//   out[m][p] = sum_j weight[m][j] * im2col[j][p]
+//   m: output channel (GM = K / G rows), p: output pixel n*OH*OW + oh*OW + ow (GN columns),
+//   j: reduction index c*R*S + r*S + s (GK = C / G * R * S); one GEMM per group.
+// chameleon prepends a prelude of compile-time constants:
+//   workload  N C H W K R S OH OW SH SW PT PL DH DW, G (groups);
+//   type      DTYPE (1 float16, 2 bfloat16) and the epilogue (templates/epilogue.cu);
+//   knobs     BK (reduction slice per stage, a multiple of 16), WARPS_M WARPS_N (warps of a
+//             block), MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
+//             STAGES (shared-memory stages of the copy ring, 2-4), SPLIT_K (blocks that share the
+//             reduction of an output tile; they store float32 partial sums into slice `split` of a
+//             workspace [SPLIT_K][N][K][OH][OW], passed as `out`, that splitk_reduce sums, applies
+//             the epilogue to and rounds to the output type).
+// Grid: (pixel tiles, channel tiles, G * SPLIT_K); blockIdx.z = group * SPLIT_K + split.
+// Layout: data [N][C][H][W], weight [K][C/G][R][S], out and residual [N][K][OH][OW], all elem_t;
+// bias float32 [K]. Every size is handled by bounds checks.
+//
+// Shared memory (dynamic): [STAGES][BM][A_LD] weights (a row holds BK reduction indices), then
+// [STAGES][BK][B_LD] input columns; both padded by 8 elements a row, so that the 8 rows an
+// ldmatrix reads fall in 8 different 16-byte bank groups. Fragments come from ldmatrix: .x4 for a
+// 16x16 weight tile, .x4.trans (.x2.trans for a single one) for 16x8 input tiles.
+// Weights are copied with 16-byte cp.async when a row's start is 16-byte aligned (GK % 8 == 0),
+// else element by element. The input is gathered element by element into registers while the
+// block computes the tile before, and stored after it (a pointwise convolution over whole
+// images, whose columns are contiguous, copies 16 bytes with cp.async instead).
+
+static constexpr int CG = C / G;
+static constexpr int GM = K / G;
+static constexpr int GN = N * OH * OW;
+static constexpr int GK = CG * R * S;
+static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
+static constexpr int PQ = OH * OW;
+static constexpr int RS = R * S;
+static constexpr int BM = WARPS_M * 16 * MI;
+static constexpr int BN = WARPS_N * 8 * NI;
+static constexpr int THREADS = 32 * WARPS_M * WARPS_N;
+static constexpr int A_LD = BK + 8;
+static constexpr int B_LD = BN + 8;
+static constexpr int A_STAGE = BM * A_LD;
+static constexpr int B_STAGE = BK * B_LD;
+static constexpr int KT = (GK + BK - 1) / BK;
+static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
+static_assert(BK % 16 == 0, "tile_k is a multiple of 16");
+// 16-byte weight copies need every row to start 16-byte aligned.
+static constexpr bool A_VEC = GK % 8 == 0;
+// 16-byte input copies: a pointwise convolution over whole images, 8 pixels of one image a copy.
+static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
+                              OH == H && OW == W && PQ % 8 == 0;
+// The input gather: a thread owns B_SLOTS columns col0 + i * THREADS and the rows
+// row0 + B_ROW_STEP * r of each (B_VEC: columns of 8 pixels).
+static constexpr int B_W = B_VEC ? 8 : 1;
+static constexpr int B_COPIES = BN / B_W;
+static constexpr int B_ROW_STEP = THREADS >= B_COPIES ? THREADS / B_COPIES : 1;
+static constexpr int B_SLOTS = THREADS >= B_COPIES ? 1 : B_COPIES / THREADS;
+static constexpr int B_ROWS = (BK + B_ROW_STEP - 1) / B_ROW_STEP; // rows of a thread per tile
+template <bool Fits32> struct OffsetOf { typedef int type; };
+template <> struct OffsetOf<false> { typedef long long type; };
+typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
+
+#if defined(CHM_EMULATE)
+// The host emulator provides cp_async16_b, cp_async_commit, cp_async_wait<N>, ldmatrix_x4,
+// ldmatrix_x4_trans, ldmatrix_x2_trans, mma_16816 and CHM_DYNAMIC_SMEM.
+#else
+#define CHM_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
+__device__ __forceinline__ void cp_async16_b(void* dst, const void* src, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int Pending> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
+}
+__device__ __forceinline__ void ldmatrix_x4(unsigned* r, const elem_t* p) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned* r, const elem_t* p) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+}
+__device__ __forceinline__ void ldmatrix_x2_trans(unsigned* r, const elem_t* p) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1]) : "r"(s));
+}
+// d = a * b + d for one 16x8x16 tile: a 4 registers (16x16, row major), b 2 (16x8, column
+// major), 2 elements a register, d 4 floats, in the fragment layout of the PTX ISA.
+__device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const unsigned* b) {
+#if DTYPE == 2
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+#endif
+
+// What a thread's input gathers need in every tile, computed once per slot: the input offset of
+// the pixel's first tap (group-relative) and that tap's row and column for the bounds checks (the
+// row far negative for a pixel beyond GN, so that every tap fails the check).
+struct Pixels {
+  Offset off[B_SLOTS];
+  int ih[B_SLOTS], iw[B_SLOTS];
+};
+
+__device__ __forceinline__ Pixels pixels_of(int n0, int tid) {
+  Pixels px;
+  const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
+#pragma unroll
+  for (int i = 0; i < B_SLOTS; ++i) {
+    const int p = n0 + (col0 + i * THREADS) * B_W;
+    const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
+    const int ih = oh * SH - PT, iw = ow * SW - PL;
+    px.ih[i] = p < GN ? ih : -(1 << 29);
+    px.iw[i] = iw;
+    px.off[i] = p < GN ? (Offset(img) * C * H + ih) * W + iw : Offset(0);
+  }
+  return px;
+}
+
+// Weights of reduction tile `kt` into one stage: BM rows of BK indices.
+__device__ __forceinline__ void load_weights(const elem_t* __restrict__ weight, elem_t* As, int m0,
+                                             int kt, int tid) {
+  const int k0 = kt * BK;
+  if constexpr (A_VEC) {
+    constexpr int PER_ROW = BK / 8, COPIES = BM * PER_ROW;
+#pragma unroll
+    for (int e = tid; e < COPIES; e += THREADS) {
+      const int row = e / PER_ROW, col = (e % PER_ROW) * 8;
+      const bool valid = m0 + row < GM && k0 + col < GK;
+      const elem_t* src = valid ? weight + (size_t(m0 + row) * GK + k0 + col) : weight;
+      cp_async16_b(As + row * A_LD + col, src, valid);
+    }
+  } else {
+    constexpr int COPIES = BM * BK;
+#pragma unroll 4
+    for (int e = tid; e < COPIES; e += THREADS) {
+      const int row = e / BK, col = e % BK;
+      const bool valid = m0 + row < GM && k0 + col < GK;
+      As[row * A_LD + col] = valid ? weight[size_t(m0 + row) * GK + k0 + col] : elem_t(0);
+    }
+  }
+}
+
+// The input of reduction tile `kt`: 16-byte copies into the stage (B_VEC), else gathered into `v`.
+__device__ __forceinline__ void load_input(const elem_t* __restrict__ data, const Pixels& px,
+                                           elem_t* Bs, elem_t* v, int kt, int tid) {
+  const int k0 = kt * BK;
+  const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
+  const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
+#pragma unroll
+  for (int rr = 0; rr < B_ROWS; ++rr) {
+    const int row = row0 + rr * B_ROW_STEP;
+    const unsigned j = unsigned(k0 + row);
+    const bool j_valid = row < BK && j < unsigned(GK);
+    if constexpr (B_VEC) { // pointwise: j is the channel
+#pragma unroll
+      for (int i = 0; i < B_SLOTS; ++i) {
+        const bool valid = j_valid && px.ih[i] >= 0;
+        if (row < BK)
+          cp_async16_b(Bs + row * B_LD + (col0 + i * THREADS) * 8,
+                       valid ? data + (px.off[i] + Offset(j) * PQ) : data, valid);
+      }
+    } else {
+      const unsigned c = j / RS, rs = j - c * RS, r = rs / S, s = rs - r * S;
+      const int dh = int(r) * DH, dw = int(s) * DW;
+      const Offset tap = (Offset(c) * H + dh) * W + dw;
+#pragma unroll
+      for (int i = 0; i < B_SLOTS; ++i) {
+        const int ih = px.ih[i] + dh, iw = px.iw[i] + dw;
+        const bool valid = j_valid && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
+        v[rr * B_SLOTS + i] = valid ? data[px.off[i] + tap] : elem_t(0);
+      }
+    }
+  }
+}
+
+// The gathered input into its stage.
+__device__ __forceinline__ void store_input(elem_t* Bs, const elem_t* v, int tid) {
+  if constexpr (!B_VEC) {
+    const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
+    const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
+#pragma unroll
+    for (int rr = 0; rr < B_ROWS; ++rr) {
+      const int row = row0 + rr * B_ROW_STEP;
+#pragma unroll
+      for (int i = 0; i < B_SLOTS; ++i) {
+        if (B_ROW_STEP * B_ROWS == BK || row < BK) Bs[row * B_LD + col0 + i * THREADS] = v[rr * B_SLOTS + i];
+      }
+    }
+  }
+}
+
+// Where the outputs go: the output (or, split, the float32 workspace), the bias and the residual,
+// all of the whole tensor; m_base is the group's first output channel.
+struct Outputs {
+  elem_t* __restrict__ out;
+  const float* __restrict__ bias;
+  const elem_t* __restrict__ residual;
+  int m_base;
+};
+
+// Stores the output of channel m (within the group) at pixel p.
+__device__ __forceinline__ void store_out(const Outputs& o, int m, int p, int split, float v) {
+  if (m < GM && p < GN) {
+    const int img = p / PQ, q = p % PQ, k = o.m_base + m;
+    const size_t at = (size_t(img) * K + k) * PQ + q;
+    if constexpr (SPLIT_K > 1) {
+      reinterpret_cast<float*>(o.out)[split * OUT_TOTAL + at] = v;
+    } else {
+      o.out[at] = float_to_elem(EPI_ANY ? epilogue(v, k, at, o.bias, o.residual) : v);
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+    conv2d_tensorcore(const elem_t* __restrict__ data, const elem_t* __restrict__ weight,
+                      elem_t* __restrict__ out, const float* __restrict__ bias,
+                      const elem_t* __restrict__ residual) {
+  CHM_DYNAMIC_SMEM(elem_t, smem);
+  elem_t* const As = smem;                    // [STAGES][BM][A_LD]
+  elem_t* const Bs = smem + STAGES * A_STAGE; // [STAGES][BK][B_LD]
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  const int warp_m = warp / WARPS_N, warp_n = warp % WARPS_N;
+  const int n0 = blockIdx.x * BN;
+  const int m0 = blockIdx.y * BM;
+  const int split = blockIdx.z % SPLIT_K, group = blockIdx.z / SPLIT_K;
+  data += size_t(group) * CG * H * W;
+  weight += size_t(group) * GM * GK;
+  const Outputs outs = {out, bias, residual, group * GM};
+  const int kt_begin = split * KT_PER_SPLIT;
+  const int kt_end = kt_begin + KT_PER_SPLIT < KT ? kt_begin + KT_PER_SPLIT : KT;
+  const int tiles = kt_end - kt_begin;
+
+  const int g = lane / 4, t = lane % 4;
+  const int wm0 = warp_m * 16 * MI, wn0 = warp_n * 8 * NI;
+  float acc[MI][NI][4];
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NI; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+  const Pixels px = pixels_of(n0, tid);
+  elem_t staged[B_VEC ? 1 : B_ROWS * B_SLOTS];
+  // The first STAGES-1 tiles, a commit group each (empty past the last tile).
+#pragma unroll 1
+  for (int st = 0; st < STAGES - 1; ++st) {
+    if (st < tiles) {
+      load_weights(weight, As + st * A_STAGE, m0, kt_begin + st, tid);
+      load_input(data, px, Bs + st * B_STAGE, staged, kt_begin + st, tid);
+      store_input(Bs + st * B_STAGE, staged, tid);
+    }
+    cp_async_commit();
+  }
+  int read = 0, write = STAGES - 1;
+  for (int tile = 0; tile < tiles; ++tile) {
+    cp_async_wait<STAGES - 2>();
+    __syncthreads(); // this tile is complete; every thread is done with the stage of the last one
+    const bool next = tile + STAGES - 1 < tiles;
+    if (next) {
+      load_weights(weight, As + write * A_STAGE, m0, kt_begin + tile + STAGES - 1, tid);
+      load_input(data, px, Bs + write * B_STAGE, staged, kt_begin + tile + STAGES - 1, tid);
+    }
+    cp_async_commit();
+    const elem_t* a_tile = As + read * A_STAGE;
+    const elem_t* b_tile = Bs + read * B_STAGE;
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+      unsigned af[MI][4], bf[NI][2];
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+        ldmatrix_x4(af[i], a_tile + (wm0 + i * 16 + lane % 16) * A_LD + kk + (lane / 16) * 8);
+#pragma unroll
+      for (int j = 0; j + 1 < NI; j += 2) {
+        unsigned r4[4];
+        ldmatrix_x4_trans(r4, b_tile + (kk + lane % 16) * B_LD + wn0 + (j + lane / 16) * 8);
+        bf[j][0] = r4[0];
+        bf[j][1] = r4[1];
+        bf[j + 1][0] = r4[2];
+        bf[j + 1][1] = r4[3];
+      }
+      if constexpr (NI % 2 == 1) {
+        ldmatrix_x2_trans(bf[NI - 1], b_tile + (kk + lane % 16) * B_LD + wn0 + (NI - 1) * 8);
+      }
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+#pragma unroll
+        for (int j = 0; j < NI; ++j) mma_16816(acc[i][j], af[i], bf[j]);
+    }
+    // The gathered input of tile + STAGES - 1 into the stage every thread is done with.
+    if (next) store_input(Bs + write * B_STAGE, staged, tid);
+    read = read + 1 == STAGES ? 0 : read + 1;
+    write = write + 1 == STAGES ? 0 : write + 1;
+  }
+
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NI; ++j) {
+      const int m = m0 + wm0 + i * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
+      store_out(outs, m, p, split, acc[i][j][0]);
+      store_out(outs, m, p + 1, split, acc[i][j][1]);
+      store_out(outs, m + 8, p, split, acc[i][j][2]);
+      store_out(outs, m + 8, p + 1, split, acc[i][j][3]);
+    }
+}

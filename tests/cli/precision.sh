@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Types and fused epilogues from the command line to the kernels folder, on the sim: `tasks`
+# shows fp16 tasks with their fused chains (fusion on by default for fp16, off for fp32, either
+# way by flag or by the network file); a fp16 tune of three ResNet-18 tasks at batch 8 logs
+# float16 records and names its log after the precision; status reads them; replay writes
+# kernels whose manifest, kernels.hpp and sources carry the type and epilogue; bench times them;
+# kernels.hpp compiles against cuda.h; a bf16 tune on a Pascal target says why nothing runs.
+# Usage: precision.sh CHAMELEON_EXE NETWORKS_DIR
+set -euo pipefail
+exe=$1
+net=$2/resnet18.json
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+
+fail() { echo "precision: $*"; exit 1; }
+expect() { # FILE REGEX
+  grep -Eq -- "$2" "$1" || { cat "$1"; fail "no line of $1 matches '$2'"; }
+}
+
+"$exe" tasks "$net" --precision fp16 >tasks16.txt
+expect tasks16.txt "20 conv2d layers, 18 unique tasks, .* fp16, epilogues fused"
+expect tasks16.txt "^ +3 +N1 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_tensorcore"
+"$exe" tasks "$net" --precision bf16 --no-fuse >tasks_bf16.txt
+expect tasks_bf16.txt "11 unique tasks, .* bf16$"
+"$exe" tasks "$net" --fuse --json >tasks_fused32.json
+python3 - <<'PY'
+import json
+t = json.load(open("tasks_fused32.json"))
+assert t["precision"] == "fp32" and t["fused"], t["precision"]
+first = t["tasks"][0]
+assert first["workload"]["epilogue"] == {"bias": True, "residual": False, "activation": "relu"}, first
+assert first["fused"] == [["conv1_bn", "conv1_relu"]], first["fused"]
+assert "dtype" not in first["workload"]
+assert any(tt["name"] == "conv2d_winograd" for x in t["tasks"] for tt in x["templates"]), "fp32 fused tasks keep their templates"
+PY
+# The network file's own setting.
+python3 - "$net" <<'PY'
+import json, sys
+n = json.load(open(sys.argv[1]))
+n["precision"] = "bf16"
+n["fuse"] = False
+json.dump(n, open("net_bf16.json", "w"))
+PY
+"$exe" tasks net_bf16.json >tasks_file.txt
+expect tasks_file.txt "11 unique tasks, .* bf16$"
+
+"$exe" tune "$net" --precision fp16 --batch 8 --device sim --target h100 --tasks 1,3,6 --trials 12 >tune.txt 2>&1 ||
+  { cat tune.txt; fail "tune failed"; }
+log=resnet18-fp16-h100-sim.jsonl
+[ -s "$log" ] || { cat tune.txt; fail "no $log"; }
+expect tune.txt "N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_tensorcore"
+python3 - "$log" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert len(recs) == 36, len(recs)
+for r in recs:
+    w = r["chameleon"]["workload"]
+    assert w["dtype"] == "float16" and w["N"] == 8, w
+    assert r["input"][2][0][2] == "float16", r["input"][2]
+    assert r["chameleon"]["template"] == "conv2d_tensorcore"
+PY
+"$exe" status "$net" --precision fp16 --batch 8 --log "$log" --device sim --target h100 >status.txt || true
+expect status.txt "^ +3 +N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu +up to date"
+
+"$exe" replay "$log" --out kernels >replay.txt 2>&1 || { cat replay.txt; fail "replay failed"; }
+expect kernels/kernels.hpp '"float16", true, true, "relu"'
+expect kernels/task_03.cu "#define DTYPE 1"
+expect kernels/task_03.cu "#define EPI_RESIDUAL 1"
+python3 - <<'PY'
+import json
+m = json.load(open("kernels/manifest.json"))
+assert "bias float32" in m["layout"], m["layout"]
+ks = {k["name"]: k for k in m["kernels"]}
+assert ks["task_03"]["workload"]["epilogue"]["residual"] is True
+assert ks["task_06"]["workload"]["dtype"] == "float16"
+PY
+"$exe" bench kernels --device sim >bench.txt 2>&1 || { cat bench.txt; fail "bench failed"; }
+expect bench.txt "task_03 .*fp16 \+bias\+add\+relu"
+expect bench.txt "% peak is of the FP32 peak"
+cuda_include=${CUDA_HOME:-/usr/local/cuda}/include
+if [ -e "$cuda_include/cuda.h" ]; then
+  printf '#include "kernels/kernels.hpp"\nint main() { return chameleon_kernels::kKernelCount == 3 ? 0 : 1; }\n' >use.cpp
+  c++ -std=c++17 -fsyntax-only -I"$cuda_include" -I. use.cpp || fail "kernels.hpp does not compile"
+fi
+
+# Tensor cores need sm_80: a bf16 tune for a Pascal target says so and skips the task.
+"$exe" tune "$net" --precision bf16 --device sim --target titanxp --tasks 1 --trials 4 >pascal.txt 2>&1 || true
+expect pascal.txt "conv2d_tensorcore: needs sm_80 or newer \(the target is sm_61\)"
+echo "precision: fp16/bf16 tasks and fused epilogues from tasks to bench: ok"

@@ -1,0 +1,533 @@
+// Types and fused epilogues as part of a task: workloads, task extraction from networks, and every
+// template's epilogue and the fp16/bf16 tensor-core template run by the host emulator against the
+// exact conv2d.
+#include <catch2/catch.hpp>
+
+#include "../emu/emulator.hpp"
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/measure/builder.hpp"
+#include "chameleon/measure/options.hpp"
+#include "chameleon/measure/reference.hpp"
+#include "chameleon/measure/runner.hpp"
+#include "chameleon/network/network.hpp"
+#include "chameleon/target/target.hpp"
+#include "chameleon/task/task.hpp"
+#include "chameleon/util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <functional>
+#include <future>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+using namespace chameleon;
+
+namespace {
+
+task::Conv2dWorkload shape(int n, int c, int h, int w, int k, int r, int s, int stride = 1,
+                           int pad = 0, int dil = 1, int groups = 1) {
+  task::Conv2dWorkload wl;
+  wl.n = n;
+  wl.c = c;
+  wl.h = h;
+  wl.w = w;
+  wl.k = k;
+  wl.r = r;
+  wl.s = s;
+  wl.stride_h = wl.stride_w = stride;
+  wl.pad_top = wl.pad_left = wl.pad_bottom = wl.pad_right = pad;
+  wl.dilation_h = wl.dilation_w = dil;
+  wl.groups = groups;
+  task::validate(wl);
+  return wl;
+}
+
+task::Conv2dWorkload typed(task::Conv2dWorkload wl, task::DataType t, task::Epilogue e = {}) {
+  wl.dtype = t;
+  wl.epilogue = e;
+  return wl;
+}
+
+task::Epilogue epi(bool bias, bool residual, task::Activation act) {
+  task::Epilogue e;
+  e.bias = bias;
+  e.residual = residual;
+  e.act = act;
+  return e;
+}
+
+network::Network shipped(const std::string& name) {
+  return network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json");
+}
+
+// The measurement's inputs (rounded to the task's type, with the epilogue's bias and residual)
+// and the exact output: act(conv + bias + residual), from the same rounded values the kernel reads.
+struct Problem {
+  Problem(const task::Conv2dWorkload& wl, uint64_t seed) : in(measure::make_inputs(wl, seed)) {
+    ref = measure::conv2d_cpu(wl, in.data, in.weight);
+    measure::apply_epilogue(wl, in, ref);
+    fused.bias = in.bias;
+    fused.residual = in.residual;
+  }
+  measure::TaskInputs in;
+  std::vector<float> ref;
+  emu::Epilogue fused;
+};
+
+double tolerance(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) {
+  codegen::KernelFeatures f;
+  f.tf32 = tmpl.tf32();
+  f.dtype = wl.dtype;
+  return measure::verification_options(measure::MeasureOptions{}, f).rtol;
+}
+
+// Mismatches of one config's kernel, its source changed from `from` to `to` where given.
+int64_t mismatches(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                   const space::ConfigSpace& sp, const space::Config& cfg, const Problem& p,
+                   unsigned seed, const std::string& from = "", const std::string& to = "") {
+  auto src = tmpl.render(wl, sp, cfg);
+  if (!from.empty()) {
+    const size_t at = src.code.find(from);
+    REQUIRE(at != std::string::npos);
+    src.code.replace(at, from.size(), to);
+  }
+  const auto out =
+      emu::run_kernel(src, wl, p.in.data, p.in.weight, seed, CHM_EMU_CACHE_DIR, &p.fused);
+  const double tol = tolerance(tmpl, wl);
+  const auto cmp = emu::compare(out, p.ref, tol, tol);
+  INFO(tmpl.name() << " on " << wl.str() << ", " << sp.str(cfg) << ": " << cmp.bad << " of "
+                   << out.size() << " wrong, first at " << cmp.first);
+  return cmp.bad;
+}
+
+// `count` random configs of the template that the static check passes for an H100, emulated;
+// `want` filters them (a split, a workspace).
+void check_random(const codegen::Template& tmpl, const task::Conv2dWorkload& wl, int count,
+                  uint64_t seed,
+                  const std::function<bool(const codegen::KernelFeatures&)>& want = nullptr) {
+  REQUIRE(tmpl.decline_reason(wl).empty());
+  const auto sp = tmpl.make_space(wl);
+  const target::Target h100 = target::find_preset("h100");
+  std::mt19937_64 rng(seed);
+  const Problem p(wl, seed);
+  int found = 0;
+  // A depthwise layer's GEMM has one row per group: few configs of the FP32 GEMM fit it.
+  for (int draw = 0; draw < 1000000 && found < count; ++draw) {
+    const auto cfg = sp.random(rng);
+    const auto f = tmpl.features(wl, sp, cfg);
+    if (!codegen::tunable(h100, f) || (want && !want(f))) continue;
+    ++found;
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, unsigned(draw)) == 0);
+  }
+  INFO(tmpl.name() << " on " << wl.str() << ": configs found");
+  CHECK(found == count);
+}
+
+// Shapes no shipped network has, for the tensor-core template: primes, odd and non-square sizes,
+// stride 2, dilation, batch > 1, groups, pointwise with and without 16-byte copies, a C=3 stem.
+std::vector<task::Conv2dWorkload> awkward() {
+  return {
+      shape(1, 7, 11, 9, 13, 3, 3, 1, 1),
+      shape(2, 5, 15, 15, 17, 3, 3, 2, 1),
+      shape(1, 4, 12, 10, 8, 3, 3, 1, 2, 2),
+      shape(3, 16, 8, 8, 24, 1, 1),
+      shape(1, 3, 7, 5, 11, 1, 1),
+      shape(1, 3, 20, 18, 8, 7, 7, 2, 3),
+      shape(2, 13, 9, 11, 13, 3, 3, 1, 1, 1, 13),
+      shape(1, 16, 12, 10, 8, 3, 3, 1, 2, 2, 4),
+      shape(1, 32, 9, 9, 40, 3, 3, 1, 1),
+  };
+}
+
+} // namespace
+
+TEST_CASE("a task's type and epilogue are part of its workload", "[precision]") {
+  const auto plain = shape(1, 64, 56, 56, 64, 3, 3, 1, 1);
+  // A float32 task without epilogue keeps its key, text and JSON.
+  CHECK(plain.key() == "conv2d_1_64_56_56_64_3_3_1_1_1_1_1_1_1_1_1");
+  CHECK(!task::to_json(plain).contains("dtype"));
+  CHECK(!task::to_json(plain).contains("epilogue"));
+  const auto fused = typed(plain, task::DataType::f16, epi(true, true, task::Activation::relu));
+  CHECK(fused != plain);
+  CHECK(fused.key() != plain.key());
+  CHECK(fused.str() == plain.str() + " fp16 +bias+add+relu");
+  const auto back = task::workload_from_json(task::to_json(fused));
+  CHECK(back == fused);
+  CHECK(back.key() == fused.key());
+  CHECK(task::workload_from_json(task::to_json(plain)) == plain);
+  // Each part tells tasks apart.
+  CHECK(typed(plain, task::DataType::bf16) != typed(plain, task::DataType::f16));
+  CHECK(typed(plain, task::DataType::f16, epi(true, false, task::Activation::relu6)).key() !=
+        typed(plain, task::DataType::f16, epi(true, false, task::Activation::relu)).key());
+  CHECK(task::dtype_from_text("bf16") == task::DataType::bf16);
+  CHECK(task::dtype_from_text("float16") == task::DataType::f16);
+  CHECK_THROWS_WITH(task::dtype_from_text("int8"), Catch::Contains("fp16"));
+  nlohmann::json bad = task::to_json(plain);
+  bad["epilogue"] = {{"activation", "gelu"}};
+  CHECK_THROWS_WITH(task::workload_from_json(bad), Catch::Contains("gelu"));
+  bad = task::to_json(plain);
+  bad["dtype"] = "int8";
+  CHECK_THROWS_WITH(task::workload_from_json(bad), Catch::Contains("int8"));
+}
+
+TEST_CASE("tasks fuse bias, batch norm, residual add and activation when asked", "[precision]") {
+  const network::Network net = shipped("resnet18");
+  const auto plain = task::extract_tasks(net);
+  for (const auto& t : plain) CHECK(t.workload.epilogue.empty());
+  task::ExtractOptions o;
+  o.fuse = true;
+  o.dtype = task::DataType::f16;
+  const auto fused = task::extract_tasks(net, o);
+  // Convolutions of one shape split by what follows them.
+  CHECK(fused.size() > plain.size());
+  auto find = [&](const std::string& layer) -> std::pair<const task::Task*, size_t> {
+    for (const auto& t : fused)
+      for (size_t i = 0; i < t.layers.size(); ++i)
+        if (t.layers[i] == layer) return {&t, i};
+    FAIL("no task has layer " << layer);
+    return {nullptr, 0};
+  };
+  auto [stem, stem_at] = find("conv1");
+  CHECK(stem->workload.dtype == task::DataType::f16);
+  CHECK(stem->workload.epilogue.str() == "bias+relu");
+  CHECK(stem->fused[stem_at] == std::vector<std::string>{"conv1_bn", "conv1_relu"});
+  // conv2 of a basic block: batch norm, the identity added, relu.
+  auto [block, block_at] = find("layer1_0_conv2");
+  CHECK(block->workload.epilogue.str() == "bias+add+relu");
+  CHECK(block->fused[block_at] ==
+        std::vector<std::string>{"layer1_0_conv2_bn", "layer1_0_add", "layer1_0_relu"});
+  // A downsampling block adds two convolutions' outputs: the later one (the 1x1) takes the add,
+  // reading the earlier one's output as its residual; the earlier stops at its batch norm.
+  CHECK(find("layer2_0_conv2").first->workload.epilogue.str() == "bias");
+  CHECK(find("layer2_0_downsample").first->workload.epilogue.str() == "bias+add+relu");
+  // Every conv2d is still in exactly one task.
+  size_t layers = 0, before = 0;
+  for (const auto& t : fused) layers += t.layers.size();
+  for (const auto& t : plain) before += t.layers.size();
+  CHECK(layers == before);
+
+  // MobileNetV2: relu6 after the expansions, a linear projection with (or without) a residual.
+  const auto mobile = task::extract_tasks(shipped("mobilenet_v2"), o);
+  std::set<std::string> chains;
+  for (const auto& t : mobile) chains.insert(t.workload.epilogue.str());
+  CHECK(chains.count("bias+relu6") == 1);
+  CHECK(chains.count("bias+add") == 1);
+  CHECK(chains.count("bias") == 1);
+}
+
+TEST_CASE("fusion stops where a tensor has another reader or the residual comes later",
+          "[precision]") {
+  const nlohmann::json doc = nlohmann::json::parse(R"({
+    "name": "branches",
+    "input": {"name": "x", "shape": [1, 8, 10, 10]},
+    "layers": [
+      {"name": "a", "op": "conv2d", "out_channels": 8, "kernel": 3, "padding": 1, "bias": true},
+      {"name": "a_relu", "op": "relu"},
+      {"name": "b", "op": "conv2d", "out_channels": 8, "kernel": 1},
+      {"name": "b_bn", "op": "batch_norm"},
+      {"name": "c", "op": "conv2d", "inputs": ["b_bn"], "out_channels": 8, "kernel": 1},
+      {"name": "sum", "op": "add", "inputs": ["b_bn", "c"]},
+      {"name": "d", "op": "conv2d", "inputs": ["sum"], "out_channels": 8, "kernel": 1},
+      {"name": "d_sig", "op": "sigmoid"},
+      {"name": "e", "op": "conv2d", "inputs": ["x"], "out_channels": 8, "kernel": 1},
+      {"name": "f", "op": "add", "inputs": ["e", "x"]},
+      {"name": "g", "op": "tanh"}
+    ]})");
+  task::ExtractOptions o;
+  o.fuse = true;
+  const auto tasks = task::extract_tasks(network::parse_network(doc, "branches.json"), o);
+  std::map<std::string, std::string> chain;
+  for (const auto& t : tasks)
+    for (const auto& l : t.layers) chain[l] = t.workload.epilogue.str();
+  CHECK(chain["a"] == "bias+relu"); // its own bias, then relu
+  CHECK(chain["b"] == "bias");      // b_bn has two readers: the add stays out
+  CHECK(chain["c"] == "add");       // the residual b_bn exists before c runs
+  CHECK(chain["d"] == "");          // sigmoid is not fused
+  CHECK(chain["e"] == "add");       // the network's input as the residual; tanh is not fused
+  // Without fusion, the conv2d's own bias stays out too: the task is the convolution alone.
+  const auto plain = task::extract_tasks(network::parse_network(doc, "branches.json"));
+  for (const auto& t : plain) CHECK(t.workload.epilogue.empty());
+}
+
+TEST_CASE("network files may set precision and fusion, and say what is wrong", "[precision]") {
+  nlohmann::json doc = nlohmann::json::parse(R"({
+    "name": "n", "precision": "bf16", "fuse": false,
+    "input": {"name": "x", "shape": [1, 3, 8, 8]},
+    "layers": [{"name": "c", "op": "conv2d", "out_channels": 4, "kernel": 3}]})");
+  const auto net = network::parse_network(doc, "n.json");
+  CHECK(net.precision == "bf16");
+  CHECK(net.fuse == 0);
+  doc["precision"] = "int4";
+  CHECK_THROWS_WITH(network::parse_network(doc, "n.json"), Catch::Contains("fp16"));
+  doc["precision"] = "fp16";
+  doc["fuse"] = "yes";
+  CHECK_THROWS_WITH(network::parse_network(doc, "n.json"), Catch::Contains("'fuse'"));
+  doc["fuse"] = true;
+  doc["layers"][0]["bias"] = 1;
+  CHECK_THROWS_WITH(network::parse_network(doc, "n.json"), Catch::Contains("'bias'"));
+}
+
+TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core template takes them",
+          "[precision]") {
+  const auto wl = shape(1, 16, 8, 8, 16, 3, 3, 1, 1);
+  const auto half = typed(wl, task::DataType::f16);
+  for (const auto* t : codegen::templates()) {
+    if (t->name() == "conv2d_tensorcore") {
+      CHECK(t->decline_reason(half).empty());
+      CHECK_THAT(t->decline_reason(wl), Catch::Contains("float16 and bfloat16"));
+      CHECK(t->min_sm() == 80);
+    } else {
+      CHECK_THAT(t->decline_reason(half), Catch::Contains("conv2d_tensorcore"));
+    }
+  }
+  const auto found = codegen::templates_for(half, {}, false, 90);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]->name() == "conv2d_tensorcore");
+  CHECK(codegen::templates_for(half, {}, false, 70).empty()); // mma m16n8k16 needs sm_80
+}
+
+TEST_CASE("a fused epilogue rules out split-K by atomics, not by a workspace", "[precision]") {
+  const auto wl = typed(shape(1, 32, 8, 8, 16, 3, 3, 1, 1), task::DataType::f32,
+                        epi(true, false, task::Activation::relu));
+  const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
+  const auto sp = tmpl.make_space(wl);
+  std::mt19937_64 rng(3);
+  int atomic = 0, workspace = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const auto cfg = sp.random(rng);
+    const auto f = tmpl.features(wl, sp, cfg);
+    if (f.split_k > 1 && f.geometry.zero_output) {
+      CHECK(!f.invalid.empty()); // this reason, or one the template checks after it
+      atomic += f.invalid.find("epilogue") != std::string::npos;
+    } else if (f.split_k > 1 && f.invalid.empty()) {
+      ++workspace;
+    }
+  }
+  CHECK(atomic > 0);
+  CHECK(workspace > 0);
+}
+
+TEST_CASE("every float32 template applies fused epilogues exactly (host emulation)",
+          "[emu][precision]") {
+  const std::vector<task::Epilogue> chains = {
+      epi(true, false, task::Activation::relu),
+      epi(true, true, task::Activation::relu6),
+      epi(false, true, task::Activation::silu),
+      epi(true, false, task::Activation::hardswish),
+  };
+  const auto plain = shape(2, 5, 11, 9, 7, 3, 3, 1, 1);
+  const auto depthwise = shape(1, 6, 9, 11, 6, 3, 3, 2, 1, 1, 6);
+  auto workspace = [](const codegen::KernelFeatures& f) { return f.geometry.workspace_splits > 0; };
+  struct Case {
+    const char* tmpl;
+    const task::Conv2dWorkload* wl;
+    bool split; // the epilogue in the split-K reduction
+  };
+  const std::vector<Case> cases = {
+      {"conv2d_direct", &plain, false},
+      {"conv2d_implicit_gemm", &plain, false},
+      {"conv2d_implicit_gemm_tf32", &plain, false},
+      {"conv2d_winograd", &plain, false},
+      {"conv2d_depthwise", &depthwise, false},
+      {"conv2d_implicit_gemm", &depthwise, false},
+      {"conv2d_direct_splitk", &plain, true},
+      {"conv2d_implicit_gemm", &plain, true},
+      {"conv2d_winograd", &plain, true},
+  };
+  // Each case with two of the chains, every chain on several templates.
+  uint64_t seed = 1;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (size_t j : {i % chains.size(), (i + 1) % chains.size()}) {
+      const auto& tmpl = codegen::find_template(cases[i].tmpl);
+      const auto wl = typed(*cases[i].wl, task::DataType::f32, chains[j]);
+      if (cases[i].split)
+        check_random(tmpl, wl, 1, seed++, workspace);
+      else
+        check_random(tmpl, wl, 1, seed++);
+    }
+  }
+}
+
+TEST_CASE("conv2d_tensorcore computes fp16 and bf16 conv2d on awkward shapes (host emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  uint64_t seed = 10;
+  for (const auto& wl : awkward()) {
+    for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+      check_random(tmpl, typed(wl, t), 1, seed++);
+    }
+  }
+}
+
+TEST_CASE("conv2d_tensorcore's split-K and fused epilogues are exact (host emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  const auto wl = shape(2, 24, 9, 7, 20, 3, 3, 1, 1);
+  const auto pointwise = shape(1, 48, 8, 8, 24, 1, 1);
+  uint64_t seed = 40;
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    check_random(tmpl, typed(wl, t), 2, seed++,
+                 [](const codegen::KernelFeatures& f) { return f.split_k > 1; });
+    check_random(tmpl, typed(wl, t, epi(true, true, task::Activation::relu)), 2, seed++);
+    check_random(tmpl, typed(pointwise, t, epi(true, true, task::Activation::silu)), 1, seed++,
+                 [](const codegen::KernelFeatures& f) { return f.split_k > 1; });
+    check_random(tmpl, typed(pointwise, t, epi(true, false, task::Activation::hardswish)), 1,
+                 seed++);
+  }
+}
+
+TEST_CASE("conv2d_tensorcore's tiles are exact in every ring depth and fragment layout (host "
+          "emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  // GK = 7*9 = 63 (element-wise weight copies), GM = 40, 2 images of 99 pixels.
+  const auto odd = typed(shape(2, 7, 11, 9, 40, 3, 3, 1, 1), task::DataType::f16);
+  // GK = 288 (16-byte weight copies), pointwise 16-byte input copies on the second.
+  const auto even = typed(shape(1, 32, 9, 9, 32, 3, 3, 1, 1), task::DataType::f16);
+  const auto pointwise = typed(shape(2, 64, 8, 8, 32, 1, 1), task::DataType::f16);
+  struct Case {
+    const task::Conv2dWorkload* wl;
+    std::vector<int> choice; // tile_k, mma_m, mma_n, warps_m, warps_n, split_k
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      {&odd, {0, 0, 0, 0, 0, 0}, "16x8 tile, one warp, an odd NI (ldmatrix .x2.trans)"},
+      {&odd, {1, 1, 3, 1, 0, 0}, "64x64 tile, 2 warps, NI 8"},
+      {&even, {2, 1, 1, 0, 2, 0}, "BK 64, 32x64 tile, 4 warps"},
+      {&even, {0, 0, 2, 1, 2, 1}, "BK 16, 32x128 tile, 8 warps, split 2"},
+      {&pointwise, {1, 0, 2, 1, 1, 0}, "pointwise 16-byte input copies, 32x64 tile"},
+      {&pointwise, {0, 0, 3, 0, 1, 1}, "pointwise, 16x128 tile, split 2"},
+  };
+  for (const auto& c : cases) {
+    const auto sp = tmpl.make_space(*c.wl);
+    const Problem p(*c.wl, 5);
+    for (int stages = 0; stages < 3; ++stages) {
+      auto choice = c.choice;
+      choice.push_back(stages);
+      const auto cfg = sp.from_choices(choice);
+      INFO(c.what << ": " << sp.str(cfg));
+      const auto f = tmpl.features(*c.wl, sp, cfg);
+      if (!f.invalid.empty()) {
+        INFO(f.invalid);
+        CHECK(stages > 0); // only deeper rings than the tiles allow
+        continue;
+      }
+      CHECK(mismatches(tmpl, *c.wl, sp, cfg, p, unsigned(stages)) == 0);
+    }
+  }
+}
+
+TEST_CASE("the emulator catches conv2d_tensorcore without its waits, barriers or bounds",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  const auto wl = typed(shape(1, 32, 9, 9, 32, 3, 3, 1, 1), task::DataType::f16);
+  const auto sp = tmpl.make_space(wl);
+  const Problem p(wl, 3);
+  for (int stages = 0; stages < 3; ++stages) {
+    const auto cfg = sp.from_choices({0, 1, 1, 1, 1, 0, stages});
+    INFO(sp.str(cfg));
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1) == 0);
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "cp_async_wait<STAGES - 2>();", "") > 0);
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "__syncthreads(); // this tile", "//") > 0);
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "if (next) store_input", "if (false) store_input") >
+          0);
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "unsigned(ih) < unsigned(H)",
+                     "unsigned(ih) <= unsigned(H)") > 0);
+    // The fragments' layout: the input tile's ldmatrix without .trans is wrong.
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "ldmatrix_x4_trans(r4,", "ldmatrix_x4(r4,") > 0);
+  }
+}
+
+TEST_CASE("float16 and bfloat16 conversions round to nearest even", "[precision]") {
+  auto f16 = [](float v) {
+    std::vector<float> x = {v};
+    measure::round_to(task::DataType::f16, x);
+    return x[0];
+  };
+  auto bf16 = [](float v) {
+    std::vector<float> x = {v};
+    measure::round_to(task::DataType::bf16, x);
+    return x[0];
+  };
+  CHECK(f16(1.0f) == 1.0f);
+  CHECK(f16(1.0f + 1.0f / 4096) == 1.0f);               // below half an ulp
+  CHECK(f16(1.0f + 3.0f / 2048) == 1.0f + 2.0f / 1024); // a tie, to even
+  CHECK(f16(65520.0f) == std::numeric_limits<float>::infinity());
+  CHECK(f16(65504.0f) == 65504.0f);
+  CHECK(f16(1e-7f) == 5.9604644775390625e-08f * 2); // subnormal
+  CHECK(f16(-2.5f) == -2.5f);
+  CHECK(bf16(1.0f + 1.0f / 256) == 1.0f); // a tie, to even
+  CHECK(bf16(1.0f + 3.0f / 256) == 1.0f + 4.0f / 256);
+  CHECK(std::isnan(f16(std::nanf(""))));
+  CHECK(std::isnan(bf16(std::nanf(""))));
+  // Stored and read back bit for bit.
+  const std::vector<float> v = {0.5f, -3.0f, 1.0f / 3};
+  for (task::DataType t : {task::DataType::f32, task::DataType::f16, task::DataType::bf16}) {
+    const auto bytes = measure::to_bytes(t, v);
+    REQUIRE(bytes.size() == v.size() * size_t(task::dtype_bytes(t)));
+    std::vector<float> rounded = v;
+    measure::round_to(t, rounded);
+    for (size_t i = 0; i < v.size(); ++i)
+      CHECK(measure::from_bytes(t, &bytes[i * size_t(task::dtype_bytes(t))]) == rounded[i]);
+  }
+}
+
+TEST_CASE("conv2d_tensorcore's configs compile with NVRTC for sm_80 and sm_90, fp16 and bf16, "
+          "fused",
+          "[precision][slow]") {
+  const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  task::ExtractOptions o;
+  o.fuse = true;
+  for (const char* name : {"a100", "h100"}) {
+    const target::Target tgt = target::find_preset(name);
+    measure::BuildOptions opts;
+    opts.jobs = 2;
+    opts.isolate = false;
+    measure::Builder builder(tgt, tgt.arch(), opts);
+    for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+      o.dtype = t;
+      const auto tasks = task::extract_tasks(shipped("resnet18"), o);
+      std::vector<space::ConfigSpace> spaces;
+      for (const auto& task : tasks) spaces.push_back(tmpl.make_space(task.workload));
+      std::vector<std::future<measure::BuildResult>> futures;
+      std::vector<std::string> labels;
+      // Tasks 1 (C=3 stem: element-wise weight copies), 3 (bias+add+relu), 6 (1x1 stride 2).
+      for (size_t i : {size_t(0), size_t(2), size_t(5)}) {
+        std::mt19937_64 rng(17 + i);
+        const auto configs =
+            codegen::random_valid_configs(tmpl, tasks[i].workload, spaces[i], tgt, 6, rng);
+        for (const auto& c : configs) {
+          futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
+          labels.push_back(std::string(name) + " " + tasks[i].workload.str() + " config " +
+                           std::to_string(c.index));
+        }
+      }
+      for (size_t i = 0; i < futures.size(); ++i) {
+        const auto r = futures[i].get();
+        INFO(labels[i] << ": " << r.message);
+        CHECK(r.ok());
+        CHECK(r.resources.registers > 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("a task's memory on the GPU follows its type and epilogue", "[precision]") {
+  const auto wl = shape(1, 64, 56, 56, 64, 3, 3, 1, 1);
+  const int64_t in = wl.input_elems(), w = wl.weight_elems(), out = wl.output_elems();
+  // float32: input, weights, output, reference.
+  CHECK(measure::tensor_bytes(wl) == 4 * (in + w + 2 * out));
+  // float16: those in 2 bytes, the reference and the reference's float32 inputs in 4.
+  CHECK(measure::tensor_bytes(typed(wl, task::DataType::f16)) ==
+        2 * (in + w + out) + 4 * out + 4 * (in + w));
+  // A residual in the task's type, and the convolution alone kept for cuDNN.
+  CHECK(measure::tensor_bytes(
+            typed(wl, task::DataType::bf16, epi(true, true, task::Activation::relu))) ==
+        2 * (in + w + out) + 4 * out + 4 * (in + w) + 2 * out + 4 * out);
+}
