@@ -2,11 +2,15 @@
 """Writes a chameleon network file (docs/network-format.md) from an ONNX model: its 2-D Conv nodes.
 
     python3 scripts/onnx_to_network.py MODEL.onnx [--batch N] [--shape INPUT=N,C,H,W ...]
-                                      [--name NAME] [-o OUT.json]
+                                      [--name NAME] [--no-fuse] [-o OUT.json]
 
 Every 2-D `Conv` node becomes a conv2d layer with the shape of the tensor it reads (from ONNX's
-shape inference), its kernel, strides, pads (`auto_pad` resolved), dilations and group; the other
-operators are left out (chameleon tunes the convolutions). A dynamic batch dimension becomes
+shape inference), its kernel, strides, pads (`auto_pad` resolved), dilations, group and bias.
+What a kernel can fuse follows it (docs/network-format.md, "Fused epilogues"), each only while the
+tensor before it has no other reader: a BatchNormalization, an Add (or two-input Sum) whose other
+input is an earlier such layer's output, then Relu, Clip(0, 6) (relu6), HardSwish or
+x * Sigmoid(x) (silu); --no-fuse leaves them out. Other operators are left out (chameleon tunes
+the convolutions). A dynamic batch dimension becomes
 --batch (default 1); --shape gives an input's whole shape (a model exported with dynamic
 image sizes needs one). A node that cannot be expressed (a 1-D or 3-D convolution, a transposed or
 quantized one, an input of unknown size) is named on stderr and left out. Needs Python's `onnx`
@@ -122,10 +126,82 @@ def conv_layer(node, name, shapes, attr):
         layer["dilation"] = pair([dh, dw])
     if group != 1:
         layer["groups"] = group
+    if len(node.input) > 2 and node.input[2]:
+        layer["bias"] = True
     return layer, None
 
 
-def convert(model, name, source):
+def constant(name, graph):
+    """The scalar value of an initializer (or Constant node output), or None."""
+    from onnx import numpy_helper
+    for init in graph.initializer:
+        if init.name == name:
+            values = numpy_helper.to_array(init).reshape(-1)
+            return float(values[0]) if values.size == 1 else None
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            from onnx import helper
+            for a in node.attribute:
+                if a.name == "value":
+                    values = numpy_helper.to_array(a.t).reshape(-1)
+                    return float(values[0]) if values.size == 1 else None
+    return None
+
+
+def activation_of(tensor, readers, graph, attr_of):
+    """(op, output tensor, nodes) of an activation chameleon fuses that reads `tensor`, or None."""
+    nodes = readers.get(tensor, [])
+    if len(nodes) == 1:
+        n = nodes[0]
+        if n.op_type == "Relu":
+            return "relu", n.output[0], [n]
+        if n.op_type == "HardSwish":
+            return "hardswish", n.output[0], [n]
+        if n.op_type == "Clip":
+            a = attr_of(n)
+            lo = constant(n.input[1], graph) if len(n.input) > 1 and n.input[1] else a.get("min")
+            hi = constant(n.input[2], graph) if len(n.input) > 2 and n.input[2] else a.get("max")
+            if lo == 0.0 and hi == 6.0:
+                return "relu6", n.output[0], [n]
+    if len(nodes) == 2:  # silu: x * Sigmoid(x)
+        sig = next((n for n in nodes if n.op_type == "Sigmoid"), None)
+        mul = next((n for n in nodes if n.op_type == "Mul"), None)
+        if sig is not None and mul is not None and sorted(mul.input) == sorted([tensor, sig.output[0]]) \
+                and len(readers.get(sig.output[0], [])) == 1:
+            return "silu", mul.output[0], [sig, mul]
+    return None
+
+
+def fused_layers(node, conv_name, readers, layer_of, graph, attr_of, new_name):
+    """The layers after a Conv node that its kernel can fuse (see the module's description)."""
+    layers, tensor, prev = [], node.output[0], conv_name
+
+    def only_reader(t):
+        nodes = readers.get(t, [])
+        return nodes[0] if len(nodes) == 1 else None
+
+    n = only_reader(tensor)
+    if n is not None and n.op_type == "BatchNormalization":
+        prev = new_name(n.name or conv_name + "_bn")
+        layers.append({"name": prev, "op": "batch_norm", "inputs": [conv_name]})
+        tensor = n.output[0]
+        n = only_reader(tensor)
+    if n is not None and n.op_type in ("Add", "Sum") and len(n.input) == 2:
+        other = n.input[1] if n.input[0] == tensor else n.input[0]
+        if other != tensor and other in layer_of:
+            name = new_name(n.name or conv_name + "_add")
+            layers.append({"name": name, "op": "add", "inputs": [prev, layer_of[other]]})
+            prev, tensor = name, n.output[0]
+    act = activation_of(tensor, readers, graph, attr_of)
+    if act is not None:
+        op, out, nodes = act
+        name = new_name(nodes[-1].name or conv_name + "_" + op)
+        layers.append({"name": name, "op": op, "inputs": [prev]})
+        prev, tensor = name, out
+    return layers, tensor, prev
+
+
+def convert(model, name, source, fuse=True):
     import onnx
     from onnx import helper, shape_inference
 
@@ -143,6 +219,23 @@ def convert(model, name, source):
     for init in graph.initializer:
         shapes[init.name] = list(init.dims)
     layers, skipped, used = [], [], set()
+    readers = {}
+    for node in graph.node:
+        for t in node.input:
+            readers.setdefault(t, []).append(node)
+    layer_of = {}  # tensor -> the layer that writes it
+
+    def attr_of(node):
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def new_name(text):
+        base = "".join(c if c.isalnum() or c in "_-./" else "_" for c in text)
+        layer_name, n = base, 2
+        while layer_name in used:
+            layer_name, n = f"{base}_{n}", n + 1
+        used.add(layer_name)
+        return layer_name
+
     for i, node in enumerate(graph.node):
         label = node.name or f"{node.op_type} #{i + 1}"
         if node.domain not in ("", "ai.onnx"):
@@ -152,20 +245,22 @@ def convert(model, name, source):
             continue
         if node.op_type != "Conv":
             continue
-        attr = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        base = "".join(c if c.isalnum() or c in "_-./" else "_" for c in (node.name or f"conv{len(layers) + 1}"))
-        layer_name, n = base, 2
-        while layer_name in used:
-            layer_name, n = f"{base}_{n}", n + 1
-        layer, why = conv_layer(node, layer_name, shapes, attr)
+        attr = attr_of(node)
+        base = node.name or f"conv{sum(1 for layer in layers if layer['op'] == 'conv2d') + 1}"
+        layer, why = conv_layer(node, base, shapes, attr)
         if layer is None:
             skipped.append(f"{label}: {why}")
             continue
-        used.add(layer_name)
+        layer["name"] = new_name(base)
         layers.append(layer)
+        layer_of[node.output[0]] = layer["name"]
+        if fuse:
+            chain, tensor, last = fused_layers(node, layer["name"], readers, layer_of, graph, attr_of, new_name)
+            layers += chain
+            layer_of[tensor] = last
     for s in skipped:
         print(f"onnx_to_network: left out {s}", file=sys.stderr)
-    if not layers:
+    if not any(layer["op"] == "conv2d" for layer in layers):
         fail(f"{source}: no 2-D Conv node with a known input shape")
     return {"name": name, "description": f"the 2-D Conv nodes of {Path(source).name} "
             f"(scripts/onnx_to_network.py, onnx {onnx.__version__})", "layers": layers}
@@ -178,6 +273,8 @@ def main():
     parser.add_argument("--shape", action="append", default=[], metavar="INPUT=N,C,H,W",
                         help="an input's shape, for a model exported with dynamic sizes (repeatable)")
     parser.add_argument("--name", help="network name (default: the file's stem)")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="only the Conv nodes, without the operators their kernels can fuse")
     parser.add_argument("-o", "--out", help="output file (default: stdout)")
     args = parser.parse_args()
     if args.batch is not None and args.batch < 1:
@@ -198,14 +295,15 @@ def main():
         fail(f"{args.model}: not an ONNX model ({e})")
     set_shapes(model, dict(parse_shape(s) for s in args.shape))
     fix_batch(model, args.batch)
-    doc = convert(model, args.name or Path(args.model).stem, args.model)
+    doc = convert(model, args.name or Path(args.model).stem, args.model, fuse=not args.no_fuse)
     # One layer per line.
     layers = ",\n".join("    " + json.dumps(layer) for layer in doc["layers"])
     text = (f'{{\n  "name": {json.dumps(doc["name"])},\n  "description": {json.dumps(doc["description"])},\n'
             f'  "layers": [\n{layers}\n  ]\n}}\n')
     if args.out:
         Path(args.out).write_text(text)
-        print(f"onnx_to_network: {len(doc['layers'])} conv2d layers to {args.out}", file=sys.stderr)
+        convs = sum(1 for layer in doc["layers"] if layer["op"] == "conv2d")
+        print(f"onnx_to_network: {convs} conv2d layers to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
 

@@ -117,6 +117,17 @@ for net in "$networks"/*.json; do
     || { cat "$dir/diff.txt"; echo "$base: the ONNX round trip changed the tasks"; exit 1; }
   echo "$base: $(tasks_of "$dir/$base.json" | wc -l) tasks, the same after the ONNX round trip"
 done
+# With fusion, the batch norms, adds and activations that follow each Conv come along: the fused
+# tasks are the network's own where every residual is another convolution's output (ResNet-18's
+# first blocks add the max pool's output, which the file does not hold: those adds stay out).
+for base in mobilenet_v2 resnet50 vgg16; do
+  diff <(tasks_of "$networks/$base.json" --batch 2 --precision fp16) <(tasks_of "$dir/$base.json" --precision fp16) > "$dir/diff.txt" \
+    || { cat "$dir/diff.txt"; echo "$base: the ONNX round trip changed the fused tasks"; exit 1; }
+done
+tasks_of "$dir/mobilenet_v2.json" --precision fp16 | grep -q "fp16 +bias+relu6 " || { echo "mobilenet_v2: no relu6 fused"; exit 1; }
+tasks_of "$dir/resnet50.json" --precision fp16 | grep -q "fp16 +bias+add+relu " || { echo "resnet50: no residual fused"; exit 1; }
+"$py" "$scripts/onnx_to_network.py" "$dir/resnet50.onnx" --no-fuse -o "$dir/resnet50_convs.json" 2>/dev/null
+if grep -q '"op": "batch_norm"' "$dir/resnet50_convs.json"; then echo "--no-fuse wrote more than the Conv nodes"; exit 1; fi
 
 # Real models: the ONNX model zoo networks that PyPI's onnx package ships for its backend tests
 # (weights left out; Debian's python3-onnx does not ship them): every one converts and loads.
