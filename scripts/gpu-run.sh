@@ -2,8 +2,10 @@
 # One time-boxed run on a GPU machine held for a short time (docs/benchmarks.md): builds the app and
 # the [gpu] tests, then runs the evidence in order of importance, each phase under its own time
 # limit, skipping what no longer fits the budget:
-#   the fault, every-template, GPU-turn and slice-replay [gpu] tests (gpu-tests-new), the
-#   measurement dataset's slices (slices, below), ResNet-18 fp32 tune + replay + bench against
+#   the fault, every-template, GPU-turn, slice-replay and fused/fp16 [gpu] tests (gpu-tests-new), the
+#   measurement dataset's slices (slices, below), ResNet-18 fp16 with fused epilogues on
+#   conv2d_tensorcore, tune + replay + bench against cuDNN fp16 (resnet18-fp16; FP16_LIMIT,
+#   FP16_TRIALS), ResNet-18 fp32 tune + replay + bench against
 #   cuDNN over all fp32 templates (resnet18-fp32: the headline figure), the tuning throughput of
 #   all of ResNet-18 with --lanes auto, the default fp32 templates, nothing cached
 #   (net-throughput: the 40 configs/s target, not met by that set on an H200 on 2026-11-27, when
@@ -119,8 +121,10 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   # timeout is the backstop for the iteration in flight.
   local minutes
   minutes=$(python3 -c "import sys; print(max(0.1, (int(sys.argv[1]) - 15) / 60))" "$tune_limit")
+  # TUNE_ARGS: flags of the tune alone (--precision fp16).
+  # shellcheck disable=SC2086
   timeout -k 5 "$tune_limit" "$exe" tune "networks/$net.json" --device "$device" --target auto --trials "$trials" \
-    --plan-size "$plan" --lanes "${LANES:-auto}" --time-limit "$minutes" \
+    --plan-size "$plan" --lanes "${LANES:-auto}" --time-limit "$minutes" ${TUNE_ARGS:-} \
     --templates "$templates" "$@" --log "$res/$name.jsonl" > "$res/$name-tune.txt" 2> "$res/$name-progress.txt"
   echo "tune exit $?"
   cat "$res/$name-tune.txt"
@@ -329,7 +333,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version -
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-run: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests-new slices resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
+for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     slices) phase slices ${SLICES_LIMIT:-360} slices ;;
@@ -339,7 +343,9 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp32 net-throughput vgg16-fp
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
-      "faulting*,every template verifies*,a runner waits*,a slice collected*" ;;
+      "faulting*,every template verifies*,a runner waits*,a slice collected*,fused epilogues verify*" ;;
+    resnet18-fp16) TUNE_ARGS="--precision fp16" phase resnet18-fp16 ${FP16_LIMIT:-130} tune_bench resnet18-fp16 \
+      resnet18 ${FP16_TRIALS:-64} 32 conv2d_tensorcore $(( ${FP16_LIMIT:-130} - 45 )) ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
     interrupt) phase interrupt 45 interrupt_check ;;
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
