@@ -83,8 +83,7 @@ struct Problem {
 double tolerance(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) {
   codegen::KernelFeatures f;
   f.tf32 = tmpl.tf32();
-  f.dtype = wl.dtype;
-  return measure::verification_options(measure::MeasureOptions{}, f).rtol;
+  return measure::verification_options(measure::MeasureOptions{}, f, wl).rtol;
 }
 
 // Mismatches of one config's kernel, its source changed from `from` to `to` where given.
@@ -530,4 +529,22 @@ TEST_CASE("a task's memory on the GPU follows its type and epilogue", "[precisio
   CHECK(measure::tensor_bytes(
             typed(wl, task::DataType::bf16, epi(true, true, task::Activation::relu))) ==
         2 * (in + w + out) + 4 * out + 4 * (in + w) + 2 * out + 4 * out);
+}
+
+TEST_CASE("verification tolerances fit the type and the reduction length", "[precision]") {
+  const measure::MeasureOptions o;
+  codegen::KernelFeatures f;
+  const auto wl = shape(1, 512, 7, 7, 512, 3, 3, 1, 1); // a reduction of 4,608
+  CHECK(measure::verification_options(o, f, wl).rtol == o.rtol);
+  f.tf32 = true;
+  CHECK(measure::verification_options(o, f, wl).rtol == measure::kTf32Tolerance);
+  f.tf32 = false;
+  const double sums = 4608.0 / 16777216.0;
+  CHECK(measure::verification_options(o, f, typed(wl, task::DataType::f16)).rtol ==
+        Approx(measure::kF16Tolerance + sums));
+  CHECK(measure::verification_options(o, f, typed(wl, task::DataType::bf16)).atol ==
+        Approx(measure::kBf16Tolerance + sums));
+  // cuDNN in the task's type is held to the same.
+  CHECK(measure::verification_options(o, false, typed(wl, task::DataType::f16)).rtol ==
+        Approx(measure::kF16Tolerance + sums));
 }

@@ -60,7 +60,6 @@ measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, b
   b.entry = k.entry;
   b.features.geometry = k.geometry;
   b.features.tf32 = k.tf32;
-  b.features.dtype = k.workload.dtype; // verified with its type's tolerance
   b.resources = k.resources;
   const fs::path image_path = dir / (use_ptx ? k.ptx_file : k.cubin_file);
   std::ifstream image(image_path, std::ios::binary);

@@ -129,7 +129,7 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
   nlohmann::json header = codegen::to_json(build.features.geometry);
   header.update({{"op", "measure"},
                  {"entry", build.entry},
-                 {"options", to_json(verification_options(options_, build.features))}});
+                 {"options", to_json(verification_options(options_, build.features, wl))}});
   util::Message msg{std::move(header), build.cubin};
   return timed_call(wl, std::move(msg), std::move(r));
 }
@@ -137,7 +137,7 @@ MeasureResult CudaRunner::run(const task::Conv2dWorkload& wl, const BuildResult&
 MeasureResult CudaRunner::run_cudnn(const task::Conv2dWorkload& wl, bool allow_tf32) {
   util::Message msg{{{"op", "cudnn"},
                      {"allow_tf32", allow_tf32},
-                     {"options", to_json(verification_options(options_, allow_tf32, wl.dtype))}},
+                     {"options", to_json(verification_options(options_, allow_tf32, wl))}},
                     ""};
   MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{});
   r.settings["allow_tf32"] = allow_tf32;

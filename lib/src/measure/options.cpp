@@ -1,6 +1,7 @@
 #include "chameleon/measure/options.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -35,15 +36,17 @@ MeasureOptions measure_options_from_json(const nlohmann::json& j) {
   return o;
 }
 
-MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f) {
-  return verification_options(o, f.tf32, f.dtype);
+MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f,
+                                    const task::Conv2dWorkload& wl) {
+  return verification_options(o, f.tf32, wl);
 }
 
-MeasureOptions verification_options(MeasureOptions o, bool tf32, task::DataType dtype) {
-  const double floor = dtype == task::DataType::bf16  ? kBf16Tolerance
-                       : dtype == task::DataType::f16 ? kF16Tolerance
-                       : tf32                         ? kTf32Tolerance
-                                                      : 0.0;
+MeasureOptions verification_options(MeasureOptions o, bool tf32, const task::Conv2dWorkload& wl) {
+  const double reduction = double(wl.c / wl.groups) * wl.r * wl.s * std::ldexp(1.0, -24);
+  const double floor = wl.dtype == task::DataType::bf16  ? kBf16Tolerance + reduction
+                       : wl.dtype == task::DataType::f16 ? kF16Tolerance + reduction
+                       : tf32                            ? kTf32Tolerance
+                                                         : 0.0;
   o.rtol = std::max(o.rtol, floor);
   o.atol = std::max(o.atol, floor);
   return o;

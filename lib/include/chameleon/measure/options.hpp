@@ -30,13 +30,16 @@ nlohmann::json to_json(const MeasureOptions& o);
 constexpr double kTf32Tolerance = 5e-3;
 // Float16 and bfloat16 outputs are rounded once from float32 accumulators: 2 units in the last
 // place of the format (2^-10 and 2^-7 relative: one for the rounding, one for a float32 result
-// on the other side of a rounding boundary from the reference), for rtol and atol alike. The
+// on the other side of a rounding boundary from the reference), plus the reduction's length times
+// 2^-24 (float32 sums in another order than the reference's), for rtol and atol alike. The
 // reference computes from the same rounded inputs (and residual).
 constexpr double kF16Tolerance = 2e-3;
 constexpr double kBf16Tolerance = 1.6e-2;
-MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f);
-MeasureOptions verification_options(MeasureOptions o, bool tf32,
-                                    task::DataType dtype = task::DataType::f32);
+// The tolerance of a kernel of `f` for `wl`: the options', at least the TF32 or 16-bit floor.
+MeasureOptions verification_options(MeasureOptions o, const codegen::KernelFeatures& f,
+                                    const task::Conv2dWorkload& wl);
+// The same for a kernel that uses TF32 or not, of the workload's type (cuDNN's).
+MeasureOptions verification_options(MeasureOptions o, bool tf32, const task::Conv2dWorkload& wl);
 MeasureOptions measure_options_from_json(const nlohmann::json& j);
 
 } // namespace chameleon::measure
