@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "../emu/emulator.hpp"
+#include "problem.hpp"
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/options.hpp"
@@ -99,23 +100,17 @@ std::vector<task::Conv2dWorkload> depthwise_shapes() {
   };
 }
 
-// Inputs drawn from `seed` and the exact conv2d: what every emulated run is compared with.
-struct Problem {
-  Problem(const task::Conv2dWorkload& wl, uint64_t seed)
-      : data(measure::make_tensor(seed, measure::Tensor::Data, wl.input_elems())),
-        weight(measure::make_tensor(seed, measure::Tensor::Weight, wl.weight_elems())),
-        ref(measure::conv2d_cpu(wl, data, weight)) {}
-  std::vector<float> data, weight, ref;
-};
+using testing::Problem;
 
 // Emulates the configs of the template on the workload, each compared with the exact conv2d.
 void check_configs(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
                    const space::ConfigSpace& sp, const std::vector<space::Config>& configs) {
   const Problem p(wl, 7);
-  const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
+  const double tol = testing::tolerance(tmpl, wl);
   for (const auto& cfg : configs) {
     const auto src = tmpl.render(wl, sp, cfg);
-    const auto out = emu::run_kernel(src, wl, p.data, p.weight, unsigned(cfg.index), emu_cache());
+    const auto out =
+        emu::run_kernel(src, wl, p.data, p.weight, unsigned(cfg.index), emu_cache(), &p.fused);
     const auto cmp = emu::compare(out, p.ref, tol, tol);
     INFO(tmpl.name() << " on " << wl.str() << ", " << sp.str(cfg) << ": " << cmp.bad << " of "
                      << out.size() << " wrong, first at " << cmp.first);
@@ -438,8 +433,15 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
   for (const std::string& net : nets) {
     // A shipped network's name, or the path of any network file.
     const bool path = net.find('/') != std::string::npos || net.find(".json") != std::string::npos;
-    const auto tasks = task::extract_tasks(network::load_network(
-        path ? net : std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"));
+    // CHM_EMU_PRECISION=fp16|bf16: tasks of that type; CHM_EMU_FUSE=1: with fused epilogues.
+    task::ExtractOptions extract;
+    if (const char* p = std::getenv("CHM_EMU_PRECISION"); p != nullptr && *p != 0)
+      extract.dtype = task::dtype_from_text(p);
+    extract.fuse = std::getenv("CHM_EMU_FUSE") != nullptr;
+    const auto tasks = task::extract_tasks(
+        network::load_network(
+            path ? net : std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + net + ".json"),
+        extract);
     for (const auto& t : tasks) {
       for (const codegen::Template* tmpl : codegen::templates_for(t.workload, {}, true)) {
         if (tmpl->name() == "conv2d_direct")
@@ -472,10 +474,10 @@ TEST_CASE("one config of one task, named by the environment (host emulation)", "
   const auto sp = tmpl.make_space(t.workload);
   const auto cfg = sp.get(std::stoll(env("CHM_EMU_CONFIG")));
   const Problem p(t.workload, 7);
-  const double tol = tmpl.tf32() ? measure::kTf32Tolerance : 1e-4;
+  const double tol = testing::tolerance(tmpl, t.workload);
   for (unsigned seed : {1u, 2u, 3u}) {
     const auto out = emu::run_kernel(tmpl.render(t.workload, sp, cfg), t.workload, p.data, p.weight,
-                                     seed, emu_cache());
+                                     seed, emu_cache(), &p.fused);
     const auto cmp = emu::compare(out, p.ref, tol, tol);
     INFO(tmpl.name() << " on " << t.workload.str() << ", " << sp.str(cfg) << ", schedule seed "
                      << seed << ": " << cmp.bad << " of " << out.size() << " wrong, first at "

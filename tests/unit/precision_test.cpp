@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "../emu/emulator.hpp"
+#include "problem.hpp"
 
 #include "chameleon/codegen/template.hpp"
 #include "chameleon/measure/builder.hpp"
@@ -66,25 +67,8 @@ network::Network shipped(const std::string& name) {
   return network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/" + name + ".json");
 }
 
-// The measurement's inputs (rounded to the task's type, with the epilogue's bias and residual)
-// and the exact output: act(conv + bias + residual), from the same rounded values the kernel reads.
-struct Problem {
-  Problem(const task::Conv2dWorkload& wl, uint64_t seed) : in(measure::make_inputs(wl, seed)) {
-    ref = measure::conv2d_cpu(wl, in.data, in.weight);
-    measure::apply_epilogue(wl, in, ref);
-    fused.bias = in.bias;
-    fused.residual = in.residual;
-  }
-  measure::TaskInputs in;
-  std::vector<float> ref;
-  emu::Epilogue fused;
-};
-
-double tolerance(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) {
-  codegen::KernelFeatures f;
-  f.tf32 = tmpl.tf32();
-  return measure::verification_options(measure::MeasureOptions{}, f, wl).rtol;
-}
+using testing::Problem;
+using testing::tolerance;
 
 // Mismatches of one config's kernel, its source changed from `from` to `to` where given.
 int64_t mismatches(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
@@ -96,8 +80,7 @@ int64_t mismatches(const codegen::Template& tmpl, const task::Conv2dWorkload& wl
     REQUIRE(at != std::string::npos);
     src.code.replace(at, from.size(), to);
   }
-  const auto out =
-      emu::run_kernel(src, wl, p.in.data, p.in.weight, seed, CHM_EMU_CACHE_DIR, &p.fused);
+  const auto out = emu::run_kernel(src, wl, p.data, p.weight, seed, CHM_EMU_CACHE_DIR, &p.fused);
   const double tol = tolerance(tmpl, wl);
   const auto cmp = emu::compare(out, p.ref, tol, tol);
   INFO(tmpl.name() << " on " << wl.str() << ", " << sp.str(cfg) << ": " << cmp.bad << " of "

@@ -1,0 +1,38 @@
+// What every emulated kernel run is compared with: a task's measurement inputs (drawn from a seed
+// as the GPU worker draws them, rounded to the task's type, with the epilogue's bias and residual)
+// and the exact output, act(conv + bias + residual) from those same values.
+#pragma once
+
+#include "../emu/emulator.hpp"
+
+#include "chameleon/codegen/template.hpp"
+#include "chameleon/measure/options.hpp"
+#include "chameleon/measure/reference.hpp"
+
+#include <vector>
+
+namespace chameleon::testing {
+
+struct Problem {
+  Problem(const task::Conv2dWorkload& wl, uint64_t seed) {
+    const measure::TaskInputs in = measure::make_inputs(wl, seed);
+    data = in.data;
+    weight = in.weight;
+    ref = measure::conv2d_cpu(wl, data, weight);
+    measure::apply_epilogue(wl, in, ref);
+    fused.bias = in.bias;
+    fused.residual = in.residual;
+  }
+  std::vector<float> data, weight, ref;
+  emu::Epilogue fused; // the kernel's bias and residual
+};
+
+// The verification tolerance of the template's kernels for the task (rtol and atol alike), as the
+// GPU runner's: 1e-4, TF32's, or the 16-bit types'.
+inline double tolerance(const codegen::Template& tmpl, const task::Conv2dWorkload& wl) {
+  codegen::KernelFeatures f;
+  f.tf32 = tmpl.tf32();
+  return measure::verification_options(measure::MeasureOptions{}, f, wl).rtol;
+}
+
+} // namespace chameleon::testing
