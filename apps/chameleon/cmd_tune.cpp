@@ -307,9 +307,9 @@ void run_status(const StatusArgs& a) {
                               : measure::runner_fingerprint(rd.device, rd.target, a.dev.gpu);
   tune::LogContents contents;
   if (std::filesystem::exists(a.log)) contents = tune::read_log(a.log);
-  auto statuses =
-      tune::task_status(loaded.tasks, contents.records, rd.target.name, fingerprint,
-                        split_names(a.templates), a.allow_tf32, rd.target.sm(), contents.comments);
+  auto statuses = tune::task_status(loaded.tasks, contents.records, rd.target.name, fingerprint,
+                                    split_names(a.templates), a.allow_tf32 || loaded.tf32(),
+                                    rd.target.sm(), contents.comments);
   int stale = 0, missing = 0, unfinished = 0;
   nlohmann::json rows = nlohmann::json::array();
   using Align = util::Table::Align;
