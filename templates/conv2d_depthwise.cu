@@ -15,7 +15,9 @@
 //             neighbouring words)
 // Grid: (output tiles of a plane, ceil(K / CB), N); block: CB * (TILE_H / THREAD_H) *
 // (TILE_W / THREAD_W) threads, the columns fastest (coalesced stores).
-// Layout: data [N][C][H][W], weight [K][1][R][S], out [N][K][OH][OW], float32. Every size is
+// Layout: data [N][C][H][W], weight [K][1][R][S], out [N][K][OH][OW], of elem_t (float32, or
+// float16/bfloat16: converted to float32 as they are staged, accumulated in float32, the output
+// rounded once). Every size is
 // handled by bounds checks: odd and non-square planes, stride, dilation, asymmetric padding,
 // prime channel counts and batch > 1.
 
@@ -33,9 +35,9 @@ static constexpr int TILES_W = (OW + TILE_W - 1) / TILE_W;
 static constexpr int SEG = (THREAD_W - 1) * SW + (S - 1) * DW + 1;
 
 extern "C" __global__ void __launch_bounds__(THREADS)
-    conv2d_depthwise(const float* __restrict__ data, const float* __restrict__ weight,
-                     float* __restrict__ out, const float* __restrict__ bias,
-                     const float* __restrict__ residual) {
+    conv2d_depthwise(const elem_t* __restrict__ data, const elem_t* __restrict__ weight,
+                     elem_t* __restrict__ out, const float* __restrict__ bias,
+                     const elem_t* __restrict__ residual) {
   __shared__ float patch[CB * IN_SIZE];
   __shared__ float taps[CB * RS];
 
@@ -51,11 +53,11 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     const int cl = e / IN_SIZE, rest = e % IN_SIZE, y = rest / IN_W, x = rest % IN_W;
     const int k = k0 + cl, ih = ih0 + y, iw = iw0 + x;
     const bool valid = k < K && ih >= 0 && ih < H && iw >= 0 && iw < W;
-    patch[e] = valid ? data[((size_t(n) * C + k / M) * H + ih) * W + iw] : 0.0f;
+    patch[e] = valid ? elem_to_float(data[((size_t(n) * C + k / M) * H + ih) * W + iw]) : 0.0f;
   }
   for (int e = tid; e < CB * RS; e += THREADS) {
     const int k = k0 + e / RS;
-    taps[e] = k < K ? weight[size_t(k0) * RS + e] : 0.0f;
+    taps[e] = k < K ? elem_to_float(weight[size_t(k0) * RS + e]) : 0.0f;
   }
   __syncthreads();
 
@@ -110,7 +112,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         const int oh = oh0 + row_of(i), ow = ow0 + col_of(j);
         if (oh < OH && ow < OW) {
           const size_t o = ((size_t(n) * K + k) * OH + oh) * OW + ow;
-          out[o] = EPI_ANY ? epilogue(acc[i][j], k, o, bias, residual) : acc[i][j];
+          out[o] = float_to_elem(EPI_ANY ? epilogue(acc[i][j], k, o, bias, residual) : acc[i][j]);
         }
       }
   }

@@ -264,10 +264,18 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core templa
       CHECK(t->decline_reason(half).empty());
       CHECK_THAT(t->decline_reason(wl), Catch::Contains("float16 and bfloat16"));
       CHECK(t->min_sm() == 80);
+    } else if (t->name() == "conv2d_depthwise") { // every type, depthwise layers only
+      CHECK_THAT(t->decline_reason(half), Catch::Contains("not a depthwise"));
+      CHECK(t->takes(task::DataType::bf16));
     } else {
       CHECK_THAT(t->decline_reason(half), Catch::Contains("conv2d_tensorcore"));
     }
   }
+  // A depthwise fp16 task: the depthwise kernel and the tensor cores' GEMM (one row a group).
+  const auto dw = typed(shape(1, 32, 28, 28, 32, 3, 3, 1, 1, 1, 32), task::DataType::f16);
+  std::vector<std::string> names;
+  for (const auto* t : codegen::templates_for(dw, {}, false, 90)) names.push_back(t->name());
+  CHECK(names == std::vector<std::string>{"conv2d_depthwise", "conv2d_tensorcore"});
   const auto found = codegen::templates_for(half, {}, false, 90);
   REQUIRE(found.size() == 1);
   CHECK(found[0]->name() == "conv2d_tensorcore");
@@ -344,6 +352,24 @@ TEST_CASE("conv2d_tensorcore computes fp16 and bf16 conv2d on awkward shapes (ho
     for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
       check_random(tmpl, typed(wl, t), 1, seed++);
     }
+  }
+}
+
+TEST_CASE("conv2d_depthwise computes fp16 and bf16 depthwise conv2d, fused (host emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_depthwise");
+  uint64_t seed = 60;
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    // Prime channels with batch 2; stride 2 on an odd plane with a multiplier of 2; dilation.
+    check_random(tmpl, typed(shape(2, 13, 9, 11, 13, 3, 3, 1, 1, 1, 13), t), 1, seed++);
+    check_random(tmpl,
+                 typed(shape(1, 6, 15, 15, 12, 3, 3, 2, 1, 1, 6), t,
+                       epi(true, true, task::Activation::relu6)),
+                 1, seed++);
+    check_random(tmpl,
+                 typed(shape(1, 5, 13, 7, 5, 3, 3, 1, 2, 2, 5), t,
+                       epi(true, false, task::Activation::hardswish)),
+                 1, seed++);
   }
 }
 

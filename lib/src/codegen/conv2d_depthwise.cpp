@@ -58,7 +58,6 @@ Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
 } // namespace
 
 std::string Conv2dDepthwise::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (!float32_only(wl).empty()) return float32_only(wl);
   if (wl.c / wl.groups != 1) {
     return "not a depthwise convolution (" + std::to_string(wl.c / wl.groups) +
            " input channels per group)";
@@ -99,6 +98,7 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl,
   const int64_t rs = int64_t(wl.r) * wl.s;
   const int64_t in_size = t.in_h * t.in_w;
   KernelFeatures f;
+  f.dtype = wl.dtype;
   f.geometry.grid = {uint32_t(std::min<int64_t>(tiles, UINT32_MAX)),
                      uint32_t(std::min<int64_t>(channel_blocks, UINT32_MAX)), uint32_t(wl.n)};
   f.geometry.block = {uint32_t(std::max<int64_t>(1, std::min<int64_t>(t.threads(), UINT32_MAX))), 1,

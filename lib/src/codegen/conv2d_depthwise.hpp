@@ -20,6 +20,9 @@ public:
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
   std::string source_fingerprint() const override;
+  // Every type: 16-bit tensors are staged as float32 (a depthwise layer has no GEMM for the
+  // tensor cores to speed up: one input channel per output).
+  bool takes(task::DataType) const override { return true; }
 };
 
 } // namespace chameleon::codegen
