@@ -31,24 +31,8 @@ std::string emu_cache() {
 task::Conv2dWorkload shape(int n, int c, int h, int w, int k, int r, int s, int stride_h,
                            int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dil_h = 1, int dil_w = 1) {
-  task::Conv2dWorkload wl;
-  wl.n = n;
-  wl.c = c;
-  wl.h = h;
-  wl.w = w;
-  wl.k = k;
-  wl.r = r;
-  wl.s = s;
-  wl.stride_h = stride_h;
-  wl.stride_w = stride_w;
-  wl.pad_top = pad_top;
-  wl.pad_left = pad_left;
-  wl.pad_bottom = pad_bottom;
-  wl.pad_right = pad_right;
-  wl.dilation_h = dil_h;
-  wl.dilation_w = dil_w;
-  task::validate(wl);
-  return wl;
+  return testing::workload(n, c, h, w, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+                           pad_right, dil_h, dil_w);
 }
 
 // Shapes no shipped network has: prime channel counts, odd and non-square sizes, stride 2 on odd

@@ -33,20 +33,8 @@ namespace {
 
 task::Conv2dWorkload shape(int n, int c, int h, int w, int k, int r, int s, int stride = 1,
                            int pad = 0, int dil = 1, int groups = 1) {
-  task::Conv2dWorkload wl;
-  wl.n = n;
-  wl.c = c;
-  wl.h = h;
-  wl.w = w;
-  wl.k = k;
-  wl.r = r;
-  wl.s = s;
-  wl.stride_h = wl.stride_w = stride;
-  wl.pad_top = wl.pad_left = wl.pad_bottom = wl.pad_right = pad;
-  wl.dilation_h = wl.dilation_w = dil;
-  wl.groups = groups;
-  task::validate(wl);
-  return wl;
+  return testing::workload(n, c, h, w, k, r, s, stride, stride, pad, pad, pad, pad, dil, dil,
+                           groups);
 }
 
 task::Conv2dWorkload typed(task::Conv2dWorkload wl, task::DataType t, task::Epilogue e = {}) {

@@ -13,6 +13,31 @@
 
 namespace chameleon::testing {
 
+// A validated workload of these sizes (float32, no epilogue).
+inline task::Conv2dWorkload workload(int n, int c, int h, int w, int k, int r, int s, int stride_h,
+                                     int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                     int pad_right, int dil_h = 1, int dil_w = 1, int groups = 1) {
+  task::Conv2dWorkload wl;
+  wl.n = n;
+  wl.c = c;
+  wl.h = h;
+  wl.w = w;
+  wl.k = k;
+  wl.r = r;
+  wl.s = s;
+  wl.stride_h = stride_h;
+  wl.stride_w = stride_w;
+  wl.pad_top = pad_top;
+  wl.pad_left = pad_left;
+  wl.pad_bottom = pad_bottom;
+  wl.pad_right = pad_right;
+  wl.dilation_h = dil_h;
+  wl.dilation_w = dil_w;
+  wl.groups = groups;
+  task::validate(wl);
+  return wl;
+}
+
 struct Problem {
   Problem(const task::Conv2dWorkload& wl, uint64_t seed) {
     const measure::TaskInputs in = measure::make_inputs(wl, seed);
