@@ -114,6 +114,7 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
 void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   using Align = util::Table::Align;
   const bool sim = r.simulated;
+  const bool only_fp32 = r.dtypes.empty() || r.dtypes == std::vector<std::string>{"float32"};
   // On the sim, no cuDNN columns: there is nothing to compare against.
   util::Table table =
       sim ? util::Table({"kernel", "workload", "count", "ours us", "GFLOPS", "% peak", "template"},
@@ -149,7 +150,6 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
     std::cout << "bench on " << r.device_name << " (" << r.target.arch()
               << "): the sim model's times, not a GPU's; cuDNN is not run\n";
   } else {
-    const bool only_fp32 = r.dtypes.empty() || r.dtypes == std::vector<std::string>{"float32"};
     std::cout << "bench on " << r.device_name << " (" << r.target.arch() << "), cuDNN "
               << (!only_fp32   ? "in each kernel's type (" + util::join(r.dtypes, ", ") + ")"
                   : allow_tf32 ? std::string("with TF32 allowed")
@@ -161,7 +161,7 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
               << " fuse an epilogue (bias, residual, activation) that cuDNN's time leaves out: "
                  "its column is the convolution alone\n";
   }
-  if (r.dtypes.size() > 1 || (!r.dtypes.empty() && r.dtypes[0] != "float32")) {
+  if (!only_fp32) {
     std::cout << "% peak is of the FP32 peak, for every type\n";
   }
   table.print(std::cout);

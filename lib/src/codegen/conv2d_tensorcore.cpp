@@ -160,11 +160,11 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
   // The first warp of each access, in elements: weight copies, input copies, output stores.
   const int pq = wl.out_h() * wl.out_w();
   std::vector<int64_t> a_loads, b_loads, stores, a_reads;
+  const int a_w = c.gk % 8 == 0 ? 8 : 1; // 16-byte weight copies (A_VEC in the template)
   for (int lane = 0; lane < 32; ++lane) {
-    const int row = c.gk % 8 == 0 ? lane / (c.bk / 8) : lane / c.bk;
-    const int col = c.gk % 8 == 0 ? (lane % (c.bk / 8)) * 8 : lane % c.bk;
+    const int row = lane / (c.bk / a_w), col = (lane % (c.bk / a_w)) * a_w;
     if (row < bm && row < c.gm) {
-      for (int i = 0; i < (c.gk % 8 == 0 ? 8 : 1) && col + i < c.gk; ++i)
+      for (int i = 0; i < a_w && col + i < c.gk; ++i)
         a_loads.push_back((int64_t(row) * c.gk + col + i) / 2);
     }
     const int w = c.b_vec ? 8 : 1;
