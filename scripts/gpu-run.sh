@@ -23,6 +23,9 @@
 # implicit GEMM ones and Winograd's first), resuming from what the dataset holds for this GPU, for
 # as long as SLICES_LIMIT (default 360 s) and the budget allow; a later run goes on where it stopped.
 # By default it runs right after the [gpu] tests.
+# Every tune + replay + bench phase also times what a PyTorch user gets for the same workloads
+# (scripts/torch_baseline.py on the host's PyTorch: cudnn.benchmark, CUDA graph; BASELINE_LIMIT,
+# default 30 s) and the bench shows it beside ours and cuDNN's legacy API.
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured. Every tuning and
 # collection log in it goes into the dataset with `scripts/dataset.py add OUT_DIR/results.tar.gz`.
@@ -114,7 +117,7 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   # The tune ends by its time limit (the log keeps every measurement), so replay and bench still run.
   local name=$1 net=$2 trials=$3 plan=$4 templates=$5 tune_limit=$6
   shift 6
-  local cap=$(( ${PHASE_LIMIT:-100000} - 45 ))
+  local cap=$(( ${PHASE_LIMIT:-100000} - 45 - ${BASELINE_LIMIT:-30} ))
   [ "$tune_limit" -gt "$cap" ] && tune_limit=$cap
   [ "$tune_limit" -lt 10 ] && tune_limit=10
   # --time-limit shares the time among the tasks (each is tuned, the bench is complete); the
@@ -131,7 +134,18 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   grep -E 'done:|tuned ' "$res/$name-progress.txt" | tail -n 30
   "$exe" replay "$res/$name.jsonl" "$@" --out "$res/$name-kernels" > "$res/$name-replay.txt" 2>&1
   tail -n 15 "$res/$name-replay.txt"
-  "$exe" bench "$res/$name-kernels" --device "$device" "$@" 2>&1 | tee "$res/$name-bench.txt"
+  # What a PyTorch user gets for the same workloads (cudnn.benchmark, CUDA graph), timed on this
+  # GPU right before the bench, which shows it beside ours and cuDNN's legacy API.
+  local baseline=()
+  local tf32=()
+  [[ " $* " == *" --allow-tf32 "* ]] && tf32=(--allow-tf32)
+  if [ "$device" = cuda ] && timeout -k 5 "${BASELINE_LIMIT:-30}" python3 scripts/torch_baseline.py \
+      "$res/$name-kernels" "${tf32[@]}" --out "$res/$name-pytorch.json" 2> "$res/$name-pytorch.txt"; then
+    baseline=(--baseline "$res/$name-pytorch.json")
+  else
+    echo "no PyTorch baseline:"; tail -n 5 "$res/$name-pytorch.txt" 2>/dev/null
+  fi
+  "$exe" bench "$res/$name-kernels" --device "$device" "$@" "${baseline[@]}" 2>&1 | tee "$res/$name-bench.txt"
 }
 
 lanes() { # tune throughput with 1, 2, ... lanes (LANES_LIST), side by side, nothing cached

@@ -72,6 +72,7 @@ struct BenchArgs {
   DeviceOptions dev;
   bool allow_tf32 = false;
   bool as_json = false;
+  std::vector<std::string> baselines;
 };
 
 // After the table: a kernel that could not be timed fails the bench (exit 1), so that a CI job
@@ -93,6 +94,30 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
                     {"template", row.template_name},
                     {"ours", measure::to_json(row.ours)},
                     {"cudnn", r.simulated ? nlohmann::json() : measure::to_json(row.cudnn)}});
+    if (!r.baselines.empty()) {
+      nlohmann::json b = nlohmann::json::array();
+      for (size_t i = 0; i < row.baselines.size(); ++i) {
+        const auto& e = row.baselines[i];
+        b.push_back({{"name", r.baselines[i].name},
+                     {"seconds", e.seconds > 0 ? nlohmann::json(e.seconds) : nlohmann::json()},
+                     {"error", e.error}});
+      }
+      rows.back()["baselines"] = b;
+      rows.back()["fastest_baseline"] = row.fastest_s > 0 ? nlohmann::json(row.fastest) : nullptr;
+      rows.back()["fastest_baseline_seconds"] =
+          row.fastest_s > 0 ? nlohmann::json(row.fastest_s) : nullptr;
+    }
+  }
+  nlohmann::json baselines = nlohmann::json::array();
+  for (size_t i = 0; i < r.baselines.size(); ++i) {
+    const emit::Baseline& b = r.baselines[i];
+    baselines.push_back({{"name", b.name},
+                         {"file", b.file},
+                         {"description", b.description},
+                         {"device", b.device},
+                         {"date", b.date},
+                         {"total_seconds", r.baseline_total_s[i]},
+                         {"complete", bool(r.baseline_complete[i])}});
   }
   nlohmann::json missing = nlohmann::json::array();
   for (const emit::MissingKernel& m : r.missing)
@@ -108,43 +133,55 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
           {"missing", missing},
           {"total_ours_seconds", r.ours_total_s},
           {"total_cudnn_seconds", r.cudnn_total_s},
-          {"cudnn_complete", r.cudnn_complete}};
+          {"cudnn_complete", r.cudnn_complete},
+          {"baselines", baselines},
+          {"total_fastest_baseline_seconds", r.fastest_total_s},
+          {"fastest_baseline_complete", r.fastest_complete}};
 }
 
 void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   using Align = util::Table::Align;
   const bool sim = r.simulated;
   const bool only_fp32 = r.dtypes.empty() || r.dtypes == std::vector<std::string>{"float32"};
-  // On the sim, no cuDNN columns: there is nothing to compare against.
-  util::Table table =
-      sim ? util::Table({"kernel", "workload", "count", "ours us", "GFLOPS", "% peak", "template"},
-                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
-                         Align::Right, Align::Left})
-          : util::Table({"kernel", "workload", "count", "ours us", "cuDNN us", "speedup", "GFLOPS",
-                         "% peak", "template", "cuDNN algorithm"},
-                        {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right,
-                         Align::Right, Align::Right, Align::Right, Align::Left, Align::Left});
+  // On the sim, no cuDNN columns: there is nothing to compare against. A baseline file gets a
+  // column of its own, and on a GPU the speedup against the fastest of all ("vs fastest").
+  const bool vs_fastest = !sim && !r.baselines.empty();
+  std::vector<std::string> head = {"kernel", "workload", "count", "ours us"};
+  if (!sim) head.insert(head.end(), {"cuDNN us", "speedup"});
+  for (const emit::Baseline& b : r.baselines) head.push_back(b.name + " us");
+  if (vs_fastest) head.push_back("vs fastest");
+  head.insert(head.end(), {"GFLOPS", "% peak", "template"});
+  if (!sim) head.push_back("cuDNN algorithm");
+  std::vector<Align> align(head.size(), Align::Right);
+  for (size_t i = 0; i < head.size(); ++i) {
+    if (i < 2 || head[i] == "template" || head[i] == "cuDNN algorithm") align[i] = Align::Left;
+  }
+  util::Table table(head, align);
+  auto ratio = [](double baseline_s, const measure::MeasureResult& ours) {
+    return ours.ok() && baseline_s > 0 ? util::fixed(baseline_s / ours.median, 2) + "x"
+                                       : std::string("-");
+  };
   for (const emit::BenchRow& row : r.rows) {
     const auto& ours = row.ours;
     const auto& dnn = row.cudnn;
-    std::string ours_us =
-        ours.ok() ? util::fixed(ours.median * 1e6, 2) : measure::error_name(ours.error);
-    std::string dnn_us = dnn.ok() ? util::fixed(dnn.median * 1e6, 2) : "n/a";
-    std::string speedup =
-        ours.ok() && dnn.ok() ? util::fixed(dnn.median / ours.median, 2) + "x" : "-";
-    std::string gflops = ours.ok() ? util::fixed(row.flops / ours.median / 1e9, 0) : "-";
-    std::string peak =
+    std::vector<std::string> cells = {row.kernel, row.shape, std::to_string(row.count),
+                                      ours.ok() ? util::fixed(ours.median * 1e6, 2)
+                                                : measure::error_name(ours.error)};
+    if (!sim) {
+      cells.push_back(dnn.ok() ? util::fixed(dnn.median * 1e6, 2) : "n/a");
+      cells.push_back(ratio(dnn.ok() ? dnn.median : 0, ours));
+    }
+    for (const auto& e : row.baselines)
+      cells.push_back(e.seconds > 0 ? util::fixed(e.seconds * 1e6, 2) : "n/a");
+    if (vs_fastest) cells.push_back(ratio(row.fastest_s, ours));
+    cells.push_back(ours.ok() ? util::fixed(row.flops / ours.median / 1e9, 0) : "-");
+    cells.push_back(
         ours.ok()
             ? util::fixed(100 * row.flops / ours.median / 1e9 / r.target.peak_fp32_gflops(), 1)
-            : "-";
-    if (sim) {
-      table.add_row({row.kernel, row.shape, std::to_string(row.count), ours_us, gflops, peak,
-                     row.template_name});
-    } else {
-      table.add_row({row.kernel, row.shape, std::to_string(row.count), ours_us, dnn_us, speedup,
-                     gflops, peak, row.template_name,
-                     dnn.ok() ? dnn.message : dnn.message.substr(0, 60)});
-    }
+            : "-");
+    cells.push_back(row.template_name);
+    if (!sim) cells.push_back(dnn.ok() ? dnn.message : dnn.message.substr(0, 60));
+    table.add_row(cells);
   }
   if (sim) {
     std::cout << "bench on " << r.device_name << " (" << r.target.arch()
@@ -164,6 +201,11 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   if (!only_fp32) {
     std::cout << "% peak is of the FP32 peak, for every type\n";
   }
+  for (const emit::Baseline& b : r.baselines) {
+    std::cout << b.name << " us: " << (b.description.empty() ? b.file : b.description) << ", on "
+              << (b.device.empty() ? "an unnamed device" : b.device)
+              << (b.date.empty() ? "" : " at " + b.date) << " (" << b.file << ")\n";
+  }
   table.print(std::cout);
   const bool none_timed = size_t(r.failed) == r.rows.size();
   std::cout << "total weighted by layer counts: ours "
@@ -174,9 +216,22 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
             << ", cuDNN "
             << (sim                ? "not run"
                 : r.cudnn_complete ? util::fixed(r.cudnn_total_s * 1e6, 2) + " us"
-                                   : "incomplete")
-            << "\n"
-            << flops_count_note(r.timed_templates);
+                                   : "incomplete");
+  for (size_t i = 0; i < r.baselines.size(); ++i) {
+    std::cout << ", " << r.baselines[i].name << " "
+              << (r.baseline_complete[i] ? util::fixed(r.baseline_total_s[i] * 1e6, 2) + " us"
+                                         : std::string("incomplete"));
+  }
+  std::cout << "\n";
+  if (vs_fastest) {
+    std::cout << "fastest baseline per kernel, summed: "
+              << (r.fastest_complete && r.failed == 0
+                      ? util::fixed(r.fastest_total_s * 1e6, 2) + " us, ours " +
+                            util::fixed(r.fastest_total_s / r.ours_total_s, 2) + "x faster"
+                      : std::string("incomplete"))
+              << "\n";
+  }
+  std::cout << flops_count_note(r.timed_templates);
   if (!r.missing.empty()) {
     std::vector<std::string> shapes;
     for (const auto& m : r.missing) shapes.push_back(m.shape);
@@ -195,6 +250,7 @@ void run_bench(const BenchArgs& a) {
   o.gpu = a.dev.gpu;
   o.measure = a.dev.measure;
   o.allow_tf32 = a.allow_tf32;
+  o.baselines = a.baselines;
   const emit::BenchResult r = emit::bench(o);
   if (a.as_json) {
     std::cout << bench_json(r, a.allow_tf32).dump(2) << "\n";
@@ -246,6 +302,9 @@ void add_emit_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--target", a->target,
                     "With --device sim: the preset to simulate (default: the manifest's)");
+    cmd->add_option("--baseline", a->baselines,
+                    "Times of another engine for the same workloads, a column each "
+                    "(scripts/torch_baseline.py: what a PyTorch user gets); repeatable");
     add_timing_options(*cmd, a->dev);
     cmd->add_option("--seed", a->dev.measure.seed, "Seed of inputs and weights")
         ->capture_default_str();

@@ -4,11 +4,14 @@
 # way by flag or by the network file); a fp16 tune of three ResNet-18 tasks at batch 8 logs
 # float16 records and names its log after the precision; status reads them; replay writes
 # kernels whose manifest, kernels.hpp and sources carry the type and epilogue; bench times them;
-# kernels.hpp compiles against cuda.h; a bf16 tune on a Pascal target says why nothing runs.
-# Usage: precision.sh CHAMELEON_EXE NETWORKS_DIR
+# kernels.hpp compiles against cuda.h; scripts/torch_baseline.py plans PyTorch's calls for them
+# (fused epilogue, asymmetric padding) and bench --baseline shows a baseline file beside ours; a
+# bf16 tune on a Pascal target says why nothing runs.
+# Usage: precision.sh CHAMELEON_EXE NETWORKS_DIR SCRIPTS_DIR
 set -euo pipefail
 exe=$1
 net=$2/resnet18.json
+scripts=$3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -83,6 +86,63 @@ if [ -e "$cuda_include/cuda.h" ]; then
   printf '#include "kernels/kernels.hpp"\nint main() { return chameleon_kernels::kKernelCount == 3 ? 0 : 1; }\n' >use.cpp
   c++ -std=c++17 -fsyntax-only -I"$cuda_include" -I. use.cpp || fail "kernels.hpp does not compile"
 fi
+
+# What a PyTorch user runs for the same kernels (scripts/torch_baseline.py), and bench beside it.
+python3 "$scripts/torch_baseline.py" kernels --plan >plan.txt 2>&1 || { cat plan.txt; fail "baseline plan failed"; }
+expect plan.txt "^task_03 \(x2\) float16: y = F.conv2d\(x \[8,64,56,56\], w \[64,64,3,3\], bias, stride=\(1, 1\), padding=\(1, 1\), dilation=\(1, 1\), groups=1\); y.add_\(residual\); F.relu\(y, inplace=True\)$"
+mkdir asym
+python3 - <<'PY'
+import json
+m = json.load(open("kernels/manifest.json"))
+m["kernels"][0]["workload"]["padding"] = [0, 1, 2, 3]
+m["kernels"][0]["workload"]["epilogue"]["activation"] = "hardswish"
+m["kernels"][1]["workload"]["dtype"] = "float8"
+json.dump(m, open("asym/manifest.json", "w"))
+PY
+python3 "$scripts/torch_baseline.py" asym --plan >asym.txt 2>&1 || { cat asym.txt; fail "baseline plan failed"; }
+expect asym.txt "^task_01 .*x = F.pad\(x, \[1, 3, 0, 2\]\); y = F.conv2d\(.*padding=\(0, 0\).*F.hardswish\(y, inplace=True\)$"
+expect asym.txt "task_03: skipped, its workload cannot be read \(unknown dtype 'float8'\)"
+if ! python3 -c "import torch" 2>/dev/null; then
+  python3 "$scripts/torch_baseline.py" kernels >notorch.txt 2>&1 && fail "a baseline without PyTorch succeeded"
+  expect notorch.txt "needs PyTorch with CUDA .*--plan prints the calls without it"
+fi
+python3 "$scripts/torch_baseline.py" nowhere --plan >nowhere.txt 2>&1 && fail "a baseline of no folder succeeded"
+expect nowhere.txt "nowhere/manifest.json: no manifest"
+python3 - <<'PY'
+import json
+m = json.load(open("kernels/manifest.json"))
+ks = {k["name"]: k for k in m["kernels"]}
+entry = lambda name, **kw: dict(name=name, workload=ks[name]["workload"], **kw)
+json.dump({"schema": "chameleon-baseline/1", "baseline": "PyTorch", "description": "PyTorch (test)",
+           "device": "NVIDIA H100 80GB HBM3", "date": "2026-12-07T00:00:00Z", "allow_tf32": False,
+           "kernels": [entry("task_01", median_s=2e-6), entry("task_03", median_s=1e-3),
+                       entry("task_06", error="channels_last: out of memory"),
+                       {"name": "x", "workload": {"N": 1}}]}, open("baseline.json", "w"))
+PY
+"$exe" bench kernels --device sim --baseline baseline.json >bench_bl.txt 2>&1 || { cat bench_bl.txt; fail "bench --baseline failed"; }
+expect bench_bl.txt "baseline 'baseline.json': an entry left out: bad workload"
+expect bench_bl.txt "timed on NVIDIA H100 80GB HBM3, ours on the sim model: the columns are not comparable"
+expect bench_bl.txt "^kernel .* ours us +PyTorch us +GFLOPS"
+expect bench_bl.txt "^task_01 .* 2\.00 "
+expect bench_bl.txt "^task_06 .* n/a "
+expect bench_bl.txt "PyTorch us: PyTorch \(test\), on NVIDIA H100 80GB HBM3 at 2026-12-07T00:00:00Z"
+expect bench_bl.txt "cuDNN not run, PyTorch incomplete"
+"$exe" bench kernels --device sim --baseline baseline.json --json >bench_bl.json 2>/dev/null
+python3 - <<'PY'
+import json
+b = json.load(open("bench_bl.json"))
+rows = {r["kernel"]: r for r in b["kernels"]}
+assert rows["task_01"]["fastest_baseline"] == "PyTorch" and rows["task_01"]["fastest_baseline_seconds"] == 2e-6
+assert rows["task_06"]["baselines"][0] == {"name": "PyTorch", "seconds": None, "error": "channels_last: out of memory"}
+assert b["baselines"][0]["complete"] is False and abs(b["baselines"][0]["total_seconds"] - (2e-6 + 2 * 1e-3)) < 1e-12
+assert b["fastest_baseline_complete"] is False
+PY
+echo '{"schema": "chameleon-baseline/1", "kernels": []}' >empty.json
+"$exe" bench kernels --device sim --baseline empty.json >bench_empty.txt 2>&1 && fail "bench of an empty baseline succeeded"
+expect bench_empty.txt "baseline 'empty.json': no entry could be read"
+echo '{"kernels": []}' >other.json
+"$exe" bench kernels --device sim --baseline other.json >bench_other.txt 2>&1 && fail "bench of a non-baseline succeeded"
+expect bench_other.txt "baseline 'other.json': not a chameleon-baseline/1 file \(scripts/torch_baseline.py writes one\)"
 
 # Tensor cores need sm_80: a bf16 tune for a Pascal target says so and skips the task.
 "$exe" tune "$net" --precision bf16 --device sim --target titanxp --tasks 1 --trials 4 >pascal.txt 2>&1 || true

@@ -6,6 +6,7 @@
 #include "chameleon/measure/device.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/util/error.hpp"
+#include "chameleon/util/files.hpp"
 #include "chameleon/util/sha256.hpp"
 #include "chameleon/util/strings.hpp"
 
@@ -22,6 +23,46 @@
 namespace chameleon::emit {
 
 namespace fs = std::filesystem;
+
+Baseline read_baseline(const std::string& path) {
+  const nlohmann::json j = util::read_json_file(path, "baseline");
+  auto fail = [&](const std::string& why) {
+    return Error("baseline '" + path + "': " + why + " (scripts/torch_baseline.py writes one)");
+  };
+  if (!j.is_object() || j.value("schema", std::string()) != "chameleon-baseline/1")
+    throw fail("not a chameleon-baseline/1 file");
+  if (!j.contains("kernels") || !j.at("kernels").is_array()) throw fail("no kernels list");
+  Baseline b;
+  b.file = path;
+  try {
+    b.name = j.value("baseline", std::string("baseline"));
+    b.description = j.value("description", std::string());
+    b.device = j.value("device", std::string());
+    b.date = j.value("date", std::string());
+    b.allow_tf32 = j.value("allow_tf32", false);
+  } catch (const nlohmann::json::exception& e) {
+    throw fail(std::string("a field of the wrong type: ") + e.what());
+  }
+  if (b.name.empty()) throw fail("its baseline name is empty");
+  for (const nlohmann::json& k : j.at("kernels")) {
+    try {
+      const task::Conv2dWorkload wl = task::workload_from_json(k.at("workload"));
+      Baseline::Entry e;
+      if (k.contains("error")) {
+        e.error = k.at("error").get<std::string>();
+      } else {
+        e.seconds = k.at("median_s").get<double>();
+        if (!(e.seconds > 0)) throw Error("median_s must be above zero");
+        e.detail = k.value("memory_format", std::string());
+      }
+      b.by_workload[wl.key()] = e;
+    } catch (const std::exception& e) {
+      spdlog::warn("baseline '{}': an entry left out: {}", path, e.what());
+    }
+  }
+  if (b.by_workload.empty()) throw fail("no entry could be read");
+  return b;
+}
 
 target::Target sim_target(const std::string& flag, const Manifest& m) {
   if (!flag.empty()) return target::find_preset(flag);
@@ -96,6 +137,61 @@ measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, b
     }
   }
   return b;
+}
+
+// The baseline files of `o`, read into `out` (after its device is known), with a warning for each
+// that was not timed like this bench.
+void read_baselines(const BenchOptions& o, BenchResult& out) {
+  for (const std::string& file : o.baselines) {
+    out.baselines.push_back(read_baseline(file));
+    const Baseline& b = out.baselines.back();
+    if (o.sim) {
+      spdlog::warn("baseline '{}' was timed on {}, ours on the sim model: the columns are not "
+                   "comparable",
+                   file, b.device.empty() ? "an unnamed device" : b.device);
+    } else if (b.device != out.device_name) {
+      spdlog::warn("baseline '{}' was timed on {}, this bench runs on {}: not a side-by-side "
+                   "figure",
+                   file, b.device.empty() ? "an unnamed device" : b.device, out.device_name);
+    }
+    if (b.allow_tf32 != o.allow_tf32) {
+      spdlog::warn("baseline '{}' was timed with TF32 {}, this bench's cuDNN with TF32 {}", file,
+                   b.allow_tf32 ? "on" : "off", o.allow_tf32 ? "on" : "off");
+    }
+  }
+  out.baseline_total_s.assign(out.baselines.size(), 0.0);
+  out.baseline_complete.assign(out.baselines.size(), true);
+  out.fastest_complete = true;
+}
+
+// The row's baseline entries, its fastest baseline (cuDNN included) and the totals.
+void compare_baselines(BenchResult& out, BenchRow& row, const task::Conv2dWorkload* wl) {
+  if (row.cudnn.ok()) {
+    row.fastest_s = row.cudnn.median;
+    row.fastest = "cuDNN";
+  }
+  for (size_t i = 0; i < out.baselines.size(); ++i) {
+    Baseline::Entry e;
+    e.error = "no entry for this workload";
+    if (wl != nullptr) {
+      auto it = out.baselines[i].by_workload.find(wl->key());
+      if (it != out.baselines[i].by_workload.end()) e = it->second;
+    }
+    if (e.seconds > 0) {
+      out.baseline_total_s[i] += e.seconds * row.count;
+      if (row.fastest_s == 0 || e.seconds < row.fastest_s) {
+        row.fastest_s = e.seconds;
+        row.fastest = out.baselines[i].name;
+      }
+    } else {
+      out.baseline_complete[i] = false;
+    }
+    row.baselines.push_back(e);
+  }
+  if (row.fastest_s > 0)
+    out.fastest_total_s += row.fastest_s * row.count;
+  else
+    out.fastest_complete = false;
 }
 
 // A replay made for the bench only, removed when the bench ends.
@@ -178,6 +274,7 @@ BenchResult bench(const BenchOptions& o) {
     spdlog::warn("kernels were built for {}, this GPU is {}: loading their PTX", arch,
                  out.target.arch());
   out.cudnn_complete = !o.sim;
+  read_baselines(o, out);
   for (const ManifestKernel& k : manifest.kernels) {
     BenchRow row;
     row.kernel = k.name;
@@ -216,6 +313,7 @@ BenchResult bench(const BenchOptions& o) {
       out.cudnn_total_s += row.cudnn.median * row.count;
     else
       out.cudnn_complete = false;
+    compare_baselines(out, row, has_workload ? &k.workload : nullptr);
     out.rows.push_back(std::move(row));
   }
   return out;

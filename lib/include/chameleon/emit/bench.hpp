@@ -5,6 +5,7 @@
 #include "chameleon/measure/result.hpp"
 #include "chameleon/target/target.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,25 @@ namespace chameleon::emit {
 
 // `chameleon bench`: the kernels of a replay re-timed, verified, against cuDNN on a GPU, or on
 // the sim model (no cuDNN there), same tensors and protocol for both.
+// Another engine's times for the same workloads, measured elsewhere in the same run (the
+// schema chameleon-baseline/1: scripts/torch_baseline.py times what a PyTorch user gets).
+struct Baseline {
+  std::string file;        // where it was read from
+  std::string name;        // its column ("PyTorch")
+  std::string description; // engine, versions, protocol
+  std::string device, date;
+  bool allow_tf32 = false;
+  struct Entry {
+    double seconds = 0; // median per call; 0 when the entry has an error
+    std::string error;
+    std::string detail; // how it was timed (memory format)
+  };
+  std::map<std::string, Entry> by_workload; // by Conv2dWorkload::key()
+};
+// Reads a baseline file: chameleon::Error when it is not one; an entry whose workload cannot be
+// read is left out with a warning.
+Baseline read_baseline(const std::string& path);
+
 struct BenchOptions {
   std::string
       input; // a kernels folder (replay's), or a tuning log (replayed into a scratch folder)
@@ -21,7 +41,8 @@ struct BenchOptions {
   std::string target;     // sim only: the preset to simulate (default: the manifest's)
   int gpu = 0;
   measure::MeasureOptions measure;
-  bool allow_tf32 = false; // cuDNN may use TF32; with a log, our TF32 kernels compete
+  bool allow_tf32 = false;            // cuDNN may use TF32; with a log, our TF32 kernels compete
+  std::vector<std::string> baselines; // baseline files (read_baseline), a column each
 };
 
 struct BenchRow {
@@ -29,6 +50,11 @@ struct BenchRow {
   int count = 1;
   double flops = 0;                   // of the workload (0 when the entry has none)
   measure::MeasureResult ours, cudnn; // cudnn: error Unknown on the sim
+  // Per BenchResult::baselines; error "no entry for this workload" where the baseline has none.
+  std::vector<Baseline::Entry> baselines;
+  // The fastest of cuDNN and the baselines for this kernel (seconds, 0: none timed), and whose.
+  double fastest_s = 0;
+  std::string fastest;
 };
 
 struct BenchResult {
@@ -44,6 +70,11 @@ struct BenchResult {
   std::vector<std::string> timed_templates;   // of the kernels timed
   std::vector<std::string> dtypes;            // of the kernels, each once ("float16", ...)
   int fused = 0; // kernels with a fused epilogue (cuDNN's time is their convolution alone)
+  std::vector<Baseline> baselines;
+  std::vector<double> baseline_total_s; // weighted by layer counts, per baseline
+  std::vector<bool> baseline_complete;  // the baseline timed every kernel
+  double fastest_total_s = 0;           // sum of each kernel's fastest baseline (cuDNN included)
+  bool fastest_complete = false;        // every kernel has one
 };
 
 // Times every kernel of the manifest; a kernel that cannot be read or timed is its row's error,
