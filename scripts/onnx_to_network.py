@@ -8,8 +8,9 @@ Every 2-D `Conv` node becomes a conv2d layer with the shape of the tensor it rea
 shape inference), its kernel, strides, pads (`auto_pad` resolved), dilations, group and bias.
 What a kernel can fuse follows it (docs/network-format.md, "Fused epilogues"), each only while the
 tensor before it has no other reader: a BatchNormalization, an Add (or two-input Sum) whose other
-input is an earlier such layer's output, then Relu, Clip(0, 6) (relu6), HardSwish or
-x * Sigmoid(x) (silu); --no-fuse leaves them out. Other operators are left out (chameleon tunes
+input is an earlier such layer's output or a tensor written before the Conv ran (a pooling
+layer's output, which the file then gives as an identity layer with its shape), then Relu,
+Clip(0, 6) (relu6), HardSwish or x * Sigmoid(x) (silu); --no-fuse leaves them out. Other operators are left out (chameleon tunes
 the convolutions). A dynamic batch dimension becomes
 --batch (default 1); --shape gives an input's whole shape (a model exported with dynamic
 image sizes needs one). A node that cannot be expressed (a 1-D or 3-D convolution, a transposed or
@@ -172,8 +173,10 @@ def activation_of(tensor, readers, graph, attr_of):
     return None
 
 
-def fused_layers(node, conv_name, readers, layer_of, graph, attr_of, new_name):
-    """The layers after a Conv node that its kernel can fuse (see the module's description)."""
+def fused_layers(node, conv_name, readers, layer_of, graph, attr_of, new_name, placeholder):
+    """The layers after a Conv node that its kernel can fuse (see the module's description).
+    `placeholder(tensor)`: the name of a layer standing for a tensor that an operator the file
+    leaves out wrote before the Conv node ran (None when there is none or it has no shape)."""
     layers, tensor, prev = [], node.output[0], conv_name
 
     def only_reader(t):
@@ -188,9 +191,10 @@ def fused_layers(node, conv_name, readers, layer_of, graph, attr_of, new_name):
         n = only_reader(tensor)
     if n is not None and n.op_type in ("Add", "Sum") and len(n.input) == 2:
         other = n.input[1] if n.input[0] == tensor else n.input[0]
-        if other != tensor and other in layer_of:
+        other_layer = layer_of.get(other) or (placeholder(other) if other != tensor else None)
+        if other != tensor and other_layer:
             name = new_name(n.name or conv_name + "_add")
-            layers.append({"name": name, "op": "add", "inputs": [prev, layer_of[other]]})
+            layers.append({"name": name, "op": "add", "inputs": [prev, other_layer]})
             prev, tensor = name, n.output[0]
     act = activation_of(tensor, readers, graph, attr_of)
     if act is not None:
@@ -224,6 +228,8 @@ def convert(model, name, source, fuse=True):
         for t in node.input:
             readers.setdefault(t, []).append(node)
     layer_of = {}  # tensor -> the layer that writes it
+    producer = {t: (i, node) for i, node in enumerate(graph.node) for t in node.output}
+    graph_inputs = {value.name for value in graph.input}
 
     def attr_of(node):
         return {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -254,8 +260,26 @@ def convert(model, name, source, fuse=True):
         layer["name"] = new_name(base)
         layers.append(layer)
         layer_of[node.output[0]] = layer["name"]
+
+        def placeholder(tensor, conv_at=i, conv_layer_at=len(layers) - 1):
+            """An identity layer with the tensor's shape, before the conv2d: the residual of an
+            add that an operator the file leaves out (a pooling layer, the model's input) wrote
+            before this Conv node ran."""
+            before = tensor in graph_inputs or (tensor in producer and producer[tensor][0] < conv_at)
+            if not before or len(shapes.get(tensor, [])) != 4 or not all(
+                    isinstance(d, int) and d > 0 for d in shapes[tensor]):
+                return None
+            writer = producer.get(tensor, (0, None))[1]
+            what = f"{writer.op_type} {writer.name}".strip() if writer is not None else "the input"
+            name = new_name((writer.name if writer is not None and writer.name else tensor) + "_out")
+            layers.insert(conv_layer_at, {"name": name, "op": "identity", "input_shape": shapes[tensor],
+                                          "comment": f"the output of {what}, left out: a fused add's residual"})
+            layer_of[tensor] = name
+            return name
+
         if fuse:
-            chain, tensor, last = fused_layers(node, layer["name"], readers, layer_of, graph, attr_of, new_name)
+            chain, tensor, last = fused_layers(node, layer["name"], readers, layer_of, graph, attr_of,
+                                               new_name, placeholder)
             layers += chain
             layer_of[tensor] = last
     for s in skipped:

@@ -118,9 +118,9 @@ for net in "$networks"/*.json; do
   echo "$base: $(tasks_of "$dir/$base.json" | wc -l) tasks, the same after the ONNX round trip"
 done
 # With fusion, the batch norms, adds and activations that follow each Conv come along: the fused
-# tasks are the network's own where every residual is another convolution's output (ResNet-18's
-# first blocks add the max pool's output, which the file does not hold: those adds stay out).
-for base in mobilenet_v2 resnet50 vgg16; do
+# tasks are the network's own, also where a residual is not a convolution's output (ResNet-18's
+# first blocks add the max pool's output: the file gives it as an identity layer with its shape).
+for base in mobilenet_v2 resnet18 resnet50 vgg16; do
   diff <(tasks_of "$networks/$base.json" --batch 2 --precision fp16) <(tasks_of "$dir/$base.json" --precision fp16) > "$dir/diff.txt" \
     || { cat "$dir/diff.txt"; echo "$base: the ONNX round trip changed the fused tasks"; exit 1; }
 done
@@ -129,6 +129,17 @@ tasks_of "$dir/mobilenet_v2.json" --precision fp16 > "$dir/mobilenet_fused.txt"
 tasks_of "$dir/resnet50.json" --precision fp16 > "$dir/resnet50_fused.txt"
 grep -q "fp16 +bias+relu6 " "$dir/mobilenet_fused.txt" || { echo "mobilenet_v2: no relu6 fused"; exit 1; }
 grep -q "fp16 +bias+add+relu " "$dir/resnet50_fused.txt" || { echo "resnet50: no residual fused"; exit 1; }
+"$py" - "$dir/resnet18.json" <<'PY' || exit 1
+import json, sys
+layers = json.load(open(sys.argv[1]))["layers"]
+names = [l["name"] for l in layers]
+holders = [l for l in layers if l["op"] == "identity"]
+assert holders and all(l["input_shape"] == [2, 64, 56, 56] for l in holders), holders
+adds = [l for l in layers if l["op"] == "add" and l["inputs"][1] == holders[0]["name"]]
+assert adds, "no add reads the max pool's stand-in"
+reader = next(l for l in layers if l["op"] == "conv2d" and names.index(l["name"]) > names.index(holders[0]["name"]))
+assert names.index(holders[0]["name"]) < names.index(adds[0]["inputs"][0]), "the stand-in is not before its conv"
+PY
 "$py" "$scripts/onnx_to_network.py" "$dir/resnet50.onnx" --no-fuse -o "$dir/resnet50_convs.json" 2>/dev/null
 if grep -q '"op": "batch_norm"' "$dir/resnet50_convs.json"; then echo "--no-fuse wrote more than the Conv nodes"; exit 1; fi
 

@@ -221,6 +221,35 @@ TEST_CASE("a network can be a list of conv2d layers that each give their input s
                 "layer 'c'");
 }
 
+TEST_CASE("an identity layer may stand for a tensor the file leaves out, as a fused residual",
+          "[network]") {
+  // What scripts/onnx_to_network.py writes for an add of a pooling layer's output: an identity
+  // with the tensor's shape before the conv2d, read by the add.
+  json doc = {{"name", "stand-in"},
+              {"layers",
+               {{{"name", "pool_out"}, {"op", "identity"}, {"input_shape", {1, 8, 9, 7}}},
+                {{"name", "c"},
+                 {"op", "conv2d"},
+                 {"input_shape", {1, 8, 9, 7}},
+                 {"out_channels", 8},
+                 {"kernel", 3},
+                 {"padding", 1}},
+                {{"name", "c_add"}, {"op", "add"}, {"inputs", {"c", "pool_out"}}},
+                {{"name", "c_relu"}, {"op", "relu"}, {"inputs", {"c_add"}}}}}};
+  const auto net = network::parse_network(doc, "stand-in.json", 2);
+  CHECK(net.layers[0].shape == network::Shape{2, 8, 9, 7});
+  task::ExtractOptions o;
+  o.fuse = true;
+  const auto tasks = task::extract_tasks(net, o);
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0].workload.str() == "N2 C8 H9 W7 K8 R3 S3 s1 p1 d1 +add+relu");
+  auto one = [](json layer) { return json{{"name", "t"}, {"layers", {layer}}}; };
+  require_error(one({{"name", "i"}, {"op", "identity"}}), "or identity, an 'input_shape'");
+  require_error(
+      one({{"name", "i"}, {"op", "identity"}, {"input_shape", {1, 2, 3, 4}}, {"inputs", {"x"}}}),
+      "'inputs' or an 'input_shape', not both");
+}
+
 TEST_CASE("load_network reports unreadable and malformed files", "[network]") {
   CHECK_THROWS_WITH(network::load_network("/nonexistent/net.json"), Catch::Contains("cannot open"));
   std::string path = std::string(CHAMELEON_SOURCE_DIR) + "/tests/unit/data/truncated.json";

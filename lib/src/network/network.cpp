@@ -50,7 +50,7 @@ const std::map<std::string, OpInfo>& op_table() {
       {"hardswish", {Op::Activation, {}}},
       {"hardsigmoid", {Op::Activation, {}}},
       {"dropout", {Op::Identity, {"rate"}}},
-      {"identity", {Op::Identity, {}}},
+      {"identity", {Op::Identity, {"input_shape"}}},
       {"softmax", {Op::Identity, {"axis"}}},
       {"lrn", {Op::Identity, {"size", "alpha", "beta", "k"}}},
       {"batch_norm", {Op::BatchNorm, {"eps", "momentum"}}},
@@ -202,6 +202,12 @@ Layer parse_layer(const Context& ctx, const json& j) {
       ctx.fail("'inputs' must be a name or a list of names");
     }
   }
+  // A conv2d, or an identity standing for a tensor of an operator the file leaves out, may give
+  // the shape it reads instead of reading a layer.
+  if (j.contains("input_shape")) {
+    if (j.contains("inputs")) ctx.fail("a layer takes 'inputs' or an 'input_shape', not both");
+    layer.input_shape = get_shape(ctx, j.at("input_shape"), "input_shape");
+  }
   switch (layer.op) {
   case Op::Conv2d:
     if (!j.contains("out_channels")) ctx.fail("missing 'out_channels'");
@@ -214,10 +220,6 @@ Layer parse_layer(const Context& ctx, const json& j) {
       if (!j.at("bias").is_boolean())
         ctx.fail("'bias' must be true or false, got " + j.at("bias").dump());
       layer.bias = j.at("bias").get<bool>();
-    }
-    if (j.contains("input_shape")) {
-      if (j.contains("inputs")) ctx.fail("a layer takes 'inputs' or an 'input_shape', not both");
-      layer.input_shape = get_shape(ctx, j.at("input_shape"), "input_shape");
     }
     break;
   case Op::MaxPool:
@@ -466,8 +468,7 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
     } else if (layer.inputs.empty()) { // sequential by default
       if (previous.empty()) {
         ctx.fail("no input to read: give the network an 'input', or this layer 'inputs' (or, a "
-                 "conv2d, an "
-                 "'input_shape')");
+                 "conv2d or identity, an 'input_shape')");
       }
       layer.inputs.push_back(previous);
     }
