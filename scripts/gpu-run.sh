@@ -5,7 +5,8 @@
 #   the fault, every-template, GPU-turn, slice-replay and fused/fp16 [gpu] tests (gpu-tests-new), the
 #   measurement dataset's slices (slices, below), ResNet-18 fp16 with fused epilogues on
 #   conv2d_tensorcore, tune + replay + bench against cuDNN fp16 (resnet18-fp16; FP16_LIMIT,
-#   FP16_TRIALS), ResNet-18 fp32 tune + replay + bench against
+#   FP16_TRIALS), the same with NHWC tensors (resnet18-fp16-nhwc, against cuDNN's NHWC; same limits),
+#   ResNet-18 fp32 tune + replay + bench against
 #   cuDNN over all fp32 templates (resnet18-fp32: the headline figure), the tuning throughput of
 #   all of ResNet-18 with --lanes auto, the default fp32 templates, nothing cached
 #   (net-throughput: the 40 configs/s target, not met by that set on an H200 on 2026-11-27, when
@@ -347,7 +348,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version -
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-run: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
+for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     slices) phase slices ${SLICES_LIMIT:-360} slices ;;
@@ -359,6 +360,8 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp32 net-throu
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "faulting*,every template verifies*,a runner waits*,a slice collected*,fused epilogues verify*" ;;
     resnet18-fp16) TUNE_ARGS="--precision fp16" phase resnet18-fp16 ${FP16_LIMIT:-130} tune_bench resnet18-fp16 \
+      resnet18 ${FP16_TRIALS:-64} 32 conv2d_tensorcore $(( ${FP16_LIMIT:-130} - 45 )) ;;
+    resnet18-fp16-nhwc) TUNE_ARGS="--precision fp16 --layout nhwc" phase resnet18-fp16-nhwc ${FP16_LIMIT:-130} tune_bench resnet18-fp16-nhwc \
       resnet18 ${FP16_TRIALS:-64} 32 conv2d_tensorcore $(( ${FP16_LIMIT:-130} - 45 )) ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
     interrupt) phase interrupt 45 interrupt_check ;;

@@ -2,28 +2,35 @@
 // float32 accumulation), for float16 and bfloat16 tasks on sm_80 and newer.
 //   out[m][p] = sum_j weight[m][j] * im2col[j][p]
 //   m: output channel (GM = K / G rows), p: output pixel n*OH*OW + oh*OW + ow (GN columns),
-//   j: reduction index c*R*S + r*S + s (GK = C / G * R * S); one GEMM per group.
+//   j: reduction index (GK = C / G * R * S): c*R*S + r*S + s for NCHW tasks, (r*S + s)*CG + c for
+//   NHWC ones (the weights' own order in both); one GEMM per group.
 // chameleon prepends a prelude of compile-time constants:
 //   workload  N C H W K R S OH OW SH SW PT PL DH DW, G (groups);
-//   type      DTYPE (1 float16, 2 bfloat16) and the epilogue (templates/epilogue.cu);
+//   type      DTYPE (1 float16, 2 bfloat16), LAYOUT_NHWC and the epilogue (templates/epilogue.cu);
 //   knobs     BK (reduction slice per stage, a multiple of 16), WARPS_M WARPS_N (warps of a
 //             block), MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
 //             STAGES (shared-memory stages of the copy ring, 2-4), SPLIT_K (blocks that share the
 //             reduction of an output tile; they store float32 partial sums into slice `split` of a
-//             workspace [SPLIT_K][N][K][OH][OW], passed as `out`, that splitk_reduce sums, applies
-//             the epilogue to and rounds to the output type).
+//             workspace of SPLIT_K outputs (in the output's layout), passed as `out`, that
+//             splitk_reduce sums, applies the epilogue to and rounds to the output type).
 // Grid: (pixel tiles, channel tiles, G * SPLIT_K); blockIdx.z = group * SPLIT_K + split.
 // Layout: data [N][C][H][W], weight [K][C/G][R][S], out and residual [N][K][OH][OW], all elem_t;
-// bias float32 [K]. Every size is handled by bounds checks.
+// with LAYOUT_NHWC, data [N][H][W][C], weight [K][R][S][C/G], out and residual [N][OH][OW][K].
+// Bias float32 [K]. Every size is handled by bounds checks.
 //
 // Shared memory (dynamic): [STAGES][BM][A_LD] weights (a row holds BK reduction indices), then
-// [STAGES][BK][B_LD] input columns; both padded by 8 elements a row, so that the 8 rows an
-// ldmatrix reads fall in 8 different 16-byte bank groups. Fragments come from ldmatrix: .x4 for a
-// 16x16 weight tile, .x4.trans (.x2.trans for a single one) for 16x8 input tiles.
+// the input: NCHW, [STAGES][BK][B_LD] (a row holds BN pixels); NHWC, [STAGES][BN][A_LD] (a row
+// holds a pixel's BK reduction indices, as the weights do); every row padded by 8 elements, so that
+// the 8 rows an ldmatrix reads fall in 8 different 16-byte bank groups. Fragments come from
+// ldmatrix: .x4 for a 16x16 weight tile; for 16x8 input tiles .x4.trans (.x2.trans for a single
+// one) from NCHW rows, .x4 (.x2) from NHWC ones.
 // Weights are copied with 16-byte cp.async when a row's start is 16-byte aligned (GK % 8 == 0),
-// else element by element. The input is gathered element by element into registers while the
+// else element by element. NCHW input is gathered element by element into registers while the
 // block computes the tile before, and stored after it (a pointwise convolution over whole
-// images, whose columns are contiguous, copies 16 bytes with cp.async instead).
+// images, whose columns are contiguous, copies 16 bytes with cp.async instead). NHWC input with
+// CG % 8 == 0 is copied 16 bytes (8 channels of one tap) at a time with cp.async, whatever the
+// kernel, stride, padding or dilation (zero-filled outside the image); with other channel counts
+// it is gathered element by element as NCHW input is.
 
 static constexpr int CG = C / G;
 static constexpr int GM = K / G;
@@ -35,24 +42,35 @@ static constexpr int RS = R * S;
 static constexpr int BM = WARPS_M * 16 * MI;
 static constexpr int BN = WARPS_N * 8 * NI;
 static constexpr int THREADS = 32 * WARPS_M * WARPS_N;
+static constexpr bool NHWC = LAYOUT_NHWC;
 static constexpr int A_LD = BK + 8;
-static constexpr int B_LD = BN + 8;
+static constexpr int B_LD = NHWC ? BK + 8 : BN + 8; // elements a row: a pixel's (NHWC) or a j's
 static constexpr int A_STAGE = BM * A_LD;
-static constexpr int B_STAGE = BK * B_LD;
+static constexpr int B_STAGE = NHWC ? BN * B_LD : BK * B_LD;
 static constexpr int KT = (GK + BK - 1) / BK;
 static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 static_assert(BK % 16 == 0, "tile_k is a multiple of 16");
 // 16-byte weight copies need every row to start 16-byte aligned.
 static constexpr bool A_VEC = GK % 8 == 0;
-// 16-byte input copies: a pointwise convolution over whole images, 8 pixels of one image a copy.
-static constexpr bool B_VEC = R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
-                              OH == H && OW == W && PQ % 8 == 0;
-// The input gather: a thread owns B_SLOTS columns col0 + i * THREADS and the rows
-// row0 + B_ROW_STEP * r of each (B_VEC: columns of 8 pixels).
-static constexpr int B_W = B_VEC ? 8 : 1;
+// 16-byte input copies. NCHW: a pointwise convolution over whole images, 8 pixels of one image a
+// copy. NHWC: 8 channels of one tap of one pixel a copy, when every 8 reduction indices from a
+// multiple of 8 are channels of one tap (CG % 8 == 0).
+static constexpr bool B_VEC = NHWC ? CG % 8 == 0
+                                   : R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 &&
+                                         PL == 0 && OH == H && OW == W && PQ % 8 == 0;
+// NHWC copies: BN pixels x BK/8 chunks of 8 reduction indices a tile; copy e (of B_NCOPIES) of a
+// tile is pixel e / B_CHUNKS, chunk e % B_CHUNKS; a thread makes copies tid + i * THREADS.
+static constexpr bool B_NHWC_VEC = NHWC && B_VEC;
+static constexpr int B_CHUNKS = BK / 8;
+static constexpr int B_NCOPIES = BN * B_CHUNKS;
+// The input gather otherwise: a thread owns B_SLOTS columns col0 + i * THREADS and the rows
+// row0 + B_ROW_STEP * r of each (NCHW B_VEC: columns of 8 pixels).
+static constexpr int B_W = B_VEC && !NHWC ? 8 : 1;
 static constexpr int B_COPIES = BN / B_W;
 static constexpr int B_ROW_STEP = THREADS >= B_COPIES ? THREADS / B_COPIES : 1;
-static constexpr int B_SLOTS = THREADS >= B_COPIES ? 1 : B_COPIES / THREADS;
+static constexpr int B_SLOTS = B_NHWC_VEC ? (B_NCOPIES + THREADS - 1) / THREADS
+                               : THREADS >= B_COPIES ? 1
+                                                     : B_COPIES / THREADS;
 static constexpr int B_ROWS = (BK + B_ROW_STEP - 1) / B_ROW_STEP; // rows of a thread per tile
 template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };
@@ -60,7 +78,7 @@ typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
 
 #if defined(CHM_EMULATE)
 // The host emulator provides cp_async16_b, cp_async_commit, cp_async_wait<N>, ldmatrix_x4,
-// ldmatrix_x4_trans, ldmatrix_x2_trans, mma_16816 and CHM_DYNAMIC_SMEM.
+// ldmatrix_x4_trans, ldmatrix_x2, ldmatrix_x2_trans, mma_16816 and CHM_DYNAMIC_SMEM.
 #else
 #define CHM_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
 __device__ __forceinline__ void cp_async16_b(void* dst, const void* src, bool valid) {
@@ -80,6 +98,11 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned* r, const elem_t* p) 
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+}
+__device__ __forceinline__ void ldmatrix_x2(unsigned* r, const elem_t* p) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1]) : "r"(s));
 }
 __device__ __forceinline__ void ldmatrix_x2_trans(unsigned* r, const elem_t* p) {
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
@@ -107,23 +130,33 @@ __device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const uns
 
 // What a thread's input gathers need in every tile, computed once per slot: the input offset of
 // the pixel's first tap (group-relative) and that tap's row and column for the bounds checks (the
-// row far negative for a pixel beyond GN, so that every tap fails the check).
+// row far negative for a pixel beyond GN, or a slot beyond the tile's copies, so that every tap
+// fails the check).
 struct Pixels {
   Offset off[B_SLOTS];
   int ih[B_SLOTS], iw[B_SLOTS];
 };
 
+// The column (tile-relative pixel) of slot i of thread tid.
+__device__ __forceinline__ int slot_column(int tid, int i) {
+  if constexpr (B_NHWC_VEC) return (tid + i * THREADS) / B_CHUNKS;
+  const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
+  return (col0 + i * THREADS) * B_W;
+}
+
 __device__ __forceinline__ Pixels pixels_of(int n0, int tid) {
   Pixels px;
-  const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
 #pragma unroll
   for (int i = 0; i < B_SLOTS; ++i) {
-    const int p = n0 + (col0 + i * THREADS) * B_W;
+    const int p = n0 + slot_column(tid, i);
+    const bool mine = !B_NHWC_VEC || tid + i * THREADS < B_NCOPIES;
     const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
     const int ih = oh * SH - PT, iw = ow * SW - PL;
-    px.ih[i] = p < GN ? ih : -(1 << 29);
+    px.ih[i] = p < GN && mine ? ih : -(1 << 29);
     px.iw[i] = iw;
-    px.off[i] = p < GN ? (Offset(img) * C * H + ih) * W + iw : Offset(0);
+    px.off[i] = !(p < GN && mine) ? Offset(0)
+                : NHWC           ? ((Offset(img) * H + ih) * W + iw) * C
+                                 : (Offset(img) * C * H + ih) * W + iw;
   }
   return px;
 }
@@ -152,9 +185,48 @@ __device__ __forceinline__ void load_weights(const elem_t* __restrict__ weight, 
   }
 }
 
+// The reduction index j's tap and channel: its offset in the input from the pixel's first tap,
+// and the tap's row and column offsets.
+struct Tap {
+  Offset off;
+  int dh, dw;
+};
+__device__ __forceinline__ Tap tap_of(unsigned j) {
+  if constexpr (NHWC) {
+    const unsigned rs = j / CG, c = j - rs * CG, r = rs / S, s = rs - r * S;
+    const int dh = int(r) * DH, dw = int(s) * DW;
+    return {(Offset(dh) * W + dw) * C + c, dh, dw};
+  } else {
+    const unsigned c = j / RS, rs = j - c * RS, r = rs / S, s = rs - r * S;
+    const int dh = int(r) * DH, dw = int(s) * DW;
+    return {(Offset(c) * H + dh) * W + dw, dh, dw};
+  }
+}
+
+// NHWC input of reduction tile `kt` with CG % 8 == 0: 16-byte copies of 8 channels of one tap.
+__device__ __forceinline__ void copy_input_nhwc(const elem_t* __restrict__ data, const Pixels& px,
+                                                elem_t* Bs, int kt, int tid) {
+#pragma unroll
+  for (int i = 0; i < B_SLOTS; ++i) {
+    const int e = tid + i * THREADS;
+    if (B_NCOPIES % THREADS == 0 || e < B_NCOPIES) {
+      const int col = e / B_CHUNKS, chunk = e % B_CHUNKS;
+      const unsigned j = unsigned(kt * BK + chunk * 8);
+      const Tap tap = tap_of(j);
+      const int ih = px.ih[i] + tap.dh, iw = px.iw[i] + tap.dw;
+      const bool valid = j < unsigned(GK) && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
+      cp_async16_b(Bs + col * B_LD + chunk * 8, valid ? data + (px.off[i] + tap.off) : data, valid);
+    }
+  }
+}
+
 // The input of reduction tile `kt`: 16-byte copies into the stage (B_VEC), else gathered into `v`.
 __device__ __forceinline__ void load_input(const elem_t* __restrict__ data, const Pixels& px,
                                            elem_t* Bs, elem_t* v, int kt, int tid) {
+  if constexpr (B_NHWC_VEC) {
+    copy_input_nhwc(data, px, Bs, kt, tid);
+    return;
+  }
   const int k0 = kt * BK;
   const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
   const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
@@ -163,7 +235,7 @@ __device__ __forceinline__ void load_input(const elem_t* __restrict__ data, cons
     const int row = row0 + rr * B_ROW_STEP;
     const unsigned j = unsigned(k0 + row);
     const bool j_valid = row < BK && j < unsigned(GK);
-    if constexpr (B_VEC) { // pointwise: j is the channel
+    if constexpr (B_VEC) { // NCHW pointwise: j is the channel
 #pragma unroll
       for (int i = 0; i < B_SLOTS; ++i) {
         const bool valid = j_valid && px.ih[i] >= 0;
@@ -172,14 +244,12 @@ __device__ __forceinline__ void load_input(const elem_t* __restrict__ data, cons
                        valid ? data + (px.off[i] + Offset(j) * PQ) : data, valid);
       }
     } else {
-      const unsigned c = j / RS, rs = j - c * RS, r = rs / S, s = rs - r * S;
-      const int dh = int(r) * DH, dw = int(s) * DW;
-      const Offset tap = (Offset(c) * H + dh) * W + dw;
+      const Tap tap = tap_of(j);
 #pragma unroll
       for (int i = 0; i < B_SLOTS; ++i) {
-        const int ih = px.ih[i] + dh, iw = px.iw[i] + dw;
+        const int ih = px.ih[i] + tap.dh, iw = px.iw[i] + tap.dw;
         const bool valid = j_valid && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
-        v[rr * B_SLOTS + i] = valid ? data[px.off[i] + tap] : elem_t(0);
+        v[rr * B_SLOTS + i] = valid ? data[px.off[i] + tap.off] : elem_t(0);
       }
     }
   }
@@ -195,7 +265,9 @@ __device__ __forceinline__ void store_input(elem_t* Bs, const elem_t* v, int tid
       const int row = row0 + rr * B_ROW_STEP;
 #pragma unroll
       for (int i = 0; i < B_SLOTS; ++i) {
-        if (B_ROW_STEP * B_ROWS == BK || row < BK) Bs[row * B_LD + col0 + i * THREADS] = v[rr * B_SLOTS + i];
+        const int col = col0 + i * THREADS;
+        if (B_ROW_STEP * B_ROWS == BK || row < BK)
+          Bs[NHWC ? col * B_LD + row : row * B_LD + col] = v[rr * B_SLOTS + i];
       }
     }
   }
@@ -214,7 +286,7 @@ struct Outputs {
 __device__ __forceinline__ void store_out(const Outputs& o, int m, int p, int split, float v) {
   if (m < GM && p < GN) {
     const int img = p / PQ, q = p % PQ, k = o.m_base + m;
-    const size_t at = (size_t(img) * K + k) * PQ + q;
+    const size_t at = NHWC ? size_t(p) * K + k : (size_t(img) * K + k) * PQ + q;
     if constexpr (SPLIT_K > 1) {
       reinterpret_cast<float*>(o.out)[split * OUT_TOTAL + at] = v;
     } else {
@@ -229,7 +301,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
                       const elem_t* __restrict__ residual) {
   CHM_DYNAMIC_SMEM(elem_t, smem);
   elem_t* const As = smem;                    // [STAGES][BM][A_LD]
-  elem_t* const Bs = smem + STAGES * A_STAGE; // [STAGES][BK][B_LD]
+  elem_t* const Bs = smem + STAGES * A_STAGE; // [STAGES][BK][B_LD], NHWC [STAGES][BN][B_LD]
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
@@ -237,7 +309,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const int n0 = blockIdx.x * BN;
   const int m0 = blockIdx.y * BM;
   const int split = blockIdx.z % SPLIT_K, group = blockIdx.z / SPLIT_K;
-  data += size_t(group) * CG * H * W;
+  data += NHWC ? size_t(group) * CG : size_t(group) * CG * H * W;
   weight += size_t(group) * GM * GK;
   const Outputs outs = {out, bias, residual, group * GM};
   const int kt_begin = split * KT_PER_SPLIT;
@@ -256,6 +328,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 
   const Pixels px = pixels_of(n0, tid);
   elem_t staged[B_VEC ? 1 : B_ROWS * B_SLOTS];
+  (void)staged;
   // The first STAGES-1 tiles, a commit group each (empty past the last tile).
 #pragma unroll 1
   for (int st = 0; st < STAGES - 1; ++st) {
@@ -287,14 +360,27 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int j = 0; j + 1 < NI; j += 2) {
         unsigned r4[4];
-        ldmatrix_x4_trans(r4, b_tile + (kk + lane % 16) * B_LD + wn0 + (j + lane / 16) * 8);
-        bf[j][0] = r4[0];
-        bf[j][1] = r4[1];
-        bf[j + 1][0] = r4[2];
-        bf[j + 1][1] = r4[3];
+        if constexpr (NHWC) { // rows are pixels: matrices (pixels 0-7 | 8-15) x (j 0-7 | 8-15)
+          ldmatrix_x4(r4, b_tile + (wn0 + j * 8 + lane % 16) * B_LD + kk + (lane / 16) * 8);
+          bf[j][0] = r4[0];
+          bf[j][1] = r4[2];
+          bf[j + 1][0] = r4[1];
+          bf[j + 1][1] = r4[3];
+        } else {
+          ldmatrix_x4_trans(r4, b_tile + (kk + lane % 16) * B_LD + wn0 + (j + lane / 16) * 8);
+          bf[j][0] = r4[0];
+          bf[j][1] = r4[1];
+          bf[j + 1][0] = r4[2];
+          bf[j + 1][1] = r4[3];
+        }
       }
       if constexpr (NI % 2 == 1) {
-        ldmatrix_x2_trans(bf[NI - 1], b_tile + (kk + lane % 16) * B_LD + wn0 + (NI - 1) * 8);
+        if constexpr (NHWC) {
+          ldmatrix_x2(bf[NI - 1], b_tile + (wn0 + (NI - 1) * 8 + lane % 8) * B_LD + kk +
+                                      ((lane / 8) % 2) * 8);
+        } else {
+          ldmatrix_x2_trans(bf[NI - 1], b_tile + (kk + lane % 16) * B_LD + wn0 + (NI - 1) * 8);
+        }
       }
 #pragma unroll
       for (int i = 0; i < MI; ++i)

@@ -3,7 +3,9 @@
 //   DTYPE     0 float32, 1 float16, 2 bfloat16: the type of data, weight, out and residual
 //             (arithmetic and accumulation are float32 in every template);
 //   EPI_BIAS, EPI_RESIDUAL (0 or 1), EPI_ACT (0 none, 1 relu, 2 relu6, 3 silu, 4 hardswish):
-//             out = act(conv + bias[k] + residual[n][k][oh][ow]).
+//             out = act(conv + bias[k] + residual[n][k][oh][ow]);
+//   LAYOUT_NHWC 0: NCHW tensors; 1: NHWC data, KRSC weights, NHWC out and residual (only
+//             templates that take NHWC tasks read it; splitk_reduce finds a channel by it).
 // Every kernel takes (data, weight, out, bias, residual): bias float32 [K], residual of elem_t in
 // the output's layout; either may be null when the epilogue does not read it. A split-K kernel
 // that adds into its output with atomics cannot apply an epilogue (its configs are ruled out); one

@@ -1,5 +1,6 @@
 // splitk_reduce: the second kernel of a split-K config whose splits write their partial sums to
-// a workspace ([SPLIT_K][N][K][OH][OW] floats, passed to the first kernel as its output) instead
+// a workspace (SPLIT_K slices of the output's shape and layout, floats, passed to the first kernel
+// as its output) instead
 // of adding them into the output with atomics: it sums the SPLIT_K slices into the output, in a
 // fixed order (deterministic results), and applies the epilogue. Appended to the template's
 // source, so that one module holds both entries; it reads the same prelude (N, K, OH, OW, SPLIT_K,
@@ -15,7 +16,9 @@ extern "C" __global__ void __launch_bounds__(REDUCE_THREADS)
     float s = 0.0f;
 #pragma unroll
     for (int k = 0; k < SPLIT_K; ++k) s += ws[k * REDUCE_TOTAL + i];
-    if constexpr (EPI_ANY) s = epilogue(s, int((i / (OH * OW)) % K), i, bias, residual);
+    // The output channel of element i: NHWC outputs hold the channels innermost.
+    if constexpr (EPI_ANY)
+      s = epilogue(s, LAYOUT_NHWC ? int(i % K) : int((i / (OH * OW)) % K), i, bias, residual);
     out[i] = float_to_elem(s);
   }
 }

@@ -61,6 +61,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
                                       : nlohmann::json(loaded.net.input_shape)},
                         {"precision", loaded.precision},
                         {"fused", loaded.fused},
+                        {"layout", task::layout_name(loaded.layout)},
                         {"tasks", nlohmann::json::array()}};
   Table table({"task", "workload", "GFLOP", "count", "templates", "spaces"},
               {Align::Right, Align::Left, Align::Right, Align::Right, Align::Left, Align::Left});
@@ -123,6 +124,7 @@ void run_tasks(const NetworkOptions& opts, bool allow_tf32, const std::string& t
                     : "input " + network::shape_str(loaded.net.input_shape))
             << ", " << conv_layers << " conv2d layers, " << loaded.tasks.size() << " unique tasks, "
             << util::fixed(total_gflop, 3) << " GFLOP of conv2d, " << loaded.precision
+            << (loaded.layout == task::Layout::nhwc ? ", NHWC" : "")
             << (loaded.fused ? ", epilogues fused" : "") << "\n";
   table.print(std::cout);
   if (any_named_only) {

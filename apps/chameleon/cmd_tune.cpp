@@ -72,9 +72,10 @@ std::vector<std::string> split_names(const std::string& list) {
   return out;
 }
 
-// NETWORK[-PRECISION]-TARGET[-DEVICE].jsonl, the precision named unless fp32.
+// NETWORK[-PRECISION][-nhwc]-TARGET[-DEVICE].jsonl, the precision named unless fp32.
 std::string default_log_path(const LoadedNetwork& loaded, const ResolvedDevice& rd) {
-  const std::string precision = loaded.precision == "fp32" ? "" : "-" + loaded.precision;
+  const std::string precision = (loaded.precision == "fp32" ? "" : "-" + loaded.precision) +
+                                (loaded.layout == task::Layout::nhwc ? "-nhwc" : "");
   return loaded.net.name + precision + "-" + rd.target.name +
          (rd.device == "cuda" ? "" : "-" + rd.device) + ".jsonl";
 }

@@ -74,6 +74,10 @@ void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
       "--fuse,!--no-fuse", [&opts](int64_t count) { opts.fuse = count > 0 ? 1 : 0; },
       "Fuse each conv2d's bias, batch_norm, residual add and activation into its kernel (default: "
       "the network's \"fuse\", else on for fp16/bf16, off for fp32/tf32)");
+  cmd.add_option("--layout", opts.layout,
+                 "nchw, or nhwc (channels last: data NHWC, weights KRSC, output NHWC; tuned by "
+                 "conv2d_tensorcore, fp16/bf16); default: the network's, else nchw")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
 }
 
 void add_config_options(CLI::App& cmd, int& task, std::string& tmpl, std::string& config) {
@@ -128,6 +132,14 @@ LoadedNetwork load(const NetworkOptions& opts) {
   const bool low = extract.dtype != task::DataType::f32;
   out.fused = opts.fuse >= 0 ? opts.fuse == 1 : out.net.fuse >= 0 ? out.net.fuse == 1 : low;
   extract.fuse = out.fused;
+  out.layout = task::layout_from_text(!opts.layout.empty()      ? opts.layout
+                                      : !out.net.layout.empty() ? out.net.layout
+                                                                : "nchw");
+  extract.layout = out.layout;
+  if (out.layout == task::Layout::nhwc && extract.dtype == task::DataType::f32) {
+    throw Error("layout nhwc is for fp16 and bf16 tasks (conv2d_tensorcore; --precision fp16 or "
+                "bf16): the float32 templates take NCHW tensors");
+  }
   out.tasks = task::extract_tasks(out.net, extract);
   return out;
 }

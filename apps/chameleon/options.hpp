@@ -25,6 +25,7 @@ struct NetworkOptions {
   int batch = 0;         // 0 keeps the file's batch
   std::string precision; // fp32, tf32, fp16, bf16; empty: the network's, else fp32
   int fuse = -1;         // --fuse 1, --no-fuse 0; -1: the network's, else fused unless fp32/tf32
+  std::string layout;    // nchw, nhwc; empty: the network's, else nchw
 };
 void add_network_options(CLI::App& cmd, NetworkOptions& opts);
 // The networks built into the binary (networks/*.json), by name: "alexnet", "resnet18", ...
@@ -39,6 +40,7 @@ struct LoadedNetwork {
   std::vector<task::Task> tasks;
   std::string precision = "fp32"; // as resolved: tf32 tasks are float32 ones with TF32 allowed
   bool fused = false;
+  task::Layout layout = task::Layout::nchw;
   bool tf32() const { return precision == "tf32"; }
 };
 LoadedNetwork load(const NetworkOptions& opts);

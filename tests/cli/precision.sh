@@ -4,7 +4,8 @@
 # way by flag or by the network file); a fp16 tune of three ResNet-18 tasks at batch 8 logs
 # float16 records and names its log after the precision; status reads them; replay writes
 # kernels whose manifest, kernels.hpp and sources carry the type and epilogue; bench times them;
-# kernels.hpp compiles against cuda.h; scripts/torch_baseline.py plans PyTorch's calls for them
+# kernels.hpp compiles against cuda.h; an NHWC network's tune, records, replay and bench carry
+# its layout; scripts/torch_baseline.py plans PyTorch's calls for them
 # (fused epilogue, asymmetric padding) and bench --baseline shows a baseline file beside ours; a
 # bf16 tune on a Pascal target says why nothing runs.
 # Usage: precision.sh CHAMELEON_EXE NETWORKS_DIR SCRIPTS_DIR
@@ -86,6 +87,34 @@ if [ -e "$cuda_include/cuda.h" ]; then
   printf '#include "kernels/kernels.hpp"\nint main() { return chameleon_kernels::kKernelCount == 3 ? 0 : 1; }\n' >use.cpp
   c++ -std=c++17 -fsyntax-only -I"$cuda_include" -I. use.cpp || fail "kernels.hpp does not compile"
 fi
+
+# NHWC (channels last) from the network file: records, manifest, kernels.hpp and bench carry it.
+python3 - "$net" <<'PY'
+import json, sys
+n = json.load(open(sys.argv[1]))
+n.update(precision="fp16", layout="nhwc")
+json.dump(n, open("net_nhwc.json", "w"))
+PY
+"$exe" tune net_nhwc.json --device sim --target h100 --tasks 2,6 --trials 8 --log nhwc.jsonl >tune_nhwc.txt 2>&1 ||
+  { cat tune_nhwc.txt; fail "NHWC tune failed"; }
+expect tune_nhwc.txt "N1 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 nhwc \+bias\+relu .*conv2d_tensorcore"
+python3 - <<'PY'
+import json
+recs = [json.loads(l) for l in open("nhwc.jsonl") if l.startswith("{")]
+assert len(recs) == 16, len(recs)
+for r in recs:
+    assert r["chameleon"]["workload"]["layout"] == "nhwc", r["chameleon"]["workload"]
+    args = r["input"][2]
+    assert args[5] == "NHWC" and args[0][1][3] == r["chameleon"]["workload"]["C"], args
+PY
+"$exe" replay nhwc.jsonl --out kernels_nhwc >replay_nhwc.txt 2>&1 || { cat replay_nhwc.txt; fail "NHWC replay failed"; }
+expect kernels_nhwc/kernels.hpp '"float16", true, false, "relu", "nhwc"'
+expect kernels_nhwc/task_02.cu "#define LAYOUT_NHWC 1"
+"$exe" bench kernels_nhwc --device sim >bench_nhwc.txt 2>&1 || { cat bench_nhwc.txt; fail "NHWC bench failed"; }
+expect bench_nhwc.txt "task_02 .*fp16 nhwc \+bias\+relu"
+echo '{"name": "x", "layout": "chwn", "layers": []}' >bad_layout.json
+"$exe" tasks bad_layout.json >bad_layout.txt 2>&1 && fail "a layout chwn was taken"
+expect bad_layout.txt "'layout' is nchw or nhwc, got 'chwn'"
 
 # What a PyTorch user runs for the same kernels (scripts/torch_baseline.py), and bench beside it.
 python3 "$scripts/torch_baseline.py" kernels --plan >plan.txt 2>&1 || { cat plan.txt; fail "baseline plan failed"; }

@@ -443,6 +443,9 @@ inline void ldmatrix_x4(unsigned* r, const void* p) {
 inline void ldmatrix_x4_trans(unsigned* r, const void* p) {
   chm_emu::warp_ldmatrix(r, p, 4, true);
 }
+inline void ldmatrix_x2(unsigned* r, const void* p) {
+  chm_emu::warp_ldmatrix(r, p, 2, false);
+}
 inline void ldmatrix_x2_trans(unsigned* r, const void* p) {
   chm_emu::warp_ldmatrix(r, p, 2, true);
 }

@@ -471,6 +471,23 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
     odd.epilogue.act = task::Activation::silu;
     shapes.push_back(odd);
   }
+  // NHWC (conv2d_tensorcore only): 16-byte tap copies with a residual, the element-wise gather of
+  // a C=3 stem; cuDNN in its NHWC format below.
+  const size_t first_nhwc = shapes.size();
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    auto copies = small_workload();
+    copies.n = 2, copies.c = 32, copies.h = 14, copies.w = 11, copies.k = 24;
+    copies.dtype = t;
+    copies.layout = task::Layout::nhwc;
+    copies.epilogue.bias = copies.epilogue.residual = true;
+    copies.epilogue.act = task::Activation::relu;
+    shapes.push_back(copies);
+    auto stem = copies;
+    stem.c = 3, stem.h = stem.w = 31, stem.r = stem.s = 7, stem.stride_h = stem.stride_w = 2;
+    stem.pad_top = stem.pad_left = stem.pad_bottom = stem.pad_right = 3;
+    stem.epilogue = {};
+    shapes.push_back(stem);
+  }
   int measured = 0, ok = 0;
   for (const auto& wl : shapes) {
     for (const codegen::Template* tmpl : codegen::templates_for(wl, {}, true, gpu_target().sm())) {
@@ -488,7 +505,7 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
   std::printf("[gpu] fused and fp16/bf16 kernels: %d of %d configs verified\n", ok, measured);
   std::string why;
   if (cuda::load_cudnn(&why) == nullptr) return;
-  for (const auto& wl : {shapes[2], shapes.back()}) {
+  for (const auto& wl : {shapes[2], shapes[first_nhwc - 1], shapes[first_nhwc], shapes.back()}) {
     const auto r = runner.run_cudnn(wl);
     INFO(wl.str() << ": " << r.message);
     CHECK(r.ok());

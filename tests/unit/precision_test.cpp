@@ -419,6 +419,92 @@ TEST_CASE("conv2d_tensorcore's tiles are exact in every ring depth and fragment 
   }
 }
 
+TEST_CASE("conv2d_tensorcore computes NHWC tasks: 16-byte tap copies, gathers, split-K, fused "
+          "(host emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  auto nhwc = [](task::Conv2dWorkload wl) {
+    wl.layout = task::Layout::nhwc;
+    return wl;
+  };
+  uint64_t seed = 80;
+  // The awkward shapes: CG % 8 != 0 gathers element by element; 16, 32 and the groups of 4
+  // channels... copy 16 bytes where CG % 8 == 0.
+  for (const auto& wl : awkward()) {
+    for (task::DataType t : {task::DataType::f16, task::DataType::bf16})
+      check_random(tmpl, typed(nhwc(wl), t), 1, seed++);
+  }
+  // 16-byte copies with padding, stride 2 and dilation, groups of 8 channels; split-K through the
+  // workspace (its reduction finds the channel of an NHWC element) with the epilogue.
+  const auto strided = nhwc(shape(2, 24, 11, 9, 20, 3, 3, 2, 1, 2));
+  const auto grouped = nhwc(shape(1, 32, 7, 9, 24, 3, 3, 1, 1, 1, 4));
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    check_random(tmpl, typed(strided, t), 2, seed++);
+    check_random(tmpl, typed(grouped, t, epi(true, true, task::Activation::relu)), 1, seed++);
+    check_random(tmpl, typed(strided, t, epi(true, true, task::Activation::silu)), 2, seed++,
+                 [](const codegen::KernelFeatures& f) { return f.split_k > 1; });
+  }
+  // Every fragment layout (an odd NI: ldmatrix .x2) and ring depth, and what the emulator catches.
+  const auto wl = typed(nhwc(shape(1, 32, 9, 9, 40, 3, 3, 1, 1)), task::DataType::f16);
+  const auto sp = tmpl.make_space(wl);
+  const Problem p(wl, 4);
+  for (const std::vector<int>& choice :
+       {std::vector<int>{0, 0, 0, 0, 0, 0}, {1, 1, 3, 1, 0, 0}, {2, 1, 1, 0, 2, 0}}) {
+    for (int stages = 0; stages < 3; ++stages) {
+      auto c = choice;
+      c.push_back(stages);
+      const auto cfg = sp.from_choices(c);
+      INFO(sp.str(cfg));
+      if (!tmpl.features(wl, sp, cfg).invalid.empty()) continue;
+      CHECK(mismatches(tmpl, wl, sp, cfg, p, unsigned(stages)) == 0);
+    }
+  }
+  const auto cfg = sp.from_choices({0, 1, 1, 1, 1, 0, 1});
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1) == 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "bf[j][1] = r4[2];", "bf[j][1] = r4[1];") > 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1,
+                   "j < unsigned(GK) && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W)",
+                   "j < unsigned(GK) && unsigned(ih) < unsigned(H)") > 0);
+  // The NCHW tensors of the same task are not what the kernel reads.
+  Problem nchw(wl, 4);
+  nchw.data = Problem(typed(shape(1, 32, 9, 9, 40, 3, 3, 1, 1), task::DataType::f16), 4).data;
+  CHECK(mismatches(tmpl, wl, sp, cfg, nchw, 1) > 0);
+}
+
+TEST_CASE("only conv2d_tensorcore takes NHWC tasks; the layout is part of the workload",
+          "[precision]") {
+  auto wl = typed(shape(1, 16, 8, 8, 16, 3, 3, 1, 1), task::DataType::f16);
+  wl.layout = task::Layout::nhwc;
+  CHECK(wl.str() == "N1 C16 H8 W8 K16 R3 S3 s1 p1 d1 fp16 nhwc");
+  CHECK(task::workload_from_json(task::to_json(wl)) == wl);
+  CHECK(task::to_json(wl).at("layout") == "nhwc");
+  auto nchw = wl;
+  nchw.layout = task::Layout::nchw;
+  CHECK(nchw != wl);
+  CHECK(nchw.key() != wl.key());
+  CHECK_FALSE(task::to_json(nchw).contains("layout"));
+  CHECK(task::layout_from_text("NHWC") == task::Layout::nhwc);
+  CHECK_THROWS_WITH(task::layout_from_text("chwn"), Catch::Contains("known: nchw, nhwc"));
+  auto fp32 = wl;
+  fp32.dtype = task::DataType::f32;
+  CHECK_THAT(codegen::decline_reasons(fp32), Catch::Contains("NCHW tensors only"));
+  const auto found = codegen::templates_for(wl, {}, false, 90);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]->name() == "conv2d_tensorcore");
+  // The layout conversion: data element (n, c, h, w) lands at ((n*H + h)*W + w)*C + c.
+  std::vector<float> data(size_t(wl.input_elems()));
+  for (size_t i = 0; i < data.size(); ++i) data[i] = float(i);
+  const auto moved = measure::to_task_layout(wl, measure::Tensor::Data, data);
+  CHECK(moved[size_t(((0 * 8 + 2) * 8 + 3) * 16 + 5)] == float((5 * 8 + 2) * 8 + 3));
+  CHECK(measure::to_task_layout(nchw, measure::Tensor::Data, data) == data);
+  // Tasks of an NHWC network say so; the network file may ask for it.
+  task::ExtractOptions o;
+  o.dtype = task::DataType::f16;
+  o.layout = task::Layout::nhwc;
+  for (const auto& t : task::extract_tasks(shipped("resnet18"), o))
+    CHECK(t.workload.layout == task::Layout::nhwc);
+}
+
 TEST_CASE("the emulator catches conv2d_tensorcore without its waits, barriers or bounds",
           "[emu][precision]") {
   const auto& tmpl = codegen::find_template("conv2d_tensorcore");
@@ -433,8 +519,8 @@ TEST_CASE("the emulator catches conv2d_tensorcore without its waits, barriers or
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "__syncthreads(); // this tile", "//") > 0);
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "if (next) store_input", "if (false) store_input") >
           0);
-    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "unsigned(ih) < unsigned(H)",
-                     "unsigned(ih) <= unsigned(H)") > 0);
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "j_valid && unsigned(ih) < unsigned(H)",
+                     "j_valid && unsigned(ih) <= unsigned(H)") > 0);
     // The fragments' layout: the input tile's ldmatrix without .trans is wrong.
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "ldmatrix_x4_trans(r4,", "ldmatrix_x4(r4,") > 0);
   }

@@ -39,17 +39,20 @@ inline task::Conv2dWorkload workload(int n, int c, int h, int w, int k, int r, i
 }
 
 struct Problem {
+  // Computed in NCHW order, kept in the task's layout (what its kernels read and write).
   Problem(const task::Conv2dWorkload& wl, uint64_t seed) {
+    using measure::Tensor;
     const measure::TaskInputs in = measure::make_inputs(wl, seed);
-    data = in.data;
-    weight = in.weight;
-    ref = measure::conv2d_cpu(wl, data, weight);
+    ref = measure::conv2d_cpu(wl, in.data, in.weight);
     measure::apply_epilogue(wl, in, ref);
+    data = measure::to_task_layout(wl, Tensor::Data, in.data);
+    weight = measure::to_task_layout(wl, Tensor::Weight, in.weight);
+    ref = measure::to_task_layout(wl, Tensor::Residual, ref);
     fused.bias = in.bias;
-    fused.residual = in.residual;
+    fused.residual = measure::to_task_layout(wl, Tensor::Residual, in.residual);
   }
-  std::vector<float> data, weight, ref;
-  emu::Epilogue fused; // the kernel's bias and residual
+  std::vector<float> data, weight, ref; // in the task's layout
+  emu::Epilogue fused;                  // the kernel's bias and residual
 };
 
 // The verification tolerance of the template's kernels for the task (rtol and atol alike), as the

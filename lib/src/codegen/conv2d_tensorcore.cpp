@@ -29,7 +29,9 @@ const std::vector<KnobDef>& knob_defs() {
 struct Tc {
   int bk = 16, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1, stages = 2;
   int64_t gm = 0, gn = 0, gk = 0, cg = 0;
-  bool b_vec = false; // 16-byte input copies (a pointwise convolution over whole images)
+  bool nhwc = false;  // the task's layout (LAYOUT_NHWC)
+  bool b_vec = false; // 16-byte input copies (NCHW: a pointwise convolution over whole images;
+                      // NHWC: CG % 8 == 0)
 
   int bm() const { return warps_m * 16 * mi; }
   int bn() const { return warps_n * 8 * ni; }
@@ -45,7 +47,8 @@ struct Tc {
     return int64_t((bk + row_step - 1) / row_step) * slots;
   }
   int64_t smem_bytes() const {
-    return 2 * int64_t(stages) * (int64_t(bm()) * (bk + 8) + int64_t(bk) * (bn() + 8));
+    const int64_t b_stage = nhwc ? int64_t(bn()) * (bk + 8) : int64_t(bk) * (bn() + 8);
+    return 2 * int64_t(stages) * (int64_t(bm()) * (bk + 8) + b_stage);
   }
 };
 
@@ -63,10 +66,40 @@ Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const sp
   c.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
   c.cg = wl.c / wl.groups;
   c.gk = c.cg * wl.r * wl.s;
-  c.b_vec = wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 && wl.pad_top == 0 &&
-            wl.pad_left == 0 && wl.out_h() == wl.h && wl.out_w() == wl.w &&
-            (int64_t(wl.out_h()) * wl.out_w()) % 8 == 0;
+  c.nhwc = wl.layout == task::Layout::nhwc;
+  c.b_vec = c.nhwc ? c.cg % 8 == 0
+                   : wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 &&
+                         wl.pad_top == 0 && wl.pad_left == 0 && wl.out_h() == wl.h &&
+                         wl.out_w() == wl.w && (int64_t(wl.out_h()) * wl.out_w()) % 8 == 0;
   return c;
+}
+
+// The 4-byte words lane `lane` of the first warp reads of the input in the first reduction tile
+// (tile-relative pixel 0 first), as the template's copies or gather do.
+void input_access(const task::Conv2dWorkload& wl, const Tc& c, int lane,
+                  std::vector<int64_t>& words) {
+  const int pq = wl.out_h() * wl.out_w(), bn = c.bn();
+  // NHWC 16-byte copies: pixel lane / (BK/8), 8 channels from chunk lane % (BK/8); otherwise
+  // reduction row lane / (BN/w) and w pixels from column lane % (BN/w).
+  const bool nhwc_vec = c.nhwc && c.b_vec;
+  const int w = c.b_vec && !c.nhwc ? 8 : 1, elems = nhwc_vec ? 8 : 1;
+  const int j = nhwc_vec ? (lane % (c.bk / 8)) * 8 : lane / (bn / w);
+  const int p0 = nhwc_vec ? lane / (c.bk / 8) : (lane % (bn / w)) * w;
+  if (j >= c.bk || j >= c.gk) return;
+  // The reduction index's channel and tap: c*R*S + r*S + s (NCHW), (r*S + s)*CG + c (NHWC).
+  const int rs_count = wl.r * wl.s;
+  const int ch = c.nhwc ? int(j % c.cg) : c.b_vec ? j : j / rs_count;
+  const int rs = c.nhwc ? int(j / c.cg) : c.b_vec ? 0 : j % rs_count;
+  for (int i = 0; i < w && p0 + i < c.gn; ++i) {
+    const int p = p0 + i, q = p % pq, oh = q / wl.out_w(), ow = q % wl.out_w();
+    const int ih = oh * wl.stride_h - wl.pad_top + (rs / wl.s) * wl.dilation_h;
+    const int iw = ow * wl.stride_w - wl.pad_left + (rs % wl.s) * wl.dilation_w;
+    if (ih < 0 || ih >= wl.h || iw < 0 || iw >= wl.w) continue;
+    const int64_t img = p / pq;
+    const int64_t at = c.nhwc ? ((img * wl.h + ih) * wl.w + iw) * wl.c + ch
+                              : ((img * wl.c + ch) * wl.h + ih) * wl.w + iw;
+    for (int e = 0; e < elems; ++e) words.push_back((at + e) / 2);
+  }
 }
 
 } // namespace
@@ -167,19 +200,12 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
       for (int i = 0; i < a_w && col + i < c.gk; ++i)
         a_loads.push_back((int64_t(row) * c.gk + col + i) / 2);
     }
-    const int w = c.b_vec ? 8 : 1;
-    const int brow = lane / (bn / w), p = (lane % (bn / w)) * w;
-    const int ch = c.b_vec ? brow : brow / (wl.r * wl.s), rs = c.b_vec ? 0 : brow % (wl.r * wl.s);
-    for (int i = 0; i < w && p + i < c.gn && brow < c.bk && brow < c.gk; ++i) {
-      const int q = (p + i) % pq, oh = q / wl.out_w(), ow = q % wl.out_w();
-      const int ih = oh * wl.stride_h - wl.pad_top + (rs / wl.s) * wl.dilation_h;
-      const int iw = ow * wl.stride_w - wl.pad_left + (rs % wl.s) * wl.dilation_w;
-      if (ih >= 0 && ih < wl.h && iw >= 0 && iw < wl.w)
-        b_loads.push_back((((int64_t((p + i) / pq) * wl.c + ch) * wl.h + ih) * wl.w + iw) / 2);
-    }
+    input_access(wl, c, lane, b_loads);
     const int m = lane / 4, sp_ = 2 * (lane % 4);
-    if (m < c.gm && sp_ < c.gn)
-      stores.push_back(((int64_t(sp_ / pq) * wl.k + m) * pq + sp_ % pq) / 2);
+    if (m < c.gm && sp_ < c.gn) {
+      stores.push_back(
+          (c.nhwc ? int64_t(sp_) * wl.k + m : (int64_t(sp_ / pq) * wl.k + m) * pq + sp_ % pq) / 2);
+    }
     // ldmatrix reads 8 rows of 16 bytes per phase: conflict-free with the 8-element row padding.
     a_reads.push_back(int64_t(lane % 8) * (c.bk + 8) / 2 + (lane / 8) % 4);
   }

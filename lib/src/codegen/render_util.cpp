@@ -20,6 +20,7 @@ void render_body(std::ostream& src, const char* source_path, const task::Conv2dW
       << "#define EPI_BIAS " << (wl.epilogue.bias ? 1 : 0) << "\n"
       << "#define EPI_RESIDUAL " << (wl.epilogue.residual ? 1 : 0) << "\n"
       << "#define EPI_ACT " << int(wl.epilogue.act) << "\n"
+      << "#define LAYOUT_NHWC " << (wl.layout == task::Layout::nhwc ? 1 : 0) << "\n"
       << epilogue_source();
   src << "#line 1 \"" << source_path << "\"\n" << embedded_file(source_path);
   if (split_k > 1 && reduce == kReduceWorkspace) src << splitk_reduce_source();

@@ -86,6 +86,11 @@ std::string float32_only(const task::Conv2dWorkload& wl) {
          " tasks: conv2d_tensorcore)";
 }
 
+std::string nchw_only(const task::Conv2dWorkload& wl) {
+  if (wl.layout == task::Layout::nchw) return "";
+  return "NCHW tensors only (NHWC tasks: conv2d_tensorcore, fp16 or bf16)";
+}
+
 const std::string& Template::fingerprint() const {
   std::call_once(fingerprint_once_, [this] { fingerprint_ = source_fingerprint(); });
   return fingerprint_;

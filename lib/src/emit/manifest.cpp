@@ -214,7 +214,7 @@ std::string kernel_row(const ManifestKernel& k) {
   }
   h << ", \"" << task::dtype_name(w.dtype) << "\", " << (w.epilogue.bias ? "true" : "false") << ", "
     << (w.epilogue.residual ? "true" : "false") << ", \"" << task::activation_name(w.epilogue.act)
-    << "\"";
+    << "\", \"" << task::layout_name(w.layout) << "\"";
   h << ", " << util::fixed(k.seconds * 1e6, 3) << "},\n";
   return h.str();
 }

@@ -90,10 +90,13 @@ public:
       b = cuda::DeviceBuffer((bytes.size() + 3) / 4 * 4);
       b.upload(bytes.data(), bytes.size());
     };
-    upload(t->data, to_bytes(w.dtype, in.data));
-    upload(t->weight, to_bytes(w.dtype, in.weight));
+    // The kernels' tensors in the task's layout; the reference works in NCHW.
+    const bool nhwc = w.layout == task::Layout::nhwc;
+    upload(t->data, to_bytes(w.dtype, to_task_layout(w, Tensor::Data, in.data)));
+    upload(t->weight, to_bytes(w.dtype, to_task_layout(w, Tensor::Weight, in.weight)));
     if (!in.bias.empty()) upload(t->bias, to_bytes(task::DataType::f32, in.bias));
-    if (!in.residual.empty()) upload(t->residual, to_bytes(w.dtype, in.residual));
+    if (!in.residual.empty())
+      upload(t->residual, to_bytes(w.dtype, to_task_layout(w, Tensor::Residual, in.residual)));
     const size_t out_bytes = size_t(w.output_elems()) * 4;
     t->out = cuda::DeviceBuffer(t->out_words() * 4);
     t->ref = cuda::DeviceBuffer(out_bytes);
@@ -101,10 +104,10 @@ public:
       flush_ = cuda::DeviceBuffer(size_t(std::max<int64_t>(info_.l2_bytes, 1 << 20)) * 2);
     }
 
-    // The reference convolution reads float32: a float16 or bfloat16 task's rounded inputs as
-    // floats.
+    // The reference convolution reads float32 NCHW: a float16 or bfloat16 task's rounded inputs
+    // as floats, an NHWC task's in NCHW order.
     cuda::DeviceBuffer data32, weight32;
-    if (w.dtype != task::DataType::f32) {
+    if (w.dtype != task::DataType::f32 || nhwc) {
       upload(data32, to_bytes(task::DataType::f32, in.data));
       upload(weight32, to_bytes(task::DataType::f32, in.weight));
     }
@@ -131,10 +134,12 @@ public:
     if (!w.epilogue.empty()) {
       // The convolution alone stays, for cuDNN; the reference gets the epilogue (on the host).
       t->ref_conv = cuda::DeviceBuffer(out_bytes);
-      t->ref_conv.upload(ref.data(), out_bytes);
+      t->ref_conv.upload(to_task_layout(w, Tensor::Residual, ref).data(), out_bytes);
       t->atol_scale_conv = max_abs(ref);
       apply_epilogue(w, in, ref);
-      t->ref.upload(ref.data(), out_bytes);
+      t->ref.upload(to_task_layout(w, Tensor::Residual, ref).data(), out_bytes);
+    } else if (nhwc) {
+      t->ref.upload(to_task_layout(w, Tensor::Residual, ref).data(), out_bytes);
     }
     t->atol_scale = max_abs(ref);
     t->counters = cuda::DeviceBuffer(32);
@@ -238,13 +243,12 @@ public:
     const int type = w.dtype == task::DataType::f16    ? cuda::Cudnn::kHalf
                      : w.dtype == task::DataType::bf16 ? cuda::Cudnn::kBfloat16
                                                        : cuda::Cudnn::kFloat;
-    check(dnn->cudnnSetTensor4dDescriptor(desc.x, cuda::Cudnn::kNchw, type, w.n, w.c, w.h, w.w),
-          "input");
-    check(dnn->cudnnSetFilter4dDescriptor(desc.w, type, cuda::Cudnn::kNchw, w.k, w.c / w.groups,
-                                          w.r, w.s),
+    // The task's layout: NHWC tensors and a KRSC filter for an NHWC task (cuDNN's NHWC format).
+    const int format = w.layout == task::Layout::nhwc ? cuda::Cudnn::kNhwc : cuda::Cudnn::kNchw;
+    check(dnn->cudnnSetTensor4dDescriptor(desc.x, format, type, w.n, w.c, w.h, w.w), "input");
+    check(dnn->cudnnSetFilter4dDescriptor(desc.w, type, format, w.k, w.c / w.groups, w.r, w.s),
           "filter");
-    check(dnn->cudnnSetTensor4dDescriptor(desc.y, cuda::Cudnn::kNchw, type, w.n, w.k, w.out_h(),
-                                          w.out_w()),
+    check(dnn->cudnnSetTensor4dDescriptor(desc.y, format, type, w.n, w.k, w.out_h(), w.out_w()),
           "output");
     check(dnn->cudnnSetConvolution2dDescriptor(desc.conv, w.pad_top, w.pad_left, w.stride_h,
                                                w.stride_w, w.dilation_h, w.dilation_w,

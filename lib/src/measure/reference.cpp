@@ -1,5 +1,6 @@
 #include "chameleon/measure/reference.hpp"
 
+#include "chameleon/util/error.hpp"
 #include "chameleon/util/float16.hpp"
 
 #include <cstring>
@@ -79,6 +80,33 @@ void apply_epilogue(const task::Conv2dWorkload& wl, const TaskInputs& in, std::v
     if (wl.epilogue.residual) v += in.residual[i];
     out[i] = task::apply_activation(wl.epilogue.act, v);
   }
+}
+
+std::vector<float> to_task_layout(const task::Conv2dWorkload& wl, Tensor which,
+                                  const std::vector<float>& v) {
+  if (wl.layout == task::Layout::nchw || which == Tensor::Bias || v.empty()) return v;
+  // [A][B][P] -> [A][P][B]: the second dimension innermost (channels; a weight's input channels).
+  int64_t a = 0, b = 0, plane = 0;
+  switch (which) {
+  case Tensor::Data:
+    a = wl.n, b = wl.c, plane = int64_t(wl.h) * wl.w;
+    break;
+  case Tensor::Weight:
+    a = wl.k, b = wl.c / wl.groups, plane = int64_t(wl.r) * wl.s;
+    break;
+  default: // the output's shape
+    a = wl.n, b = wl.k, plane = int64_t(wl.out_h()) * wl.out_w();
+    break;
+  }
+  if (int64_t(v.size()) != a * b * plane)
+    throw Error("to_task_layout: " + std::to_string(v.size()) + " values for a tensor of " +
+                std::to_string(a * b * plane));
+  std::vector<float> out(v.size());
+  for (int64_t i = 0; i < a; ++i)
+    for (int64_t j = 0; j < b; ++j)
+      for (int64_t q = 0; q < plane; ++q)
+        out[size_t((i * plane + q) * b + j)] = v[size_t((i * b + j) * plane + q)];
+  return out;
 }
 
 void round_to(task::DataType t, std::vector<float>& v) {

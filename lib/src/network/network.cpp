@@ -429,6 +429,9 @@ Network parse_network(const json& doc, const std::string& source, int batch) {
       net.precision != "fp16" && net.precision != "bf16") {
     ctx.fail("'precision' is fp32, tf32, fp16 or bf16, got '" + net.precision + "'");
   }
+  net.layout = get_string(ctx, doc, "layout", "");
+  if (!net.layout.empty() && net.layout != "nchw" && net.layout != "nhwc")
+    ctx.fail("'layout' is nchw or nhwc, got '" + net.layout + "'");
   if (doc.contains("fuse")) {
     if (!doc.at("fuse").is_boolean())
       ctx.fail("'fuse' must be true or false, got " + doc.at("fuse").dump());

@@ -85,6 +85,7 @@ std::vector<Task> extract_tasks(const network::Network& net, const ExtractOption
     wl.dilation_w = win.dilation_w;
     wl.groups = layer.groups;
     wl.dtype = opts.dtype;
+    wl.layout = opts.layout;
     std::vector<std::string> fused;
     if (opts.fuse) wl.epilogue = fuse_chain(net, at, readers, position, &fused);
     auto [it, inserted] = by_key.emplace(wl.key(), tasks.size());

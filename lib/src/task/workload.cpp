@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <tuple>
 
@@ -15,7 +16,7 @@ auto as_tuple(const Conv2dWorkload& w) {
   return std::make_tuple(w.n, w.c, w.h, w.w, w.k, w.r, w.s, w.stride_h, w.stride_w, w.pad_top,
                          w.pad_left, w.pad_bottom, w.pad_right, w.dilation_h, w.dilation_w,
                          w.groups, int(w.dtype), w.epilogue.bias, w.epilogue.residual,
-                         int(w.epilogue.act));
+                         int(w.epilogue.act), int(w.layout));
 }
 
 constexpr std::pair<Activation, const char*> kActivations[] = {
@@ -42,6 +43,19 @@ DataType dtype_from_text(const std::string& text) {
   }
   throw Error("unknown data type '" + text + "' (known: fp32, fp16, bf16, or float32, float16, " +
               "bfloat16)");
+}
+
+const char* layout_name(Layout l) {
+  return l == Layout::nhwc ? "nhwc" : "nchw";
+}
+
+Layout layout_from_text(const std::string& text) {
+  std::string lower = text;
+  for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  for (Layout l : {Layout::nchw, Layout::nhwc}) {
+    if (lower == layout_name(l)) return l;
+  }
+  throw Error("unknown layout '" + text + "' (known: nchw, nhwc)");
 }
 
 const char* activation_name(Activation a) {
@@ -101,6 +115,7 @@ int64_t Conv2dWorkload::flops() const {
 std::string Conv2dWorkload::str() const {
   std::string out = shape_str();
   if (dtype != DataType::f32) out += std::string(" ") + dtype_short(dtype);
+  if (layout != Layout::nchw) out += std::string(" ") + layout_name(layout);
   if (!epilogue.empty()) out += " +" + epilogue.str();
   return out;
 }
@@ -125,6 +140,7 @@ std::string Conv2dWorkload::key() const {
     out += "_" + std::to_string(v);
   }
   if (dtype != DataType::f32) out += std::string("_") + dtype_short(dtype);
+  if (layout != Layout::nchw) out += std::string("_") + layout_name(layout);
   if (!epilogue.empty()) {
     out += "_e";
     if (epilogue.bias) out += "b";
@@ -154,6 +170,7 @@ nlohmann::json to_json(const Conv2dWorkload& wl) {
                       {"dilation", {wl.dilation_h, wl.dilation_w}},
                       {"groups", wl.groups}};
   if (wl.dtype != DataType::f32) j["dtype"] = dtype_name(wl.dtype);
+  if (wl.layout != Layout::nchw) j["layout"] = layout_name(wl.layout);
   if (!wl.epilogue.empty()) {
     j["epilogue"] = {{"bias", wl.epilogue.bias},
                      {"residual", wl.epilogue.residual},
@@ -188,6 +205,7 @@ Conv2dWorkload workload_from_json(const nlohmann::json& j) {
     wl.dilation_w = dil[1];
     wl.groups = j.value("groups", 1);
     if (j.contains("dtype")) wl.dtype = dtype_from_text(j.at("dtype").get<std::string>());
+    if (j.contains("layout")) wl.layout = layout_from_text(j.at("layout").get<std::string>());
     if (j.contains("epilogue")) {
       const nlohmann::json& e = j.at("epilogue");
       wl.epilogue.bias = e.value("bias", false);

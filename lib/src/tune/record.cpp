@@ -5,6 +5,7 @@
 #include "chameleon/target/target.hpp"
 #include "chameleon/util/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -18,14 +19,23 @@ constexpr double kFailedCost = 1e9; // AutoTVM writes [1e9] as the costs of a fa
 constexpr const char* kTaskName = "conv2d_nchw.cuda";
 
 // The out_dtype (last) is the accumulation type, float32 for every task (AutoTVM's convention).
+// An NHWC task's tensors are given in its layout ([N, H, W, C] data, [K, R, S, C/G] weight), and
+// "NHWC" comes before the out_dtype.
 json autotvm_args(const task::Conv2dWorkload& w) {
   const char* dtype = task::dtype_name(w.dtype);
-  return json::array({json::array({"TENSOR", {w.n, w.c, w.h, w.w}, dtype}),
-                      json::array({"TENSOR", {w.k, w.c / w.groups, w.r, w.s}, dtype}),
-                      {w.stride_h, w.stride_w},
-                      {w.pad_top, w.pad_left, w.pad_bottom, w.pad_right},
-                      {w.dilation_h, w.dilation_w},
-                      "float32"});
+  const bool nhwc = w.layout == task::Layout::nhwc;
+  json args = json::array(
+      {json::array({"TENSOR", nhwc ? json{w.n, w.h, w.w, w.c} : json{w.n, w.c, w.h, w.w}, dtype}),
+       json::array(
+           {"TENSOR",
+            nhwc ? json{w.k, w.r, w.s, w.c / w.groups} : json{w.k, w.c / w.groups, w.r, w.s},
+            dtype}),
+       {w.stride_h, w.stride_w},
+       {w.pad_top, w.pad_left, w.pad_bottom, w.pad_right},
+       {w.dilation_h, w.dilation_w}});
+  if (nhwc) args.push_back("NHWC");
+  args.push_back("float32");
+  return args;
 }
 
 // AutoTVM's task name for records of a template (chameleon-only templates have their own).
@@ -50,6 +60,13 @@ task::Conv2dWorkload workload_from_args(const json& args) {
   auto data = args.at(0).at(1).get<std::vector<int>>();
   auto kernel = args.at(1).at(1).get<std::vector<int>>();
   if (data.size() != 4 || kernel.size() != 4) throw Error("conv2d args need 4-D data and kernel");
+  // NHWC tensors (autotvm_args): data [N, H, W, C], kernel [K, R, S, C/G].
+  const bool nhwc = args.size() > 6 && args.at(5) == "NHWC";
+  if (nhwc) {
+    w.layout = task::Layout::nhwc;
+    std::rotate(data.begin() + 1, data.begin() + 3, data.end());       // N C H W
+    std::rotate(kernel.begin() + 1, kernel.begin() + 3, kernel.end()); // K C R S
+  }
   w.n = data[0], w.c = data[1], w.h = data[2], w.w = data[3];
   w.k = kernel[0], w.r = kernel[2], w.s = kernel[3];
   auto stride = ints(args.at(2));

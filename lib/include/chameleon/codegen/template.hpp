@@ -139,6 +139,8 @@ std::string epilogue_source();
 std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mode);
 // Why a float32 template declines the task ("" for a float32 task).
 std::string float32_only(const task::Conv2dWorkload& wl);
+// Why a template of NCHW kernels declines the task ("" for an NCHW task).
+std::string nchw_only(const task::Conv2dWorkload& wl);
 // Without a split (splits 1) both modes make the same kernel, so the space holds every such
 // config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);

@@ -16,6 +16,7 @@ struct Cudnn {
   enum : int {
     kSuccess = 0,
     kNchw = 0,
+    kNhwc = 1, // CUDNN_TENSOR_NHWC (a filter: KRSC)
     kFloat = 0,
     kHalf = 2,
     kBfloat16 = 9,

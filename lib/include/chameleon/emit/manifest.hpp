@@ -57,9 +57,10 @@ struct Manifest {
   bool simulated = false;
   std::string layout = kLayout;
   static constexpr const char* kLayout =
-      "data NCHW, weight KCRS (C/groups), out and residual NKOHOW, of each kernel's workload "
-      "dtype (float32 when it names none); bias float32 [K]; kernel arguments (data, weight, out, "
-      "bias, residual)";
+      "data NCHW, weight KCRS (C/groups), out and residual NKOHOW, or, where a kernel's workload "
+      "says layout nhwc, data NHWC, weight KRSC, out and residual NOHOWK; of each kernel's "
+      "workload dtype (float32 when it names none); bias float32 [K]; kernel arguments (data, "
+      "weight, out, bias, residual)";
   std::vector<ManifestKernel> kernels;
   std::vector<MissingKernel> missing;
 };

@@ -29,6 +29,13 @@ TaskInputs make_inputs(const task::Conv2dWorkload& wl, uint64_t seed);
 // The task's epilogue applied to a convolution's output, in place: act(conv + bias + residual),
 // in float32, as the kernels compute it (templates/epilogue.cu).
 void apply_epilogue(const task::Conv2dWorkload& wl, const TaskInputs& in, std::vector<float>& out);
+// A tensor of the canonical order (data [N][C][H][W], weight [K][C/G][R][S], residual and output
+// [N][K][OH][OW] as Tensor::Residual, bias [K]) in the task's layout: unchanged for an NCHW task;
+// for an NHWC one data [N][H][W][C], weight [K][R][S][C/G], residual and output [N][OH][OW][K].
+// make_inputs, conv2d_cpu and apply_epilogue work in the canonical order; a kernel's tensors are
+// these.
+std::vector<float> to_task_layout(const task::Conv2dWorkload& wl, Tensor which,
+                                  const std::vector<float>& v);
 // Each value rounded to the nearest value of type `t` (ties to even).
 void round_to(task::DataType t, std::vector<float>& v);
 // The values in the storage of type `t` (4 or 2 bytes each, little-endian), rounded as round_to.

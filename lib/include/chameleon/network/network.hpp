@@ -67,6 +67,7 @@ struct Network {
   // "fp16", "bf16"; empty when not given) and "fuse" (-1 not given, 0 false, 1 true).
   std::string precision;
   int fuse = -1;
+  std::string layout; // "layout": "nchw" or "nhwc" (empty when not given)
 };
 
 // Parses and shape-checks a network description (format: docs/network-format.md). Every problem

@@ -21,6 +21,7 @@ struct Task {
 // How a network's layers become tasks.
 struct ExtractOptions {
   DataType dtype = DataType::f32;
+  Layout layout = Layout::nchw; // of every task's tensors
   // Fuse what follows each conv2d into its epilogue: its own bias, then a batch_norm (folded into
   // the weights and a bias), then an add of two tensors whose other input is computed before the
   // conv2d (the residual), then relu, relu6, silu or hardswish, each taken only while the tensor

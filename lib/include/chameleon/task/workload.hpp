@@ -20,6 +20,14 @@ inline int dtype_bytes(DataType t) {
   return t == DataType::f32 ? 4 : 2;
 }
 
+// The order of a task's tensors in memory. nchw: data [N][C][H][W], weight [K][C/G][R][S], out
+// and residual [N][K][OH][OW]; nhwc (channels last): data [N][H][W][C], weight [K][R][S][C/G],
+// out and residual [N][OH][OW][K]. Bias is [K] in both.
+enum class Layout { nchw, nhwc };
+const char* layout_name(Layout l); // "nchw", "nhwc"
+// Either name (any case); throws chameleon::Error naming the known ones.
+Layout layout_from_text(const std::string& text);
+
 // The activation a fused epilogue ends with.
 enum class Activation { none, relu, relu6, silu, hardswish };
 const char* activation_name(Activation a); // "relu", ... ("none")
@@ -46,8 +54,9 @@ struct Epilogue {
 // The reference epilogue, as the kernels apply it (float32 arithmetic).
 float apply_activation(Activation a, float v);
 
-// One conv2d problem, NCHW input, KCRS weights, of `dtype` (float32 unless said), with the fused
-// epilogue `epilogue` (none unless said). Two layers with equal workloads share a tuning task.
+// One conv2d problem, NCHW input and KCRS weights unless `layout` says NHWC, of `dtype` (float32
+// unless said), with the fused epilogue `epilogue` (none unless said). Two layers with equal
+// workloads share a tuning task.
 struct Conv2dWorkload {
   int n = 1, c = 1, h = 1, w = 1; // input
   int k = 1, r = 1, s = 1;        // output channels, kernel height and width
@@ -57,6 +66,7 @@ struct Conv2dWorkload {
   int groups = 1;
   DataType dtype = DataType::f32;
   Epilogue epilogue;
+  Layout layout = Layout::nchw;
 
   int out_h() const;
   int out_w() const;
@@ -67,7 +77,8 @@ struct Conv2dWorkload {
   int64_t flops() const;
 
   // "N1 C64 H56 W56 K128 R3 S3 s2 p1 d1" (stride, padding, dilation folded when symmetric), then
-  // " fp16" and " +bias+add+relu" for a type other than float32 and a fused epilogue.
+  // " fp16", " nhwc" and " +bias+add+relu" for a type other than float32, the NHWC layout and a
+  // fused epilogue.
   std::string str() const;
   // The shape alone, without type and epilogue.
   std::string shape_str() const;
@@ -80,8 +91,8 @@ struct Conv2dWorkload {
   bool operator<(const Conv2dWorkload& o) const;
 };
 
-// The fields "dtype" and "epilogue" are written only when not float32 / not empty, so that a
-// float32 task without epilogue reads as before.
+// The fields "dtype", "layout" and "epilogue" are written only when not float32 / not NCHW / not
+// empty, so that a float32 NCHW task without epilogue reads as before.
 nlohmann::json to_json(const Conv2dWorkload& wl);
 // Throws chameleon::Error on a missing or inconsistent field.
 Conv2dWorkload workload_from_json(const nlohmann::json& j);
