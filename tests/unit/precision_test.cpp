@@ -561,7 +561,7 @@ TEST_CASE("float16 and bfloat16 conversions round to nearest even", "[precision]
 }
 
 TEST_CASE("conv2d_tensorcore's configs compile with NVRTC for sm_80 and sm_90, fp16 and bf16, "
-          "fused",
+          "NCHW and NHWC, fused",
           "[precision][slow]") {
   const auto& tmpl = codegen::find_template("conv2d_tensorcore");
   task::ExtractOptions o;
@@ -572,31 +572,34 @@ TEST_CASE("conv2d_tensorcore's configs compile with NVRTC for sm_80 and sm_90, f
     opts.jobs = 2;
     opts.isolate = false;
     measure::Builder builder(tgt, tgt.arch(), opts);
-    for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
-      o.dtype = t;
-      const auto tasks = task::extract_tasks(shipped("resnet18"), o);
-      std::vector<space::ConfigSpace> spaces;
-      for (const auto& task : tasks) spaces.push_back(tmpl.make_space(task.workload));
-      std::vector<std::future<measure::BuildResult>> futures;
-      std::vector<std::string> labels;
-      // Tasks 1 (C=3 stem: element-wise weight copies), 3 (bias+add+relu), 6 (1x1 stride 2).
-      for (size_t i : {size_t(0), size_t(2), size_t(5)}) {
-        std::mt19937_64 rng(17 + i);
-        const auto configs =
-            codegen::random_valid_configs(tmpl, tasks[i].workload, spaces[i], tgt, 6, rng);
-        for (const auto& c : configs) {
-          futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
-          labels.push_back(std::string(name) + " " + tasks[i].workload.str() + " config " +
-                           std::to_string(c.index));
+    for (task::DataType t : {task::DataType::f16, task::DataType::bf16})
+      for (task::Layout layout : {task::Layout::nchw, task::Layout::nhwc}) {
+        o.dtype = t;
+        o.layout = layout; // NHWC: the 16-byte tap copies, ldmatrix without .trans
+        const int count = layout == task::Layout::nhwc ? 3 : 6;
+        const auto tasks = task::extract_tasks(shipped("resnet18"), o);
+        std::vector<space::ConfigSpace> spaces;
+        for (const auto& task : tasks) spaces.push_back(tmpl.make_space(task.workload));
+        std::vector<std::future<measure::BuildResult>> futures;
+        std::vector<std::string> labels;
+        // Tasks 1 (C=3 stem: element-wise weight copies), 3 (bias+add+relu), 6 (1x1 stride 2).
+        for (size_t i : {size_t(0), size_t(2), size_t(5)}) {
+          std::mt19937_64 rng(17 + i);
+          const auto configs =
+              codegen::random_valid_configs(tmpl, tasks[i].workload, spaces[i], tgt, count, rng);
+          for (const auto& c : configs) {
+            futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
+            labels.push_back(std::string(name) + " " + tasks[i].workload.str() + " config " +
+                             std::to_string(c.index));
+          }
+        }
+        for (size_t i = 0; i < futures.size(); ++i) {
+          const auto r = futures[i].get();
+          INFO(labels[i] << ": " << r.message);
+          CHECK(r.ok());
+          CHECK(r.resources.registers > 0);
         }
       }
-      for (size_t i = 0; i < futures.size(); ++i) {
-        const auto r = futures[i].get();
-        INFO(labels[i] << ": " << r.message);
-        CHECK(r.ok());
-        CHECK(r.resources.registers > 0);
-      }
-    }
   }
 }
 
