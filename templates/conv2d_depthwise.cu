@@ -112,7 +112,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         const int oh = oh0 + row_of(i), ow = ow0 + col_of(j);
         if (oh < OH && ow < OW) {
           const size_t o = ((size_t(n) * K + k) * OH + oh) * OW + ow;
-          out[o] = float_to_elem(EPI_ANY ? epilogue(acc[i][j], k, o, bias, residual) : acc[i][j]);
+          out[o] = float_to_elem(epilogue(acc[i][j], k, o, bias, residual));
         }
       }
   }

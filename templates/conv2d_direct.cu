@@ -164,7 +164,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
               } else if constexpr (SPLIT_K > 1) {
                 atomicAdd(dst, v);
               } else {
-                *dst = EPI_ANY ? epilogue(v, f, o, bias, residual) : v;
+                *dst = epilogue(v, f, o, bias, residual);
               }
             }
 }

@@ -268,7 +268,7 @@ __device__ __forceinline__ void store_out(const Outputs& o, int m, int p, int sp
     } else if constexpr (SPLIT_K > 1) {
       atomicAdd(dst, v);
     } else {
-      *dst = EPI_ANY ? epilogue(v, m, at, o.bias, o.residual) : v;
+      *dst = epilogue(v, m, at, o.bias, o.residual);
     }
   }
 }

@@ -290,7 +290,7 @@ __device__ __forceinline__ void store_out(const Outputs& o, int m, int p, int sp
     if constexpr (SPLIT_K > 1) {
       reinterpret_cast<float*>(o.out)[split * OUT_TOTAL + at] = v;
     } else {
-      o.out[at] = float_to_elem(EPI_ANY ? epilogue(v, k, at, o.bias, o.residual) : v);
+      o.out[at] = float_to_elem(epilogue(v, k, at, o.bias, o.residual));
     }
   }
 }

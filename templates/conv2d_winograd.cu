@@ -275,7 +275,7 @@ __device__ __forceinline__ void store_out(float* __restrict__ out, int m, int oh
     } else if constexpr (SPLIT_K > 1) {
       atomicAdd(dst, v);
     } else {
-      *dst = EPI_ANY ? epilogue(v, m, o, bias, residual) : v;
+      *dst = epilogue(v, m, o, bias, residual);
     }
   }
 }

@@ -46,7 +46,8 @@ __device__ __forceinline__ elem_t float_to_elem(float x) {
 #endif
 }
 
-// The output of channel k (of the bias' K) at flat index i (of the residual), as stored.
+// The output of channel k (of the bias' K) at flat index i (of the residual), as stored: v itself
+// when the task has no epilogue (the index arithmetic of a call is then dead code).
 __device__ __forceinline__ float epilogue(float v, int k, long long i,
                                           const float* __restrict__ bias,
                                           const elem_t* __restrict__ residual) {

@@ -17,8 +17,7 @@ extern "C" __global__ void __launch_bounds__(REDUCE_THREADS)
 #pragma unroll
     for (int k = 0; k < SPLIT_K; ++k) s += ws[k * REDUCE_TOTAL + i];
     // The output channel of element i: NHWC outputs hold the channels innermost.
-    if constexpr (EPI_ANY)
-      s = epilogue(s, LAYOUT_NHWC ? int(i % K) : int((i / (OH * OW)) % K), i, bias, residual);
+    s = epilogue(s, LAYOUT_NHWC ? int(i % K) : int((i / (OH * OW)) % K), i, bias, residual);
     out[i] = float_to_elem(s);
   }
 }

@@ -625,6 +625,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                   "candidates' score spread added for the quickest to compile (0: off)")
       ->check(between(0, 1))
       ->capture_default_str();
+  cmd->add_option("--sim-prior", t.sim_prior,
+                  "The first batch from this many random valid configs ranked by the sim model of "
+                  "the target, instead of a random one (0: off)")
+      ->check(at_least(0))
+      ->capture_default_str();
   cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")
       ->check(between(0, 1))
       ->capture_default_str();

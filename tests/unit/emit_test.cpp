@@ -201,21 +201,25 @@ TEST_CASE("the kernels header declares a launch function per kernel", "[emit]") 
   CHECK(emit::kernels_header(manifest) == h); // deterministic
   // The groups are part of a kernel's shape: a depthwise kernel's weights are [K][1][R][S].
   CHECK(h.find("int dilation_h, dilation_w, groups, out_h, out_w;") != std::string::npos);
-  CHECK(h.find(", 1, 1, 1, 14, 14, \"float32\", false, false, \"none\", 15.000},") !=
+  CHECK(h.find(", 1, 1, 1, 14, 14, \"float32\", false, false, \"none\", \"nchw\", 15.000},") !=
         std::string::npos);
   auto depthwise = conv(16, 16);
   depthwise.groups = 16;
   manifest.kernels[0].workload = depthwise;
   CHECK(emit::kernels_header(manifest).find(", 1, 1, 16, 14, 14, \"float32\", false, false, "
-                                            "\"none\", 15.000},") != std::string::npos);
+                                            "\"none\", \"nchw\", 15.000},") != std::string::npos);
   // A fused fp16 kernel says its type and epilogue; its launcher takes the bias and residual.
   depthwise.dtype = task::DataType::f16;
   depthwise.epilogue.bias = true;
   depthwise.epilogue.act = task::Activation::relu6;
   manifest.kernels[0].workload = depthwise;
   const std::string fused = emit::kernels_header(manifest);
-  CHECK(fused.find(", 16, 14, 14, \"float16\", true, false, \"relu6\", 15.000},") !=
+  CHECK(fused.find(", 16, 14, 14, \"float16\", true, false, \"relu6\", \"nchw\", 15.000},") !=
         std::string::npos);
+  // An NHWC kernel says its layout.
+  depthwise.layout = task::Layout::nhwc;
+  manifest.kernels[0].workload = depthwise;
+  CHECK(emit::kernels_header(manifest).find("\"relu6\", \"nhwc\", 15.000},") != std::string::npos);
   CHECK(fused.find("CUdeviceptr bias = 0, CUdeviceptr residual = 0) {") != std::string::npos);
   manifest.simulated = true;
   CHECK(emit::kernels_header(manifest).find("(sm_90, NVRTC 13.0), timed on the SIM device.\n") !=

@@ -450,6 +450,44 @@ TEST_CASE("the chameleon tuner is reproducible on the sim: the same configs in t
   CHECK(runs[0] == runs[1]);
 }
 
+TEST_CASE("the sim prior draws the first batch from configs the sim model ranks first", "[tune]") {
+  // On the sim device the prior ranks by the device's own model: the first batch must be faster
+  // than a random one, and the same with every tuner that has a model (not the random tuner).
+  auto t = resnet18()[3];
+  SimRig rig;
+  auto first_batch_mean = [&](const std::string& tuner, int prior) {
+    tune::TuneOptions o;
+    o.tuner = tuner;
+    o.templates = {"conv2d_implicit_gemm"};
+    o.trials = 16;
+    o.batch = 16;
+    o.seed = 3;
+    o.sim_prior = prior;
+    const std::string path = temp_path("sim-prior-" + tuner + std::to_string(prior));
+    {
+      tune::TuningLog log(path);
+      tune::TuneEnv env = rig.env(log);
+      tune::tune_task(t, o, env, 1, 1);
+    }
+    const auto read = tune::read_log(path);
+    std::filesystem::remove(path);
+    REQUIRE(read.records.size() == 16);
+    double sum = 0;
+    for (const auto& r : read.records) sum += r.ok() ? r.seconds() : 1.0;
+    return sum / 16;
+  };
+  for (const char* tuner : {"chameleon", "autotvm"}) {
+    INFO(tuner);
+    const double random_first = first_batch_mean(tuner, 0);
+    const double ranked_first = first_batch_mean(tuner, 512);
+    CHECK(ranked_first < 0.8 * random_first);
+  }
+  CHECK(first_batch_mean("random", 512) == first_batch_mean("random", 0));
+  tune::TuneOptions o;
+  o.sim_prior = 64;
+  CHECK(tune::to_json(o).at("sim_prior") == 64);
+}
+
 TEST_CASE("tune_task logs every trial, resumes without measuring again, stops early", "[tune]") {
   auto t = resnet18()[9]; // 512@7 3x3, a small space
   SimRig rig;

@@ -1,6 +1,7 @@
 #include "search.hpp"
 #include "clock.hpp"
 
+#include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
 
@@ -189,8 +190,30 @@ Stop TemplateSearch::stop_reason() const {
   return {};
 }
 
+std::vector<explore::Candidate> TemplateSearch::sim_ranked() {
+  std::vector<explore::Candidate> out;
+  const int64_t size = space_.size();
+  const int pool = int(std::min<int64_t>(o_.sim_prior, size));
+  std::unordered_set<int64_t> drawn;
+  // Random draws of the space, as many tries as a sparse valid set needs, then the estimates.
+  for (int64_t tries = 0; int(out.size()) < pool && tries < 20 * int64_t(pool); ++tries) {
+    const space::Config c = space_.random(rng_);
+    if (visited_.count(c.index) || !drawn.insert(c.index).second || !valid(c)) continue;
+    const codegen::KernelFeatures f = tmpl_.features(task_.workload, space_, c);
+    const measure::SimEstimate e = measure::simulate(env_.target, task_.workload, f, {}, 0);
+    if (!e.launchable || !(e.noiseless_s > 0)) continue;
+    out.push_back({c, float(double(task_.workload.flops()) / e.noiseless_s * 1e-12)});
+  }
+  std::sort(out.begin(), out.end(), [](const explore::Candidate& a, const explore::Candidate& b) {
+    return a.score > b.score;
+  });
+  return out;
+}
+
 std::vector<explore::Candidate> TemplateSearch::explore() {
-  if (!parts_.explorer || !cost_model_.trained()) return {};
+  if (!parts_.explorer) return {};
+  if (!cost_model_.trained())
+    return o_.sim_prior > 0 ? sim_ranked() : std::vector<explore::Candidate>{};
   std::vector<space::Config> best_known = best_first(measured_ok_, 32);
   explore::ExploreContext ctx{space_,
                               [this](const std::vector<space::Config>& c) { return predict(c); },

@@ -59,6 +59,9 @@ public:
 private:
   bool valid(const space::Config& c);
   std::vector<float> predict(const std::vector<space::Config>& configs);
+  // Before the cost model has data: o.sim_prior random valid unvisited configs scored by the sim
+  // model's estimate (throughput), best first (none when sim_prior is 0).
+  std::vector<explore::Candidate> sim_ranked();
   // The candidates' scores with their predicted compile quickness added (compile_aware).
   std::vector<explore::Candidate> compile_aware(std::vector<explore::Candidate> candidates);
   void consider(const Record& r, const space::Config& c);

@@ -43,6 +43,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"transfer_seeds", o.transfer_seeds},
           {"transfer_rows", o.transfer_rows},
           {"compile_aware", o.compile_aware},
+          {"sim_prior", o.sim_prior},
           {"time_limit_s", o.time_limit_s},
           {"model", model::to_json(o.model)},
           {"annealing", explore::to_json(o.annealing)},

@@ -45,6 +45,10 @@ struct TuneOptions {
   // candidates' score spread, the most for the quickest to compile among them: of configs
   // predicted about as fast, those that compile quickly go first. 0: off.
   double compile_aware = 0;
+  // A prior from the analytical model: before the cost model has data, the first batch is sampled
+  // from this many random valid configs ranked by the sim device's estimate for the target
+  // (compile-free: predicted registers), instead of drawn at random. 0: off.
+  int sim_prior = 0;
   double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
                            // task gets its share of what is left when it starts (see tune_tasks)
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
