@@ -417,10 +417,13 @@ TEST_CASE("every task of every shipped network, new templates (host emulation)",
   for (const std::string& net : nets) {
     // A shipped network's name, or the path of any network file.
     const bool path = net.find('/') != std::string::npos || net.find(".json") != std::string::npos;
-    // CHM_EMU_PRECISION=fp16|bf16: tasks of that type; CHM_EMU_FUSE=1: with fused epilogues.
+    // CHM_EMU_PRECISION=fp16|bf16: tasks of that type; CHM_EMU_FUSE=1: with fused epilogues;
+    // CHM_EMU_LAYOUT=nhwc: channels last.
     task::ExtractOptions extract;
     if (const char* p = std::getenv("CHM_EMU_PRECISION"); p != nullptr && *p != 0)
       extract.dtype = task::dtype_from_text(p);
+    if (const char* l = std::getenv("CHM_EMU_LAYOUT"); l != nullptr && *l != 0)
+      extract.layout = task::layout_from_text(l);
     extract.fuse = std::getenv("CHM_EMU_FUSE") != nullptr;
     const auto tasks = task::extract_tasks(
         network::load_network(

@@ -46,6 +46,12 @@ struct Tc {
     const int slots = threads() >= copies ? 1 : copies / threads();
     return int64_t((bk + row_step - 1) / row_step) * slots;
   }
+  // The pixels an NHWC thread copies 16 bytes for per tile (B_SLOTS in the template), each with
+  // its offset and position kept in registers; 0 otherwise.
+  int64_t copy_slots() const {
+    if (!nhwc || !b_vec) return 0;
+    return (int64_t(bn()) * (bk / 8) + threads() - 1) / threads();
+  }
   int64_t smem_bytes() const {
     const int64_t b_stage = nhwc ? int64_t(bn()) * (bk + 8) : int64_t(bk) * (bn() + 8);
     return 2 * int64_t(stages) * (int64_t(bm()) * (bk + 8) + b_stage);
@@ -154,9 +160,9 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
   f.min_sm = min_sm();
   f.accumulators = int64_t(4) * c.mi * c.ni;
   // Accumulators, one step's fragments (4 registers per 16-row tile, 2 per 8-column one), the
-  // staged input (2 elements a register), the gather's pixels, the rest.
-  f.predicted_registers =
-      int(f.accumulators + 4 * c.mi + 2 * c.ni + (c.staged() + 1) / 2 + 3 * c.staged() / 8 + 40);
+  // staged input (2 elements a register), the gather's or the NHWC copies' pixels, the rest.
+  f.predicted_registers = int(f.accumulators + 4 * c.mi + 2 * c.ni + (c.staged() + 1) / 2 +
+                              3 * c.staged() / 8 + 3 * c.copy_slots() + 40);
   f.reduction_steps = c.k_tiles_per_split();
   f.fma_per_thread = f.accumulators * f.reduction_steps * c.bk;
   f.global_loads_per_block = f.reduction_steps * (int64_t(bm) * c.bk + int64_t(c.bk) * bn);
