@@ -14,14 +14,17 @@
 //             1: they are TILE_W / THREAD_W columns apart, so that neighbouring lanes read
 //             neighbouring words)
 // Grid: (output tiles of a plane, ceil(K / CB), N); block: CB * (TILE_H / THREAD_H) *
-// (TILE_W / THREAD_W) threads, the columns fastest (coalesced stores).
-// Layout: data [N][C][H][W], weight [K][1][R][S], out [N][K][OH][OW], of elem_t (float32, or
+// (TILE_W / THREAD_W) threads, the columns fastest (coalesced stores); with LAYOUT_NHWC the
+// channels fastest, in the staging loads as in the stores.
+// Layout: data [N][C][H][W], weight [K][1][R][S], out [N][K][OH][OW]; with LAYOUT_NHWC data
+// [N][H][W][C], weight [K][R][S][1] (the same memory), out [N][OH][OW][K]; of elem_t (float32, or
 // float16/bfloat16: converted to float32 as they are staged, accumulated in float32, the output
 // rounded once). Every size is
 // handled by bounds checks: odd and non-square planes, stride, dilation, asymmetric padding,
 // prime channel counts and batch > 1.
 
 static constexpr int M = K / C; // output channels per input channel
+static constexpr bool NHWC = LAYOUT_NHWC;
 static constexpr int LANES_H = TILE_H / THREAD_H;
 static constexpr int LANES_W = TILE_W / THREAD_W;
 static constexpr int PLANE_THREADS = LANES_H * LANES_W; // threads of one channel
@@ -47,13 +50,17 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const int n = blockIdx.z;
   const int ih0 = oh0 * SH - PT, iw0 = ow0 * SW - PL;
 
-  // Cooperative loads, consecutive threads on consecutive columns; padding and edges are zeros.
+  // Cooperative loads, consecutive threads on consecutive columns (NHWC: channels); padding and
+  // edges are zeros.
 #pragma unroll 4
   for (int e = tid; e < CB * IN_SIZE; e += THREADS) {
-    const int cl = e / IN_SIZE, rest = e % IN_SIZE, y = rest / IN_W, x = rest % IN_W;
+    const int cl = NHWC ? e % CB : e / IN_SIZE, rest = NHWC ? e / CB : e % IN_SIZE;
+    const int y = rest / IN_W, x = rest % IN_W;
     const int k = k0 + cl, ih = ih0 + y, iw = iw0 + x;
     const bool valid = k < K && ih >= 0 && ih < H && iw >= 0 && iw < W;
-    patch[e] = valid ? elem_to_float(data[((size_t(n) * C + k / M) * H + ih) * W + iw]) : 0.0f;
+    const size_t at = NHWC ? ((size_t(n) * H + ih) * W + iw) * C + k / M
+                           : ((size_t(n) * C + k / M) * H + ih) * W + iw;
+    patch[cl * IN_SIZE + rest] = valid ? elem_to_float(data[at]) : 0.0f;
   }
   for (int e = tid; e < CB * RS; e += THREADS) {
     const int k = k0 + e / RS;
@@ -61,7 +68,9 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   }
   __syncthreads();
 
-  const int cl = tid / PLANE_THREADS, t = tid % PLANE_THREADS;
+  // A thread's channel and place in the plane: NHWC threads of neighbouring channels store
+  // neighbouring outputs.
+  const int cl = NHWC ? tid % CB : tid / PLANE_THREADS, t = NHWC ? tid / CB : tid % PLANE_THREADS;
   const int ty = t / LANES_W, tx = t % LANES_W;
   const float* const p = patch + cl * IN_SIZE;
   const float* const w = taps + cl * RS;
@@ -111,7 +120,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       for (int j = 0; j < THREAD_W; ++j) {
         const int oh = oh0 + row_of(i), ow = ow0 + col_of(j);
         if (oh < OH && ow < OW) {
-          const size_t o = ((size_t(n) * K + k) * OH + oh) * OW + ow;
+          const size_t o = NHWC ? ((size_t(n) * OH + oh) * OW + ow) * K + k
+                                : ((size_t(n) * K + k) * OH + oh) * OW + ow;
           out[o] = float_to_elem(epilogue(acc[i][j], k, o, bias, residual));
         }
       }

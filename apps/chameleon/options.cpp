@@ -75,8 +75,9 @@ void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
       "Fuse each conv2d's bias, batch_norm, residual add and activation into its kernel (default: "
       "the network's \"fuse\", else on for fp16/bf16, off for fp32/tf32)");
   cmd.add_option("--layout", opts.layout,
-                 "nchw, or nhwc (channels last: data NHWC, weights KRSC, output NHWC; tuned by "
-                 "conv2d_tensorcore, fp16/bf16); default: the network's, else nchw")
+                 "nchw, or nhwc (channels last: data NHWC, weights KRSC, output NHWC; fp16/bf16, "
+                 "tuned by conv2d_tensorcore and, depthwise layers, conv2d_depthwise); default: "
+                 "the network's, else nchw")
       ->check(CLI::IsMember({"nchw", "nhwc"}));
 }
 

@@ -419,8 +419,8 @@ TEST_CASE("conv2d_tensorcore's tiles are exact in every ring depth and fragment 
   }
 }
 
-TEST_CASE("conv2d_tensorcore computes NHWC tasks: 16-byte tap copies, gathers, split-K, fused "
-          "(host emulation)",
+TEST_CASE("NHWC tasks compute exactly: conv2d_tensorcore's 16-byte tap copies, gathers, split-K, "
+          "fused, and conv2d_depthwise (host emulation)",
           "[emu][precision]") {
   const auto& tmpl = codegen::find_template("conv2d_tensorcore");
   auto nhwc = [](task::Conv2dWorkload wl) {
@@ -465,13 +465,28 @@ TEST_CASE("conv2d_tensorcore computes NHWC tasks: 16-byte tap copies, gathers, s
   CHECK(mismatches(tmpl, wl, sp, cfg, p, 1,
                    "j < unsigned(GK) && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W)",
                    "j < unsigned(GK) && unsigned(ih) < unsigned(H)") > 0);
+  // Depthwise NHWC layers on conv2d_depthwise (channels fastest): prime channels with batch 2,
+  // a multiplier of 2 with stride 2, dilation; fp32 too (the template takes every type).
+  const auto& depthwise = codegen::find_template("conv2d_depthwise");
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16, task::DataType::f32}) {
+    check_random(depthwise, typed(nhwc(shape(2, 13, 9, 11, 13, 3, 3, 1, 1, 1, 13)), t), 2, seed++);
+    check_random(depthwise,
+                 typed(nhwc(shape(1, 6, 15, 15, 12, 3, 3, 2, 1, 1, 6)), t,
+                       epi(true, true, task::Activation::relu6)),
+                 2, seed++);
+    check_random(depthwise,
+                 typed(nhwc(shape(1, 24, 13, 7, 24, 3, 3, 1, 2, 2, 24)), t,
+                       epi(true, false, task::Activation::hardswish)),
+                 1, seed++);
+  }
   // The NCHW tensors of the same task are not what the kernel reads.
   Problem nchw(wl, 4);
   nchw.data = Problem(typed(shape(1, 32, 9, 9, 40, 3, 3, 1, 1), task::DataType::f16), 4).data;
   CHECK(mismatches(tmpl, wl, sp, cfg, nchw, 1) > 0);
 }
 
-TEST_CASE("only conv2d_tensorcore takes NHWC tasks; the layout is part of the workload",
+TEST_CASE("conv2d_tensorcore and, for depthwise ones, conv2d_depthwise take NHWC tasks; the "
+          "layout is part of the workload",
           "[precision]") {
   auto wl = typed(shape(1, 16, 8, 8, 16, 3, 3, 1, 1), task::DataType::f16);
   wl.layout = task::Layout::nhwc;
@@ -491,6 +506,12 @@ TEST_CASE("only conv2d_tensorcore takes NHWC tasks; the layout is part of the wo
   const auto found = codegen::templates_for(wl, {}, false, 90);
   REQUIRE(found.size() == 1);
   CHECK(found[0]->name() == "conv2d_tensorcore");
+  auto nhwc_dw = typed(shape(1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 16), task::DataType::f16);
+  nhwc_dw.layout = task::Layout::nhwc;
+  std::set<std::string> dw_templates;
+  for (const auto* t : codegen::templates_for(nhwc_dw, {}, false, 90))
+    dw_templates.insert(t->name());
+  CHECK(dw_templates == std::set<std::string>{"conv2d_depthwise", "conv2d_tensorcore"});
   // The layout conversion: data element (n, c, h, w) lands at ((n*H + h)*W + w)*C + c.
   std::vector<float> data(size_t(wl.input_elems()));
   for (size_t i = 0; i < data.size(); ++i) data[i] = float(i);

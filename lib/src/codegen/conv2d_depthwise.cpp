@@ -58,7 +58,6 @@ Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
 } // namespace
 
 std::string Conv2dDepthwise::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (std::string why = nchw_only(wl); !why.empty()) return why;
   if (wl.c / wl.groups != 1) {
     return "not a depthwise convolution (" + std::to_string(wl.c / wl.groups) +
            " input channels per group)";
@@ -140,21 +139,29 @@ KernelFeatures Conv2dDepthwise::features(const task::Conv2dWorkload& wl,
   }
 
   // The first warp of each access: input patch and weight loads, output stores, patch reads.
+  // NHWC: consecutive lanes take consecutive channels, in the loads and in the stores.
   const int m = wl.k / wl.c; // output channels per input channel
+  const bool nhwc = wl.layout == task::Layout::nhwc;
   std::vector<int64_t> in_loads, w_loads, stores, reads;
   for (int lane = 0; lane < 32 && lane < t.threads(); ++lane) {
     {
-      const int64_t cl = lane / in_size, y = (lane % in_size) / t.in_w, x = lane % t.in_w;
-      const int64_t ih = y - wl.pad_top, iw = x - wl.pad_left;
+      const int64_t cl = nhwc ? lane % t.channels : lane / in_size;
+      const int64_t rest = nhwc ? lane / t.channels : lane % in_size;
+      const int64_t ih = rest / t.in_w - wl.pad_top, iw = rest % t.in_w - wl.pad_left;
       if (cl < t.channels && cl < wl.k && ih >= 0 && ih < wl.h && iw >= 0 && iw < wl.w) {
-        in_loads.push_back(((cl / m) * wl.h + ih) * wl.w + iw);
+        in_loads.push_back(nhwc ? (ih * wl.w + iw) * wl.c + cl / m
+                                : ((cl / m) * wl.h + ih) * wl.w + iw);
       }
     }
     if (lane < t.channels * rs && lane / rs < wl.k) w_loads.push_back(lane);
     const int plane = t.lanes_h() * t.lanes_w();
-    const int cl = lane / plane, ty = (lane % plane) / t.lanes_w(), tx = lane % t.lanes_w();
+    const int cl = nhwc ? lane % t.channels : lane / plane;
+    const int pt = nhwc ? lane / t.channels : lane % plane;
+    const int ty = pt / t.lanes_w(), tx = pt % t.lanes_w();
     const int64_t row = int64_t(ty) * t.thread_h, col = t.col(tx, 0);
-    if (cl < wl.k && row < oh && col < ow) stores.push_back((int64_t(cl) * oh + row) * ow + col);
+    if (cl < wl.k && row < oh && col < ow) {
+      stores.push_back(nhwc ? (row * ow + col) * wl.k + cl : (int64_t(cl) * oh + row) * ow + col);
+    }
     const int64_t x0 = t.interleave ? col * wl.stride_w : int64_t(tx) * t.thread_w * wl.stride_w;
     reads.push_back(cl * in_size + row * wl.stride_h * t.in_w + x0);
   }

@@ -88,7 +88,8 @@ std::string float32_only(const task::Conv2dWorkload& wl) {
 
 std::string nchw_only(const task::Conv2dWorkload& wl) {
   if (wl.layout == task::Layout::nchw) return "";
-  return "NCHW tensors only (NHWC tasks: conv2d_tensorcore, fp16 or bf16)";
+  return "NCHW tensors only (NHWC tasks: conv2d_tensorcore, fp16 or bf16, and conv2d_depthwise "
+         "for depthwise ones)";
 }
 
 const std::string& Template::fingerprint() const {
