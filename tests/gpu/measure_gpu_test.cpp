@@ -471,8 +471,9 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
     odd.epilogue.act = task::Activation::silu;
     shapes.push_back(odd);
   }
-  // NHWC (conv2d_tensorcore only): 16-byte tap copies with a residual, the element-wise gather of
-  // a C=3 stem; cuDNN in its NHWC format below.
+  // NHWC: conv2d_tensorcore's 16-byte tap copies with a residual, the element-wise gather of a
+  // C=3 stem, a depthwise layer (conv2d_depthwise and the tensor cores); cuDNN in its NHWC format
+  // below.
   const size_t first_nhwc = shapes.size();
   for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
     auto copies = small_workload();
@@ -487,6 +488,10 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
     stem.pad_top = stem.pad_left = stem.pad_bottom = stem.pad_right = 3;
     stem.epilogue = {};
     shapes.push_back(stem);
+    auto depthwise = copies; // conv2d_depthwise too
+    depthwise.c = depthwise.k = depthwise.groups = 24;
+    depthwise.epilogue.act = task::Activation::relu6;
+    shapes.push_back(depthwise);
   }
   int measured = 0, ok = 0;
   for (const auto& wl : shapes) {
@@ -505,7 +510,8 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
   std::printf("[gpu] fused and fp16/bf16 kernels: %d of %d configs verified\n", ok, measured);
   std::string why;
   if (cuda::load_cudnn(&why) == nullptr) return;
-  for (const auto& wl : {shapes[2], shapes[first_nhwc - 1], shapes[first_nhwc], shapes.back()}) {
+  for (const auto& wl :
+       {shapes[2], shapes[first_nhwc - 1], shapes[first_nhwc], shapes[first_nhwc + 1]}) {
     const auto r = runner.run_cudnn(wl);
     INFO(wl.str() << ": " << r.message);
     CHECK(r.ok());
