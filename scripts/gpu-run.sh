@@ -140,11 +140,13 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   local baseline=()
   local tf32=()
   [[ " $* " == *" --allow-tf32 "* ]] && tf32=(--allow-tf32)
-  if [ "$device" = cuda ] && timeout -k 5 "${BASELINE_LIMIT:-30}" python3 scripts/torch_baseline.py \
+  if [ "$device" != cuda ]; then
+    echo "no PyTorch baseline: not on a GPU (DEVICE=$device)"
+  elif timeout -k 5 "${BASELINE_LIMIT:-30}" python3 scripts/torch_baseline.py \
       "$res/$name-kernels" "${tf32[@]}" --out "$res/$name-pytorch.json" 2> "$res/$name-pytorch.txt"; then
     baseline=(--baseline "$res/$name-pytorch.json")
   else
-    echo "no PyTorch baseline:"; tail -n 5 "$res/$name-pytorch.txt" 2>/dev/null
+    echo "no PyTorch baseline (exit $?):"; tail -n 5 "$res/$name-pytorch.txt"
   fi
   "$exe" bench "$res/$name-kernels" --device "$device" "$@" "${baseline[@]}" 2>&1 | tee "$res/$name-bench.txt"
 }
