@@ -57,7 +57,7 @@ Tiles decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
 
 } // namespace
 
-std::string Conv2dDepthwise::decline_reason(const task::Conv2dWorkload& wl) const {
+std::string Conv2dDepthwise::shape_decline_reason(const task::Conv2dWorkload& wl) const {
   if (wl.c / wl.groups != 1) {
     return "not a depthwise convolution (" + std::to_string(wl.c / wl.groups) +
            " input channels per group)";

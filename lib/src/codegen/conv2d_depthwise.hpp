@@ -13,16 +13,20 @@ class Conv2dDepthwise final : public Template {
 public:
   std::string name() const override { return "conv2d_depthwise"; }
   std::string autotvm_task_name() const override { return "depthwise_conv2d_nchw.chameleon"; }
-  std::string decline_reason(const task::Conv2dWorkload& wl) const override;
   space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;
   KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
   std::string source_fingerprint() const override;
+
   // Every type: 16-bit tensors are staged as float32 (a depthwise layer has no GEMM for the
   // tensor cores to speed up: one input channel per output).
   bool takes(task::DataType) const override { return true; }
+  bool takes(task::Layout) const override { return true; }
+
+protected:
+  std::string shape_decline_reason(const task::Conv2dWorkload& wl) const override;
 };
 
 } // namespace chameleon::codegen

@@ -68,9 +68,7 @@ int input_tile_w(const task::Conv2dWorkload& wl, const Tiles& t) {
 
 } // namespace
 
-std::string Conv2dDirect::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (std::string why = float32_only(wl); !why.empty()) return why;
-  if (std::string why = nchw_only(wl); !why.empty()) return why;
+std::string Conv2dDirect::shape_decline_reason(const task::Conv2dWorkload& wl) const {
   if (wl.groups != 1) {
     return "grouped/depthwise convolution (groups=" + std::to_string(wl.groups) +
            "): AutoTVM's direct schedule has no groups (conv2d_implicit_gemm has)";

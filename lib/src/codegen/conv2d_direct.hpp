@@ -16,16 +16,19 @@ public:
   std::string autotvm_task_name() const override {
     return split_k_ ? "conv2d_nchw_splitk.chameleon" : "conv2d_nchw.cuda";
   }
-  std::string decline_reason(const task::Conv2dWorkload& wl) const override;
   space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;
   KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
   std::string source_fingerprint() const override;
+
   // The direct schedule is conv2d_direct_splitk's with split 1: tuned only when named (AutoTVM's
   // baseline space, `--templates conv2d_direct`).
   bool tuned_by_default() const override { return split_k_; }
+
+protected:
+  std::string shape_decline_reason(const task::Conv2dWorkload& wl) const override;
 
 private:
   bool split_k_;

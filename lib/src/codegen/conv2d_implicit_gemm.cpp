@@ -118,9 +118,7 @@ int input_slots(const task::Conv2dWorkload& wl, const Gemm& g) {
 
 } // namespace
 
-std::string ImplicitGemm::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (std::string why = float32_only(wl); !why.empty()) return why;
-  if (std::string why = nchw_only(wl); !why.empty()) return why;
+std::string ImplicitGemm::shape_decline_reason(const task::Conv2dWorkload& wl) const {
   if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
       int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
     return "GEMM sizes beyond 32-bit indexing";

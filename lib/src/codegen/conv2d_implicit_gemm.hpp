@@ -19,15 +19,18 @@ public:
     return tf32_ ? "conv2d_nchw_implicit_gemm_tf32.chameleon"
                  : "conv2d_nchw_implicit_gemm.chameleon";
   }
-  std::string decline_reason(const task::Conv2dWorkload& wl) const override;
   space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;
   KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
   std::string source_fingerprint() const override;
+
   bool tf32() const override { return tf32_; }
   int min_sm() const override { return tf32_ ? 80 : 0; }
+
+protected:
+  std::string shape_decline_reason(const task::Conv2dWorkload& wl) const override;
 
 private:
   bool tf32_;

@@ -110,11 +110,12 @@ void input_access(const task::Conv2dWorkload& wl, const Tc& c, int lane,
 
 } // namespace
 
-std::string TensorCoreGemm::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (wl.dtype == task::DataType::f32) {
-    return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
-           "tensor cores through conv2d_implicit_gemm_tf32)";
-  }
+std::string TensorCoreGemm::type_decline_reason(const task::Conv2dWorkload&) const {
+  return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
+         "tensor cores through conv2d_implicit_gemm_tf32)";
+}
+
+std::string TensorCoreGemm::shape_decline_reason(const task::Conv2dWorkload& wl) const {
   if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
       int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
     return "GEMM sizes beyond 32-bit indexing";

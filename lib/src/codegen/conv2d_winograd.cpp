@@ -78,9 +78,7 @@ int64_t local_of(int t, int lanes, int i, int lane) {
 
 } // namespace
 
-std::string Conv2dWinograd::decline_reason(const task::Conv2dWorkload& wl) const {
-  if (std::string why = float32_only(wl); !why.empty()) return why;
-  if (std::string why = nchw_only(wl); !why.empty()) return why;
+std::string Conv2dWinograd::shape_decline_reason(const task::Conv2dWorkload& wl) const {
   if (wl.r != 3 || wl.s != 3) {
     return "Winograd F(m x m, 3x3) needs a 3x3 kernel, not " + std::to_string(wl.r) + "x" +
            std::to_string(wl.s);

@@ -14,7 +14,6 @@ class Conv2dWinograd final : public Template {
 public:
   std::string name() const override { return "conv2d_winograd"; }
   std::string autotvm_task_name() const override { return "conv2d_nchw_winograd.chameleon"; }
-  std::string decline_reason(const task::Conv2dWorkload& wl) const override;
   space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;
   KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                       const space::Config& cfg) const override;
@@ -23,6 +22,9 @@ public:
 
 protected:
   std::string source_fingerprint() const override;
+
+protected:
+  std::string shape_decline_reason(const task::Conv2dWorkload& wl) const override;
 };
 
 } // namespace chameleon::codegen

@@ -80,16 +80,18 @@ std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mo
          wl.epilogue.str() + "): the workspace split (splitk_reduce 1) does";
 }
 
-std::string float32_only(const task::Conv2dWorkload& wl) {
-  if (wl.dtype == task::DataType::f32) return "";
-  return std::string("float32 tensors only (") + task::dtype_short(wl.dtype) +
-         " tasks: conv2d_tensorcore)";
+std::string Template::decline_reason(const task::Conv2dWorkload& wl) const {
+  if (!takes(wl.dtype)) return type_decline_reason(wl);
+  if (!takes(wl.layout)) {
+    return "NCHW tensors only (NHWC tasks: conv2d_tensorcore, fp16 or bf16, and conv2d_depthwise "
+           "for depthwise ones)";
+  }
+  return shape_decline_reason(wl);
 }
 
-std::string nchw_only(const task::Conv2dWorkload& wl) {
-  if (wl.layout == task::Layout::nchw) return "";
-  return "NCHW tensors only (NHWC tasks: conv2d_tensorcore, fp16 or bf16, and conv2d_depthwise "
-         "for depthwise ones)";
+std::string Template::type_decline_reason(const task::Conv2dWorkload& wl) const {
+  return std::string("float32 tensors only (") + task::dtype_short(wl.dtype) +
+         " tasks: conv2d_tensorcore)";
 }
 
 const std::string& Template::fingerprint() const {

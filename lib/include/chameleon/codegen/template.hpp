@@ -92,8 +92,9 @@ public:
   virtual std::string name() const = 0;
   // AutoTVM's task name for records of this template ("conv2d_nchw.cuda").
   virtual std::string autotvm_task_name() const = 0;
-  // Empty when the template supports the workload, else why not.
-  virtual std::string decline_reason(const task::Conv2dWorkload& wl) const = 0;
+  // Empty when the template supports the workload, else why not: the type and layout it takes
+  // (takes), then the template's own limits (shape_decline_reason).
+  std::string decline_reason(const task::Conv2dWorkload& wl) const;
   virtual space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const = 0;
   virtual KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                               const space::Config& cfg) const = 0;
@@ -102,8 +103,10 @@ public:
   // Hash of the template source and knob definitions: records made with another are stale.
   // Hashed once (source_fingerprint), then kept: records are checked against it one by one.
   const std::string& fingerprint() const;
-  // Whether its kernels read and write tensors of type `t` (float32 unless said).
+  // Whether its kernels read and write tensors of type `t` (float32 unless said), and of layout
+  // `l` (NCHW unless said).
   virtual bool takes(task::DataType t) const { return t == task::DataType::f32; }
+  virtual bool takes(task::Layout l) const { return l == task::Layout::nchw; }
   // TF32 tensor-core templates round the inputs to 10 mantissa bits: used only when allowed.
   virtual bool tf32() const { return false; }
   // The oldest architecture any of its configs runs on (80 for sm_80); 0: any.
@@ -114,6 +117,11 @@ public:
 
 protected:
   virtual std::string source_fingerprint() const = 0;
+  // Why a workload of a type and layout the template takes is declined ("" when it is not).
+  virtual std::string shape_decline_reason(const task::Conv2dWorkload& wl) const = 0;
+  // Why a task of a type it does not take is declined (the default names the float32 tensors
+  // and the template for the other types).
+  virtual std::string type_decline_reason(const task::Conv2dWorkload& wl) const;
 
 private:
   mutable std::once_flag fingerprint_once_;
@@ -137,10 +145,6 @@ std::string epilogue_source();
 // Why a split-K config cannot apply the task's fused epilogue (atomics add partial sums after
 // any activation would have run), or "".
 std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mode);
-// Why a float32 template declines the task ("" for a float32 task).
-std::string float32_only(const task::Conv2dWorkload& wl);
-// Why a template of NCHW kernels declines the task ("" for an NCHW task).
-std::string nchw_only(const task::Conv2dWorkload& wl);
 // Without a split (splits 1) both modes make the same kernel, so the space holds every such
 // config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);
