@@ -53,7 +53,6 @@ Baseline read_baseline(const std::string& path) {
       } else {
         e.seconds = k.at("median_s").get<double>();
         if (!(e.seconds > 0)) throw Error("median_s must be above zero");
-        e.detail = k.value("memory_format", std::string());
       }
       b.by_workload[wl.key()] = e;
     } catch (const std::exception& e) {

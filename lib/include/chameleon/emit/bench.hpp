@@ -11,8 +11,6 @@
 
 namespace chameleon::emit {
 
-// `chameleon bench`: the kernels of a replay re-timed, verified, against cuDNN on a GPU, or on
-// the sim model (no cuDNN there), same tensors and protocol for both.
 // Another engine's times for the same workloads, measured elsewhere in the same run (the
 // schema chameleon-baseline/1: scripts/torch_baseline.py times what a PyTorch user gets).
 struct Baseline {
@@ -24,7 +22,6 @@ struct Baseline {
   struct Entry {
     double seconds = 0; // median per call; 0 when the entry has an error
     std::string error;
-    std::string detail; // how it was timed (memory format)
   };
   std::map<std::string, Entry> by_workload; // by Conv2dWorkload::key()
 };
@@ -32,6 +29,8 @@ struct Baseline {
 // read is left out with a warning.
 Baseline read_baseline(const std::string& path);
 
+// `chameleon bench`: the kernels of a replay re-timed, verified, against cuDNN on a GPU, or on
+// the sim model (no cuDNN there), same tensors and protocol for both.
 struct BenchOptions {
   std::string
       input; // a kernels folder (replay's), or a tuning log (replayed into a scratch folder)
