@@ -614,6 +614,11 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
          "task's own (0: no cap)")
       ->check(at_least(0))
       ->capture_default_str();
+  cmd->add_flag("--transfer-trust,!--no-transfer-trust", t.transfer_trust,
+                "Check the records of other tasks and --history against the task's own: a quarter "
+                "of the first batches random, then transfer weighted by how well a model of it "
+                "alone ranks the task's records")
+      ->capture_default_str();
   cmd->add_option("--plan-size", t.batch,
                   "Configs measured per iteration (0: the tuner's own, 16 for chameleon, ae and "
                   "sa-as, 64 for "

@@ -24,6 +24,7 @@
 
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <set>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -486,6 +487,107 @@ TEST_CASE("the sim prior draws the first batch from configs the sim model ranks 
   tune::TuneOptions o;
   o.sim_prior = 64;
   CHECK(tune::to_json(o).at("sim_prior") == 64);
+}
+
+TEST_CASE("transfer trust: misleading history loses its weight, a faithful one keeps it",
+          "[tune]") {
+  // History: 96 sim measurements of another ResNet-18 layer of the same template. Faithful as
+  // measured, misleading with its times reversed (its slowest config labelled fastest).
+  SimRig rig;
+  tune::TuneOptions o;
+  o.templates = {"conv2d_implicit_gemm"};
+  o.trials = 96;
+  o.batch = 16;
+  o.seed = 5;
+  std::vector<tune::Record> history;
+  {
+    const std::string path = temp_path("trust-history");
+    {
+      tune::TuningLog log(path);
+      tune::TuneEnv env = rig.env(log);
+      tune::tune_task(resnet18()[2], o, env, 1, 1);
+    }
+    history = tune::read_log(path).records;
+    std::filesystem::remove(path);
+  }
+  REQUIRE(history.size() == 96);
+  std::vector<tune::Record> reversed = history;
+  {
+    std::vector<double> times;
+    for (const auto& r : history) times.push_back(r.ok() ? r.seconds() : 1.0);
+    std::vector<size_t> order(times.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return times[a] < times[b]; });
+    for (size_t i = 0; i < order.size(); ++i) {
+      tune::Record& r = reversed[order[i]];
+      r.result.error = measure::ErrorNo::None;
+      r.result.costs = {times[order[order.size() - 1 - i]]};
+      r.result.median = r.result.costs[0];
+    }
+  }
+  struct Run {
+    std::vector<double> trust; // per iteration comment that has one
+  };
+  auto tune_with = [&](const std::vector<tune::Record>& h, bool trust) {
+    tune::TuneOptions t = o;
+    t.trials = 48;
+    t.transfer_seeds = 0;
+    t.transfer_trust = trust;
+    const std::string path = temp_path(std::string("trust-") + (trust ? "on" : "off"));
+    {
+      tune::TuningLog log(path);
+      tune::TuneEnv env = rig.env(log);
+      env.history = h;
+      tune::tune_task(resnet18()[3], t, env, 1, 1);
+    }
+    Run run;
+    for (const auto& c : tune::read_log(path).comments) {
+      if (c.rfind("chameleon-iteration ", 0) != 0) continue;
+      const auto j = nlohmann::json::parse(c.substr(20));
+      if (j.contains("transfer_trust")) run.trust.push_back(j.at("transfer_trust").get<double>());
+    }
+    std::filesystem::remove(path);
+    return run;
+  };
+  const Run faithful = tune_with(history, true);
+  const Run misleading = tune_with(reversed, true);
+  REQUIRE(!faithful.trust.empty());
+  REQUIRE(!misleading.trust.empty());
+  for (double v : faithful.trust) CHECK(v > 0.3);
+  // Reversed: the first check (16 records, most of them chosen by the misleading model) is far
+  // below the faithful one's, and later ones find a negative rank correlation, clipped to 0.
+  CHECK(misleading.trust.front() < faithful.trust.front() - 0.5);
+  CHECK(misleading.trust.back() < 0.05);
+  for (double v : misleading.trust) {
+    CHECK(v >= 0.0);
+    CHECK(v <= 1.0);
+  }
+  CHECK(tune_with(history, false).trust.empty()); // off: no check, no comment
+  CHECK(tune::to_json(o).at("transfer_trust") == false);
+
+  // The training set: trust scales the transfer rows' weight; 0 drops them.
+  tune::TrainingSet set(2, 0);
+  for (int i = 0; i < 100; ++i) set.add_transfer("a@sim", {float(i), 0}, 1.0 + i);
+  const float f[2] = {1, 1};
+  set.add_own(f, 1.0);
+  set.set_trust(0.5);
+  auto rows = set.rows();
+  REQUIRE(rows.w.size() == 101);
+  CHECK(rows.w.back() == Approx(0.5 * std::pow(0.5, 1.0 / 64)));
+  set.set_trust(0.0);
+  CHECK(set.rows().w.size() == 1);
+  // agreement: a model of the transfer rows ranks own rows of the same landscape as they measured,
+  // and those of a reversed one the other way round.
+  model::CostModel m{model::ModelOptions{}};
+  REQUIRE(set.fit_transfer(m));
+  tune::TrainingSet same(2, 0), opposite(2, 0);
+  for (int i = 0; i < 20; ++i) {
+    const float g[2] = {float(5 * i), 0};
+    same.add_own(g, 1.0 + i);
+    opposite.add_own(g, 100.0 - i);
+  }
+  CHECK(same.agreement(m) > 0.9);
+  CHECK(opposite.agreement(m) < -0.9);
 }
 
 TEST_CASE("tune_task logs every trial, resumes without measuring again, stops early", "[tune]") {

@@ -108,17 +108,13 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
     charged_s += cost.charged_s;
     fit_s = search.refit();
     charged_s += fit_s;
-    env.log.append_comment("chameleon-iteration " + nlohmann::json({{"run", run_id(o)},
-                                                                    {"task", t.index},
-                                                                    {"workload", t.workload.key()},
-                                                                    {"iteration", iteration},
-                                                                    {"batch", batch.size()},
-                                                                    {"seeded", seeded},
-                                                                    {"explore_s", explore_s},
-                                                                    {"sample_s", sample_s},
-                                                                    {"fit_s", fit_s},
-                                                                    {"elapsed_s", task_clock()}})
-                                                        .dump());
+    nlohmann::json comment = {
+        {"run", run_id(o)},         {"task", t.index},       {"workload", t.workload.key()},
+        {"iteration", iteration},   {"batch", batch.size()}, {"seeded", seeded},
+        {"explore_s", explore_s},   {"sample_s", sample_s},  {"fit_s", fit_s},
+        {"elapsed_s", task_clock()}};
+    if (auto trust = search.transfer_trust()) comment["transfer_trust"] = *trust;
+    env.log.append_comment("chameleon-iteration " + comment.dump());
     out.explore_s += explore_s;
     out.sample_s += sample_s;
     out.fit_s += fit_s;

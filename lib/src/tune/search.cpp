@@ -2,6 +2,7 @@
 #include "clock.hpp"
 
 #include "chameleon/measure/sim_runner.hpp"
+#include "chameleon/sample/sampler.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
 
@@ -15,6 +16,11 @@ namespace {
 
 // Bound on the validity and score caches of one task.
 constexpr size_t kMaxCached = 2'000'000;
+// transfer_trust: the transfer rows are checked once the task has this many records of its own,
+// and until it has kTrustProbeRows, a quarter of each batch is drawn at random, so that the
+// check sees configs the transfer model did not choose as well as those it did.
+constexpr int kTrustMinRows = 16;
+constexpr int kTrustProbeRows = 32;
 
 double throughput(const Record& r) {
   return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
@@ -43,7 +49,8 @@ TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmp
       fx_(tmpl, t.workload, space_, env.target),
       rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model),
       training_(fx_.size(), o.transfer_rows), compile_model_(o.model),
-      compile_training_(fx_.size(), o.transfer_rows), row_(size_t(fx_.size())) {
+      compile_training_(fx_.size(), o.transfer_rows), transfer_model_(o.model),
+      row_(size_t(fx_.size())) {
   out_.task = t;
   out_.template_name = tmpl.name();
   if (parts_.explorer) parts_.explorer->begin_task(space_);
@@ -169,10 +176,32 @@ std::vector<space::Config> TemplateSearch::find_seeds(const std::vector<Record>&
 double TemplateSearch::refit() {
   if (!parts_.explorer) return 0.0;
   auto fit_start = std::chrono::steady_clock::now();
+  if (o_.transfer_trust && training_.transfer_rows() > 0 &&
+      training_.own_rows() >= size_t(kTrustMinRows)) {
+    check_transfer();
+  }
   training_.fit(cost_model_);
   if (o_.compile_aware > 0) compile_training_.fit(compile_model_);
   score_cache_.clear();
   return since(fit_start);
+}
+
+bool TemplateSearch::checking_transfer() const {
+  return o_.transfer_trust && training_.transfer_rows() > 0 &&
+         training_.own_rows() < size_t(kTrustProbeRows);
+}
+
+void TemplateSearch::check_transfer() {
+  if (training_.transfer_rows() != transfer_model_rows_) {
+    transfer_model_rows_ = training_.transfer_rows();
+    if (!training_.fit_transfer(transfer_model_)) return;
+  }
+  if (!transfer_model_.trained()) return;
+  const double agreement = training_.agreement(transfer_model_);
+  training_.set_trust(std::clamp(agreement, 0.0, 1.0));
+  trust_checked_ = true;
+  spdlog::debug("task {} {}: transfer model against {} own records: Spearman {:.2f}", task_.index,
+                tmpl_.name(), training_.own_rows(), agreement);
 }
 
 Stop TemplateSearch::stop_reason() const {
@@ -232,8 +261,15 @@ std::vector<space::Config> TemplateSearch::sample(const std::vector<explore::Can
   if (int(seeds.size()) > want) seeds.resize(size_t(want));
   for (const auto& c : seeds) visited_.insert(c.index); // not sampled again
   std::vector<space::Config> batch;
-  if (want > int(seeds.size()))
-    batch = parts_.sampler->sample(compile_aware(candidates), want - int(seeds.size()), ctx);
+  const int rest = want - int(seeds.size());
+  const int probes = checking_transfer() && !candidates.empty() ? std::max(1, rest / 4) : 0;
+  if (rest > probes) batch = parts_.sampler->sample(compile_aware(candidates), rest - probes, ctx);
+  if (probes > 0) {
+    std::unordered_set<int64_t> taken;
+    for (const auto& c : batch) taken.insert(c.index);
+    auto random = sample::random_unvisited(probes, ctx, taken);
+    batch.insert(batch.end(), random.begin(), random.end());
+  }
   batch.insert(batch.begin(), seeds.begin(), seeds.end());
   return batch;
 }

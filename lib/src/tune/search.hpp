@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -41,8 +42,14 @@ public:
   bool seeds_pending() const { return seeds_pending_; }
   std::vector<space::Config> find_seeds(const std::vector<Record>& log_records);
   // Fits the cost model on everything considered so far (a tuner without an explorer has none);
-  // the seconds it took.
+  // the seconds it took. With o.transfer_trust, the transfer rows first weigh as much as a model
+  // of them alone ranks the task's own records as they measured (check_transfer).
   double refit();
+  // The transfer rows' trust (TrainingSet::trust) once checked; unset before, or without
+  // transfer_trust or transfer rows.
+  std::optional<double> transfer_trust() const {
+    return trust_checked_ ? std::optional<double>(training_.trust()) : std::nullopt;
+  }
   // Why the turn ends before its next iteration, or "" to go on.
   Stop stop_reason() const;
   // The explorer's candidates (none before the model is trained).
@@ -66,6 +73,9 @@ private:
   std::vector<explore::Candidate> compile_aware(std::vector<explore::Candidate> candidates);
   void consider(const Record& r, const space::Config& c);
   void transfer(const Record& r);
+  // transfer_trust: whether the transfer rows are still to be checked against the task's own.
+  bool checking_transfer() const;
+  void check_transfer();
 
   const task::Task& task_;
   const codegen::Template& tmpl_;
@@ -84,6 +94,10 @@ private:
   // Cost-aware sampling (TuneOptions::compile_aware): labels are quickness, 1 / NVRTC seconds.
   model::CostModel compile_model_;
   TrainingSet compile_training_;
+  // transfer_trust: a model of the transfer rows alone (refitted when their number changes).
+  model::CostModel transfer_model_;
+  size_t transfer_model_rows_ = 0;
+  bool trust_checked_ = false;
   std::unordered_set<int64_t> visited_;
   std::vector<float> row_;
   std::vector<std::pair<double, space::Config>> measured_ok_;

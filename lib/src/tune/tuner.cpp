@@ -42,6 +42,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"transfer", o.transfer},
           {"transfer_seeds", o.transfer_seeds},
           {"transfer_rows", o.transfer_rows},
+          {"transfer_trust", o.transfer_trust},
           {"compile_aware", o.compile_aware},
           {"sim_prior", o.sim_prior},
           {"time_limit_s", o.time_limit_s},
