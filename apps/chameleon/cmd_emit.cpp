@@ -128,6 +128,7 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
           {"allow_tf32", allow_tf32},
           {"dtypes", r.dtypes},
           {"fused_kernels", r.fused},
+          {"cudnn_convolution_alone", r.cudnn_conv_alone},
           {"kernels", rows},
           {"failed", r.failed},
           {"missing", missing},
@@ -195,8 +196,13 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   }
   if (!sim && r.fused > 0) {
     std::cout << util::count_of(r.fused, "kernel")
-              << " fuse an epilogue (bias, residual, activation) that cuDNN's time leaves out: "
-                 "its column is the convolution alone\n";
+              << " fuse an epilogue (bias, residual, activation): cuDNN's time includes it, with "
+                 "its fused call or its separate operators, whichever is faster";
+    if (r.cudnn_conv_alone > 0) {
+      std::cout << ", except " << r.cudnn_conv_alone
+                << " where cuDNN cannot (its algorithm column says why): the convolution alone";
+    }
+    std::cout << "\n";
   }
   if (!only_fp32) {
     std::cout << "% peak is of the FP32 peak, for every type\n";

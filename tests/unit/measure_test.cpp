@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/cudnn.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/compile_cache.hpp"
@@ -79,6 +80,24 @@ TEST_CASE("round statistics", "[measure]") {
   CHECK(measure::launches_per_round(5.0, 1.0, 10000) == 1);
   CHECK(measure::launches_per_round(1e-9, 1.0, 500) == 500);
   CHECK(measure::launches_per_round(0.0, 1.0, 7) == 7);
+}
+
+TEST_CASE("cuDNN's API binds by name, the epilogue's operators included", "[measure]") {
+  // Loading binds symbols only (no GPU needed); bench's cuDNN runs on a GPU host. Where cuDNN is
+  // not installed there is nothing to check here.
+  std::string why;
+  const cuda::Cudnn* dnn = cuda::load_cudnn(&why);
+  if (dnn == nullptr) {
+    WARN("cuDNN not loaded: " << why);
+    return;
+  }
+  CHECK(dnn->epilogue_missing.empty());
+  CHECK(dnn->cudnnConvolutionBiasActivationForward != nullptr);
+  CHECK(dnn->cudnnAddTensor != nullptr);
+  CHECK(dnn->cudnnActivationForward != nullptr);
+  CHECK(dnn->cudnnSetActivationDescriptorSwishBeta != nullptr);
+  CHECK(!cuda::cudnn_version(*dnn).empty());
+  CHECK(cuda::cudnn_algo_name(cuda::Cudnn::kImplicitPrecompGemm) == "IMPLICIT_PRECOMP_GEMM");
 }
 
 TEST_CASE("error numbers and names follow AutoTVM", "[measure]") {

@@ -49,6 +49,17 @@ Loaded load() {
   bind(a.cudnnFindConvolutionForwardAlgorithm, "cudnnFindConvolutionForwardAlgorithm");
   bind(a.cudnnGetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize");
   bind(a.cudnnConvolutionForward, "cudnnConvolutionForward");
+  // The epilogue's operators are optional: without them bench times the convolution alone.
+  auto optional = [&](auto& fn, const char* symbol) {
+    bind_symbol(lib, fn, symbol, "cuDNN", a.epilogue_missing);
+  };
+  optional(a.cudnnConvolutionBiasActivationForward, "cudnnConvolutionBiasActivationForward");
+  optional(a.cudnnAddTensor, "cudnnAddTensor");
+  optional(a.cudnnCreateActivationDescriptor, "cudnnCreateActivationDescriptor");
+  optional(a.cudnnSetActivationDescriptor, "cudnnSetActivationDescriptor");
+  optional(a.cudnnSetActivationDescriptorSwishBeta, "cudnnSetActivationDescriptorSwishBeta");
+  optional(a.cudnnDestroyActivationDescriptor, "cudnnDestroyActivationDescriptor");
+  optional(a.cudnnActivationForward, "cudnnActivationForward");
   return out;
 }
 
@@ -116,6 +127,30 @@ void ConvDescriptors::destroy() noexcept {
   if (conv != nullptr)
     release(api_, api_.cudnnDestroyConvolutionDescriptor(conv), "destroy convolution descriptor");
   x = w = y = conv = nullptr;
+}
+
+EpilogueDescriptors::EpilogueDescriptors(const Cudnn& api) : api_(api) {
+  if (!api.epilogue_missing.empty()) throw Error(api.epilogue_missing);
+  try {
+    check_cudnn(api, api.cudnnCreateTensorDescriptor(&bias), "bias descriptor");
+    check_cudnn(api, api.cudnnCreateActivationDescriptor(&activation), "activation descriptor");
+  } catch (...) {
+    destroy();
+    throw;
+  }
+}
+
+EpilogueDescriptors::~EpilogueDescriptors() {
+  destroy();
+}
+
+void EpilogueDescriptors::destroy() noexcept {
+  if (bias != nullptr)
+    release(api_, api_.cudnnDestroyTensorDescriptor(bias), "destroy bias descriptor");
+  if (activation != nullptr)
+    release(api_, api_.cudnnDestroyActivationDescriptor(activation),
+            "destroy activation descriptor");
+  bias = activation = nullptr;
 }
 
 std::string cudnn_algo_name(int algo) {

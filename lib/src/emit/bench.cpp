@@ -308,6 +308,9 @@ BenchResult bench(const BenchOptions& o) {
       ++out.failed;
       spdlog::warn("{}: {}", row.kernel, row.ours.message);
     }
+    if (row.cudnn.ok() && has_workload && !k.workload.epilogue.empty() &&
+        row.cudnn.settings.value("epilogue", std::string()) == "convolution alone")
+      ++out.cudnn_conv_alone;
     if (row.cudnn.ok())
       out.cudnn_total_s += row.cudnn.median * row.count;
     else

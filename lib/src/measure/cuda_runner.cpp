@@ -26,6 +26,14 @@ double unix_now() {
                     .count()) /
          1000.0;
 }
+// ", epilogue fused", ", epilogue separate", ", epilogue not included (why)"; "" for a task
+// without one.
+std::string cudnn_epilogue_text(const nlohmann::json& h) {
+  if (!h.contains("epilogue")) return "";
+  const std::string how = h.at("epilogue").get<std::string>();
+  if (how == "fused" || how == "separate") return ", epilogue " + how;
+  return ", epilogue not included (" + h.value("epilogue_detail", std::string()) + ")";
+}
 } // namespace
 
 int64_t tensor_bytes(const task::Conv2dWorkload& wl) {
@@ -37,7 +45,9 @@ int64_t tensor_bytes(const task::Conv2dWorkload& wl) {
       size * (wl.input_elems() + wl.weight_elems() + wl.output_elems()) + 4 * wl.output_elems();
   if (wl.dtype != task::DataType::f32) bytes += 4 * (wl.input_elems() + wl.weight_elems());
   if (wl.epilogue.residual) bytes += size * wl.output_elems();
-  if (!wl.epilogue.empty()) bytes += 4 * wl.output_elems();
+  // A fused task: the convolution alone's reference, and for cuDNN's epilogue the bias in the
+  // task's type and a zero residual.
+  if (!wl.epilogue.empty()) bytes += 4 * wl.output_elems() + size * (wl.k + wl.output_elems());
   return bytes;
 }
 
@@ -184,13 +194,20 @@ MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Messa
     // cuDNN's algorithm names the result; a failure keeps its reason first.
     const std::string algorithm = "cuDNN " + h.value("cudnn_version", std::string()) + " " +
                                   h.at("algorithm").get<std::string>() + ", workspace " +
-                                  std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes";
+                                  std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes" +
+                                  cudnn_epilogue_text(h);
     r.message = r.error == ErrorNo::None ? algorithm : r.message + " (" + algorithm + ")";
   }
   r.costs = h.value("costs", std::vector<double>{});
   r.number = h.value("number", 0);
   r.repeat = int(r.costs.size());
   r.settings["cuda_graph_used"] = h.value("cuda_graph_used", false);
+  // cuDNN on a fused task: how its time includes the epilogue ("fused", "separate" operators, or
+  // the "convolution alone"), and the operators or why not.
+  if (h.contains("epilogue")) {
+    r.settings["epilogue"] = h.at("epilogue");
+    r.settings["epilogue_detail"] = h.value("epilogue_detail", std::string());
+  }
   RoundStats s = summarize(r.costs);
   r.median = s.median;
   r.spread = s.spread;

@@ -43,7 +43,9 @@ struct TaskState {
   task::Conv2dWorkload wl;
   cuda::DeviceBuffer data, weight, out, ref, counters;
   cuda::DeviceBuffer bias, residual; // the epilogue's inputs, when it reads them
-  cuda::DeviceBuffer ref_conv;       // a fused task's convolution alone (what cuDNN computes)
+  cuda::DeviceBuffer ref_conv;       // a fused task's convolution alone (to verify cuDNN's)
+  cuda::DeviceBuffer cudnn_bias;     // a fused task's bias in its type (zeros without one), for
+                                     // cuDNN's epilogue
   unsigned long long inputs_sum = 0; // checksum of the inputs and references as set up
   cuda::DeviceBuffer workspace;      // split-K partial outputs, grown on demand
   float atol_scale = 1;              // max |ref|
@@ -97,6 +99,10 @@ public:
     if (!in.bias.empty()) upload(t->bias, to_bytes(task::DataType::f32, in.bias));
     if (!in.residual.empty())
       upload(t->residual, to_bytes(w.dtype, to_task_layout(w, Tensor::Residual, in.residual)));
+    if (!w.epilogue.empty()) {
+      upload(t->cudnn_bias,
+             to_bytes(w.dtype, in.bias.empty() ? std::vector<float>(size_t(w.k), 0.0f) : in.bias));
+    }
     const size_t out_bytes = size_t(w.output_elems()) * 4;
     t->out = cuda::DeviceBuffer(t->out_words() * 4);
     t->ref = cuda::DeviceBuffer(out_bytes);
@@ -274,25 +280,194 @@ public:
     check(dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y,
                                                        algo, &ws_bytes),
           "workspace");
-    cuda::DeviceBuffer workspace(std::max<size_t>(ws_bytes, 4));
+    // A fused task without a RELU may run cuDNN's fused call with IMPLICIT_PRECOMP_GEMM only.
+    const task::Epilogue& ep = w.epilogue;
+    const bool fusable = !ep.empty() && dnn->epilogue_missing.empty() &&
+                         (ep.act == task::Activation::none || ep.act == task::Activation::relu);
+    const int fused_algo =
+        ep.act == task::Activation::relu ? algo : cuda::Cudnn::kImplicitPrecompGemm;
+    size_t fused_ws_bytes = ws_bytes;
+    if (fusable && fused_algo != algo &&
+        dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y,
+                                                     fused_algo,
+                                                     &fused_ws_bytes) != cuda::Cudnn::kSuccess) {
+      fused_ws_bytes = ws_bytes;
+    }
+    cuda::DeviceBuffer workspace(std::max<size_t>({ws_bytes, fused_ws_bytes, 4}));
     const float alpha = 1.0f, beta = 0.0f;
     void* x = reinterpret_cast<void*>(task_->data.get());
     void* wt = reinterpret_cast<void*>(task_->weight.get());
     void* y = reinterpret_cast<void*>(task_->out.get());
     void* ws = reinterpret_cast<void*>(workspace.get());
-    json out = verify_and_time(
-        [&] {
-          int st = dnn->cudnnConvolutionForward(handle, &alpha, desc.x, x, desc.w, wt, desc.conv,
-                                                algo, ws, ws_bytes, &beta, desc.y, y);
-          return st == cuda::Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN;
-        },
-        opt, /*conv_only=*/true);
-    // A fused task's epilogue is not part of cuDNN's time: it is the convolution alone.
-    if (!w.epilogue.empty()) out["epilogue"] = "not included (convolution alone)";
+    auto convolve = [&] {
+      return dnn->cudnnConvolutionForward(handle, &alpha, desc.x, x, desc.w, wt, desc.conv, algo,
+                                          ws, ws_bytes, &beta, desc.y, y);
+    };
+    json out;
+    // A fused task: how cuDNN's time includes the epilogue ("fused", "separate", or the
+    // "convolution alone"), and the operators or the reasons.
+    std::string epilogue, detail;
+    if (!ep.empty()) {
+      std::string why_not;
+      out = cudnn_epilogue(*dnn, handle, desc, format, type, fusable ? fused_algo : -1, ws,
+                           fused_ws_bytes, convolve, opt, &detail, &why_not);
+      if (out.is_null()) {
+        // Neither way ran and verified: the convolution alone, and why.
+        epilogue = "convolution alone";
+        detail = why_not;
+      } else if (detail.rfind("fused", 0) == 0) {
+        epilogue = "fused";
+        algo = fused_algo;
+        ws_bytes = fused_ws_bytes;
+      } else if (!detail.empty()) {
+        epilogue = "separate";
+      } else {
+        epilogue = "failed"; // the context was lost
+        detail = why_not;
+      }
+    }
+    if (out.is_null()) {
+      out = verify_and_time(
+          [&] { return convolve() == cuda::Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN; },
+          opt, /*conv_only=*/true);
+    }
+    if (!ep.empty()) {
+      out["epilogue"] = epilogue;
+      out["epilogue_detail"] = detail;
+    }
     out["algorithm"] = cuda::cudnn_algo_name(algo);
     out["workspace_bytes"] = ws_bytes;
     out["cudnn_version"] = cuda::cudnn_version(*dnn);
     return out;
+  }
+
+private:
+  // A fused task's epilogue with cuDNN, each way it has, verified against the whole epilogue's
+  // reference and timed, the faster kept: its fused call (cudnnConvolutionBiasActivationForward;
+  // RELU or no activation, with `fused_algo`; < 0: not offered) and the convolution followed by
+  // separate operators (cudnnAddTensor for the bias and the residual, then cudnnActivationForward:
+  // RELU, CLIPPED_RELU at 6, SWISH; cuDNN has no hardswish). `how` names the way kept. Null when
+  // neither ran and verified, with the reasons in `why_not`; a lost context's reply as it is.
+  template <class Convolve>
+  json cudnn_epilogue(const cuda::Cudnn& dnn, cuda::Cudnn::Handle handle,
+                      const cuda::ConvDescriptors& desc, int format, int type, int fused_algo,
+                      void* ws, size_t fused_ws_bytes, Convolve& convolve,
+                      const MeasureOptions& opt, std::string* how, std::string* why_not) {
+    using cuda::Cudnn;
+    const auto& w = task_->wl;
+    const task::Epilogue& ep = w.epilogue;
+    if (!dnn.epilogue_missing.empty()) {
+      *why_not = dnn.epilogue_missing;
+      return nullptr;
+    }
+    std::unique_ptr<cuda::EpilogueDescriptors> ed;
+    try {
+      ed = std::make_unique<cuda::EpilogueDescriptors>(dnn);
+      cuda::check_cudnn(dnn, dnn.cudnnSetTensor4dDescriptor(ed->bias, format, type, 1, w.k, 1, 1),
+                        "bias");
+    } catch (const std::exception& e) {
+      *why_not = e.what();
+      return nullptr;
+    }
+    void* x = reinterpret_cast<void*>(task_->data.get());
+    void* wt = reinterpret_cast<void*>(task_->weight.get());
+    void* y = reinterpret_cast<void*>(task_->out.get());
+    const void* bias = reinterpret_cast<void*>(task_->cudnn_bias.get());
+    // Without a residual the fused call still reads z (times alpha2 = 0): zeros, not the output's
+    // NaN poison.
+    cuda::DeviceBuffer zeros;
+    if (!ep.residual) {
+      zeros = cuda::DeviceBuffer(task_->out_words() * 4);
+      CU_CHECK(cuda::driver().cuMemsetD32Async(zeros.get(), 0, task_->out_words(), stream_->get()));
+    }
+    const void* z = reinterpret_cast<void*>(ep.residual ? task_->residual.get() : zeros.get());
+    const float one = 1.0f, zero = 0.0f, alpha2 = ep.residual ? 1.0f : 0.0f;
+    auto set_activation = [&](int mode, double coef) {
+      int st =
+          dnn.cudnnSetActivationDescriptor(ed->activation, mode, Cudnn::kNotPropagateNan, coef);
+      if (st == Cudnn::kSuccess && mode == Cudnn::kSwish)
+        st = dnn.cudnnSetActivationDescriptorSwishBeta(ed->activation, 1.0);
+      return st;
+    };
+    std::vector<std::string> reasons;
+    json best;
+    double best_s = 0;
+    auto consider = [&](const std::string& name, int set_up, auto launch) {
+      if (set_up != Cudnn::kSuccess) {
+        reasons.push_back(name + ": " + dnn.cudnnGetErrorString(set_up));
+        return;
+      }
+      // One call first: cuDNN refuses what it does not support before it launches anything.
+      if (int st = launch(); st != Cudnn::kSuccess) {
+        reasons.push_back(name + ": " + dnn.cudnnGetErrorString(st));
+        return;
+      }
+      json r = verify_and_time(
+          [&] { return launch() == Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN; }, opt);
+      if (r.value("error_no", -1) != 0) {
+        reasons.push_back(name + ": " + r.value("message", std::string()));
+        if (r.value("fatal", false)) { // the context is lost: nothing more runs
+          best = r;
+          *why_not = reasons.back();
+        }
+        return;
+      }
+      const double s = summarize(r.at("costs").get<std::vector<double>>()).median;
+      if (best.is_null() || s < best_s) {
+        best = std::move(r);
+        best_s = s;
+        *how = name;
+      }
+    };
+    if (fused_algo >= 0) {
+      const bool relu = ep.act == task::Activation::relu;
+      consider("fused (cudnnConvolutionBiasActivationForward)",
+               set_activation(relu ? Cudnn::kRelu : Cudnn::kIdentity, 0.0), [&] {
+                 return dnn.cudnnConvolutionBiasActivationForward(
+                     handle, &one, desc.x, x, desc.w, wt, desc.conv, fused_algo, ws, fused_ws_bytes,
+                     &alpha2, desc.y, z, ed->bias, bias, ed->activation, desc.y, y);
+               });
+    }
+    if (best.is_object() && best.value("fatal", false)) return best;
+    int mode = -1;
+    double coef = 0.0;
+    switch (ep.act) {
+    case task::Activation::none:
+      break;
+    case task::Activation::relu:
+      mode = Cudnn::kRelu;
+      break;
+    case task::Activation::relu6:
+      mode = Cudnn::kClippedRelu;
+      coef = 6.0;
+      break;
+    case task::Activation::silu:
+      mode = Cudnn::kSwish;
+      break;
+    case task::Activation::hardswish:
+      reasons.push_back("separate operators: cuDNN has no hardswish");
+      mode = -2;
+      break;
+    }
+    if (mode != -2) {
+      std::string ops = "cudnnConvolutionForward";
+      if (ep.bias || ep.residual) ops += ", cudnnAddTensor";
+      if (mode >= 0) ops += ", cudnnActivationForward";
+      consider("separate operators (" + ops + ")",
+               mode >= 0 ? set_activation(mode, coef) : int(Cudnn::kSuccess), [&] {
+                 int st = convolve();
+                 if (st == Cudnn::kSuccess && ep.bias)
+                   st = dnn.cudnnAddTensor(handle, &one, ed->bias, bias, &one, desc.y, y);
+                 if (st == Cudnn::kSuccess && ep.residual)
+                   st = dnn.cudnnAddTensor(handle, &one, desc.y, z, &one, desc.y, y);
+                 if (st == Cudnn::kSuccess && mode >= 0)
+                   st = dnn.cudnnActivationForward(handle, ed->activation, &one, desc.y, y, &zero,
+                                                   desc.y, y);
+                 return st;
+               });
+    }
+    if (best.is_null()) *why_not = util::join(reasons, "; ");
+    return best;
   }
 
 private:

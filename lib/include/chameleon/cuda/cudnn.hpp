@@ -8,8 +8,8 @@
 namespace chameleon::cuda {
 
 // The part of cuDNN's (legacy, v7-v9) convolution API that bench uses to time cuDNN's fastest
-// forward algorithm, declared here and loaded at run time: GPU hosts often have libcudnn without
-// its headers, and chameleon must run without cuDNN at all.
+// forward algorithm, and a fused task's epilogue with it, declared here and loaded at run time:
+// GPU hosts often have libcudnn without its headers, and chameleon must run without cuDNN at all.
 struct Cudnn {
   using Handle = void*;
   using Desc = void*;
@@ -20,8 +20,11 @@ struct Cudnn {
     kFloat = 0,
     kHalf = 2,
     kBfloat16 = 9,
-    kCrossCorrelation = 1
+    kCrossCorrelation = 1,
+    kImplicitPrecompGemm = 1, // CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM
+    kNotPropagateNan = 0
   };
+  enum Activation : int { kRelu = 1, kClippedRelu = 3, kIdentity = 5, kSwish = 6 };
   enum Math : int { kDefaultMath = 0, kTensorOpMath = 1, kFmaMath = 3 };
   struct AlgoPerf { // cudnnConvolutionFwdAlgoPerf_t
     int algo;
@@ -57,6 +60,25 @@ struct Cudnn {
   int (*cudnnConvolutionForward)(Handle, const void* alpha, Desc x, const void* xp, Desc w,
                                  const void* wp, Desc conv, int algo, void* workspace,
                                  size_t workspace_bytes, const void* beta, Desc y, void* yp);
+
+  // The epilogue's operators: null, with the reason in epilogue_missing, when this cuDNN lacks
+  // them (bench then times a fused task's convolution alone). y = act(alpha1 conv(x, w) + alpha2 z
+  // + bias), activation RELU or IDENTITY (the latter with IMPLICIT_PRECOMP_GEMM only).
+  int (*cudnnConvolutionBiasActivationForward)(Handle, const void* alpha1, Desc x, const void* xp,
+                                               Desc w, const void* wp, Desc conv, int algo,
+                                               void* workspace, size_t workspace_bytes,
+                                               const void* alpha2, Desc z, const void* zp,
+                                               Desc bias, const void* bp, Desc activation, Desc y,
+                                               void* yp);
+  int (*cudnnAddTensor)(Handle, const void* alpha, Desc a, const void* ap, const void* beta, Desc c,
+                        void* cp); // c = alpha a + beta c, a broadcast over c's dimensions of 1
+  int (*cudnnCreateActivationDescriptor)(Desc*);
+  int (*cudnnSetActivationDescriptor)(Desc, int mode, int nan_option, double coef);
+  int (*cudnnSetActivationDescriptorSwishBeta)(Desc, double beta);
+  int (*cudnnDestroyActivationDescriptor)(Desc);
+  int (*cudnnActivationForward)(Handle, Desc activation, const void* alpha, Desc x, const void* xp,
+                                const void* beta, Desc y, void* yp);
+  std::string epilogue_missing;
 };
 
 // The loaded library, or nullptr with the reason (not installed, too old).
@@ -88,6 +110,20 @@ public:
   ConvDescriptors(const ConvDescriptors&) = delete;
   ConvDescriptors& operator=(const ConvDescriptors&) = delete;
   Cudnn::Desc x = nullptr, w = nullptr, y = nullptr, conv = nullptr;
+
+private:
+  void destroy() noexcept;
+  const Cudnn& api_;
+};
+
+// The descriptors of a fused task's epilogue: the bias (1 x K x 1 x 1) and the activation.
+class EpilogueDescriptors {
+public:
+  explicit EpilogueDescriptors(const Cudnn& api); // needs api.epilogue_missing empty
+  ~EpilogueDescriptors();
+  EpilogueDescriptors(const EpilogueDescriptors&) = delete;
+  EpilogueDescriptors& operator=(const EpilogueDescriptors&) = delete;
+  Cudnn::Desc bias = nullptr, activation = nullptr;
 
 private:
   void destroy() noexcept;

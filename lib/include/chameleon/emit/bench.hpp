@@ -68,7 +68,10 @@ struct BenchResult {
   int failed = 0;                             // kernels of ours that could not be timed
   std::vector<std::string> timed_templates;   // of the kernels timed
   std::vector<std::string> dtypes;            // of the kernels, each once ("float16", ...)
-  int fused = 0; // kernels with a fused epilogue (cuDNN's time is their convolution alone)
+  int fused = 0;                              // kernels with a fused epilogue
+  // Of those, the ones whose cuDNN time is the convolution alone (cuDNN could not run the epilogue:
+  // hardswish, or its epilogue operators failed); the others' include it, fused or separate.
+  int cudnn_conv_alone = 0;
   std::vector<Baseline> baselines;
   std::vector<double> baseline_total_s; // weighted by layer counts, per baseline
   std::vector<bool> baseline_complete;  // the baseline timed every kernel
