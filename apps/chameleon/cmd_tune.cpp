@@ -615,9 +615,9 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
       ->check(at_least(0))
       ->capture_default_str();
   cmd->add_flag("--transfer-trust,!--no-transfer-trust", t.transfer_trust,
-                "Check the records of other tasks and --history against the task's own: a quarter "
-                "of the first batches random, then transfer weighted by how well a model of it "
-                "alone ranks the task's records")
+                "Check the records of other tasks and --history against the task's own: from its "
+                "16th record on, they weigh as much as a model of them alone ranks the task's "
+                "records as measured")
       ->capture_default_str();
   cmd->add_option("--plan-size", t.batch,
                   "Configs measured per iteration (0: the tuner's own, 16 for chameleon, ae and "

@@ -2,7 +2,6 @@
 #include "clock.hpp"
 
 #include "chameleon/measure/sim_runner.hpp"
-#include "chameleon/sample/sampler.hpp"
 #include "chameleon/util/error.hpp"
 #include "chameleon/util/interrupt.hpp"
 
@@ -16,11 +15,8 @@ namespace {
 
 // Bound on the validity and score caches of one task.
 constexpr size_t kMaxCached = 2'000'000;
-// transfer_trust: the transfer rows are checked once the task has this many records of its own,
-// and until it has kTrustProbeRows, a quarter of each batch is drawn at random, so that the
-// check sees configs the transfer model did not choose as well as those it did.
+// transfer_trust: the transfer rows are checked once the task has this many records of its own.
 constexpr int kTrustMinRows = 16;
-constexpr int kTrustProbeRows = 32;
 
 double throughput(const Record& r) {
   return r.ok() && r.seconds() > 0 ? double(r.workload.flops()) / r.seconds() : 0.0;
@@ -186,14 +182,12 @@ double TemplateSearch::refit() {
   return since(fit_start);
 }
 
-bool TemplateSearch::checking_transfer() const {
-  return o_.transfer_trust && training_.transfer_rows() > 0 &&
-         training_.own_rows() < size_t(kTrustProbeRows);
-}
-
 void TemplateSearch::check_transfer() {
-  if (training_.transfer_rows() != transfer_model_rows_) {
-    transfer_model_rows_ = training_.transfer_rows();
+  // Refitted when the transfer rows have grown by a quarter (tasks side by side add theirs as
+  // they go), not at every iteration.
+  const size_t rows = training_.transfer_rows();
+  if (!transfer_model_.trained() || double(rows) > 1.25 * double(transfer_model_rows_)) {
+    transfer_model_rows_ = rows;
     if (!training_.fit_transfer(transfer_model_)) return;
   }
   if (!transfer_model_.trained()) return;
@@ -261,15 +255,8 @@ std::vector<space::Config> TemplateSearch::sample(const std::vector<explore::Can
   if (int(seeds.size()) > want) seeds.resize(size_t(want));
   for (const auto& c : seeds) visited_.insert(c.index); // not sampled again
   std::vector<space::Config> batch;
-  const int rest = want - int(seeds.size());
-  const int probes = checking_transfer() && !candidates.empty() ? std::max(1, rest / 4) : 0;
-  if (rest > probes) batch = parts_.sampler->sample(compile_aware(candidates), rest - probes, ctx);
-  if (probes > 0) {
-    std::unordered_set<int64_t> taken;
-    for (const auto& c : batch) taken.insert(c.index);
-    auto random = sample::random_unvisited(probes, ctx, taken);
-    batch.insert(batch.end(), random.begin(), random.end());
-  }
+  if (want > int(seeds.size()))
+    batch = parts_.sampler->sample(compile_aware(candidates), want - int(seeds.size()), ctx);
   batch.insert(batch.begin(), seeds.begin(), seeds.end());
   return batch;
 }

@@ -73,8 +73,7 @@ private:
   std::vector<explore::Candidate> compile_aware(std::vector<explore::Candidate> candidates);
   void consider(const Record& r, const space::Config& c);
   void transfer(const Record& r);
-  // transfer_trust: whether the transfer rows are still to be checked against the task's own.
-  bool checking_transfer() const;
+  // transfer_trust: sets the transfer rows' trust from a model of them alone.
   void check_transfer();
 
   const task::Task& task_;
@@ -94,7 +93,8 @@ private:
   // Cost-aware sampling (TuneOptions::compile_aware): labels are quickness, 1 / NVRTC seconds.
   model::CostModel compile_model_;
   TrainingSet compile_training_;
-  // transfer_trust: a model of the transfer rows alone (refitted when their number changes).
+  // transfer_trust: a model of the transfer rows alone (refitted when they have grown by a
+  // quarter).
   model::CostModel transfer_model_;
   size_t transfer_model_rows_ = 0;
   bool trust_checked_ = false;

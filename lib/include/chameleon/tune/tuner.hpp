@@ -40,9 +40,9 @@ struct TuneOptions {
                           // were fastest on similar tasks of the same template (0: none)
   int transfer_rows = 0;  // transfer records weigh together at most as much as this many of the
                           // task's own (0: each as much as one, AutoTVM's way)
-  // Check transfer against the task's own records: until the task has 32 records a quarter of
-  // each batch is random, and from its 16th record on the transfer rows weigh as much as a model
-  // of them alone ranks the task's records as they measured (Spearman, clipped to [0, 1]).
+  // Check transfer against the task's own records: from its 16th record on, the transfer rows
+  // weigh as much as a model of them alone ranks the task's records as they measured (Spearman,
+  // clipped to [0, 1]).
   bool transfer_trust = false;
   // Cost-aware sampling: a second model learns each config's compile time from the records' NVRTC
   // seconds (own and transferred), and a candidate's score gains up to this share of the
