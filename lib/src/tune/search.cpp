@@ -55,9 +55,13 @@ TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmp
 bool TemplateSearch::valid(const space::Config& c) {
   auto it = valid_cache_.find(c.index);
   if (it != valid_cache_.end()) return it->second;
+  return valid(c, tmpl_.features(task_.workload, space_, c));
+}
+
+bool TemplateSearch::valid(const space::Config& c, const codegen::KernelFeatures& f) {
   if (valid_cache_.size() > kMaxCached) valid_cache_.clear();
   // A config that makes the same kernel as another (KernelFeatures::duplicate) is left to it.
-  const bool ok = codegen::tunable(env_.target, tmpl_.features(task_.workload, space_, c));
+  const bool ok = codegen::tunable(env_.target, f);
   valid_cache_.emplace(c.index, ok);
   return ok;
 }
@@ -221,8 +225,10 @@ std::vector<explore::Candidate> TemplateSearch::sim_ranked() {
   // Random draws of the space, as many tries as a sparse valid set needs, then the estimates.
   for (int64_t tries = 0; int(out.size()) < pool && tries < 20 * int64_t(pool); ++tries) {
     const space::Config c = space_.random(rng_);
-    if (visited_.count(c.index) || !drawn.insert(c.index).second || !valid(c)) continue;
+    if (visited_.count(c.index) || !drawn.insert(c.index).second) continue;
+    // The features once, for the validity check and the estimate.
     const codegen::KernelFeatures f = tmpl_.features(task_.workload, space_, c);
+    if (!valid(c, f)) continue;
     const measure::SimEstimate e = measure::simulate(env_.target, task_.workload, f, {}, 0);
     if (!e.launchable || !(e.noiseless_s > 0)) continue;
     out.push_back({c, float(double(task_.workload.flops()) / e.noiseless_s * 1e-12)});

@@ -65,6 +65,7 @@ public:
 
 private:
   bool valid(const space::Config& c);
+  bool valid(const space::Config& c, const codegen::KernelFeatures& f); // c's features known
   std::vector<float> predict(const std::vector<space::Config>& configs);
   // Before the cost model has data: o.sim_prior random valid unvisited configs scored by the sim
   // model's estimate (throughput), best first (none when sim_prior is 0).
