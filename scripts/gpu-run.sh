@@ -6,7 +6,9 @@
 #   measurement dataset's slices (slices, below), ResNet-18 fp16 with fused epilogues on
 #   conv2d_tensorcore, tune + replay + bench against cuDNN fp16 (resnet18-fp16; FP16_LIMIT,
 #   FP16_TRIALS), the same with NHWC tensors (resnet18-fp16-nhwc, against cuDNN's NHWC; same limits),
-#   ResNet-18 fp32 tune + replay + bench against
+#   the tuners side by side at one time limit (race: ResNet-18 fp32 end to end with chameleon and
+#   autotvm, RACE_MINUTES each, default 1, nothing cached, each replayed and benched; RACE_NET,
+#   RACE_TUNERS, RACE_HISTORY, RACE_LIMIT), ResNet-18 fp32 tune + replay + bench against
 #   cuDNN over all fp32 templates (resnet18-fp32: the headline figure), the tuning throughput of
 #   all of ResNet-18 with --lanes auto, the default fp32 templates, nothing cached
 #   (net-throughput: the 40 configs/s target, not met by that set on an H200 on 2026-11-27, when
@@ -240,6 +242,35 @@ profile() { # Nsight Compute on VGG-16 task 6: what limits the Winograd kernels 
   done
 }
 
+race() { # the tuners side by side at one time limit, nothing cached: a whole network end to end
+  # (RACE_NET, default resnet18, fp32, the default templates), each tuner (RACE_TUNERS, default
+  # "chameleon autotvm") given --time-limit RACE_MINUTES (default 1), then each replayed and
+  # benched on this GPU: the totals say which tuner got further in the same wall time.
+  # RACE_HISTORY (a dataset folder or log) starts every tuner's model trained on it.
+  local net=${RACE_NET:-resnet18} minutes=${RACE_MINUTES:-1}
+  local hist=()
+  [ -n "${RACE_HISTORY:-}" ] && hist=(--history "$RACE_HISTORY")
+  local backstop
+  # Past the limit each task still measures one batch (every task gets a kernel): the backstop
+  # leaves room for that.
+  backstop=$(python3 -c "import sys; print(int(float(sys.argv[1]) * 90) + 40)" "$minutes")
+  for tuner in ${RACE_TUNERS:-chameleon autotvm}; do
+    echo "-- $net fp32, --tuner $tuner, --time-limit $minutes minutes, nothing cached"
+    timeout -k 5 "$backstop" "$exe" tune "networks/$net.json" --device "$device" --target auto \
+      --tuner "$tuner" --trials 4000 --lanes "${LANES:-auto}" --time-limit "$minutes" --no-cache \
+      --no-resume "${hist[@]}" --log "$res/race-$tuner.jsonl" > "$res/race-$tuner-tune.txt" \
+      2> "$res/race-$tuner-progress.txt"
+    echo "tune exit $?"
+    grep -E 'tuned |total' "$res/race-$tuner-tune.txt"
+    "$exe" replay "$res/race-$tuner.jsonl" --out "$res/race-$tuner-kernels" > "$res/race-$tuner-replay.txt" 2>&1
+  done
+  for tuner in ${RACE_TUNERS:-chameleon autotvm}; do
+    echo "-- bench of --tuner $tuner's kernels"
+    "$exe" bench "$res/race-$tuner-kernels" --device "$device" > "$res/race-$tuner-bench.txt" 2>&1
+    tail -n 4 "$res/race-$tuner-bench.txt"
+  done
+}
+
 seeds() { # transfer seeds on and off, side by side, nothing cached (docs/tuning.md)
   for n in 0 4; do
     echo "-- ${SEEDS_NET:-vgg16}, ${SEEDS_TRIALS:-32} GEMM trials per task, --transfer-seeds $n"
@@ -343,14 +374,14 @@ slices() { # every config of each slice, resumed from the dataset's records of t
 }
 
 export res build exe device
-export -f slices build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile interrupt_check
+export -f slices build_all smoke tune_bench throughput lanes sanitize vgg_deep seeds bench_prev same_configs net_throughput winograd profile interrupt_check race
 # PREV: the results folder of an earlier run of this script; its tuning logs are resumed, not redone.
 if [ -n "${PREV:-}" ]; then cp "$PREV"/*.jsonl "$res"/ 2>/dev/null; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version --format=csv 2>/dev/null
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-run: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
+for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc race resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     slices) phase slices ${SLICES_LIMIT:-360} slices ;;
@@ -380,6 +411,7 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc resn
     winograd) phase winograd ${WINOGRAD_LIMIT:-60} winograd ;;
     profile) phase profile ${PROFILE_LIMIT:-60} profile ;;
     seeds) phase seeds ${SEEDS_LIMIT:-120} seeds ;;
+    race) phase race ${RACE_LIMIT:-240} race ;;
     lanes) phase lanes ${LANES_LIMIT:-200} lanes ;;
     sanitize) phase sanitize 90 sanitize ;;
     *) echo "gpu-run: unknown phase $name" ;;

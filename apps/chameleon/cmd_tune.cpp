@@ -614,11 +614,14 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
          "task's own (0: no cap)")
       ->check(at_least(0))
       ->capture_default_str();
-  cmd->add_flag("--transfer-trust,!--no-transfer-trust", t.transfer_trust,
-                "Check the records of other tasks and --history against the task's own: from its "
-                "16th record on, they weigh as much as a model of them alone ranks the task's "
-                "records as measured")
-      ->capture_default_str();
+  cmd->add_flag_callback(
+      "--transfer-trust", [&t] { t.transfer_trust = 1; },
+      "Check the records of other tasks and --history against the task's own: from its 16th "
+      "record on, they weigh as much as a model of them alone ranks the task's records as "
+      "measured (default: on for chameleon, ae and sa-as; off for autotvm and chameleon-paper)");
+  cmd->add_flag_callback(
+      "--no-transfer-trust", [&t] { t.transfer_trust = 0; },
+      "Transfer weighs as AutoTVM's does, unchecked (1/2^(n/64) of a task's own n records)");
   cmd->add_option("--plan-size", t.batch,
                   "Configs measured per iteration (0: the tuner's own, 16 for chameleon, ae and "
                   "sa-as, 64 for "

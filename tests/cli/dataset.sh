@@ -136,6 +136,7 @@ expect 0 "history .*ci-resnet18-t4-gemm.jsonl.gz: 256 records" \
 grep -q "history $dir/empty-history: a folder without logs" "$dir/out.txt" || { cat "$dir/out.txt"; exit 1; }
 grep -q '"pick":"nearest"' "$dir/paper.jsonl" || { echo "the run header has not the paper's pick"; exit 1; }
 grep -q '"transfer_rows":64' "$dir/paper.jsonl" || { echo "the run header has not --transfer-rows"; exit 1; }
+grep -q '"transfer_trust":false' "$dir/paper.jsonl" || { echo "chameleon-paper checks transfer"; exit 1; }
 grep -q '"batch":64' "$dir/paper.jsonl" || { echo "chameleon-paper's plan size is not 64"; exit 1; }
 expect 105 "--kmeans-pick: median not in \{nearest,best\}" "$exe" tune "$net" --device sim --kmeans-pick median
 # The trained start checked against the task's own records: the trust in the iteration comments.
@@ -143,6 +144,9 @@ expect 0 "tuned .* 1 task" "$exe" tune "$net" --tasks 4 --device sim --sim-estim
   --transfer-trust --history "$(dirname "$ci")" --log "$dir/trust.jsonl" --progress none
 grep -q '"transfer_trust":true' "$dir/trust.jsonl" || { echo "the run header has not --transfer-trust"; exit 1; }
 grep -qE '"transfer_trust":(0|1|0\.[0-9]+)[,}]' "$dir/trust.jsonl" || { grep iteration "$dir/trust.jsonl"; exit 1; }
+expect 0 "tuned .* 1 task" "$exe" tune "$net" --tasks 4 --device sim --sim-estimate --trials 8 \
+  --no-transfer-trust --log "$dir/unchecked.jsonl" --progress none
+grep -q '"transfer_trust":false' "$dir/unchecked.jsonl" || { echo "--no-transfer-trust not in the header"; exit 1; }
 
 # The tuner benchmark on the CI slice: the machinery, not the figures.
 expect 0 "### ci-resnet18-t4-gemm: conv2d_implicit_gemm, 256 configs" \

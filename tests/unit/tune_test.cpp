@@ -532,7 +532,7 @@ TEST_CASE("transfer trust: misleading history loses its weight, a faithful one k
     tune::TuneOptions t = o;
     t.trials = 64;
     t.transfer_seeds = 0;
-    t.transfer_trust = trust;
+    t.transfer_trust = trust ? 1 : 0;
     const std::string path = temp_path(std::string("trust-") + (trust ? "on" : "off"));
     {
       tune::TuningLog log(path);
@@ -566,7 +566,17 @@ TEST_CASE("transfer trust: misleading history loses its weight, a faithful one k
     CHECK(v <= 1.0);
   }
   CHECK(tune_with(history, false).trust.empty()); // off: no check, no comment
-  CHECK(tune::to_json(o).at("transfer_trust") == false);
+  // The tuner's own: on for chameleon, ae and sa-as; AutoTVM's transfer for the published tuners.
+  for (const char* tuner : {"chameleon", "ae", "sa-as", "autotvm", "chameleon-paper", "random"}) {
+    tune::TuneOptions d;
+    d.tuner = tuner;
+    const bool own = std::string(tuner) == "chameleon" || std::string(tuner) == "ae" ||
+                     std::string(tuner) == "sa-as";
+    CHECK(tune::transfer_trust(d) == own);
+    CHECK(tune::to_json(d).at("transfer_trust") == own);
+    d.transfer_trust = 1 - int(own); // said on the command line
+    CHECK(tune::transfer_trust(d) == !own);
+  }
 
   // The training set: trust scales the transfer rows' weight; 0 drops them.
   tune::TrainingSet set(2, 0);

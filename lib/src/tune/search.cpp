@@ -176,7 +176,7 @@ std::vector<space::Config> TemplateSearch::find_seeds(const std::vector<Record>&
 double TemplateSearch::refit() {
   if (!parts_.explorer) return 0.0;
   auto fit_start = std::chrono::steady_clock::now();
-  if (o_.transfer_trust && training_.transfer_rows() > 0 &&
+  if (tune::transfer_trust(o_) && training_.transfer_rows() > 0 &&
       training_.own_rows() >= size_t(kTrustMinRows)) {
     check_transfer();
   }

@@ -42,11 +42,11 @@ public:
   bool seeds_pending() const { return seeds_pending_; }
   std::vector<space::Config> find_seeds(const std::vector<Record>& log_records);
   // Fits the cost model on everything considered so far (a tuner without an explorer has none);
-  // the seconds it took. With o.transfer_trust, the transfer rows first weigh as much as a model
+  // the seconds it took. With transfer_trust(o), the transfer rows first weigh as much as a model
   // of them alone ranks the task's own records as they measured (check_transfer).
   double refit();
   // The transfer rows' trust (TrainingSet::trust) once checked; unset before, or without
-  // transfer_trust or transfer rows.
+  // transfer_trust(o) or transfer rows.
   std::optional<double> transfer_trust() const {
     return trust_checked_ ? std::optional<double>(training_.trust()) : std::nullopt;
   }

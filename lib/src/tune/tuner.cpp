@@ -42,7 +42,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"transfer", o.transfer},
           {"transfer_seeds", o.transfer_seeds},
           {"transfer_rows", o.transfer_rows},
-          {"transfer_trust", o.transfer_trust},
+          {"transfer_trust", transfer_trust(o)},
           {"compile_aware", o.compile_aware},
           {"sim_prior", o.sim_prior},
           {"time_limit_s", o.time_limit_s},
@@ -61,6 +61,11 @@ const std::vector<std::string>& tuner_names() {
 int plan_size(const TuneOptions& o) {
   if (o.batch > 0) return o.batch;
   return o.tuner == "autotvm" || o.tuner == "random" || o.tuner == "chameleon-paper" ? 64 : 16;
+}
+
+bool transfer_trust(const TuneOptions& o) {
+  if (o.transfer_trust >= 0) return o.transfer_trust > 0;
+  return o.tuner == "chameleon" || o.tuner == "ae" || o.tuner == "sa-as";
 }
 
 TunerParts make_tuner(const TuneOptions& o) {

@@ -42,8 +42,8 @@ struct TuneOptions {
                           // task's own (0: each as much as one, AutoTVM's way)
   // Check transfer against the task's own records: from its 16th record on, the transfer rows
   // weigh as much as a model of them alone ranks the task's records as they measured (Spearman,
-  // clipped to [0, 1]).
-  bool transfer_trust = false;
+  // clipped to [0, 1]). 1: on, 0: off, -1: the tuner's own (transfer_trust()).
+  int transfer_trust = -1;
   // Cost-aware sampling: a second model learns each config's compile time from the records' NVRTC
   // seconds (own and transferred), and a candidate's score gains up to this share of the
   // candidates' score spread, the most for the quickest to compile among them: of configs
@@ -93,6 +93,10 @@ const std::vector<std::string>& tuner_names();
 // o.batch, or the tuner's own: 16 for chameleon, ae and sa-as; AutoTVM's 64 for autotvm, random and
 // chameleon-paper.
 int plan_size(const TuneOptions& o);
+// Whether the tune checks transfer against each task's own records: o.transfer_trust, or the
+// tuner's own: on for chameleon, ae and sa-as; off for autotvm and chameleon-paper, which keep
+// AutoTVM's transfer as published (and random, which has no model).
+bool transfer_trust(const TuneOptions& o);
 
 // Where tuning happens and where its results go.
 struct TuneEnv {
