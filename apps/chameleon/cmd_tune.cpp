@@ -638,6 +638,8 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                   "the target, instead of a random one (0: off)")
       ->check(at_least(0))
       ->capture_default_str();
+  cmd->add_flag("--sim-feature", t.sim_feature,
+                "The sim model's estimate for each config as one more cost-model feature");
   cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")
       ->check(between(0, 1))
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/sim_runner.hpp"
 #include "chameleon/model/cost_model.hpp"
+#include "chameleon/model/features.hpp"
 #include "chameleon/network/network.hpp"
 #include "chameleon/sample/sampler.hpp"
 #include "chameleon/target/target.hpp"
@@ -449,6 +450,54 @@ TEST_CASE("the chameleon tuner is reproducible on the sim: the same configs in t
   }
   REQUIRE(runs[0].size() == 24);
   CHECK(runs[0] == runs[1]);
+}
+
+TEST_CASE("the sim feature: the sim model's estimate as the cost model's last column", "[tune]") {
+  auto t = resnet18()[3];
+  const target::Target h100 = target::find_preset("h100");
+  const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
+  const space::ConfigSpace sp = tmpl.make_space(t.workload);
+  const model::FeatureExtractor plain(tmpl, t.workload, sp, h100);
+  int calls = 0;
+  const model::FeatureExtractor more(
+      tmpl, t.workload, sp, h100,
+      {"probe", [&calls](const task::Conv2dWorkload& wl, const codegen::KernelFeatures&,
+                         const target::Resources* compiled) {
+         ++calls;
+         return compiled ? -1.0f : float(wl.k);
+       }});
+  REQUIRE(more.size() == plain.size() + 1);
+  CHECK(more.names().back() == "probe");
+  std::mt19937_64 rng(1);
+  const space::Config c = sp.random(rng);
+  std::vector<float> a(size_t(plain.size())), b(size_t(more.size()));
+  plain.extract(c, nullptr, a.data());
+  more.extract(c, nullptr, b.data());
+  CHECK(std::equal(a.begin(), a.end(), b.begin())); // the same columns first
+  CHECK(b.back() == float(t.workload.k));
+  target::Resources res;
+  res.registers = 64;
+  more.extract(c, &res, b.data());
+  CHECK(b.back() == -1.0f); // compiled resources reach it
+  CHECK(calls == 2);
+
+  // A tune with it on the sim: every column trained, the flag in the run header.
+  SimRig rig;
+  tune::TuneOptions o;
+  o.templates = {"conv2d_implicit_gemm"};
+  o.trials = 32;
+  o.batch = 16;
+  o.sim_feature = true;
+  const std::string path = temp_path("sim-feature");
+  {
+    tune::TuningLog log(path);
+    tune::TuneEnv env = rig.env(log);
+    tune::tune_task(t, o, env, 1, 1);
+  }
+  const auto read = tune::read_log(path);
+  std::filesystem::remove(path);
+  CHECK(read.records.size() == 32);
+  CHECK(tune::to_json(o).at("sim_feature") == true);
 }
 
 TEST_CASE("the sim prior draws the first batch from configs the sim model ranks first", "[tune]") {

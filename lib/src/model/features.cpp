@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 namespace chameleon::model {
 
@@ -15,10 +16,11 @@ float lg(double v) {
 } // namespace
 
 FeatureExtractor::FeatureExtractor(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
-                                   const space::ConfigSpace& space, const target::Target& target)
-    : tmpl_(tmpl), wl_(wl), space_(space), target_(target) {
+                                   const space::ConfigSpace& space, const target::Target& target,
+                                   Extra extra)
+    : tmpl_(tmpl), wl_(wl), space_(space), target_(target), extra_(std::move(extra)) {
   for (const auto& k : space_.knobs()) size_ += k.kind == space::KnobKind::Split ? k.parts : 1;
-  size_ += kDerived;
+  size_ += kDerived + (extra_.value ? 1 : 0);
 }
 
 std::vector<std::string> FeatureExtractor::names() const {
@@ -37,6 +39,7 @@ std::vector<std::string> FeatureExtractor::names() const {
         "spills", "split_k"}) {
     out.push_back(n);
   }
+  if (extra_.value) out.push_back(extra_.name);
   return out;
 }
 
@@ -78,6 +81,7 @@ void FeatureExtractor::extract(const space::Config& c, const target::Resources* 
   out[i++] = f.unroll_explicit ? 1.0f : 0.0f;
   out[i++] = lg(spills);
   out[i++] = lg(f.split_k);
+  if (extra_.value) out[i++] = extra_.value(wl_, f, compiled);
 }
 
 std::vector<float> FeatureExtractor::matrix(const std::vector<space::Config>& configs) const {

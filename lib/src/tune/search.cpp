@@ -32,6 +32,19 @@ std::vector<space::Config> best_first(std::vector<std::pair<double, space::Confi
   return out;
 }
 
+// With o.sim_feature, the sim model's throughput for a config over the target's FP32 peak (0 when
+// it cannot launch), as the cost model's last feature.
+model::FeatureExtractor::Extra sim_feature(const TuneOptions& o, const target::Target& t) {
+  if (!o.sim_feature) return {};
+  return {"sim_efficiency", [t](const task::Conv2dWorkload& wl, const codegen::KernelFeatures& f,
+                                const target::Resources* compiled) {
+            const measure::SimEstimate e =
+                measure::simulate(t, wl, f, compiled ? *compiled : target::Resources{}, 0);
+            if (!e.launchable || !(e.noiseless_s > 0)) return 0.0f;
+            return float(double(wl.flops()) / e.noiseless_s / (t.peak_fp32_gflops() * 1e9));
+          }};
+}
+
 } // namespace
 
 bool goal_met(const TuneOptions& o, const std::optional<Record>& best) {
@@ -42,7 +55,7 @@ TemplateSearch::TemplateSearch(const task::Task& t, const codegen::Template& tmp
                                const TuneOptions& o, TuneEnv& env, TunerParts& parts)
     : task_(t), tmpl_(tmpl), o_(o), env_(env), parts_(parts),
       space_(env.runner.measurable_space(tmpl, t.workload)),
-      fx_(tmpl, t.workload, space_, env.target),
+      fx_(tmpl, t.workload, space_, env.target, sim_feature(o, env.target)),
       rng_(o.seed ^ std::hash<std::string>{}(t.workload.key())), cost_model_(o.model),
       training_(fx_.size(), o.transfer_rows), compile_model_(o.model),
       compile_training_(fx_.size(), o.transfer_rows), transfer_model_(o.model),
@@ -108,8 +121,8 @@ void TemplateSearch::transfer(const Record& r) {
   auto it = others_.find(key);
   if (it == others_.end()) {
     it = others_.emplace(key, std::make_pair(tmpl_.make_space(r.workload), nullptr)).first;
-    it->second.second =
-        std::make_unique<model::FeatureExtractor>(tmpl_, r.workload, it->second.first, env_.target);
+    it->second.second = std::make_unique<model::FeatureExtractor>(
+        tmpl_, r.workload, it->second.first, env_.target, sim_feature(o_, env_.target));
   }
   try {
     space::Config c = it->second.first.from_entity(r.entity);

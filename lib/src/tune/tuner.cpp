@@ -45,6 +45,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"transfer_trust", transfer_trust(o)},
           {"compile_aware", o.compile_aware},
           {"sim_prior", o.sim_prior},
+          {"sim_feature", o.sim_feature},
           {"time_limit_s", o.time_limit_s},
           {"model", model::to_json(o.model)},
           {"annealing", explore::to_json(o.annealing)},

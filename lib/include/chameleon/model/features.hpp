@@ -6,6 +6,7 @@
 #include "chameleon/target/target.hpp"
 #include "chameleon/task/workload.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,16 @@ namespace chameleon::model {
 // can train one model (transfer).
 class FeatureExtractor {
 public:
+  // One more feature, last, computed by a layer above (tune's sim estimate, --sim-feature) from
+  // the workload, the config's kernel features and its compiled resources (null: not compiled).
+  struct Extra {
+    std::string name;
+    std::function<float(const task::Conv2dWorkload&, const codegen::KernelFeatures&,
+                        const target::Resources*)>
+        value;
+  };
   FeatureExtractor(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
-                   const space::ConfigSpace& space, const target::Target& target);
+                   const space::ConfigSpace& space, const target::Target& target, Extra extra = {});
 
   int size() const { return size_; }
   std::vector<std::string> names() const;
@@ -33,6 +42,7 @@ private:
   task::Conv2dWorkload wl_;
   const space::ConfigSpace& space_;
   target::Target target_;
+  Extra extra_;
   int size_ = 0;
 };
 

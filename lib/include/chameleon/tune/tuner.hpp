@@ -53,6 +53,10 @@ struct TuneOptions {
   // from this many random valid configs ranked by the sim device's estimate for the target
   // (compile-free: predicted registers), instead of drawn at random. 0: off.
   int sim_prior = 0;
+  // The sim device's estimate as a cost-model feature: its throughput for the config on the
+  // target (compiled resources when known, predicted registers otherwise) over the target's FP32
+  // peak, one more column after the derived figures.
+  bool sim_feature = false;
   double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
                            // task gets its share of what is left when it starts (see tune_tasks)
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
