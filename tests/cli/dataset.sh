@@ -145,8 +145,9 @@ expect 0 "tuned .* 1 task" "$exe" tune "$net" --tasks 4 --device sim --sim-estim
 grep -q '"transfer_trust":true' "$dir/trust.jsonl" || { echo "the run header has not --transfer-trust"; exit 1; }
 grep -qE '"transfer_trust":(0|1|0\.[0-9]+)[,}]' "$dir/trust.jsonl" || { grep iteration "$dir/trust.jsonl"; exit 1; }
 expect 0 "tuned .* 1 task" "$exe" tune "$net" --tasks 4 --device sim --sim-estimate --trials 8 \
-  --no-transfer-trust --log "$dir/unchecked.jsonl" --progress none
+  --no-transfer-trust --sim-feature --log "$dir/unchecked.jsonl" --progress none
 grep -q '"transfer_trust":false' "$dir/unchecked.jsonl" || { echo "--no-transfer-trust not in the header"; exit 1; }
+grep -q '"sim_feature":true' "$dir/unchecked.jsonl" || { echo "--sim-feature not in the header"; exit 1; }
 
 # The tuner benchmark on the CI slice: the machinery, not the figures.
 expect 0 "### ci-resnet18-t4-gemm: conv2d_implicit_gemm, 256 configs" \
