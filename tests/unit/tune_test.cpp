@@ -424,6 +424,21 @@ struct SimRig {
   tune::TuneEnv env(tune::TuningLog& log) {
     return {h100, builder, runner, log, {}, progress, "test"};
   }
+  // Tunes t with o into a fresh log named after `name`, with `history` for transfer; the log as
+  // read back (the file is removed).
+  tune::LogContents tune(const task::Task& t, const tune::TuneOptions& o, const std::string& name,
+                         std::vector<tune::Record> history = {}) {
+    const std::string path = temp_path(name);
+    {
+      tune::TuningLog log(path);
+      tune::TuneEnv e = env(log);
+      e.history = std::move(history);
+      tune::tune_task(t, o, e, 1, 1);
+    }
+    tune::LogContents read = tune::read_log(path);
+    std::filesystem::remove(path);
+    return read;
+  }
 };
 
 TEST_CASE("the chameleon tuner is reproducible on the sim: the same configs in the same order",
@@ -488,15 +503,7 @@ TEST_CASE("the sim feature: the sim model's estimate as the cost model's last co
   o.trials = 32;
   o.batch = 16;
   o.sim_feature = true;
-  const std::string path = temp_path("sim-feature");
-  {
-    tune::TuningLog log(path);
-    tune::TuneEnv env = rig.env(log);
-    tune::tune_task(t, o, env, 1, 1);
-  }
-  const auto read = tune::read_log(path);
-  std::filesystem::remove(path);
-  CHECK(read.records.size() == 32);
+  CHECK(rig.tune(t, o, "sim-feature").records.size() == 32);
   CHECK(tune::to_json(o).at("sim_feature") == true);
 }
 
@@ -513,14 +520,7 @@ TEST_CASE("the sim prior draws the first batch from configs the sim model ranks 
     o.batch = 16;
     o.seed = 3;
     o.sim_prior = prior;
-    const std::string path = temp_path("sim-prior-" + tuner + std::to_string(prior));
-    {
-      tune::TuningLog log(path);
-      tune::TuneEnv env = rig.env(log);
-      tune::tune_task(t, o, env, 1, 1);
-    }
-    const auto read = tune::read_log(path);
-    std::filesystem::remove(path);
+    const auto read = rig.tune(t, o, "sim-prior-" + tuner + std::to_string(prior));
     REQUIRE(read.records.size() == 16);
     double sum = 0;
     for (const auto& r : read.records) sum += r.ok() ? r.seconds() : 1.0;
@@ -548,17 +548,7 @@ TEST_CASE("transfer trust: misleading history loses its weight, a faithful one k
   o.trials = 192;
   o.batch = 16;
   o.seed = 5;
-  std::vector<tune::Record> history;
-  {
-    const std::string path = temp_path("trust-history");
-    {
-      tune::TuningLog log(path);
-      tune::TuneEnv env = rig.env(log);
-      tune::tune_task(resnet18()[2], o, env, 1, 1);
-    }
-    history = tune::read_log(path).records;
-    std::filesystem::remove(path);
-  }
+  const std::vector<tune::Record> history = rig.tune(resnet18()[2], o, "trust-history").records;
   REQUIRE(history.size() == 192);
   std::vector<tune::Record> reversed = history;
   {
@@ -582,20 +572,13 @@ TEST_CASE("transfer trust: misleading history loses its weight, a faithful one k
     t.trials = 64;
     t.transfer_seeds = 0;
     t.transfer_trust = trust ? 1 : 0;
-    const std::string path = temp_path(std::string("trust-") + (trust ? "on" : "off"));
-    {
-      tune::TuningLog log(path);
-      tune::TuneEnv env = rig.env(log);
-      env.history = h;
-      tune::tune_task(resnet18()[3], t, env, 1, 1);
-    }
     Run run;
-    for (const auto& c : tune::read_log(path).comments) {
+    for (const auto& c :
+         rig.tune(resnet18()[3], t, std::string("trust-") + (trust ? "on" : "off"), h).comments) {
       if (c.rfind("chameleon-iteration ", 0) != 0) continue;
       const auto j = nlohmann::json::parse(c.substr(20));
       if (j.contains("transfer_trust")) run.trust.push_back(j.at("transfer_trust").get<double>());
     }
-    std::filesystem::remove(path);
     return run;
   };
   const Run faithful = tune_with(history, true);
