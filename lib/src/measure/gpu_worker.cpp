@@ -280,14 +280,16 @@ public:
     check(dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y,
                                                        algo, &ws_bytes),
           "workspace");
-    // A fused task without a RELU may run cuDNN's fused call with IMPLICIT_PRECOMP_GEMM only.
+    // cuDNN's fused call takes ReLU or no activation; without one, IMPLICIT_PRECOMP_GEMM only.
+    // -1: not offered.
     const task::Epilogue& ep = w.epilogue;
-    const bool fusable = !ep.empty() && dnn->epilogue_missing.empty() &&
-                         (ep.act == task::Activation::none || ep.act == task::Activation::relu);
-    const int fused_algo =
-        ep.act == task::Activation::relu ? algo : cuda::Cudnn::kImplicitPrecompGemm;
+    const int fused_algo = ep.empty() || !dnn->epilogue_missing.empty() ? -1
+                           : ep.act == task::Activation::relu           ? algo
+                           : ep.act == task::Activation::none
+                               ? int(cuda::Cudnn::kImplicitPrecompGemm)
+                               : -1;
     size_t fused_ws_bytes = ws_bytes;
-    if (fusable && fused_algo != algo &&
+    if (fused_algo >= 0 && fused_algo != algo &&
         dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y,
                                                      fused_algo,
                                                      &fused_ws_bytes) != cuda::Cudnn::kSuccess) {
@@ -308,22 +310,13 @@ public:
     // "convolution alone"), and the operators or the reasons.
     std::string epilogue, detail;
     if (!ep.empty()) {
-      std::string why_not;
-      out = cudnn_epilogue(*dnn, handle, desc, format, type, fusable ? fused_algo : -1, ws,
-                           fused_ws_bytes, convolve, opt, &detail, &why_not);
+      out = cudnn_epilogue(*dnn, handle, desc, format, type, fused_algo, ws, fused_ws_bytes,
+                           convolve, opt, &epilogue, &detail);
       if (out.is_null()) {
-        // Neither way ran and verified: the convolution alone, and why.
-        epilogue = "convolution alone";
-        detail = why_not;
-      } else if (detail.rfind("fused", 0) == 0) {
-        epilogue = "fused";
+        epilogue = "convolution alone"; // neither way ran and verified; detail says why
+      } else if (epilogue == "fused") {
         algo = fused_algo;
         ws_bytes = fused_ws_bytes;
-      } else if (!detail.empty()) {
-        epilogue = "separate";
-      } else {
-        epilogue = "failed"; // the context was lost
-        detail = why_not;
       }
     }
     if (out.is_null()) {
@@ -346,27 +339,24 @@ private:
   // reference and timed, the faster kept: its fused call (cudnnConvolutionBiasActivationForward;
   // RELU or no activation, with `fused_algo`; < 0: not offered) and the convolution followed by
   // separate operators (cudnnAddTensor for the bias and the residual, then cudnnActivationForward:
-  // RELU, CLIPPED_RELU at 6, SWISH; cuDNN has no hardswish). `how` names the way kept. Null when
-  // neither ran and verified, with the reasons in `why_not`; a lost context's reply as it is.
+  // RELU, CLIPPED_RELU at 6, SWISH; cuDNN has no hardswish). `kind` is the way kept ("fused",
+  // "separate"), `detail` its operators. Null when neither ran and verified, `detail` then the
+  // reasons; a lost context's reply as it is, `kind` "failed".
   template <class Convolve>
   json cudnn_epilogue(const cuda::Cudnn& dnn, cuda::Cudnn::Handle handle,
                       const cuda::ConvDescriptors& desc, int format, int type, int fused_algo,
                       void* ws, size_t fused_ws_bytes, Convolve& convolve,
-                      const MeasureOptions& opt, std::string* how, std::string* why_not) {
+                      const MeasureOptions& opt, std::string* kind, std::string* detail) {
     using cuda::Cudnn;
     const auto& w = task_->wl;
     const task::Epilogue& ep = w.epilogue;
-    if (!dnn.epilogue_missing.empty()) {
-      *why_not = dnn.epilogue_missing;
-      return nullptr;
-    }
     std::unique_ptr<cuda::EpilogueDescriptors> ed;
     try {
-      ed = std::make_unique<cuda::EpilogueDescriptors>(dnn);
+      ed = std::make_unique<cuda::EpilogueDescriptors>(dnn); // throws when cuDNN lacks them
       cuda::check_cudnn(dnn, dnn.cudnnSetTensor4dDescriptor(ed->bias, format, type, 1, w.k, 1, 1),
                         "bias");
     } catch (const std::exception& e) {
-      *why_not = e.what();
+      *detail = e.what();
       return nullptr;
     }
     void* x = reinterpret_cast<void*>(task_->data.get());
@@ -376,7 +366,7 @@ private:
     // Without a residual the fused call still reads z (times alpha2 = 0): zeros, not the output's
     // NaN poison.
     cuda::DeviceBuffer zeros;
-    if (!ep.residual) {
+    if (!ep.residual && fused_algo >= 0) {
       zeros = cuda::DeviceBuffer(task_->out_words() * 4);
       CU_CHECK(cuda::driver().cuMemsetD32Async(zeros.get(), 0, task_->out_words(), stream_->get()));
     }
@@ -392,7 +382,7 @@ private:
     std::vector<std::string> reasons;
     json best;
     double best_s = 0;
-    auto consider = [&](const std::string& name, int set_up, auto launch) {
+    auto consider = [&](const char* way, const std::string& name, int set_up, auto launch) {
       if (set_up != Cudnn::kSuccess) {
         reasons.push_back(name + ": " + dnn.cudnnGetErrorString(set_up));
         return;
@@ -408,7 +398,8 @@ private:
         reasons.push_back(name + ": " + r.value("message", std::string()));
         if (r.value("fatal", false)) { // the context is lost: nothing more runs
           best = r;
-          *why_not = reasons.back();
+          *kind = "failed";
+          *detail = reasons.back();
         }
         return;
       }
@@ -416,19 +407,20 @@ private:
       if (best.is_null() || s < best_s) {
         best = std::move(r);
         best_s = s;
-        *how = name;
+        *kind = way;
+        *detail = name;
       }
     };
     if (fused_algo >= 0) {
       const bool relu = ep.act == task::Activation::relu;
-      consider("fused (cudnnConvolutionBiasActivationForward)",
+      consider("fused", "fused (cudnnConvolutionBiasActivationForward)",
                set_activation(relu ? Cudnn::kRelu : Cudnn::kIdentity, 0.0), [&] {
                  return dnn.cudnnConvolutionBiasActivationForward(
                      handle, &one, desc.x, x, desc.w, wt, desc.conv, fused_algo, ws, fused_ws_bytes,
                      &alpha2, desc.y, z, ed->bias, bias, ed->activation, desc.y, y);
                });
     }
-    if (best.is_object() && best.value("fatal", false)) return best;
+    if (*kind == "failed") return best;
     int mode = -1;
     double coef = 0.0;
     switch (ep.act) {
@@ -453,7 +445,7 @@ private:
       std::string ops = "cudnnConvolutionForward";
       if (ep.bias || ep.residual) ops += ", cudnnAddTensor";
       if (mode >= 0) ops += ", cudnnActivationForward";
-      consider("separate operators (" + ops + ")",
+      consider("separate", "separate operators (" + ops + ")",
                mode >= 0 ? set_activation(mode, coef) : int(Cudnn::kSuccess), [&] {
                  int st = convolve();
                  if (st == Cudnn::kSuccess && ep.bias)
@@ -466,7 +458,7 @@ private:
                  return st;
                });
     }
-    if (best.is_null()) *why_not = util::join(reasons, "; ");
+    if (best.is_null()) *detail = util::join(reasons, "; ");
     return best;
   }
 

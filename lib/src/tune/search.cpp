@@ -32,16 +32,21 @@ std::vector<space::Config> best_first(std::vector<std::pair<double, space::Confi
   return out;
 }
 
-// With o.sim_feature, the sim model's throughput for a config over the target's FP32 peak (0 when
-// it cannot launch), as the cost model's last feature.
+// The sim model's noiseless throughput (flop/s) for a kernel on the target, from its compiled
+// resources (empty: the predicted registers); 0 when it cannot launch.
+double sim_throughput(const target::Target& t, const task::Conv2dWorkload& wl,
+                      const codegen::KernelFeatures& f, const target::Resources& res) {
+  const measure::SimEstimate e = measure::simulate(t, wl, f, res, 0);
+  return e.launchable && e.noiseless_s > 0 ? double(wl.flops()) / e.noiseless_s : 0.0;
+}
+
+// With o.sim_feature, sim_throughput over the target's FP32 peak as the cost model's last feature.
 model::FeatureExtractor::Extra sim_feature(const TuneOptions& o, const target::Target& t) {
   if (!o.sim_feature) return {};
   return {"sim_efficiency", [t](const task::Conv2dWorkload& wl, const codegen::KernelFeatures& f,
                                 const target::Resources* compiled) {
-            const measure::SimEstimate e =
-                measure::simulate(t, wl, f, compiled ? *compiled : target::Resources{}, 0);
-            if (!e.launchable || !(e.noiseless_s > 0)) return 0.0f;
-            return float(double(wl.flops()) / e.noiseless_s / (t.peak_fp32_gflops() * 1e9));
+            const double tp = sim_throughput(t, wl, f, compiled ? *compiled : target::Resources{});
+            return float(tp / (t.peak_fp32_gflops() * 1e9));
           }};
 }
 
@@ -242,9 +247,9 @@ std::vector<explore::Candidate> TemplateSearch::sim_ranked() {
     // The features once, for the validity check and the estimate.
     const codegen::KernelFeatures f = tmpl_.features(task_.workload, space_, c);
     if (!valid(c, f)) continue;
-    const measure::SimEstimate e = measure::simulate(env_.target, task_.workload, f, {}, 0);
-    if (!e.launchable || !(e.noiseless_s > 0)) continue;
-    out.push_back({c, float(double(task_.workload.flops()) / e.noiseless_s * 1e-12)});
+    const double tp = sim_throughput(env_.target, task_.workload, f, {});
+    if (!(tp > 0)) continue;
+    out.push_back({c, float(tp * 1e-12)});
   }
   std::sort(out.begin(), out.end(), [](const explore::Candidate& a, const explore::Candidate& b) {
     return a.score > b.score;
