@@ -22,9 +22,12 @@
 // the components to shared memory ([2][NC][BK][BT] and [2][NC][BK][BM+4]); one barrier a slice.
 // At the end the components of each output tile meet in shared memory, as many thread-rows at a
 // time as the stages' memory holds, and the output transform writes the MT x MT outputs.
-// Layout: data [N][C][H][W], weight [K][C][3][3] (fewer than 2^31 floats), out [N][K][OH][OW],
-// float32. Every size is handled by bounds checks: odd and non-square planes (a tile past the
-// edge is cut), any padding, prime channel counts and batch > 1.
+// Layout: data [N][C][H][W], weight [K][C][3][3] (fewer than 2^31 elements), out [N][K][OH][OW],
+// of elem_t: float32, or float16/bfloat16 converted to float32 as they are loaded (transforms,
+// products and sums in float32, each output rounded once; a split by atomics needs float32
+// outputs, so float16/bfloat16 tasks split through the workspace). Every size is handled by
+// bounds checks: odd and non-square planes (a tile past the edge is cut), any padding, prime
+// channel counts and batch > 1.
 
 static constexpr int ALPHA = MT + 2;                 // input patch side
 static constexpr int NC = ALPHA * ALPHA;             // components
@@ -59,6 +62,8 @@ constexpr int rows_that_fit() {
 }
 static constexpr int ROWS = rows_that_fit();
 static_assert(MT == 2 || MT == 4, "F(2x2, 3x3) or F(4x4, 3x3)");
+static_assert(DTYPE == 0 || SPLIT_K == 1 || SPLIT_WORKSPACE,
+              "a split by atomics adds into float32 outputs only");
 // Input offsets fit 32 bits unless the input has 2^31 elements or more.
 template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };
@@ -181,7 +186,7 @@ struct Slice {
   float g[W_SLOTS][9];
 };
 
-__device__ __forceinline__ void load_slice(const float* __restrict__ data, const float* __restrict__ weight,
+__device__ __forceinline__ void load_slice(const elem_t* __restrict__ data, const elem_t* __restrict__ weight,
                                            const Patches& p, Slice& sl, int m0, int c0, int tid) {
 #pragma unroll
   for (int s = 0; s < IN_SLOTS; ++s) {
@@ -189,14 +194,14 @@ __device__ __forceinline__ void load_slice(const float* __restrict__ data, const
     const int c = c0 + e / BT;
     const bool entry = (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) && c < C;
     // One address, constant offsets (an address outside the input is formed, never read).
-    const float* const src = data + (Offset(c < C ? c : 0) * H * W + p.off[s]);
+    const elem_t* const src = data + (Offset(c < C ? c : 0) * H * W + p.off[s]);
     const Mask mask = entry ? p.valid[s] : Mask(0);
 #pragma unroll
     for (int y = 0; y < ALPHA; ++y)
 #pragma unroll
       for (int x = 0; x < ALPHA; ++x) {
         const bool valid = (mask >> (y * ALPHA + x)) & 1u;
-        sl.d[s][y * ALPHA + x] = valid ? src[y * W + x] : 0.0f;
+        sl.d[s][y * ALPHA + x] = valid ? elem_to_float(src[y * W + x]) : 0.0f;
       }
   }
 #pragma unroll
@@ -205,9 +210,9 @@ __device__ __forceinline__ void load_slice(const float* __restrict__ data, const
     const int m = m0 + e / BK, c = c0 + e % BK; // consecutive threads: consecutive channels
     const bool valid = (W_ENTRIES % THREADS == 0 || e < W_ENTRIES) && m < K && c < C;
     if (valid) { // one address, nine constant offsets
-      const float* const src = weight + (m * C + c) * 9;
+      const elem_t* const src = weight + (m * C + c) * 9;
 #pragma unroll
-      for (int i = 0; i < 9; ++i) sl.g[s][i] = src[i];
+      for (int i = 0; i < 9; ++i) sl.g[s][i] = elem_to_float(src[i]);
     } else {
 #pragma unroll
       for (int i = 0; i < 9; ++i) sl.g[s][i] = 0.0f;
@@ -264,26 +269,27 @@ template <int T, int LANES> __device__ __forceinline__ void read_operands(const 
   }
 }
 
-__device__ __forceinline__ void store_out(float* __restrict__ out, int m, int oh, int ow, int img,
+// A split's sum goes to its workspace slice (floats, passed as `out`) or is added into the output
+// (float32 only), a whole sum through the epilogue into the output.
+__device__ __forceinline__ void store_out(elem_t* __restrict__ out, int m, int oh, int ow, int img,
                                           int split, float v, const float* __restrict__ bias,
-                                          const float* __restrict__ residual) {
+                                          const elem_t* __restrict__ residual) {
   if (oh < OH && ow < OW) {
     const size_t o = ((size_t(img) * K + m) * OH + oh) * OW + ow;
-    float* dst = &out[o];
     if constexpr (SPLIT_K > 1 && SPLIT_WORKSPACE) {
-      dst[split * OUT_TOTAL] = v;
+      reinterpret_cast<float*>(out)[split * OUT_TOTAL + o] = v;
     } else if constexpr (SPLIT_K > 1) {
-      atomicAdd(dst, v);
+      atomicAdd(reinterpret_cast<float*>(out) + o, v);
     } else {
-      *dst = epilogue(v, m, o, bias, residual);
+      out[o] = float_to_elem(epilogue(v, m, o, bias, residual));
     }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS)
-    conv2d_winograd(const float* __restrict__ data, const float* __restrict__ weight,
-                    float* __restrict__ out, const float* __restrict__ bias,
-                    const float* __restrict__ residual) {
+    conv2d_winograd(const elem_t* __restrict__ data, const elem_t* __restrict__ weight,
+                    elem_t* __restrict__ out, const float* __restrict__ bias,
+                    const elem_t* __restrict__ residual) {
   CHM_DYNAMIC_SMEM(float, smem); // [2][STAGE]: per stage U [NC][U_PLANE], then V [NC][V_PLANE]
 
   const int tid = threadIdx.x;

@@ -35,6 +35,11 @@ __device__ __forceinline__ elem_t float_to_elem(float x) {
   return x;
 #elif defined(CHM_EMULATE)
   return DTYPE == 2 ? chm_emu::float_to_bf16(x) : chm_emu::float_to_half(x);
+#elif DTYPE == 2 && defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  // No bfloat16 conversion before sm_80: round the bits (a NaN stays a NaN).
+  const unsigned u = __float_as_uint(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 #elif DTYPE == 2
   unsigned short h;
   asm("cvt.rn.bf16.f32 %0, %1;\n" : "=h"(h) : "f"(x));

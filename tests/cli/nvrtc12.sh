@@ -8,6 +8,7 @@
 set -euo pipefail
 exe=$1
 net=$2/resnet18.json
+mobilenet=$2/mobilenet_v2.json
 nvrtc12=$3
 if [ ! -e "$nvrtc12/libnvrtc.so.12" ]; then
   echo "no CUDA 12 NVRTC in $nvrtc12 (scripts/test.sh fetches the nvidia-cuda-nvrtc-cu12 wheel there): skipped"
@@ -50,6 +51,23 @@ for target in titanxp:61 v100:70 h100:90; do
   done
 done
 echo "$compiled cubins, each for its target's arch (sm_61, sm_70, sm_90)"
+
+# float16 and bfloat16 storage on Pascal and Volta (float32 arithmetic): Winograd on a fused 3x3
+# task and the depthwise kernel; bfloat16 is rounded by hand there (no cvt to bf16 before sm_80).
+for target in titanxp:61 v100:70; do
+  name=${target%%:*}
+  for precision in fp16 bf16; do
+    for job in "$net 3 conv2d_winograd" "$mobilenet 2 conv2d_depthwise"; do
+      set -- $job
+      out="$dir/$name-$precision-$3.cubin"
+      "$exe" -q compile "$1" --task "$2" --template "$3" --precision "$precision" --target "$name" \
+        --config random --seed 3 --cubin "$out" >"$dir/compile.txt" 2>&1 ||
+        { cat "$dir/compile.txt"; echo "$precision $3 for $name did not compile"; exit 1; }
+      [ "$(cubin_sm "$out")" = "${target##*:}" ] || { echo "$precision $3 for $name: not an sm_${target##*:} cubin"; exit 1; }
+    done
+  done
+done
+echo "fp16 and bf16 Winograd and depthwise kernels compile for sm_61 and sm_70"
 
 "$exe" tune "$net" --target titanxp --device sim --tasks 2 --trials 8 --log "$dir/titanxp.jsonl" \
   --progress none >"$dir/tune.txt" 2>&1 || { cat "$dir/tune.txt"; echo "the titanxp sim tune failed"; exit 1; }

@@ -243,7 +243,8 @@ TEST_CASE("network files may set precision and fusion, and say what is wrong", "
   CHECK_THROWS_WITH(network::parse_network(doc, "n.json"), Catch::Contains("'bias'"));
 }
 
-TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core template takes them",
+TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depthwise and "
+          "Winograd templates take them",
           "[precision]") {
   const auto wl = shape(1, 16, 8, 8, 16, 3, 3, 1, 1);
   const auto half = typed(wl, task::DataType::f16);
@@ -255,6 +256,12 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core templa
     } else if (t->name() == "conv2d_depthwise") { // every type, depthwise layers only
       CHECK_THAT(t->decline_reason(half), Catch::Contains("not a depthwise"));
       CHECK(t->takes(task::DataType::bf16));
+    } else if (t->name() == "conv2d_winograd") { // every type, 3x3 stride 1 only
+      CHECK(t->decline_reason(half).empty());
+      CHECK(t->decline_reason(typed(wl, task::DataType::bf16)).empty());
+      CHECK(t->decline_reason(wl).empty());
+      CHECK_THAT(t->decline_reason(typed(shape(1, 16, 8, 8, 16, 3, 3, 2, 1), task::DataType::f16)),
+                 Catch::Contains("stride 1"));
     } else {
       CHECK_THAT(t->decline_reason(half), Catch::Contains("conv2d_tensorcore"));
     }
@@ -264,10 +271,15 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core templa
   std::vector<std::string> names;
   for (const auto* t : codegen::templates_for(dw, {}, false, 90)) names.push_back(t->name());
   CHECK(names == std::vector<std::string>{"conv2d_depthwise", "conv2d_tensorcore"});
-  const auto found = codegen::templates_for(half, {}, false, 90);
-  REQUIRE(found.size() == 1);
-  CHECK(found[0]->name() == "conv2d_tensorcore");
-  CHECK(codegen::templates_for(half, {}, false, 70).empty()); // mma m16n8k16 needs sm_80
+  names.clear();
+  for (const auto* t : codegen::templates_for(half, {}, false, 90)) names.push_back(t->name());
+  CHECK(names == std::vector<std::string>{"conv2d_winograd", "conv2d_tensorcore"});
+  // mma m16n8k16 needs sm_80; Winograd stores fp16 and computes in float32 on any GPU.
+  const auto volta = codegen::templates_for(half, {}, false, 70);
+  REQUIRE(volta.size() == 1);
+  CHECK(volta[0]->name() == "conv2d_winograd");
+  const auto pointwise = typed(shape(1, 16, 8, 8, 16, 1, 1), task::DataType::f16);
+  CHECK(codegen::templates_for(pointwise, {}, false, 70).empty());
 }
 
 TEST_CASE("a fused epilogue rules out split-K by atomics, not by a workspace", "[precision]") {
@@ -289,6 +301,41 @@ TEST_CASE("a fused epilogue rules out split-K by atomics, not by a workspace", "
   }
   CHECK(atomic > 0);
   CHECK(workspace > 0);
+}
+
+TEST_CASE("fp16 and bf16 outputs rule out Winograd's split-K by atomics, not by a workspace",
+          "[precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd");
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    const auto wl = typed(shape(1, 256, 14, 14, 256, 3, 3, 1, 1), t);
+    const auto sp = tmpl.make_space(wl);
+    std::mt19937_64 rng(5);
+    int atomic = 0, workspace = 0;
+    for (int i = 0; i < 4000; ++i) {
+      const auto cfg = sp.random(rng);
+      const auto f = tmpl.features(wl, sp, cfg);
+      CHECK(f.dtype == t); // the sim and the cost model count 2-byte loads and stores
+      if (f.split_k > 1 && f.geometry.zero_output) {
+        CHECK(!f.invalid.empty());
+        atomic += f.invalid.find(std::string("cannot add into ") + task::dtype_name(t)) !=
+                  std::string::npos;
+      } else if (f.split_k > 1 && f.invalid.empty()) {
+        ++workspace;
+      }
+    }
+    CHECK(atomic > 0);
+    CHECK(workspace > 0);
+  }
+  // float32 outputs keep both.
+  const auto wl = shape(1, 256, 14, 14, 256, 3, 3, 1, 1);
+  const auto sp = tmpl.make_space(wl);
+  std::mt19937_64 rng(5);
+  int atomic = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const auto f = tmpl.features(wl, sp, sp.random(rng));
+    atomic += f.split_k > 1 && f.geometry.zero_output && f.invalid.empty();
+  }
+  CHECK(atomic > 0);
 }
 
 TEST_CASE("every float32 template applies fused epilogues exactly (host emulation)",
@@ -358,6 +405,27 @@ TEST_CASE("conv2d_depthwise computes fp16 and bf16 depthwise conv2d, fused (host
                  typed(shape(1, 5, 13, 7, 5, 3, 3, 1, 2, 2, 5), t,
                        epi(true, false, task::Activation::hardswish)),
                  1, seed++);
+  }
+}
+
+TEST_CASE("conv2d_winograd computes fp16 and bf16 conv2d, fused and split (host emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd");
+  auto workspace = [](const codegen::KernelFeatures& f) { return f.geometry.workspace_splits > 0; };
+  uint64_t seed = 70;
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    // Prime channels with batch 2 on an odd, non-square plane; no padding.
+    check_random(tmpl, typed(shape(2, 7, 9, 13, 11, 3, 3, 1, 1), t), 2, seed++);
+    check_random(tmpl, typed(shape(1, 5, 10, 7, 3, 3, 3, 1, 0), t), 1, seed++);
+    // Fused chains, and split-K through the workspace, whose reduction applies them.
+    check_random(
+        tmpl,
+        typed(shape(1, 24, 12, 12, 20, 3, 3, 1, 1), t, epi(true, true, task::Activation::relu)), 1,
+        seed++);
+    check_random(
+        tmpl,
+        typed(shape(1, 48, 7, 7, 16, 3, 3, 1, 1), t, epi(true, false, task::Activation::silu)), 1,
+        seed++, workspace);
   }
 }
 

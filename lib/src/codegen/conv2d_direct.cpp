@@ -125,7 +125,7 @@ KernelFeatures Conv2dDirect::features(const task::Conv2dWorkload& wl, const spac
   f.geometry.grid = {uint32_t(t.x[0]), uint32_t(t.y[0]),
                      uint32_t(int64_t(wl.n) * t.f[0] * t.split_k)};
   set_split_k(f.geometry, wl, t.split_k, t.reduce);
-  f.invalid = epilogue_conflict(wl, t.split_k, t.reduce);
+  f.invalid = atomic_split_conflict(wl, t.split_k, t.reduce);
   f.split_k = t.split_k;
   f.duplicate = duplicate_reduce(t.split_k, t.reduce);
   f.geometry.block = {uint32_t(t.x[2]), uint32_t(t.y[2]), uint32_t(t.f[2])};

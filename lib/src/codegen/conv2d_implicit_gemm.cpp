@@ -162,7 +162,7 @@ KernelFeatures ImplicitGemm::features(const task::Conv2dWorkload& wl, const spac
   f.geometry.block = {uint32_t(g.threads()), 1, 1};
   f.geometry.dynamic_smem = int(4 * g.smem_floats());
   set_split_k(f.geometry, wl, g.split_k, g.reduce);
-  f.invalid = epilogue_conflict(wl, g.split_k, g.reduce);
+  f.invalid = atomic_split_conflict(wl, g.split_k, g.reduce);
   f.split_k = g.split_k;
   f.tf32 = tf32_;
   f.min_sm = min_sm();

@@ -123,7 +123,8 @@ KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl,
   f.geometry.block = {uint32_t(w.threads()), 1, 1};
   f.geometry.dynamic_smem = int(4 * w.smem_floats());
   set_split_k(f.geometry, wl, w.split_k, w.reduce);
-  f.invalid = epilogue_conflict(wl, w.split_k, w.reduce);
+  f.invalid = atomic_split_conflict(wl, w.split_k, w.reduce);
+  f.dtype = wl.dtype;
   f.split_k = w.split_k;
   f.accumulators = int64_t(w.tm) * w.tn;
   f.duplicate = duplicate_reduce(w.split_k, w.reduce);

@@ -9,10 +9,12 @@ namespace chameleon::codegen {
 // into 16 or 36 components in shared memory, multiplies them as small GEMMs over the input channels
 // (16 multiply-adds per channel for a 2x2 output tile, 36 for a 4x4 one, where the direct form
 // takes 36 and 144) and transforms the sums back to outputs. Knobs: the output tile, the channels
-// of a reduction slice, each component's thread tile and lanes, split-K.
+// of a reduction slice, each component's thread tile and lanes, split-K. float32, float16 and
+// bfloat16 tensors, all arithmetic in float32.
 class Conv2dWinograd final : public Template {
 public:
   std::string name() const override { return "conv2d_winograd"; }
+  bool takes(task::DataType) const override { return true; }
   std::string autotvm_task_name() const override { return "conv2d_nchw_winograd.chameleon"; }
   space::ConfigSpace make_space(const task::Conv2dWorkload& wl) const override;
   KernelSource render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,

@@ -74,10 +74,18 @@ std::string epilogue_source() {
          std::string(embedded_file("templates/epilogue.cu"));
 }
 
-std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mode) {
-  if (wl.epilogue.empty() || splits <= 1 || mode != kReduceAtomic) return "";
-  return "split_k " + std::to_string(splits) + " by atomics cannot apply the fused epilogue (" +
-         wl.epilogue.str() + "): the workspace split (splitk_reduce 1) does";
+std::string atomic_split_conflict(const task::Conv2dWorkload& wl, int splits, int mode) {
+  if (splits <= 1 || mode != kReduceAtomic) return "";
+  const std::string split = "split_k " + std::to_string(splits) + " by atomics ";
+  if (!wl.epilogue.empty()) {
+    return split + "cannot apply the fused epilogue (" + wl.epilogue.str() +
+           "): the workspace split (splitk_reduce 1) does";
+  }
+  if (wl.dtype != task::DataType::f32) {
+    return split + "cannot add into " + task::dtype_name(wl.dtype) +
+           " outputs: the workspace split (splitk_reduce 1) sums in float32";
+  }
+  return "";
 }
 
 std::string Template::decline_reason(const task::Conv2dWorkload& wl) const {
@@ -91,7 +99,7 @@ std::string Template::decline_reason(const task::Conv2dWorkload& wl) const {
 
 std::string Template::type_decline_reason(const task::Conv2dWorkload& wl) const {
   return std::string("float32 tensors only (") + task::dtype_short(wl.dtype) +
-         " tasks: conv2d_tensorcore)";
+         " tasks: conv2d_tensorcore, and conv2d_winograd for 3x3 stride-1 layers)";
 }
 
 const std::string& Template::fingerprint() const {

@@ -142,9 +142,10 @@ void set_split_k(LaunchGeometry& g, const task::Conv2dWorkload& wl, int splits, 
 std::string splitk_reduce_source();
 // The task's type and epilogue code (templates/epilogue.cu), rendered before every template.
 std::string epilogue_source();
-// Why a split-K config cannot apply the task's fused epilogue (atomics add partial sums after
-// any activation would have run), or "".
-std::string epilogue_conflict(const task::Conv2dWorkload& wl, int splits, int mode);
+// Why a split-K config cannot add its partial sums into the output with atomics, or "": the
+// task's fused epilogue (the sums would be added after any activation had run), or float16 and
+// bfloat16 outputs (atomics add into float32 ones). The workspace split (splitk_reduce) does both.
+std::string atomic_split_conflict(const task::Conv2dWorkload& wl, int splits, int mode);
 // Without a split (splits 1) both modes make the same kernel, so the space holds every such
 // config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);
