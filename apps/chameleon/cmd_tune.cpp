@@ -218,9 +218,16 @@ void run_tune(TuneArgs a, bool quiet) {
   a.tune.templates = split_names(a.templates);
   codegen::check_template_names(a.tune.templates, a.tune.allow_tf32);
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
+  // A template the target is too old for, said once, when it would take one of the tasks (a
+  // float32 tune for Pascal says nothing of the fp16 tensor cores).
+  auto takes_a_task = [&tasks](const codegen::Template& tmpl) {
+    return std::any_of(tasks.begin(), tasks.end(), [&tmpl](const task::Task& t) {
+      return tmpl.decline_reason(t.workload).empty();
+    });
+  };
   for (const codegen::Template* tmpl : codegen::templates()) {
     if (codegen::template_wanted(*tmpl, a.tune.templates, a.tune.allow_tf32) &&
-        tmpl->min_sm() > rd.target.sm()) {
+        tmpl->min_sm() > rd.target.sm() && takes_a_task(*tmpl)) {
       spdlog::warn("{} needs sm_{} or newer; {} is {}: it is not tuned", tmpl->name(),
                    tmpl->min_sm(), rd.target.name, rd.target.arch());
     }

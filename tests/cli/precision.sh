@@ -179,4 +179,18 @@ expect bench_other.txt "baseline 'other.json': not a chameleon-baseline/1 file \
 # Tensor cores need sm_80: a bf16 tune for a Pascal target says so and skips the task.
 "$exe" tune "$net" --precision bf16 --device sim --target titanxp --tasks 1 --trials 4 >pascal.txt 2>&1 || true
 expect pascal.txt "conv2d_tensorcore: needs sm_80 or newer \(the target is sm_61\)"
+expect pascal.txt "conv2d_tensorcore needs sm_80 or newer; titanxp is sm_61: it is not tuned"
+# Its 3x3 stride-1 tasks run there on Winograd (bf16 storage, float32 arithmetic).
+"$exe" tune "$net" --precision bf16 --device sim --sim-estimate --target titanxp --tasks 3 --trials 4 \
+  --log pascal3.jsonl >pascal3.txt 2>&1 || { cat pascal3.txt; fail "a bf16 Winograd tune for Pascal failed"; }
+python3 - <<'PY'
+import json
+recs = [json.loads(l) for l in open("pascal3.jsonl") if l.startswith("{")]
+assert len(recs) == 4 and {r["chameleon"]["template"] for r in recs} == {"conv2d_winograd"}, recs
+assert all(r["chameleon"]["workload"]["dtype"] == "bfloat16" for r in recs)
+PY
+# A float32 tune for Pascal says nothing of the tensor cores, which take no float32 task.
+"$exe" tune "$net" --device sim --sim-estimate --target titanxp --tasks 2 --trials 2 --log pascal32.jsonl \
+  >pascal32.txt 2>&1 || { cat pascal32.txt; fail "a float32 tune for Pascal failed"; }
+if grep -q "conv2d_tensorcore needs sm_80" pascal32.txt; then cat pascal32.txt; fail "a float32 tune warned of the tensor cores"; fi
 echo "precision: fp16/bf16 tasks and fused epilogues from tasks to bench: ok"

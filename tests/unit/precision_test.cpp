@@ -273,7 +273,11 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depth
   CHECK(names == std::vector<std::string>{"conv2d_depthwise", "conv2d_tensorcore"});
   names.clear();
   for (const auto* t : codegen::templates_for(half, {}, false, 90)) names.push_back(t->name());
-  CHECK(names == std::vector<std::string>{"conv2d_winograd", "conv2d_tensorcore"});
+  CHECK(names == std::vector<std::string>{"conv2d_tensorcore", "conv2d_winograd"});
+  // `measure` and `compile` default to the tensor cores for a 16-bit task, to Winograd's
+  // predecessors for a float32 one.
+  CHECK(codegen::template_for(half)->name() == "conv2d_tensorcore");
+  CHECK(codegen::template_for(wl)->name() == "conv2d_direct");
   // mma m16n8k16 needs sm_80; Winograd stores fp16 and computes in float32 on any GPU.
   const auto volta = codegen::templates_for(half, {}, false, 70);
   REQUIRE(volta.size() == 1);

@@ -115,9 +115,10 @@ const std::vector<const Template*>& templates() {
   static const ImplicitGemm gemm_tf32(true);
   static const Conv2dWinograd winograd;
   static const TensorCoreGemm tensorcore;
-  // The first that takes a workload is `measure`'s default: depthwise layers get their own.
-  static const std::vector<const Template*> all = {&direct,    &splitk,   &depthwise, &gemm,
-                                                   &gemm_tf32, &winograd, &tensorcore};
+  // The first that takes a workload is `measure`'s default: depthwise layers get their own, and
+  // 16-bit ones the tensor cores (before Winograd, which takes every type).
+  static const std::vector<const Template*> all = {&direct,    &splitk,     &depthwise, &gemm,
+                                                   &gemm_tf32, &tensorcore, &winograd};
   return all;
 }
 
