@@ -286,60 +286,57 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depth
   CHECK(codegen::templates_for(pointwise, {}, false, 70).empty());
 }
 
+namespace {
+
+// The split-K configs among 4,000 random ones of a task: by atomics and refused with `reason` (a
+// part of the static check's text), by atomics and kept, by a workspace and kept.
+struct SplitCounts {
+  int atomic_refused = 0, atomic_kept = 0, workspace = 0;
+};
+SplitCounts count_splits(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+                         const std::string& reason, uint64_t seed) {
+  const auto sp = tmpl.make_space(wl);
+  std::mt19937_64 rng(seed);
+  SplitCounts n;
+  for (int i = 0; i < 4000; ++i) {
+    const auto f = tmpl.features(wl, sp, sp.random(rng));
+    CHECK(f.dtype == wl.dtype); // the sim and the cost model count the type's loads and stores
+    if (f.split_k <= 1) continue;
+    if (!f.geometry.zero_output) {
+      n.workspace += f.invalid.empty();
+    } else if (f.invalid.empty()) {
+      ++n.atomic_kept;
+    } else { // this reason, or one the template checks after it
+      n.atomic_refused += f.invalid.find(reason) != std::string::npos;
+    }
+  }
+  return n;
+}
+
+} // namespace
+
 TEST_CASE("a fused epilogue rules out split-K by atomics, not by a workspace", "[precision]") {
   const auto wl = typed(shape(1, 32, 8, 8, 16, 3, 3, 1, 1), task::DataType::f32,
                         epi(true, false, task::Activation::relu));
-  const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
-  const auto sp = tmpl.make_space(wl);
-  std::mt19937_64 rng(3);
-  int atomic = 0, workspace = 0;
-  for (int i = 0; i < 4000; ++i) {
-    const auto cfg = sp.random(rng);
-    const auto f = tmpl.features(wl, sp, cfg);
-    if (f.split_k > 1 && f.geometry.zero_output) {
-      CHECK(!f.invalid.empty()); // this reason, or one the template checks after it
-      atomic += f.invalid.find("epilogue") != std::string::npos;
-    } else if (f.split_k > 1 && f.invalid.empty()) {
-      ++workspace;
-    }
-  }
-  CHECK(atomic > 0);
-  CHECK(workspace > 0);
+  const SplitCounts n =
+      count_splits(codegen::find_template("conv2d_implicit_gemm"), wl, "epilogue", 3);
+  CHECK(n.atomic_kept == 0);
+  CHECK(n.atomic_refused > 0);
+  CHECK(n.workspace > 0);
 }
 
 TEST_CASE("fp16 and bf16 outputs rule out Winograd's split-K by atomics, not by a workspace",
           "[precision]") {
   const auto& tmpl = codegen::find_template("conv2d_winograd");
-  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
-    const auto wl = typed(shape(1, 256, 14, 14, 256, 3, 3, 1, 1), t);
-    const auto sp = tmpl.make_space(wl);
-    std::mt19937_64 rng(5);
-    int atomic = 0, workspace = 0;
-    for (int i = 0; i < 4000; ++i) {
-      const auto cfg = sp.random(rng);
-      const auto f = tmpl.features(wl, sp, cfg);
-      CHECK(f.dtype == t); // the sim and the cost model count 2-byte loads and stores
-      if (f.split_k > 1 && f.geometry.zero_output) {
-        CHECK(!f.invalid.empty());
-        atomic += f.invalid.find(std::string("cannot add into ") + task::dtype_name(t)) !=
-                  std::string::npos;
-      } else if (f.split_k > 1 && f.invalid.empty()) {
-        ++workspace;
-      }
-    }
-    CHECK(atomic > 0);
-    CHECK(workspace > 0);
-  }
-  // float32 outputs keep both.
   const auto wl = shape(1, 256, 14, 14, 256, 3, 3, 1, 1);
-  const auto sp = tmpl.make_space(wl);
-  std::mt19937_64 rng(5);
-  int atomic = 0;
-  for (int i = 0; i < 4000; ++i) {
-    const auto f = tmpl.features(wl, sp, sp.random(rng));
-    atomic += f.split_k > 1 && f.geometry.zero_output && f.invalid.empty();
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+    const SplitCounts n =
+        count_splits(tmpl, typed(wl, t), std::string("cannot add into ") + task::dtype_name(t), 5);
+    CHECK(n.atomic_kept == 0);
+    CHECK(n.atomic_refused > 0);
+    CHECK(n.workspace > 0);
   }
-  CHECK(atomic > 0);
+  CHECK(count_splits(tmpl, wl, "", 5).atomic_kept > 0); // float32 outputs keep both
 }
 
 TEST_CASE("every float32 template applies fused epilogues exactly (host emulation)",
