@@ -62,8 +62,6 @@ constexpr int rows_that_fit() {
 }
 static constexpr int ROWS = rows_that_fit();
 static_assert(MT == 2 || MT == 4, "F(2x2, 3x3) or F(4x4, 3x3)");
-static_assert(DTYPE == 0 || SPLIT_K == 1 || SPLIT_WORKSPACE,
-              "a split by atomics adds into float32 outputs only");
 // Input offsets fit 32 bits unless the input has 2^31 elements or more.
 template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };

@@ -75,3 +75,5 @@ __device__ __forceinline__ float epilogue(float v, int k, long long i,
 }
 static_assert(!EPI_ANY || SPLIT_K == 1 || SPLIT_WORKSPACE,
               "a fused epilogue needs split 1 or a workspace split-K");
+static_assert(DTYPE == 0 || SPLIT_K == 1 || SPLIT_WORKSPACE,
+              "a split by atomics adds into float32 outputs only");

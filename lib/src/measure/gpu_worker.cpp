@@ -283,11 +283,13 @@ public:
     // cuDNN's fused call takes ReLU or no activation; without one, IMPLICIT_PRECOMP_GEMM only.
     // -1: not offered.
     const task::Epilogue& ep = w.epilogue;
-    const int fused_algo = ep.empty() || !dnn->epilogue_missing.empty() ? -1
-                           : ep.act == task::Activation::relu           ? algo
-                           : ep.act == task::Activation::none
-                               ? int(cuda::Cudnn::kImplicitPrecompGemm)
-                               : -1;
+    int fused_algo = -1;
+    if (!ep.empty() && dnn->epilogue_missing.empty()) {
+      if (ep.act == task::Activation::relu)
+        fused_algo = algo;
+      else if (ep.act == task::Activation::none)
+        fused_algo = cuda::Cudnn::kImplicitPrecompGemm;
+    }
     size_t fused_ws_bytes = ws_bytes;
     if (fused_algo >= 0 && fused_algo != algo &&
         dnn->cudnnGetConvolutionForwardWorkspaceSize(handle, desc.x, desc.w, desc.conv, desc.y,
