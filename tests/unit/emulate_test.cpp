@@ -191,6 +191,8 @@ TEST_CASE("the emulator catches a pipeline without its waits or barriers", "[emu
     CHECK(run("cp_async_wait<STAGES - 2>();", "") > 0);
     CHECK(run("cp_async_wait<STAGES - 2>();", "cp_async_wait<STAGES - 1>();") > 0);
     CHECK(run("__syncthreads(); // the ring", "// the ring") > 0);
+    // The rest does not depend on the ring's depth: checked with 2 stages, in both orders.
+    if (stages != 0) continue;
     // The gather's bounds checks: one row or column too many reads a neighbour instead of a zero.
     CHECK(run("unsigned(ih) < unsigned(H)", "unsigned(ih) <= unsigned(H)") > 0);
     CHECK(run("unsigned(iw) < unsigned(W)", "unsigned(iw) <= unsigned(W)") > 0);
