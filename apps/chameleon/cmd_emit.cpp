@@ -197,12 +197,26 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   if (!sim && r.fused > 0) {
     std::cout << util::count_of(r.fused, "kernel")
               << " fuse an epilogue (bias, residual, activation): cuDNN's time includes it, with "
-                 "its fused call or its separate operators, whichever is faster";
+                 "its graph API's fused graph, its legacy fused call or its separate operators, "
+                 "whichever is fastest";
     if (r.cudnn_conv_alone > 0) {
       std::cout << ", except " << r.cudnn_conv_alone
                 << " where cuDNN cannot (its algorithm column says why): the convolution alone";
     }
     std::cout << "\n";
+  }
+  if (!sim) {
+    // Which of cuDNN's APIs answered: its legacy algorithms or its graph API's engines.
+    int graph = 0, legacy = 0;
+    for (const emit::BenchRow& row : r.rows) {
+      const std::string api = row.cudnn.settings.value("cudnn_api", std::string());
+      graph += api == "graph";
+      legacy += api == "legacy";
+    }
+    if (graph + legacy > 0) {
+      std::cout << "cuDNN's faster API per kernel: the graph API's engines on " << graph
+                << ", the legacy API's algorithms on " << legacy << "\n";
+    }
   }
   if (!only_fp32) {
     std::cout << "% peak is of the FP32 peak, for every type\n";

@@ -295,11 +295,24 @@ TEST_CASE("cuDNN's fastest algorithm is verified and timed like our kernels", "[
   REQUIRE(r.ok());
   CHECK(r.median > 0);
   CHECK(r.message.find("cuDNN") != std::string::npos);
+  // Both APIs ran: the one kept is named, the other's time or reason is in the message.
+  const std::string api = r.settings.value("cudnn_api", std::string());
+  CHECK((api == "legacy" || api == "graph"));
+  CHECK(r.message.find(api == "legacy" ? "; graph API: " : "; legacy API: ") != std::string::npos);
   std::printf("[gpu] cuDNN fp32 on %s: %.2f us (%s)\n", t.workload.str().c_str(), r.median * 1e6,
               r.message.c_str());
+  // Asymmetric padding: the legacy API has none; the graph API takes it (or says why not).
   auto asym = small_workload();
-  asym.pad_bottom = 0; // cuDNN has no asymmetric padding
-  CHECK(runner.run_cudnn(asym).error == measure::ErrorNo::Instantiation);
+  asym.pad_bottom = 0;
+  const auto ra = runner.run_cudnn(asym);
+  INFO(ra.message);
+  if (ra.ok()) {
+    CHECK(ra.settings.value("cudnn_api", std::string()) == "graph");
+  } else {
+    CHECK(ra.error == measure::ErrorNo::Instantiation);
+    CHECK(ra.message.find("graph API") != std::string::npos);
+  }
+  std::printf("[gpu] cuDNN on asymmetric padding %s: %s\n", asym.str().c_str(), ra.message.c_str());
 }
 
 TEST_CASE("every template verifies on every shipped network's tasks and on awkward shapes",
@@ -533,6 +546,7 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
     } else {
       CHECK((how == "fused" || how == "separate"));
     }
+    CHECK(!r.settings.value("cudnn_api", std::string()).empty());
     std::printf("[gpu] cuDNN on %s: %.2f us (%s)\n", wl.str().c_str(), r.median * 1e6,
                 r.message.c_str());
   }

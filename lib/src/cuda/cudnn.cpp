@@ -60,6 +60,15 @@ Loaded load() {
   optional(a.cudnnSetActivationDescriptorSwishBeta, "cudnnSetActivationDescriptorSwishBeta");
   optional(a.cudnnDestroyActivationDescriptor, "cudnnDestroyActivationDescriptor");
   optional(a.cudnnActivationForward, "cudnnActivationForward");
+  auto graph = [&](auto& fn, const char* symbol) {
+    bind_symbol(lib, fn, symbol, "cuDNN", a.graph_missing);
+  };
+  graph(a.cudnnBackendCreateDescriptor, "cudnnBackendCreateDescriptor");
+  graph(a.cudnnBackendDestroyDescriptor, "cudnnBackendDestroyDescriptor");
+  graph(a.cudnnBackendFinalize, "cudnnBackendFinalize");
+  graph(a.cudnnBackendSetAttribute, "cudnnBackendSetAttribute");
+  graph(a.cudnnBackendGetAttribute, "cudnnBackendGetAttribute");
+  graph(a.cudnnBackendExecute, "cudnnBackendExecute");
   return out;
 }
 

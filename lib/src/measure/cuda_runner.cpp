@@ -19,6 +19,8 @@ namespace {
 // Starting a worker opens the GPU and compiles the helper kernels; setting up a task allocates
 // and fills tensors and runs the reference: both get far more time than one config.
 constexpr double kSetupTimeoutS = 180;
+// cuDNN's request times its legacy API's algorithms and up to 8 engines of its graph API.
+constexpr double kCudnnTimeoutScale = 6;
 
 double unix_now() {
   return double(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -149,13 +151,15 @@ MeasureResult CudaRunner::run_cudnn(const task::Conv2dWorkload& wl, bool allow_t
                      {"allow_tf32", allow_tf32},
                      {"options", to_json(verification_options(options_, allow_tf32, wl))}},
                     ""};
-  MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{});
+  // Both APIs, each timing several algorithms or engines: more time than one kernel gets.
+  MeasureResult r = timed_call(wl, std::move(msg), MeasureResult{}, kCudnnTimeoutScale);
   r.settings["allow_tf32"] = allow_tf32;
   return r;
 }
 
 MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Message msg,
-                                     MeasureResult r) {
+                                     MeasureResult r, double timeout_scale) {
+  const double timeout_s = options_.run_timeout_s * timeout_scale;
   auto start = std::chrono::steady_clock::now();
   r.settings = to_json(options_);
   r.settings["device"] = name_;
@@ -172,12 +176,12 @@ MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Messa
     r.message = why;
     return finish();
   }
-  auto reply = worker_.call(msg, options_.run_timeout_s);
+  auto reply = worker_.call(msg, timeout_s);
   using Outcome = util::WorkerProcess::Outcome;
   if (reply.outcome == Outcome::Timeout) {
     r.error = ErrorNo::RunTimeout;
-    r.message = "the kernel did not finish within the run timeout of " +
-                util::fixed(options_.run_timeout_s, 1) + " s (hang?); " + reply.detail;
+    r.message = "the kernel did not finish within the run timeout of " + util::fixed(timeout_s, 1) +
+                " s (hang?); " + reply.detail;
     task_key_.clear();
     return finish();
   }
@@ -192,10 +196,11 @@ MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Messa
   r.message = h.value("message", std::string());
   if (h.contains("algorithm")) {
     // cuDNN's algorithm names the result; a failure keeps its reason first.
-    const std::string algorithm = "cuDNN " + h.value("cudnn_version", std::string()) + " " +
-                                  h.at("algorithm").get<std::string>() + ", workspace " +
-                                  std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes" +
-                                  cudnn_epilogue_text(h);
+    const std::string algorithm =
+        "cuDNN " + h.value("cudnn_version", std::string()) + " " +
+        h.at("algorithm").get<std::string>() + ", workspace " +
+        std::to_string(h.value("workspace_bytes", size_t(0))) + " bytes" + cudnn_epilogue_text(h) +
+        (h.contains("cudnn_other") ? "; " + h.at("cudnn_other").get<std::string>() : std::string());
     r.message = r.error == ErrorNo::None ? algorithm : r.message + " (" + algorithm + ")";
   }
   r.costs = h.value("costs", std::vector<double>{});
@@ -204,6 +209,7 @@ MeasureResult CudaRunner::timed_call(const task::Conv2dWorkload& wl, util::Messa
   r.settings["cuda_graph_used"] = h.value("cuda_graph_used", false);
   // cuDNN on a fused task: how its time includes the epilogue ("fused", "separate" operators, or
   // the "convolution alone"), and the operators or why not.
+  if (h.contains("cudnn_api")) r.settings["cudnn_api"] = h.at("cudnn_api"); // legacy, graph
   if (h.contains("epilogue")) {
     r.settings["epilogue"] = h.at("epilogue");
     r.settings["epilogue_detail"] = h.value("epilogue_detail", std::string());

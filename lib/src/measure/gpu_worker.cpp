@@ -2,10 +2,12 @@
 // request. It may die with a faulting kernel; its parent then starts another.
 #include "chameleon/codegen/embedded.hpp"
 #include "chameleon/cuda/cudnn.hpp"
+#include "chameleon/cuda/cudnn_graph.hpp"
 #include "chameleon/cuda/device.hpp"
 #include "chameleon/cuda/handles.hpp"
 #include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/cuda_runner.hpp"
+#include "chameleon/measure/cudnn_baseline.hpp"
 #include "chameleon/measure/device.hpp"
 #include "chameleon/measure/options.hpp"
 #include "chameleon/measure/reference.hpp"
@@ -228,21 +230,47 @@ public:
         opt);
   }
 
-  // cuDNN's fastest forward algorithm for the task, verified and timed like a kernel.
+  // cuDNN at its best for the task: its legacy API's fastest algorithm and its graph API's
+  // fastest engine, each verified and timed like a kernel, the faster kept (fastest_cudnn).
   json cudnn(const json& req) {
     if (!task_) return error(ErrorNo::RuntimeDevice, "no task set up", false);
     std::string why;
     const cuda::Cudnn* dnn = cuda::load_cudnn(&why);
     if (dnn == nullptr) return error(ErrorNo::Unknown, why, false);
-    MeasureOptions opt = measure_options_from_json(req.at("options"));
+    const MeasureOptions opt = measure_options_from_json(req.at("options"));
     const bool tf32 = req.value("allow_tf32", false);
-    const auto& w = task_->wl;
-    if (w.pad_top != w.pad_bottom || w.pad_left != w.pad_right) {
-      return error(ErrorNo::Instantiation, "cuDNN supports symmetric padding only", false);
-    }
-    auto check = [&](int status, const char* what) { cuda::check_cudnn(*dnn, status, what); };
     if (!dnn_handle_) dnn_handle_ = std::make_unique<cuda::CudnnHandle>(*dnn, stream_->get());
     const cuda::Cudnn::Handle handle = dnn_handle_->get();
+    // A refusal of one API (an exception from a cuDNN call) leaves the other to answer.
+    auto attempt = [&](auto run) {
+      try {
+        return run();
+      } catch (const Error& e) {
+        return error(ErrorNo::Instantiation, e.what(), false);
+      }
+    };
+    json legacy = attempt([&] { return cudnn_legacy(*dnn, handle, tf32, opt); });
+    if (legacy.value("fatal", false)) return legacy;
+    json graph = dnn->graph_missing.empty()
+                     ? attempt([&] { return cudnn_graph(*dnn, handle, tf32, opt); })
+                     : error(ErrorNo::Instantiation, dnn->graph_missing, false);
+    if (graph.value("fatal", false)) return graph;
+    json out = fastest_cudnn(std::move(legacy), std::move(graph), !task_->wl.epilogue.empty());
+    out["cudnn_version"] = cuda::cudnn_version(*dnn);
+    return out;
+  }
+
+private:
+  // The legacy API's fastest forward algorithm (cudnnFindConvolutionForwardAlgorithm) and, for a
+  // fused task, its epilogue (cudnn_epilogue).
+  json cudnn_legacy(const cuda::Cudnn& api, cuda::Cudnn::Handle handle, bool tf32,
+                    const MeasureOptions& opt) {
+    const cuda::Cudnn* dnn = &api;
+    const auto& w = task_->wl;
+    if (w.pad_top != w.pad_bottom || w.pad_left != w.pad_right) {
+      return error(ErrorNo::Instantiation, "the legacy API takes symmetric padding only", false);
+    }
+    auto check = [&](int status, const char* what) { cuda::check_cudnn(*dnn, status, what); };
     const cuda::ConvDescriptors desc(*dnn);
     // The task's type for the tensors, float32 arithmetic (cuDNN's "pseudo half" for float16 and
     // bfloat16, which may use tensor cores).
@@ -332,11 +360,108 @@ public:
     }
     out["algorithm"] = cuda::cudnn_algo_name(algo);
     out["workspace_bytes"] = ws_bytes;
-    out["cudnn_version"] = cuda::cudnn_version(*dnn);
     return out;
   }
 
-private:
+  // The graph API: the task's operation graph (with its epilogue where cuDNN's pointwise
+  // operations can say it; without, or when no engine runs that graph, the convolution alone),
+  // the plans cuDNN's heuristics offer for it (at most kGraphPlans), each verified and timed, the
+  // fastest kept.
+  static constexpr size_t kGraphPlans = 8;
+  static constexpr int64_t kGraphMaxWorkspace = int64_t(1) << 30;
+  json cudnn_graph(const cuda::Cudnn& dnn, cuda::Cudnn::Handle handle, bool tf32,
+                   const MeasureOptions& opt) {
+    const auto& w = task_->wl;
+    std::vector<std::string> reasons;
+    for (const bool with_epilogue : {true, false}) {
+      if (!with_epilogue && w.epilogue.empty()) break; // the first graph was the convolution
+      std::string why;
+      const auto spec = cudnn_graph_spec(w, with_epilogue, &why);
+      if (!spec) {
+        reasons.push_back(why);
+        continue;
+      }
+      std::vector<std::string> skipped;
+      json best;
+      double best_s = 0;
+      std::string best_name, ops;
+      int64_t best_ws = 0;
+      int timed = 0;
+      try {
+        const cuda::ConvGraph graph(dnn, *spec, handle);
+        ops = graph.ops();
+        const cuda::PlanFilter filter{tf32 || w.dtype != task::DataType::f32};
+        auto plans = cuda::execution_plans(dnn, handle, graph, filter, kGraphPlans, &skipped);
+        std::vector<int64_t> ids = {cuda::kGraphX, cuda::kGraphW, cuda::kGraphY};
+        std::vector<void*> pointers = {reinterpret_cast<void*>(task_->data.get()),
+                                       reinterpret_cast<void*>(task_->weight.get()),
+                                       reinterpret_cast<void*>(task_->out.get())};
+        if (spec->bias) {
+          ids.push_back(cuda::kGraphBias);
+          pointers.push_back(reinterpret_cast<void*>(task_->cudnn_bias.get()));
+        }
+        if (spec->residual) {
+          ids.push_back(cuda::kGraphZ);
+          pointers.push_back(reinterpret_cast<void*>(task_->residual.get()));
+        }
+        for (const auto& plan : plans) {
+          if (plan.workspace_bytes > kGraphMaxWorkspace) {
+            skipped.push_back(plan.name() + ": a workspace of " +
+                              std::to_string(plan.workspace_bytes) + " bytes");
+            continue;
+          }
+          cuda::DeviceBuffer workspace(size_t(std::max<int64_t>(plan.workspace_bytes, 4)));
+          const cuda::VariantPack pack(dnn, ids, pointers,
+                                       reinterpret_cast<void*>(workspace.get()));
+          auto launch = [&] { return pack.execute(dnn, handle, plan); };
+          // One call first: an engine may still refuse the pointers before it launches anything.
+          if (int st = launch(); st != cuda::Cudnn::kSuccess) {
+            skipped.push_back(plan.name() + ": " + dnn.cudnnGetErrorString(st));
+            continue;
+          }
+          json r = verify_and_time(
+              [&] { return launch() == cuda::Cudnn::kSuccess ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN; },
+              opt, /*conv_only=*/!spec->epilogue());
+          if (r.value("fatal", false)) return r;
+          if (r.value("error_no", -1) != 0) {
+            skipped.push_back(plan.name() + ": " + r.value("message", std::string()));
+            continue;
+          }
+          ++timed;
+          const double t = summarize(r.at("costs").get<std::vector<double>>()).median;
+          if (best.is_null() || t < best_s) {
+            best = std::move(r);
+            best_s = t;
+            best_name = plan.name();
+            best_ws = plan.workspace_bytes;
+          }
+        }
+      } catch (const Error& e) {
+        skipped.push_back(e.what());
+      }
+      const std::string graph_name = ops.empty() ? "the graph" : ops;
+      if (best.is_null()) {
+        // The first three engines' reasons: enough to say why, short enough for bench's column.
+        const size_t shown = std::min<size_t>(skipped.size(), 3);
+        std::string why_not = util::join({skipped.begin(), skipped.begin() + long(shown)}, "; ");
+        if (skipped.size() > shown)
+          why_not += "; " + std::to_string(skipped.size() - shown) + " more";
+        reasons.push_back(graph_name + ": no engine ran and verified" +
+                          (skipped.empty() ? std::string() : " (" + why_not + ")"));
+        continue;
+      }
+      best["algorithm"] = "graph API " + best_name + " (fastest of " + std::to_string(timed) + ")";
+      best["workspace_bytes"] = best_ws;
+      if (!w.epilogue.empty()) {
+        best["epilogue"] = spec->epilogue() ? "fused" : "convolution alone";
+        best["epilogue_detail"] = spec->epilogue() ? "graph API: " + ops + " in one operation graph"
+                                                   : util::join(reasons, "; ");
+      }
+      return best;
+    }
+    return error(ErrorNo::Instantiation, util::join(reasons, "; "), false);
+  }
+
   // A fused task's epilogue with cuDNN, each way it has, verified against the whole epilogue's
   // reference and timed, the faster kept: its fused call (cudnnConvolutionBiasActivationForward;
   // RELU or no activation, with `fused_algo`; < 0: not offered) and the convolution followed by

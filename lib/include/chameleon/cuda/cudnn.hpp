@@ -3,6 +3,7 @@
 #include <cuda.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace chameleon::cuda {
@@ -79,6 +80,18 @@ struct Cudnn {
   int (*cudnnActivationForward)(Handle, Desc activation, const void* alpha, Desc x, const void* xp,
                                 const void* beta, Desc y, void* yp);
   std::string epilogue_missing;
+
+  // The graph (backend) API, cuDNN 8 and 9 (cudnn_graph.hpp builds on it): null, with the reason
+  // in graph_missing, when this cuDNN lacks it (bench then times the legacy API alone).
+  int (*cudnnBackendCreateDescriptor)(int type, Desc*);
+  int (*cudnnBackendDestroyDescriptor)(Desc);
+  int (*cudnnBackendFinalize)(Desc);
+  int (*cudnnBackendSetAttribute)(Desc, int attribute, int attribute_type, int64_t count,
+                                  const void* values);
+  int (*cudnnBackendGetAttribute)(Desc, int attribute, int attribute_type, int64_t requested,
+                                  int64_t* count, void* values);
+  int (*cudnnBackendExecute)(Handle, Desc plan, Desc variant_pack);
+  std::string graph_missing;
 };
 
 // The loaded library, or nullptr with the reason (not installed, too old).

@@ -37,7 +37,9 @@ private:
   void ensure_worker(); // started and initialized (throws when the GPU is unusable)
   // Sends one timed request (measure or cudnn) and turns the reply, a timeout or a lost worker
   // into the result.
-  MeasureResult timed_call(const task::Conv2dWorkload& wl, util::Message msg, MeasureResult r);
+  // The request's reply within run_timeout_s * timeout_scale.
+  MeasureResult timed_call(const task::Conv2dWorkload& wl, util::Message msg, MeasureResult r,
+                           double timeout_scale = 1);
   std::string ensure_task(const task::Conv2dWorkload& wl); // "" when ready, else why not
 
   int ordinal_;
