@@ -2,7 +2,7 @@
 # One time-boxed run on a GPU machine held for a short time (docs/benchmarks.md): builds the app and
 # the [gpu] tests, then runs the evidence in order of importance, each phase under its own time
 # limit, skipping what no longer fits the budget:
-#   the fault, every-template, GPU-turn, slice-replay and fused/fp16 [gpu] tests (gpu-tests-new), the
+#   the fault, every-template, GPU-turn, slice-replay, fused/fp16 and cuDNN (both APIs) [gpu] tests (gpu-tests-new), the
 #   measurement dataset's slices (slices, below), ResNet-18 fp16 with fused epilogues on
 #   conv2d_tensorcore and, for its 3x3 stride-1 layers, conv2d_winograd (FP16_TEMPLATES), tune +
 #   replay + bench against cuDNN fp16 (resnet18-fp16; FP16_LIMIT, FP16_TRIALS), the same with NHWC
@@ -392,7 +392,7 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc race
     gpu-tests-templates) phase gpu-tests-templates 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "every template verifies*" ;;
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
-      "faulting*,every template verifies*,a runner waits*,a slice collected*,fused epilogues verify*" ;;
+      "faulting*,every template verifies*,a runner waits*,a slice collected*,fused epilogues verify*,cuDNN*" ;;
     resnet18-fp16) TUNE_ARGS="--precision fp16" phase resnet18-fp16 ${FP16_LIMIT:-130} tune_bench resnet18-fp16 \
       resnet18 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
     resnet18-fp16-nhwc) TUNE_ARGS="--precision fp16 --layout nhwc" phase resnet18-fp16-nhwc ${FP16_LIMIT:-130} tune_bench resnet18-fp16-nhwc \
