@@ -7,6 +7,8 @@
 #   conv2d_tensorcore and, for its 3x3 stride-1 layers, conv2d_winograd (FP16_TEMPLATES), tune +
 #   replay + bench against cuDNN fp16 (resnet18-fp16; FP16_LIMIT, FP16_TRIALS), the same with NHWC
 #   tensors on conv2d_tensorcore (resnet18-fp16-nhwc, against cuDNN's NHWC; same limits),
+#   VGG-16 fp16 the same way as resnet18-fp16 (vgg16-fp16; same limits), ResNet-50 fp16 NHWC at
+#   batch 32 on conv2d_tensorcore (resnet50-fp16-b32; B32_LIMIT, default 200 s),
 #   the tuners side by side at one time limit (race: ResNet-18 fp32 end to end with chameleon and
 #   autotvm, RACE_MINUTES each, default 1, nothing cached, each replayed and benched; RACE_NET,
 #   RACE_TUNERS, RACE_HISTORY, RACE_LIMIT), ResNet-18 fp32 tune + replay + bench against
@@ -29,7 +31,7 @@
 # By default it runs right after the [gpu] tests.
 # Every tune + replay + bench phase also times what a PyTorch user gets for the same workloads
 # (scripts/torch_baseline.py on the host's PyTorch: cudnn.benchmark, CUDA graph; BASELINE_LIMIT,
-# default 30 s) and the bench shows it beside ours and cuDNN's legacy API.
+# default 30 s) and the bench shows it beside ours and cuDNN (the faster of its legacy and graph APIs).
 # Everything lands in OUT_DIR/session.log and OUT_DIR/results.tar.gz (logs, kernels, bench output),
 # re-packed after every phase, so a run cut short still returns what it measured. Every tuning and
 # collection log in it goes into the dataset with `scripts/dataset.py add OUT_DIR/results.tar.gz`.
@@ -139,7 +141,7 @@ tune_bench() { # name network trials plan templates tune_limit_s [--allow-tf32]
   "$exe" replay "$res/$name.jsonl" "$@" --out "$res/$name-kernels" > "$res/$name-replay.txt" 2>&1
   tail -n 15 "$res/$name-replay.txt"
   # What a PyTorch user gets for the same workloads (cudnn.benchmark, CUDA graph), timed on this
-  # GPU right before the bench, which shows it beside ours and cuDNN's legacy API.
+  # GPU right before the bench, which shows it beside ours and cuDNN (both its APIs).
   local baseline=()
   local tf32=()
   [[ " $* " == *" --allow-tf32 "* ]] && tf32=(--allow-tf32)
@@ -382,7 +384,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit,driver_version -
 echo "host: $(nproc) cores"
 phase build 200 build_all || true
 [ -x "$exe" ] || { echo "gpu-run: the build failed"; pack; exit 1; }
-for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc race resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
+for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc race vgg16-fp16 resnet50-fp16-b32 resnet18-fp32 net-throughput vgg16-fp32 resnet18-tf32 mobilenet-fp32 winograd interrupt vgg-deep profile seeds bench-prev same-configs}; do
   case $name in
     smoke) phase smoke 60 smoke ;;
     slices) phase slices ${SLICES_LIMIT:-360} slices ;;
@@ -397,6 +399,10 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc race
       resnet18 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
     resnet18-fp16-nhwc) TUNE_ARGS="--precision fp16 --layout nhwc" phase resnet18-fp16-nhwc ${FP16_LIMIT:-130} tune_bench resnet18-fp16-nhwc \
       resnet18 ${FP16_TRIALS:-64} 32 conv2d_tensorcore $(( ${FP16_LIMIT:-130} - 45 )) ;;
+    vgg16-fp16) TUNE_ARGS="--precision fp16" phase vgg16-fp16 ${FP16_LIMIT:-130} tune_bench vgg16-fp16 \
+      vgg16 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
+    resnet50-fp16-b32) TUNE_ARGS="--precision fp16 --layout nhwc --batch 32" phase resnet50-fp16-b32 ${B32_LIMIT:-200} \
+      tune_bench resnet50-fp16-b32 resnet50 ${FP16_TRIALS:-64} 32 conv2d_tensorcore $(( ${B32_LIMIT:-200} - 45 )) ;;
     bench-prev) phase bench-prev 60 bench_prev ;;
     interrupt) phase interrupt 45 interrupt_check ;;
     same-configs) phase same-configs ${SAME_CONFIGS_LIMIT:-60} same_configs ;;
