@@ -8,6 +8,8 @@
 #include "chameleon/network/network.hpp"
 #include "chameleon/task/task.hpp"
 
+#include "problem.hpp"
+
 #if __has_include(<cudnn_graph.h>)
 #include <cudnn_graph.h>
 #define CHM_HAVE_CUDNN_HEADER 1
@@ -17,21 +19,11 @@ using namespace chameleon;
 
 namespace {
 
+// n c h w k r s, then one stride, one padding on every side, one dilation, groups.
 task::Conv2dWorkload conv(int n, int c, int h, int w, int k, int r, int s, int stride = 1,
                           int pad = 0, int dilation = 1, int groups = 1) {
-  task::Conv2dWorkload wl;
-  wl.n = n;
-  wl.c = c;
-  wl.h = h;
-  wl.w = w;
-  wl.k = k;
-  wl.r = r;
-  wl.s = s;
-  wl.stride_h = wl.stride_w = stride;
-  wl.pad_top = wl.pad_left = wl.pad_bottom = wl.pad_right = pad;
-  wl.dilation_h = wl.dilation_w = dilation;
-  wl.groups = groups;
-  return wl;
+  return testing::workload(n, c, h, w, k, r, s, stride, stride, pad, pad, pad, pad, dilation,
+                           dilation, groups);
 }
 
 const cuda::Cudnn* graph_api() {

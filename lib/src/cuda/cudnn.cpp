@@ -50,9 +50,13 @@ Loaded load() {
   bind(a.cudnnGetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize");
   bind(a.cudnnConvolutionForward, "cudnnConvolutionForward");
   // The epilogue's operators are optional: without them bench times the convolution alone.
-  auto optional = [&](auto& fn, const char* symbol) {
-    bind_symbol(lib, fn, symbol, "cuDNN", a.epilogue_missing);
+  // Optional parts: a missing symbol is remembered in `missing`, and the rest still loads.
+  auto optional_into = [&](std::string& missing) {
+    return [lib, m = &missing](auto& fn, const char* symbol) {
+      bind_symbol(lib, fn, symbol, "cuDNN", *m);
+    };
   };
+  auto optional = optional_into(a.epilogue_missing);
   optional(a.cudnnConvolutionBiasActivationForward, "cudnnConvolutionBiasActivationForward");
   optional(a.cudnnAddTensor, "cudnnAddTensor");
   optional(a.cudnnCreateActivationDescriptor, "cudnnCreateActivationDescriptor");
@@ -60,9 +64,7 @@ Loaded load() {
   optional(a.cudnnSetActivationDescriptorSwishBeta, "cudnnSetActivationDescriptorSwishBeta");
   optional(a.cudnnDestroyActivationDescriptor, "cudnnDestroyActivationDescriptor");
   optional(a.cudnnActivationForward, "cudnnActivationForward");
-  auto graph = [&](auto& fn, const char* symbol) {
-    bind_symbol(lib, fn, symbol, "cuDNN", a.graph_missing);
-  };
+  auto graph = optional_into(a.graph_missing);
   graph(a.cudnnBackendCreateDescriptor, "cudnnBackendCreateDescriptor");
   graph(a.cudnnBackendDestroyDescriptor, "cudnnBackendDestroyDescriptor");
   graph(a.cudnnBackendFinalize, "cudnnBackendFinalize");

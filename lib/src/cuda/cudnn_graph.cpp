@@ -292,7 +292,7 @@ std::vector<ExecutionPlan> execution_plans(const Cudnn& api, Cudnn::Handle handl
   std::vector<ExecutionPlan> plans;
   std::vector<int64_t> seen;
   for (int mode : {int(kHeuristicsA), int(kHeuristicsFallback)}) {
-    for (const auto& config : engine_configs(api, graph, mode)) {
+    for (BackendDescriptor& config : engine_configs(api, graph, mode)) {
       if (plans.size() >= max) return plans;
       const EngineInfo info = engine_info(api, config);
       // The fallback list repeats engines of mode A's (with default knobs): one plan each.
@@ -305,9 +305,9 @@ std::vector<ExecutionPlan> execution_plans(const Cudnn& api, Cudnn::Handle handl
         if (skipped) skipped->push_back(name + ": " + why);
         continue;
       }
-      ExecutionPlan p{BackendDescriptor(api, kExecutionPlan), info.index, 0};
+      ExecutionPlan p{std::move(config), BackendDescriptor(api, kExecutionPlan), info.index, 0};
       p.plan.set(kPlanHandle, kTypeHandle, 1, &handle, "execution plan");
-      p.plan.set(kPlanEngineConfig, config, "execution plan");
+      p.plan.set(kPlanEngineConfig, p.config, "execution plan");
       if (int st = p.plan.try_finalize(); st != Cudnn::kSuccess) {
         if (skipped) skipped->push_back(name + ": " + api.cudnnGetErrorString(st));
         continue;

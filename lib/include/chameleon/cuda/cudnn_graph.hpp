@@ -168,8 +168,10 @@ struct PlanFilter {
   bool tensor_cores = true;
 };
 
-// One engine configuration made an execution plan for a handle.
+// One engine configuration made an execution plan for a handle (the configuration kept alive
+// with it, as cuDNN's frontend keeps it).
 struct ExecutionPlan {
+  BackendDescriptor config;
   BackendDescriptor plan;
   int64_t engine = -1; // cuDNN's global engine index
   int64_t workspace_bytes = 0;
