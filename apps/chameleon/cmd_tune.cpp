@@ -645,6 +645,12 @@ void add_tune_commands(CLI::App& app, const bool& quiet) {
                   "the target, instead of a random one (0: off)")
       ->check(at_least(0))
       ->capture_default_str();
+  cmd->add_option("--neighbors", t.neighbors,
+                  "Coordinate descent: each batch first measures up to this many unmeasured "
+                  "configs one knob step from the best measured ones, the model's favourites "
+                  "(0: off)")
+      ->check(at_least(0))
+      ->capture_default_str();
   cmd->add_flag("--sim-feature", t.sim_feature,
                 "The sim model's estimate for each config as one more cost-model feature");
   cmd->add_option("--epsilon", t.epsilon, "Greedy sampling: share of random configs per batch")

@@ -538,6 +538,52 @@ TEST_CASE("the sim prior draws the first batch from configs the sim model ranks 
   CHECK(tune::to_json(o).at("sim_prior") == 64);
 }
 
+TEST_CASE("coordinate descent: each batch after the first measures one-step neighbours of the "
+          "best configs",
+          "[tune]") {
+  auto t = resnet18()[3];
+  SimRig rig;
+  tune::TuneOptions o;
+  o.templates = {"conv2d_implicit_gemm"};
+  o.trials = 64;
+  o.batch = 16;
+  o.seed = 5;
+  o.neighbors = 4;
+  const auto read = rig.tune(t, o, "neighbors");
+  REQUIRE(read.records.size() == 64);
+  const auto& tmpl = codegen::find_template("conv2d_implicit_gemm");
+  const auto sp = tmpl.make_space(t.workload);
+  // One knob moved by one choice.
+  auto one_step = [&](int64_t a, int64_t b) {
+    const auto ca = sp.get(a), cb = sp.get(b);
+    int moved = 0;
+    for (size_t k = 0; k < ca.choice.size(); ++k) {
+      const int d = std::abs(ca.choice[k] - cb.choice[k]);
+      if (d > 1) return false;
+      moved += d;
+    }
+    return moved == 1;
+  };
+  for (int iteration = 2; iteration <= 4; ++iteration) {
+    // The four best measured before this batch.
+    std::vector<std::pair<double, int64_t>> before;
+    for (const auto& r : read.records)
+      if (r.iteration < iteration && r.ok()) before.emplace_back(r.seconds(), r.index);
+    std::sort(before.begin(), before.end());
+    before.resize(std::min<size_t>(before.size(), 4));
+    int near = 0;
+    for (const auto& r : read.records) {
+      if (r.iteration != iteration) continue;
+      bool is_near = false;
+      for (const auto& b : before) is_near = is_near || one_step(r.index, b.second);
+      near += is_near;
+    }
+    INFO("iteration " << iteration);
+    CHECK(near >= 4);
+  }
+  CHECK(tune::to_json(o).at("neighbors") == 4);
+}
+
 TEST_CASE("transfer trust: misleading history loses its weight, a faithful one keeps it",
           "[tune]") {
   // History: 192 sim measurements of another ResNet-18 layer of the same template. Faithful as

@@ -80,6 +80,10 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
       seeds = search.find_seeds(env.log.snapshot());
     }
     const size_t seeded = std::min(seeds.size(), size_t(want));
+    // Coordinate descent around the best configs, after any transfer seeds.
+    const std::vector<space::Config> around =
+        search.neighbors(std::min(o.neighbors, want - int(seeded)), seeds);
+    seeds.insert(seeds.end(), around.begin(), around.end());
     const std::vector<space::Config> batch = search.sample(candidates, want, std::move(seeds));
     seeds.clear();
     const double sample_s = since(sample_start);
@@ -108,11 +112,17 @@ TaskOutcome tune_template(const task::Task& t, const codegen::Template& tmpl, co
     charged_s += cost.charged_s;
     fit_s = search.refit();
     charged_s += fit_s;
-    nlohmann::json comment = {
-        {"run", run_id(o)},         {"task", t.index},       {"workload", t.workload.key()},
-        {"iteration", iteration},   {"batch", batch.size()}, {"seeded", seeded},
-        {"explore_s", explore_s},   {"sample_s", sample_s},  {"fit_s", fit_s},
-        {"elapsed_s", task_clock()}};
+    nlohmann::json comment = {{"run", run_id(o)},
+                              {"task", t.index},
+                              {"workload", t.workload.key()},
+                              {"iteration", iteration},
+                              {"batch", batch.size()},
+                              {"seeded", seeded},
+                              {"neighbors", around.size()},
+                              {"explore_s", explore_s},
+                              {"sample_s", sample_s},
+                              {"fit_s", fit_s},
+                              {"elapsed_s", task_clock()}};
     if (auto trust = search.transfer_trust()) comment["transfer_trust"] = *trust;
     env.log.append_comment("chameleon-iteration " + comment.dump());
     out.explore_s += explore_s;

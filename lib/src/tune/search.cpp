@@ -257,6 +257,36 @@ std::vector<explore::Candidate> TemplateSearch::sim_ranked() {
   return out;
 }
 
+std::vector<space::Config> TemplateSearch::neighbors(int count,
+                                                     const std::vector<space::Config>& skip) {
+  if (count <= 0 || !cost_model_.trained() || measured_ok_.empty()) return {};
+  std::unordered_set<int64_t> seen;
+  for (const auto& c : skip) seen.insert(c.index);
+  std::vector<space::Config> around;
+  const size_t knobs = space_.knobs().size();
+  for (const space::Config& from : best_first(measured_ok_, 4)) {
+    for (size_t k = 0; k < knobs; ++k) {
+      for (int d : {-1, 1}) {
+        std::vector<int> deltas(knobs, 0);
+        deltas[k] = d;
+        space::Config c = space_.step(from, deltas);
+        if (visited_.count(c.index) || !seen.insert(c.index).second || !valid(c)) continue;
+        around.push_back(std::move(c));
+      }
+    }
+  }
+  if (around.empty()) return {};
+  const std::vector<float> scores = predict(around);
+  std::vector<size_t> order(around.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::vector<space::Config> out;
+  for (size_t i = 0; i < order.size() && int(out.size()) < count; ++i)
+    out.push_back(around[order[i]]);
+  return out;
+}
+
 std::vector<explore::Candidate> TemplateSearch::explore() {
   if (!parts_.explorer) return {};
   if (!cost_model_.trained())

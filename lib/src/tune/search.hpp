@@ -52,6 +52,10 @@ public:
   }
   // Why the turn ends before its next iteration, or "" to go on.
   Stop stop_reason() const;
+  // Up to `count` unvisited valid configs one step (one knob, one choice) from one of the four
+  // best measured configs, the cost model's highest first, none of them in `skip`; none before
+  // the model is trained (TuneOptions::neighbors).
+  std::vector<space::Config> neighbors(int count, const std::vector<space::Config>& skip);
   // The explorer's candidates (none before the model is trained).
   std::vector<explore::Candidate> explore();
   // The next batch: `seeds` first (at most `want`), then what the sampler picks from `candidates`.

@@ -44,6 +44,7 @@ nlohmann::json to_json(const TuneOptions& o) {
           {"transfer_rows", o.transfer_rows},
           {"transfer_trust", transfer_trust(o)},
           {"compile_aware", o.compile_aware},
+          {"neighbors", o.neighbors},
           {"sim_prior", o.sim_prior},
           {"sim_feature", o.sim_feature},
           {"time_limit_s", o.time_limit_s},

@@ -57,6 +57,10 @@ struct TuneOptions {
   // target (compiled resources when known, predicted registers otherwise) over the target's FP32
   // peak, one more column after the derived figures.
   bool sim_feature = false;
+  // Coordinate-descent exploitation (Droplet search's idea): once the cost model is trained, each
+  // batch first measures up to this many unmeasured configs one step from one of the four best
+  // measured configs along a single knob, those the model ranks highest. 0: off.
+  int neighbors = 0;
   double time_limit_s = 0; // wall seconds for all the tasks of a tune_tasks call (0: none); each
                            // task gets its share of what is left when it starts (see tune_tasks)
   // Set by tune_tasks (and tune_task for each template's part): when this task or part stops
