@@ -241,10 +241,13 @@ public:
     const bool tf32 = req.value("allow_tf32", false);
     if (!dnn_handle_) dnn_handle_ = std::make_unique<cuda::CudnnHandle>(*dnn, stream_->get());
     const cuda::Cudnn::Handle handle = dnn_handle_->get();
-    // A refusal of one API (an exception from a cuDNN call) leaves the other to answer.
+    // A refusal of one API (an exception from a cuDNN call) leaves the other to answer; a CUDA
+    // error is the worker's (its context may be lost) and ends the request.
     auto attempt = [&](auto run) {
       try {
         return run();
+      } catch (const cuda::CudaError&) {
+        throw;
       } catch (const Error& e) {
         return error(ErrorNo::Instantiation, e.what(), false);
       }
@@ -436,6 +439,8 @@ private:
             best_ws = plan.workspace_bytes;
           }
         }
+      } catch (const cuda::CudaError&) {
+        throw;
       } catch (const Error& e) {
         skipped.push_back(e.what());
       }
