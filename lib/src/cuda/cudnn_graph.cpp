@@ -72,7 +72,7 @@ BackendDescriptor tensor(const Cudnn& api, int64_t uid, int dtype,
 } // namespace
 
 ConvGraph::ConvGraph(const Cudnn& api, const ConvGraphSpec& spec, Cudnn::Handle handle)
-    : api_(api), spec_(spec) {
+    : spec_(spec) {
   const int f32 = Cudnn::kFloat;
   parts_.push_back(tensor(api, kGraphX, spec.dtype, spec.x_dims, spec.x_strides, false, "input"));
   const size_t x = parts_.size() - 1;
@@ -206,7 +206,7 @@ std::string ConvGraph::ops() const {
   return out;
 }
 
-std::string ExecutionPlan::name() const {
+std::string ExecutionPlan::engine_name(int64_t engine) {
   return "engine " + std::to_string(engine);
 }
 
@@ -279,13 +279,6 @@ std::string ruled_out(const EngineInfo& e, const PlanFilter& filter) {
 
 } // namespace
 
-std::vector<int64_t> heuristic_engines(const Cudnn& api, const ConvGraph& graph, int mode) {
-  std::vector<int64_t> out;
-  for (const auto& config : engine_configs(api, graph, mode))
-    out.push_back(engine_info(api, config).index);
-  return out;
-}
-
 std::vector<ExecutionPlan> execution_plans(const Cudnn& api, Cudnn::Handle handle,
                                            const ConvGraph& graph, const PlanFilter& filter,
                                            size_t max, std::vector<std::string>* skipped) {
@@ -300,7 +293,7 @@ std::vector<ExecutionPlan> execution_plans(const Cudnn& api, Cudnn::Handle handl
           std::find(seen.begin(), seen.end(), info.index) != seen.end())
         continue;
       seen.push_back(info.index);
-      const std::string name = "engine " + std::to_string(info.index);
+      const std::string name = ExecutionPlan::engine_name(info.index);
       if (std::string why = ruled_out(info, filter); !why.empty()) {
         if (skipped) skipped->push_back(name + ": " + why);
         continue;

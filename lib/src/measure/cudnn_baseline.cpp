@@ -15,13 +15,17 @@ std::array<int64_t, 4> strides(const std::array<int64_t, 4>& d, task::Layout lay
 
 } // namespace
 
+int cudnn_data_type(task::DataType t) {
+  return t == task::DataType::f16    ? cuda::Cudnn::kHalf
+         : t == task::DataType::bf16 ? cuda::Cudnn::kBfloat16
+                                     : cuda::Cudnn::kFloat;
+}
+
 std::optional<cuda::ConvGraphSpec> cudnn_graph_spec(const task::Conv2dWorkload& wl,
                                                     bool with_epilogue, std::string* why) {
   using Act = cuda::ConvGraphSpec::Activation;
   cuda::ConvGraphSpec g;
-  g.dtype = wl.dtype == task::DataType::f16    ? cuda::Cudnn::kHalf
-            : wl.dtype == task::DataType::bf16 ? cuda::Cudnn::kBfloat16
-                                               : cuda::Cudnn::kFloat;
+  g.dtype = cudnn_data_type(wl.dtype);
   g.x_dims = {wl.n, wl.c, wl.h, wl.w};
   g.w_dims = {wl.k, wl.c / wl.groups, wl.r, wl.s};
   g.y_dims = {wl.n, wl.k, wl.out_h(), wl.out_w()};

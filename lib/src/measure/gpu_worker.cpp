@@ -252,7 +252,7 @@ public:
         return error(ErrorNo::Instantiation, e.what(), false);
       }
     };
-    json legacy = attempt([&] { return cudnn_legacy(*dnn, handle, tf32, opt); });
+    json legacy = attempt([&] { return cudnn_legacy(dnn, handle, tf32, opt); });
     if (legacy.value("fatal", false)) return legacy;
     json graph = dnn->graph_missing.empty()
                      ? attempt([&] { return cudnn_graph(*dnn, handle, tf32, opt); })
@@ -266,9 +266,8 @@ public:
 private:
   // The legacy API's fastest forward algorithm (cudnnFindConvolutionForwardAlgorithm) and, for a
   // fused task, its epilogue (cudnn_epilogue).
-  json cudnn_legacy(const cuda::Cudnn& api, cuda::Cudnn::Handle handle, bool tf32,
+  json cudnn_legacy(const cuda::Cudnn* dnn, cuda::Cudnn::Handle handle, bool tf32,
                     const MeasureOptions& opt) {
-    const cuda::Cudnn* dnn = &api;
     const auto& w = task_->wl;
     if (w.pad_top != w.pad_bottom || w.pad_left != w.pad_right) {
       return error(ErrorNo::Instantiation, "the legacy API takes symmetric padding only", false);
@@ -277,9 +276,7 @@ private:
     const cuda::ConvDescriptors desc(*dnn);
     // The task's type for the tensors, float32 arithmetic (cuDNN's "pseudo half" for float16 and
     // bfloat16, which may use tensor cores).
-    const int type = w.dtype == task::DataType::f16    ? cuda::Cudnn::kHalf
-                     : w.dtype == task::DataType::bf16 ? cuda::Cudnn::kBfloat16
-                                                       : cuda::Cudnn::kFloat;
+    const int type = cudnn_data_type(w.dtype);
     // The task's layout: NHWC tensors and a KRSC filter for an NHWC task (cuDNN's NHWC format).
     const int format = w.layout == task::Layout::nhwc ? cuda::Cudnn::kNhwc : cuda::Cudnn::kNchw;
     check(dnn->cudnnSetTensor4dDescriptor(desc.x, format, type, w.n, w.c, w.h, w.w), "input");

@@ -151,12 +151,10 @@ class ConvGraph {
 public:
   ConvGraph(const Cudnn& api, const ConvGraphSpec& spec, Cudnn::Handle handle = nullptr);
   const BackendDescriptor& graph() const { return parts_.back(); }
-  const ConvGraphSpec& spec() const { return spec_; }
   // "convolution, bias, residual, relu"
   std::string ops() const;
 
 private:
-  const Cudnn& api_;
   ConvGraphSpec spec_;
   std::vector<BackendDescriptor> parts_; // tensors, descriptors and ops, the graph last
 };
@@ -175,7 +173,8 @@ struct ExecutionPlan {
   BackendDescriptor plan;
   int64_t engine = -1; // cuDNN's global engine index
   int64_t workspace_bytes = 0;
-  std::string name() const; // "engine 12"
+  std::string name() const { return engine_name(engine); }
+  static std::string engine_name(int64_t engine); // "engine 12"
 };
 
 // The plans of cuDNN's heuristics for `graph` (mode A's list, then the fallback list's engines
@@ -184,10 +183,6 @@ struct ExecutionPlan {
 std::vector<ExecutionPlan> execution_plans(const Cudnn& api, Cudnn::Handle handle,
                                            const ConvGraph& graph, const PlanFilter& filter,
                                            size_t max, std::vector<std::string>* skipped);
-
-// The engine configurations heuristics `mode` offers for `graph` (no handle, no plan: the unit
-// tests ask without a GPU), as global engine indices.
-std::vector<int64_t> heuristic_engines(const Cudnn& api, const ConvGraph& graph, int mode);
 
 // The pointers of one execution: the graph's tensors by unique id and the workspace.
 class VariantPack {

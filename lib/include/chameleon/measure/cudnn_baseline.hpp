@@ -12,6 +12,9 @@ namespace chameleon::measure {
 
 // cuDNN as bench times it beside our kernels (the measurement worker runs it).
 
+// cuDNN's data type for a task's tensors (Cudnn::kFloat, kHalf, kBfloat16), in both APIs.
+int cudnn_data_type(task::DataType t);
+
 // The operation graph of a task for cuDNN's graph API: its tensors in the task's type and layout
 // (NCHW, or NHWC with a KRSC filter), its padding as given (asymmetric too), and, with
 // `with_epilogue`, its fused epilogue as pointwise ops. Nullopt, with the reason in `why`, when
