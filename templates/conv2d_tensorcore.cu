@@ -1,5 +1,6 @@
 // conv2d_tensorcore: conv2d as an implicit GEMM on fp16/bf16 tensor cores (mma.sync m16n8k16,
-// float32 accumulation), for float16 and bfloat16 tasks on sm_80 and newer.
+// float32 accumulation), for float16 and bfloat16 tasks on sm_80 and newer; rendered with
+// WGMMA 1, conv2d_wgmma: the same GEMM on sm_90a's warpgroup-wide wgmma.mma_async.
 //   out[m][p] = sum_j weight[m][j] * im2col[j][p]
 //   m: output channel (GM = K / G rows), p: output pixel n*OH*OW + oh*OW + ow (GN columns),
 //   j: reduction index (GK = C / G * R * S): c*R*S + r*S + s for NCHW tasks, (r*S + s)*CG + c for
@@ -8,7 +9,9 @@
 //   workload  N C H W K R S OH OW SH SW PT PL DH DW, G (groups);
 //   type      DTYPE (1 float16, 2 bfloat16), LAYOUT_NHWC and the epilogue (templates/epilogue.cu);
 //   knobs     BK (reduction slice per stage, a multiple of 16), WARPS_M WARPS_N (warps of a
-//             block), MI NI (16 x 8 mma tiles per warp along the channels and the pixels),
+//             block), MI NI (16 x 8 mma tiles per warp along the channels and the pixels);
+//             with WGMMA, WG_M WG_N (warpgroups of 128 threads), MI (64-row tiles per
+//             warpgroup) and WN (pixels per warpgroup: the N of m64nNk16, 8-256) instead;
 //             STAGES (shared-memory stages of the copy ring, 2-4), SPLIT_K (blocks that share the
 //             reduction of an output tile; they store float32 partial sums into slice `split` of a
 //             workspace of SPLIT_K outputs (in the output's layout), passed as `out`, that
@@ -18,7 +21,7 @@
 // with LAYOUT_NHWC, data [N][H][W][C], weight [K][R][S][C/G], out and residual [N][OH][OW][K].
 // Bias float32 [K]. Every size is handled by bounds checks.
 //
-// Shared memory (dynamic): [STAGES][BM][A_LD] weights (a row holds BK reduction indices), then
+// Shared memory (dynamic), mma.sync: [STAGES][BM][A_LD] weights (a row holds BK reduction indices), then
 // the input: NCHW, [STAGES][BK][B_LD] (a row holds BN pixels); NHWC, [STAGES][BN][A_LD] (a row
 // holds a pixel's BK reduction indices, as the weights do); every row padded by 8 elements, so that
 // the 8 rows an ldmatrix reads fall in 8 different 16-byte bank groups. Fragments come from
@@ -31,6 +34,11 @@
 // CG % 8 == 0 is copied 16 bytes (8 channels of one tap) at a time with cp.async, whatever the
 // kernel, stride, padding or dilation (zero-filled outside the image); with other channel counts
 // it is gathered element by element as NCHW input is.
+// WGMMA: both tiles K-major in wgmma's layout without swizzling, [STAGES][BM*BK] weights and
+// [STAGES][BN*BK] input (a pixel a row, NCHW and NHWC alike): 8x8 core matrices of 128
+// contiguous bytes (8 rows of 8 reduction indices), BK/8 of them along a row group, row groups
+// BK*16 bytes apart (core_at). The wgmma reads both tiles from there through descriptors; no
+// ldmatrix. NCHW input is always gathered element by element (no 16-byte pixel copies).
 
 static constexpr int CG = C / G;
 static constexpr int GM = K / G;
@@ -39,14 +47,20 @@ static constexpr int GK = CG * R * S;
 static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
 static constexpr int PQ = OH * OW;
 static constexpr int RS = R * S;
+#if WGMMA
+static constexpr int BM = WG_M * 64 * MI;
+static constexpr int BN = WG_N * WN;
+static constexpr int THREADS = 128 * WG_M * WG_N;
+#else
 static constexpr int BM = WARPS_M * 16 * MI;
 static constexpr int BN = WARPS_N * 8 * NI;
 static constexpr int THREADS = 32 * WARPS_M * WARPS_N;
+#endif
 static constexpr bool NHWC = LAYOUT_NHWC;
 static constexpr int A_LD = BK + 8;
 static constexpr int B_LD = NHWC ? BK + 8 : BN + 8; // elements a row: a pixel's (NHWC) or a j's
-static constexpr int A_STAGE = BM * A_LD;
-static constexpr int B_STAGE = NHWC ? BN * B_LD : BK * B_LD;
+static constexpr int A_STAGE = WGMMA ? BM * BK : BM * A_LD;
+static constexpr int B_STAGE = WGMMA ? BN * BK : NHWC ? BN * B_LD : BK * B_LD;
 static constexpr int KT = (GK + BK - 1) / BK;
 static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 static_assert(BK % 16 == 0, "tile_k is a multiple of 16");
@@ -56,8 +70,8 @@ static constexpr bool A_VEC = GK % 8 == 0;
 // copy. NHWC: 8 channels of one tap of one pixel a copy, when every 8 reduction indices from a
 // multiple of 8 are channels of one tap (CG % 8 == 0).
 static constexpr bool B_VEC = NHWC ? CG % 8 == 0
-                                   : R == 1 && S == 1 && SH == 1 && SW == 1 && PT == 0 &&
-                                         PL == 0 && OH == H && OW == W && PQ % 8 == 0;
+                                   : !WGMMA && R == 1 && S == 1 && SH == 1 && SW == 1 &&
+                                         PT == 0 && PL == 0 && OH == H && OW == W && PQ % 8 == 0;
 // NHWC copies: BN pixels x BK/8 chunks of 8 reduction indices a tile; copy e (of B_NCOPIES) of a
 // tile is pixel e / B_CHUNKS, chunk e % B_CHUNKS; a thread makes copies tid + i * THREADS.
 static constexpr bool B_NHWC_VEC = NHWC && B_VEC;
@@ -76,9 +90,22 @@ template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };
 typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
 
+// Where a tile's elements lie in a stage: weight (row, j) and input (j, pixel column), j the
+// tile-relative reduction index. WGMMA: core matrices (above); otherwise padded rows.
+__device__ __forceinline__ int core_at(int row, int j) {
+  return ((row / 8) * (BK / 8) + j / 8) * 64 + (row % 8) * 8 + j % 8;
+}
+__device__ __forceinline__ int a_at(int row, int j) {
+  return WGMMA ? core_at(row, j) : row * A_LD + j;
+}
+__device__ __forceinline__ int b_at(int j, int col) {
+  return WGMMA ? core_at(col, j) : NHWC ? col * B_LD + j : j * B_LD + col;
+}
+
 #if defined(CHM_EMULATE)
 // The host emulator provides cp_async16_b, cp_async_commit, cp_async_wait<N>, ldmatrix_x4,
-// ldmatrix_x4_trans, ldmatrix_x2, ldmatrix_x2_trans, mma_16816 and CHM_DYNAMIC_SMEM.
+// ldmatrix_x4_trans, ldmatrix_x2, ldmatrix_x2_trans, mma_16816, CHM_DYNAMIC_SMEM, and for
+// WGMMA smem_addr, wgmma_tile, wgmma_fence, wgmma_commit, wgmma_wait<N> and fence_proxy_async.
 #else
 #define CHM_DYNAMIC_SMEM(type, name) extern __shared__ __align__(16) type name[]
 __device__ __forceinline__ void cp_async16_b(void* dst, const void* src, bool valid) {
@@ -121,6 +148,36 @@ __device__ __forceinline__ void mma_16816(float* d, const unsigned* a, const uns
                ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#if WGMMA
+// wgmma_tile (d += A x B for a 64 x WN x 16 multiply, WN/2 accumulators a thread) is rendered
+// before this source, its operand list being WN's.
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void wgmma_fence() {
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int Pending> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(Pending) : "memory");
+}
+// Shared memory written by this thread (cp.async, stores), visible to the tensor cores' reads.
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+#endif
+#endif
+
+#if WGMMA
+// The descriptor of a K-major tile without swizzling that starts at core matrix `p`: its shared
+// address, the leading byte offset (the next core matrix along the reduction: 128 bytes) and
+// the stride byte offset (the next 8 rows: BK * 16 bytes), each in 16-byte units.
+__device__ __forceinline__ unsigned long long tile_descriptor(const elem_t* p) {
+  return (unsigned long long)((smem_addr(p) & 0x3FFFFu) >> 4) | (128ull >> 4) << 16 |
+         (unsigned long long)(BK * 16 >> 4) << 32;
 }
 #endif
 
@@ -168,7 +225,7 @@ __device__ __forceinline__ void load_weights(const elem_t* __restrict__ weight, 
       const int row = e / PER_ROW, col = (e % PER_ROW) * 8;
       const bool valid = m0 + row < GM && k0 + col < GK;
       const elem_t* src = valid ? weight + (size_t(m0 + row) * GK + k0 + col) : weight;
-      cp_async16_b(As + row * A_LD + col, src, valid);
+      cp_async16_b(As + a_at(row, col), src, valid);
     }
   } else {
     constexpr int COPIES = BM * BK;
@@ -176,7 +233,7 @@ __device__ __forceinline__ void load_weights(const elem_t* __restrict__ weight, 
     for (int e = tid; e < COPIES; e += THREADS) {
       const int row = e / BK, col = e % BK;
       const bool valid = m0 + row < GM && k0 + col < GK;
-      As[row * A_LD + col] = valid ? weight[size_t(m0 + row) * GK + k0 + col] : elem_t(0);
+      As[a_at(row, col)] = valid ? weight[size_t(m0 + row) * GK + k0 + col] : elem_t(0);
     }
   }
 }
@@ -211,7 +268,7 @@ __device__ __forceinline__ void copy_input_nhwc(const elem_t* __restrict__ data,
       const Tap tap = tap_of(j);
       const int ih = px.ih[i] + tap.dh, iw = px.iw[i] + tap.dw;
       const bool valid = j < unsigned(GK) && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
-      cp_async16_b(Bs + col * B_LD + chunk * 8, valid ? data + (px.off[i] + tap.off) : data, valid);
+      cp_async16_b(Bs + b_at(chunk * 8, col), valid ? data + (px.off[i] + tap.off) : data, valid);
     }
   }
 }
@@ -236,7 +293,7 @@ __device__ __forceinline__ void load_input(const elem_t* __restrict__ data, cons
       for (int i = 0; i < B_SLOTS; ++i) {
         const bool valid = j_valid && px.ih[i] >= 0;
         if (row < BK)
-          cp_async16_b(Bs + row * B_LD + (col0 + i * THREADS) * 8,
+          cp_async16_b(Bs + b_at(row, (col0 + i * THREADS) * 8),
                        valid ? data + (px.off[i] + Offset(j) * PQ) : data, valid);
       }
     } else {
@@ -263,7 +320,7 @@ __device__ __forceinline__ void store_input(elem_t* Bs, const elem_t* v, int tid
       for (int i = 0; i < B_SLOTS; ++i) {
         const int col = col0 + i * THREADS;
         if (B_ROW_STEP * B_ROWS == BK || row < BK)
-          Bs[NHWC ? col * B_LD + row : row * B_LD + col] = v[rr * B_SLOTS + i];
+          Bs[b_at(row, col)] = v[rr * B_SLOTS + i];
       }
     }
   }
@@ -296,12 +353,11 @@ extern "C" __global__ void __launch_bounds__(THREADS)
                       elem_t* __restrict__ out, const float* __restrict__ bias,
                       const elem_t* __restrict__ residual) {
   CHM_DYNAMIC_SMEM(elem_t, smem);
-  elem_t* const As = smem;                    // [STAGES][BM][A_LD]
-  elem_t* const Bs = smem + STAGES * A_STAGE; // [STAGES][BK][B_LD], NHWC [STAGES][BN][B_LD]
+  elem_t* const As = smem;                    // [STAGES][A_STAGE]
+  elem_t* const Bs = smem + STAGES * A_STAGE; // [STAGES][B_STAGE]
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
-  const int warp_m = warp / WARPS_N, warp_n = warp % WARPS_N;
   const int n0 = blockIdx.x * BN;
   const int m0 = blockIdx.y * BM;
   const int split = blockIdx.z % SPLIT_K, group = blockIdx.z / SPLIT_K;
@@ -313,6 +369,17 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const int tiles = kt_end - kt_begin;
 
   const int g = lane / 4, t = lane % 4;
+#if WGMMA
+  // Warpgroup (wg_m, wg_n) multiplies rows wm0 + [0, 64 MI) by pixels wn0 + [0, WN).
+  const int wg = warp / 4, wg_m = wg / WG_N, wg_n = wg % WG_N;
+  const int wm0 = wg_m * 64 * MI, wn0 = wg_n * WN;
+  float acc[MI][WN / 2];
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int e = 0; e < WN / 2; ++e) acc[i][e] = 0.0f;
+#else
+  const int warp_m = warp / WARPS_N, warp_n = warp % WARPS_N;
   const int wm0 = warp_m * 16 * MI, wn0 = warp_n * 8 * NI;
   float acc[MI][NI][4];
 #pragma unroll
@@ -321,6 +388,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     for (int j = 0; j < NI; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+#endif
 
   const Pixels px = pixels_of(n0, tid);
   elem_t staged[B_VEC ? 1 : B_ROWS * B_SLOTS];
@@ -338,6 +406,9 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   int read = 0, write = STAGES - 1;
   for (int tile = 0; tile < tiles; ++tile) {
     cp_async_wait<STAGES - 2>();
+#if WGMMA
+    fence_proxy_async(); // this thread's copies and stores of the tile, seen by the tensor cores
+#endif
     __syncthreads(); // this tile is complete; every thread is done with the stage of the last one
     const bool next = tile + STAGES - 1 < tiles;
     if (next) {
@@ -347,6 +418,18 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     cp_async_commit();
     const elem_t* a_tile = As + read * A_STAGE;
     const elem_t* b_tile = Bs + read * B_STAGE;
+#if WGMMA
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+      const unsigned long long b_desc = tile_descriptor(b_tile + core_at(wn0, kk));
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+        wgmma_tile(acc[i], tile_descriptor(a_tile + core_at(wm0 + i * 64, kk)), b_desc);
+    }
+    wgmma_commit();
+    wgmma_wait<0>(); // the stage is read before any thread refills it
+#else
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
       unsigned af[MI][4], bf[NI][2];
@@ -383,12 +466,27 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
         for (int j = 0; j < NI; ++j) mma_16816(acc[i][j], af[i], bf[j]);
     }
+#endif
     // The gathered input of tile + STAGES - 1 into the stage every thread is done with.
     if (next) store_input(Bs + write * B_STAGE, staged, tid);
     read = read + 1 == STAGES ? 0 : read + 1;
     write = write + 1 == STAGES ? 0 : write + 1;
   }
 
+#if WGMMA
+  // Thread (warp w of its warpgroup, lane): acc[i][4j + e] is row 16w + g + 8 (e / 2) of tile i,
+  // pixel 8j + 2t + e % 2.
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < WN / 8; ++j) {
+      const int m = m0 + wm0 + i * 64 + (warp % 4) * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
+      store_out(outs, m, p, split, acc[i][4 * j]);
+      store_out(outs, m, p + 1, split, acc[i][4 * j + 1]);
+      store_out(outs, m + 8, p, split, acc[i][4 * j + 2]);
+      store_out(outs, m + 8, p + 1, split, acc[i][4 * j + 3]);
+    }
+#else
 #pragma unroll
   for (int i = 0; i < MI; ++i)
 #pragma unroll
@@ -399,4 +497,5 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       store_out(outs, m + 8, p, split, acc[i][j][2]);
       store_out(outs, m + 8, p + 1, split, acc[i][j][3]);
     }
+#endif
 }

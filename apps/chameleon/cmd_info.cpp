@@ -39,8 +39,12 @@ std::vector<const codegen::Template*> task_templates(const task::Task& t, bool a
   std::vector<const codegen::Template*> tmpls;
   for (const codegen::Template* tmpl : codegen::templates()) {
     if ((!allow_tf32 && tmpl->tf32()) || !tmpl->decline_reason(t.workload).empty()) continue;
-    if (sm > 0 && tmpl->min_sm() > sm) {
-      too_new.push_back(tmpl->name() + " (needs sm_" + std::to_string(tmpl->min_sm()) + ")");
+    if (!tmpl->runs_on(sm)) {
+      too_new.push_back(tmpl->name() + " (" +
+                        (tmpl->max_sm() == tmpl->min_sm()
+                             ? "sm_" + std::to_string(tmpl->min_sm()) + " only"
+                             : "needs sm_" + std::to_string(tmpl->min_sm())) +
+                        ")");
       continue;
     }
     tmpls.push_back(tmpl);

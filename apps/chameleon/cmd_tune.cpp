@@ -219,17 +219,22 @@ void run_tune(TuneArgs a, bool quiet) {
   codegen::check_template_names(a.tune.templates, a.tune.allow_tf32);
   tune::make_tuner(a.tune); // reject an unknown tuner before any work
   // A template the target is too old for, said once, when it would take one of the tasks (a
-  // float32 tune for Pascal says nothing of the fp16 tensor cores).
+  // float32 tune for Pascal says nothing of the fp16 tensor cores; nor does an fp16 tune for an
+  // A100 of sm_90a's wgmma, a template for one architecture).
   auto takes_a_task = [&tasks](const codegen::Template& tmpl) {
     return std::any_of(tasks.begin(), tasks.end(), [&tmpl](const task::Task& t) {
       return tmpl.decline_reason(t.workload).empty();
     });
   };
   for (const codegen::Template* tmpl : codegen::templates()) {
+    const bool named = !a.tune.templates.empty();
     if (codegen::template_wanted(*tmpl, a.tune.templates, a.tune.allow_tf32) &&
-        tmpl->min_sm() > rd.target.sm() && takes_a_task(*tmpl)) {
-      spdlog::warn("{} needs sm_{} or newer; {} is {}: it is not tuned", tmpl->name(),
-                   tmpl->min_sm(), rd.target.name, rd.target.arch());
+        !tmpl->runs_on(rd.target.sm()) && (named || tmpl->max_sm() == 0) && takes_a_task(*tmpl)) {
+      const std::string which = tmpl->max_sm() == tmpl->min_sm()
+                                    ? "runs on sm_" + std::to_string(tmpl->min_sm()) + " only"
+                                    : "needs sm_" + std::to_string(tmpl->min_sm()) + " or newer";
+      spdlog::warn("{} {}; {} is {}: it is not tuned", tmpl->name(), which, rd.target.name,
+                   rd.target.arch());
     }
   }
 

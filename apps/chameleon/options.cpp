@@ -76,7 +76,8 @@ void add_network_options(CLI::App& cmd, NetworkOptions& opts) {
       "the network's \"fuse\", else on for fp16/bf16, off for fp32/tf32)");
   cmd.add_option("--layout", opts.layout,
                  "nchw, or nhwc (channels last: data NHWC, weights KRSC, output NHWC; fp16/bf16, "
-                 "tuned by conv2d_tensorcore and, depthwise layers, conv2d_depthwise); default: "
+                 "tuned by conv2d_tensorcore, conv2d_wgmma on sm_90 and, depthwise layers, "
+                 "conv2d_depthwise); default: "
                  "the network's, else nchw")
       ->check(CLI::IsMember({"nchw", "nhwc"}));
 }
@@ -138,8 +139,8 @@ LoadedNetwork load(const NetworkOptions& opts) {
                                                                 : "nchw");
   extract.layout = out.layout;
   if (out.layout == task::Layout::nhwc && extract.dtype == task::DataType::f32) {
-    throw Error("layout nhwc is for fp16 and bf16 tasks (conv2d_tensorcore; --precision fp16 or "
-                "bf16): the float32 templates take NCHW tensors");
+    throw Error("layout nhwc is for fp16 and bf16 tasks (conv2d_tensorcore, conv2d_wgmma; "
+                "--precision fp16 or bf16): the float32 templates take NCHW tensors");
   }
   out.tasks = task::extract_tasks(out.net, extract);
   return out;

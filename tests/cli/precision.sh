@@ -7,7 +7,7 @@
 # kernels.hpp compiles against cuda.h; an NHWC network's tune, records, replay and bench carry
 # its layout; scripts/torch_baseline.py plans PyTorch's calls for them
 # (fused epilogue, asymmetric padding) and bench --baseline shows a baseline file beside ours; a
-# bf16 tune on a Pascal target says why nothing runs.
+# bf16 tune on a Pascal target says why nothing runs; wgmma (an H100's) is not named for an A100.
 # Usage: precision.sh CHAMELEON_EXE NETWORKS_DIR SCRIPTS_DIR
 set -euo pipefail
 exe=$1
@@ -53,7 +53,7 @@ expect tasks_file.txt "11 unique tasks, .* bf16$"
   { cat tune.txt; fail "tune failed"; }
 log=resnet18-fp16-h100-sim.jsonl
 [ -s "$log" ] || { cat tune.txt; fail "no $log"; }
-expect tune.txt "N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_(tensorcore|winograd)"
+expect tune.txt "N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_(tensorcore|wgmma|winograd)"
 python3 - "$log" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -62,10 +62,13 @@ for r in recs:
     w = r["chameleon"]["workload"]
     assert w["dtype"] == "float16" and w["N"] == 8, w
     assert r["input"][2][0][2] == "float16", r["input"][2]
-    # Task 3 (3x3, stride 1) shares its trials between the tensor cores and Winograd.
-    want = {"conv2d_tensorcore", "conv2d_winograd"} if r["chameleon"]["task"] == 3 else {"conv2d_tensorcore"}
+    # The tensor cores through mma.sync and, on an H100, wgmma; task 3 (3x3, stride 1) shares its
+    # trials with Winograd too.
+    want = {"conv2d_tensorcore", "conv2d_wgmma"} | ({"conv2d_winograd"} if r["chameleon"]["task"] == 3 else set())
     assert r["chameleon"]["template"] in want, (r["chameleon"]["task"], r["chameleon"]["template"])
-assert {r["chameleon"]["template"] for r in recs if r["chameleon"]["task"] == 3} == {"conv2d_tensorcore", "conv2d_winograd"}
+    assert r["chameleon"]["arch"] == "sm_90", r["chameleon"]["arch"]  # the target's, for wgmma too
+assert {r["chameleon"]["template"] for r in recs if r["chameleon"]["task"] == 3} == {"conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd"}
+assert {r["chameleon"]["template"] for r in recs if r["chameleon"]["task"] == 6} == {"conv2d_tensorcore", "conv2d_wgmma"}
 PY
 "$exe" status "$net" --precision fp16 --batch 8 --log "$log" --device sim --target h100 >status.txt || true
 expect status.txt "^ +3 +N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu +up to date"
@@ -81,6 +84,13 @@ assert "bias float32" in m["layout"], m["layout"]
 ks = {k["name"]: k for k in m["kernels"]}
 assert ks["task_03"]["workload"]["epilogue"]["residual"] is True
 assert ks["task_06"]["workload"]["dtype"] == "float16"
+# wgmma kernels are compiled for sm_90a (cubin and PTX), the others for the target's sm_90.
+assert m["arch"] == "sm_90", m["arch"]
+for k in m["kernels"]:
+    specific = k["template"] == "conv2d_wgmma"
+    assert k["arch"] == ("sm_90a" if specific else "sm_90"), (k["name"], k["template"], k["arch"])
+    ptx = open("kernels/" + k["files"]["ptx"]).read()
+    assert (".target sm_90a" in ptx) == specific, k["name"]
 PY
 "$exe" bench kernels --device sim >bench.txt 2>&1 || { cat bench.txt; fail "bench failed"; }
 expect bench.txt "task_03 .*fp16 \+bias\+add\+relu"
@@ -100,7 +110,7 @@ json.dump(n, open("net_nhwc.json", "w"))
 PY
 "$exe" tune net_nhwc.json --device sim --target h100 --tasks 2,6 --trials 8 --log nhwc.jsonl >tune_nhwc.txt 2>&1 ||
   { cat tune_nhwc.txt; fail "NHWC tune failed"; }
-expect tune_nhwc.txt "N1 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 nhwc \+bias\+relu .*conv2d_tensorcore"
+expect tune_nhwc.txt "N1 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 nhwc \+bias\+relu .*conv2d_(tensorcore|wgmma)"
 python3 - <<'PY'
 import json
 recs = [json.loads(l) for l in open("nhwc.jsonl") if l.startswith("{")]
@@ -180,6 +190,12 @@ expect bench_other.txt "baseline 'other.json': not a chameleon-baseline/1 file \
 "$exe" tune "$net" --precision bf16 --device sim --target titanxp --tasks 1 --trials 4 >pascal.txt 2>&1 || true
 expect pascal.txt "conv2d_tensorcore: needs sm_80 or newer \(the target is sm_61\)"
 expect pascal.txt "conv2d_tensorcore needs sm_80 or newer; titanxp is sm_61: it is not tuned"
+grep -q "conv2d_wgmma" pascal.txt && grep "conv2d_wgmma" pascal.txt | grep -qv "runs on sm_90 only" &&
+  fail "a Pascal tune spoke of wgmma other than to say it runs on sm_90 only"
+# wgmma is sm_90a's: named for an A100 it is said not to run there.
+"$exe" tune "$net" --precision fp16 --device sim --target a100 --tasks 1 --trials 4 \
+  --templates conv2d_tensorcore,conv2d_wgmma --log a100.jsonl >a100.txt 2>&1 || { cat a100.txt; fail "an A100 fp16 tune failed"; }
+expect a100.txt "conv2d_wgmma runs on sm_90 only; a100 is sm_80: it is not tuned"
 # Its 3x3 stride-1 tasks run there on Winograd (bf16 storage, float32 arithmetic).
 "$exe" tune "$net" --precision bf16 --device sim --sim-estimate --target titanxp --tasks 3 --trials 4 \
   --log pascal3.jsonl >pascal3.txt 2>&1 || { cat pascal3.txt; fail "a bf16 Winograd tune for Pascal failed"; }

@@ -6,6 +6,10 @@
 // the fiber until every thread of the block has arrived; warp-wide mma.sync parks it until the 32
 // lanes of its warp have arrived. At each barrier the fibers resume in a fresh random order, so
 // that a missing barrier shows as a wrong answer rather than hiding behind a fixed schedule.
+// Warpgroup-wide wgmma (sm_90a) parks the thread until the 128 threads of its warpgroup have
+// arrived; its shared-memory operands are read through the matrix descriptors the kernel encoded,
+// and each multiply happens, at random, when issued or only at the wgmma.wait_group that must
+// see it, as an asynchronous one may.
 // A cp.async copy happens, at random, when issued or only at the cp.async.wait_group that must
 // see it: both are what the hardware may do; dynamic shared memory is filled with NaN before every
 // block. Blocks run one after another, so __shared__ variables can be function statics and atomics
@@ -53,7 +57,7 @@ using chameleon::util::float_to_bf16;
 using chameleon::util::float_to_half;
 using chameleon::util::half_to_float;
 
-enum class FiberState { Runnable, AtBarrier, AtWarpOp, Done };
+enum class FiberState { Runnable, AtBarrier, AtWarpOp, AtGroupOp, Done };
 
 struct Copy {
   void* dst;
@@ -88,12 +92,32 @@ struct WarpMma {
   bool trans = false;
 };
 
+// wgmma.mma_async m64nNk16 (float16 or bfloat16 inputs, float32 accumulators): both operands
+// in shared memory, K-major, through descriptors; each thread's N/2 accumulators.
+struct GroupMma {
+  float* d[128];
+  uint64_t a_desc = 0, b_desc = 0;
+  int n = 8;
+  bool bf16 = false;
+};
+// One warpgroup-wide operation being gathered: its kind, and the multiply's per-thread part.
+enum class GroupKind { Mma, Commit, Wait, Fence };
+struct WarpGroup {
+  GroupKind kind = GroupKind::Fence;
+  int pending = 0; // Wait: the committed groups that may stay in flight
+  GroupMma mma;
+  uint64_t a_desc[128], b_desc[128];
+  std::vector<GroupMma> open;               // issued multiplies not yet committed
+  std::deque<std::vector<GroupMma>> groups; // committed, oldest first
+};
+
 struct State {
   uint3 block_idx, block_dim, grid_dim;
   Fiber* cur = nullptr;
   ucontext_t main{};
   std::vector<Fiber> fibers;
   std::vector<WarpMma> warps;
+  std::vector<WarpGroup> warpgroups;
   std::vector<float> dyn_smem;
   std::function<void()> kernel;
   std::mt19937 rng;
@@ -227,6 +251,74 @@ inline void resolve_warp(WarpMma& w) {
   }
 }
 
+// The element (row, k) of a K-major operand without swizzling, as a wgmma descriptor names it:
+// start address, leading byte offset (between the 8x8 core matrices along K) and stride byte
+// offset (between 8-row groups), each in 16-byte units; rows of a core matrix 16 bytes apart.
+inline float descriptor_element(uint64_t desc, int row, int k, bool bf16) {
+  State& s = st();
+  if (((desc >> 62) & 3u) != 0 || ((desc >> 49) & 7u) != 0)
+    throw std::runtime_error("emulator: wgmma descriptor with swizzling or a base offset");
+  const uint64_t start = (desc & 0x3fffu) << 4, lbo = ((desc >> 16) & 0x3fffu) << 4,
+                 sbo = ((desc >> 32) & 0x3fffu) << 4;
+  const uint64_t at = start + uint64_t(row / 8) * sbo + uint64_t(row % 8) * 16 +
+                      uint64_t(k / 8) * lbo + uint64_t(k % 8) * 2;
+  if (at + 2 > s.dyn_smem.size() * sizeof(float))
+    throw std::runtime_error("emulator: wgmma operand beyond the dynamic shared memory");
+  uint16_t h;
+  std::memcpy(&h, reinterpret_cast<const char*>(s.dyn_smem.data()) + at, 2);
+  return bf16 ? bf16_to_float(h) : half_to_float(h);
+}
+
+// D = A x B + D for a 64 x N x 16 multiply of a warpgroup; thread t (warp w = t / 32, lane l)
+// holds d[i] = D(16w + l/4 + 8 ((i/2) % 2), 8 (i/4) + 2 (l%4) + i%2).
+inline void multiply_group(const GroupMma& m) {
+  float A[64][16];
+  std::vector<float> B(size_t(m.n) * 16);
+  for (int r = 0; r < 64; ++r)
+    for (int k = 0; k < 16; ++k) A[r][k] = descriptor_element(m.a_desc, r, k, m.bf16);
+  for (int c = 0; c < m.n; ++c)
+    for (int k = 0; k < 16; ++k) B[size_t(c) * 16 + k] = descriptor_element(m.b_desc, c, k, m.bf16);
+  for (int t = 0; t < 128; ++t) {
+    const int w = t / 32, l = t % 32;
+    for (int i = 0; i < m.n / 2; ++i) {
+      const int row = 16 * w + l / 4 + 8 * ((i / 2) % 2), col = 8 * (i / 4) + 2 * (l % 4) + i % 2;
+      float acc = m.d[t][i];
+      for (int k = 0; k < 16; ++k) acc += A[row][k] * B[size_t(col) * 16 + k];
+      m.d[t][i] = acc;
+    }
+  }
+}
+
+inline void resolve_group(WarpGroup& g, std::mt19937& rng) {
+  switch (g.kind) {
+  case GroupKind::Mma:
+    for (int t = 1; t < 128; ++t) {
+      if (g.a_desc[t] != g.a_desc[0] || g.b_desc[t] != g.b_desc[0])
+        throw std::runtime_error("emulator: wgmma descriptors differ within a warpgroup");
+    }
+    g.mma.a_desc = g.a_desc[0];
+    g.mma.b_desc = g.b_desc[0];
+    if (rng() & 1u) {
+      multiply_group(g.mma);
+    } else {
+      g.open.push_back(g.mma);
+    }
+    break;
+  case GroupKind::Commit:
+    g.groups.push_back(std::move(g.open));
+    g.open.clear();
+    break;
+  case GroupKind::Wait:
+    while (g.groups.size() > size_t(g.pending)) {
+      for (const GroupMma& m : g.groups.front()) multiply_group(m);
+      g.groups.pop_front();
+    }
+    break;
+  case GroupKind::Fence:
+    break;
+  }
+}
+
 inline void trampoline() {
   State& s = st();
   try {
@@ -241,6 +333,10 @@ inline void trampoline() {
 inline void run_block(std::mt19937& rng) {
   State& s = st();
   const size_t n = s.fibers.size();
+  for (WarpGroup& g : s.warpgroups) {
+    g.open.clear();
+    g.groups.clear();
+  }
   for (size_t i = 0; i < n; ++i) {
     Fiber& f = s.fibers[i];
     f.state = FiberState::Runnable;
@@ -270,17 +366,24 @@ inline void run_block(std::mt19937& rng) {
         std::rethrow_exception(e);
       }
     }
-    size_t done = 0, barrier = 0, warp_op = 0;
+    size_t done = 0, barrier = 0, warp_op = 0, group_op = 0;
     for (const Fiber& f : s.fibers) {
       done += f.state == FiberState::Done;
       barrier += f.state == FiberState::AtBarrier;
       warp_op += f.state == FiberState::AtWarpOp;
+      group_op += f.state == FiberState::AtGroupOp;
     }
-    if (done == n) return;
-    if (warp_op > 0) {
-      // Warps whose lanes have all arrived; a random share of them (one at least) goes on, the
-      // others wait a round, so that warps drift apart as on the GPU and a missing barrier
-      // between them shows.
+    if (done == n) {
+      for (const WarpGroup& g : s.warpgroups) {
+        if (!g.open.empty() || !g.groups.empty())
+          throw std::runtime_error("emulator: a block ended with wgmma multiplies not waited for");
+      }
+      return;
+    }
+    if (warp_op > 0 || group_op > 0) {
+      // Warps (and warpgroups) whose threads have all arrived; a random share of them (one at
+      // least) goes on, the others wait a round, so that warps drift apart as on the GPU and a
+      // missing barrier between them shows. Entries: warp w as w, warpgroup g as ~g.
       std::vector<size_t> ready;
       for (size_t w = 0; w * 32 < n; ++w) {
         size_t at = 0;
@@ -292,11 +395,28 @@ inline void run_block(std::mt19937& rng) {
               "emulator: a warp-wide operation with only some lanes of a warp");
         ready.push_back(w);
       }
+      bool partial_group = false;
+      for (size_t g = 0; g * 128 < n && group_op > 0; ++g) {
+        size_t at = 0;
+        for (size_t l = g * 128; l < std::min(n, g * 128 + 128); ++l)
+          at += s.fibers[l].state == FiberState::AtGroupOp;
+        if (at == 128) ready.push_back(~g);
+        partial_group = partial_group || (at > 0 && at < 128);
+      }
+      if (ready.empty() && partial_group)
+        throw std::runtime_error("emulator: a warpgroup-wide operation (wgmma) with only some "
+                                 "threads of a warpgroup of 128");
       std::shuffle(ready.begin(), ready.end(), rng);
       for (size_t i = 0; i < ready.size(); ++i) {
         if (i > 0 && (rng() & 1u)) continue;
-        resolve_warp(s.warps[ready[i]]);
-        for (size_t l = ready[i] * 32; l < ready[i] * 32 + 32; ++l)
+        const bool group = ready[i] > (~size_t(0) >> 1);
+        const size_t first = group ? ~ready[i] * 128 : ready[i] * 32;
+        if (group) {
+          resolve_group(s.warpgroups[~ready[i]], rng);
+        } else {
+          resolve_warp(s.warps[ready[i]]);
+        }
+        for (size_t l = first; l < first + (group ? 128 : 32); ++l)
           s.fibers[l].state = FiberState::Runnable;
       }
     } else if (barrier == n) {
@@ -318,6 +438,7 @@ inline void launch(const unsigned* grid, const unsigned* block, unsigned dyn_sme
   s.grid_dim = {grid[0], grid[1], grid[2]};
   s.fibers.assign(threads, Fiber{});
   s.warps.assign((threads + 31) / 32, WarpMma{});
+  s.warpgroups.assign((threads + 127) / 128, WarpGroup{});
   s.dyn_smem.assign((dyn_smem_bytes + 3) / 4, 0.0f);
   for (size_t i = 0; i < threads; ++i) {
     Fiber& f = s.fibers[i];
@@ -429,6 +550,31 @@ inline void warp_ldmatrix(unsigned* r, const void* row, int matrices, bool trans
   park(FiberState::AtWarpOp);
   for (int m = 0; m < matrices; ++m) r[m] = w.r[lane][m];
 }
+// The calling thread's part of a warpgroup-wide operation; parks until the warpgroup has arrived.
+inline WarpGroup& group_arrive(GroupKind kind) {
+  State& s = st();
+  if (s.fibers.size() % 128 != 0)
+    throw std::runtime_error("emulator: wgmma in a block of " + std::to_string(s.fibers.size()) +
+                             " threads (not whole warpgroups of 128)");
+  WarpGroup& g = s.warpgroups[size_t(s.cur->linear / 128)];
+  g.kind = kind;
+  return g;
+}
+inline void group_mma(int n, bool bf16, float* d, uint64_t a_desc, uint64_t b_desc) {
+  WarpGroup& g = group_arrive(GroupKind::Mma);
+  const int t = st().cur->linear % 128;
+  g.mma.n = n;
+  g.mma.bf16 = bf16;
+  g.mma.d[t] = d;
+  g.a_desc[t] = a_desc;
+  g.b_desc[t] = b_desc;
+  park(FiberState::AtGroupOp);
+}
+inline void group_sync(GroupKind kind, int pending) {
+  WarpGroup& g = group_arrive(kind);
+  g.pending = pending;
+  park(FiberState::AtGroupOp);
+}
 } // namespace chm_emu
 
 inline void mma_tf32(float* d, const unsigned* a, const unsigned* b) {
@@ -456,3 +602,21 @@ inline void cp_async16_b(void* dst, const void* src, bool valid) {
   }
   chm_emu::issue_copy({dst, src, 16, valid ? 16 : 0});
 }
+
+// The wgmma helpers of conv2d_wgmma; WN and DTYPE are the rendered kernel's. A shared-memory
+// address is the byte offset into the dynamic shared memory, as __cvta_generic_to_shared gives.
+inline unsigned smem_addr(const void* p) {
+  const char* base = reinterpret_cast<const char*>(chm_emu::st().dyn_smem.data());
+  return unsigned(static_cast<const char*>(p) - base);
+}
+#define wgmma_tile(d, a_desc, b_desc) chm_emu::group_mma(WN, DTYPE == 2, d, a_desc, b_desc)
+inline void wgmma_fence() {
+  chm_emu::group_sync(chm_emu::GroupKind::Fence, 0);
+}
+inline void wgmma_commit() {
+  chm_emu::group_sync(chm_emu::GroupKind::Commit, 0);
+}
+template <int Pending> inline void wgmma_wait() {
+  chm_emu::group_sync(chm_emu::GroupKind::Wait, Pending);
+}
+inline void fence_proxy_async() {}

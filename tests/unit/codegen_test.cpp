@@ -468,7 +468,8 @@ TEST_CASE("no template's kernel code is left to relocate, the split-K reduction'
       if (drawn >= (two_kernels ? workspaces : 1)) continue;
       ++drawn;
       const auto src = tmpl->render(wl, sp, c);
-      const auto out = cuda::nvrtc_compile(src.code, src.entry, "sm_90");
+      const auto out = cuda::nvrtc_compile(
+          src.code, src.entry, src.arch_specific ? cuda::arch_specific("sm_90") : "sm_90");
       INFO(tmpl->name() << " config " << c.index << ": " << out.log);
       REQUIRE(out.ok);
       const auto relocations = code_relocations(out.cubin);

@@ -7,6 +7,7 @@
 #include "problem.hpp"
 
 #include "chameleon/codegen/template.hpp"
+#include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/measure/builder.hpp"
 #include "chameleon/measure/options.hpp"
 #include "chameleon/measure/reference.hpp"
@@ -249,10 +250,11 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depth
   const auto wl = shape(1, 16, 8, 8, 16, 3, 3, 1, 1);
   const auto half = typed(wl, task::DataType::f16);
   for (const auto* t : codegen::templates()) {
-    if (t->name() == "conv2d_tensorcore") {
+    if (t->name() == "conv2d_tensorcore" || t->name() == "conv2d_wgmma") {
       CHECK(t->decline_reason(half).empty());
       CHECK_THAT(t->decline_reason(wl), Catch::Contains("float16 and bfloat16"));
-      CHECK(t->min_sm() == 80);
+      CHECK(t->min_sm() == (t->name() == "conv2d_wgmma" ? 90 : 80));
+      CHECK(t->max_sm() == (t->name() == "conv2d_wgmma" ? 90 : 0));
     } else if (t->name() == "conv2d_depthwise") { // every type, depthwise layers only
       CHECK_THAT(t->decline_reason(half), Catch::Contains("not a depthwise"));
       CHECK(t->takes(task::DataType::bf16));
@@ -270,10 +272,19 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depth
   const auto dw = typed(shape(1, 32, 28, 28, 32, 3, 3, 1, 1, 1, 32), task::DataType::f16);
   std::vector<std::string> names;
   for (const auto* t : codegen::templates_for(dw, {}, false, 90)) names.push_back(t->name());
-  CHECK(names == std::vector<std::string>{"conv2d_depthwise", "conv2d_tensorcore"});
+  CHECK(names == std::vector<std::string>{"conv2d_depthwise", "conv2d_tensorcore", "conv2d_wgmma"});
   names.clear();
   for (const auto* t : codegen::templates_for(half, {}, false, 90)) names.push_back(t->name());
+  CHECK(names == std::vector<std::string>{"conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd"});
+  // wgmma is sm_90a's alone: not for an A100 (nor for a newer architecture).
+  names.clear();
+  for (const auto* t : codegen::templates_for(half, {}, false, 80)) names.push_back(t->name());
   CHECK(names == std::vector<std::string>{"conv2d_tensorcore", "conv2d_winograd"});
+  const auto& wgmma = codegen::find_template("conv2d_wgmma");
+  CHECK_FALSE(wgmma.runs_on(100));
+  CHECK(codegen::arch_reason(wgmma, 80) == "runs on sm_90 only (the target is sm_80)");
+  CHECK(codegen::arch_reason(codegen::find_template("conv2d_tensorcore"), 70) ==
+        "needs sm_80 or newer (the target is sm_70)");
   // `measure` and `compile` default to the tensor cores for a 16-bit task, to Winograd's
   // predecessors for a float32 one.
   CHECK(codegen::template_for(half)->name() == "conv2d_tensorcore");
@@ -574,14 +585,16 @@ TEST_CASE("conv2d_tensorcore and, for depthwise ones, conv2d_depthwise take NHWC
   fp32.dtype = task::DataType::f32;
   CHECK_THAT(codegen::decline_reasons(fp32), Catch::Contains("NCHW tensors only"));
   const auto found = codegen::templates_for(wl, {}, false, 90);
-  REQUIRE(found.size() == 1);
+  REQUIRE(found.size() == 2);
   CHECK(found[0]->name() == "conv2d_tensorcore");
+  CHECK(found[1]->name() == "conv2d_wgmma");
   auto nhwc_dw = typed(shape(1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 16), task::DataType::f16);
   nhwc_dw.layout = task::Layout::nhwc;
   std::set<std::string> dw_templates;
   for (const auto* t : codegen::templates_for(nhwc_dw, {}, false, 90))
     dw_templates.insert(t->name());
-  CHECK(dw_templates == std::set<std::string>{"conv2d_depthwise", "conv2d_tensorcore"});
+  CHECK(dw_templates ==
+        std::set<std::string>{"conv2d_depthwise", "conv2d_tensorcore", "conv2d_wgmma"});
   // The layout conversion: data element (n, c, h, w) lands at ((n*H + h)*W + w)*C + c.
   std::vector<float> data(size_t(wl.input_elems()));
   for (size_t i = 0; i < data.size(); ++i) data[i] = float(i);
@@ -615,6 +628,95 @@ TEST_CASE("the emulator catches conv2d_tensorcore without its waits, barriers or
     // The fragments' layout: the input tile's ldmatrix without .trans is wrong.
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "ldmatrix_x4_trans(r4,", "ldmatrix_x4(r4,") > 0);
   }
+}
+
+TEST_CASE("conv2d_wgmma computes fp16 and bf16 conv2d on awkward shapes, NCHW and NHWC (host "
+          "emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_wgmma");
+  uint64_t seed = 110;
+  for (const auto& wl : awkward()) {
+    const auto t = seed % 2 == 0 ? task::DataType::f16 : task::DataType::bf16;
+    check_random(tmpl, typed(wl, t), 1, seed++);
+    auto nhwc = typed(wl, t == task::DataType::f16 ? task::DataType::bf16 : task::DataType::f16);
+    nhwc.layout = task::Layout::nhwc;
+    check_random(tmpl, nhwc, 1, seed++);
+  }
+}
+
+TEST_CASE("conv2d_wgmma's tiles are exact for every N, ring depth and warpgroup layout, split and "
+          "fused (host emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_wgmma");
+  // GK = 7*9 = 63 (element-wise weight copies, a partial last tile), GM = 70, 2 images of 99
+  // pixels; GK = 288 with 16-byte weight and NHWC tap copies; a fused chain with the workspace.
+  const auto odd = typed(shape(2, 7, 11, 9, 70, 3, 3, 1, 1), task::DataType::f16);
+  auto even = typed(shape(2, 32, 9, 9, 256, 3, 3, 1, 1), task::DataType::bf16);
+  even.layout = task::Layout::nhwc;
+  const auto fused = typed(shape(1, 48, 10, 10, 64, 3, 3, 1, 1), task::DataType::f16,
+                           epi(true, true, task::Activation::relu));
+  struct Case {
+    const task::Conv2dWorkload* wl;
+    std::vector<int> choice; // tile_k, mma_m, wgmma_n, warpgroups_m, warpgroups_n, split_k
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      {&odd, {0, 0, 0, 0, 0, 0}, "64x8 tile, one warpgroup"},
+      {&odd, {1, 1, 2, 0, 1, 0}, "128x64 tile, MI 2, two warpgroups along the pixels"},
+      {&odd, {0, 0, 4, 1, 0, 0}, "128x128 tile, two warpgroups along the channels"},
+      {&even, {2, 0, 5, 0, 0, 0}, "BK 64, N 256, NHWC tap copies"},
+      {&even, {1, 1, 3, 1, 1, 1}, "256x128 tile, 4 warpgroups, split 2"},
+      {&fused, {0, 0, 1, 0, 1, 2}, "N 16, split 4 with the epilogue in the reduction"},
+  };
+  for (const auto& c : cases) {
+    const auto sp = tmpl.make_space(*c.wl);
+    const Problem p(*c.wl, 6);
+    for (int stages = 0; stages < 3; ++stages) {
+      auto choice = c.choice;
+      choice.push_back(stages);
+      const auto cfg = sp.from_choices(choice);
+      INFO(c.what << ": " << sp.str(cfg));
+      const auto f = tmpl.features(*c.wl, sp, cfg);
+      if (!f.invalid.empty()) {
+        INFO(f.invalid);
+        CHECK(stages > 0); // only deeper rings than the tiles allow
+        continue;
+      }
+      CHECK(mismatches(tmpl, *c.wl, sp, cfg, p, unsigned(stages)) == 0);
+    }
+  }
+}
+
+TEST_CASE("the emulator catches conv2d_wgmma without its waits or barriers, or with a wrong "
+          "descriptor or accumulator layout",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_wgmma");
+  const auto wl = typed(shape(1, 32, 9, 9, 64, 3, 3, 1, 1), task::DataType::f16);
+  const auto sp = tmpl.make_space(wl);
+  const Problem p(wl, 3);
+  const auto cfg = sp.from_choices({0, 0, 3, 0, 1, 0, 1}); // BK 16, 64x128, 3 stages
+  INFO(sp.str(cfg));
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1) == 0);
+  // Multiplies left in flight while the ring refills their stage, or never waited for.
+  for (unsigned seed = 1; seed <= 3; ++seed) {
+    CHECK_THROWS_WITH(mismatches(tmpl, wl, sp, cfg, p, seed, "wgmma_wait<0>(); // the stage", "//"),
+                      Catch::Contains("not waited for"));
+  }
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "cp_async_wait<STAGES - 2>();", "") > 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "__syncthreads(); // this tile", "//") > 0);
+  // The descriptors: the leading byte offset (along the reduction) and the stride byte offset
+  // (wrong answers, or reads past the shared memory).
+  auto caught = [&](const char* from, const char* to) {
+    try {
+      return mismatches(tmpl, wl, sp, cfg, p, 1, from, to) > 0;
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what()).find("emulator:") != std::string::npos;
+    }
+  };
+  CHECK(caught("(128ull >> 4) << 16", "(256ull >> 4) << 16"));
+  CHECK(caught("(BK * 16 >> 4) << 32", "(BK * 8 >> 4) << 32"));
+  // The accumulators' rows: 16 a warp of the warpgroup.
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "(warp % 4) * 16 + g", "(warp % 4) * 8 + g") > 0);
 }
 
 TEST_CASE("float16 and bfloat16 conversions round to nearest even", "[precision]") {
@@ -692,6 +794,70 @@ TEST_CASE("conv2d_tensorcore's configs compile with NVRTC for sm_80 and sm_90, f
         }
       }
   }
+}
+
+TEST_CASE("conv2d_wgmma's configs compile with NVRTC for sm_90a, fp16 and bf16, NCHW and NHWC, "
+          "fused, and the static check keeps them to sm_90",
+          "[precision][slow]") {
+  const auto& tmpl = codegen::find_template("conv2d_wgmma");
+  const target::Target h100 = target::find_preset("h100");
+  measure::BuildOptions opts;
+  opts.jobs = 2;
+  opts.isolate = false;
+  measure::Builder builder(h100, h100.arch(), opts);
+  task::ExtractOptions o;
+  o.fuse = true;
+  std::vector<std::future<measure::BuildResult>> futures;
+  std::vector<std::string> labels;
+  std::vector<space::ConfigSpace> spaces;
+  spaces.reserve(8);
+  std::vector<task::Conv2dWorkload> wls;
+  for (task::DataType t : {task::DataType::f16, task::DataType::bf16})
+    for (task::Layout layout : {task::Layout::nchw, task::Layout::nhwc}) {
+      o.dtype = t;
+      o.layout = layout;
+      const auto tasks = task::extract_tasks(shipped("resnet18"), o);
+      // Task 1 (C=3 stem: element-wise copies), 3 (bias+add+relu), 6 (1x1 stride 2).
+      for (size_t i : {size_t(0), size_t(2), size_t(5)}) wls.push_back(tasks[i].workload);
+    }
+  for (size_t i = 0; i < wls.size(); ++i) spaces.push_back(tmpl.make_space(wls[i]));
+  for (size_t i = 0; i < wls.size(); ++i) {
+    std::mt19937_64 rng(23 + i);
+    for (const auto& c : codegen::random_valid_configs(tmpl, wls[i], spaces[i], h100, 2, rng)) {
+      futures.push_back(builder.submit({&tmpl, wls[i], &spaces[i], c}));
+      labels.push_back(wls[i].str() + " " + spaces[i].str(c));
+    }
+  }
+  // The largest instruction (m64n256k16: 128 accumulators a thread), on the 3x3 task.
+  const auto big = spaces[1].from_choices({1, 0, 5, 0, 0, 0, 1});
+  REQUIRE(tmpl.features(wls[1], spaces[1], big).invalid.empty());
+  futures.push_back(builder.submit({&tmpl, wls[1], &spaces[1], big}));
+  labels.push_back(wls[1].str() + " " + spaces[1].str(big));
+  for (size_t i = 0; i < futures.size(); ++i) {
+    const auto r = futures[i].get();
+    INFO(labels[i] << ": " << r.message);
+    CHECK(r.ok());
+    CHECK(r.resources.registers > 0);
+    CHECK(r.arch == "sm_90"); // the record names the target's arch; the cubin is sm_90a's
+  }
+  // The source is not sm_90's: without the arch-specific variant ptxas refuses wgmma.
+  const auto src = tmpl.render(wls[1], spaces[1], big);
+  CHECK(src.arch_specific);
+  const auto plain = cuda::nvrtc_compile(src.code, src.entry, "sm_90");
+  CHECK_FALSE(plain.ok);
+  CHECK_THAT(plain.log, Catch::Contains("wgmma"));
+  CHECK(cuda::arch_specific("sm_90") == "sm_90a");
+  CHECK(cuda::arch_specific("compute_90") == "compute_90a");
+  CHECK(cuda::arch_specific("sm_90a") == "sm_90a");
+  CHECK(cuda::arch_sm("sm_90a") == 90);
+  CHECK(cuda::arch_sm("compute_90a") == 90);
+  CHECK(cuda::arch_sm("sm_a") == 0);
+  CHECK(cuda::arch_sm("sm_9x") == 0);
+  // Nor does the static check pass it for an A100.
+  CHECK_THAT(
+      codegen::check_static(target::find_preset("a100"), tmpl.features(wls[1], spaces[1], big))
+          .reason,
+      Catch::Contains("needs sm_90 or newer"));
 }
 
 TEST_CASE("a task's memory on the GPU follows its type and epilogue", "[precision]") {

@@ -16,6 +16,8 @@ constexpr const char* kSourcePath = "templates/conv2d_tensorcore.cu";
 constexpr int kMaxBlockTile = 256; // rows or columns of a block tile
 constexpr int kMaxStaged = 64;     // input elements a thread gathers into registers per tile
 
+constexpr int kMaxWgmmaAccumulators = 128; // float32 accumulators a thread of conv2d_wgmma
+
 const std::vector<KnobDef>& knob_defs() {
   static const std::vector<KnobDef> defs = {
       {"tile_k", {16, 32, 64}}, {"mma_m", {1, 2, 4}},   {"mma_n", {1, 2, 4, 8}},
@@ -25,17 +27,31 @@ const std::vector<KnobDef>& knob_defs() {
   return defs;
 }
 
+// conv2d_wgmma: mma_m 64-row tiles per warpgroup, wgmma_n pixels per warpgroup (the N of one
+// m64nNk16), warpgroups_m x warpgroups_n warpgroups of 128 threads.
+const std::vector<KnobDef>& wgmma_knob_defs() {
+  static const std::vector<KnobDef> defs = {
+      {"tile_k", {16, 32, 64}}, {"mma_m", {1, 2}},        {"wgmma_n", {8, 16, 32, 64, 128, 256}},
+      {"warpgroups_m", {1, 2}}, {"warpgroups_n", {1, 2}}, {"split_k", {1, 2, 4, 8, 16}},
+      {"stages", {2, 3, 4}},
+  };
+  return defs;
+}
+
 // One config, decoded, with the sizes the kernel derives from it.
 struct Tc {
   int bk = 16, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1, stages = 2;
+  bool wgmma = false; // conv2d_wgmma: warps_m x warps_n warpgroups, mi 64-row tiles and wn
+  int wn = 8;         // pixels each
   int64_t gm = 0, gn = 0, gk = 0, cg = 0;
   bool nhwc = false;  // the task's layout (LAYOUT_NHWC)
   bool b_vec = false; // 16-byte input copies (NCHW: a pointwise convolution over whole images;
                       // NHWC: CG % 8 == 0)
 
-  int bm() const { return warps_m * 16 * mi; }
-  int bn() const { return warps_n * 8 * ni; }
-  int threads() const { return 32 * warps_m * warps_n; }
+  int bm() const { return warps_m * (wgmma ? 64 : 16) * mi; }
+  int bn() const { return wgmma ? warps_n * wn : warps_n * 8 * ni; }
+  int threads() const { return (wgmma ? 128 : 32) * warps_m * warps_n; }
+  int64_t accumulators() const { return wgmma ? int64_t(mi) * wn / 2 : int64_t(4) * mi * ni; }
   int64_t k_tiles() const { return (gk + bk - 1) / bk; }
   int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
   // The input elements a thread gathers per tile (B_ROWS x B_SLOTS in the template).
@@ -53,17 +69,21 @@ struct Tc {
     return (int64_t(bn()) * (bk / 8) + threads() - 1) / threads();
   }
   int64_t smem_bytes() const {
+    // wgmma: unpadded core-matrix tiles; mma.sync: rows padded by 8 elements.
+    if (wgmma) return 2 * int64_t(stages) * (int64_t(bm()) + bn()) * bk;
     const int64_t b_stage = nhwc ? int64_t(bn()) * (bk + 8) : int64_t(bk) * (bn() + 8);
     return 2 * int64_t(stages) * (int64_t(bm()) * (bk + 8) + b_stage);
   }
 };
 
-Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const space::Config& cfg) {
+Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const space::Config& cfg,
+          bool wgmma) {
   Tc c;
   auto v = [&](size_t k) { return sp.value(cfg, k)[0]; };
+  c.wgmma = wgmma;
   c.bk = v(0);
   c.mi = v(1);
-  c.ni = v(2);
+  (wgmma ? c.wn : c.ni) = v(2);
   c.warps_m = v(3);
   c.warps_n = v(4);
   c.split_k = v(5);
@@ -74,7 +94,7 @@ Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const sp
   c.gk = c.cg * wl.r * wl.s;
   c.nhwc = wl.layout == task::Layout::nhwc;
   c.b_vec = c.nhwc ? c.cg % 8 == 0
-                   : wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 &&
+                   : !wgmma && wl.r == 1 && wl.s == 1 && wl.stride_h == 1 && wl.stride_w == 1 &&
                          wl.pad_top == 0 && wl.pad_left == 0 && wl.out_h() == wl.h &&
                          wl.out_w() == wl.w && (int64_t(wl.out_h()) * wl.out_w()) % 8 == 0;
   return c;
@@ -108,46 +128,8 @@ void input_access(const task::Conv2dWorkload& wl, const Tc& c, int lane,
   }
 }
 
-} // namespace
-
-std::string TensorCoreGemm::type_decline_reason(const task::Conv2dWorkload&) const {
-  return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
-         "tensor cores through conv2d_implicit_gemm_tf32)";
-}
-
-std::string TensorCoreGemm::shape_decline_reason(const task::Conv2dWorkload& wl) const {
-  if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
-      int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
-    return "GEMM sizes beyond 32-bit indexing";
-  }
-  return "";
-}
-
-space::ConfigSpace TensorCoreGemm::make_space(const task::Conv2dWorkload&) const {
-  return space_of(knob_defs());
-}
-
-KernelSource TensorCoreGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
-                                    const space::Config& cfg) const {
-  const Tc c = decode(wl, sp, cfg);
-  std::ostringstream src;
-  render_prelude(src, name(), wl, sp, cfg);
-  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
-  def("G", wl.groups);
-  def("BK", c.bk);
-  def("WARPS_M", c.warps_m);
-  def("WARPS_N", c.warps_n);
-  def("MI", c.mi);
-  def("NI", c.ni);
-  def("STAGES", c.stages);
-  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
-  return {"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
-}
-
-KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
-                                        const space::ConfigSpace& sp,
-                                        const space::Config& cfg) const {
-  const Tc c = decode(wl, sp, cfg);
+// The features of a decoded config of either template (`min_sm`, `max_sm`: the template's).
+KernelFeatures features_of(const task::Conv2dWorkload& wl, const Tc& c, int min_sm, int max_sm) {
   const int bm = c.bm(), bn = c.bn();
   KernelFeatures f;
   f.geometry.grid = {uint32_t((c.gn + bn - 1) / bn), uint32_t((c.gm + bm - 1) / bm),
@@ -158,21 +140,27 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
   f.split_k = c.split_k;
   f.f16_mma = true;
   f.dtype = wl.dtype;
-  f.min_sm = min_sm();
-  f.accumulators = int64_t(4) * c.mi * c.ni;
-  // Accumulators, one step's fragments (4 registers per 16-row tile, 2 per 8-column one), the
-  // staged input (2 elements a register), the gather's or the NHWC copies' pixels, the rest.
-  f.predicted_registers = int(f.accumulators + 4 * c.mi + 2 * c.ni + (c.staged() + 1) / 2 +
+  f.min_sm = min_sm;
+  f.max_sm = max_sm;
+  f.accumulators = c.accumulators();
+  // Accumulators, one step's fragments (mma.sync: 4 registers per 16-row tile, 2 per 8-column
+  // one; wgmma: two descriptors), the staged input (2 elements a register), the gather's or the
+  // NHWC copies' pixels, the rest.
+  const int64_t fragments = c.wgmma ? 4 : 4 * c.mi + 2 * c.ni;
+  f.predicted_registers = int(f.accumulators + fragments + (c.staged() + 1) / 2 +
                               3 * c.staged() / 8 + 3 * c.copy_slots() + 40);
   f.reduction_steps = c.k_tiles_per_split();
   f.fma_per_thread = f.accumulators * f.reduction_steps * c.bk;
   f.global_loads_per_block = f.reduction_steps * (int64_t(bm) * c.bk + int64_t(c.bk) * bn);
   // ldmatrix: a 16x16 weight fragment (4 registers) and a 16x8 input one (2) serve 16x8x16
-  // multiply-adds of the warp; per lane and multiply-add, in 4-byte words.
-  f.smem_reads_per_fma = double(4 * c.mi + 2 * c.ni) / double(64 * c.mi * c.ni);
+  // multiply-adds of the warp; per lane and multiply-add, in 4-byte words. wgmma: per 16
+  // reduction indices, MI 64x16 weight tiles and a WN x 16 input tile (in 4-byte words per lane
+  // of the warpgroup: 4 a weight tile, WN/16 the input) serve MI * WN * 8 multiply-adds a lane.
+  f.smem_reads_per_fma = c.wgmma ? double(4 * c.mi + c.wn / 16.0) / double(8 * c.mi * c.wn)
+                                 : double(4 * c.mi + 2 * c.ni) / double(64 * c.mi * c.ni);
   f.unrolled_loops = 3;
 
-  const int64_t m_cap = std::max<int64_t>(16, pow2_at_least(c.gm));
+  const int64_t m_cap = std::max<int64_t>(c.wgmma ? 64 : 16, pow2_at_least(c.gm));
   const int64_t n_cap = std::max<int64_t>(16, pow2_at_least(c.gn));
   if (bm > kMaxBlockTile || bn > kMaxBlockTile) {
     f.invalid = "block tile " + std::to_string(bm) + "x" + std::to_string(bn) + " exceeds " +
@@ -190,6 +178,10 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
   } else if (c.stages > 2 && c.k_tiles_per_split() < c.stages) {
     f.invalid = std::to_string(c.stages) + " pipeline stages for " +
                 std::to_string(c.k_tiles_per_split()) + " reduction tiles per block";
+  } else if (c.wgmma && c.accumulators() > kMaxWgmmaAccumulators) {
+    f.invalid = std::to_string(c.accumulators()) + " accumulators a thread (mma_m " +
+                std::to_string(c.mi) + " x wgmma_n " + std::to_string(c.wn) + " / 2; at most " +
+                std::to_string(kMaxWgmmaAccumulators) + ")";
   } else if (c.staged() > kMaxStaged) {
     f.invalid = std::to_string(c.staged()) + " input elements gathered per thread and tile (" +
                 std::to_string(c.bk) + "x" + std::to_string(bn) + " over " +
@@ -214,14 +206,121 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
           (c.nhwc ? int64_t(sp_) * wl.k + m : (int64_t(sp_ / pq) * wl.k + m) * pq + sp_ % pq) / 2);
     }
     // ldmatrix reads 8 rows of 16 bytes per phase: conflict-free with the 8-element row padding.
-    a_reads.push_back(int64_t(lane % 8) * (c.bk + 8) / 2 + (lane / 8) % 4);
+    // wgmma reads whole 128-byte core matrices.
+    a_reads.push_back(c.wgmma ? lane : int64_t(lane % 8) * (c.bk + 8) / 2 + (lane / 8) % 4);
   }
   set_access_features(f, b_loads, a_loads, stores, a_reads);
   return f;
 }
 
+} // namespace
+
+std::string TensorCoreGemm::type_decline_reason(const task::Conv2dWorkload&) const {
+  return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
+         "tensor cores through conv2d_implicit_gemm_tf32)";
+}
+
+std::string TensorCoreGemm::shape_decline_reason(const task::Conv2dWorkload& wl) const {
+  if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
+      int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
+    return "GEMM sizes beyond 32-bit indexing";
+  }
+  return "";
+}
+
+space::ConfigSpace TensorCoreGemm::make_space(const task::Conv2dWorkload&) const {
+  return space_of(knob_defs());
+}
+
+KernelSource TensorCoreGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                    const space::Config& cfg) const {
+  const Tc c = decode(wl, sp, cfg, false);
+  std::ostringstream src;
+  render_prelude(src, name(), wl, sp, cfg);
+  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
+  def("G", wl.groups);
+  def("BK", c.bk);
+  def("WARPS_M", c.warps_m);
+  def("WARPS_N", c.warps_n);
+  def("MI", c.mi);
+  def("NI", c.ni);
+  def("STAGES", c.stages);
+  src << "#define WGMMA 0\n";
+  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
+  return {"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
+}
+
+KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
+                                        const space::ConfigSpace& sp,
+                                        const space::Config& cfg) const {
+  return features_of(wl, decode(wl, sp, cfg, false), min_sm(), 0);
+}
+
 std::string TensorCoreGemm::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs());
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
+                          splitk_reduce_source() + epilogue_source())
+      .substr(0, 16);
+}
+
+space::ConfigSpace TensorCoreWgmma::make_space(const task::Conv2dWorkload&) const {
+  return space_of(wgmma_knob_defs());
+}
+
+// wgmma_tile for WN = n: the asm of one wgmma.mma_async m64nNk16, its accumulators as n/2
+// operands (GPU compiles only; the host emulator has its own).
+static std::string wgmma_tile_source(int n, task::DataType dtype) {
+  const char* ab = dtype == task::DataType::bf16 ? ".bf16.bf16" : ".f16.f16";
+  std::ostringstream regs, operands;
+  for (int i = 0; i < n / 2; ++i) {
+    regs << (i > 0 ? ", " : "") << "%" << i;
+    operands << (i > 0 ? ", " : "") << (i % 8 == 0 && i > 0 ? "\n                 " : "")
+             << "\"+f\"(d[" << i << "])";
+  }
+  std::ostringstream src;
+  src << "#if !defined(CHM_EMULATE)\n"
+      << "// d += A x B for a 64 x " << n << " x 16 multiply of the warpgroup, A and B K-major in\n"
+      << "// shared memory (descriptors), float32 accumulators (" << n / 2 << " a thread).\n"
+      << "__device__ __forceinline__ void wgmma_tile(float* d, unsigned long long a_desc,\n"
+      << "                                           unsigned long long b_desc) {\n"
+      << "  asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %" << n / 2 + 2 << ", 0;\\n\"\n"
+      << "               \"wgmma.mma_async.sync.aligned.m64n" << n << "k16.f32" << ab << " {"
+      << regs.str() << "}, %" << n / 2 << ", %" << n / 2 + 1 << ", p, 1, 1, 0, 0;\\n}\\n\"\n"
+      << "               : " << operands.str() << "\n"
+      << "               : \"l\"(a_desc), \"l\"(b_desc), \"r\"(1));\n"
+      << "}\n"
+      << "#endif\n";
+  return src.str();
+}
+
+KernelSource TensorCoreWgmma::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                     const space::Config& cfg) const {
+  const Tc c = decode(wl, sp, cfg, true);
+  std::ostringstream src;
+  render_prelude(src, name(), wl, sp, cfg);
+  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
+  def("G", wl.groups);
+  def("BK", c.bk);
+  def("WG_M", c.warps_m);
+  def("WG_N", c.warps_n);
+  def("MI", c.mi);
+  def("WN", c.wn);
+  def("STAGES", c.stages);
+  src << "#define WGMMA 1\n" << wgmma_tile_source(c.wn, wl.dtype);
+  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
+  KernelSource out{"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
+  out.arch_specific = true;
+  return out;
+}
+
+KernelFeatures TensorCoreWgmma::features(const task::Conv2dWorkload& wl,
+                                         const space::ConfigSpace& sp,
+                                         const space::Config& cfg) const {
+  return features_of(wl, decode(wl, sp, cfg, true), min_sm(), max_sm());
+}
+
+std::string TensorCoreWgmma::source_fingerprint() const {
+  const std::string knobs = knob_text(wgmma_knob_defs());
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
                           splitk_reduce_source() + epilogue_source())
       .substr(0, 16);

@@ -115,10 +115,12 @@ const std::vector<const Template*>& templates() {
   static const ImplicitGemm gemm_tf32(true);
   static const Conv2dWinograd winograd;
   static const TensorCoreGemm tensorcore;
+  static const TensorCoreWgmma wgmma;
   // The first that takes a workload is `measure`'s default: depthwise layers get their own, and
-  // 16-bit ones the tensor cores (before Winograd, which takes every type).
+  // 16-bit ones the tensor cores (mma.sync, which runs on every target that has them; before
+  // Winograd, which takes every type).
   static const std::vector<const Template*> all = {&direct,    &splitk,     &depthwise, &gemm,
-                                                   &gemm_tf32, &tensorcore, &winograd};
+                                                   &gemm_tf32, &tensorcore, &wgmma,     &winograd};
   return all;
 }
 
@@ -156,8 +158,8 @@ std::vector<const Template*> templates_for(const task::Conv2dWorkload& wl,
   check_template_names(names, allow_tf32);
   std::vector<const Template*> out;
   for (const Template* t : templates()) {
-    const bool runs = target_sm <= 0 || t->min_sm() <= target_sm;
-    if (template_wanted(*t, names, allow_tf32) && runs && t->decline_reason(wl).empty())
+    if (template_wanted(*t, names, allow_tf32) && t->runs_on(target_sm) &&
+        t->decline_reason(wl).empty())
       out.push_back(t);
   }
   return out;
@@ -170,6 +172,15 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
   return nullptr;
 }
 
+std::string arch_reason(const Template& t, int target_sm) {
+  const std::string target = " (the target is sm_" + std::to_string(target_sm) + ")";
+  if (t.max_sm() > 0 && t.max_sm() == t.min_sm())
+    return "runs on sm_" + std::to_string(t.min_sm()) + " only" + target;
+  if (target_sm < t.min_sm())
+    return "needs sm_" + std::to_string(t.min_sm()) + " or newer" + target;
+  return "needs sm_" + std::to_string(t.max_sm()) + " or older" + target;
+}
+
 std::string decline_reasons(const task::Conv2dWorkload& wl, int target_sm) {
   std::vector<std::string> reasons;
   std::set<std::string> said;
@@ -178,10 +189,7 @@ std::string decline_reasons(const task::Conv2dWorkload& wl, int target_sm) {
     if (!t->takes(wl.dtype)) continue;
     // Variants of one template (split-K, TF32) decline for the same reason: name the first.
     std::string why = t->decline_reason(wl);
-    if (why.empty() && target_sm > 0 && t->min_sm() > target_sm) {
-      why = "needs sm_" + std::to_string(t->min_sm()) + " or newer (the target is sm_" +
-            std::to_string(target_sm) + ")";
-    }
+    if (why.empty() && !t->runs_on(target_sm)) why = arch_reason(*t, target_sm);
     if (!why.empty() && said.insert(why).second) reasons.push_back(t->name() + ": " + why);
   }
   return "no template supports it (" + util::join(reasons, "; ") + ")";
@@ -212,6 +220,10 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
   if (t.sm() < f.min_sm) {
     return Verdict::fail("needs sm_" + std::to_string(f.min_sm) + " or newer (target is " +
                          t.arch() + ")");
+  }
+  if (f.max_sm > 0 && t.sm() > f.max_sm) {
+    return Verdict::fail("runs on sm_" + std::to_string(f.max_sm) + " only (target is " + t.arch() +
+                         ")");
   }
   const char* axes = "xyz";
   if (f.geometry.threads() > t.max_threads_per_block) {

@@ -263,15 +263,22 @@ void parse_ptxas_report(const std::string& full_log, CompileOutput& out, const s
 }
 
 int arch_sm(const std::string& arch) {
+  // An arch-specific variant (sm_90a) names the same architecture.
+  const bool specific = !arch.empty() && arch.back() == 'a';
+  const auto digits_end = arch.end() - (specific ? 1 : 0);
   for (const char* prefix : {"sm_", "compute_"}) {
     const std::string p = prefix;
-    if (arch.rfind(p, 0) == 0 && arch.size() > p.size() &&
-        std::all_of(arch.begin() + long(p.size()), arch.end(),
+    if (arch.rfind(p, 0) == 0 && arch.begin() + long(p.size()) < digits_end &&
+        std::all_of(arch.begin() + long(p.size()), digits_end,
                     [](char c) { return c >= '0' && c <= '9'; })) {
       return std::atoi(arch.c_str() + p.size());
     }
   }
   return 0;
+}
+
+std::string arch_specific(const std::string& arch) {
+  return !arch.empty() && arch.back() == 'a' ? arch : arch + "a";
 }
 
 std::string nvrtc_version(int sm) {

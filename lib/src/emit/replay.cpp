@@ -232,7 +232,9 @@ struct Prepared {
   codegen::KernelSource src;
   std::string arch; // sm_XY; its PTX is compiled for compute_XY
 
-  std::string ptx_arch() const { return "compute_" + arch.substr(3); }
+  // What its cubin is compiled for: sm_XY, or sm_XYa for an arch-specific kernel (wgmma).
+  std::string cubin_arch() const { return src.arch_specific ? cuda::arch_specific(arch) : arch; }
+  std::string ptx_arch() const { return "compute_" + cubin_arch().substr(3); }
 };
 
 // The manifest's entry of a kernel replay wrote: its record, kernel, files and their checksums.
@@ -251,7 +253,7 @@ ManifestKernel manifest_kernel(const tune::Record& r, const Prepared& p, const s
   k.entry = p.src.entry;
   k.reduce_entry = p.src.geometry.workspace_splits > 0 ? codegen::kSplitkReduceEntry : "";
   k.tf32 = p.tmpl->tf32();
-  k.arch = p.arch;
+  k.arch = p.cubin_arch();
   k.resources = res;
   k.geometry = p.src.geometry;
   k.seconds = r.seconds();
@@ -320,7 +322,7 @@ std::vector<Compiled> compile_all(measure::Builder& builder, const std::vector<P
                                   size_t& missing) {
   missing = 0;
   for (const Prepared& k : kernels) {
-    missing += builder.cached(k.src.code, k.arch) ? 0 : 1;
+    missing += builder.cached(k.src.code, k.cubin_arch()) ? 0 : 1;
     missing += builder.cached(k.src.code, k.ptx_arch()) ? 0 : 1;
   }
   if (missing > 0) {
@@ -329,7 +331,7 @@ std::vector<Compiled> compile_all(measure::Builder& builder, const std::vector<P
   }
   std::vector<Compiled> out;
   for (const Prepared& k : kernels) {
-    out.push_back({builder.compile_source(k.src.code, k.src.entry, k.arch),
+    out.push_back({builder.compile_source(k.src.code, k.src.entry, k.cubin_arch()),
                    builder.compile_source(k.src.code, k.src.entry, k.ptx_arch())});
   }
   return out;
@@ -363,8 +365,13 @@ ReplayResult replay(const std::string& log_path, const std::string& dir,
     space::ConfigSpace sp = tmpl.make_space(r.workload);
     space::Config cfg = sp.from_entity(r.entity);
     codegen::KernelSource src = tmpl.render(r.workload, sp, cfg);
-    prepared.push_back(
-        {&tmpl, std::move(sp), cfg, std::move(src), kernel_arch(r, options.arch, arch_said)});
+    std::string arch = kernel_arch(r, options.arch, arch_said);
+    if (!tmpl.runs_on(cuda::arch_sm(arch))) {
+      throw Error("the kernel of " + r.workload.str() + " (" + tmpl.name() + ") " +
+                  codegen::arch_reason(tmpl, cuda::arch_sm(arch)) + ": it cannot be compiled for " +
+                  arch + (options.arch.empty() ? "" : " (--arch)"));
+    }
+    prepared.push_back({&tmpl, std::move(sp), cfg, std::move(src), std::move(arch)});
   }
   measure::BuildOptions build_options;
   build_options.cache_dir = options.cache_dir;

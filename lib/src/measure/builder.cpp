@@ -103,11 +103,6 @@ struct Builder::Impl {
   }
 
   // Compiles through the worker when there is one; a timeout or a crash becomes the result.
-  BuildResult compile(const std::string& source, const std::string& entry,
-                      util::WorkerProcess* worker, CompiledKernel& kernel) {
-    return compile_for(source, entry, arch, worker, kernel);
-  }
-
   BuildResult compile_for(const std::string& source, const std::string& entry,
                           const std::string& for_arch, util::WorkerProcess* worker,
                           CompiledKernel& kernel) {
@@ -157,13 +152,15 @@ struct Builder::Impl {
     }
     codegen::KernelSource src = req.tmpl->render(req.workload, *req.space, req.config);
     r.entry = src.entry;
-    r.cache_key = compile_key(src.code, arch);
+    // The record names the target's arch; an arch-specific kernel is compiled for its variant.
+    const std::string kernel_arch = src.arch_specific ? cuda::arch_specific(arch) : arch;
+    r.cache_key = compile_key(src.code, kernel_arch);
     CompiledKernel kernel;
     if (auto hit = cache.get(r.cache_key)) {
       kernel = std::move(*hit);
       r.cached = true;
     } else {
-      BuildResult failed = compile(src.code, src.entry, worker, kernel);
+      BuildResult failed = compile_for(src.code, src.entry, kernel_arch, worker, kernel);
       if (!failed.ok()) {
         failed.template_name = r.template_name;
         failed.config = r.config;

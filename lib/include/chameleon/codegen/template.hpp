@@ -45,6 +45,9 @@ struct KernelSource {
   std::string entry; // extern "C" kernel name
   std::string code;
   LaunchGeometry geometry;
+  // Compiled for the arch-specific variant of the target's arch (sm_90a for sm_90: wgmma),
+  // whose cubins run on that architecture only.
+  bool arch_specific = false;
 };
 
 // What a config asks of the hardware and does, known without compiling. The static check, the
@@ -71,6 +74,7 @@ struct KernelFeatures {
   bool f16_mma = false; // fp16/bf16 tensor cores (mma.sync m16n8k16)
   task::DataType dtype = task::DataType::f32; // of the task's tensors
   int min_sm = 0;                             // oldest architecture that can run it (sm_80: 80)
+  int max_sm = 0;                             // newest one (0: any)
   std::string invalid; // why the template itself rules the config out, or empty
   // Non-empty when another config of the space makes the same kernel (this one builds and runs,
   // but tuning measures only the other): why, naming the knob that makes no difference.
@@ -111,6 +115,12 @@ public:
   virtual bool tf32() const { return false; }
   // The oldest architecture any of its configs runs on (80 for sm_80); 0: any.
   virtual int min_sm() const { return 0; }
+  // The newest (90 for a template of sm_90a's instructions); 0: any.
+  virtual int max_sm() const { return 0; }
+  // Whether its kernels run on sm_XY: min_sm() <= XY <= max_sm() (any, for 0 or less).
+  bool runs_on(int sm) const {
+    return sm <= 0 || (min_sm() <= sm && (max_sm() == 0 || sm <= max_sm()));
+  }
   // Whether `tune` uses it when --templates names none: false for a template whose space another
   // template's contains (its trials and compile time would be spent twice).
   virtual bool tuned_by_default() const { return true; }
@@ -149,6 +159,10 @@ std::string atomic_split_conflict(const task::Conv2dWorkload& wl, int splits, in
 // Without a split (splits 1) both modes make the same kernel, so the space holds every such
 // config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);
+
+// Why the kernels of `t` do not run on sm_XY (`target_sm`): "needs sm_80 or newer (the target
+// is sm_70)", "runs on sm_90 only (...)".
+std::string arch_reason(const Template& t, int target_sm);
 
 const std::vector<const Template*>& templates();
 const Template& find_template(const std::string& name);  // throws chameleon::Error

@@ -59,8 +59,12 @@ std::vector<int> nvrtc_supported_archs(); // over every NVRTC found, e.g. {61, 7
 // Empty when an NVRTC found can compile for `sm` (e.g. 90), else a message naming the arch, the
 // NVRTC versions found and how to get one that can.
 std::string nvrtc_arch_problem(int sm);
-// 90 for "sm_90" or "compute_90"; 0 for anything else.
+// 90 for "sm_90", "compute_90" or their arch-specific variants "sm_90a", "compute_90a"; 0 for
+// anything else.
 int arch_sm(const std::string& arch);
+// The arch-specific variant of an arch ("sm_90" -> "sm_90a", "compute_90" -> "compute_90a"):
+// what kernels of instructions that only that architecture has (wgmma) are compiled for.
+std::string arch_specific(const std::string& arch);
 // The supported arch closest to `sm` (the lowest one above it, or the highest below).
 int nvrtc_nearest_arch(int sm);
 
