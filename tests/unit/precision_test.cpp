@@ -116,6 +116,37 @@ std::vector<task::Conv2dWorkload> awkward() {
   };
 }
 
+// A tensor-core config to emulate in each ring depth: its task, its knob choices but the last
+// (stages), and what it covers.
+struct TileCase {
+  const task::Conv2dWorkload* wl;
+  std::vector<int> choice;
+  const char* what;
+};
+
+// Each case at 2, 3 and 4 stages, exact against the reference (a ring deeper than the case's
+// reduction tiles is ruled out by the static check, and skipped).
+void check_tile_cases(const codegen::Template& tmpl, const std::vector<TileCase>& cases,
+                      uint64_t seed) {
+  for (const auto& c : cases) {
+    const auto sp = tmpl.make_space(*c.wl);
+    const Problem p(*c.wl, seed);
+    for (int stages = 0; stages < 3; ++stages) {
+      auto choice = c.choice;
+      choice.push_back(stages);
+      const auto cfg = sp.from_choices(choice);
+      INFO(c.what << ": " << sp.str(cfg));
+      const auto f = tmpl.features(*c.wl, sp, cfg);
+      if (!f.invalid.empty()) {
+        INFO(f.invalid);
+        CHECK(stages > 0); // only deeper rings than the tiles allow
+        continue;
+      }
+      CHECK(mismatches(tmpl, *c.wl, sp, cfg, p, unsigned(stages)) == 0);
+    }
+  }
+}
+
 } // namespace
 
 TEST_CASE("a task's type and epilogue are part of its workload", "[precision]") {
@@ -468,12 +499,8 @@ TEST_CASE("conv2d_tensorcore's tiles are exact in every ring depth and fragment 
   // GK = 288 (16-byte weight copies), pointwise 16-byte input copies on the second.
   const auto even = typed(shape(1, 32, 9, 9, 32, 3, 3, 1, 1), task::DataType::f16);
   const auto pointwise = typed(shape(2, 64, 8, 8, 32, 1, 1), task::DataType::f16);
-  struct Case {
-    const task::Conv2dWorkload* wl;
-    std::vector<int> choice; // tile_k, mma_m, mma_n, warps_m, warps_n, split_k
-    const char* what;
-  };
-  const std::vector<Case> cases = {
+  // Choices: tile_k, mma_m, mma_n, warps_m, warps_n, split_k.
+  const std::vector<TileCase> cases = {
       {&odd, {0, 0, 0, 0, 0, 0}, "16x8 tile, one warp, an odd NI (ldmatrix .x2.trans)"},
       {&odd, {1, 1, 3, 1, 0, 0}, "64x64 tile, 2 warps, NI 8"},
       {&even, {2, 1, 1, 0, 2, 0}, "BK 64, 32x64 tile, 4 warps"},
@@ -481,23 +508,7 @@ TEST_CASE("conv2d_tensorcore's tiles are exact in every ring depth and fragment 
       {&pointwise, {1, 0, 2, 1, 1, 0}, "pointwise 16-byte input copies, 32x64 tile"},
       {&pointwise, {0, 0, 3, 0, 1, 1}, "pointwise, 16x128 tile, split 2"},
   };
-  for (const auto& c : cases) {
-    const auto sp = tmpl.make_space(*c.wl);
-    const Problem p(*c.wl, 5);
-    for (int stages = 0; stages < 3; ++stages) {
-      auto choice = c.choice;
-      choice.push_back(stages);
-      const auto cfg = sp.from_choices(choice);
-      INFO(c.what << ": " << sp.str(cfg));
-      const auto f = tmpl.features(*c.wl, sp, cfg);
-      if (!f.invalid.empty()) {
-        INFO(f.invalid);
-        CHECK(stages > 0); // only deeper rings than the tiles allow
-        continue;
-      }
-      CHECK(mismatches(tmpl, *c.wl, sp, cfg, p, unsigned(stages)) == 0);
-    }
-  }
+  check_tile_cases(tmpl, cases, 5);
 }
 
 TEST_CASE("NHWC tasks compute exactly: conv2d_tensorcore's 16-byte tap copies, gathers, split-K, "
@@ -655,12 +666,8 @@ TEST_CASE("conv2d_wgmma's tiles are exact for every N, ring depth and warpgroup 
   even.layout = task::Layout::nhwc;
   const auto fused = typed(shape(1, 48, 10, 10, 64, 3, 3, 1, 1), task::DataType::f16,
                            epi(true, true, task::Activation::relu));
-  struct Case {
-    const task::Conv2dWorkload* wl;
-    std::vector<int> choice; // tile_k, mma_m, wgmma_n, warpgroups_m, warpgroups_n, split_k
-    const char* what;
-  };
-  const std::vector<Case> cases = {
+  // Choices: tile_k, mma_m, wgmma_n, warpgroups_m, warpgroups_n, split_k.
+  const std::vector<TileCase> cases = {
       {&odd, {0, 0, 0, 0, 0, 0}, "64x8 tile, one warpgroup"},
       {&odd, {1, 1, 2, 0, 1, 0}, "128x64 tile, MI 2, two warpgroups along the pixels"},
       {&odd, {0, 0, 4, 1, 0, 0}, "128x128 tile, two warpgroups along the channels"},
@@ -668,23 +675,7 @@ TEST_CASE("conv2d_wgmma's tiles are exact for every N, ring depth and warpgroup 
       {&even, {1, 1, 3, 1, 1, 1}, "256x128 tile, 4 warpgroups, split 2"},
       {&fused, {0, 0, 1, 0, 1, 2}, "N 16, split 4 with the epilogue in the reduction"},
   };
-  for (const auto& c : cases) {
-    const auto sp = tmpl.make_space(*c.wl);
-    const Problem p(*c.wl, 6);
-    for (int stages = 0; stages < 3; ++stages) {
-      auto choice = c.choice;
-      choice.push_back(stages);
-      const auto cfg = sp.from_choices(choice);
-      INFO(c.what << ": " << sp.str(cfg));
-      const auto f = tmpl.features(*c.wl, sp, cfg);
-      if (!f.invalid.empty()) {
-        INFO(f.invalid);
-        CHECK(stages > 0); // only deeper rings than the tiles allow
-        continue;
-      }
-      CHECK(mismatches(tmpl, *c.wl, sp, cfg, p, unsigned(stages)) == 0);
-    }
-  }
+  check_tile_cases(tmpl, cases, 6);
 }
 
 TEST_CASE("the emulator catches conv2d_wgmma without its waits or barriers, or with a wrong "
