@@ -31,6 +31,15 @@ using namespace chameleon;
 
 namespace {
 
+// A config whose build was submitted, to be measured when it is done.
+struct BuildJob {
+  const codegen::Template* tmpl;
+  const task::Conv2dWorkload* wl;
+  std::shared_ptr<space::ConfigSpace> space;
+  space::Config config;
+  std::future<measure::BuildResult> build;
+};
+
 const codegen::Template& direct() {
   return codegen::find_template("conv2d_direct");
 }
@@ -343,14 +352,7 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
   depthwise.pad_top = depthwise.pad_bottom = 2;
   shapes.push_back(depthwise);
   // Every build is submitted first, so that NVRTC compiles on all cores while the GPU verifies.
-  struct Job {
-    const codegen::Template* tmpl;
-    size_t shape;
-    std::shared_ptr<space::ConfigSpace> space;
-    space::Config config;
-    std::future<measure::BuildResult> build;
-  };
-  std::vector<Job> jobs;
+  std::vector<BuildJob> jobs;
   for (size_t s = 0; s < shapes.size(); ++s) {
     for (const codegen::Template* tmpl :
          codegen::templates_for(shapes[s], {}, /*allow_tf32=*/true)) {
@@ -367,18 +369,18 @@ TEST_CASE("every template verifies on every shipped network's tasks and on awkwa
       INFO(tmpl->name() << " on " << shapes[s].str() << ": valid configs found in 100,000 draws");
       CHECK(!configs.empty()); // a template that takes a shape is measured on it
       for (const auto& c : configs) {
-        jobs.push_back({tmpl, s, sp, c, builder.submit({tmpl, shapes[s], sp.get(), c})});
+        jobs.push_back({tmpl, &shapes[s], sp, c, builder.submit({tmpl, shapes[s], sp.get(), c})});
       }
     }
   }
   int measured = 0, ok = 0;
   std::set<std::string> templates_measured;
   for (auto& job : jobs) {
-    auto r = runner.run(shapes[job.shape], job.build.get());
+    auto r = runner.run(*job.wl, job.build.get());
     ++measured;
     templates_measured.insert(job.tmpl->name());
-    INFO(job.tmpl->name() << " " << shapes[job.shape].str() << " config " << job.config.index
-                          << ": " << r.message);
+    INFO(job.tmpl->name() << " " << job.wl->str() << " config " << job.config.index << ": "
+                          << r.message);
     CHECK(r.ok());
     ok += r.ok();
   }
@@ -506,20 +508,30 @@ TEST_CASE("fused epilogues verify in every template, and fp16/bf16 tensor-core k
     depthwise.epilogue.act = task::Activation::relu6;
     shapes.push_back(depthwise);
   }
-  int measured = 0, ok = 0;
+  // Every build is submitted first, so that NVRTC compiles on all cores while the GPU verifies.
+  std::vector<BuildJob> jobs;
   for (const auto& wl : shapes) {
     for (const codegen::Template* tmpl : codegen::templates_for(wl, {}, true, gpu_target().sm())) {
-      const space::ConfigSpace sp = tmpl->make_space(wl);
+      auto sp = std::make_shared<space::ConfigSpace>(tmpl->make_space(wl));
       std::mt19937_64 rng(77);
-      for (const auto& c : codegen::random_valid_configs(*tmpl, wl, sp, gpu_target(), 2, rng)) {
-        const auto r = runner.run(wl, builder.build({tmpl, wl, &sp, c}));
-        INFO(tmpl->name() << " on " << wl.str() << " config " << c.index << ": " << r.message);
-        CHECK(r.ok());
-        ++measured;
-        ok += r.ok();
-      }
+      for (const auto& c : codegen::random_valid_configs(*tmpl, wl, *sp, gpu_target(), 2, rng))
+        jobs.push_back({tmpl, &wl, sp, c, builder.submit({tmpl, wl, sp.get(), c})});
     }
   }
+  int measured = 0, ok = 0;
+  std::set<std::string> templates_measured;
+  for (auto& job : jobs) {
+    const auto r = runner.run(*job.wl, job.build.get());
+    INFO(job.tmpl->name() << " on " << job.wl->str() << " config " << job.config.index << ": "
+                          << r.message);
+    CHECK(r.ok());
+    ++measured;
+    ok += r.ok();
+    templates_measured.insert(job.tmpl->name());
+  }
+  // The tensor cores' templates of this GPU were among them (wgmma on an H100 or H200).
+  CHECK(templates_measured.count("conv2d_tensorcore") == 1);
+  if (gpu_target().sm() == 90) CHECK(templates_measured.count("conv2d_wgmma") == 1);
   std::printf("[gpu] fused and fp16/bf16 kernels: %d of %d configs verified\n", ok, measured);
   std::string why;
   if (cuda::load_cudnn(&why) == nullptr) return;
