@@ -11,7 +11,9 @@
 //   knobs     BK (reduction slice per stage, a multiple of 16), WARPS_M WARPS_N (warps of a
 //             block), MI NI (16 x 8 mma tiles per warp along the channels and the pixels);
 //             with WGMMA, WG_M WG_N (warpgroups of 128 threads), MI (64-row tiles per
-//             warpgroup) and WN (pixels per warpgroup: the N of m64nNk16, 8-256) instead;
+//             warpgroup) and WN (pixels per warpgroup: the N of m64nNk16, 8-256) instead, and
+//             WGMMA_PENDING (0, 1: the tiles whose multiplies may still run while the next
+//             tile's are issued; the ring then prefetches one tile less far);
 //             STAGES (shared-memory stages of the copy ring, 2-4), SPLIT_K (blocks that share the
 //             reduction of an output tile; they store float32 partial sums into slice `split` of a
 //             workspace of SPLIT_K outputs (in the output's layout), passed as `out`, that
@@ -62,6 +64,10 @@ static constexpr int B_LD = NHWC ? BK + 8 : BN + 8; // elements a row: a pixel's
 static constexpr int A_STAGE = WGMMA ? BM * BK : BM * A_LD;
 static constexpr int B_STAGE = WGMMA ? BN * BK : NHWC ? BN * B_LD : BK * B_LD;
 static constexpr int KT = (GK + BK - 1) / BK;
+// Tiles the copy ring holds ahead of the one multiplied: all stages but that one, and but the
+// stages whose asynchronous multiplies may still read them (WGMMA_PENDING).
+static constexpr int PREFETCH = STAGES - 1 - WGMMA_PENDING;
+static_assert(PREFETCH >= 1, "a stage to prefetch into");
 static constexpr int KT_PER_SPLIT = (KT + SPLIT_K - 1) / SPLIT_K;
 static_assert(BK % 16 == 0, "tile_k is a multiple of 16");
 // 16-byte weight copies need every row to start 16-byte aligned.
@@ -393,9 +399,9 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const Pixels px = pixels_of(n0, tid);
   elem_t staged[B_VEC ? 1 : B_ROWS * B_SLOTS];
   (void)staged;
-  // The first STAGES-1 tiles, a commit group each (empty past the last tile).
+  // The first PREFETCH tiles, a commit group each (empty past the last tile).
 #pragma unroll 1
-  for (int st = 0; st < STAGES - 1; ++st) {
+  for (int st = 0; st < PREFETCH; ++st) {
     if (st < tiles) {
       load_weights(weight, As + st * A_STAGE, m0, kt_begin + st, tid);
       load_input(data, px, Bs + st * B_STAGE, staged, kt_begin + st, tid);
@@ -403,17 +409,19 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     }
     cp_async_commit();
   }
-  int read = 0, write = STAGES - 1;
+  int read = 0, write = PREFETCH;
   for (int tile = 0; tile < tiles; ++tile) {
-    cp_async_wait<STAGES - 2>();
+    cp_async_wait<PREFETCH - 1>();
 #if WGMMA
     fence_proxy_async(); // this thread's copies and stores of the tile, seen by the tensor cores
 #endif
-    __syncthreads(); // this tile is complete; every thread is done with the stage of the last one
-    const bool next = tile + STAGES - 1 < tiles;
+    // Every thread is done with the stage `write` (of tile - 1, or with a multiply pending,
+    // tile - 2, whose multiplies every warpgroup has waited for).
+    __syncthreads(); // this tile is complete
+    const bool next = tile + PREFETCH < tiles;
     if (next) {
-      load_weights(weight, As + write * A_STAGE, m0, kt_begin + tile + STAGES - 1, tid);
-      load_input(data, px, Bs + write * B_STAGE, staged, kt_begin + tile + STAGES - 1, tid);
+      load_weights(weight, As + write * A_STAGE, m0, kt_begin + tile + PREFETCH, tid);
+      load_input(data, px, Bs + write * B_STAGE, staged, kt_begin + tile + PREFETCH, tid);
     }
     cp_async_commit();
     const elem_t* a_tile = As + read * A_STAGE;
@@ -428,7 +436,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         wgmma_tile(acc[i], tile_descriptor(a_tile + core_at(wm0 + i * 64, kk)), b_desc);
     }
     wgmma_commit();
-    wgmma_wait<0>(); // the stage is read before any thread refills it
+    wgmma_wait<WGMMA_PENDING>(); // the stage of tile - WGMMA_PENDING is read: it may be refilled
 #else
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
@@ -467,13 +475,14 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         for (int j = 0; j < NI; ++j) mma_16816(acc[i][j], af[i], bf[j]);
     }
 #endif
-    // The gathered input of tile + STAGES - 1 into the stage every thread is done with.
+    // The gathered input of tile + PREFETCH into the stage every thread is done with.
     if (next) store_input(Bs + write * B_STAGE, staged, tid);
     read = read + 1 == STAGES ? 0 : read + 1;
     write = write + 1 == STAGES ? 0 : write + 1;
   }
 
 #if WGMMA
+  wgmma_wait<0>(); // the last multiplies are done
   // Thread (warp w of its warpgroup, lane): acc[i][4j + e] is row 16w + g + 8 (e / 2) of tile i,
   // pixel 8j + 2t + e % 2.
 #pragma unroll

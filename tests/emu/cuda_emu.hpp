@@ -8,8 +8,8 @@
 // that a missing barrier shows as a wrong answer rather than hiding behind a fixed schedule.
 // Warpgroup-wide wgmma (sm_90a) parks the thread until the 128 threads of its warpgroup have
 // arrived; its shared-memory operands are read through the matrix descriptors the kernel encoded,
-// and each multiply happens, at random, when issued or only at the wgmma.wait_group that must
-// see it, as an asynchronous one may.
+// and each multiply happens, at random, when issued (with those issued before it) or only at the
+// wgmma.wait_group that must see it, as an asynchronous one may.
 // A cp.async copy happens, at random, when issued or only at the cp.async.wait_group that must
 // see it: both are what the hardware may do; dynamic shared memory is filled with NaN before every
 // block. Blocks run one after another, so __shared__ variables can be function statics and atomics
@@ -298,7 +298,12 @@ inline void resolve_group(WarpGroup& g, std::mt19937& rng) {
     }
     g.mma.a_desc = g.a_desc[0];
     g.mma.b_desc = g.b_desc[0];
-    if (rng() & 1u) {
+    if (rng() & 1u) { // done at once, and so every multiply issued before it (in order)
+      for (const auto& group : g.groups)
+        for (const GroupMma& m : group) multiply_group(m);
+      for (const GroupMma& m : g.open) multiply_group(m);
+      g.groups.clear();
+      g.open.clear();
       multiply_group(g.mma);
     } else {
       g.open.push_back(g.mma);

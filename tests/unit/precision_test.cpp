@@ -116,12 +116,13 @@ std::vector<task::Conv2dWorkload> awkward() {
   };
 }
 
-// A tensor-core config to emulate in each ring depth: its task, its knob choices but the last
-// (stages), and what it covers.
+// A tensor-core config to emulate in each ring depth: its task, its knob choices before the
+// stages and after them, and what it covers.
 struct TileCase {
   const task::Conv2dWorkload* wl;
   std::vector<int> choice;
   const char* what;
+  std::vector<int> after = {};
 };
 
 // Each case at 2, 3 and 4 stages, exact against the reference (a ring deeper than the case's
@@ -134,12 +135,14 @@ void check_tile_cases(const codegen::Template& tmpl, const std::vector<TileCase>
     for (int stages = 0; stages < 3; ++stages) {
       auto choice = c.choice;
       choice.push_back(stages);
+      choice.insert(choice.end(), c.after.begin(), c.after.end());
       const auto cfg = sp.from_choices(choice);
       INFO(c.what << ": " << sp.str(cfg));
       const auto f = tmpl.features(*c.wl, sp, cfg);
       if (!f.invalid.empty()) {
         INFO(f.invalid);
-        CHECK(stages > 0); // only deeper rings than the tiles allow
+        // Only rings deeper than the tiles allow, or 2 stages with a tile of multiplies pending.
+        CHECK((stages > 0 || f.invalid.find("wgmma_pending") != std::string::npos));
         continue;
       }
       CHECK(mismatches(tmpl, *c.wl, sp, cfg, p, unsigned(stages)) == 0);
@@ -630,7 +633,7 @@ TEST_CASE("the emulator catches conv2d_tensorcore without its waits, barriers or
     const auto cfg = sp.from_choices({0, 1, 1, 1, 1, 0, stages});
     INFO(sp.str(cfg));
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1) == 0);
-    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "cp_async_wait<STAGES - 2>();", "") > 0);
+    CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "cp_async_wait<PREFETCH - 1>();", "") > 0);
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "__syncthreads(); // this tile", "//") > 0);
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "if (next) store_input", "if (false) store_input") >
           0);
@@ -666,14 +669,16 @@ TEST_CASE("conv2d_wgmma's tiles are exact for every N, ring depth and warpgroup 
   even.layout = task::Layout::nhwc;
   const auto fused = typed(shape(1, 48, 10, 10, 64, 3, 3, 1, 1), task::DataType::f16,
                            epi(true, true, task::Activation::relu));
-  // Choices: tile_k, mma_m, wgmma_n, warpgroups_m, warpgroups_n, split_k.
+  // Choices: tile_k, mma_m, wgmma_n, warpgroups_m, warpgroups_n, split_k; after the stages,
+  // wgmma_pending.
   const std::vector<TileCase> cases = {
-      {&odd, {0, 0, 0, 0, 0, 0}, "64x8 tile, one warpgroup"},
-      {&odd, {1, 1, 2, 0, 1, 0}, "128x64 tile, MI 2, two warpgroups along the pixels"},
-      {&odd, {0, 0, 4, 1, 0, 0}, "128x128 tile, two warpgroups along the channels"},
-      {&even, {2, 0, 5, 0, 0, 0}, "BK 64, N 256, NHWC tap copies"},
-      {&even, {1, 1, 3, 1, 1, 1}, "256x128 tile, 4 warpgroups, split 2"},
-      {&fused, {0, 0, 1, 0, 1, 2}, "N 16, split 4 with the epilogue in the reduction"},
+      {&odd, {0, 0, 0, 0, 0, 0}, "64x8 tile, one warpgroup", {0}},
+      {&odd, {1, 1, 2, 0, 1, 0}, "128x64 tile, MI 2, two warpgroups along the pixels", {1}},
+      {&odd, {0, 0, 4, 1, 0, 0}, "128x128 tile, two warpgroups along the channels", {1}},
+      {&even, {2, 0, 5, 0, 0, 0}, "BK 64, N 256, NHWC tap copies", {0}},
+      {&even, {0, 1, 3, 1, 1, 1}, "256x128 tile, 4 warpgroups, split 2, a multiply pending", {1}},
+      {&fused, {0, 0, 1, 0, 1, 2}, "N 16, split 4 with the epilogue in the reduction", {0}},
+      {&fused, {0, 0, 2, 0, 0, 0}, "N 32, one tile of multiplies pending", {1}},
   };
   check_tile_cases(tmpl, cases, 6);
 }
@@ -685,15 +690,29 @@ TEST_CASE("the emulator catches conv2d_wgmma without its waits or barriers, or w
   const auto wl = typed(shape(1, 32, 9, 9, 64, 3, 3, 1, 1), task::DataType::f16);
   const auto sp = tmpl.make_space(wl);
   const Problem p(wl, 3);
-  const auto cfg = sp.from_choices({0, 0, 3, 0, 1, 0, 1}); // BK 16, 64x128, 3 stages
+  const auto cfg = sp.from_choices({0, 0, 3, 0, 1, 0, 1, 0}); // BK 16, 64x128, 3 stages
   INFO(sp.str(cfg));
   CHECK(mismatches(tmpl, wl, sp, cfg, p, 1) == 0);
-  // Multiplies left in flight while the ring refills their stage, or never waited for.
+  // Multiplies left in flight while the ring refills their stage.
+  int64_t unwaited = 0;
+  for (unsigned seed = 1; seed <= 3; ++seed)
+    unwaited +=
+        mismatches(tmpl, wl, sp, cfg, p, seed, "wgmma_wait<WGMMA_PENDING>(); // the stage", "//");
+  CHECK(unwaited > 0);
+  // A tile of multiplies pending: exact; wrong if the ring prefetches as far as without one (it
+  // refills the stage still being read), or if the epilogue reads the accumulators unwaited.
+  const auto pending = sp.from_choices({0, 0, 3, 0, 1, 0, 2, 1}); // 4 stages, one pending
+  CHECK(mismatches(tmpl, wl, sp, pending, p, 1) == 0);
+  int64_t overwritten = 0;
   for (unsigned seed = 1; seed <= 3; ++seed) {
-    CHECK_THROWS_WITH(mismatches(tmpl, wl, sp, cfg, p, seed, "wgmma_wait<0>(); // the stage", "//"),
-                      Catch::Contains("not waited for"));
+    overwritten += mismatches(tmpl, wl, sp, pending, p, seed,
+                              "PREFETCH = STAGES - 1 - WGMMA_PENDING", "PREFETCH = STAGES - 1");
   }
-  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "cp_async_wait<STAGES - 2>();", "") > 0);
+  CHECK(overwritten > 0);
+  CHECK_THROWS_WITH(mismatches(tmpl, wl, sp, pending, p, 1,
+                               "wgmma_wait<0>(); // the last multiplies are done", ""),
+                    Catch::Contains("not waited for"));
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "cp_async_wait<PREFETCH - 1>();", "") > 0);
   CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "__syncthreads(); // this tile", "//") > 0);
   // The descriptors: the leading byte offset (along the reduction) and the stride byte offset
   // (wrong answers, or reads past the shared memory).
@@ -820,7 +839,7 @@ TEST_CASE("conv2d_wgmma's configs compile with NVRTC for sm_90a, fp16 and bf16, 
     }
   }
   // The largest instruction (m64n256k16: 128 accumulators a thread), on the 3x3 task.
-  const auto big = spaces[1].from_choices({1, 0, 5, 0, 0, 0, 1});
+  const auto big = spaces[1].from_choices({1, 0, 5, 0, 0, 0, 1, 1});
   REQUIRE(tmpl.features(wls[1], spaces[1], big).invalid.empty());
   futures.push_back(builder.submit({&tmpl, wls[1], &spaces[1], big}));
   labels.push_back(wls[1].str() + " " + spaces[1].str(big));

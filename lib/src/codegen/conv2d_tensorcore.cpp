@@ -28,12 +28,13 @@ const std::vector<KnobDef>& knob_defs() {
 }
 
 // conv2d_wgmma: mma_m 64-row tiles per warpgroup, wgmma_n pixels per warpgroup (the N of one
-// m64nNk16), warpgroups_m x warpgroups_n warpgroups of 128 threads.
+// m64nNk16), warpgroups_m x warpgroups_n warpgroups of 128 threads; wgmma_pending: the tiles
+// whose multiplies may still run while the next tile's are issued (0, 1).
 const std::vector<KnobDef>& wgmma_knob_defs() {
   static const std::vector<KnobDef> defs = {
-      {"tile_k", {16, 32, 64}}, {"mma_m", {1, 2}},        {"wgmma_n", {8, 16, 32, 64, 128, 256}},
-      {"warpgroups_m", {1, 2}}, {"warpgroups_n", {1, 2}}, {"split_k", {1, 2, 4, 8, 16}},
-      {"stages", {2, 3, 4}},
+      {"tile_k", {16, 32, 64}}, {"mma_m", {1, 2}},         {"wgmma_n", {8, 16, 32, 64, 128, 256}},
+      {"warpgroups_m", {1, 2}}, {"warpgroups_n", {1, 2}},  {"split_k", {1, 2, 4, 8, 16}},
+      {"stages", {2, 3, 4}},    {"wgmma_pending", {0, 1}},
   };
   return defs;
 }
@@ -42,7 +43,8 @@ const std::vector<KnobDef>& wgmma_knob_defs() {
 struct Tc {
   int bk = 16, mi = 1, ni = 1, warps_m = 1, warps_n = 1, split_k = 1, stages = 2;
   bool wgmma = false; // conv2d_wgmma: warps_m x warps_n warpgroups, mi 64-row tiles and wn
-  int wn = 8;         // pixels each
+  int wn = 8;         // pixels each, `pending` tiles of multiplies left running
+  int pending = 0;
   int64_t gm = 0, gn = 0, gk = 0, cg = 0;
   bool nhwc = false;  // the task's layout (LAYOUT_NHWC)
   bool b_vec = false; // 16-byte input copies (NCHW: a pointwise convolution over whole images;
@@ -88,6 +90,7 @@ Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const sp
   c.warps_n = v(4);
   c.split_k = v(5);
   c.stages = v(6);
+  if (wgmma) c.pending = v(7);
   c.gm = wl.k / wl.groups;
   c.gn = int64_t(wl.n) * wl.out_h() * wl.out_w();
   c.cg = wl.c / wl.groups;
@@ -178,6 +181,9 @@ KernelFeatures features_of(const task::Conv2dWorkload& wl, const Tc& c, int min_
   } else if (c.stages > 2 && c.k_tiles_per_split() < c.stages) {
     f.invalid = std::to_string(c.stages) + " pipeline stages for " +
                 std::to_string(c.k_tiles_per_split()) + " reduction tiles per block";
+  } else if (c.stages - 1 - c.pending < 1) {
+    f.invalid = "wgmma_pending " + std::to_string(c.pending) +
+                " leaves no stage to prefetch into (" + std::to_string(c.stages) + " stages)";
   } else if (c.wgmma && c.accumulators() > kMaxWgmmaAccumulators) {
     f.invalid = std::to_string(c.accumulators()) + " accumulators a thread (mma_m " +
                 std::to_string(c.mi) + " x wgmma_n " + std::to_string(c.wn) + " / 2; at most " +
@@ -245,6 +251,7 @@ KernelSource TensorCoreGemm::render(const task::Conv2dWorkload& wl, const space:
   def("MI", c.mi);
   def("NI", c.ni);
   def("STAGES", c.stages);
+  def("WGMMA_PENDING", 0);
   src << "#define WGMMA 0\n";
   render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
   return {"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
@@ -306,6 +313,7 @@ KernelSource TensorCoreWgmma::render(const task::Conv2dWorkload& wl, const space
   def("MI", c.mi);
   def("WN", c.wn);
   def("STAGES", c.stages);
+  def("WGMMA_PENDING", c.pending);
   src << "#define WGMMA 1\n" << wgmma_tile_source(c.wn, wl.dtype);
   render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
   KernelSource out{"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
