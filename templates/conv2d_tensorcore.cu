@@ -83,15 +83,22 @@ static constexpr bool B_VEC = NHWC ? CG % 8 == 0
 static constexpr bool B_NHWC_VEC = NHWC && B_VEC;
 static constexpr int B_CHUNKS = BK / 8;
 static constexpr int B_NCOPIES = BN * B_CHUNKS;
+// WGMMA's gather (whatever it cannot copy 16 bytes at a time): a thread gathers 8 reduction
+// indices of one pixel at a time into registers (pixel e % BN, chunk e / BN of item e, so that a
+// warp's loads of one index are adjacent pixels) and stores them as one 16-byte row of a core
+// matrix (element-wise stores a pixel apart would meet in the same banks).
+static constexpr bool B_CHUNKED = WGMMA && !B_VEC;
 // The input gather otherwise: a thread owns B_SLOTS columns col0 + i * THREADS and the rows
 // row0 + B_ROW_STEP * r of each (NCHW B_VEC: columns of 8 pixels).
 static constexpr int B_W = B_VEC && !NHWC ? 8 : 1;
 static constexpr int B_COPIES = BN / B_W;
 static constexpr int B_ROW_STEP = THREADS >= B_COPIES ? THREADS / B_COPIES : 1;
-static constexpr int B_SLOTS = B_NHWC_VEC ? (B_NCOPIES + THREADS - 1) / THREADS
+static constexpr int B_SLOTS = B_NHWC_VEC || B_CHUNKED ? (B_NCOPIES + THREADS - 1) / THREADS
                                : THREADS >= B_COPIES ? 1
                                                      : B_COPIES / THREADS;
 static constexpr int B_ROWS = (BK + B_ROW_STEP - 1) / B_ROW_STEP; // rows of a thread per tile
+// The elements a thread gathers into registers per tile.
+static constexpr int B_STAGED = B_VEC ? 1 : B_CHUNKED ? B_SLOTS * 8 : B_ROWS * B_SLOTS;
 template <bool Fits32> struct OffsetOf { typedef int type; };
 template <> struct OffsetOf<false> { typedef long long type; };
 typedef OffsetOf<(long long)N * C * H * W < (1LL << 31)>::type Offset;
@@ -199,6 +206,7 @@ struct Pixels {
 // The column (tile-relative pixel) of slot i of thread tid.
 __device__ __forceinline__ int slot_column(int tid, int i) {
   if constexpr (B_NHWC_VEC) return (tid + i * THREADS) / B_CHUNKS;
+  if constexpr (B_CHUNKED) return (tid + i * THREADS) % BN;
   const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
   return (col0 + i * THREADS) * B_W;
 }
@@ -208,7 +216,7 @@ __device__ __forceinline__ Pixels pixels_of(int n0, int tid) {
 #pragma unroll
   for (int i = 0; i < B_SLOTS; ++i) {
     const int p = n0 + slot_column(tid, i);
-    const bool mine = !B_NHWC_VEC || tid + i * THREADS < B_NCOPIES;
+    const bool mine = !(B_NHWC_VEC || B_CHUNKED) || tid + i * THREADS < B_NCOPIES;
     const int img = p / PQ, q = p % PQ, oh = q / OW, ow = q % OW;
     const int ih = oh * SH - PT, iw = ow * SW - PL;
     px.ih[i] = p < GN && mine ? ih : -(1 << 29);
@@ -287,6 +295,21 @@ __device__ __forceinline__ void load_input(const elem_t* __restrict__ data, cons
     return;
   }
   const int k0 = kt * BK;
+  if constexpr (B_CHUNKED) {
+#pragma unroll
+    for (int i = 0; i < B_SLOTS; ++i) {
+      const int chunk = (tid + i * THREADS) / BN; // beyond B_CHUNKS: not a copy (px says so)
+#pragma unroll
+      for (int q = 0; q < 8; ++q) {
+        const unsigned j = unsigned(k0 + chunk * 8 + q);
+        const Tap tap = tap_of(j);
+        const int ih = px.ih[i] + tap.dh, iw = px.iw[i] + tap.dw;
+        const bool valid = j < unsigned(GK) && unsigned(ih) < unsigned(H) && unsigned(iw) < unsigned(W);
+        v[i * 8 + q] = valid ? data[px.off[i] + tap.off] : elem_t(0);
+      }
+    }
+    return;
+  }
   const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
   const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
 #pragma unroll
@@ -314,9 +337,25 @@ __device__ __forceinline__ void load_input(const elem_t* __restrict__ data, cons
   }
 }
 
+// 8 elements, stored as one 16-byte row of a core matrix.
+struct __align__(16) Row8 {
+  elem_t e[8];
+};
+
 // The gathered input into its stage.
 __device__ __forceinline__ void store_input(elem_t* Bs, const elem_t* v, int tid) {
-  if constexpr (!B_VEC) {
+  if constexpr (B_CHUNKED) {
+#pragma unroll
+    for (int i = 0; i < B_SLOTS; ++i) {
+      const int e = tid + i * THREADS;
+      if (B_NCOPIES % THREADS == 0 || e < B_NCOPIES) {
+        Row8 row;
+#pragma unroll
+        for (int q = 0; q < 8; ++q) row.e[q] = v[i * 8 + q];
+        *reinterpret_cast<Row8*>(Bs + core_at(e % BN, (e / BN) * 8)) = row;
+      }
+    }
+  } else if constexpr (!B_VEC) {
     const int row0 = THREADS >= B_COPIES ? tid / B_COPIES : 0;
     const int col0 = THREADS >= B_COPIES ? tid % B_COPIES : tid;
 #pragma unroll
@@ -397,7 +436,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #endif
 
   const Pixels px = pixels_of(n0, tid);
-  elem_t staged[B_VEC ? 1 : B_ROWS * B_SLOTS];
+  elem_t staged[B_STAGED];
   (void)staged;
   // The first PREFETCH tiles, a commit group each (empty past the last tile).
 #pragma unroll 1

@@ -56,9 +56,11 @@ struct Tc {
   int64_t accumulators() const { return wgmma ? int64_t(mi) * wn / 2 : int64_t(4) * mi * ni; }
   int64_t k_tiles() const { return (gk + bk - 1) / bk; }
   int64_t k_tiles_per_split() const { return (k_tiles() + split_k - 1) / split_k; }
-  // The input elements a thread gathers per tile (B_ROWS x B_SLOTS in the template).
+  // The input elements a thread gathers per tile (B_STAGED in the template: wgmma gathers 8
+  // reduction indices of a pixel at a time, mma.sync B_ROWS x B_SLOTS).
   int64_t staged() const {
     if (b_vec) return 0;
+    if (wgmma) return 8 * ((int64_t(bn()) * (bk / 8) + threads() - 1) / threads());
     const int copies = bn();
     const int row_step = threads() >= copies ? threads() / copies : 1;
     const int slots = threads() >= copies ? 1 : copies / threads();
@@ -108,12 +110,13 @@ Tc decode(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp, const sp
 void input_access(const task::Conv2dWorkload& wl, const Tc& c, int lane,
                   std::vector<int64_t>& words) {
   const int pq = wl.out_h() * wl.out_w(), bn = c.bn();
-  // NHWC 16-byte copies: pixel lane / (BK/8), 8 channels from chunk lane % (BK/8); otherwise
-  // reduction row lane / (BN/w) and w pixels from column lane % (BN/w).
-  const bool nhwc_vec = c.nhwc && c.b_vec;
+  // NHWC 16-byte copies: pixel lane / (BK/8), 8 channels from chunk lane % (BK/8); the wgmma
+  // gather: pixel lane % BN, the first index of chunk lane / BN; otherwise reduction row
+  // lane / (BN/w) and w pixels from column lane % (BN/w).
+  const bool nhwc_vec = c.nhwc && c.b_vec, chunked = c.wgmma && !c.b_vec;
   const int w = c.b_vec && !c.nhwc ? 8 : 1, elems = nhwc_vec ? 8 : 1;
-  const int j = nhwc_vec ? (lane % (c.bk / 8)) * 8 : lane / (bn / w);
-  const int p0 = nhwc_vec ? lane / (c.bk / 8) : (lane % (bn / w)) * w;
+  const int j = nhwc_vec ? (lane % (c.bk / 8)) * 8 : chunked ? (lane / bn) * 8 : lane / (bn / w);
+  const int p0 = nhwc_vec ? lane / (c.bk / 8) : chunked ? lane % bn : (lane % (bn / w)) * w;
   if (j >= c.bk || j >= c.gk) return;
   // The reduction index's channel and tap: c*R*S + r*S + s (NCHW), (r*S + s)*CG + c (NHWC).
   const int rs_count = wl.r * wl.s;
