@@ -222,64 +222,9 @@ KernelFeatures features_of(const task::Conv2dWorkload& wl, const Tc& c, int min_
   return f;
 }
 
-} // namespace
-
-std::string TensorCoreGemm::type_decline_reason(const task::Conv2dWorkload&) const {
-  return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
-         "tensor cores through conv2d_implicit_gemm_tf32)";
-}
-
-std::string TensorCoreGemm::shape_decline_reason(const task::Conv2dWorkload& wl) const {
-  if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
-      int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
-    return "GEMM sizes beyond 32-bit indexing";
-  }
-  return "";
-}
-
-space::ConfigSpace TensorCoreGemm::make_space(const task::Conv2dWorkload&) const {
-  return space_of(knob_defs());
-}
-
-KernelSource TensorCoreGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
-                                    const space::Config& cfg) const {
-  const Tc c = decode(wl, sp, cfg, false);
-  std::ostringstream src;
-  render_prelude(src, name(), wl, sp, cfg);
-  auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
-  def("G", wl.groups);
-  def("BK", c.bk);
-  def("WARPS_M", c.warps_m);
-  def("WARPS_N", c.warps_n);
-  def("MI", c.mi);
-  def("NI", c.ni);
-  def("STAGES", c.stages);
-  def("WGMMA_PENDING", 0);
-  src << "#define WGMMA 0\n";
-  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
-  return {"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
-}
-
-KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
-                                        const space::ConfigSpace& sp,
-                                        const space::Config& cfg) const {
-  return features_of(wl, decode(wl, sp, cfg, false), min_sm(), 0);
-}
-
-std::string TensorCoreGemm::source_fingerprint() const {
-  const std::string knobs = knob_text(knob_defs());
-  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
-                          splitk_reduce_source() + epilogue_source())
-      .substr(0, 16);
-}
-
-space::ConfigSpace TensorCoreWgmma::make_space(const task::Conv2dWorkload&) const {
-  return space_of(wgmma_knob_defs());
-}
-
 // wgmma_tile for WN = n: the asm of one wgmma.mma_async m64nNk16, its accumulators as n/2
 // operands (GPU compiles only; the host emulator has its own).
-static std::string wgmma_tile_source(int n, task::DataType dtype) {
+std::string wgmma_tile_source(int n, task::DataType dtype) {
   const char* ab = dtype == task::DataType::bf16 ? ".bf16.bf16" : ".f16.f16";
   std::ostringstream regs, operands;
   for (int i = 0; i < n / 2; ++i) {
@@ -303,25 +248,73 @@ static std::string wgmma_tile_source(int n, task::DataType dtype) {
   return src.str();
 }
 
-KernelSource TensorCoreWgmma::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
-                                     const space::Config& cfg) const {
-  const Tc c = decode(wl, sp, cfg, true);
+// The kernel of a decoded config of either template: the workload, the knobs (the warp or
+// warpgroup tiling of its instruction) and, for wgmma, the instruction's asm.
+KernelSource render_config(const Template& t, const task::Conv2dWorkload& wl,
+                           const space::ConfigSpace& sp, const space::Config& cfg, const Tc& c) {
   std::ostringstream src;
-  render_prelude(src, name(), wl, sp, cfg);
+  render_prelude(src, t.name(), wl, sp, cfg);
   auto def = [&](const char* key, int64_t value) { define_constant(src, key, value); };
   def("G", wl.groups);
   def("BK", c.bk);
-  def("WG_M", c.warps_m);
-  def("WG_N", c.warps_n);
+  def(c.wgmma ? "WG_M" : "WARPS_M", c.warps_m);
+  def(c.wgmma ? "WG_N" : "WARPS_N", c.warps_n);
   def("MI", c.mi);
-  def("WN", c.wn);
+  def(c.wgmma ? "WN" : "NI", c.wgmma ? c.wn : c.ni);
   def("STAGES", c.stages);
   def("WGMMA_PENDING", c.pending);
-  src << "#define WGMMA 1\n" << wgmma_tile_source(c.wn, wl.dtype);
+  src << "#define WGMMA " << (c.wgmma ? 1 : 0) << "\n";
+  if (c.wgmma) src << wgmma_tile_source(c.wn, wl.dtype);
   render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
-  KernelSource out{"conv2d_tensorcore", src.str(), features(wl, sp, cfg).geometry};
-  out.arch_specific = true;
+  KernelSource out{"conv2d_tensorcore", src.str(), t.features(wl, sp, cfg).geometry};
+  out.arch_specific = c.wgmma;
   return out;
+}
+
+} // namespace
+
+std::string TensorCoreGemm::type_decline_reason(const task::Conv2dWorkload&) const {
+  return "float16 and bfloat16 tasks only (--precision fp16 or bf16; float32 tasks use TF32 "
+         "tensor cores through conv2d_implicit_gemm_tf32)";
+}
+
+std::string TensorCoreGemm::shape_decline_reason(const task::Conv2dWorkload& wl) const {
+  if (int64_t(wl.n) * wl.out_h() * wl.out_w() > (int64_t(1) << 30) ||
+      int64_t(wl.c) * wl.r * wl.s > (int64_t(1) << 30)) {
+    return "GEMM sizes beyond 32-bit indexing";
+  }
+  return "";
+}
+
+space::ConfigSpace TensorCoreGemm::make_space(const task::Conv2dWorkload&) const {
+  return space_of(knob_defs());
+}
+
+KernelSource TensorCoreGemm::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                    const space::Config& cfg) const {
+  return render_config(*this, wl, sp, cfg, decode(wl, sp, cfg, false));
+}
+
+KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
+                                        const space::ConfigSpace& sp,
+                                        const space::Config& cfg) const {
+  return features_of(wl, decode(wl, sp, cfg, false), min_sm(), 0);
+}
+
+std::string TensorCoreGemm::source_fingerprint() const {
+  const std::string knobs = knob_text(knob_defs());
+  return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
+                          splitk_reduce_source() + epilogue_source())
+      .substr(0, 16);
+}
+
+space::ConfigSpace TensorCoreWgmma::make_space(const task::Conv2dWorkload&) const {
+  return space_of(wgmma_knob_defs());
+}
+
+KernelSource TensorCoreWgmma::render(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                     const space::Config& cfg) const {
+  return render_config(*this, wl, sp, cfg, decode(wl, sp, cfg, true));
 }
 
 KernelFeatures TensorCoreWgmma::features(const task::Conv2dWorkload& wl,
