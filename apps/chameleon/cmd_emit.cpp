@@ -92,6 +92,8 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
                     {"workload", row.shape},
                     {"count", row.count},
                     {"template", row.template_name},
+                    {"flops", row.flops},
+                    {"arithmetic_flops", row.arithmetic_flops},
                     {"ours", measure::to_json(row.ours)},
                     {"cudnn", r.simulated ? nlohmann::json() : measure::to_json(row.cudnn)}});
     if (!r.baselines.empty()) {
@@ -252,6 +254,20 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
               << "\n";
   }
   std::cout << flops_count_note(r.timed_templates);
+  // Kernels that compute fewer products than the direct convolution, at the rate of their own.
+  std::vector<std::string> own;
+  for (const emit::BenchRow& row : r.rows) {
+    if (row.ours.ok() && row.arithmetic_flops > 0 && row.arithmetic_flops < row.flops) {
+      own.push_back(row.kernel + " " +
+                    util::fixed(row.arithmetic_flops / row.ours.median / 1e9, 0) + " (" +
+                    util::fixed(row.flops / row.arithmetic_flops, 2) + "x fewer)");
+    }
+  }
+  if (!own.empty()) {
+    std::cout << "GFLOPS of the products they compute (partial tiles included, the transforms' "
+                 "additions not): "
+              << util::join(own, ", ") << "\n";
+  }
   if (!r.missing.empty()) {
     std::vector<std::string> shapes;
     for (const auto& m : r.missing) shapes.push_back(m.shape);

@@ -93,6 +93,15 @@ for k in m["kernels"]:
     assert (".target sm_90a" in ptx) == specific, k["name"]
 PY
 "$exe" bench kernels --device sim >bench.txt 2>&1 || { cat bench.txt; fail "bench failed"; }
+# The sim times each kernel as the tune did (wgmma kernels keyed by their sm_90a compile too).
+"$exe" bench kernels --device sim --json >bench.json 2>&1 || { cat bench.json; fail "bench --json failed"; }
+python3 - <<'PY'
+import json
+m, b = json.load(open("kernels/manifest.json")), json.load(open("bench.json"))
+for k, row in zip(m["kernels"], b["kernels"]):
+    got, logged = row["ours"]["median"], k["measured"]["seconds"]
+    assert abs(got - logged) <= 1e-6 * logged, (k["name"], k["template"], got, logged)
+PY
 expect bench.txt "task_03 .*fp16 \+bias\+add\+relu"
 expect bench.txt "% peak is of the FP32 peak"
 cuda_include=${CUDA_HOME:-/usr/local/cuda}/include

@@ -169,6 +169,17 @@ if grep -q "$note" "$dir/real.txt"; then cat "$dir/real.txt"; echo "a note about
 "$exe" bench "$dir/wino" --device sim > "$dir/wino.txt"
 grep -q "$note (2\*N\*K\*C\*R\*S\*P\*Q/groups), as for cuDNN; conv2d_winograd computes the same outputs with 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiply-adds" "$dir/wino.txt" ||
   { cat "$dir/wino.txt"; echo "no note about Winograd's arithmetic"; exit 1; }
+# ... and the rate of the products the kernel computes (56x56: whole tiles, 2.25x or 4x fewer).
+grep -Eq "^GFLOPS of the products they compute \(partial tiles included, the transforms' additions not\): task_04 [0-9]+ \((2\.25|4\.00)x fewer\)$" "$dir/wino.txt" ||
+  { cat "$dir/wino.txt"; echo "no rate of Winograd's own products"; exit 1; }
+"$exe" bench "$dir/wino" --device sim --json > "$dir/wino.json"
+python3 - "$dir/wino.json" "$dir/bench.json" <<'PY'
+import json, sys
+w, real = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+row = w["kernels"][0]
+assert row["flops"] in (2.25 * row["arithmetic_flops"], 4 * row["arithmetic_flops"]), row
+assert all(r["arithmetic_flops"] == r["flops"] for r in real["kernels"] if r["template"] != "conv2d_winograd")
+PY
 cp -r "$dir/real" "$dir/damaged"
 cp -r "$dir/real" "$dir/flipped"
 rm "$dir/damaged/task_05.cubin"

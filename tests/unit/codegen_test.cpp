@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "problem.hpp"
+
 #include "../../lib/src/codegen/render_util.hpp"
 
 #include "chameleon/codegen/embedded.hpp"
@@ -605,4 +607,32 @@ TEST_CASE("templates for a task", "[codegen]") {
   CHECK(why.find("conv2d_implicit_gemm: GEMM sizes beyond 32-bit indexing") != std::string::npos);
   CHECK(why.find("conv2d_direct_splitk") == std::string::npos); // the same reason as conv2d_direct
   CHECK_THROWS_WITH(codegen::find_template("winograd"), Catch::Contains("conv2d_direct_splitk"));
+}
+
+TEST_CASE("a kernel's arithmetic: the direct convolution's, Winograd's transformed-domain products",
+          "[codegen]") {
+  const auto& wino = codegen::find_template("conv2d_winograd");
+  const auto& gemm = codegen::find_template("conv2d_implicit_gemm");
+  // 2 images of 7x9 outputs, 5 -> 11 channels: F(2x2) covers them with 4x5 tiles of 16 products,
+  // F(4x4) with 2x3 tiles of 36.
+  const auto wl = testing::workload(2, 5, 7, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1);
+  const auto sp = wino.make_space(wl);
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 20; ++i) {
+    const auto cfg = sp.random(rng);
+    const int tile = sp.value(cfg, 0)[0];
+    const double tiles = tile == 2 ? 2 * 4 * 5 : 2 * 2 * 3;
+    const double products = tile == 2 ? 16 : 36;
+    CHECK(wino.arithmetic_flops(wl, sp, cfg) == 2.0 * 11 * 5 * tiles * products);
+  }
+  // Whole tiles: 2.25x or 4x fewer than the direct convolution's.
+  const auto even = testing::workload(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1);
+  const auto even_sp = wino.make_space(even);
+  for (int i = 0; i < 10; ++i) {
+    const auto cfg = even_sp.random(rng);
+    const double ratio = double(even.flops()) / wino.arithmetic_flops(even, even_sp, cfg);
+    CHECK(ratio == (even_sp.value(cfg, 0)[0] == 2 ? 2.25 : 4.0));
+  }
+  const auto gemm_sp = gemm.make_space(wl);
+  CHECK(gemm.arithmetic_flops(wl, gemm_sp, gemm_sp.random(rng)) == double(wl.flops()));
 }

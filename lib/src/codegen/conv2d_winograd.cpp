@@ -112,6 +112,13 @@ KernelSource Conv2dWinograd::render(const task::Conv2dWorkload& wl, const space:
   return {"conv2d_winograd", src.str(), features(wl, sp, cfg).geometry};
 }
 
+double Conv2dWinograd::arithmetic_flops(const task::Conv2dWorkload& wl,
+                                        const space::ConfigSpace& sp,
+                                        const space::Config& cfg) const {
+  const Wino w = decode(wl, sp, cfg);
+  return 2.0 * double(wl.k) * double(wl.c / wl.groups) * double(w.tiles) * double(w.nc());
+}
+
 KernelFeatures Conv2dWinograd::features(const task::Conv2dWorkload& wl,
                                         const space::ConfigSpace& sp,
                                         const space::Config& cfg) const {

@@ -21,6 +21,10 @@ public:
                       const space::Config& cfg) const override;
   KernelFeatures features(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
                           const space::Config& cfg) const override;
+  // 2 x K x C x (output tiles) x (tile + 2)^2: the element-wise products of F(m x m, 3 x 3)
+  // (the transforms' additions not counted).
+  double arithmetic_flops(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                          const space::Config& cfg) const override;
 
 protected:
   std::string source_fingerprint() const override;

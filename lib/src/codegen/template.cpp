@@ -172,6 +172,11 @@ const Template* template_for(const task::Conv2dWorkload& wl) {
   return nullptr;
 }
 
+double Template::arithmetic_flops(const task::Conv2dWorkload& wl, const space::ConfigSpace&,
+                                  const space::Config&) const {
+  return double(wl.flops());
+}
+
 std::string arch_reason(const Template& t, int target_sm) {
   const std::string target = " (the target is sm_" + std::to_string(target_sm) + ")";
   if (t.max_sm() > 0 && t.max_sm() == t.min_sm())

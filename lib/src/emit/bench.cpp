@@ -1,5 +1,6 @@
 #include "chameleon/emit/bench.hpp"
 
+#include "chameleon/cuda/nvrtc.hpp"
 #include "chameleon/emit/replay.hpp"
 #include "chameleon/measure/compile_cache.hpp"
 #include "chameleon/measure/cuda_runner.hpp"
@@ -130,12 +131,29 @@ measure::BuildResult load_kernel(const fs::path& dir, const ManifestKernel& k, b
       const auto sp = t->make_space(k.workload);
       const auto cfg = sp.get(k.config_index);
       b.features = t->features(k.workload, sp, cfg);
-      b.cache_key = measure::compile_key(t->render(k.workload, sp, cfg).code, arch);
+      // Keyed as the tune's compile was: an arch-specific kernel (wgmma) by its arch's variant.
+      const codegen::KernelSource src = t->render(k.workload, sp, cfg);
+      b.cache_key =
+          measure::compile_key(src.code, src.arch_specific ? cuda::arch_specific(arch) : arch);
     } catch (const std::exception& e) {
       return fail("manifest entry " + k.name + ": " + e.what());
     }
   }
   return b;
+}
+
+// The FLOPs of the products kernel `k` computes (Template::arithmetic_flops); the workload's
+// where its template or config is not this chameleon's.
+double arithmetic_flops(const ManifestKernel& k) {
+  const double direct = double(k.workload.flops());
+  const codegen::Template* t = codegen::template_named(k.template_name);
+  if (t == nullptr) return direct;
+  try {
+    const auto sp = t->make_space(k.workload);
+    return t->arithmetic_flops(k.workload, sp, sp.get(k.config_index));
+  } catch (const std::exception&) {
+    return direct;
+  }
 }
 
 // The baseline files of `o`, read into `out` (after its device is known), with a warning for each
@@ -284,6 +302,7 @@ BenchResult bench(const BenchOptions& o) {
       row.shape = k.workload.str();
       row.template_name = k.template_name;
       row.flops = double(k.workload.flops());
+      row.arithmetic_flops = arithmetic_flops(k);
       row.ours = runner->run(k.workload, build);
       const std::string dtype = task::dtype_name(k.workload.dtype);
       if (std::find(out.dtypes.begin(), out.dtypes.end(), dtype) == out.dtypes.end())

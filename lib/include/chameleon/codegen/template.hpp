@@ -117,6 +117,11 @@ public:
   virtual int min_sm() const { return 0; }
   // The newest (90 for a template of sm_90a's instructions); 0: any.
   virtual int max_sm() const { return 0; }
+  // The floating-point operations of the products its kernel for `cfg` computes: the direct
+  // convolution's (wl.flops()), unless its algorithm needs fewer (Winograd: the multiply-adds of
+  // its transformed domain).
+  virtual double arithmetic_flops(const task::Conv2dWorkload& wl, const space::ConfigSpace& sp,
+                                  const space::Config& cfg) const;
   // Whether its kernels run on sm_XY: min_sm() <= XY <= max_sm() (any, for 0 or less).
   bool runs_on(int sm) const {
     return sm <= 0 || (min_sm() <= sm && (max_sm() == 0 || sm <= max_sm()));

@@ -47,7 +47,10 @@ struct BenchOptions {
 struct BenchRow {
   std::string kernel, shape = "-", template_name = "-";
   int count = 1;
-  double flops = 0;                   // of the workload (0 when the entry has none)
+  double flops = 0; // of the workload (0 when the entry has none)
+  // What the kernel computes for the products (Template::arithmetic_flops): fewer than `flops`
+  // for Winograd, else the same.
+  double arithmetic_flops = 0;
   measure::MeasureResult ours, cudnn; // cudnn: error Unknown on the sim
   // Per BenchResult::baselines; error "no entry for this workload" where the baseline has none.
   std::vector<Baseline::Entry> baselines;
