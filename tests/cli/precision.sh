@@ -25,6 +25,18 @@ expect() { # FILE REGEX
 "$exe" tasks "$net" --precision fp16 >tasks16.txt
 expect tasks16.txt "20 conv2d layers, 18 unique tasks, .* fp16, epilogues fused"
 expect tasks16.txt "^ +3 +N1 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_tensorcore"
+# wgmma is an H100's (sm_90a): listed for h100 tasks, "not for" an A100.
+"$exe" tasks "$net" --precision fp16 --target h100 --json >tasks_h100.json
+"$exe" tasks "$net" --precision fp16 --target a100 --json >tasks_a100.json
+"$exe" tasks "$net" --precision fp16 --target a100 >tasks_a100.txt
+expect tasks_a100.txt "^not for a100: conv2d_wgmma \(sm_90 only\)$"
+python3 - <<'PY'
+import json
+names = lambda t: [x["name"] for x in t["templates"]]
+h, a = json.load(open("tasks_h100.json"))["tasks"][2], json.load(open("tasks_a100.json"))["tasks"][2]
+assert names(h) == ["conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd"] and "needs_newer_arch" not in h, h
+assert names(a) == ["conv2d_tensorcore", "conv2d_winograd"] and a["needs_newer_arch"] == ["conv2d_wgmma (sm_90 only)"], a
+PY
 "$exe" tasks "$net" --precision bf16 --no-fuse >tasks_bf16.txt
 expect tasks_bf16.txt "11 unique tasks, .* bf16$"
 "$exe" tasks "$net" --fuse --json >tasks_fused32.json
