@@ -428,11 +428,12 @@ TEST_CASE("every float32 template applies fused epilogues exactly (host emulatio
 TEST_CASE("conv2d_tensorcore computes fp16 and bf16 conv2d on awkward shapes (host emulation)",
           "[emu][precision]") {
   const auto& tmpl = codegen::find_template("conv2d_tensorcore");
+  // The types take turns (they differ in their conversions and the mma's input type only).
   uint64_t seed = 10;
   for (const auto& wl : awkward()) {
-    for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
-      check_random(tmpl, typed(wl, t), 1, seed++);
-    }
+    check_random(tmpl, typed(wl, seed % 2 == 0 ? task::DataType::f16 : task::DataType::bf16), 1,
+                 seed);
+    ++seed;
   }
 }
 
@@ -525,9 +526,10 @@ TEST_CASE("NHWC tasks compute exactly: conv2d_tensorcore's 16-byte tap copies, g
   uint64_t seed = 80;
   // The awkward shapes: CG % 8 != 0 gathers element by element; 16, 32 and the groups of 4
   // channels... copy 16 bytes where CG % 8 == 0.
-  for (const auto& wl : awkward()) {
-    for (task::DataType t : {task::DataType::f16, task::DataType::bf16})
-      check_random(tmpl, typed(nhwc(wl), t), 1, seed++);
+  for (const auto& wl : awkward()) { // the types take turns
+    check_random(tmpl, typed(nhwc(wl), seed % 2 == 0 ? task::DataType::f16 : task::DataType::bf16),
+                 1, seed);
+    ++seed;
   }
   // 16-byte copies with padding, stride 2 and dilation, groups of 8 channels; split-K through the
   // workspace (its reduction finds the channel of an NHWC element) with the epilogue.
@@ -637,6 +639,7 @@ TEST_CASE("the emulator catches conv2d_tensorcore without its waits, barriers or
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "__syncthreads(); // this tile", "//") > 0);
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "if (next) store_input", "if (false) store_input") >
           0);
+    if (stages > 0) continue; // what does not depend on the ring's depth, once
     CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "j_valid && unsigned(ih) < unsigned(H)",
                      "j_valid && unsigned(ih) <= unsigned(H)") > 0);
     // The fragments' layout: the input tile's ldmatrix without .trans is wrong.
