@@ -40,7 +40,8 @@
 // [STAGES][BN*BK] input (a pixel a row, NCHW and NHWC alike): 8x8 core matrices of 128
 // contiguous bytes (8 rows of 8 reduction indices), BK/8 of them along a row group, row groups
 // BK*16 bytes apart (core_at). The wgmma reads both tiles from there through descriptors; no
-// ldmatrix. NCHW input is always gathered element by element (no 16-byte pixel copies).
+// ldmatrix. NCHW input is always gathered (no 16-byte pixel copies), 8 reduction indices of a
+// pixel at a time (B_CHUNKED).
 
 static constexpr int CG = C / G;
 static constexpr int GM = K / G;
@@ -352,7 +353,7 @@ __device__ __forceinline__ void store_input(elem_t* Bs, const elem_t* v, int tid
         Row8 row;
 #pragma unroll
         for (int q = 0; q < 8; ++q) row.e[q] = v[i * 8 + q];
-        *reinterpret_cast<Row8*>(Bs + core_at(e % BN, (e / BN) * 8)) = row;
+        *reinterpret_cast<Row8*>(Bs + b_at((e / BN) * 8, e % BN)) = row;
       }
     }
   } else if constexpr (!B_VEC) {
@@ -391,6 +392,16 @@ __device__ __forceinline__ void store_out(const Outputs& o, int m, int p, int sp
       o.out[at] = float_to_elem(epilogue(v, k, at, o.bias, o.residual));
     }
   }
+}
+
+// The four accumulators of a thread's 16x8 fragment (mma.sync's, and each of wgmma's): rows m
+// and m + 8, pixels p and p + 1.
+__device__ __forceinline__ void store_quad(const Outputs& o, int m, int p, int split,
+                                           const float* q) {
+  store_out(o, m, p, split, q[0]);
+  store_out(o, m, p + 1, split, q[1]);
+  store_out(o, m + 8, p, split, q[2]);
+  store_out(o, m + 8, p + 1, split, q[3]);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS)
@@ -529,10 +540,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
     for (int j = 0; j < WN / 8; ++j) {
       const int m = m0 + wm0 + i * 64 + (warp % 4) * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
-      store_out(outs, m, p, split, acc[i][4 * j]);
-      store_out(outs, m, p + 1, split, acc[i][4 * j + 1]);
-      store_out(outs, m + 8, p, split, acc[i][4 * j + 2]);
-      store_out(outs, m + 8, p + 1, split, acc[i][4 * j + 3]);
+      store_quad(outs, m, p, split, &acc[i][4 * j]);
     }
 #else
 #pragma unroll
@@ -540,10 +548,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
     for (int j = 0; j < NI; ++j) {
       const int m = m0 + wm0 + i * 16 + g, p = n0 + wn0 + j * 8 + 2 * t;
-      store_out(outs, m, p, split, acc[i][j][0]);
-      store_out(outs, m, p + 1, split, acc[i][j][1]);
-      store_out(outs, m + 8, p, split, acc[i][j][2]);
-      store_out(outs, m + 8, p + 1, split, acc[i][j][3]);
+      store_quad(outs, m, p, split, acc[i][j]);
     }
 #endif
 }

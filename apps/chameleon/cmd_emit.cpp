@@ -142,6 +142,55 @@ nlohmann::json bench_json(const emit::BenchResult& r, bool allow_tf32) {
           {"fastest_baseline_complete", r.fastest_complete}};
 }
 
+// What bench prints under its table: the totals, and what the figures count.
+void print_bench_totals(const emit::BenchResult& r, bool vs_fastest) {
+  const bool none_timed = size_t(r.failed) == r.rows.size();
+  std::cout << "total weighted by layer counts: ours "
+            << (none_timed ? std::string("none timed")
+                           : util::fixed(r.ours_total_s * 1e6, 2) + " us")
+            << (r.failed > 0 ? " (" + util::count_of(r.failed, "kernel") + " failed, not counted)"
+                             : "")
+            << ", cuDNN "
+            << (r.simulated        ? "not run"
+                : r.cudnn_complete ? util::fixed(r.cudnn_total_s * 1e6, 2) + " us"
+                                   : "incomplete");
+  for (size_t i = 0; i < r.baselines.size(); ++i) {
+    std::cout << ", " << r.baselines[i].name << " "
+              << (r.baseline_complete[i] ? util::fixed(r.baseline_total_s[i] * 1e6, 2) + " us"
+                                         : std::string("incomplete"));
+  }
+  std::cout << "\n";
+  if (vs_fastest) {
+    std::cout << "fastest baseline per kernel, summed: "
+              << (r.fastest_complete && r.failed == 0
+                      ? util::fixed(r.fastest_total_s * 1e6, 2) + " us, ours " +
+                            util::fixed(r.fastest_total_s / r.ours_total_s, 2) + "x faster"
+                      : std::string("incomplete"))
+              << "\n";
+  }
+  std::cout << flops_count_note(r.timed_templates);
+  // Kernels that compute fewer products than the direct convolution, at the rate of their own.
+  std::vector<std::string> own;
+  for (const emit::BenchRow& row : r.rows) {
+    if (row.ours.ok() && row.arithmetic_flops > 0 && row.arithmetic_flops < row.flops) {
+      own.push_back(row.kernel + " " +
+                    util::fixed(row.arithmetic_flops / row.ours.median / 1e9, 0) + " (" +
+                    util::fixed(row.flops / row.arithmetic_flops, 2) + "x fewer)");
+    }
+  }
+  if (!own.empty()) {
+    std::cout << "GFLOPS of the products they compute (partial tiles included, the transforms' "
+                 "additions not): "
+              << util::join(own, ", ") << "\n";
+  }
+  if (!r.missing.empty()) {
+    std::vector<std::string> shapes;
+    for (const auto& m : r.missing) shapes.push_back(m.shape);
+    std::cout << "not in the totals: " << util::count_of(int64_t(r.missing.size()), "task")
+              << " of the log without a kernel (" << util::join(shapes, "; ") << ")\n";
+  }
+}
+
 void print_bench(const emit::BenchResult& r, bool allow_tf32) {
   using Align = util::Table::Align;
   const bool sim = r.simulated;
@@ -229,51 +278,7 @@ void print_bench(const emit::BenchResult& r, bool allow_tf32) {
               << (b.date.empty() ? "" : " at " + b.date) << " (" << b.file << ")\n";
   }
   table.print(std::cout);
-  const bool none_timed = size_t(r.failed) == r.rows.size();
-  std::cout << "total weighted by layer counts: ours "
-            << (none_timed ? std::string("none timed")
-                           : util::fixed(r.ours_total_s * 1e6, 2) + " us")
-            << (r.failed > 0 ? " (" + util::count_of(r.failed, "kernel") + " failed, not counted)"
-                             : "")
-            << ", cuDNN "
-            << (sim                ? "not run"
-                : r.cudnn_complete ? util::fixed(r.cudnn_total_s * 1e6, 2) + " us"
-                                   : "incomplete");
-  for (size_t i = 0; i < r.baselines.size(); ++i) {
-    std::cout << ", " << r.baselines[i].name << " "
-              << (r.baseline_complete[i] ? util::fixed(r.baseline_total_s[i] * 1e6, 2) + " us"
-                                         : std::string("incomplete"));
-  }
-  std::cout << "\n";
-  if (vs_fastest) {
-    std::cout << "fastest baseline per kernel, summed: "
-              << (r.fastest_complete && r.failed == 0
-                      ? util::fixed(r.fastest_total_s * 1e6, 2) + " us, ours " +
-                            util::fixed(r.fastest_total_s / r.ours_total_s, 2) + "x faster"
-                      : std::string("incomplete"))
-              << "\n";
-  }
-  std::cout << flops_count_note(r.timed_templates);
-  // Kernels that compute fewer products than the direct convolution, at the rate of their own.
-  std::vector<std::string> own;
-  for (const emit::BenchRow& row : r.rows) {
-    if (row.ours.ok() && row.arithmetic_flops > 0 && row.arithmetic_flops < row.flops) {
-      own.push_back(row.kernel + " " +
-                    util::fixed(row.arithmetic_flops / row.ours.median / 1e9, 0) + " (" +
-                    util::fixed(row.flops / row.arithmetic_flops, 2) + "x fewer)");
-    }
-  }
-  if (!own.empty()) {
-    std::cout << "GFLOPS of the products they compute (partial tiles included, the transforms' "
-                 "additions not): "
-              << util::join(own, ", ") << "\n";
-  }
-  if (!r.missing.empty()) {
-    std::vector<std::string> shapes;
-    for (const auto& m : r.missing) shapes.push_back(m.shape);
-    std::cout << "not in the totals: " << util::count_of(int64_t(r.missing.size()), "task")
-              << " of the log without a kernel (" << util::join(shapes, "; ") << ")\n";
-  }
+  print_bench_totals(r, vs_fastest);
 }
 
 void run_bench(const BenchArgs& a) {

@@ -230,11 +230,9 @@ void run_tune(TuneArgs a, bool quiet) {
     const bool named = !a.tune.templates.empty();
     if (codegen::template_wanted(*tmpl, a.tune.templates, a.tune.allow_tf32) &&
         !tmpl->runs_on(rd.target.sm()) && (named || tmpl->max_sm() == 0) && takes_a_task(*tmpl)) {
-      const std::string which = tmpl->max_sm() == tmpl->min_sm()
-                                    ? "runs on sm_" + std::to_string(tmpl->min_sm()) + " only"
-                                    : "needs sm_" + std::to_string(tmpl->min_sm()) + " or newer";
-      spdlog::warn("{} {}; {} is {}: it is not tuned", tmpl->name(), which, rd.target.name,
-                   rd.target.arch());
+      spdlog::warn("{} {}; {} is {}: it is not tuned", tmpl->name(),
+                   codegen::arch_need(tmpl->min_sm(), tmpl->max_sm(), rd.target.sm()),
+                   rd.target.name, rd.target.arch());
     }
   }
 

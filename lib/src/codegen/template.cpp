@@ -177,13 +177,15 @@ double Template::arithmetic_flops(const task::Conv2dWorkload& wl, const space::C
   return double(wl.flops());
 }
 
+std::string arch_need(int min_sm, int max_sm, int sm) {
+  if (max_sm > 0 && max_sm == min_sm) return "runs on sm_" + std::to_string(min_sm) + " only";
+  if (sm < min_sm) return "needs sm_" + std::to_string(min_sm) + " or newer";
+  return "needs sm_" + std::to_string(max_sm) + " or older";
+}
+
 std::string arch_reason(const Template& t, int target_sm) {
-  const std::string target = " (the target is sm_" + std::to_string(target_sm) + ")";
-  if (t.max_sm() > 0 && t.max_sm() == t.min_sm())
-    return "runs on sm_" + std::to_string(t.min_sm()) + " only" + target;
-  if (target_sm < t.min_sm())
-    return "needs sm_" + std::to_string(t.min_sm()) + " or newer" + target;
-  return "needs sm_" + std::to_string(t.max_sm()) + " or older" + target;
+  return arch_need(t.min_sm(), t.max_sm(), target_sm) + " (the target is sm_" +
+         std::to_string(target_sm) + ")";
 }
 
 std::string decline_reasons(const task::Conv2dWorkload& wl, int target_sm) {
@@ -222,14 +224,11 @@ Verdict check_static(const target::Target& t, const KernelFeatures& f) {
     return Verdict::fail("a split-K workspace of " + std::to_string(g.workspace_bytes >> 20) +
                          " MB exceeds " + std::to_string(kMaxWorkspaceBytes >> 20) + " MB");
   }
-  if (t.sm() < f.min_sm) {
-    return Verdict::fail("needs sm_" + std::to_string(f.min_sm) + " or newer (target is " +
-                         t.arch() + ")");
-  }
-  if (f.max_sm > 0 && t.sm() > f.max_sm) {
-    return Verdict::fail("runs on sm_" + std::to_string(f.max_sm) + " only (target is " + t.arch() +
-                         ")");
-  }
+  // Too old first (what the template needs at least), then too new.
+  if (t.sm() < f.min_sm)
+    return Verdict::fail(arch_need(f.min_sm, 0, t.sm()) + " (target is " + t.arch() + ")");
+  if (f.max_sm > 0 && t.sm() > f.max_sm)
+    return Verdict::fail(arch_need(f.min_sm, f.max_sm, t.sm()) + " (target is " + t.arch() + ")");
   const char* axes = "xyz";
   if (f.geometry.threads() > t.max_threads_per_block) {
     return Verdict::fail(std::to_string(g.threads()) + " threads per block exceed the limit of " +

@@ -49,8 +49,8 @@ Loaded load() {
   bind(a.cudnnFindConvolutionForwardAlgorithm, "cudnnFindConvolutionForwardAlgorithm");
   bind(a.cudnnGetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize");
   bind(a.cudnnConvolutionForward, "cudnnConvolutionForward");
-  // The epilogue's operators are optional: without them bench times the convolution alone.
-  // Optional parts: a missing symbol is remembered in `missing`, and the rest still loads.
+  // Optional parts: a missing symbol is remembered in `missing`, and the rest still loads. The
+  // epilogue's operators (without them bench times the convolution alone), the graph API.
   auto optional_into = [&](std::string& missing) {
     return [lib, m = &missing](auto& fn, const char* symbol) {
       bind_symbol(lib, fn, symbol, "cuDNN", *m);

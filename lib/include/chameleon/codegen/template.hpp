@@ -165,6 +165,10 @@ std::string atomic_split_conflict(const task::Conv2dWorkload& wl, int splits, in
 // config twice: the workspace one is the duplicate, with this reason ("" otherwise).
 std::string duplicate_reduce(int splits, int mode);
 
+// What architectures kernels of [min_sm, max_sm] (max_sm 0: no newest) run on, said for one they
+// do not run on, sm_XY (`sm`): "needs sm_80 or newer", "runs on sm_90 only", "needs sm_90 or
+// older".
+std::string arch_need(int min_sm, int max_sm, int sm);
 // Why the kernels of `t` do not run on sm_XY (`target_sm`): "needs sm_80 or newer (the target
 // is sm_70)", "runs on sm_90 only (...)".
 std::string arch_reason(const Template& t, int target_sm);
