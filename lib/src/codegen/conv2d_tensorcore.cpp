@@ -265,7 +265,7 @@ KernelSource render_config(const Template& t, const task::Conv2dWorkload& wl,
   def("WGMMA_PENDING", c.pending);
   src << "#define WGMMA " << (c.wgmma ? 1 : 0) << "\n";
   if (c.wgmma) src << wgmma_tile_source(c.wn, wl.dtype);
-  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace);
+  render_body(src, kSourcePath, wl, c.split_k, kReduceWorkspace, /*mma=*/!c.wgmma);
   KernelSource out{"conv2d_tensorcore", src.str(), t.features(wl, sp, cfg).geometry};
   out.arch_specific = c.wgmma;
   return out;
@@ -304,7 +304,7 @@ KernelFeatures TensorCoreGemm::features(const task::Conv2dWorkload& wl,
 std::string TensorCoreGemm::source_fingerprint() const {
   const std::string knobs = knob_text(knob_defs());
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
-                          splitk_reduce_source() + epilogue_source())
+                          splitk_reduce_source() + epilogue_source() + mma_source())
       .substr(0, 16);
 }
 
@@ -326,7 +326,7 @@ KernelFeatures TensorCoreWgmma::features(const task::Conv2dWorkload& wl,
 std::string TensorCoreWgmma::source_fingerprint() const {
   const std::string knobs = knob_text(wgmma_knob_defs());
   return util::sha256_hex(std::string(embedded_file(kSourcePath)) + "\n" + name() + knobs +
-                          splitk_reduce_source() + epilogue_source())
+                          splitk_reduce_source() + epilogue_source() + mma_source())
       .substr(0, 16);
 }
 

@@ -13,7 +13,7 @@ void define_constant(std::ostream& src, const char* key, int64_t value) {
 }
 
 void render_body(std::ostream& src, const char* source_path, const task::Conv2dWorkload& wl,
-                 int64_t split_k, int reduce) {
+                 int64_t split_k, int reduce, bool mma) {
   define_constant(src, "SPLIT_K", split_k);
   define_constant(src, "SPLIT_WORKSPACE", reduce == kReduceWorkspace ? 1 : 0);
   src << "#define DTYPE " << int(wl.dtype) << "\n"
@@ -22,8 +22,14 @@ void render_body(std::ostream& src, const char* source_path, const task::Conv2dW
       << "#define EPI_ACT " << int(wl.epilogue.act) << "\n"
       << "#define LAYOUT_NHWC " << (wl.layout == task::Layout::nhwc ? 1 : 0) << "\n"
       << epilogue_source();
+  if (mma) src << mma_source();
   src << "#line 1 \"" << source_path << "\"\n" << embedded_file(source_path);
   if (split_k > 1 && reduce == kReduceWorkspace) src << splitk_reduce_source();
+}
+
+std::string mma_source() {
+  return std::string("#line 1 \"templates/mma.cu\"\n") +
+         std::string(embedded_file("templates/mma.cu"));
 }
 
 void render_prelude(std::ostream& src, const std::string& template_name,

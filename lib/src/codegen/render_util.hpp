@@ -20,9 +20,13 @@ void render_prelude(std::ostream& src, const std::string& template_name,
 void define_constant(std::ostream& src, const char* key, int64_t value);
 // What every template's rendering ends with: the split-K knobs as SPLIT_K and SPLIT_WORKSPACE,
 // the task's type and epilogue (DTYPE, EPI_*, templates/epilogue.cu), the template's source
-// (`source_path`, embedded), and, for a workspace split-K, the reduction kernel.
+// (`source_path`, embedded), and, for a workspace split-K, the reduction kernel. With `mma`, the
+// warp-wide tensor-core helpers (templates/mma.cu) come before the template's source.
 void render_body(std::ostream& src, const char* source_path, const task::Conv2dWorkload& wl,
-                 int64_t split_k, int reduce);
+                 int64_t split_k, int reduce, bool mma = false);
+// The warp-wide tensor-core helpers' source (ldmatrix, mma.sync m16n8k16), as render_body
+// renders it: part of the fingerprint of the templates that render it.
+std::string mma_source();
 
 // A knob of plain values ("other" knobs), for templates whose knobs do not depend on the shape.
 struct KnobDef {
