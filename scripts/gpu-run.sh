@@ -4,7 +4,7 @@
 # limit, skipping what no longer fits the budget:
 #   the fault, every-template, GPU-turn, slice-replay, fused/fp16 and cuDNN (both APIs) [gpu] tests (gpu-tests-new), the
 #   measurement dataset's slices (slices, below), ResNet-18 fp16 with fused epilogues on
-#   conv2d_tensorcore, conv2d_wgmma (sm_90 only) and, for its 3x3 stride-1 layers, conv2d_winograd (FP16_TEMPLATES), tune +
+#   conv2d_tensorcore, conv2d_wgmma (sm_90 only) and, for its 3x3 stride-1 layers, conv2d_winograd_tc and conv2d_winograd (FP16_TEMPLATES), tune +
 #   replay + bench against cuDNN fp16 (resnet18-fp16; FP16_LIMIT, FP16_TRIALS), the same with NHWC
 #   tensors on conv2d_tensorcore and conv2d_wgmma (resnet18-fp16-nhwc, against cuDNN's NHWC; same limits),
 #   VGG-16 fp16 the same way as resnet18-fp16 (vgg16-fp16; same limits), ResNet-50 fp16 NHWC at
@@ -396,11 +396,11 @@ for name in ${PHASES:-gpu-tests-new slices resnet18-fp16 resnet18-fp16-nhwc race
     gpu-tests-new) phase gpu-tests-new 120 "$build/tests/chameleon_gpu_tests" --durations yes \
       "faulting*,every template verifies*,a runner waits*,a slice collected*,fused epilogues verify*,cuDNN*" ;;
     resnet18-fp16) TUNE_ARGS="--precision fp16" phase resnet18-fp16 ${FP16_LIMIT:-130} tune_bench resnet18-fp16 \
-      resnet18 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_wgmma,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
+      resnet18 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_wgmma,conv2d_winograd_tc,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
     resnet18-fp16-nhwc) TUNE_ARGS="--precision fp16 --layout nhwc" phase resnet18-fp16-nhwc ${FP16_LIMIT:-130} tune_bench resnet18-fp16-nhwc \
       resnet18 ${FP16_TRIALS:-64} 32 conv2d_tensorcore,conv2d_wgmma $(( ${FP16_LIMIT:-130} - 45 )) ;;
     vgg16-fp16) TUNE_ARGS="--precision fp16" phase vgg16-fp16 ${FP16_LIMIT:-130} tune_bench vgg16-fp16 \
-      vgg16 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_wgmma,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
+      vgg16 ${FP16_TRIALS:-64} 32 ${FP16_TEMPLATES:-conv2d_tensorcore,conv2d_wgmma,conv2d_winograd_tc,conv2d_winograd} $(( ${FP16_LIMIT:-130} - 45 )) ;;
     resnet50-fp16-b32) TUNE_ARGS="--precision fp16 --layout nhwc --batch 32" phase resnet50-fp16-b32 ${B32_LIMIT:-200} \
       tune_bench resnet50-fp16-b32 resnet50 ${FP16_TRIALS:-64} 32 conv2d_tensorcore,conv2d_wgmma $(( ${B32_LIMIT:-200} - 45 )) ;;
     bench-prev) phase bench-prev 60 bench_prev ;;

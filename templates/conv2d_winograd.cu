@@ -7,6 +7,8 @@
 // (F(2x2): 16 for 4, F(4x4): 36 for 16) where the direct form takes 9 per output.
 // The NC = ALPHA^2 elements ("components") of the products are NC independent GEMMs over the
 // channels:  M[xi][k][t] = sum_c U[xi][k][c] * V[xi][c][t]   (U = G g G^T, V = B^T d B, t a tile)
+// Rendered with TENSOR_CORES 1 (conv2d_winograd_tc: float16 and bfloat16 tasks, sm_80 and newer),
+// those GEMMs run on the tensor cores instead (below).
 // chameleon prepends a prelude of compile-time constants:
 //   workload  N C H W K R S OH OW SH SW PT PL DH DW (R = S = 3, SH = SW = DH = DW = 1, groups 1)
 //   knobs     MT (output tile: 2 or 4), BK (input channels per reduction slice), TM TN (a thread's
@@ -29,11 +31,33 @@
 // bounds checks: odd and non-square planes (a tile past the edge is cut), any padding, prime
 // channel counts and batch > 1.
 
+// TENSOR_CORES: F(2x2) only (MT 2: the 16 components rounded to 16 bits keep F(2x2)'s outputs
+// within a few units in the last place of the type; F(4x4)'s constants up to 8 lose 4-16 times
+// more). Knobs BK (16, 32), BM (output channels of a block, a multiple of 16), BT (tiles of a
+// block, a multiple of 8), WARPS (dividing NC: warp w multiplies components w, w + WARPS, ...,
+// each a BM x BT tile of mma.sync m16n8k16 with float32 accumulators). The slice's transforms
+// are computed in float32 as above and stored rounded to elem_t: weight components [NC][BM][U_LD]
+// (the exact G g G^T, unscaled there) and input components [NC][BT][V_LD], both with the channels
+// contiguous (K-major) and rows padded to 16-byte multiples that put an ldmatrix's 8 rows in 8
+// different bank groups. At the end each warp's accumulators meet in shared memory ([NC][ROWS][E_LD]
+// floats, as many rows as fit) for the output transform, as above. Split-K through the workspace.
+
 static constexpr int ALPHA = MT + 2;                 // input patch side
 static constexpr int NC = ALPHA * ALPHA;             // components
 static constexpr int TH = (OH + MT - 1) / MT, TW = (OW + MT - 1) / MT; // output tiles of an image
 static constexpr long long TILES = (long long)N * TH * TW;
 static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
+#if TENSOR_CORES
+static constexpr int THREADS = WARPS * 32;
+static constexpr int CPW = NC / WARPS;               // components of a warp
+static constexpr int MI = BM / 16, NI = BT / 8;      // mma tiles of a component's block tile
+static constexpr int U_LD = BK + 8, V_LD = BK + 8;   // row strides (elem_t) of the components
+static constexpr int U_PLANE = BM * U_LD, V_PLANE = BT * V_LD;
+static constexpr int STAGE = NC * (U_PLANE + V_PLANE) / 2; // floats (of two elem_t each)
+static constexpr int E_LD = BT + 4;                  // row stride of the sums at the end
+static_assert(MT == 2 && NC % WARPS == 0 && BM % 16 == 0 && BT % 8 == 0 && BK % 16 == 0,
+              "F(2x2), warps that share the components, whole mma tiles");
+#else
 static constexpr int BM = LANES_M * TM;
 static constexpr int BT = LANES_N * TN;
 static constexpr int TEAM = LANES_M * LANES_N;
@@ -42,6 +66,7 @@ static constexpr int U_LD = BM + 4;                  // row stride of the weight
 static constexpr int U_PLANE = BK * U_LD + 4;        // one component's [BK][U_LD] (+4: planes
 static constexpr int V_PLANE = BK * BT + 4;          // of neighbouring teams on other banks)
 static constexpr int STAGE = NC * (U_PLANE + V_PLANE);
+#endif
 static constexpr int SLICES = (C + BK - 1) / BK;
 static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
 // The patches (channel, tile) and weights (output channel, channel) of a slice, spread over the
@@ -49,15 +74,21 @@ static constexpr int SLICES_PER_SPLIT = (SLICES + SPLIT_K - 1) / SPLIT_K;
 static constexpr int IN_ENTRIES = BK * BT, W_ENTRIES = BK * BM;
 static constexpr int IN_SLOTS = (IN_ENTRIES + THREADS - 1) / THREADS;
 static constexpr int W_SLOTS = (W_ENTRIES + THREADS - 1) / THREADS;
-// Shared memory (floats): the two stages, or at least one thread-row of every team's sums. (Not
-// named SMEM: with the split-K reduction in the module, ptxas 13.0 resolved this kernel's shared
-// memory addresses against a device variable of that name, and the kernel failed on the GPU.)
-static constexpr int SMEM_FLOATS = 2 * STAGE > NC * LANES_M * BT ? 2 * STAGE : NC * LANES_M * BT;
-// Thread-rows whose sums the output transform takes at once: the most (TM, halved until they
-// fit; TM is a power of two) that fit.
+// Shared memory (floats): the two stages, or at least one thread-row of every team's sums (one
+// row of sums with TENSOR_CORES). (Not named SMEM: with the split-K reduction in the module,
+// ptxas 13.0 resolved this kernel's shared memory addresses against a device variable of that
+// name, and the kernel failed on the GPU.)
+#if TENSOR_CORES
+static constexpr int ROW_FLOATS = NC * E_LD, TOP_ROWS = BM;
+#else
+static constexpr int ROW_FLOATS = NC * LANES_M * BT, TOP_ROWS = TM;
+#endif
+static constexpr int SMEM_FLOATS = 2 * STAGE > ROW_FLOATS ? 2 * STAGE : ROW_FLOATS;
+// Rows (thread-rows; with TENSOR_CORES, output channels) whose sums the output transform takes at
+// once: the most (TOP_ROWS, halved until they fit; a power of two) that fit.
 constexpr int rows_that_fit() {
-  int rows = TM;
-  while (rows > 1 && NC * LANES_M * BT * rows > SMEM_FLOATS) rows /= 2;
+  int rows = TOP_ROWS;
+  while (rows > 1 && ROW_FLOATS * rows > SMEM_FLOATS) rows /= 2;
   return rows;
 }
 static constexpr int ROWS = rows_that_fit();
@@ -218,34 +249,62 @@ __device__ __forceinline__ void load_slice(const elem_t* __restrict__ data, cons
   }
 }
 
-// V = B^T d B and U = G' g G'^T of the slice's entries, into one stage.
-__device__ __forceinline__ void store_slice(const Slice& sl, float* Us, float* Vs, int tid) {
+// V = B^T d B of a slice's input patch d and U = G' g G'^T of its weights g, NC components each.
+__device__ __forceinline__ void input_transform(const float* d, float* v) {
+  float t[NC];
+#pragma unroll
+  for (int x = 0; x < ALPHA; ++x) input_1d<ALPHA>(d + x, t + x); // columns: B^T d
+#pragma unroll
+  for (int y = 0; y < ALPHA; ++y) input_1d<1>(t + y * ALPHA, v + y * ALPHA); // rows: (B^T d) B
+}
+__device__ __forceinline__ void filter_transform(const float* g, float* u) {
+  float t[ALPHA * 3];
+#pragma unroll
+  for (int x = 0; x < 3; ++x) filter_1d<3>(g + x, t + x); // columns: G' g, ALPHA rows of 3
+#pragma unroll
+  for (int y = 0; y < ALPHA; ++y) filter_1d<1>(t + y * 3, u + y * ALPHA); // rows: (G' g) G'^T
+}
+
+// Where a slice's entries go in a stage, and as what. TENSOR_CORES: rounded to elem_t, input entry
+// (channel c, tile t) at Vs[xi][t][c], weight entry (output channel m, channel c) at Us[xi][m][c]
+// (channels contiguous), as G g G^T (kUnscale applied here: a power of two for F(2x2), exact).
+// Else float32, Vs[xi][c][t] and Us[xi][c][m], as G' g G'^T (scaled back after the products).
+#if TENSOR_CORES
+typedef elem_t stage_t;
+__device__ __forceinline__ int v_at(int e) { return (e % BT) * V_LD + e / BT; }
+__device__ __forceinline__ int u_at(int e) { return (e / BK) * U_LD + e % BK; }
+__device__ __forceinline__ stage_t to_stage(float x) { return float_to_elem(x); }
+__device__ __forceinline__ float weight_scale(int q) { return unscale(q / ALPHA, q % ALPHA); }
+#else
+typedef float stage_t;
+__device__ __forceinline__ int v_at(int e) { return e; } // entry e: (channel e / BT, tile e % BT)
+__device__ __forceinline__ int u_at(int e) { return (e % BK) * U_LD + e / BK; }
+__device__ __forceinline__ stage_t to_stage(float x) { return x; }
+__device__ __forceinline__ float weight_scale(int) { return 1.0f; }
+#endif
+
+// The slice's components into one stage.
+__device__ __forceinline__ void store_slice(const Slice& sl, stage_t* Us, stage_t* Vs, int tid) {
 #pragma unroll
   for (int s = 0; s < IN_SLOTS; ++s) {
     const int e = tid + s * THREADS;
     if (IN_ENTRIES % THREADS == 0 || e < IN_ENTRIES) {
-      float t[NC], v[NC];
+      float v[NC];
+      input_transform(sl.d[s], v);
+      stage_t* const dst = Vs + v_at(e);
 #pragma unroll
-      for (int x = 0; x < ALPHA; ++x) input_1d<ALPHA>(sl.d[s] + x, t + x); // columns: B^T d
-#pragma unroll
-      for (int y = 0; y < ALPHA; ++y) input_1d<1>(t + y * ALPHA, v + y * ALPHA); // rows: (B^T d) B
-      float* const dst = Vs + e; // entry e is (channel e / BT, tile e % BT): row-major [BK][BT]
-#pragma unroll
-      for (int q = 0; q < NC; ++q) dst[q * V_PLANE] = v[q];
+      for (int q = 0; q < NC; ++q) dst[q * V_PLANE] = to_stage(v[q]);
     }
   }
 #pragma unroll
   for (int s = 0; s < W_SLOTS; ++s) {
     const int e = tid + s * THREADS;
     if (W_ENTRIES % THREADS == 0 || e < W_ENTRIES) {
-      float t[ALPHA * 3], u[NC];
+      float u[NC];
+      filter_transform(sl.g[s], u);
+      stage_t* const dst = Us + u_at(e);
 #pragma unroll
-      for (int x = 0; x < 3; ++x) filter_1d<3>(sl.g[s] + x, t + x); // columns: G' g, ALPHA rows of 3
-#pragma unroll
-      for (int y = 0; y < ALPHA; ++y) filter_1d<1>(t + y * 3, u + y * ALPHA); // rows: (G' g) G'^T
-      float* const dst = Us + (e % BK) * U_LD + e / BK; // [BK][U_LD]: channel row, output channel column
-#pragma unroll
-      for (int q = 0; q < NC; ++q) dst[q * U_PLANE] = u[q];
+      for (int q = 0; q < NC; ++q) dst[q * U_PLANE] = to_stage(u[q] * weight_scale(q));
     }
   }
 }
@@ -284,6 +343,24 @@ __device__ __forceinline__ void store_out(elem_t* __restrict__ out, int m, int o
   }
 }
 
+// The output transform of one tile's sums for output channel m (mm: its NC components, scaled
+// back) and its stores.
+__device__ __forceinline__ void store_tile(elem_t* __restrict__ out, const float* mm, int m, long long tile,
+                                           int split, const float* __restrict__ bias,
+                                           const elem_t* __restrict__ residual) {
+  float r[MT * ALPHA], y[MT * MT];
+#pragma unroll
+  for (int x = 0; x < ALPHA; ++x) output_1d<ALPHA>(mm + x, r + x); // columns: A^T M, MT rows
+#pragma unroll
+  for (int row = 0; row < MT; ++row) output_1d<1>(r + row * ALPHA, y + row * MT); // rows: (A^T M) A
+  const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
+  const int oh = (rest / TW) * MT, ow = (rest % TW) * MT;
+#pragma unroll
+  for (int row = 0; row < MT; ++row)
+#pragma unroll
+    for (int col = 0; col < MT; ++col) store_out(out, m, oh + row, ow + col, img, split, y[row * MT + col], bias, residual);
+}
+
 extern "C" __global__ void __launch_bounds__(THREADS)
     conv2d_winograd(const elem_t* __restrict__ data, const elem_t* __restrict__ weight,
                     elem_t* __restrict__ out, const float* __restrict__ bias,
@@ -291,31 +368,66 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   CHM_DYNAMIC_SMEM(float, smem); // [2][STAGE]: per stage U [NC][U_PLANE], then V [NC][V_PLANE]
 
   const int tid = threadIdx.x;
-  const int xi = tid / TEAM, lane = tid % TEAM; // this thread's component and place in its team
-  const int lane_n = lane % LANES_N, lane_m = lane / LANES_N;
   const long long tile0 = (long long)blockIdx.x * BT;
   const int m0 = blockIdx.y * BM;
   const int split = blockIdx.z;
   const int slice_begin = split * SLICES_PER_SPLIT;
   const int slice_end = slice_begin + SLICES_PER_SPLIT < SLICES ? slice_begin + SLICES_PER_SPLIT : SLICES;
   const int slices = slice_end - slice_begin;
-
+#if TENSOR_CORES
+  const int warp = tid / 32, lane = tid % 32;
+  float acc[CPW][MI][NI][4] = {}; // component warp + cc * WARPS: mma tiles (i, j), the PTX ISA's layout
+#else
+  const int xi = tid / TEAM, lane = tid % TEAM; // this thread's component and place in its team
+  const int lane_n = lane % LANES_N, lane_m = lane / LANES_N;
   float acc[TM][TN];
 #pragma unroll
   for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+#endif
 
   const Patches p = patches_of(tile0, tid);
   Slice sl;
   load_slice(data, weight, p, sl, m0, slice_begin * BK, tid);
-  store_slice(sl, smem, smem + NC * U_PLANE, tid);
+  {
+    stage_t* const first = reinterpret_cast<stage_t*>(smem);
+    store_slice(sl, first, first + NC * U_PLANE, tid);
+  }
   __syncthreads();
   for (int s = 0; s < slices; ++s) {
-    float* const stage = smem + (s & 1) * STAGE;
-    float* const next = smem + ((s + 1) & 1) * STAGE;
+    const stage_t* const stage = reinterpret_cast<const stage_t*>(smem + (s & 1) * STAGE);
+    stage_t* const next = reinterpret_cast<stage_t*>(smem + ((s + 1) & 1) * STAGE);
     // The next slice's loads are in flight while this one is multiplied.
     if (s + 1 < slices) load_slice(data, weight, p, sl, m0, (slice_begin + s + 1) * BK, tid);
+#if TENSOR_CORES
+#pragma unroll
+    for (int cc = 0; cc < CPW; ++cc) {
+      const elem_t* const u = stage + (warp + cc * WARPS) * U_PLANE;
+      const elem_t* const v = stage + NC * U_PLANE + (warp + cc * WARPS) * V_PLANE;
+#pragma unroll
+      for (int kk = 0; kk < BK; kk += 16) {
+        unsigned af[MI][4], bf[NI][2];
+#pragma unroll
+        for (int i = 0; i < MI; ++i) ldmatrix_x4(af[i], u + (i * 16 + lane % 16) * U_LD + kk + (lane / 16) * 8);
+        // Rows are tiles: matrices (tiles 0-7 | 8-15) x (channels 0-7 | 8-15).
+#pragma unroll
+        for (int j = 0; j + 1 < NI; j += 2) {
+          unsigned r4[4];
+          ldmatrix_x4(r4, v + (j * 8 + lane % 16) * V_LD + kk + (lane / 16) * 8);
+          bf[j][0] = r4[0];
+          bf[j][1] = r4[2];
+          bf[j + 1][0] = r4[1];
+          bf[j + 1][1] = r4[3];
+        }
+        if constexpr (NI % 2 == 1) ldmatrix_x2(bf[NI - 1], v + ((NI - 1) * 8 + lane % 8) * V_LD + kk + ((lane / 8) % 2) * 8);
+#pragma unroll
+        for (int i = 0; i < MI; ++i)
+#pragma unroll
+          for (int j = 0; j < NI; ++j) mma_16816(acc[cc][i][j], af[i], bf[j]);
+      }
+    }
+#else
     const float* const u = stage + xi * U_PLANE;
     const float* const v = stage + NC * U_PLANE + xi * V_PLANE;
 #pragma unroll
@@ -328,11 +440,49 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
+#endif
     // Its stage was last read before the previous barrier.
     if (s + 1 < slices) store_slice(sl, next, next + NC * U_PLANE, tid);
     __syncthreads();
   }
 
+#if TENSOR_CORES
+  // The output transform needs the NC components of a tile: ROWS output channels at a time (as
+  // many as the stages' shared memory holds), every warp's sums of them meet in shared memory,
+  // [NC][ROWS][E_LD], and each thread then transforms tiles of any of them.
+  constexpr int E_PLANE = ROWS * E_LD;
+#pragma unroll 1
+  for (int i0 = 0; i0 < BM; i0 += ROWS) {
+#pragma unroll
+    for (int cc = 0; cc < CPW; ++cc)
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+#pragma unroll
+        for (int j = 0; j < NI; ++j)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) { // rows lane / 4 and lane / 4 + 8 of the tile
+            const int row = i * 16 + h * 8 + lane / 4 - i0;
+            if (unsigned(row) < unsigned(ROWS)) {
+              float* const dst = smem + (warp + cc * WARPS) * E_PLANE + row * E_LD + j * 8 + (lane % 4) * 2;
+              dst[0] = acc[cc][i][j][h * 2];
+              dst[1] = acc[cc][i][j][h * 2 + 1];
+            }
+          }
+    __syncthreads();
+    for (int e = tid; e < ROWS * BT; e += THREADS) {
+      const int row = e / BT, t = e % BT;
+      const int m = m0 + i0 + row;
+      const long long tile = tile0 + t;
+      if (m < K && tile < TILES) {
+        float mm[NC];
+#pragma unroll
+        for (int q = 0; q < NC; ++q) mm[q] = smem[q * E_PLANE + row * E_LD + t];
+        store_tile(out, mm, m, tile, split, bias, residual);
+      }
+    }
+    __syncthreads(); // before the next rows overwrite the components
+  }
+#else
   // The output transform needs the NC components of a tile: ROWS of the thread's rows at a time
   // (as many as the stages' shared memory holds), every team's rows meet in shared memory,
   // [NC][ROWS * LANES_M][BT], and each thread then transforms tiles of any of them.
@@ -351,21 +501,13 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       const int m = m0 + local_of<TM, LANES_M>(i0 + row_of_pass / LANES_M, row_of_pass % LANES_M);
       const long long tile = tile0 + t;
       if (m < K && tile < TILES) {
-        float mm[NC], r[MT * ALPHA], y[MT * MT];
+        float mm[NC];
 #pragma unroll
         for (int q = 0; q < NC; ++q) mm[q] = smem[q * E_PLANE + e] * unscale(q / ALPHA, q % ALPHA);
-#pragma unroll
-        for (int x = 0; x < ALPHA; ++x) output_1d<ALPHA>(mm + x, r + x); // columns: A^T M, MT rows
-#pragma unroll
-        for (int row = 0; row < MT; ++row) output_1d<1>(r + row * ALPHA, y + row * MT); // rows: (A^T M) A
-        const int img = int(tile / (TH * TW)), rest = int(tile % (TH * TW));
-        const int oh = (rest / TW) * MT, ow = (rest % TW) * MT;
-#pragma unroll
-        for (int row = 0; row < MT; ++row)
-#pragma unroll
-          for (int col = 0; col < MT; ++col) store_out(out, m, oh + row, ow + col, img, split, y[row * MT + col], bias, residual);
+        store_tile(out, mm, m, tile, split, bias, residual);
       }
     }
     __syncthreads(); // before the next rows overwrite the components
   }
+#endif
 }

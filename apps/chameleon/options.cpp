@@ -359,12 +359,18 @@ std::string shared_memory_text(const measure::BuildResult& b) {
 }
 
 std::string flops_count_note(const std::vector<std::string>& templates) {
-  if (std::find(templates.begin(), templates.end(), "conv2d_winograd") == templates.end())
-    return "";
+  auto has = [&](const char* name) {
+    return std::find(templates.begin(), templates.end(), name) != templates.end();
+  };
+  const bool wino = has("conv2d_winograd"), tc = has("conv2d_winograd_tc");
+  if (!wino && !tc) return "";
+  const std::string who = wino && tc ? "conv2d_winograd and conv2d_winograd_tc compute"
+                          : wino     ? "conv2d_winograd computes"
+                                     : "conv2d_winograd_tc computes";
   return "GFLOPS and % peak count the direct convolution's arithmetic (2*N*K*C*R*S*P*Q/groups), as "
-         "for cuDNN; "
-         "conv2d_winograd computes the same outputs with 2.25x (F(2x2)) or 4x (F(4x4)) fewer "
-         "multiply-adds\n";
+         "for cuDNN; " +
+         who + " the same outputs with " +
+         (wino ? "2.25x (F(2x2)) or 4x (F(4x4))" : "2.25x (F(2x2))") + " fewer multiply-adds\n";
 }
 
 } // namespace chameleon::app

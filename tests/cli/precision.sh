@@ -34,8 +34,8 @@ python3 - <<'PY'
 import json
 names = lambda t: [x["name"] for x in t["templates"]]
 h, a = json.load(open("tasks_h100.json"))["tasks"][2], json.load(open("tasks_a100.json"))["tasks"][2]
-assert names(h) == ["conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd"] and "needs_newer_arch" not in h, h
-assert names(a) == ["conv2d_tensorcore", "conv2d_winograd"] and a["needs_newer_arch"] == ["conv2d_wgmma (sm_90 only)"], a
+assert names(h) == ["conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd_tc", "conv2d_winograd"] and "needs_newer_arch" not in h, h
+assert names(a) == ["conv2d_tensorcore", "conv2d_winograd_tc", "conv2d_winograd"] and a["needs_newer_arch"] == ["conv2d_wgmma (sm_90 only)"], a
 PY
 "$exe" tasks "$net" --precision bf16 --no-fuse >tasks_bf16.txt
 expect tasks_bf16.txt "11 unique tasks, .* bf16$"
@@ -61,25 +61,25 @@ PY
 "$exe" tasks net_bf16.json >tasks_file.txt
 expect tasks_file.txt "11 unique tasks, .* bf16$"
 
-"$exe" tune "$net" --precision fp16 --batch 8 --device sim --target h100 --tasks 1,3,6 --trials 12 >tune.txt 2>&1 ||
+"$exe" tune "$net" --precision fp16 --batch 8 --device sim --target h100 --tasks 1,3,6 --trials 16 >tune.txt 2>&1 ||
   { cat tune.txt; fail "tune failed"; }
 log=resnet18-fp16-h100-sim.jsonl
 [ -s "$log" ] || { cat tune.txt; fail "no $log"; }
-expect tune.txt "N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_(tensorcore|wgmma|winograd)"
+expect tune.txt "N8 C64 H56 W56 K64 R3 S3 s1 p1 d1 fp16 \+bias\+add\+relu .*conv2d_(tensorcore|wgmma|winograd_tc|winograd)"
 python3 - "$log" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-assert len(recs) == 36, len(recs)
+assert len(recs) == 48, len(recs)
 for r in recs:
     w = r["chameleon"]["workload"]
     assert w["dtype"] == "float16" and w["N"] == 8, w
     assert r["input"][2][0][2] == "float16", r["input"][2]
     # The tensor cores through mma.sync and, on an H100, wgmma; task 3 (3x3, stride 1) shares its
-    # trials with Winograd too.
-    want = {"conv2d_tensorcore", "conv2d_wgmma"} | ({"conv2d_winograd"} if r["chameleon"]["task"] == 3 else set())
+    # trials with Winograd too, on the tensor cores and in float32.
+    want = {"conv2d_tensorcore", "conv2d_wgmma"} | ({"conv2d_winograd_tc", "conv2d_winograd"} if r["chameleon"]["task"] == 3 else set())
     assert r["chameleon"]["template"] in want, (r["chameleon"]["task"], r["chameleon"]["template"])
     assert r["chameleon"]["arch"] == "sm_90", r["chameleon"]["arch"]  # the target's, for wgmma too
-assert {r["chameleon"]["template"] for r in recs if r["chameleon"]["task"] == 3} == {"conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd"}
+assert {r["chameleon"]["template"] for r in recs if r["chameleon"]["task"] == 3} == {"conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd_tc", "conv2d_winograd"}
 assert {r["chameleon"]["template"] for r in recs if r["chameleon"]["task"] == 6} == {"conv2d_tensorcore", "conv2d_wgmma"}
 PY
 "$exe" status "$net" --precision fp16 --batch 8 --log "$log" --device sim --target h100 >status.txt || true

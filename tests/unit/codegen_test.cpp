@@ -635,4 +635,44 @@ TEST_CASE("a kernel's arithmetic: the direct convolution's, Winograd's transform
   }
   const auto gemm_sp = gemm.make_space(wl);
   CHECK(gemm.arithmetic_flops(wl, gemm_sp, gemm_sp.random(rng)) == double(wl.flops()));
+  // Winograd on the tensor cores: F(2x2) whatever the config.
+  const auto& tc = codegen::find_template("conv2d_winograd_tc");
+  auto half = wl;
+  half.dtype = task::DataType::f16;
+  const auto tc_sp = tc.make_space(half);
+  CHECK(tc.arithmetic_flops(half, tc_sp, tc_sp.random(rng)) == 2.0 * 11 * 5 * (2 * 4 * 5) * 16);
+}
+
+TEST_CASE("conv2d_winograd_tc rules out configs that would spill, have too many accumulators or "
+          "leave a split without channels",
+          "[codegen]") {
+  const auto& tc = codegen::find_template("conv2d_winograd_tc");
+  auto wl = testing::workload(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1);
+  wl.dtype = task::DataType::bf16;
+  const auto sp = tc.make_space(wl);
+  // Knobs: tile_k (16, 32), block_m (16, 32, 64), block_n (8 ... 64), warps (2 ... 16), split_k.
+  auto why = [&](std::vector<int> choices) {
+    const auto f = tc.features(wl, sp, sp.from_choices(choices));
+    return f.invalid;
+  };
+  // 16 x 16 tiles, 8 warps (2 components each): valid, mma on the tensor cores, sm_80.
+  const auto ok = tc.features(wl, sp, sp.from_choices({0, 0, 1, 2, 0}));
+  CHECK(ok.invalid.empty());
+  CHECK(ok.f16_mma);
+  CHECK(ok.min_sm == 80);
+  CHECK(ok.geometry.block[0] == 256);
+  CHECK(ok.geometry.grid[0] == 28 * 28 / 16);
+  CHECK(ok.geometry.grid[1] == 4);
+  // 64 x 64 with 2 warps: 8 components x 128 accumulators each.
+  CHECK_THAT(why({0, 2, 3, 0, 0}), Catch::Contains("1024 accumulators a thread"));
+  // 64 x 16 with 16 warps (512 threads, 128 registers each): 32 accumulators, but a slice's loads
+  // of 32 channels and the fragments too.
+  CHECK_THAT(why({1, 2, 1, 3, 0}), Catch::Contains("it would spill"));
+  // 4 slices of 16 channels over 16 splits.
+  CHECK_THAT(why({0, 0, 1, 2, 4}), Catch::Contains("split_k 16 leaves a split without"));
+  // A split sums through the workspace (16-bit outputs: no atomics).
+  const auto split = tc.features(wl, sp, sp.from_choices({0, 0, 1, 2, 1}));
+  CHECK(split.invalid.empty());
+  CHECK(split.geometry.workspace_splits == 2);
+  CHECK_FALSE(split.geometry.zero_output);
 }

@@ -150,6 +150,45 @@ void check_tile_cases(const codegen::Template& tmpl, const std::vector<TileCase>
   }
 }
 
+// Two NVRTC jobs, in this process.
+measure::BuildOptions two_jobs() {
+  measure::BuildOptions opts;
+  opts.jobs = 2;
+  opts.isolate = false;
+  return opts;
+}
+// Builds submitted to one builder, each labelled, then checked together: every one compiles.
+struct Builds {
+  explicit Builds(measure::Builder& b) : builder(b) {}
+  measure::Builder& builder;
+  std::vector<std::future<measure::BuildResult>> futures;
+  std::vector<std::string> labels;
+  void add(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+           const space::ConfigSpace& sp, const space::Config& c, const std::string& label) {
+    futures.push_back(builder.submit({&tmpl, wl, &sp, c}));
+    labels.push_back(label + " " + wl.str() + " " + sp.str(c));
+  }
+  // `count` random configs of `tmpl` on `wl` that the static check passes for `tgt`.
+  void random(const codegen::Template& tmpl, const task::Conv2dWorkload& wl,
+              const space::ConfigSpace& sp, const target::Target& tgt, int count, uint64_t seed,
+              const std::string& label) {
+    std::mt19937_64 rng(seed);
+    for (const auto& c : codegen::random_valid_configs(tmpl, wl, sp, tgt, count, rng))
+      add(tmpl, wl, sp, c, label);
+  }
+  // Waits for all; `also` checks more of each result.
+  void check(const std::function<void(const measure::BuildResult&)>& also = nullptr) {
+    for (size_t i = 0; i < futures.size(); ++i) {
+      const auto r = futures[i].get();
+      INFO(labels[i] << ": " << r.message);
+      CHECK(r.ok());
+      CHECK(r.resources.registers > 0);
+      if (also) also(r);
+    }
+    futures.clear();
+    labels.clear();
+  }
+};
 } // namespace
 
 TEST_CASE("a task's type and epilogue are part of its workload", "[precision]") {
@@ -292,6 +331,14 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depth
     } else if (t->name() == "conv2d_depthwise") { // every type, depthwise layers only
       CHECK_THAT(t->decline_reason(half), Catch::Contains("not a depthwise"));
       CHECK(t->takes(task::DataType::bf16));
+    } else if (t->name() == "conv2d_winograd_tc") { // 16-bit types, 3x3 stride 1 only, sm_80
+      CHECK(t->decline_reason(half).empty());
+      CHECK(t->decline_reason(typed(wl, task::DataType::bf16)).empty());
+      CHECK_THAT(t->decline_reason(wl), Catch::Contains("float16 and bfloat16"));
+      CHECK_THAT(
+          t->decline_reason(typed(shape(1, 16, 8, 8, 16, 3, 3, 1, 1, 2), task::DataType::f16)),
+          Catch::Contains("dilation 1"));
+      CHECK(t->min_sm() == 80);
     } else if (t->name() == "conv2d_winograd") { // every type, 3x3 stride 1 only
       CHECK(t->decline_reason(half).empty());
       CHECK(t->decline_reason(typed(wl, task::DataType::bf16)).empty());
@@ -309,11 +356,13 @@ TEST_CASE("float32 templates decline fp16 and bf16 tasks; the tensor-core, depth
   CHECK(names == std::vector<std::string>{"conv2d_depthwise", "conv2d_tensorcore", "conv2d_wgmma"});
   names.clear();
   for (const auto* t : codegen::templates_for(half, {}, false, 90)) names.push_back(t->name());
-  CHECK(names == std::vector<std::string>{"conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd"});
+  CHECK(names == std::vector<std::string>{"conv2d_tensorcore", "conv2d_wgmma", "conv2d_winograd_tc",
+                                          "conv2d_winograd"});
   // wgmma is sm_90a's alone: not for an A100 (nor for a newer architecture).
   names.clear();
   for (const auto* t : codegen::templates_for(half, {}, false, 80)) names.push_back(t->name());
-  CHECK(names == std::vector<std::string>{"conv2d_tensorcore", "conv2d_winograd"});
+  CHECK(names ==
+        std::vector<std::string>{"conv2d_tensorcore", "conv2d_winograd_tc", "conv2d_winograd"});
   const auto& wgmma = codegen::find_template("conv2d_wgmma");
   CHECK_FALSE(wgmma.runs_on(100));
   CHECK(codegen::arch_reason(wgmma, 80) == "runs on sm_90 only (the target is sm_80)");
@@ -455,26 +504,84 @@ TEST_CASE("conv2d_depthwise computes fp16 and bf16 depthwise conv2d, fused (host
   }
 }
 
-TEST_CASE("conv2d_winograd computes fp16 and bf16 conv2d, fused and split (host emulation)",
+TEST_CASE("conv2d_winograd and conv2d_winograd_tc compute fp16 and bf16 conv2d, fused and split "
+          "(host emulation)",
           "[emu][precision]") {
-  const auto& tmpl = codegen::find_template("conv2d_winograd");
   auto workspace = [](const codegen::KernelFeatures& f) { return f.geometry.workspace_splits > 0; };
   const auto f16 = task::DataType::f16, bf16 = task::DataType::bf16;
-  // Prime channels with batch 2 on an odd, non-square plane; no padding; fused chains; split-K
-  // through the workspace, whose reduction applies the chain and rounds (the types take turns:
-  // they differ only in their conversions).
-  check_random(tmpl, typed(shape(2, 7, 9, 13, 11, 3, 3, 1, 1), f16), 1, 70);
-  check_random(tmpl, typed(shape(1, 5, 10, 7, 3, 3, 3, 1, 0), bf16), 1, 71);
-  check_random(
-      tmpl,
-      typed(shape(1, 24, 12, 12, 20, 3, 3, 1, 1), bf16, epi(true, true, task::Activation::relu)), 1,
-      72);
-  for (task::DataType t : {f16, bf16}) {
+  uint64_t seed = 70;
+  for (const char* name : {"conv2d_winograd", "conv2d_winograd_tc"}) {
+    const auto& tmpl = codegen::find_template(name);
+    // Prime channels with batch 2 on an odd, non-square plane; no padding with 3 output
+    // channels; wide padding on a C=3 batch of 3; several slices with fused chains; split-K
+    // through the workspace, whose reduction applies the chain and rounds (the types take turns:
+    // they differ only in their conversions and the mma's input type).
+    check_random(tmpl, typed(shape(2, 7, 9, 13, 11, 3, 3, 1, 1), f16), 1, seed++);
+    check_random(tmpl, typed(shape(1, 5, 10, 7, 3, 3, 3, 1, 0), bf16), 1, seed++);
+    check_random(tmpl, typed(shape(3, 3, 6, 5, 17, 3, 3, 1, 2), f16), 1, seed++);
     check_random(
         tmpl,
-        typed(shape(1, 48, 7, 7, 16, 3, 3, 1, 1), t, epi(true, false, task::Activation::silu)), 1,
-        73, workspace);
+        typed(shape(1, 40, 12, 12, 20, 3, 3, 1, 1), bf16, epi(true, true, task::Activation::relu)),
+        1, seed++);
+    for (task::DataType t : {f16, bf16}) {
+      check_random(
+          tmpl,
+          typed(shape(1, 48, 7, 7, 16, 3, 3, 1, 1), t, epi(true, false, task::Activation::silu)), 1,
+          seed++, workspace);
+    }
   }
+}
+
+TEST_CASE("conv2d_winograd_tc's tiles are exact for every block tile and warp count (host "
+          "emulation)",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd_tc");
+  // 35 tiles of 2x2 and 36 output channels: every block tile has partial tiles at some edge; 40
+  // channels: two or three slices, the last one partial.
+  const auto wl = typed(shape(1, 40, 14, 10, 36, 3, 3, 1, 1), task::DataType::f16);
+  const auto sp = tmpl.make_space(wl);
+  const Problem p(wl, 5);
+  // Every block tile that some warp count and slice width make valid (64 x 32 and larger need
+  // more registers than a thread has), the warps and the slice width taking turns.
+  std::set<int> ms, ns;
+  for (int m = 0; m < 3; ++m)
+    for (int n = 0; n < 4; ++n) {
+      for (int t = 0; t < 8; ++t) {
+        const auto cfg = sp.from_choices({(m + n + t / 4) % 2, m, n, (m + n + t) % 4, 0});
+        const auto f = tmpl.features(wl, sp, cfg);
+        if (!f.invalid.empty()) continue;
+        CHECK(mismatches(tmpl, wl, sp, cfg, p, unsigned(m * 4 + n)) == 0);
+        ms.insert(m);
+        ns.insert(n);
+        break;
+      }
+    }
+  CHECK(ms.size() == 3);
+  CHECK(ns.size() == 4);
+}
+
+TEST_CASE("the emulator catches conv2d_winograd_tc with a wrong fragment, scale or barrier",
+          "[emu][precision]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd_tc");
+  const auto wl = typed(shape(1, 32, 9, 9, 32, 3, 3, 1, 1), task::DataType::f16);
+  const auto sp = tmpl.make_space(wl);
+  const Problem p(wl, 3);
+  // tile_k 16, block 32 x 16 (an even number of 8-tile columns), 4 warps: 4 components a warp.
+  const auto cfg = sp.from_choices({0, 1, 1, 1, 0});
+  INFO(sp.str(cfg));
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1) == 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "bf[j][1] = r4[2];", "bf[j][1] = r4[1];") > 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1,
+                   "weight_scale(int q) { return unscale(q / ALPHA, q % ALPHA); }",
+                   "weight_scale(int q) { return 1.0f; }") > 0);
+  // The input components channel-major, as conv2d_winograd's float32 ones are.
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "v_at(int e) { return (e % BT) * V_LD + e / BT; }",
+                   "v_at(int e) { return (e / BT) * V_LD + e % BT; }") > 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1, "const int row = i * 16 + h * 8 + lane / 4 - i0;",
+                   "const int row = i * 16 + h * 8 + lane % 4 - i0;") > 0);
+  CHECK(mismatches(tmpl, wl, sp, cfg, p, 1,
+                   "store_slice(sl, next, next + NC * U_PLANE, tid);\n    __syncthreads();",
+                   "store_slice(sl, next, next + NC * U_PLANE, tid);") > 0);
 }
 
 TEST_CASE("conv2d_tensorcore's split-K and fused epilogues are exact (host emulation)",
@@ -774,10 +881,7 @@ TEST_CASE("conv2d_tensorcore's configs compile with NVRTC for sm_80 and sm_90, f
   o.fuse = true;
   for (const char* name : {"a100", "h100"}) {
     const target::Target tgt = target::find_preset(name);
-    measure::BuildOptions opts;
-    opts.jobs = 2;
-    opts.isolate = false;
-    measure::Builder builder(tgt, tgt.arch(), opts);
+    measure::Builder builder(tgt, tgt.arch(), two_jobs());
     for (task::DataType t : {task::DataType::f16, task::DataType::bf16})
       for (task::Layout layout : {task::Layout::nchw, task::Layout::nhwc}) {
         o.dtype = t;
@@ -786,26 +890,39 @@ TEST_CASE("conv2d_tensorcore's configs compile with NVRTC for sm_80 and sm_90, f
         const auto tasks = task::extract_tasks(shipped("resnet18"), o);
         std::vector<space::ConfigSpace> spaces;
         for (const auto& task : tasks) spaces.push_back(tmpl.make_space(task.workload));
-        std::vector<std::future<measure::BuildResult>> futures;
-        std::vector<std::string> labels;
+        Builds builds(builder);
         // Tasks 1 (C=3 stem: element-wise weight copies), 3 (bias+add+relu), 6 (1x1 stride 2).
-        for (size_t i : {size_t(0), size_t(2), size_t(5)}) {
-          std::mt19937_64 rng(17 + i);
-          const auto configs =
-              codegen::random_valid_configs(tmpl, tasks[i].workload, spaces[i], tgt, count, rng);
-          for (const auto& c : configs) {
-            futures.push_back(builder.submit({&tmpl, tasks[i].workload, &spaces[i], c}));
-            labels.push_back(std::string(name) + " " + tasks[i].workload.str() + " config " +
-                             std::to_string(c.index));
-          }
-        }
-        for (size_t i = 0; i < futures.size(); ++i) {
-          const auto r = futures[i].get();
-          INFO(labels[i] << ": " << r.message);
-          CHECK(r.ok());
-          CHECK(r.resources.registers > 0);
-        }
+        for (size_t i : {size_t(0), size_t(2), size_t(5)})
+          builds.random(tmpl, tasks[i].workload, spaces[i], tgt, count, 17 + i, name);
+        builds.check();
       }
+  }
+}
+
+TEST_CASE("conv2d_winograd_tc's configs compile with NVRTC for sm_80 and sm_90, fp16 and bf16, "
+          "fused",
+          "[precision][slow]") {
+  const auto& tmpl = codegen::find_template("conv2d_winograd_tc");
+  task::ExtractOptions o;
+  o.fuse = true;
+  for (const char* name : {"a100", "h100"}) {
+    const target::Target tgt = target::find_preset(name);
+    measure::Builder builder(tgt, tgt.arch(), two_jobs());
+    for (task::DataType t : {task::DataType::f16, task::DataType::bf16}) {
+      o.dtype = t;
+      const auto tasks = task::extract_tasks(shipped("resnet18"), o);
+      std::vector<space::ConfigSpace> spaces;
+      for (const auto& task : tasks) spaces.push_back(tmpl.make_space(task.workload));
+      Builds builds(builder);
+      // Two 3x3 stride-1 tasks: the first (bias+relu) and the last (512 channels, 7x7).
+      std::vector<size_t> wino;
+      for (size_t i = 0; i < tasks.size(); ++i)
+        if (tmpl.decline_reason(tasks[i].workload).empty()) wino.push_back(i);
+      REQUIRE(wino.size() >= 2);
+      for (size_t i : {wino.front(), wino.back()})
+        builds.random(tmpl, tasks[i].workload, spaces[i], tgt, 2, 31 + i, name);
+      builds.check();
+    }
   }
 }
 
@@ -814,14 +931,10 @@ TEST_CASE("conv2d_wgmma's configs compile with NVRTC for sm_90a, fp16 and bf16, 
           "[precision][slow]") {
   const auto& tmpl = codegen::find_template("conv2d_wgmma");
   const target::Target h100 = target::find_preset("h100");
-  measure::BuildOptions opts;
-  opts.jobs = 2;
-  opts.isolate = false;
-  measure::Builder builder(h100, h100.arch(), opts);
+  measure::Builder builder(h100, h100.arch(), two_jobs());
   task::ExtractOptions o;
   o.fuse = true;
-  std::vector<std::future<measure::BuildResult>> futures;
-  std::vector<std::string> labels;
+  Builds builds(builder);
   std::vector<space::ConfigSpace> spaces;
   spaces.reserve(8);
   std::vector<task::Conv2dWorkload> wls;
@@ -834,25 +947,14 @@ TEST_CASE("conv2d_wgmma's configs compile with NVRTC for sm_90a, fp16 and bf16, 
       for (size_t i : {size_t(0), size_t(2), size_t(5)}) wls.push_back(tasks[i].workload);
     }
   for (size_t i = 0; i < wls.size(); ++i) spaces.push_back(tmpl.make_space(wls[i]));
-  for (size_t i = 0; i < wls.size(); ++i) {
-    std::mt19937_64 rng(23 + i);
-    for (const auto& c : codegen::random_valid_configs(tmpl, wls[i], spaces[i], h100, 2, rng)) {
-      futures.push_back(builder.submit({&tmpl, wls[i], &spaces[i], c}));
-      labels.push_back(wls[i].str() + " " + spaces[i].str(c));
-    }
-  }
+  for (size_t i = 0; i < wls.size(); ++i)
+    builds.random(tmpl, wls[i], spaces[i], h100, 2, 23 + i, "h100");
   // The largest instruction (m64n256k16: 128 accumulators a thread), on the 3x3 task.
   const auto big = spaces[1].from_choices({1, 0, 5, 0, 0, 0, 1, 1});
   REQUIRE(tmpl.features(wls[1], spaces[1], big).invalid.empty());
-  futures.push_back(builder.submit({&tmpl, wls[1], &spaces[1], big}));
-  labels.push_back(wls[1].str() + " " + spaces[1].str(big));
-  for (size_t i = 0; i < futures.size(); ++i) {
-    const auto r = futures[i].get();
-    INFO(labels[i] << ": " << r.message);
-    CHECK(r.ok());
-    CHECK(r.resources.registers > 0);
-    CHECK(r.arch == "sm_90"); // the record names the target's arch; the cubin is sm_90a's
-  }
+  builds.add(tmpl, wls[1], spaces[1], big, "h100");
+  // The record names the target's arch; the cubin is sm_90a's.
+  builds.check([](const measure::BuildResult& r) { CHECK(r.arch == "sm_90"); });
   // The source is not sm_90's: without the arch-specific variant ptxas refuses wgmma.
   const auto src = tmpl.render(wls[1], spaces[1], big);
   CHECK(src.arch_specific);

@@ -99,7 +99,8 @@ std::string Template::decline_reason(const task::Conv2dWorkload& wl) const {
 
 std::string Template::type_decline_reason(const task::Conv2dWorkload& wl) const {
   return std::string("float32 tensors only (") + task::dtype_short(wl.dtype) +
-         " tasks: conv2d_tensorcore, and conv2d_winograd for 3x3 stride-1 layers)";
+         " tasks: conv2d_tensorcore, and conv2d_winograd_tc and conv2d_winograd for 3x3 stride-1 "
+         "layers)";
 }
 
 const std::string& Template::fingerprint() const {
@@ -116,11 +117,14 @@ const std::vector<const Template*>& templates() {
   static const Conv2dWinograd winograd;
   static const TensorCoreGemm tensorcore;
   static const TensorCoreWgmma wgmma;
+  static const Conv2dWinogradTc winograd_tc;
   // The first that takes a workload is `measure`'s default: depthwise layers get their own, and
   // 16-bit ones the tensor cores (mma.sync, which runs on every target that has them; before
-  // Winograd, which takes every type).
-  static const std::vector<const Template*> all = {&direct,    &splitk,     &depthwise, &gemm,
-                                                   &gemm_tf32, &tensorcore, &wgmma,     &winograd};
+  // Winograd on the tensor cores, which takes 3x3 stride-1 layers only, and Winograd in float32,
+  // which takes every type).
+  static const std::vector<const Template*> all = {&direct, &splitk,      &depthwise,
+                                                   &gemm,   &gemm_tf32,   &tensorcore,
+                                                   &wgmma,  &winograd_tc, &winograd};
   return all;
 }
 
