@@ -37,9 +37,9 @@
 // block, a multiple of 8), WARPS (dividing NC: warp w multiplies components w, w + WARPS, ...,
 // each a BM x BT tile of mma.sync m16n8k16 with float32 accumulators). The slice's transforms
 // are computed in float32 as above and stored rounded to elem_t: weight components [NC][BM][U_LD]
-// (the exact G g G^T, unscaled there) and input components [NC][BT][V_LD], both with the channels
-// contiguous (K-major) and rows padded to 16-byte multiples that put an ldmatrix's 8 rows in 8
-// different bank groups. At the end each warp's accumulators meet in shared memory ([NC][ROWS][E_LD]
+// (the exact G g G^T, unscaled there; channels contiguous, read by ldmatrix) and input components
+// [NC][BK][V_LD] (tiles contiguous, as consecutive threads store them; read by ldmatrix.trans),
+// rows padded so that an ldmatrix's 8 rows fall in 8 different bank groups. At the end each warp's accumulators meet in shared memory ([NC][ROWS][E_LD]
 // floats, as many rows as fit) for the output transform, as above. Split-K through the workspace.
 
 static constexpr int ALPHA = MT + 2;                 // input patch side
@@ -51,8 +51,10 @@ static constexpr long long OUT_TOTAL = (long long)N * K * OH * OW;
 static constexpr int THREADS = WARPS * 32;
 static constexpr int CPW = NC / WARPS;               // components of a warp
 static constexpr int MI = BM / 16, NI = BT / 8;      // mma tiles of a component's block tile
-static constexpr int U_LD = BK + 8, V_LD = BK + 8;   // row strides (elem_t) of the components
-static constexpr int U_PLANE = BM * U_LD, V_PLANE = BT * V_LD;
+// Row strides (elem_t) of the components: an odd number of 16-byte units, so that the 8 rows an
+// ldmatrix reads fall in 8 different bank groups.
+static constexpr int U_LD = BK + 8, V_LD = (BT + 8) / 8 % 2 == 1 ? BT + 8 : BT + 16;
+static constexpr int U_PLANE = BM * U_LD, V_PLANE = BK * V_LD;
 static constexpr int STAGE = NC * (U_PLANE + V_PLANE) / 2; // floats (of two elem_t each)
 static constexpr int E_LD = BT + 4;                  // row stride of the sums at the end
 static_assert(MT == 2 && NC % WARPS == 0 && BM % 16 == 0 && BT % 8 == 0 && BK % 16 == 0,
@@ -265,19 +267,19 @@ __device__ __forceinline__ void filter_transform(const float* g, float* u) {
   for (int y = 0; y < ALPHA; ++y) filter_1d<1>(t + y * 3, u + y * ALPHA); // rows: (G' g) G'^T
 }
 
-// Where a slice's entries go in a stage, and as what. TENSOR_CORES: rounded to elem_t, input entry
-// (channel c, tile t) at Vs[xi][t][c], weight entry (output channel m, channel c) at Us[xi][m][c]
-// (channels contiguous), as G g G^T (kUnscale applied here: a power of two for F(2x2), exact).
-// Else float32, Vs[xi][c][t] and Us[xi][c][m], as G' g G'^T (scaled back after the products).
+// Where a slice's entries go in a stage, and as what. Input entry e is (channel e / BT, tile
+// e % BT), at Vs[xi][c][t]. TENSOR_CORES: rounded to elem_t, weight entry (output channel m,
+// channel c) at Us[xi][m][c], as G g G^T (kUnscale applied here: a power of two for F(2x2),
+// exact). Else float32, weights at Us[xi][c][m], as G' g G'^T (scaled back after the products).
 #if TENSOR_CORES
 typedef elem_t stage_t;
-__device__ __forceinline__ int v_at(int e) { return (e % BT) * V_LD + e / BT; }
+__device__ __forceinline__ int v_at(int e) { return (e / BT) * V_LD + e % BT; }
 __device__ __forceinline__ int u_at(int e) { return (e / BK) * U_LD + e % BK; }
 __device__ __forceinline__ stage_t to_stage(float x) { return float_to_elem(x); }
 __device__ __forceinline__ float weight_scale(int q) { return unscale(q / ALPHA, q % ALPHA); }
 #else
 typedef float stage_t;
-__device__ __forceinline__ int v_at(int e) { return e; } // entry e: (channel e / BT, tile e % BT)
+__device__ __forceinline__ int v_at(int e) { return e; }
 __device__ __forceinline__ int u_at(int e) { return (e % BK) * U_LD + e / BK; }
 __device__ __forceinline__ stage_t to_stage(float x) { return x; }
 __device__ __forceinline__ float weight_scale(int) { return 1.0f; }
@@ -410,17 +412,17 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         unsigned af[MI][4], bf[NI][2];
 #pragma unroll
         for (int i = 0; i < MI; ++i) ldmatrix_x4(af[i], u + (i * 16 + lane % 16) * U_LD + kk + (lane / 16) * 8);
-        // Rows are tiles: matrices (tiles 0-7 | 8-15) x (channels 0-7 | 8-15).
+        // Rows are channels: matrices (channels 0-7 | 8-15) x (tiles 0-7 | 8-15), transposed.
 #pragma unroll
         for (int j = 0; j + 1 < NI; j += 2) {
           unsigned r4[4];
-          ldmatrix_x4(r4, v + (j * 8 + lane % 16) * V_LD + kk + (lane / 16) * 8);
+          ldmatrix_x4_trans(r4, v + (kk + lane % 16) * V_LD + (j + lane / 16) * 8);
           bf[j][0] = r4[0];
-          bf[j][1] = r4[2];
-          bf[j + 1][0] = r4[1];
+          bf[j][1] = r4[1];
+          bf[j + 1][0] = r4[2];
           bf[j + 1][1] = r4[3];
         }
-        if constexpr (NI % 2 == 1) ldmatrix_x2(bf[NI - 1], v + ((NI - 1) * 8 + lane % 8) * V_LD + kk + ((lane / 8) % 2) * 8);
+        if constexpr (NI % 2 == 1) ldmatrix_x2_trans(bf[NI - 1], v + (kk + lane % 16) * V_LD + (NI - 1) * 8);
 #pragma unroll
         for (int i = 0; i < MI; ++i)
 #pragma unroll

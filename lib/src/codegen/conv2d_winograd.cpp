@@ -242,16 +242,19 @@ struct WinoTc {
   int64_t slices_per_split() const { return (slices + split_k - 1) / split_k; }
   int in_slots() const { return (bk * bt + threads() - 1) / threads(); }
   int w_slots() const { return (bk * bm + threads() - 1) / threads(); }
-  int ld() const { return bk + 8; } // row stride of both components, in 16-bit elements
+  // Row strides of the weight and input components, in 16-bit elements (an odd number of
+  // 16-byte units).
+  int u_ld() const { return bk + 8; }
+  int v_ld() const { return (bt + 8) / 8 % 2 == 1 ? bt + 8 : bt + 16; }
   // Accumulators, one step's fragments, a slice's loads in flight (16 per patch, 9 per weight
   // entry), each patch's origin and mask with their addressing (about 4), the rest.
   int predicted_registers() const {
     return int(accumulators() + 4 * mi() + 2 * ni() + 20 * in_slots() + 9 * w_slots() + 40);
   }
-  // Shared memory: two stages of [nc][bm][ld] and [nc][bt][ld] 16-bit components, reused at the
-  // end for the sums, at least one row of them, [nc][bt + 4] floats.
+  // Shared memory: two stages of [nc][bm][u_ld] and [nc][bk][v_ld] 16-bit components, reused at
+  // the end for the sums, at least one row of them, [nc][bt + 4] floats.
   int64_t smem_bytes() const {
-    const int64_t stages = 2 * int64_t(nc) * (bm + bt) * ld() * 2;
+    const int64_t stages = 2 * int64_t(nc) * (int64_t(bm) * u_ld() + int64_t(bk) * v_ld()) * 2;
     return std::max<int64_t>(stages, int64_t(nc) * (bt + 4) * 4);
   }
 };
@@ -383,7 +386,7 @@ KernelFeatures Conv2dWinogradTc::features(const task::Conv2dWorkload& wl,
                        2);
     }
     if (lane < 8) {
-      for (int word = 0; word < 4; ++word) reads.push_back(int64_t(lane) * w.ld() / 2 + word);
+      for (int word = 0; word < 4; ++word) reads.push_back(int64_t(lane) * w.u_ld() / 2 + word);
     }
   }
   set_access_features(f, in_loads, w_loads, stores, reads);
