@@ -515,8 +515,10 @@ void check_winograd(const task::Conv2dWorkload& wl, int count, uint64_t seed) {
 } // namespace
 
 TEST_CASE("conv2d_winograd computes 3x3 stride-1 conv2d exactly (host emulation)", "[emu]") {
+  // One config of each tile size a shape (they verified on every shipped network's layers on an
+  // H200; the float16 and tensor-core variants share this source and have tests of their own).
   uint64_t seed = 800;
-  for (const auto& wl : winograd_shapes()) check_winograd(wl, 2, seed++);
+  for (const auto& wl : winograd_shapes()) check_winograd(wl, 1, seed++);
   // ResNet-18's 3x3 layers at 28x28 and at 7x7 with 512 channels, at full size.
   const auto tasks = task::extract_tasks(
       network::load_network(std::string(CHAMELEON_SOURCE_DIR) + "/networks/resnet18.json"));
