@@ -380,7 +380,7 @@ KernelFeatures Conv2dWinogradTc::features(const task::Conv2dWorkload& wl,
     const int m = lane / w.bk, wc = lane % w.bk;
     if (m < w.bm && m < wl.k && wc < wl.c) w_loads.push_back((int64_t(m) * wl.c + wc) * 9 / 2);
     const int sm = lane / w.bt;
-    if (sm < w.bm && m < wl.k && tile < w.tiles) {
+    if (sm < w.bm && sm < wl.k && tile < w.tiles) {
       stores.push_back((((int64_t(img) * wl.k + sm) * wl.out_h() + (rest / tw) * 2) * wl.out_w() +
                         (rest % tw) * 2) /
                        2);
